@@ -1,0 +1,316 @@
+#pragma once
+
+// The message types of the wire protocol. Each has a 0.17-style inspect()
+// beside it and is registered for the network in add_message_types().
+// Timestamps are `millis` (0 = none); nullable names are caf::optional.
+
+#include "messages/time.hpp"
+
+#include <caf/detail/stringification_inspector.hpp>
+#include <caf/meta/type_name.hpp>
+#include <caf/optional.hpp>
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace sb {
+
+// -- secrets
+// --------------------------------------------------------------------
+
+/// A token. Travels over the wire as is (loopback or TLS) but never prints:
+/// deep_to_string and friends show "<redacted>".
+struct secret {
+  std::string value;
+};
+
+template<class Inspector>
+typename Inspector::result_type inspect(Inspector& f, secret& x) {
+  return f(caf::meta::type_name("sb::secret"), x.value);
+}
+
+/// The overload CAF's stringification picks: never the value.
+inline void inspect(caf::detail::stringification_inspector& f, secret&) {
+  std::string redacted = "<redacted>";
+  f(caf::meta::type_name("sb::secret"), redacted);
+}
+
+// -- failure reports
+// --------------------------------------------------------------
+
+/// What the classifier makes of a failure.
+enum class failure_kind : uint8_t { none = 0, rate_limit, auth, ignored };
+
+const char* to_string(failure_kind x);
+
+/// What happened to a report (or a manual reassignment).
+enum class outcome : uint8_t {
+  switched,
+  coalesced,
+  stale,
+  disabled,
+  ignored,
+  no_subscription,
+  no_alternative,
+  held,
+  below_threshold,
+  assigned,
+  unchanged,
+};
+
+const char* to_string(outcome x);
+
+/// A failure report as a client sends it; the FRONT DOOR stamps `arrived_at`.
+struct failure_report {
+  std::string agent;
+  /// HTTP status of the failed request (0 when only `kind` is given).
+  int32_t status = 0;
+  /// Explicit kind instead of a status: "", "rate_limit" or "auth".
+  std::string kind;
+  /// Error text; truncated to a bound and made valid UTF-8 on arrival.
+  std::string error;
+  /// Subscription the failed request ran on, "" if unknown.
+  std::string subscription;
+  std::string execution_id;
+  std::string source;
+  /// Provider hint: retry after this many milliseconds (0 = none).
+  int64_t retry_after_ms = 0;
+  /// Provider hint: absolute reset instant (0 = none).
+  millis reset_at = 0;
+  /// When the report entered the daemon (set by the FRONT DOOR).
+  millis arrived_at = 0;
+};
+
+template<class Inspector>
+typename Inspector::result_type inspect(Inspector& f, failure_report& x) {
+  return f(caf::meta::type_name("sb::failure_report"), x.agent, x.status,
+           x.kind, x.error, x.subscription, x.execution_id, x.source,
+           x.retry_after_ms, x.reset_at, x.arrived_at);
+}
+
+/// The answer to a report or a reassignment. Every reply names its outcome.
+struct report_result {
+  outcome result = outcome::ignored;
+  std::string agent;
+  caf::optional<std::string> from;
+  caf::optional<std::string> to;
+  uint64_t generation = 0;
+  /// "rate_limit", "auth", "ignored" or "" (manual).
+  std::string failure_kind;
+  /// Why: the ignore reason, the gate that stopped it, or a short note.
+  std::string reason;
+  /// Failure events on `from` inside the policy window, this one included.
+  uint32_t event_count = 0;
+  /// Token application: hot_reloaded, restarted, not_running, no_container,
+  /// failed: <reason>, or "" when nothing was applied.
+  std::string apply;
+  /// Hint for the caller: retry after this many milliseconds.
+  int64_t retry_after_ms = 0;
+  /// For no_alternative: the earliest known reset instant in the pool.
+  millis reset_at = 0;
+};
+
+template<class Inspector>
+typename Inspector::result_type inspect(Inspector& f, report_result& x) {
+  return f(caf::meta::type_name("sb::report_result"), x.result, x.agent, x.from,
+           x.to, x.generation, x.failure_kind, x.reason, x.event_count, x.apply,
+           x.retry_after_ms, x.reset_at);
+}
+
+// -- introspection
+// ----------------------------------------------------------------
+
+struct subscription_info {
+  int64_t id = 0;
+  std::string name;
+  uint32_t agent_count = 0;
+  /// Excluded from selection until this instant (0 = selectable).
+  millis excluded_until = 0;
+  /// Latest provider reset instant known (0 = none).
+  millis reset_at = 0;
+  uint32_t failures_2h = 0;
+  uint32_t failures_24h = 0;
+  std::map<std::string, uint32_t> failures_2h_by_kind;
+  std::map<std::string, uint32_t> failures_24h_by_kind;
+  millis created_at = 0;
+  millis updated_at = 0;
+};
+
+template<class Inspector>
+typename Inspector::result_type inspect(Inspector& f, subscription_info& x) {
+  return f(caf::meta::type_name("sb::subscription_info"), x.id, x.name,
+           x.agent_count, x.excluded_until, x.reset_at, x.failures_2h,
+           x.failures_24h, x.failures_2h_by_kind, x.failures_24h_by_kind,
+           x.created_at, x.updated_at);
+}
+
+/// The answer to `subscription add`.
+struct subscription_change {
+  subscription_info info;
+  /// True if the name existed and its token was replaced.
+  bool rotated = false;
+  /// Agents on the subscription that get the new token.
+  std::vector<std::string> reloading;
+};
+
+template<class Inspector>
+typename Inspector::result_type inspect(Inspector& f, subscription_change& x) {
+  return f(caf::meta::type_name("sb::subscription_change"), x.info, x.rotated,
+           x.reloading);
+}
+
+struct agent_spec {
+  std::string name;
+  std::string subscription;
+  std::string container;
+};
+
+template<class Inspector>
+typename Inspector::result_type inspect(Inspector& f, agent_spec& x) {
+  return f(caf::meta::type_name("sb::agent_spec"), x.name, x.subscription,
+           x.container);
+}
+
+struct agent_info {
+  std::string name;
+  caf::optional<std::string> subscription;
+  caf::optional<std::string> container;
+  uint64_t generation = 0;
+  uint64_t applied_generation = 0;
+  /// True while a switch is in flight.
+  bool switching = false;
+  /// Per-agent auto-switch: "inherit", "on" or "off".
+  std::string auto_switch = "inherit";
+  /// The CONTAINER SUPERVISOR's view: absent, stopped, running, ... or "".
+  std::string container_state;
+  std::string last_apply;
+  millis last_apply_at = 0;
+  millis last_switch_at = 0;
+  /// Messages waiting in the agent's mailbox.
+  uint32_t mailbox = 0;
+  /// Switches inside the budget window / held because of the budget.
+  uint32_t recent_switches = 0;
+  bool held = false;
+};
+
+template<class Inspector>
+typename Inspector::result_type inspect(Inspector& f, agent_info& x) {
+  return f(caf::meta::type_name("sb::agent_info"), x.name, x.subscription,
+           x.container, x.generation, x.applied_generation, x.switching,
+           x.auto_switch, x.container_state, x.last_apply, x.last_apply_at,
+           x.last_switch_at, x.mailbox, x.recent_switches, x.held);
+}
+
+struct component_status {
+  std::string name;
+  /// "running", or "error: ..." when the component did not answer.
+  std::string state;
+  std::map<std::string, std::string> details;
+};
+
+template<class Inspector>
+typename Inspector::result_type inspect(Inspector& f, component_status& x) {
+  return f(caf::meta::type_name("sb::component_status"), x.name, x.state,
+           x.details);
+}
+
+struct status_info {
+  std::string version;
+  std::string protocol;
+  millis started_at = 0;
+  int64_t uptime_ms = 0;
+  uint64_t agents = 0;
+  uint64_t subscriptions = 0;
+  std::vector<component_status> components;
+};
+
+template<class Inspector>
+typename Inspector::result_type inspect(Inspector& f, status_info& x) {
+  return f(caf::meta::type_name("sb::status_info"), x.version, x.protocol,
+           x.started_at, x.uptime_ms, x.agents, x.subscriptions, x.components);
+}
+
+// -- history
+// ----------------------------------------------------------------------
+
+/// Filter for `events`, `history` and `notifications` (empty = any).
+struct query {
+  std::string agent;
+  std::string subscription;
+  uint32_t limit = 50;
+};
+
+template<class Inspector>
+typename Inspector::result_type inspect(Inspector& f, query& x) {
+  return f(caf::meta::type_name("sb::query"), x.agent, x.subscription, x.limit);
+}
+
+struct event_info {
+  int64_t id = 0;
+  std::string agent;
+  std::string subscription;
+  std::string kind;
+  std::string reason;
+  int32_t status = 0;
+  std::string message;
+  std::string source;
+  std::string execution_id;
+  millis reset_at = 0;
+  millis at = 0;
+};
+
+template<class Inspector>
+typename Inspector::result_type inspect(Inspector& f, event_info& x) {
+  return f(caf::meta::type_name("sb::event_info"), x.id, x.agent,
+           x.subscription, x.kind, x.reason, x.status, x.message, x.source,
+           x.execution_id, x.reset_at, x.at);
+}
+
+struct history_info {
+  int64_t id = 0;
+  std::string agent;
+  caf::optional<std::string> from;
+  caf::optional<std::string> to;
+  /// "auto", "manual" or "rotation".
+  std::string trigger;
+  std::string failure_kind;
+  uint32_t event_count = 0;
+  uint64_t generation = 0;
+  /// Token application result; "pending" until the apply finished.
+  std::string apply;
+  millis at = 0;
+};
+
+template<class Inspector>
+typename Inspector::result_type inspect(Inspector& f, history_info& x) {
+  return f(caf::meta::type_name("sb::history_info"), x.id, x.agent, x.from,
+           x.to, x.trigger, x.failure_kind, x.event_count, x.generation,
+           x.apply, x.at);
+}
+
+struct notification_info {
+  int64_t id = 0;
+  std::string agent;
+  /// "switch", "held", "pool_exhausted", ...
+  std::string kind;
+  std::string title;
+  std::string message;
+  /// "high" or "normal".
+  std::string priority;
+  /// "pending" or "delivered".
+  std::string status;
+  millis created_at = 0;
+};
+
+template<class Inspector>
+typename Inspector::result_type inspect(Inspector& f, notification_info& x) {
+  return f(caf::meta::type_name("sb::notification_info"), x.id, x.agent, x.kind,
+           x.title, x.message, x.priority, x.status, x.created_at);
+}
+
+/// Runtime settings as the CLI sees them: key -> value.
+using settings_map = std::map<std::string, std::string>;
+
+} // namespace sb

@@ -1,0 +1,116 @@
+#include "messages/validate.hpp"
+
+#include "messages/error.hpp"
+
+namespace sb {
+
+namespace {
+
+/// Length of the well-formed UTF-8 sequence starting at s[i], or 0.
+size_t utf8_sequence(std::string_view s, size_t i) {
+  auto c = static_cast<unsigned char>(s[i]);
+  if (c < 0x80)
+    return 1;
+  size_t len;
+  uint32_t cp;
+  if ((c & 0xE0) == 0xC0) {
+    len = 2;
+    cp = c & 0x1F;
+  } else if ((c & 0xF0) == 0xE0) {
+    len = 3;
+    cp = c & 0x0F;
+  } else if ((c & 0xF8) == 0xF0) {
+    len = 4;
+    cp = c & 0x07;
+  } else {
+    return 0;
+  }
+  if (i + len > s.size())
+    return 0;
+  for (size_t k = 1; k < len; ++k) {
+    auto cc = static_cast<unsigned char>(s[i + k]);
+    if ((cc & 0xC0) != 0x80)
+      return 0;
+    cp = (cp << 6) | (cc & 0x3F);
+  }
+  // Overlong forms, surrogates and values beyond U+10FFFF are ill-formed.
+  if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800)
+      || (len == 4 && cp < 0x10000) || cp > 0x10FFFF
+      || (cp >= 0xD800 && cp <= 0xDFFF))
+    return 0;
+  return len;
+}
+
+} // namespace
+
+bool valid_utf8(std::string_view s) {
+  for (size_t i = 0; i < s.size();) {
+    auto n = utf8_sequence(s, i);
+    if (n == 0)
+      return false;
+    i += n;
+  }
+  return true;
+}
+
+std::string sanitize_utf8(std::string_view s, size_t max_bytes) {
+  static constexpr std::string_view replacement = "\xEF\xBF\xBD";
+  std::string out;
+  out.reserve(std::min(s.size(), max_bytes));
+  for (size_t i = 0; i < s.size();) {
+    auto n = utf8_sequence(s, i);
+    auto piece = n == 0 ? replacement : s.substr(i, n);
+    if (out.size() + piece.size() > max_bytes)
+      break;
+    out.append(piece);
+    i += n == 0 ? 1 : n;
+  }
+  return out;
+}
+
+caf::error validate_name(std::string_view what, std::string_view name) {
+  std::string label{what};
+  if (name.empty())
+    return make_error(ec::invalid_name, label + " must not be empty");
+  if (name.size() > max_name_bytes)
+    return make_error(ec::invalid_name, label + " is longer than "
+                                            + std::to_string(max_name_bytes)
+                                            + " bytes");
+  if (!valid_utf8(name))
+    return make_error(ec::invalid_name, label + " is not valid UTF-8");
+  for (auto ch : name) {
+    auto c = static_cast<unsigned char>(ch);
+    if (c < 0x20 || c == 0x7F)
+      return make_error(ec::invalid_name,
+                        label + " contains a control character");
+  }
+  return caf::none;
+}
+
+caf::error validate_token(std::string_view token) {
+  if (token.empty())
+    return make_error(ec::invalid_argument, "the token is empty");
+  if (token.size() > max_token_bytes)
+    return make_error(ec::invalid_argument,
+                      "the token is longer than "
+                          + std::to_string(max_token_bytes) + " bytes");
+  for (auto ch : token) {
+    auto c = static_cast<unsigned char>(ch);
+    if (c <= 0x20 || c >= 0x7F)
+      return make_error(ec::invalid_argument,
+                        "the token must be printable ASCII without spaces");
+  }
+  return caf::none;
+}
+
+std::string trim_token(std::string_view raw) {
+  while (!raw.empty()
+         && (raw.back() == '\n' || raw.back() == '\r' || raw.back() == ' '
+             || raw.back() == '\t'))
+    raw.remove_suffix(1);
+  while (!raw.empty() && (raw.front() == ' ' || raw.front() == '\t'))
+    raw.remove_prefix(1);
+  return std::string{raw};
+}
+
+} // namespace sb

@@ -1,0 +1,39 @@
+#pragma once
+
+// Input checks shared by the CLI (fail early, nothing sent) and the FRONT DOOR
+// (the authority: nothing reaches an actor unchecked).
+
+#include <caf/error.hpp>
+
+#include <string>
+#include <string_view>
+
+namespace sb {
+
+/// Longest agent, subscription or container name, in bytes.
+constexpr size_t max_name_bytes = 128;
+
+/// Longest error text kept from a report, in bytes.
+constexpr size_t max_error_bytes = 4096;
+
+/// Longest token, in bytes.
+constexpr size_t max_token_bytes = 16384;
+
+/// True if `s` is well-formed UTF-8.
+bool valid_utf8(std::string_view s);
+
+/// Replaces every ill-formed UTF-8 sequence by U+FFFD, then truncates to at
+/// most `max_bytes` without cutting a character.
+std::string sanitize_utf8(std::string_view s, size_t max_bytes);
+
+/// Checks a name: not empty, at most max_name_bytes, valid UTF-8, no control
+/// characters. `what` names the field in the error ("agent name").
+caf::error validate_name(std::string_view what, std::string_view name);
+
+/// Checks a token: not empty, at most max_token_bytes, printable ASCII.
+caf::error validate_token(std::string_view token);
+
+/// Strips trailing "\r\n" and spaces (what a token file usually ends with).
+std::string trim_token(std::string_view raw);
+
+} // namespace sb

@@ -1,0 +1,135 @@
+#include "persistence/schema.hpp"
+
+#include "messages/error.hpp"
+
+#include <SQLiteCpp/Database.h>
+#include <SQLiteCpp/Transaction.h>
+
+#include <string>
+#include <vector>
+
+namespace sb {
+
+namespace {
+
+// Timestamps are ISO-8601 UTC text in one format (messages/time.hpp).
+const std::vector<const char*> migrations = {
+    // 1: the first schema.
+    R"sql(
+CREATE TABLE subscriptions (
+  id INTEGER PRIMARY KEY,
+  name TEXT NOT NULL UNIQUE,
+  token TEXT NOT NULL,
+  created_at TEXT NOT NULL,
+  updated_at TEXT NOT NULL
+);
+CREATE TABLE agents (
+  id INTEGER PRIMARY KEY,
+  name TEXT NOT NULL UNIQUE,
+  subscription_id INTEGER REFERENCES subscriptions(id) ON DELETE SET NULL,
+  container TEXT,
+  generation INTEGER NOT NULL DEFAULT 0,
+  applied_generation INTEGER NOT NULL DEFAULT 0,
+  auto_switch TEXT NOT NULL DEFAULT 'inherit'
+    CHECK (auto_switch IN ('inherit', 'on', 'off')),
+  last_apply TEXT,
+  last_apply_at TEXT,
+  last_switch_at TEXT,
+  created_at TEXT NOT NULL,
+  updated_at TEXT NOT NULL
+);
+CREATE INDEX agents_by_subscription ON agents(subscription_id);
+CREATE TABLE failure_events (
+  id INTEGER PRIMARY KEY,
+  agent TEXT NOT NULL,
+  subscription TEXT NOT NULL,
+  kind TEXT NOT NULL CHECK (kind IN ('rate_limit', 'auth', 'ignored')),
+  reason TEXT NOT NULL DEFAULT '',
+  status INTEGER NOT NULL,
+  message TEXT NOT NULL,
+  source TEXT NOT NULL DEFAULT '',
+  execution_id TEXT NOT NULL DEFAULT '',
+  reset_at TEXT,
+  occurred_at TEXT NOT NULL
+);
+CREATE INDEX failure_events_by_subscription
+  ON failure_events(subscription, occurred_at);
+CREATE INDEX failure_events_by_agent ON failure_events(agent, occurred_at);
+CREATE INDEX failure_events_by_time ON failure_events(occurred_at);
+CREATE TABLE switch_history (
+  id INTEGER PRIMARY KEY,
+  agent TEXT NOT NULL,
+  from_subscription TEXT,
+  to_subscription TEXT,
+  trigger TEXT NOT NULL CHECK (trigger IN ('auto', 'manual', 'rotation')),
+  failure_kind TEXT NOT NULL DEFAULT '',
+  event_count INTEGER NOT NULL DEFAULT 0,
+  generation INTEGER NOT NULL,
+  apply_result TEXT NOT NULL DEFAULT 'pending',
+  applied_at TEXT,
+  at TEXT NOT NULL
+);
+CREATE INDEX switch_history_by_agent ON switch_history(agent, id);
+CREATE TABLE notifications (
+  id INTEGER PRIMARY KEY,
+  agent TEXT NOT NULL,
+  kind TEXT NOT NULL,
+  generation INTEGER,
+  title TEXT NOT NULL,
+  message TEXT NOT NULL,
+  priority TEXT NOT NULL DEFAULT 'normal' CHECK (priority IN ('high', 'normal')),
+  status TEXT NOT NULL DEFAULT 'pending'
+    CHECK (status IN ('pending', 'delivered')),
+  created_at TEXT NOT NULL,
+  delivered_at TEXT
+);
+-- One switch, one notification: enforced by the schema as well.
+CREATE UNIQUE INDEX notifications_one_per_switch
+  ON notifications(agent, generation) WHERE kind = 'switch';
+CREATE INDEX notifications_by_agent ON notifications(agent, id);
+CREATE TABLE settings (
+  key TEXT PRIMARY KEY,
+  value TEXT NOT NULL,
+  updated_at TEXT NOT NULL
+);
+)sql",
+};
+
+} // namespace
+
+int64_t latest_schema_version() {
+  return static_cast<int64_t>(migrations.size());
+}
+
+int64_t schema_version(SQLite::Database& db) {
+  if (!db.tableExists("schema_version"))
+    return 0;
+  return db.execAndGet("SELECT COALESCE(MAX(version), 0) FROM schema_version")
+      .getInt64();
+}
+
+caf::error migrate(SQLite::Database& db) {
+  try {
+    db.exec("CREATE TABLE IF NOT EXISTS schema_version ("
+            "version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)");
+    auto current = schema_version(db);
+    if (current > latest_schema_version())
+      return make_error(ec::store_failure,
+                        "database schema version " + std::to_string(current)
+                            + " is newer than this binary supports ("
+                            + std::to_string(latest_schema_version()) + ")");
+    for (auto v = current + 1; v <= latest_schema_version(); ++v) {
+      SQLite::Transaction tx{db};
+      db.exec(migrations[static_cast<size_t>(v - 1)]);
+      db.exec("INSERT INTO schema_version(version, applied_at) VALUES ("
+              + std::to_string(v) + ", strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))");
+      tx.commit();
+    }
+    return caf::none;
+  } catch (const std::exception& e) {
+    return make_error(ec::store_failure,
+                      std::string{"schema migration failed: "} + e.what());
+  }
+}
+
+} // namespace sb

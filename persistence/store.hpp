@@ -1,0 +1,129 @@
+#pragma once
+
+// The STORE: a plain class over one SQLite connection (SQLiteCpp) that
+// returns caf::expected. It knows nothing about actors; the store actor
+// (store_actor.hpp) owns one instance and batches writes into transactions.
+// Every SQLite exception is caught here and becomes an ec::store_failure.
+
+#include "messages/records.hpp"
+#include "messages/types.hpp"
+
+#include <caf/error.hpp>
+#include <caf/expected.hpp>
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace sb {
+
+struct store_options {
+  /// "FULL" (default: a commit survives power loss) or "NORMAL" (survives a
+  /// crash of the process, not of the machine).
+  std::string synchronous = "FULL";
+  /// How long a statement waits for a lock held by another connection.
+  int busy_timeout_ms = 5000;
+};
+
+class store {
+public:
+  /// Opens (creating with mode 0600 if needed) and migrates the database at
+  /// `path`; ":memory:" gives a private in-memory database.
+  static caf::expected<std::unique_ptr<store>>
+  open(const std::string& path, const store_options& opts = {});
+
+  ~store();
+  store(const store&) = delete;
+  store& operator=(const store&) = delete;
+
+  const std::string& path() const;
+
+  // -- transactions
+  // -------------------------------------------------------------
+
+  /// Group commit: begin() once, then each write between savepoint() and
+  /// release() (or rollback_to() on failure), then commit().
+  caf::error begin();
+  caf::error commit();
+  void rollback();
+  caf::error savepoint();
+  caf::error release();
+  void rollback_to();
+
+  /// Test hook: while set and returning true, every COMMIT is turned into a
+  /// rollback by SQLite's commit hook ("the transaction is killed").
+  void set_commit_veto(std::function<bool()> veto);
+
+  // -- subscriptions
+  // ------------------------------------------------------------
+
+  caf::expected<subscription_upsert> put_subscription(const std::string& name,
+                                                      const std::string& token,
+                                                      millis now);
+
+  /// Deletes the subscription and unassigns its agents; returns their names.
+  caf::expected<std::vector<std::string>>
+  remove_subscription(const std::string& name);
+
+  caf::expected<std::vector<stored_subscription>> subscriptions();
+
+  // -- agents
+  // -------------------------------------------------------------------
+
+  caf::expected<stored_agent> add_agent(const agent_spec& spec, millis now);
+  caf::error remove_agent(const std::string& name);
+  caf::expected<std::vector<stored_agent>> agents();
+  caf::expected<stored_agent> agent(const std::string& name);
+  caf::error set_agent_auto_switch(const std::string& name,
+                                   const std::string& value, millis now);
+
+  /// Commits a credential change; fails with ec::conflict if the agent's
+  /// generation is not `rec.expected_generation`.
+  caf::expected<switch_commit> commit_switch(const switch_record& rec);
+
+  /// Records a token application on the agent and on its history row.
+  caf::error record_apply(const apply_record& rec);
+
+  // -- failure events
+  // -----------------------------------------------------------
+
+  caf::expected<int64_t> add_event(const event_info& ev);
+  caf::expected<std::vector<event_info>> events(const query& q);
+
+  /// Newest failure per subscription since `since`, plus reset instants
+  /// still in the future at `now`.
+  caf::expected<std::vector<exclusion_seed>> exclusion_seeds(millis since,
+                                                             millis now);
+
+  /// Failure counts per subscription and kind since `since`.
+  caf::expected<std::vector<failure_count>> failure_counts(millis since);
+
+  /// Deletes at most `batch` events older than `cutoff`; returns how many.
+  caf::expected<uint64_t> delete_events_before(millis cutoff, uint32_t batch);
+
+  // -- history and notifications
+  // ------------------------------------------------
+
+  caf::expected<std::vector<history_info>> history(const query& q);
+  caf::expected<int64_t> add_notification(const notification_info& n);
+  caf::expected<std::vector<notification_info>> notifications(const query& q);
+  caf::error mark_delivered(int64_t id, millis at);
+
+  // -- settings
+  // -----------------------------------------------------------------
+
+  caf::expected<settings_map> settings();
+  caf::error put_setting(const std::string& key, const std::string& value,
+                         millis now);
+
+  /// Everything the daemon needs at boot. Exclusions cover `window` back.
+  caf::expected<snapshot> load(millis now, millis window);
+
+private:
+  struct impl;
+  explicit store(std::unique_ptr<impl> ptr);
+  std::unique_ptr<impl> impl_;
+};
+
+} // namespace sb

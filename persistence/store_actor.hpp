@@ -1,0 +1,52 @@
+#pragma once
+
+// The STORE actor: a detached actor that owns the store (one SQLite
+// connection). Reads run at once. Writes are queued and committed together:
+// the first write of a batch sends `flush` to the actor itself, so every write
+// already waiting in the mailbox joins the same transaction (group commit).
+// Each write runs inside its own savepoint, so a bad write fails alone; no
+// write is acknowledged before its transaction committed, and a failed COMMIT
+// fails every write of the batch.
+
+#include "messages/actors.hpp"
+#include "persistence/store.hpp"
+
+#include <caf/stateful_actor.hpp>
+#include <caf/typed_event_based_actor.hpp>
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <vector>
+
+namespace sb {
+
+struct store_state {
+  /// One queued write: `run` executes it inside the open transaction and
+  /// keeps its value; `finish` delivers the value, or the error, afterwards.
+  struct job {
+    std::function<caf::error()> run;
+    std::function<void(caf::error)> finish;
+  };
+
+  std::shared_ptr<store> db;
+  std::vector<job> pending;
+  /// Upper bound of writes per transaction.
+  size_t max_batch = 4096;
+
+  // Counters for `status`.
+  uint64_t commits = 0;
+  uint64_t writes = 0;
+  uint64_t failed_commits = 0;
+  uint64_t failed_writes = 0;
+  size_t largest_batch = 0;
+
+  static inline const char* name = "store";
+};
+
+/// Spawn with caf::detached: every call blocks on SQLite.
+store_actor::behavior_type
+store_actor_impl(store_actor::stateful_pointer<store_state> self,
+                 std::shared_ptr<store> db);
+
+} // namespace sb

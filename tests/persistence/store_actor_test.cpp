@@ -1,0 +1,203 @@
+// The STORE actor on a real file database with the real scheduler: group
+// commit batches concurrent writes, acknowledges only committed writes, and a
+// killed transaction acknowledges nothing.
+
+#include "fixtures/temp_dir.hpp"
+#include "messages/error.hpp"
+#include "messages/register.hpp"
+#include "persistence/store_actor.hpp"
+
+#include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
+#include <caf/scoped_actor.hpp>
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+
+using namespace sb;
+using namespace std::chrono_literals;
+
+namespace {
+
+constexpr millis t0 = 1'800'000'000'000;
+
+struct config : caf::actor_system_config {
+  config() {
+    sb::add_message_types(*this);
+    set("scheduler.max-threads", 2);
+  }
+};
+
+/// A gate the commit hook can wait on, to hold the store inside a COMMIT.
+struct gate {
+  std::mutex mtx;
+  std::condition_variable cv;
+  bool open = false;
+  std::atomic<bool> entered{false};
+
+  void wait() {
+    entered = true;
+    std::unique_lock<std::mutex> guard{mtx};
+    cv.wait(guard, [this] { return open; });
+  }
+
+  void release() {
+    std::lock_guard<std::mutex> guard{mtx};
+    open = true;
+    cv.notify_all();
+  }
+};
+
+class store_actor_test : public ::testing::Test {
+protected:
+  void SetUp() override {
+    auto res = store::open(dir.file("state.db"));
+    ASSERT_TRUE(res) << render(res.error());
+    db = std::shared_ptr<store>{std::move(*res)};
+  }
+
+  store_actor spawn() { return sys.spawn<caf::detached>(store_actor_impl, db); }
+
+  void TearDown() override {
+    self->send_exit(actor, caf::exit_reason::user_shutdown);
+  }
+
+  component_status status() {
+    component_status result;
+    self->request(actor, 5s, status_atom::value)
+        .receive([&](component_status& cs) { result = std::move(cs); },
+                 [&](caf::error& err) { ADD_FAILURE() << render(err); });
+    return result;
+  }
+
+  size_t count_events() {
+    size_t n = 0;
+    self->request(actor, 5s, events_atom::value, query{"", "", 10000})
+        .receive([&](std::vector<event_info>& xs) { n = xs.size(); },
+                 [&](caf::error& err) { ADD_FAILURE() << render(err); });
+    return n;
+  }
+
+  test::temp_dir dir;
+  std::shared_ptr<store> db;
+  config cfg;
+  caf::actor_system sys{cfg};
+  caf::scoped_actor self{sys};
+  store_actor actor;
+};
+
+event_info make_event(int i) {
+  event_info ev;
+  ev.agent = "a" + std::to_string(i);
+  ev.subscription = "sub-a";
+  ev.kind = "rate_limit";
+  ev.status = 429;
+  ev.message = "429";
+  ev.at = t0 + i;
+  return ev;
+}
+
+} // namespace
+
+TEST_F(store_actor_test, concurrent_writes_share_one_transaction) {
+  gate g;
+  std::atomic<int> hook_calls{0};
+  db->set_commit_veto([&] {
+    if (hook_calls++ == 0)
+      g.wait(); // hold the first COMMIT until the others are queued
+    return false;
+  });
+  actor = spawn();
+  constexpr int n = 100;
+  std::vector<caf::response_handle<caf::blocking_actor, caf::message, true>>
+      handles;
+  auto first = self->request(actor, 10s, event_atom::value, make_event(0));
+  while (!g.entered)
+    std::this_thread::yield();
+  std::vector<decltype(first)> rest;
+  for (int i = 1; i < n; ++i)
+    rest.emplace_back(
+        self->request(actor, 10s, event_atom::value, make_event(i)));
+  g.release();
+  int acked = 0;
+  first.receive([&](int64_t) { ++acked; },
+                [&](caf::error& err) { FAIL() << render(err); });
+  for (auto& h : rest)
+    h.receive([&](int64_t) { ++acked; },
+              [&](caf::error& err) { FAIL() << render(err); });
+  EXPECT_EQ(acked, n);
+  auto st = status();
+  // One transaction for the first write, one for the 99 queued behind it.
+  EXPECT_EQ(st.details["commits"], "2");
+  EXPECT_EQ(st.details["writes"], std::to_string(n));
+  EXPECT_EQ(st.details["largest_batch"], std::to_string(n - 1));
+  EXPECT_EQ(count_events(), static_cast<size_t>(n));
+}
+
+TEST_F(store_actor_test, killed_transaction_acknowledges_nothing) {
+  std::atomic<bool> kill{true};
+  db->set_commit_veto([&] { return kill.load(); });
+  actor = spawn();
+  constexpr int n = 20;
+  std::vector<decltype(self->request(actor, 10s, event_atom::value,
+                                     make_event(0)))>
+      handles;
+  for (int i = 0; i < n; ++i)
+    handles.emplace_back(
+        self->request(actor, 10s, event_atom::value, make_event(i)));
+  int acked = 0;
+  int failed = 0;
+  for (auto& h : handles)
+    h.receive([&](int64_t) { ++acked; },
+              [&](caf::error& err) {
+                EXPECT_TRUE(is(err, ec::store_failure)) << render(err);
+                ++failed;
+              });
+  EXPECT_EQ(acked, 0);
+  EXPECT_EQ(failed, n);
+  EXPECT_EQ(count_events(), 0u);
+  // Once commits go through again, writes are acknowledged and visible.
+  kill = false;
+  self->request(actor, 10s, event_atom::value, make_event(99))
+      .receive([&](int64_t id) { EXPECT_GT(id, 0); },
+               [&](caf::error& err) { FAIL() << render(err); });
+  EXPECT_EQ(count_events(), 1u);
+  EXPECT_EQ(status().details["failed_commits"], std::to_string(1));
+}
+
+TEST_F(store_actor_test, a_bad_write_fails_alone_inside_a_batch) {
+  gate g;
+  std::atomic<int> hook_calls{0};
+  db->set_commit_veto([&] {
+    if (hook_calls++ == 0)
+      g.wait();
+    return false;
+  });
+  actor = spawn();
+  auto warmup = self->request(actor, 10s, setting_atom::value, std::string{"k"},
+                              std::string{"v"}, t0);
+  while (!g.entered)
+    std::this_thread::yield();
+  // Three writes queue up behind the held commit; the middle one is invalid.
+  auto good1 = self->request(actor, 10s, agent_add_atom::value,
+                             agent_spec{"a1", "", ""}, t0);
+  auto bad = self->request(actor, 10s, agent_add_atom::value,
+                           agent_spec{"a2", "no-such-sub", ""}, t0);
+  auto good2 = self->request(actor, 10s, agent_add_atom::value,
+                             agent_spec{"a3", "", ""}, t0);
+  g.release();
+  warmup.receive([](ok_atom) {},
+                 [&](caf::error& err) { FAIL() << render(err); });
+  good1.receive([](stored_agent& a) { EXPECT_EQ(a.name, "a1"); },
+                [&](caf::error& err) { FAIL() << render(err); });
+  bad.receive(
+      [](stored_agent&) { FAIL() << "bad write acknowledged"; },
+      [](caf::error& err) { EXPECT_TRUE(is(err, ec::unknown_subscription)); });
+  good2.receive([](stored_agent& a) { EXPECT_EQ(a.name, "a3"); },
+                [&](caf::error& err) { FAIL() << render(err); });
+  EXPECT_EQ(status().details["commits"], "2");
+}
