@@ -138,14 +138,13 @@ using agent_actor = caf::typed_actor<
     replies<lifecycle_atom, std::string>::with<std::string>,
     /// Drain and delete the agent; it quits after replying.
     replies<delete_atom>::with<std::string>,
-    /// The token of subscription `id` was rotated: reapply it.
-    replies<rotate_atom, int64_t>::with<uint64_t>,
-    /// Subscription `id` was removed: drop the assignment if it is ours.
-    caf::reacts_to<unassign_atom, int64_t>,
+    /// The token of subscription `id` was rotated: bump the generation and
+    /// reapply it (outcome `rotated`, or `unchanged` if not on it).
+    replies<rotate_atom, int64_t>::with<report_result>,
+    /// The named subscription was removed: drop the assignment if ours.
+    caf::reacts_to<unassign_atom, std::string>,
     /// Re-apply the token if the container is behind (reconciler).
-    caf::reacts_to<reconcile_atom>,
-    /// INTERNAL: a token application finished: generation, result.
-    caf::reacts_to<applied_atom, uint64_t, std::string>>;
+    caf::reacts_to<reconcile_atom>>;
 
 /// The ADMIN: owns the directory of AGENTs and answers every client request
 /// the FRONT DOOR routes to it (the same protocol), plus internal messages.
@@ -156,5 +155,10 @@ using admin_actor = front_door_actor::extend<
     caf::reacts_to<retention_atom>, caf::reacts_to<reconcile_atom>,
     /// Stop every AGENT, then quit (ordered shutdown).
     replies<shutdown_atom>::with<ok_atom>>;
+
+/// The ROOT's timer: periodic jobs it hands to the ADMIN.
+using root_actor
+  = caf::typed_actor<caf::reacts_to<retention_atom>,
+                     caf::reacts_to<reconcile_atom>>;
 
 } // namespace sb

@@ -48,7 +48,7 @@ struct stored_agent {
   std::string container;
   uint64_t generation = 0;
   uint64_t applied_generation = 0;
-  std::string auto_switch = "inherit";
+  std::string auto_switch = "on";
   std::string last_apply;
   millis last_apply_at = 0;
   millis last_switch_at = 0;

@@ -38,6 +38,8 @@ const char* to_string(outcome x) {
     return "below_threshold";
   case outcome::assigned:
     return "assigned";
+  case outcome::rotated:
+    return "rotated";
   case outcome::unchanged:
     return "unchanged";
   }

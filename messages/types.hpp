@@ -57,6 +57,7 @@ enum class outcome : uint8_t {
   held,
   below_threshold,
   assigned,
+  rotated,
   unchanged,
 };
 
@@ -181,8 +182,8 @@ struct agent_info {
   uint64_t applied_generation = 0;
   /// True while a switch is in flight.
   bool switching = false;
-  /// Per-agent auto-switch: "inherit", "on" or "off".
-  std::string auto_switch = "inherit";
+  /// Per-agent auto-switch: "on" (follow the global setting) or "off".
+  std::string auto_switch = "on";
   /// The CONTAINER SUPERVISOR's view: absent, stopped, running, ... or "".
   std::string container_state;
   std::string last_apply;

@@ -30,8 +30,7 @@ CREATE TABLE agents (
   container TEXT,
   generation INTEGER NOT NULL DEFAULT 0,
   applied_generation INTEGER NOT NULL DEFAULT 0,
-  auto_switch TEXT NOT NULL DEFAULT 'inherit'
-    CHECK (auto_switch IN ('inherit', 'on', 'off')),
+  auto_switch TEXT NOT NULL DEFAULT 'on' CHECK (auto_switch IN ('on', 'off')),
   last_apply TEXT,
   last_apply_at TEXT,
   last_switch_at TEXT,

@@ -413,10 +413,9 @@ caf::expected<stored_agent> store::agent(const std::string& name) {
 caf::error store::set_agent_auto_switch(const std::string& name,
                                         const std::string& value, millis now) {
   return impl_->guard("set agent auto-switch", [&]() -> caf::error {
-    if (value != "on" && value != "off" && value != "inherit")
+    if (value != "on" && value != "off")
       return make_error(ec::invalid_argument,
-                        "auto-switch must be on, off or inherit, got '" + value
-                            + "'");
+                        "auto-switch must be on or off, got '" + value + "'");
     auto& st = impl_->stmt(
         "UPDATE agents SET auto_switch = ?, updated_at = ? WHERE name = ?");
     st.bind(1, value);

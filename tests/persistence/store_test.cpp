@@ -98,7 +98,7 @@ TEST_P(store_test, agents_add_get_list_remove) {
   EXPECT_EQ(a.container, "ctr-1");
   EXPECT_EQ(a.generation, 0u);
   EXPECT_EQ(a.applied_generation, 0u);
-  EXPECT_EQ(a.auto_switch, "inherit");
+  EXPECT_EQ(a.auto_switch, "on");
   add_agent("a2");
   auto dup = db->add_agent(agent_spec{"a1", "", ""}, t0);
   ASSERT_FALSE(dup);

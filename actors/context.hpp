@@ -1,0 +1,35 @@
+#pragma once
+
+// What every actor of the daemon shares without a message: the options it was
+// started with, the runtime settings board, the clock, and the number of
+// watchers (so AGENTs format watch lines only when someone listens).
+
+#include "actors/config.hpp"
+#include "actors/engine_settings.hpp"
+#include "messages/time.hpp"
+
+#include <atomic>
+#include <memory>
+
+namespace sb {
+
+struct daemon_context {
+  daemon_context(daemon_options options, engine_settings initial,
+                 clock_fn clock_function)
+    : opts(std::move(options)),
+      board(std::move(initial)),
+      clock(std::move(clock_function)),
+      started_at(clock()) {
+    // nop
+  }
+
+  daemon_options opts;
+  settings_board board;
+  clock_fn clock;
+  millis started_at;
+  std::atomic<uint32_t> watchers{0};
+};
+
+using context_ptr = std::shared_ptr<daemon_context>;
+
+} // namespace sb

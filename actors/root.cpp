@@ -1,0 +1,158 @@
+#include "actors/root.hpp"
+
+#include "actors/admin.hpp"
+#include "actors/container_supervisor.hpp"
+#include "actors/front_door.hpp"
+#include "actors/logging.hpp"
+#include "actors/subscription_pool.hpp"
+#include "messages/error.hpp"
+#include "persistence/store.hpp"
+#include "persistence/store_actor.hpp"
+
+#include <caf/io/middleman.hpp>
+#include <caf/openssl/publish.hpp>
+#include <caf/scoped_actor.hpp>
+
+#include <chrono>
+
+namespace sb {
+
+namespace {
+
+/// Sends `exit` and waits for the actor to go down; kills it after `grace`.
+template <class Handle>
+void stop_and_wait(caf::scoped_actor& self, const Handle& handle,
+                   std::chrono::milliseconds grace) {
+  if (!handle)
+    return;
+  self->monitor(handle);
+  self->send_exit(handle, caf::exit_reason::user_shutdown);
+  bool down = false;
+  self->receive_while([&] { return !down; })(
+    [&](caf::down_msg& dm) {
+      if (dm.source == handle.address())
+        down = true;
+    },
+    caf::after(grace) >> [&] {
+      SB_WARN("a component did not stop within {} ms; killing it",
+              grace.count());
+      self->send_exit(handle, caf::exit_reason::kill);
+      down = true;
+    });
+}
+
+} // namespace
+
+root_actor::behavior_type root_timer(root_actor::pointer self,
+                                     admin_actor admin, context_ptr ctx) {
+  auto retention = ctx->opts.retention_interval;
+  auto reconcile = ctx->opts.reconcile_interval;
+  self->send(self, retention_atom::value);
+  self->delayed_send(self, reconcile, reconcile_atom::value);
+  return {
+    [=](retention_atom) {
+      self->send(admin, retention_atom::value);
+      self->delayed_send(self, retention, retention_atom::value);
+    },
+    [=](reconcile_atom) {
+      self->send(admin, reconcile_atom::value);
+      self->delayed_send(self, reconcile, reconcile_atom::value);
+    },
+  };
+}
+
+caf::expected<std::unique_ptr<daemon>>
+daemon::start(caf::actor_system& sys, daemon_options opts,
+              std::shared_ptr<store> db, clock_fn clock) {
+  // Runtime settings: built-in defaults, then the config file, then what
+  // was set at run time (the database).
+  auto now = clock();
+  auto defaults = make_engine_settings(opts.settings);
+  if (!defaults)
+    return defaults.error();
+  auto snap_value = db->load(now, defaults->exclusion_window);
+  if (!snap_value)
+    return snap_value.error();
+  auto merged = opts.settings;
+  for (auto& [key, value] : snap_value->settings)
+    merged[key] = value;
+  auto settings = make_engine_settings(merged);
+  if (!settings)
+    return make_error(ec::invalid_argument,
+                      "stored settings are invalid: " + render(settings.error()));
+  if (settings->exclusion_window != defaults->exclusion_window) {
+    auto seeds = db->exclusion_seeds(now - settings->exclusion_window, now);
+    if (!seeds)
+      return seeds.error();
+    snap_value->exclusions = std::move(*seeds);
+  }
+  auto snap = std::make_shared<const snapshot>(std::move(*snap_value));
+  std::unique_ptr<daemon> d{new daemon(sys)};
+  d->ctx_ = std::make_shared<daemon_context>(std::move(opts), *settings,
+                                             std::move(clock));
+  auto& ctx = d->ctx_;
+  d->store_ = sys.spawn<caf::detached>(store_actor_impl, std::move(db));
+  d->pool_ = sys.spawn(subscription_pool, d->store_, ctx, snap);
+  d->supervisor_ = sys.spawn(container_supervisor, ctx);
+  d->admin_ = sys.spawn(sb::admin, d->store_, d->pool_, d->supervisor_, ctx, snap);
+  d->front_door_ = sys.spawn(sb::front_door, d->admin_, ctx);
+  d->timer_ = sys.spawn(root_timer, d->admin_, ctx);
+  SB_INFO("loaded {} subscriptions and {} agents", snap->subscriptions.size(),
+          snap->agents.size());
+  // Publish the FRONT DOOR, over TLS when a certificate is configured.
+  auto& o = ctx->opts;
+  caf::expected<uint16_t> port{caf::error{}};
+  if (o.tls_certificate.empty())
+    port = sys.middleman().publish(d->front_door_, o.port, o.host.c_str(),
+                                   true);
+  else
+    port = caf::openssl::publish(d->front_door_, o.port, o.host.c_str(), true);
+  if (!port) {
+    auto err = make_error(ec::unavailable,
+                          "cannot listen on " + o.host + ":"
+                            + std::to_string(o.port) + ": "
+                            + sys.render(port.error()));
+    d->stop();
+    return err;
+  }
+  d->port_ = *port;
+  SB_INFO("listening on {}:{}", o.host, d->port_);
+  spdlog::default_logger()->flush();
+  return d;
+}
+
+daemon::~daemon() {
+  stop();
+}
+
+void daemon::stop() {
+  if (stopped_)
+    return;
+  stopped_ = true;
+  SB_INFO("shutting down");
+  caf::scoped_actor self{sys_};
+  using namespace std::chrono_literals;
+  // 1. Intake: no new requests.
+  if (port_ != 0)
+    sys_.middleman().unpublish(front_door_, port_);
+  stop_and_wait(self, timer_, 2s);
+  stop_and_wait(self, front_door_, 2s);
+  // 2. Agents: the ADMIN stops every AGENT, then itself.
+  if (admin_) {
+    self->request(admin_, 5s, shutdown_atom::value)
+      .receive([](ok_atom) {},
+               [&](caf::error& err) {
+                 SB_WARN("agents did not stop cleanly: {}", render(err));
+                 self->send_exit(admin_, caf::exit_reason::kill);
+               });
+    stop_and_wait(self, admin_, 2s);
+  }
+  // 3. The rest, in order: supervisor, pool, store.
+  stop_and_wait(self, supervisor_, 5s);
+  stop_and_wait(self, pool_, 2s);
+  stop_and_wait(self, store_, 5s);
+  SB_INFO("stopped");
+  spdlog::default_logger()->flush();
+}
+
+} // namespace sb

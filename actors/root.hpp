@@ -1,0 +1,66 @@
+#pragma once
+
+// The ROOT: starts the daemon's actors in order (STORE, POOL, CONTAINER
+// SUPERVISOR, ADMIN with one AGENT per stored agent, FRONT DOOR), publishes
+// the FRONT DOOR, runs the periodic jobs (retention, reconciliation) through a
+// timer actor, and stops everything in order: intake first, then the agents,
+// the supervisor, the pool and the store last. Every actor is stopped
+// explicitly: CAF 0.17 hangs at exit otherwise.
+
+#include "actors/context.hpp"
+#include "messages/actors.hpp"
+
+#include <caf/actor_system.hpp>
+#include <caf/expected.hpp>
+
+#include <memory>
+#include <string>
+
+namespace sb {
+
+class store;
+
+/// The timer half of the ROOT: sends `retention` and `reconcile` to the ADMIN
+/// every interval (retention also once at start-up).
+root_actor::behavior_type root_timer(root_actor::pointer self,
+                                     admin_actor admin, context_ptr ctx);
+
+class daemon {
+public:
+  /// Loads the database, spawns every component and publishes the FRONT DOOR
+  /// on opts.host:opts.port (0 = a free port).
+  static caf::expected<std::unique_ptr<daemon>>
+  start(caf::actor_system& sys, daemon_options opts, std::shared_ptr<store> db,
+        clock_fn clock = wall_clock_ms);
+
+  ~daemon();
+
+  daemon(const daemon&) = delete;
+  daemon& operator=(const daemon&) = delete;
+
+  /// The port the FRONT DOOR listens on.
+  uint16_t port() const { return port_; }
+
+  front_door_actor front_door() const { return front_door_; }
+
+  const context_ptr& context() const { return ctx_; }
+
+  /// Ordered shutdown; idempotent.
+  void stop();
+
+private:
+  explicit daemon(caf::actor_system& sys) : sys_(sys) {}
+
+  caf::actor_system& sys_;
+  context_ptr ctx_;
+  store_actor store_;
+  pool_actor pool_;
+  supervisor_actor supervisor_;
+  admin_actor admin_;
+  front_door_actor front_door_;
+  root_actor timer_;
+  uint16_t port_ = 0;
+  bool stopped_ = false;
+};
+
+} // namespace sb

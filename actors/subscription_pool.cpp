@@ -1,0 +1,283 @@
+#include "actors/subscription_pool.hpp"
+
+#include "actors/logging.hpp"
+#include "messages/error.hpp"
+
+#include <algorithm>
+#include <chrono>
+
+namespace sb {
+
+namespace {
+
+using self_ptr = pool_actor::stateful_pointer<pool_state>;
+
+constexpr auto store_timeout = std::chrono::seconds(60);
+
+subscription_info make_info(const pool_entry& e, millis now, millis window) {
+  subscription_info info;
+  info.id = e.id;
+  info.name = e.name;
+  info.agent_count = static_cast<uint32_t>(e.members.size());
+  auto until = e.excluded_until(window);
+  info.excluded_until = until > now ? until : 0;
+  info.reset_at = e.reset_at;
+  info.created_at = e.created_at;
+  info.updated_at = e.updated_at;
+  return info;
+}
+
+selection make_selection(const pool_entry& e) {
+  selection sel;
+  sel.found = true;
+  sel.id = e.id;
+  sel.name = e.name;
+  sel.token = e.token;
+  return sel;
+}
+
+void apply_seeds(pool_state& st, const std::vector<exclusion_seed>& seeds,
+                 bool replace) {
+  if (replace)
+    for (auto& [id, e] : st.subs)
+      e.last_failure_at = 0;
+  for (auto& seed : seeds) {
+    if (auto e = st.find(seed.subscription)) {
+      e->last_failure_at = std::max(e->last_failure_at, seed.last_failure_at);
+      e->reset_at = std::max(e->reset_at, seed.reset_at);
+    }
+  }
+}
+
+} // namespace
+
+pool_entry* pool_state::find(const std::string& name) {
+  auto i = by_name.find(name);
+  return i == by_name.end() ? nullptr : find(i->second);
+}
+
+pool_entry* pool_state::find(int64_t id) {
+  auto i = subs.find(id);
+  return i == subs.end() ? nullptr : &i->second;
+}
+
+void pool_state::move(const std::string& agent, int64_t from, int64_t to) {
+  if (auto e = find(from))
+    e->members.erase(agent);
+  if (auto e = find(to))
+    e->members.insert(agent);
+}
+
+pool_actor::behavior_type
+subscription_pool(pool_actor::stateful_pointer<pool_state> self,
+                  store_actor store, context_ptr ctx,
+                  std::shared_ptr<const snapshot> snap) {
+  auto& st = self->state;
+  st.store = std::move(store);
+  st.ctx = std::move(ctx);
+  for (auto& s : snap->subscriptions) {
+    pool_entry e;
+    e.id = s.id;
+    e.name = s.name;
+    e.token = s.token;
+    e.created_at = s.created_at;
+    e.updated_at = s.updated_at;
+    st.by_name.emplace(s.name, s.id);
+    st.subs.emplace(s.id, std::move(e));
+  }
+  for (auto& a : snap->agents)
+    if (auto e = st.find(a.subscription_id))
+      e->members.insert(a.name);
+  apply_seeds(st, snap->exclusions, false);
+  return {
+    [=](status_atom) {
+      auto& st = self->state;
+      component_status cs;
+      cs.name = "subscription-pool";
+      cs.state = "running";
+      cs.details["subscriptions"] = std::to_string(st.subs.size());
+      auto now = st.ctx->clock();
+      auto window = st.ctx->board.get()->exclusion_window;
+      size_t excluded = 0;
+      for (auto& [id, e] : st.subs)
+        if (e.excluded_until(window) > now)
+          ++excluded;
+      cs.details["excluded"] = std::to_string(excluded);
+      cs.details["selections"] = std::to_string(st.selections);
+      cs.details["exhausted"] = std::to_string(st.exhausted);
+      return cs;
+    },
+    [=](select_atom, const std::string& agent, int64_t from) {
+      // Fewest agents (committed or decided), then name, among the
+      // subscriptions that are not excluded.
+      auto& st = self->state;
+      auto now = st.ctx->clock();
+      auto window = st.ctx->board.get()->exclusion_window;
+      pool_entry* best = nullptr;
+      size_t best_count = 0;
+      millis earliest = 0;
+      for (auto& [id, e] : st.subs) {
+        if (id == from)
+          continue;
+        auto until = e.excluded_until(window);
+        if (until > now) {
+          earliest = earliest == 0 ? until : std::min(earliest, until);
+          continue;
+        }
+        auto count = e.members.size();
+        if (best == nullptr || count < best_count
+            || (count == best_count && e.name < best->name)) {
+          best = &e;
+          best_count = count;
+        }
+      }
+      if (best == nullptr) {
+        ++st.exhausted;
+        selection none;
+        none.earliest_reset = earliest;
+        return none;
+      }
+      ++st.selections;
+      st.move(agent, from, best->id);
+      return make_selection(*best);
+    },
+    [=](assign_atom, const std::string& agent, int64_t from,
+        const std::string& to) -> caf::result<selection> {
+      auto& st = self->state;
+      auto e = st.find(to);
+      if (e == nullptr)
+        return make_error(ec::unknown_subscription,
+                          "unknown subscription '" + to + "'");
+      st.move(agent, from, e->id);
+      return make_selection(*e);
+    },
+    [=](release_atom, const std::string& agent, int64_t moved_from,
+        int64_t moved_to) { self->state.move(agent, moved_to, moved_from); },
+    [=](failure_atom, const std::string& name, millis at, millis reset_at) {
+      if (auto e = self->state.find(name)) {
+        e->last_failure_at = std::max(e->last_failure_at, at);
+        e->reset_at = std::max(e->reset_at, reset_at);
+      }
+    },
+    [=](token_atom, int64_t id) -> caf::result<selection> {
+      if (auto e = self->state.find(id))
+        return make_selection(*e);
+      return make_error(ec::unknown_subscription,
+                        "unknown subscription id " + std::to_string(id));
+    },
+    [=](join_atom, const std::string& agent, int64_t id) {
+      self->state.move(agent, 0, id);
+    },
+    [=](leave_atom, const std::string& agent, int64_t id) {
+      self->state.move(agent, id, 0);
+    },
+    [=](sub_add_atom, const std::string& name, const secret& token) {
+      auto rp = self->make_response_promise<subscription_change>();
+      auto now = self->state.ctx->clock();
+      self
+        ->request(self->state.store, store_timeout, sub_add_atom::value, name,
+                  token, now)
+        .then(
+          [=](subscription_upsert& up) mutable {
+            auto& st = self->state;
+            auto& e = st.subs[up.row.id];
+            e.id = up.row.id;
+            e.name = up.row.name;
+            e.token = std::move(up.row.token);
+            e.created_at = up.row.created_at;
+            e.updated_at = up.row.updated_at;
+            st.by_name[e.name] = e.id;
+            subscription_change change;
+            change.rotated = up.rotated;
+            change.reloading.assign(e.members.begin(), e.members.end());
+            std::sort(change.reloading.begin(), change.reloading.end());
+            change.info = make_info(e, st.ctx->clock(),
+                                    st.ctx->board.get()->exclusion_window);
+            SB_INFO("subscription {} {}{}", e.name,
+                    up.rotated ? "rotated" : "registered",
+                    up.rotated ? fmt::format(" ({} agents get the new token)",
+                                             change.reloading.size())
+                               : std::string{});
+            rp.deliver(std::move(change));
+          },
+          [=](caf::error& err) mutable { rp.deliver(std::move(err)); });
+      return rp;
+    },
+    [=](sub_rm_atom, const std::string& name) {
+      auto rp = self->make_response_promise<std::vector<std::string>>();
+      self
+        ->request(self->state.store, store_timeout, sub_rm_atom::value, name)
+        .then(
+          [=](std::vector<std::string>& agents) mutable {
+            auto& st = self->state;
+            if (auto i = st.by_name.find(name); i != st.by_name.end()) {
+              st.subs.erase(i->second);
+              st.by_name.erase(i);
+            }
+            SB_INFO("subscription {} removed; {} agents unassigned", name,
+                    agents.size());
+            rp.deliver(std::move(agents));
+          },
+          [=](caf::error& err) mutable { rp.deliver(std::move(err)); });
+      return rp;
+    },
+    [=](sub_list_atom) {
+      auto rp = self->make_response_promise<std::vector<subscription_info>>();
+      auto now = self->state.ctx->clock();
+      // Failure counts come from the store: last 24 h, then last 2 h.
+      self
+        ->request(self->state.store, store_timeout, counts_atom::value,
+                  now - 24 * hour_ms)
+        .then(
+          [=](std::vector<failure_count>& day) mutable {
+            self
+              ->request(self->state.store, store_timeout, counts_atom::value,
+                        now - 2 * hour_ms)
+              .then(
+                [=](std::vector<failure_count>& recent) mutable {
+                  auto& st = self->state;
+                  auto window = st.ctx->board.get()->exclusion_window;
+                  std::map<std::string, subscription_info> infos;
+                  for (auto& [id, e] : st.subs)
+                    infos.emplace(e.name, make_info(e, now, window));
+                  for (auto& fc : day)
+                    if (auto i = infos.find(fc.subscription); i != infos.end()) {
+                      i->second.failures_24h += fc.count;
+                      i->second.failures_24h_by_kind[fc.kind] += fc.count;
+                    }
+                  for (auto& fc : recent)
+                    if (auto i = infos.find(fc.subscription); i != infos.end()) {
+                      i->second.failures_2h += fc.count;
+                      i->second.failures_2h_by_kind[fc.kind] += fc.count;
+                    }
+                  std::vector<subscription_info> result;
+                  result.reserve(infos.size());
+                  for (auto& [name, info] : infos)
+                    result.emplace_back(std::move(info));
+                  rp.deliver(std::move(result));
+                },
+                [=](caf::error& err) mutable { rp.deliver(std::move(err)); });
+          },
+          [=](caf::error& err) mutable { rp.deliver(std::move(err)); });
+      return rp;
+    },
+    [=](settings_atom) {
+      // The window changed: rebuild the failure part of the exclusions.
+      auto now = self->state.ctx->clock();
+      auto window = self->state.ctx->board.get()->exclusion_window;
+      self
+        ->request(self->state.store, store_timeout, failure_atom::value,
+                  now - window, now)
+        .then(
+          [=](std::vector<exclusion_seed>& seeds) {
+            apply_seeds(self->state, seeds, true);
+          },
+          [=](caf::error& err) {
+            SB_WARN("subscription-pool could not reload exclusions: {}",
+                    render(err));
+          });
+    },
+  };
+}
+
+} // namespace sb

@@ -1,0 +1,68 @@
+#pragma once
+
+// The SUBSCRIPTION POOL: owns the set of subscriptions, which agent is on
+// which (counting switches decided but not yet applied), and each
+// subscription's exclusion. "Pick the best alternative" and "move the agent's
+// count there" are one step of this one actor, so concurrent switches of
+// different agents spread over the pool instead of piling onto the same
+// least-loaded subscription.
+//
+// Exclusion: a subscription is not a candidate until
+//   max(newest failure + exclusion-window, latest provider reset instant).
+// A switch never clears the old subscription's failures, so a drained
+// subscription stays out (no ping-pong), and a reset instant only grows.
+
+#include "actors/context.hpp"
+#include "messages/actors.hpp"
+
+#include <caf/stateful_actor.hpp>
+#include <caf/typed_event_based_actor.hpp>
+
+#include <map>
+#include <string>
+#include <unordered_map>
+#include <unordered_set>
+
+namespace sb {
+
+struct pool_entry {
+  int64_t id = 0;
+  std::string name;
+  secret token;
+  millis created_at = 0;
+  millis updated_at = 0;
+  /// Agents on this subscription, committed or decided.
+  std::unordered_set<std::string> members;
+  millis last_failure_at = 0;
+  millis reset_at = 0;
+
+  millis excluded_until(millis window) const {
+    auto by_failure = last_failure_at == 0 ? 0 : last_failure_at + window;
+    return std::max(by_failure, reset_at);
+  }
+};
+
+struct pool_state {
+  std::map<int64_t, pool_entry> subs;
+  std::unordered_map<std::string, int64_t> by_name;
+  store_actor store;
+  context_ptr ctx;
+  uint64_t selections = 0;
+  uint64_t exhausted = 0;
+
+  pool_entry* find(const std::string& name);
+  pool_entry* find(int64_t id);
+
+  /// Moves `agent` from `from` to `to` (either may be 0 = none).
+  void move(const std::string& agent, int64_t from, int64_t to);
+
+  static inline const char* name = "subscription-pool";
+};
+
+/// `snap` seeds subscriptions, memberships and exclusions (read once).
+pool_actor::behavior_type
+subscription_pool(pool_actor::stateful_pointer<pool_state> self,
+                  store_actor store, context_ptr ctx,
+                  std::shared_ptr<const snapshot> snap);
+
+} // namespace sb

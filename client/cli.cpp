@@ -1,0 +1,603 @@
+#include "client/cli.hpp"
+
+#include "client/connect.hpp"
+#include "client/format.hpp"
+#include "messages/error.hpp"
+#include "messages/register.hpp"
+#include "messages/validate.hpp"
+
+#include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
+#include <caf/config_value.hpp>
+#include <caf/scoped_actor.hpp>
+#include <caf/settings.hpp>
+#include <caf/typed_event_based_actor.hpp>
+
+#include <CLI/CLI.hpp>
+
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <iterator>
+#include <sstream>
+
+namespace sb::client {
+
+namespace {
+
+/// Everything the command line says.
+struct options {
+  endpoint ep;
+  bool host_given = false;
+  bool port_given = false;
+  std::string config;
+  bool json = false;
+  double timeout_s = 120;
+  // Arguments of the subcommands.
+  std::string name;
+  std::string second;
+  std::string third;
+  std::string token_file;
+  std::string subscription;
+  std::string container;
+  agent_spec spec;
+  int status = 0;
+  std::string kind;
+  std::string error_text;
+  std::string error_file;
+  std::string execution_id;
+  std::string source;
+  double retry_after_s = 0;
+  std::string reset_at;
+  std::string agent_filter;
+  std::string subscription_filter;
+  uint32_t limit = 50;
+};
+
+/// A failure to report: message and exit status.
+struct failure {
+  std::string message;
+  int code = 1;
+};
+
+[[noreturn]] void fail(const std::string& message, int code = 1) {
+  throw failure{message, code};
+}
+
+std::string read_all(const std::string& path, const char* what) {
+  if (path == "-") {
+    std::string data{std::istreambuf_iterator<char>{std::cin},
+                     std::istreambuf_iterator<char>{}};
+    return data;
+  }
+  std::ifstream in{path, std::ios::binary};
+  if (!in)
+    fail(std::string{"cannot read "} + what + " file '" + path + "'", 2);
+  return std::string{std::istreambuf_iterator<char>{in},
+                     std::istreambuf_iterator<char>{}};
+}
+
+/// Host and port from the daemon's config file ([switchboard] section).
+void read_config(options& o) {
+  auto path = o.config;
+  bool named = !path.empty();
+  if (!named) {
+    if (!std::filesystem::exists("conf/switchboard.ini"))
+      return;
+    path = "conf/switchboard.ini";
+  }
+  auto raw = caf::actor_system_config::parse_config_file(path.c_str());
+  if (!raw) {
+    if (named)
+      fail("cannot read config file '" + path
+             + "': " + caf::to_string(raw.error()),
+           2);
+    return;
+  }
+  if (!o.host_given)
+    if (auto host = caf::get_if<std::string>(&*raw, "switchboard.host"))
+      o.ep.host = *host;
+  if (!o.port_given)
+    if (auto port = caf::get_if<int64_t>(&*raw, "switchboard.port");
+        port && *port > 0 && *port <= 65535)
+      o.ep.port = static_cast<uint16_t>(*port);
+}
+
+void check(const caf::error& err, int code = 2) {
+  if (err)
+    fail(render(err), code);
+}
+
+class session {
+public:
+  explicit session(const options& o) : opts_(o) {
+    configure(cfg_, o.ep);
+    sys_ = std::make_unique<caf::actor_system>(cfg_);
+    auto fd = connect(*sys_, o.ep);
+    if (!fd) {
+      // A hung connect keeps a thread busy: leave without cleanup.
+      std::fprintf(stderr, "switchboard: %s\n", render(fd.error()).c_str());
+      std::fflush(stdout);
+      std::_Exit(1);
+    }
+    fd_ = std::move(*fd);
+    self_ = std::make_unique<caf::scoped_actor>(*sys_);
+  }
+
+  ~session() {
+    self_.reset();
+    fd_ = nullptr;
+  }
+
+  template <class T, class... Ts>
+  T call(Ts&&... xs) {
+    caf::expected<T> result{caf::error{}};
+    auto timeout = std::chrono::milliseconds(
+      static_cast<int64_t>(std::llround(opts_.timeout_s * 1000)));
+    (*self_)
+      ->request(fd_, timeout, std::forward<Ts>(xs)...)
+      .receive([&](T& x) { result = std::move(x); },
+               [&](caf::error& err) { result = std::move(err); });
+    if (!result)
+      fail(render(result.error()));
+    return std::move(*result);
+  }
+
+  caf::actor_system& system() { return *sys_; }
+  caf::scoped_actor& self() { return *self_; }
+  const front_door_actor& front_door() const { return fd_; }
+
+private:
+  const options& opts_;
+  caf::actor_system_config cfg_;
+  std::unique_ptr<caf::actor_system> sys_;
+  front_door_actor fd_;
+  std::unique_ptr<caf::scoped_actor> self_;
+};
+
+void print(const options& o, const nlohmann::json& j, const std::string& text) {
+  if (o.json)
+    std::cout << j.dump() << '\n';
+  else
+    std::cout << text;
+  std::cout.flush();
+}
+
+std::string opt_text(const caf::optional<std::string>& x) {
+  return x ? *x : std::string{"-"};
+}
+
+std::string iso_text(millis t) {
+  return t == 0 ? std::string{"-"} : format_iso(t);
+}
+
+// -- commands -------------------------------------------------------------------
+
+void cmd_ping(const options& o) {
+  session s{o};
+  auto protocol = s.call<std::string>(ping_atom::value);
+  print(o, {{"ok", true}, {"protocol", protocol}},
+        "pong from " + o.ep.host + ":" + std::to_string(o.ep.port) + " ("
+          + protocol + ")\n");
+}
+
+void cmd_status(const options& o) {
+  session s{o};
+  auto st = s.call<status_info>(status_atom::value);
+  std::string text = "switchboardd " + st.version + " (" + st.protocol
+                     + "), up " + std::to_string(st.uptime_ms / 1000) + " s\n"
+                     + "agents: " + std::to_string(st.agents)
+                     + ", subscriptions: " + std::to_string(st.subscriptions)
+                     + "\n";
+  std::vector<std::vector<std::string>> rows{{"COMPONENT", "STATE", "DETAILS"}};
+  for (auto& c : st.components) {
+    std::string details;
+    for (auto& [k, v] : c.details)
+      details += (details.empty() ? "" : " ") + k + "=" + v;
+    rows.push_back({c.name, c.state, details});
+  }
+  print(o, to_json(st), text + table(rows));
+}
+
+void cmd_sub_add(const options& o) {
+  check(validate_name("subscription name", o.name));
+  auto token = trim_token(read_all(o.token_file, "token"));
+  check(validate_token(token));
+  session s{o};
+  auto change = s.call<subscription_change>(sub_add_atom::value, o.name,
+                                            secret{std::move(token)});
+  std::string text = (change.rotated ? "rotated " : "registered ") + o.name;
+  if (change.rotated)
+    text += " (" + std::to_string(change.reloading.size())
+            + " agent(s) get the new token)";
+  print(o, to_json(change), text + "\n");
+}
+
+void cmd_sub_list(const options& o) {
+  session s{o};
+  auto subs = s.call<std::vector<subscription_info>>(sub_list_atom::value);
+  std::vector<std::vector<std::string>> rows{
+    {"NAME", "AGENTS", "EXCLUDED_UNTIL", "FAILURES_2H", "FAILURES_24H"}};
+  for (auto& x : subs)
+    rows.push_back({x.name, std::to_string(x.agent_count),
+                    iso_text(x.excluded_until), std::to_string(x.failures_2h),
+                    std::to_string(x.failures_24h)});
+  print(o, to_json(subs), table(rows));
+}
+
+void cmd_sub_remove(const options& o) {
+  check(validate_name("subscription name", o.name));
+  session s{o};
+  auto agents = s.call<std::vector<std::string>>(sub_rm_atom::value, o.name);
+  std::string text = "removed " + o.name;
+  if (!agents.empty()) {
+    text += "; unassigned:";
+    for (auto& a : agents)
+      text += " " + a;
+  }
+  print(o, {{"removed", o.name}, {"unassigned", agents}}, text + "\n");
+}
+
+std::string agent_text(const agent_info& a) {
+  std::vector<std::vector<std::string>> rows{
+    {"name", a.name},
+    {"subscription", opt_text(a.subscription)},
+    {"generation", std::to_string(a.generation)},
+    {"applied_generation", std::to_string(a.applied_generation)},
+    {"container", opt_text(a.container)},
+    {"container_state", a.container_state.empty() ? "-" : a.container_state},
+    {"switching", a.switching ? "yes" : "no"},
+    {"auto_switch", a.auto_switch},
+    {"last_apply", a.last_apply.empty()
+                     ? std::string{"-"}
+                     : a.last_apply + " at " + iso_text(a.last_apply_at)},
+    {"last_switch_at", iso_text(a.last_switch_at)},
+  };
+  return table(rows);
+}
+
+void cmd_agent_add(const options& o) {
+  check(validate_name("agent name", o.spec.name));
+  if (!o.spec.subscription.empty())
+    check(validate_name("subscription name", o.spec.subscription));
+  session s{o};
+  auto info = s.call<agent_info>(agent_add_atom::value, o.spec);
+  print(o, to_json(info), "added agent " + info.name + "\n");
+}
+
+void cmd_agent_list(const options& o) {
+  session s{o};
+  auto agents = s.call<std::vector<agent_info>>(agent_ls_atom::value);
+  std::vector<std::vector<std::string>> rows{
+    {"NAME", "SUBSCRIPTION", "GENERATION", "APPLIED", "CONTAINER", "STATE",
+     "SWITCHING"}};
+  for (auto& a : agents)
+    rows.push_back({a.name, opt_text(a.subscription),
+                    std::to_string(a.generation),
+                    std::to_string(a.applied_generation),
+                    opt_text(a.container),
+                    a.container_state.empty() ? "-" : a.container_state,
+                    a.switching ? "yes" : "no"});
+  print(o, to_json(agents), table(rows));
+}
+
+void cmd_agent_show(const options& o) {
+  check(validate_name("agent name", o.name));
+  session s{o};
+  auto info = s.call<agent_info>(agent_get_atom::value, o.name);
+  print(o, to_json(info), agent_text(info));
+}
+
+void cmd_agent_remove(const options& o) {
+  check(validate_name("agent name", o.name));
+  session s{o};
+  auto name = s.call<std::string>(agent_rm_atom::value, o.name);
+  print(o, {{"removed", name}}, "removed agent " + name + "\n");
+}
+
+void cmd_agent_set(const options& o) {
+  check(validate_name("agent name", o.name));
+  session s{o};
+  auto info = s.call<agent_info>(agent_set_atom::value, o.name, o.second,
+                                 o.third);
+  print(o, to_json(info), agent_text(info));
+}
+
+void cmd_lifecycle(const options& o, const std::string& op) {
+  check(validate_name("agent name", o.name));
+  session s{o};
+  auto result = s.call<std::string>(lifecycle_atom::value, o.name, op);
+  print(o, {{"agent", o.name}, {"operation", op}, {"result", result}},
+        op + " " + o.name + ": " + result + "\n");
+}
+
+void cmd_assign(const options& o) {
+  check(validate_name("agent name", o.name));
+  check(validate_name("subscription name", o.second));
+  session s{o};
+  auto res = s.call<report_result>(assign_atom::value, o.name, o.second);
+  print(o, to_json(res), describe(res) + "\n");
+}
+
+void cmd_report(const options& o) {
+  failure_report r;
+  r.agent = o.name;
+  r.status = o.status;
+  r.kind = o.kind;
+  r.error = o.error_file.empty() ? o.error_text
+                                 : read_all(o.error_file, "error text");
+  r.subscription = o.subscription;
+  r.execution_id = o.execution_id;
+  r.source = o.source;
+  if (!std::isfinite(o.retry_after_s) || o.retry_after_s < 0
+      || o.retry_after_s > 366.0 * 86400)
+    fail("--retry-after must be from 0 to 31622400 seconds", 2);
+  r.retry_after_ms = static_cast<int64_t>(std::llround(o.retry_after_s * 1000));
+  if (!o.reset_at.empty()) {
+    auto t = parse_iso(o.reset_at);
+    if (!t)
+      fail("--reset-at must look like 2026-11-27T22:00:00Z", 2);
+    r.reset_at = *t;
+  }
+  check(validate_name("agent name", r.agent));
+  if (r.status == 0 && r.kind.empty())
+    fail("report needs --status CODE (or --kind rate_limit|auth)", 2);
+  r.error = sanitize_utf8(r.error, max_error_bytes);
+  session s{o};
+  auto res = s.call<report_result>(report_atom::value, std::move(r));
+  print(o, to_json(res), describe(res) + "\n");
+}
+
+void cmd_settings_get(const options& o) {
+  session s{o};
+  auto all = s.call<settings_map>(settings_atom::value);
+  if (!o.name.empty()) {
+    auto i = all.find(o.name);
+    if (i == all.end())
+      fail("unknown setting '" + o.name + "'");
+    print(o, {{i->first, i->second}}, i->second + "\n");
+    return;
+  }
+  std::string text;
+  for (auto& [k, v] : all)
+    text += k + " = " + v + "\n";
+  print(o, nlohmann::json(all), text);
+}
+
+void cmd_settings_set(const options& o) {
+  session s{o};
+  auto all = s.call<settings_map>(setting_atom::value, o.name, o.second);
+  auto value = all.count(o.name) ? all.at(o.name) : o.second;
+  print(o, {{o.name, value}}, o.name + " = " + value + "\n");
+}
+
+query make_query(const options& o) {
+  query q;
+  q.agent = o.agent_filter;
+  q.subscription = o.subscription_filter;
+  q.limit = o.limit;
+  if (q.limit == 0 || q.limit > 10000)
+    fail("--limit must be from 1 to 10000", 2);
+  return q;
+}
+
+void cmd_events(const options& o) {
+  auto q = make_query(o);
+  session s{o};
+  auto xs = s.call<std::vector<event_info>>(events_atom::value, q);
+  std::vector<std::vector<std::string>> rows{
+    {"AT", "AGENT", "SUBSCRIPTION", "KIND", "STATUS", "MESSAGE"}};
+  for (auto& x : xs)
+    rows.push_back({iso_text(x.at), x.agent, x.subscription,
+                    x.kind + (x.reason.empty() ? "" : "/" + x.reason),
+                    std::to_string(x.status), x.message.substr(0, 60)});
+  print(o, to_json(xs), table(rows));
+}
+
+void cmd_history(const options& o) {
+  auto q = make_query(o);
+  session s{o};
+  auto xs = s.call<std::vector<history_info>>(history_atom::value, q);
+  std::vector<std::vector<std::string>> rows{
+    {"AT", "AGENT", "FROM", "TO", "GENERATION", "TRIGGER", "KIND", "APPLY"}};
+  for (auto& x : xs)
+    rows.push_back({iso_text(x.at), x.agent, opt_text(x.from), opt_text(x.to),
+                    std::to_string(x.generation), x.trigger,
+                    x.failure_kind.empty() ? "-" : x.failure_kind, x.apply});
+  print(o, to_json(xs), table(rows));
+}
+
+void cmd_notifications(const options& o) {
+  auto q = make_query(o);
+  session s{o};
+  auto xs = s.call<std::vector<notification_info>>(notes_atom::value, q);
+  std::vector<std::vector<std::string>> rows{
+    {"ID", "CREATED_AT", "AGENT", "PRIORITY", "STATUS", "TITLE"}};
+  for (auto& x : xs)
+    rows.push_back({std::to_string(x.id), iso_text(x.created_at), x.agent,
+                    x.priority, x.status, x.title});
+  print(o, to_json(xs), table(rows));
+}
+
+void cmd_watch(const options& o) {
+  session s{o};
+  bool json = o.json;
+  auto watcher = s.system().spawn(
+    [json](watcher_actor::pointer) -> watcher_actor::behavior_type {
+      return {
+        [json](watch_atom, const std::string& line) {
+          if (json)
+            std::cout << nlohmann::json{{"at", format_iso(wall_clock_ms())},
+                                        {"line", line}}
+                           .dump()
+                      << std::endl;
+          else
+            std::cout << format_iso(wall_clock_ms()) << " " << line
+                      << std::endl;
+        },
+      };
+    });
+  s.call<ok_atom>(watch_atom::value, watcher);
+  if (!json)
+    std::cout << "watching " << o.ep.host << ":" << o.ep.port
+              << " (Ctrl-C to stop)" << std::endl;
+  // Until the daemon goes away (or the user interrupts).
+  auto& self = s.self();
+  self->monitor(s.front_door());
+  self->receive([](caf::down_msg&) {});
+  anon_send_exit(watcher, caf::exit_reason::user_shutdown);
+  fail("the daemon went away");
+}
+
+} // namespace
+
+int run_cli(int argc, char** argv) {
+  options o;
+  CLI::App app{"switchboard: talk to a running switchboardd"};
+  app.set_version_flag("--version", version());
+  app.require_subcommand(1);
+  app.add_option("--host", o.ep.host, "daemon address (default 127.0.0.1)");
+  app.add_option("--port", o.ep.port, "daemon port (default 7411)");
+  app.add_option("--config", o.config,
+                 "read host and port from this daemon config file "
+                 "(default: conf/switchboard.ini if present)");
+  app.add_flag("--json", o.json, "print JSON instead of text");
+  app.add_option("--timeout", o.timeout_s,
+                 "seconds to wait for an answer (default 120)")
+    ->check(CLI::Range(0.1, 3600.0));
+  app.add_option("--tls-ca", o.ep.tls_ca, "CA file for a TLS daemon");
+  app.add_option("--tls-cert", o.ep.tls_certificate, "client certificate");
+  app.add_option("--tls-key", o.ep.tls_key, "client key");
+  std::function<void()> command;
+  auto on = [&](CLI::App* sub, std::function<void()> f) {
+    sub->callback([&command, f] { command = f; });
+  };
+  on(app.add_subcommand("ping", "check that the daemon answers"),
+     [&] { cmd_ping(o); });
+  on(app.add_subcommand("status", "version, uptime, counts, components"),
+     [&] { cmd_status(o); });
+  // subscription ...
+  auto subs = app.add_subcommand("subscription", "manage subscriptions");
+  subs->require_subcommand(1);
+  auto sub_add = subs->add_subcommand(
+    "add", "register a subscription (an existing name rotates its token)");
+  sub_add->add_option("name", o.name, "subscription name")->required();
+  sub_add->add_option("--token-file", o.token_file,
+                      "file holding the token ('-' = standard input)")
+    ->required();
+  on(sub_add, [&] { cmd_sub_add(o); });
+  on(subs->add_subcommand("list", "list subscriptions"),
+     [&] { cmd_sub_list(o); });
+  auto sub_rm = subs->add_subcommand(
+    "remove", "remove a subscription (its agents are unassigned)");
+  sub_rm->add_option("name", o.name, "subscription name")->required();
+  on(sub_rm, [&] { cmd_sub_remove(o); });
+  // agent ...
+  auto agents = app.add_subcommand("agent", "manage agents");
+  agents->require_subcommand(1);
+  auto agent_add = agents->add_subcommand("add", "add an agent");
+  agent_add->add_option("name", o.spec.name, "agent name")->required();
+  agent_add->add_option("--subscription", o.spec.subscription,
+                        "subscription to put it on");
+  agent_add->add_option("--container", o.spec.container,
+                        "Docker container the agent runs in");
+  on(agent_add, [&] { cmd_agent_add(o); });
+  on(agents->add_subcommand("list", "list agents"),
+     [&] { cmd_agent_list(o); });
+  auto agent_show = agents->add_subcommand("show", "show one agent");
+  agent_show->add_option("name", o.name, "agent name")->required();
+  on(agent_show, [&] { cmd_agent_show(o); });
+  auto agent_rm = agents->add_subcommand("remove", "remove an agent");
+  agent_rm->add_option("name", o.name, "agent name")->required();
+  on(agent_rm, [&] { cmd_agent_remove(o); });
+  auto agent_set = agents->add_subcommand(
+    "set", "set a per-agent setting (auto-switch on|off)");
+  agent_set->add_option("name", o.name, "agent name")->required();
+  agent_set->add_option("key", o.second, "setting")->required();
+  agent_set->add_option("value", o.third, "value")->required();
+  on(agent_set, [&] { cmd_agent_set(o); });
+  for (auto op : {"start", "stop", "restart"}) {
+    auto sub = agents->add_subcommand(op, std::string{op}
+                                            + " the agent's container");
+    sub->add_option("name", o.name, "agent name")->required();
+    std::string op_name = op;
+    on(sub, [&o, op_name] { cmd_lifecycle(o, op_name); });
+  }
+  // assign, report
+  auto assign = app.add_subcommand(
+    "assign", "move an agent to a subscription (manual reassignment)");
+  assign->add_option("agent", o.name, "agent name")->required();
+  assign->add_option("subscription", o.second, "subscription name")
+    ->required();
+  on(assign, [&] { cmd_assign(o); });
+  auto report = app.add_subcommand("report", "report a failed request");
+  report->add_option("agent", o.name, "agent name")->required();
+  report->add_option("--status", o.status, "HTTP status of the failure");
+  report->add_option("--kind", o.kind, "rate_limit or auth instead of a status")
+    ->check(CLI::IsMember({"rate_limit", "auth"}));
+  report->add_option("--error", o.error_text, "error text");
+  report->add_option("--error-file", o.error_file,
+                     "read the error text from a file ('-' = stdin)");
+  report->add_option("--subscription", o.subscription,
+                     "subscription the failed request ran on");
+  report->add_option("--execution-id", o.execution_id, "execution id");
+  report->add_option("--source", o.source, "chat, task, ...");
+  report->add_option("--retry-after", o.retry_after_s,
+                     "provider hint: retry after this many seconds");
+  report->add_option("--reset-at", o.reset_at,
+                     "provider hint: reset instant (ISO-8601 UTC)");
+  on(report, [&] { cmd_report(o); });
+  // settings
+  auto settings = app.add_subcommand("settings", "runtime settings");
+  settings->require_subcommand(1);
+  auto get = settings->add_subcommand("get", "show settings");
+  get->add_option("key", o.name, "one setting");
+  on(get, [&] { cmd_settings_get(o); });
+  auto set = settings->add_subcommand("set", "change a setting");
+  set->add_option("key", o.name, "setting")->required();
+  set->add_option("value", o.second, "value")->required();
+  on(set, [&] { cmd_settings_set(o); });
+  // reads
+  auto events = app.add_subcommand("events", "recent failure events");
+  events->add_option("--agent", o.agent_filter, "only this agent");
+  events->add_option("--subscription", o.subscription_filter,
+                     "only this subscription");
+  events->add_option("--limit", o.limit, "at most this many (default 50)");
+  on(events, [&] { cmd_events(o); });
+  auto history = app.add_subcommand("history", "switch history");
+  history->add_option("--agent", o.agent_filter, "only this agent");
+  history->add_option("--subscription", o.subscription_filter,
+                      "only switches from or to this subscription");
+  history->add_option("--limit", o.limit, "at most this many (default 50)");
+  on(history, [&] { cmd_history(o); });
+  auto notes = app.add_subcommand("notifications", "notification outbox");
+  notes->add_option("--agent", o.agent_filter, "only this agent");
+  notes->add_option("--limit", o.limit, "at most this many (default 50)");
+  on(notes, [&] { cmd_notifications(o); });
+  on(app.add_subcommand("watch", "live stream of decisions"),
+     [&] { cmd_watch(o); });
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::Success& e) {
+    return app.exit(e); // --help, --version
+  } catch (const CLI::ParseError& e) {
+    std::fprintf(stderr, "switchboard: %s (see --help)\n", e.what());
+    return 2;
+  }
+  o.host_given = app.count("--host") > 0;
+  o.port_given = app.count("--port") > 0;
+  try {
+    read_config(o);
+    if (command)
+      command();
+  } catch (const failure& f) {
+    std::fflush(stdout);
+    std::fprintf(stderr, "switchboard: %s\n", f.message.c_str());
+    return f.code;
+  }
+  return 0;
+}
+
+} // namespace sb::client

@@ -1,0 +1,223 @@
+#include "client/format.hpp"
+
+#include <algorithm>
+
+namespace sb::client {
+
+namespace {
+
+nlohmann::json opt(const caf::optional<std::string>& x) {
+  if (x)
+    return *x;
+  return nullptr;
+}
+
+std::string text_or(const caf::optional<std::string>& x, const char* none) {
+  return x ? *x : std::string{none};
+}
+
+std::string iso_or(millis t, const char* none) {
+  return t == 0 ? std::string{none} : format_iso(t);
+}
+
+} // namespace
+
+nlohmann::json iso_or_null(millis t) {
+  if (t == 0)
+    return nullptr;
+  return format_iso(t);
+}
+
+nlohmann::json to_json(const report_result& x) {
+  return {
+    {"outcome", to_string(x.result)},
+    {"agent", x.agent},
+    {"from", opt(x.from)},
+    {"to", opt(x.to)},
+    {"generation", x.generation},
+    {"failure_kind",
+     x.failure_kind.empty() ? nlohmann::json(nullptr)
+                            : nlohmann::json(x.failure_kind)},
+    {"reason", x.reason},
+    {"event_count", x.event_count},
+    {"apply", x.apply.empty() ? nlohmann::json(nullptr) : nlohmann::json(x.apply)},
+    {"retry_after_ms", x.retry_after_ms},
+    {"reset_at", iso_or_null(x.reset_at)},
+  };
+}
+
+nlohmann::json to_json(const subscription_info& x) {
+  return {
+    {"id", x.id},
+    {"name", x.name},
+    {"agent_count", x.agent_count},
+    {"excluded_until", iso_or_null(x.excluded_until)},
+    {"reset_at", iso_or_null(x.reset_at)},
+    {"failures_2h", x.failures_2h},
+    {"failures_24h", x.failures_24h},
+    {"failures_2h_by_kind", x.failures_2h_by_kind},
+    {"failures_24h_by_kind", x.failures_24h_by_kind},
+    {"created_at", iso_or_null(x.created_at)},
+    {"updated_at", iso_or_null(x.updated_at)},
+  };
+}
+
+nlohmann::json to_json(const subscription_change& x) {
+  auto result = to_json(x.info);
+  result["rotated"] = x.rotated;
+  result["reloading"] = x.reloading;
+  return result;
+}
+
+nlohmann::json to_json(const agent_info& x) {
+  nlohmann::json last_apply = nullptr;
+  if (!x.last_apply.empty())
+    last_apply = {{"result", x.last_apply}, {"at", iso_or_null(x.last_apply_at)}};
+  return {
+    {"name", x.name},
+    {"subscription", opt(x.subscription)},
+    {"generation", x.generation},
+    {"applied_generation", x.applied_generation},
+    {"container", opt(x.container)},
+    {"container_state",
+     x.container_state.empty() ? nlohmann::json(nullptr)
+                               : nlohmann::json(x.container_state)},
+    {"switching", x.switching},
+    {"auto_switch", x.auto_switch},
+    {"last_apply", last_apply},
+    {"last_switch_at", iso_or_null(x.last_switch_at)},
+    {"recent_switches", x.recent_switches},
+    {"mailbox", x.mailbox},
+  };
+}
+
+nlohmann::json to_json(const status_info& x) {
+  auto components = nlohmann::json::object();
+  for (auto& c : x.components) {
+    nlohmann::json entry = {{"state", c.state}};
+    for (auto& [k, v] : c.details)
+      entry[k] = v;
+    components[c.name] = entry;
+  }
+  return {
+    {"version", x.version},
+    {"protocol", x.protocol},
+    {"started_at", iso_or_null(x.started_at)},
+    {"uptime_s", static_cast<double>(x.uptime_ms) / 1000.0},
+    {"agents", x.agents},
+    {"subscriptions", x.subscriptions},
+    {"components", components},
+  };
+}
+
+nlohmann::json to_json(const event_info& x) {
+  return {
+    {"id", x.id},
+    {"agent", x.agent},
+    {"subscription", x.subscription},
+    {"kind", x.kind},
+    {"reason", x.reason},
+    {"status", x.status},
+    {"message", x.message},
+    {"source", x.source},
+    {"execution_id", x.execution_id},
+    {"reset_at", iso_or_null(x.reset_at)},
+    {"at", iso_or_null(x.at)},
+  };
+}
+
+nlohmann::json to_json(const history_info& x) {
+  return {
+    {"id", x.id},
+    {"agent", x.agent},
+    {"from", opt(x.from)},
+    {"to", opt(x.to)},
+    {"trigger", x.trigger},
+    {"generation", x.generation},
+    {"failure_kind",
+     x.failure_kind.empty() ? nlohmann::json(nullptr)
+                            : nlohmann::json(x.failure_kind)},
+    {"event_count", x.event_count},
+    {"apply", x.apply},
+    {"at", iso_or_null(x.at)},
+  };
+}
+
+nlohmann::json to_json(const notification_info& x) {
+  return {
+    {"id", x.id},
+    {"agent", x.agent},
+    {"kind", x.kind},
+    {"title", x.title},
+    {"message", x.message},
+    {"priority", x.priority},
+    {"status", x.status},
+    {"created_at", iso_or_null(x.created_at)},
+  };
+}
+
+std::string table(const std::vector<std::vector<std::string>>& rows) {
+  std::vector<size_t> widths;
+  for (auto& row : rows) {
+    if (widths.size() < row.size())
+      widths.resize(row.size(), 0);
+    for (size_t i = 0; i < row.size(); ++i)
+      widths[i] = std::max(widths[i], row[i].size());
+  }
+  std::string out;
+  for (auto& row : rows) {
+    std::string line;
+    for (size_t i = 0; i < row.size(); ++i) {
+      line += row[i];
+      if (i + 1 < row.size())
+        line.append(widths[i] - row[i].size() + 2, ' ');
+    }
+    while (!line.empty() && line.back() == ' ')
+      line.pop_back();
+    out += line;
+    out += '\n';
+  }
+  return out;
+}
+
+std::string describe(const report_result& x) {
+  std::string out = to_string(x.result);
+  out += ": agent " + x.agent;
+  switch (x.result) {
+    case outcome::switched:
+    case outcome::assigned:
+    case outcome::coalesced:
+      out += " moved from " + text_or(x.from, "(none)") + " to "
+             + text_or(x.to, "(none)");
+      break;
+    case outcome::rotated:
+      out += " got the new token of " + text_or(x.to, "(none)");
+      break;
+    case outcome::stale:
+      out += ": the failure on " + text_or(x.from, "(none)")
+             + " is stale, the agent is on " + text_or(x.to, "(none)");
+      break;
+    case outcome::no_alternative:
+      out += " stays on " + text_or(x.from, "(none)")
+             + ": no alternative (earliest reset "
+             + iso_or(x.reset_at, "unknown") + ")";
+      break;
+    default:
+      if (x.from)
+        out += " on " + *x.from;
+      break;
+  }
+  out += " (generation " + std::to_string(x.generation);
+  if (!x.failure_kind.empty())
+    out += ", " + x.failure_kind;
+  if (x.event_count > 0)
+    out += ", " + std::to_string(x.event_count) + " event(s)";
+  if (!x.apply.empty())
+    out += ", apply: " + x.apply;
+  out += ")";
+  if (!x.reason.empty() && x.result != outcome::switched)
+    out += ": " + x.reason;
+  return out;
+}
+
+} // namespace sb::client
