@@ -41,10 +41,9 @@ agent_actor spawn_agent(self_ptr self, stored_agent row) {
 void on_down(self_ptr self, const caf::down_msg& dm) {
   auto& st = self->state;
   // A watcher went away?
-  auto w = std::find_if(st.watchers.begin(), st.watchers.end(),
-                        [&](const watcher_actor& x) {
-                          return x.address() == dm.source;
-                        });
+  auto w = std::find_if(
+    st.watchers.begin(), st.watchers.end(),
+    [&](const watcher_actor& x) { return x.address() == dm.source; });
   if (w != st.watchers.end()) {
     st.watchers.erase(w);
     st.ctx->watchers = static_cast<uint32_t>(st.watchers.size());
@@ -68,7 +67,7 @@ void on_down(self_ptr self, const caf::down_msg& dm) {
 }
 
 /// Collects the answers of a fan-out and delivers them when all are in.
-template <class T>
+template<class T>
 struct collector {
   std::vector<T> items;
   size_t missing = 0;
@@ -76,10 +75,10 @@ struct collector {
 
 } // namespace
 
-admin_actor::behavior_type admin(admin_actor::stateful_pointer<admin_state> self,
-                                 store_actor store, pool_actor pool,
-                                 supervisor_actor supervisor, context_ptr ctx,
-                                 std::shared_ptr<const snapshot> snap) {
+admin_actor::behavior_type
+admin(admin_actor::stateful_pointer<admin_state> self, store_actor store,
+      pool_actor pool, supervisor_actor supervisor, context_ptr ctx,
+      std::shared_ptr<const snapshot> snap) {
   auto& st = self->state;
   st.store = std::move(store);
   st.pool = std::move(pool);
@@ -192,8 +191,7 @@ admin_actor::behavior_type admin(admin_actor::stateful_pointer<admin_state> self
     },
     [=](sub_rm_atom, std::string& name) {
       auto rp = self->make_response_promise<std::vector<std::string>>();
-      self
-        ->request(self->state.pool, store_timeout, sub_rm_atom::value, name)
+      self->request(self->state.pool, store_timeout, sub_rm_atom::value, name)
         .then(
           [=](std::vector<std::string>& agents) mutable {
             for (auto& agent_name : agents)
@@ -229,8 +227,8 @@ admin_actor::behavior_type admin(admin_actor::stateful_pointer<admin_state> self
             tmp.auto_switch = row.auto_switch;
             auto info = make_agent_info(tmp);
             spawn_agent(self, std::move(row));
-            SB_INFO("agent {} added (subscription {}, container {})",
-                    info.name, info.subscription.value_or("(none)"),
+            SB_INFO("agent {} added (subscription {}, container {})", info.name,
+                    info.subscription.value_or("(none)"),
                     info.container.value_or("(none)"));
             rp.deliver(std::move(info));
           },
@@ -341,8 +339,8 @@ admin_actor::behavior_type admin(admin_actor::stateful_pointer<admin_state> self
             auto& st = self->state;
             auto next = *st.ctx->board.get();
             apply_setting(next, key, *norm);
-            auto window_changed = next.exclusion_window
-                                  != st.ctx->board.get()->exclusion_window;
+            auto window_changed
+              = next.exclusion_window != st.ctx->board.get()->exclusion_window;
             st.ctx->board.set(next);
             if (window_changed)
               self->send(st.pool, settings_atom::value);
@@ -361,8 +359,7 @@ admin_actor::behavior_type admin(admin_actor::stateful_pointer<admin_state> self
                             std::move(q));
     },
     [=](notes_atom, query& q) {
-      return self->delegate(self->state.store, notes_atom::value,
-                            std::move(q));
+      return self->delegate(self->state.store, notes_atom::value, std::move(q));
     },
     [=](watch_atom, watcher_actor& w) {
       auto& st = self->state;

@@ -36,9 +36,9 @@ struct admin_state {
 };
 
 /// Spawns one AGENT per agent in `snap`.
-admin_actor::behavior_type admin(admin_actor::stateful_pointer<admin_state> self,
-                                 store_actor store, pool_actor pool,
-                                 supervisor_actor supervisor, context_ptr ctx,
-                                 std::shared_ptr<const snapshot> snap);
+admin_actor::behavior_type
+admin(admin_actor::stateful_pointer<admin_state> self, store_actor store,
+      pool_actor pool, supervisor_actor supervisor, context_ptr ctx,
+      std::shared_ptr<const snapshot> snap);
 
 } // namespace sb

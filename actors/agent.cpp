@@ -160,12 +160,12 @@ void apply_token(self_ptr self, uint64_t generation, secret token,
 
 std::string phrase(failure_kind kind) {
   switch (kind) {
-    case failure_kind::rate_limit:
-      return "a rate-limit error";
-    case failure_kind::auth:
-      return "an authentication failure";
-    default:
-      return "a manual reassignment";
+  case failure_kind::rate_limit:
+    return "a rate-limit error";
+  case failure_kind::auth:
+    return "an authentication failure";
+  default:
+    return "a manual reassignment";
   }
 }
 
@@ -192,10 +192,9 @@ void commit_and_apply(self_ptr self, selection sel) {
     rec.message = "Agent '" + st.agent_name
                   + "' was automatically switched from subscription '"
                   + inf.from_name + "' to '" + sel.name + "' after "
-                  + phrase(inf.kind) + " ("
-                  + std::to_string(inf.event_count)
-                  + " failure(s) within the threshold window); '"
-                  + sel.name + "' had the fewest agents among the "
+                  + phrase(inf.kind) + " (" + std::to_string(inf.event_count)
+                  + " failure(s) within the threshold window); '" + sel.name
+                  + "' had the fewest agents among the "
                   + "subscriptions without a recent failure.";
   }
   self->request(st.store, store_timeout, commit_atom::value, rec)
@@ -224,18 +223,16 @@ void commit_and_apply(self_ptr self, selection sel) {
         emit(self, "switch " + st.agent_name + " "
                      + (inf.from_name.empty() ? "(none)" : inf.from_name)
                      + " -> " + sel.name + " generation "
-                     + std::to_string(c.generation) + " (" + inf.trigger
-                     + ")");
+                     + std::to_string(c.generation) + " (" + inf.trigger + ")");
         auto generation = c.generation;
         apply_token(self, generation, sel.token,
                     [=](const std::string& result) {
                       auto& inf = *self->state.inflight;
                       report_result res;
                       res.agent = self->state.agent_name;
-                      res.result = inf.trigger == "auto" ? outcome::switched
-                                   : inf.trigger == "manual"
-                                     ? outcome::assigned
-                                     : outcome::rotated;
+                      res.result = inf.trigger == "auto"     ? outcome::switched
+                                   : inf.trigger == "manual" ? outcome::assigned
+                                                             : outcome::rotated;
                       res.from = name_or_null(inf.from_name);
                       res.to = name_or_null(inf.to_name);
                       res.generation = generation;
@@ -279,23 +276,23 @@ void start_switch(self_ptr self, std::string trigger, failure_kind kind,
       auto now = now_of(self);
       res.result = outcome::no_alternative;
       res.reset_at = sel.earliest_reset;
-      res.retry_after_ms = sel.earliest_reset > now ? sel.earliest_reset - now
-                                                    : 0;
+      res.retry_after_ms
+        = sel.earliest_reset > now ? sel.earliest_reset - now : 0;
       res.reason = "every other subscription is excluded or there is none";
       SB_WARN("agent {}: no alternative to {} (earliest reset {})",
               st.agent_name, inf.from_name,
               sel.earliest_reset == 0 ? std::string{"unknown"}
                                       : format_iso(sel.earliest_reset));
       // At most one "pool exhausted" alert per agent per hour.
-      if (st.exhausted_alert_at == 0 || now - st.exhausted_alert_at >= hour_ms) {
+      if (st.exhausted_alert_at == 0
+          || now - st.exhausted_alert_at >= hour_ms) {
         st.exhausted_alert_at = now;
         notification_info n;
         n.agent = st.agent_name;
         n.kind = "pool_exhausted";
         n.priority = "high";
         n.title = "No alternative subscription for '" + st.agent_name + "'";
-        n.message = "Agent '" + st.agent_name + "' failed on '"
-                    + inf.from_name
+        n.message = "Agent '" + st.agent_name + "' failed on '" + inf.from_name
                     + "' and every other subscription is excluded"
                     + (sel.earliest_reset == 0
                          ? std::string{"."}
@@ -386,10 +383,10 @@ void decide(self_ptr self, const failure_report& r, const classification& cls,
   if (about != st.sub_name) {
     res.to = name_or_null(st.sub_name);
     res.retry_after_ms = 0;
-    done(outcome::stale, "the agent is on '"
-                           + (st.sub_name.empty() ? std::string{"(none)"}
-                                                  : st.sub_name)
-                           + "' now");
+    done(outcome::stale,
+         "the agent is on '"
+           + (st.sub_name.empty() ? std::string{"(none)"} : st.sub_name)
+           + "' now");
     return;
   }
   // Thresholds: failures of this kind on this subscription in the window.
@@ -404,9 +401,8 @@ void decide(self_ptr self, const failure_report& r, const classification& cls,
                      : settings->auth_threshold;
   if (failures.size() < threshold) {
     done(outcome::below_threshold,
-         std::to_string(failures.size()) + " of "
-           + std::to_string(threshold) + " " + to_string(cls.kind)
-           + " failures within "
+         std::to_string(failures.size()) + " of " + std::to_string(threshold)
+           + " " + to_string(cls.kind) + " failures within "
            + std::to_string(settings->threshold_window / 1000) + "s");
     return;
   }
@@ -437,8 +433,8 @@ void decide(self_ptr self, const failure_report& r, const classification& cls,
                 SB_WARN("agent {}: could not store alert: {}",
                         self->state.agent_name, render(err));
               });
-      SB_WARN("agent {}: switch budget used up; held until {}",
-              st.agent_name, format_iso(until));
+      SB_WARN("agent {}: switch budget used up; held until {}", st.agent_name,
+              format_iso(until));
     }
     done(outcome::held, "switch budget of "
                           + std::to_string(settings->switch_budget)
@@ -466,8 +462,9 @@ agent_info make_agent_info(const agent_state& st) {
   return info;
 }
 
-agent_actor::behavior_type agent(agent_actor::stateful_pointer<agent_state> self,
-                                 stored_agent row, agent_deps deps) {
+agent_actor::behavior_type
+agent(agent_actor::stateful_pointer<agent_state> self, stored_agent row,
+      agent_deps deps) {
   auto& st = self->state;
   st.agent_name = row.name;
   st.sub_id = row.subscription_id;
@@ -484,8 +481,8 @@ agent_actor::behavior_type agent(agent_actor::stateful_pointer<agent_state> self
   st.supervisor = std::move(deps.supervisor);
   st.admin = std::move(deps.admin);
   st.ctx = std::move(deps.ctx);
-  st.epochs.push_back(assignment_epoch{row.last_switch_at, st.sub_id,
-                                       st.sub_name});
+  st.epochs.push_back(
+    assignment_epoch{row.last_switch_at, st.sub_id, st.sub_name});
   return {
     [=](report_atom, failure_report& r) -> caf::result<report_result> {
       auto& st = self->state;
@@ -515,7 +512,7 @@ agent_actor::behavior_type agent(agent_actor::stateful_pointer<agent_state> self
       ev.message = r.error;
       ev.source = r.source;
       ev.execution_id = r.execution_id;
-      ev.reset_at = r.reset_at != 0       ? r.reset_at
+      ev.reset_at = r.reset_at != 0        ? r.reset_at
                     : r.retry_after_ms > 0 ? r.arrived_at + r.retry_after_ms
                                            : 0;
       ev.at = r.arrived_at;
@@ -611,22 +608,19 @@ agent_actor::behavior_type agent(agent_actor::stateful_pointer<agent_state> self
         const std::string& value) -> caf::result<agent_info> {
       auto& st = self->state;
       if (key != "auto-switch")
-        return make_error(ec::invalid_argument,
-                          "unknown agent setting '" + key
-                            + "' (known: auto-switch)");
+        return make_error(ec::invalid_argument, "unknown agent setting '" + key
+                                                  + "' (known: auto-switch)");
       if (value != "on" && value != "off")
         return make_error(ec::invalid_argument,
-                          "auto-switch must be on or off, got '" + value
-                            + "'");
+                          "auto-switch must be on or off, got '" + value + "'");
       auto rp = self->make_response_promise<agent_info>();
       self
-        ->request(st.store, store_timeout, agent_set_atom::value,
-                  st.agent_name, value, now_of(self))
+        ->request(st.store, store_timeout, agent_set_atom::value, st.agent_name,
+                  value, now_of(self))
         .then(
           [=](ok_atom) mutable {
             self->state.auto_switch = value;
-            SB_INFO("agent {}: auto-switch {}", self->state.agent_name,
-                    value);
+            SB_INFO("agent {}: auto-switch {}", self->state.agent_name, value);
             rp.deliver(make_agent_info(self->state));
           },
           [=](caf::error& err) mutable { rp.deliver(std::move(err)); });
@@ -679,8 +673,9 @@ agent_actor::behavior_type agent(agent_actor::stateful_pointer<agent_state> self
       auto rp = self->make_response_promise<std::string>();
       auto run = [=]() mutable {
         auto& st = self->state;
-        self->request(st.store, store_timeout, agent_rm_atom::value,
-                      st.agent_name)
+        self
+          ->request(st.store, store_timeout, agent_rm_atom::value,
+                    st.agent_name)
           .then(
             [=](ok_atom) mutable {
               auto& st = self->state;

@@ -108,8 +108,9 @@ struct agent_deps {
   context_ptr ctx;
 };
 
-agent_actor::behavior_type agent(agent_actor::stateful_pointer<agent_state> self,
-                                 stored_agent row, agent_deps deps);
+agent_actor::behavior_type
+agent(agent_actor::stateful_pointer<agent_state> self, stored_agent row,
+      agent_deps deps);
 
 /// Builds the introspection record from the state.
 agent_info make_agent_info(const agent_state& st);

@@ -10,29 +10,39 @@ namespace {
 
 // The process was killed: not the subscription's fault.
 constexpr std::array<std::string_view, 16> kill_markers = {
-  "sigkill",       "sigterm",        "sigint",       "exit code 137",
-  "exit code 143", "exit code 130",  "exit code -9", "exit code -15",
-  "exit code -2",  "terminated by",  "killed by",    "out of memory",
-  "oom",           "memory cgroup",  "signal 9",     "signal 15",
+  "sigkill",       "sigterm",       "sigint",       "exit code 137",
+  "exit code 143", "exit code 130", "exit code -9", "exit code -15",
+  "exit code -2",  "terminated by", "killed by",    "out of memory",
+  "oom",           "memory cgroup", "signal 9",     "signal 15",
 };
 
 // The model was rejected: switching the credential cannot help.
 constexpr std::array<std::string_view, 4> model_markers = {
-  "unrecognized model", "unrecognized_model", "does not support this model",
+  "unrecognized model",
+  "unrecognized_model",
+  "does not support this model",
   "model unsupported",
 };
 
 // The agent runtime is missing from the container.
 constexpr std::array<std::string_view, 3> container_markers = {
-  "is not available in this container", "permission bypass failed",
+  "is not available in this container",
+  "permission bypass failed",
   "agent runtime is missing",
 };
 
 // Auth-class indicators for statuses that are not auth by themselves.
 constexpr std::array<std::string_view, 10> auth_markers = {
-  "credit balance", "unauthorized",  "authentication", "credentials",
-  "forbidden",      "401",           "403",            "oauth",
-  "token expired",  "not authenticated",
+  "credit balance",
+  "unauthorized",
+  "authentication",
+  "credentials",
+  "forbidden",
+  "401",
+  "403",
+  "oauth",
+  "token expired",
+  "not authenticated",
 };
 
 std::string lower(std::string_view text) {
@@ -43,7 +53,7 @@ std::string lower(std::string_view text) {
   return out;
 }
 
-template <size_t N>
+template<size_t N>
 bool contains_any(const std::string& haystack,
                   const std::array<std::string_view, N>& needles) {
   return std::any_of(needles.begin(), needles.end(), [&](std::string_view n) {
@@ -55,7 +65,8 @@ bool contains_any(const std::string& haystack,
 bool mentions_oom(const std::string& text) {
   for (size_t pos = text.find("oom"); pos != std::string::npos;
        pos = text.find("oom", pos + 1)) {
-    bool left = pos == 0 || !std::isalpha(static_cast<unsigned char>(text[pos - 1]));
+    bool left
+      = pos == 0 || !std::isalpha(static_cast<unsigned char>(text[pos - 1]));
     bool right = pos + 3 >= text.size()
                  || !std::isalpha(static_cast<unsigned char>(text[pos + 3]));
     if (left && right)

@@ -66,29 +66,28 @@ std::string check_switchboard_value(const std::string& key, value_kind kind,
                                     const caf::config_value& v) {
   auto where = "switchboard." + key + " in the config file";
   switch (kind) {
-    case value_kind::text:
-      if (!caf::holds_alternative<std::string>(v))
-        return where + ": expected a quoted string, got " + describe(v);
-      return {};
-    case value_kind::port: {
-      auto x = caf::get_if<int64_t>(&v);
-      if (!x || *x < 0 || *x > 65535)
-        return where + ": expected a port number from 0 to 65535, got "
-               + describe(v);
-      return {};
-    }
-    case value_kind::count: {
-      auto x = caf::get_if<int64_t>(&v);
-      if (!x || *x < 1 || *x > 1024)
-        return where + ": expected a number from 1 to 1024, got "
-               + describe(v);
-      return {};
-    }
-    case value_kind::duration:
-      if (!caf::holds_alternative<caf::timespan>(v))
-        return where + ": expected a duration such as 10s or 5min, got "
-               + describe(v);
-      return {};
+  case value_kind::text:
+    if (!caf::holds_alternative<std::string>(v))
+      return where + ": expected a quoted string, got " + describe(v);
+    return {};
+  case value_kind::port: {
+    auto x = caf::get_if<int64_t>(&v);
+    if (!x || *x < 0 || *x > 65535)
+      return where + ": expected a port number from 0 to 65535, got "
+             + describe(v);
+    return {};
+  }
+  case value_kind::count: {
+    auto x = caf::get_if<int64_t>(&v);
+    if (!x || *x < 1 || *x > 1024)
+      return where + ": expected a number from 1 to 1024, got " + describe(v);
+    return {};
+  }
+  case value_kind::duration:
+    if (!caf::holds_alternative<caf::timespan>(v))
+      return where + ": expected a duration such as 10s or 5min, got "
+             + describe(v);
+    return {};
   }
   return {};
 }
@@ -124,8 +123,7 @@ std::string check_file(const std::string& path, settings_map& settings_out) {
         if (i == switchboard_keys().end())
           return "unknown key switchboard." + key + " in config file '" + path
                  + "'";
-        if (auto err = check_switchboard_value(key, i->second, v);
-            !err.empty())
+        if (auto err = check_switchboard_value(key, i->second, v); !err.empty())
           return err;
       }
     } else if (section == "settings") {
@@ -138,8 +136,7 @@ std::string check_file(const std::string& path, settings_map& settings_out) {
         settings_out[key] = *norm;
       }
     } else if (!is_caf_section(section)) {
-      return "unknown section [" + section + "] in config file '" + path
-             + "'";
+      return "unknown section [" + section + "] in config file '" + path + "'";
     }
   }
   return {};
@@ -150,25 +147,25 @@ std::string describe_cli_error(const caf::error& err) {
   std::string arg;
   auto& ctx = err.context();
   if (ctx.match_elements<caf::settings>())
-    if (auto a = caf::get_if<std::string>(&ctx.get_as<caf::settings>(0),
-                                          "argument"))
+    if (auto a
+        = caf::get_if<std::string>(&ctx.get_as<caf::settings>(0), "argument"))
       arg = *a;
   std::string why = "cannot parse it";
   if (err.category() == caf::atom("parser")) {
     switch (static_cast<caf::pec>(err.code())) {
-      case caf::pec::not_an_option:
-        why = "unknown option";
-        break;
-      case caf::pec::integer_overflow:
-      case caf::pec::integer_underflow:
-        why = "value out of range";
-        break;
-      case caf::pec::missing_argument:
-        why = "missing value";
-        break;
-      default:
-        why = "invalid value";
-        break;
+    case caf::pec::not_an_option:
+      why = "unknown option";
+      break;
+    case caf::pec::integer_overflow:
+    case caf::pec::integer_underflow:
+      why = "value out of range";
+      break;
+    case caf::pec::missing_argument:
+      why = "missing value";
+      break;
+    default:
+      why = "invalid value";
+      break;
     }
   }
   if (arg.empty())
@@ -234,8 +231,8 @@ std::string daemon_config::parse_and_check(int argc, char** argv) {
     if (auto err = check_file(config_file, file_settings); !err.empty())
       return err;
   }
-  auto err = parse(argc, argv,
-                   config_file.empty() ? nullptr : config_file.c_str());
+  auto err
+    = parse(argc, argv, config_file.empty() ? nullptr : config_file.c_str());
   if (err)
     return describe_cli_error(err);
   if (cli_helptext_printed) {

@@ -3,9 +3,9 @@
 // The daemon's configuration: one config class over CAF's, read from
 // conf/switchboard.ini (or --config-file=PATH) and overridable on the command
 // line in CAF's form (--switchboard.port=7411). CAF 0.17 silently ignores a
-// mistyped value in the file, so parse_and_check() checks the raw file itself first: an
-// unknown key, an unknown section or a bad value stops start-up with a message
-// that names it.
+// mistyped value in the file, so parse_and_check() checks the raw file itself
+// first: an unknown key, an unknown section or a bad value stops start-up with
+// a message that names it.
 
 #include "messages/types.hpp"
 

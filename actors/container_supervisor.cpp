@@ -16,8 +16,7 @@ container_supervisor(supervisor_actor::stateful_pointer<supervisor_state> self,
       cs.details["operations"] = std::to_string(self->state.operations);
       return cs;
     },
-    [=](apply_atom,
-        const container_request& req) -> caf::result<std::string> {
+    [=](apply_atom, const container_request& req) -> caf::result<std::string> {
       ++self->state.operations;
       if (req.container.empty())
         return std::string{"no_container"};

@@ -16,10 +16,8 @@ namespace sb {
 struct daemon_context {
   daemon_context(daemon_options options, engine_settings initial,
                  clock_fn clock_function)
-    : opts(std::move(options)),
-      board(std::move(initial)),
-      clock(std::move(clock_function)),
-      started_at(clock()) {
+      : opts(std::move(options)), board(std::move(initial)),
+        clock(std::move(clock_function)), started_at(clock()) {
     // nop
   }
 

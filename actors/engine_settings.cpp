@@ -82,8 +82,8 @@ caf::error bad_value(const std::string& key, const std::string& value,
 caf::expected<uint32_t> parse_count(const std::string& key,
                                     const std::string& value, uint32_t lo,
                                     uint32_t hi) {
-  auto expected = "a whole number from " + std::to_string(lo) + " to "
-                  + std::to_string(hi);
+  auto expected
+    = "a whole number from " + std::to_string(lo) + " to " + std::to_string(hi);
   if (value.empty() || value.size() > 10)
     return bad_value(key, value, expected);
   for (auto c : value)
@@ -119,8 +119,8 @@ caf::error apply_setting(engine_settings& out, const std::string& key,
       return bad_value(key, value, "on or off");
     return caf::none;
   }
-  auto set_count = [&](uint32_t& field, uint32_t lo,
-                       uint32_t hi) -> caf::error {
+  auto set_count
+    = [&](uint32_t& field, uint32_t lo, uint32_t hi) -> caf::error {
     auto n = parse_count(key, value, lo, hi);
     if (!n)
       return n.error();
@@ -163,7 +163,8 @@ caf::expected<std::string> normalize_setting(const std::string& key,
   return to_settings_map(tmp).at(key);
 }
 
-caf::expected<engine_settings> make_engine_settings(const settings_map& values) {
+caf::expected<engine_settings>
+make_engine_settings(const settings_map& values) {
   engine_settings result;
   for (auto& [key, value] : values)
     if (auto err = apply_setting(result, key, value))
@@ -185,7 +186,7 @@ settings_map to_settings_map(const engine_settings& x) {
 }
 
 settings_board::settings_board(engine_settings initial)
-  : current_(std::make_shared<const engine_settings>(std::move(initial))) {
+    : current_(std::make_shared<const engine_settings>(std::move(initial))) {
   // nop
 }
 

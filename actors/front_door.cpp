@@ -174,8 +174,7 @@ front_door(front_door_actor::stateful_pointer<front_door_state> self,
       if (auto err = check_short("setting value", value))
         return err;
       return self->delegate(self->state.admin, agent_set_atom::value,
-                            std::move(name), std::move(key),
-                            std::move(value));
+                            std::move(name), std::move(key), std::move(value));
     },
     [=](assign_atom, std::string& name,
         std::string& sub) -> caf::result<report_result> {
@@ -228,18 +227,15 @@ front_door(front_door_actor::stateful_pointer<front_door_state> self,
       return self->delegate(self->state.admin, history_atom::value,
                             std::move(q));
     },
-    [=](notes_atom,
-        query& q) -> caf::result<std::vector<notification_info>> {
+    [=](notes_atom, query& q) -> caf::result<std::vector<notification_info>> {
       ++self->state.requests;
       if (auto err = check_query(q))
         return err;
-      return self->delegate(self->state.admin, notes_atom::value,
-                            std::move(q));
+      return self->delegate(self->state.admin, notes_atom::value, std::move(q));
     },
     [=](watch_atom, watcher_actor& w) {
       ++self->state.requests;
-      return self->delegate(self->state.admin, watch_atom::value,
-                            std::move(w));
+      return self->delegate(self->state.admin, watch_atom::value, std::move(w));
     },
   };
 }

@@ -30,7 +30,8 @@ std::string setup_logging(const std::string& level, const std::string& file) {
   }
   auto logger = std::make_shared<spdlog::logger>("switchboard", sinks.begin(),
                                                  sinks.end());
-  logger->set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %^%l%$ %v", spdlog::pattern_time_type::utc);
+  logger->set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %^%l%$ %v",
+                      spdlog::pattern_time_type::utc);
   logger->set_level(spdlog::level::from_str(level));
   logger->flush_on(spdlog::level::info);
   spdlog::set_default_logger(logger);

@@ -20,7 +20,7 @@ namespace sb {
 namespace {
 
 /// Sends `exit` and waits for the actor to go down; kills it after `grace`.
-template <class Handle>
+template<class Handle>
 void stop_and_wait(caf::scoped_actor& self, const Handle& handle,
                    std::chrono::milliseconds grace) {
   if (!handle)
@@ -33,12 +33,13 @@ void stop_and_wait(caf::scoped_actor& self, const Handle& handle,
       if (dm.source == handle.address())
         down = true;
     },
-    caf::after(grace) >> [&] {
-      SB_WARN("a component did not stop within {} ms; killing it",
-              grace.count());
-      self->send_exit(handle, caf::exit_reason::kill);
-      down = true;
-    });
+    caf::after(grace) >>
+      [&] {
+        SB_WARN("a component did not stop within {} ms; killing it",
+                grace.count());
+        self->send_exit(handle, caf::exit_reason::kill);
+        down = true;
+      });
 }
 
 } // namespace
@@ -61,9 +62,10 @@ root_actor::behavior_type root_timer(root_actor::pointer self,
   };
 }
 
-caf::expected<std::unique_ptr<daemon>>
-daemon::start(caf::actor_system& sys, daemon_options opts,
-              std::shared_ptr<store> db, clock_fn clock) {
+caf::expected<std::unique_ptr<daemon>> daemon::start(caf::actor_system& sys,
+                                                     daemon_options opts,
+                                                     std::shared_ptr<store> db,
+                                                     clock_fn clock) {
   // Runtime settings: built-in defaults, then the config file, then what
   // was set at run time (the database).
   auto now = clock();
@@ -78,8 +80,8 @@ daemon::start(caf::actor_system& sys, daemon_options opts,
     merged[key] = value;
   auto settings = make_engine_settings(merged);
   if (!settings)
-    return make_error(ec::invalid_argument,
-                      "stored settings are invalid: " + render(settings.error()));
+    return make_error(ec::invalid_argument, "stored settings are invalid: "
+                                              + render(settings.error()));
   if (settings->exclusion_window != defaults->exclusion_window) {
     auto seeds = db->exclusion_seeds(now - settings->exclusion_window, now);
     if (!seeds)
@@ -94,7 +96,8 @@ daemon::start(caf::actor_system& sys, daemon_options opts,
   d->store_ = sys.spawn<caf::detached>(store_actor_impl, std::move(db));
   d->pool_ = sys.spawn(subscription_pool, d->store_, ctx, snap);
   d->supervisor_ = sys.spawn(container_supervisor, ctx);
-  d->admin_ = sys.spawn(sb::admin, d->store_, d->pool_, d->supervisor_, ctx, snap);
+  d->admin_
+    = sys.spawn(sb::admin, d->store_, d->pool_, d->supervisor_, ctx, snap);
   d->front_door_ = sys.spawn(sb::front_door, d->admin_, ctx);
   d->timer_ = sys.spawn(root_timer, d->admin_, ctx);
   SB_INFO("loaded {} subscriptions and {} agents", snap->subscriptions.size(),
@@ -103,15 +106,14 @@ daemon::start(caf::actor_system& sys, daemon_options opts,
   auto& o = ctx->opts;
   caf::expected<uint16_t> port{caf::error{}};
   if (o.tls_certificate.empty())
-    port = sys.middleman().publish(d->front_door_, o.port, o.host.c_str(),
-                                   true);
+    port
+      = sys.middleman().publish(d->front_door_, o.port, o.host.c_str(), true);
   else
     port = caf::openssl::publish(d->front_door_, o.port, o.host.c_str(), true);
   if (!port) {
-    auto err = make_error(ec::unavailable,
-                          "cannot listen on " + o.host + ":"
-                            + std::to_string(o.port) + ": "
-                            + sys.render(port.error()));
+    auto err = make_error(ec::unavailable, "cannot listen on " + o.host + ":"
+                                             + std::to_string(o.port) + ": "
+                                             + sys.render(port.error()));
     d->stop();
     return err;
   }

@@ -205,8 +205,7 @@ subscription_pool(pool_actor::stateful_pointer<pool_state> self,
     },
     [=](sub_rm_atom, const std::string& name) {
       auto rp = self->make_response_promise<std::vector<std::string>>();
-      self
-        ->request(self->state.store, store_timeout, sub_rm_atom::value, name)
+      self->request(self->state.store, store_timeout, sub_rm_atom::value, name)
         .then(
           [=](std::vector<std::string>& agents) mutable {
             auto& st = self->state;
@@ -241,12 +240,14 @@ subscription_pool(pool_actor::stateful_pointer<pool_state> self,
                   for (auto& [id, e] : st.subs)
                     infos.emplace(e.name, make_info(e, now, window));
                   for (auto& fc : day)
-                    if (auto i = infos.find(fc.subscription); i != infos.end()) {
+                    if (auto i = infos.find(fc.subscription);
+                        i != infos.end()) {
                       i->second.failures_24h += fc.count;
                       i->second.failures_24h_by_kind[fc.kind] += fc.count;
                     }
                   for (auto& fc : recent)
-                    if (auto i = infos.find(fc.subscription); i != infos.end()) {
+                    if (auto i = infos.find(fc.subscription);
+                        i != infos.end()) {
                       i->second.failures_2h += fc.count;
                       i->second.failures_2h_by_kind[fc.kind] += fc.count;
                     }

@@ -11,10 +11,11 @@
 #include <caf/io/middleman.hpp>
 #include <caf/openssl/manager.hpp>
 
+#include <pthread.h>
+
 #include <csignal>
 #include <cstdio>
 #include <filesystem>
-#include <pthread.h>
 
 int main(int argc, char** argv) {
   // Signals reach only the main thread's sigwait(): block them before CAF
@@ -56,8 +57,7 @@ int main(int argc, char** argv) {
       SB_ERROR("cannot create {}: {}", parent.string(), ec.message());
       return 1;
     }
-    std::filesystem::permissions(parent, std::filesystem::perms::owner_all,
-                                 ec);
+    std::filesystem::permissions(parent, std::filesystem::perms::owner_all, ec);
   }
   sb::store_options store_opts;
   store_opts.synchronous = opts.db_synchronous;
@@ -68,7 +68,8 @@ int main(int argc, char** argv) {
   }
   SB_INFO("database {}", opts.db_path);
   caf::actor_system sys{cfg};
-  auto d = sb::daemon::start(sys, opts, std::shared_ptr<sb::store>{std::move(*db)});
+  auto d
+    = sb::daemon::start(sys, opts, std::shared_ptr<sb::store>{std::move(*db)});
   if (!d) {
     SB_ERROR("{}", sb::render(d.error()));
     return 1;

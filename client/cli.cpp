@@ -131,7 +131,7 @@ public:
     fd_ = nullptr;
   }
 
-  template <class T, class... Ts>
+  template<class T, class... Ts>
   T call(Ts&&... xs) {
     caf::expected<T> result{caf::error{}};
     auto timeout = std::chrono::milliseconds(
@@ -173,7 +173,8 @@ std::string iso_text(millis t) {
   return t == 0 ? std::string{"-"} : format_iso(t);
 }
 
-// -- commands -------------------------------------------------------------------
+// -- commands
+// -------------------------------------------------------------------
 
 void cmd_ping(const options& o) {
   session s{o};
@@ -276,8 +277,7 @@ void cmd_agent_list(const options& o) {
   for (auto& a : agents)
     rows.push_back({a.name, opt_text(a.subscription),
                     std::to_string(a.generation),
-                    std::to_string(a.applied_generation),
-                    opt_text(a.container),
+                    std::to_string(a.applied_generation), opt_text(a.container),
                     a.container_state.empty() ? "-" : a.container_state,
                     a.switching ? "yes" : "no"});
   print(o, to_json(agents), table(rows));
@@ -300,8 +300,8 @@ void cmd_agent_remove(const options& o) {
 void cmd_agent_set(const options& o) {
   check(validate_name("agent name", o.name));
   session s{o};
-  auto info = s.call<agent_info>(agent_set_atom::value, o.name, o.second,
-                                 o.third);
+  auto info
+    = s.call<agent_info>(agent_set_atom::value, o.name, o.second, o.third);
   print(o, to_json(info), agent_text(info));
 }
 
@@ -464,8 +464,9 @@ int run_cli(int argc, char** argv) {
                  "read host and port from this daemon config file "
                  "(default: conf/switchboard.ini if present)");
   app.add_flag("--json", o.json, "print JSON instead of text");
-  app.add_option("--timeout", o.timeout_s,
-                 "seconds to wait for an answer (default 120)")
+  app
+    .add_option("--timeout", o.timeout_s,
+                "seconds to wait for an answer (default 120)")
     ->check(CLI::Range(0.1, 3600.0));
   app.add_option("--tls-ca", o.ep.tls_ca, "CA file for a TLS daemon");
   app.add_option("--tls-cert", o.ep.tls_certificate, "client certificate");
@@ -484,8 +485,9 @@ int run_cli(int argc, char** argv) {
   auto sub_add = subs->add_subcommand(
     "add", "register a subscription (an existing name rotates its token)");
   sub_add->add_option("name", o.name, "subscription name")->required();
-  sub_add->add_option("--token-file", o.token_file,
-                      "file holding the token ('-' = standard input)")
+  sub_add
+    ->add_option("--token-file", o.token_file,
+                 "file holding the token ('-' = standard input)")
     ->required();
   on(sub_add, [&] { cmd_sub_add(o); });
   on(subs->add_subcommand("list", "list subscriptions"),
@@ -504,8 +506,7 @@ int run_cli(int argc, char** argv) {
   agent_add->add_option("--container", o.spec.container,
                         "Docker container the agent runs in");
   on(agent_add, [&] { cmd_agent_add(o); });
-  on(agents->add_subcommand("list", "list agents"),
-     [&] { cmd_agent_list(o); });
+  on(agents->add_subcommand("list", "list agents"), [&] { cmd_agent_list(o); });
   auto agent_show = agents->add_subcommand("show", "show one agent");
   agent_show->add_option("name", o.name, "agent name")->required();
   on(agent_show, [&] { cmd_agent_show(o); });
@@ -519,8 +520,8 @@ int run_cli(int argc, char** argv) {
   agent_set->add_option("value", o.third, "value")->required();
   on(agent_set, [&] { cmd_agent_set(o); });
   for (auto op : {"start", "stop", "restart"}) {
-    auto sub = agents->add_subcommand(op, std::string{op}
-                                            + " the agent's container");
+    auto sub
+      = agents->add_subcommand(op, std::string{op} + " the agent's container");
     sub->add_option("name", o.name, "agent name")->required();
     std::string op_name = op;
     on(sub, [&o, op_name] { cmd_lifecycle(o, op_name); });
@@ -529,8 +530,7 @@ int run_cli(int argc, char** argv) {
   auto assign = app.add_subcommand(
     "assign", "move an agent to a subscription (manual reassignment)");
   assign->add_option("agent", o.name, "agent name")->required();
-  assign->add_option("subscription", o.second, "subscription name")
-    ->required();
+  assign->add_option("subscription", o.second, "subscription name")->required();
   on(assign, [&] { cmd_assign(o); });
   auto report = app.add_subcommand("report", "report a failed request");
   report->add_option("agent", o.name, "agent name")->required();

@@ -27,18 +27,19 @@ void configure(caf::actor_system_config& cfg, const endpoint& ep) {
   }
 }
 
-caf::expected<front_door_actor>
-connect(caf::actor_system& sys, const endpoint& ep,
-        std::chrono::milliseconds timeout) {
+caf::expected<front_door_actor> connect(caf::actor_system& sys,
+                                        const endpoint& ep,
+                                        std::chrono::milliseconds timeout) {
   auto where = ep.host + ":" + std::to_string(ep.port);
   // remote_actor blocks; run it aside so we can bound the wait.
-  auto task = std::make_shared<std::packaged_task<caf::expected<front_door_actor>()>>(
-    [&sys, ep] {
-      if (ep.tls())
-        return caf::openssl::remote_actor<front_door_actor>(sys, ep.host,
-                                                            ep.port);
-      return sys.middleman().remote_actor<front_door_actor>(ep.host, ep.port);
-    });
+  auto task
+    = std::make_shared<std::packaged_task<caf::expected<front_door_actor>()>>(
+      [&sys, ep] {
+        if (ep.tls())
+          return caf::openssl::remote_actor<front_door_actor>(sys, ep.host,
+                                                              ep.port);
+        return sys.middleman().remote_actor<front_door_actor>(ep.host, ep.port);
+      });
   auto result = task->get_future();
   std::thread{[task] { (*task)(); }}.detach();
   if (result.wait_for(timeout) != std::future_status::ready)
@@ -61,8 +62,8 @@ connect(caf::actor_system& sys, const endpoint& ep,
                             + " has another interface than this client "
                               "expects (version mismatch)");
     }
-    return make_error(ec::unavailable, "daemon not reachable at " + where
-                                         + " (" + sys.render(err) + ")");
+    return make_error(ec::unavailable, "daemon not reachable at " + where + " ("
+                                         + sys.render(err) + ")");
   }
   return std::move(*handle);
 }

@@ -25,9 +25,7 @@ struct endpoint {
   std::string tls_certificate;
   std::string tls_key;
 
-  bool tls() const {
-    return !tls_ca.empty() || !tls_certificate.empty();
-  }
+  bool tls() const { return !tls_ca.empty() || !tls_certificate.empty(); }
 };
 
 /// Prepares a client config: message types, the middleman, and the OpenSSL

@@ -35,12 +35,12 @@ nlohmann::json to_json(const report_result& x) {
     {"from", opt(x.from)},
     {"to", opt(x.to)},
     {"generation", x.generation},
-    {"failure_kind",
-     x.failure_kind.empty() ? nlohmann::json(nullptr)
-                            : nlohmann::json(x.failure_kind)},
+    {"failure_kind", x.failure_kind.empty() ? nlohmann::json(nullptr)
+                                            : nlohmann::json(x.failure_kind)},
     {"reason", x.reason},
     {"event_count", x.event_count},
-    {"apply", x.apply.empty() ? nlohmann::json(nullptr) : nlohmann::json(x.apply)},
+    {"apply",
+     x.apply.empty() ? nlohmann::json(nullptr) : nlohmann::json(x.apply)},
     {"retry_after_ms", x.retry_after_ms},
     {"reset_at", iso_or_null(x.reset_at)},
   };
@@ -72,16 +72,17 @@ nlohmann::json to_json(const subscription_change& x) {
 nlohmann::json to_json(const agent_info& x) {
   nlohmann::json last_apply = nullptr;
   if (!x.last_apply.empty())
-    last_apply = {{"result", x.last_apply}, {"at", iso_or_null(x.last_apply_at)}};
+    last_apply
+      = {{"result", x.last_apply}, {"at", iso_or_null(x.last_apply_at)}};
   return {
     {"name", x.name},
     {"subscription", opt(x.subscription)},
     {"generation", x.generation},
     {"applied_generation", x.applied_generation},
     {"container", opt(x.container)},
-    {"container_state",
-     x.container_state.empty() ? nlohmann::json(nullptr)
-                               : nlohmann::json(x.container_state)},
+    {"container_state", x.container_state.empty()
+                          ? nlohmann::json(nullptr)
+                          : nlohmann::json(x.container_state)},
     {"switching", x.switching},
     {"auto_switch", x.auto_switch},
     {"last_apply", last_apply},
@@ -134,9 +135,8 @@ nlohmann::json to_json(const history_info& x) {
     {"to", opt(x.to)},
     {"trigger", x.trigger},
     {"generation", x.generation},
-    {"failure_kind",
-     x.failure_kind.empty() ? nlohmann::json(nullptr)
-                            : nlohmann::json(x.failure_kind)},
+    {"failure_kind", x.failure_kind.empty() ? nlohmann::json(nullptr)
+                                            : nlohmann::json(x.failure_kind)},
     {"event_count", x.event_count},
     {"apply", x.apply},
     {"at", iso_or_null(x.at)},
@@ -145,14 +145,10 @@ nlohmann::json to_json(const history_info& x) {
 
 nlohmann::json to_json(const notification_info& x) {
   return {
-    {"id", x.id},
-    {"agent", x.agent},
-    {"kind", x.kind},
-    {"title", x.title},
-    {"message", x.message},
-    {"priority", x.priority},
-    {"status", x.status},
-    {"created_at", iso_or_null(x.created_at)},
+    {"id", x.id},           {"agent", x.agent},
+    {"kind", x.kind},       {"title", x.title},
+    {"message", x.message}, {"priority", x.priority},
+    {"status", x.status},   {"created_at", iso_or_null(x.created_at)},
   };
 }
 
@@ -184,28 +180,28 @@ std::string describe(const report_result& x) {
   std::string out = to_string(x.result);
   out += ": agent " + x.agent;
   switch (x.result) {
-    case outcome::switched:
-    case outcome::assigned:
-    case outcome::coalesced:
-      out += " moved from " + text_or(x.from, "(none)") + " to "
-             + text_or(x.to, "(none)");
-      break;
-    case outcome::rotated:
-      out += " got the new token of " + text_or(x.to, "(none)");
-      break;
-    case outcome::stale:
-      out += ": the failure on " + text_or(x.from, "(none)")
-             + " is stale, the agent is on " + text_or(x.to, "(none)");
-      break;
-    case outcome::no_alternative:
-      out += " stays on " + text_or(x.from, "(none)")
-             + ": no alternative (earliest reset "
-             + iso_or(x.reset_at, "unknown") + ")";
-      break;
-    default:
-      if (x.from)
-        out += " on " + *x.from;
-      break;
+  case outcome::switched:
+  case outcome::assigned:
+  case outcome::coalesced:
+    out += " moved from " + text_or(x.from, "(none)") + " to "
+           + text_or(x.to, "(none)");
+    break;
+  case outcome::rotated:
+    out += " got the new token of " + text_or(x.to, "(none)");
+    break;
+  case outcome::stale:
+    out += ": the failure on " + text_or(x.from, "(none)")
+           + " is stale, the agent is on " + text_or(x.to, "(none)");
+    break;
+  case outcome::no_alternative:
+    out += " stays on " + text_or(x.from, "(none)")
+           + ": no alternative (earliest reset " + iso_or(x.reset_at, "unknown")
+           + ")";
+    break;
+  default:
+    if (x.from)
+      out += " on " + *x.from;
+    break;
   }
   out += " (generation " + std::to_string(x.generation);
   if (!x.failure_kind.empty())

@@ -22,7 +22,7 @@ nlohmann::json to_json(const event_info& x);
 nlohmann::json to_json(const history_info& x);
 nlohmann::json to_json(const notification_info& x);
 
-template <class T>
+template<class T>
 nlohmann::json to_json(const std::vector<T>& xs) {
   auto result = nlohmann::json::array();
   for (auto& x : xs)

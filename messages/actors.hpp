@@ -21,7 +21,7 @@ using replies = caf::replies_to<Ts...>;
 
 /// Every component answers `status` for the ADMIN's report.
 using status_client_actor
-    = caf::typed_actor<replies<status_atom>::with<component_status>>;
+  = caf::typed_actor<replies<status_atom>::with<component_status>>;
 
 /// A client of `watch`: receives one line per decision.
 using watcher_actor = caf::typed_actor<caf::reacts_to<watch_atom, std::string>>;
@@ -29,136 +29,135 @@ using watcher_actor = caf::typed_actor<caf::reacts_to<watch_atom, std::string>>;
 /// The FRONT DOOR: the one published handle. Stamps arrival on reports and
 /// routes every request to the actor that owns it.
 using front_door_actor = caf::typed_actor<
-    /// Returns the protocol version; a cheap liveness check.
-    replies<ping_atom>::with<std::string>,
-    /// Version, uptime, counts and each component's status.
-    replies<status_atom>::with<status_info>,
-    /// A failure report for one agent.
-    replies<report_atom, failure_report>::with<report_result>,
-    /// Registers a subscription, or rotates its token if the name exists.
-    replies<sub_add_atom, std::string, secret>::with<subscription_change>,
-    replies<sub_list_atom>::with<std::vector<subscription_info>>,
-    /// Removes a subscription; returns the agents that lost their assignment.
-    replies<sub_rm_atom, std::string>::with<std::vector<std::string>>,
-    replies<agent_add_atom, agent_spec>::with<agent_info>,
-    replies<agent_ls_atom>::with<std::vector<agent_info>>,
-    replies<agent_get_atom, std::string>::with<agent_info>,
-    replies<agent_rm_atom, std::string>::with<std::string>,
-    /// Per-agent setting: name, key, value.
-    replies<agent_set_atom, std::string, std::string,
-            std::string>::with<agent_info>,
-    /// Manual reassignment: agent, subscription.
-    replies<assign_atom, std::string, std::string>::with<report_result>,
-    /// Container lifecycle: agent, "start" | "stop" | "restart".
-    replies<lifecycle_atom, std::string, std::string>::with<std::string>,
-    replies<settings_atom>::with<settings_map>,
-    replies<setting_atom, std::string, std::string>::with<settings_map>,
-    replies<events_atom, query>::with<std::vector<event_info>>,
-    replies<history_atom, query>::with<std::vector<history_info>>,
-    replies<notes_atom, query>::with<std::vector<notification_info>>,
-    /// Subscribes a watcher to the live stream of decisions.
-    replies<watch_atom, watcher_actor>::with<ok_atom>>;
+  /// Returns the protocol version; a cheap liveness check.
+  replies<ping_atom>::with<std::string>,
+  /// Version, uptime, counts and each component's status.
+  replies<status_atom>::with<status_info>,
+  /// A failure report for one agent.
+  replies<report_atom, failure_report>::with<report_result>,
+  /// Registers a subscription, or rotates its token if the name exists.
+  replies<sub_add_atom, std::string, secret>::with<subscription_change>,
+  replies<sub_list_atom>::with<std::vector<subscription_info>>,
+  /// Removes a subscription; returns the agents that lost their assignment.
+  replies<sub_rm_atom, std::string>::with<std::vector<std::string>>,
+  replies<agent_add_atom, agent_spec>::with<agent_info>,
+  replies<agent_ls_atom>::with<std::vector<agent_info>>,
+  replies<agent_get_atom, std::string>::with<agent_info>,
+  replies<agent_rm_atom, std::string>::with<std::string>,
+  /// Per-agent setting: name, key, value.
+  replies<agent_set_atom, std::string, std::string,
+          std::string>::with<agent_info>,
+  /// Manual reassignment: agent, subscription.
+  replies<assign_atom, std::string, std::string>::with<report_result>,
+  /// Container lifecycle: agent, "start" | "stop" | "restart".
+  replies<lifecycle_atom, std::string, std::string>::with<std::string>,
+  replies<settings_atom>::with<settings_map>,
+  replies<setting_atom, std::string, std::string>::with<settings_map>,
+  replies<events_atom, query>::with<std::vector<event_info>>,
+  replies<history_atom, query>::with<std::vector<history_info>>,
+  replies<notes_atom, query>::with<std::vector<notification_info>>,
+  /// Subscribes a watcher to the live stream of decisions.
+  replies<watch_atom, watcher_actor>::with<ok_atom>>;
 
 /// The STORE actor: owns the SQLite connection. Writes are batched into one
 /// transaction per mailbox drain (group commit) and acknowledged only after
 /// that transaction committed.
 using store_actor = caf::typed_actor<
-    replies<status_atom>::with<component_status>,
-    /// Boot snapshot: now, exclusion window.
-    replies<load_atom, millis, millis>::with<snapshot>,
-    // -- writes
-    // ----------------------------------------------------------------
-    replies<sub_add_atom, std::string, secret,
-            millis>::with<subscription_upsert>,
-    replies<sub_rm_atom, std::string>::with<std::vector<std::string>>,
-    replies<agent_add_atom, agent_spec, millis>::with<stored_agent>,
-    replies<agent_rm_atom, std::string>::with<ok_atom>,
-    /// Per-agent auto-switch: name, value, now.
-    replies<agent_set_atom, std::string, std::string, millis>::with<ok_atom>,
-    replies<commit_atom, switch_record>::with<switch_commit>,
-    replies<applied_atom, apply_record>::with<ok_atom>,
-    replies<event_atom, event_info>::with<int64_t>,
-    replies<notify_atom, notification_info>::with<int64_t>,
-    replies<setting_atom, std::string, std::string, millis>::with<ok_atom>,
-    /// Retention: delete at most `batch` events older than the cutoff.
-    replies<retention_atom, millis, uint32_t>::with<uint64_t>,
-    // -- reads
-    // -----------------------------------------------------------------
-    replies<events_atom, query>::with<std::vector<event_info>>,
-    replies<history_atom, query>::with<std::vector<history_info>>,
-    replies<notes_atom, query>::with<std::vector<notification_info>>,
-    replies<counts_atom, millis>::with<std::vector<failure_count>>,
-    /// Exclusion seeds: since, now.
-    replies<failure_atom, millis, millis>::with<std::vector<exclusion_seed>>,
-    /// INTERNAL: commit the pending batch.
-    caf::reacts_to<flush_atom>>;
+  replies<status_atom>::with<component_status>,
+  /// Boot snapshot: now, exclusion window.
+  replies<load_atom, millis, millis>::with<snapshot>,
+  // -- writes
+  // ----------------------------------------------------------------
+  replies<sub_add_atom, std::string, secret, millis>::with<subscription_upsert>,
+  replies<sub_rm_atom, std::string>::with<std::vector<std::string>>,
+  replies<agent_add_atom, agent_spec, millis>::with<stored_agent>,
+  replies<agent_rm_atom, std::string>::with<ok_atom>,
+  /// Per-agent auto-switch: name, value, now.
+  replies<agent_set_atom, std::string, std::string, millis>::with<ok_atom>,
+  replies<commit_atom, switch_record>::with<switch_commit>,
+  replies<applied_atom, apply_record>::with<ok_atom>,
+  replies<event_atom, event_info>::with<int64_t>,
+  replies<notify_atom, notification_info>::with<int64_t>,
+  replies<setting_atom, std::string, std::string, millis>::with<ok_atom>,
+  /// Retention: delete at most `batch` events older than the cutoff.
+  replies<retention_atom, millis, uint32_t>::with<uint64_t>,
+  // -- reads
+  // -----------------------------------------------------------------
+  replies<events_atom, query>::with<std::vector<event_info>>,
+  replies<history_atom, query>::with<std::vector<history_info>>,
+  replies<notes_atom, query>::with<std::vector<notification_info>>,
+  replies<counts_atom, millis>::with<std::vector<failure_count>>,
+  /// Exclusion seeds: since, now.
+  replies<failure_atom, millis, millis>::with<std::vector<exclusion_seed>>,
+  /// INTERNAL: commit the pending batch.
+  caf::reacts_to<flush_atom>>;
 
 /// The SUBSCRIPTION POOL: subscriptions, who is on which, exclusions.
 /// Selection and the count update happen in one step here.
 using pool_actor = caf::typed_actor<
-    replies<status_atom>::with<component_status>,
-    /// Best alternative for an agent on `from` (0 = none); moves the agent's
-    /// membership to the pick in the same step.
-    replies<select_atom, std::string, int64_t>::with<selection>,
-    /// Manual move of an agent from `from` to the named subscription.
-    replies<assign_atom, std::string, int64_t, std::string>::with<selection>,
-    /// Undo a move whose commit failed: agent, moved from, moved to.
-    caf::reacts_to<release_atom, std::string, int64_t, int64_t>,
-    /// A failure was recorded: subscription name, when, provider reset.
-    caf::reacts_to<failure_atom, std::string, millis, millis>,
-    /// The current token of a subscription id.
-    replies<token_atom, int64_t>::with<selection>,
-    /// An agent joined (agent add) or left (agent remove) a subscription.
-    caf::reacts_to<join_atom, std::string, int64_t>,
-    caf::reacts_to<leave_atom, std::string, int64_t>,
-    replies<sub_add_atom, std::string, secret>::with<subscription_change>,
-    replies<sub_rm_atom, std::string>::with<std::vector<std::string>>,
-    replies<sub_list_atom>::with<std::vector<subscription_info>>,
-    /// The exclusion window changed: re-read exclusions from the store.
-    caf::reacts_to<settings_atom>>;
+  replies<status_atom>::with<component_status>,
+  /// Best alternative for an agent on `from` (0 = none); moves the agent's
+  /// membership to the pick in the same step.
+  replies<select_atom, std::string, int64_t>::with<selection>,
+  /// Manual move of an agent from `from` to the named subscription.
+  replies<assign_atom, std::string, int64_t, std::string>::with<selection>,
+  /// Undo a move whose commit failed: agent, moved from, moved to.
+  caf::reacts_to<release_atom, std::string, int64_t, int64_t>,
+  /// A failure was recorded: subscription name, when, provider reset.
+  caf::reacts_to<failure_atom, std::string, millis, millis>,
+  /// The current token of a subscription id.
+  replies<token_atom, int64_t>::with<selection>,
+  /// An agent joined (agent add) or left (agent remove) a subscription.
+  caf::reacts_to<join_atom, std::string, int64_t>,
+  caf::reacts_to<leave_atom, std::string, int64_t>,
+  replies<sub_add_atom, std::string, secret>::with<subscription_change>,
+  replies<sub_rm_atom, std::string>::with<std::vector<std::string>>,
+  replies<sub_list_atom>::with<std::vector<subscription_info>>,
+  /// The exclusion window changed: re-read exclusions from the store.
+  caf::reacts_to<settings_atom>>;
 
 /// The CONTAINER SUPERVISOR: one lifecycle state machine per container.
-using supervisor_actor = caf::typed_actor<
-    replies<status_atom>::with<component_status>,
-    /// Apply a token or run a lifecycle operation; replies with the result.
-    replies<apply_atom, container_request>::with<std::string>,
-    /// The supervisor's view of a container's state.
-    replies<get_atom, std::string>::with<std::string>>;
+using supervisor_actor
+  = caf::typed_actor<replies<status_atom>::with<component_status>,
+                     /// Apply a token or run a lifecycle operation; replies
+                     /// with the result.
+                     replies<apply_atom, container_request>::with<std::string>,
+                     /// The supervisor's view of a container's state.
+                     replies<get_atom, std::string>::with<std::string>>;
 
 /// An AGENT: one per agent. Its mailbox serializes everything that happens to
 /// that agent: reports, reassignments, rotations, token applications.
 using agent_actor = caf::typed_actor<
-    replies<report_atom, failure_report>::with<report_result>,
-    /// Manual reassignment to the named subscription.
-    replies<assign_atom, std::string>::with<report_result>,
-    replies<get_atom>::with<agent_info>,
-    /// Per-agent setting: key, value.
-    replies<agent_set_atom, std::string, std::string>::with<agent_info>,
-    /// Container lifecycle operation: "start" | "stop" | "restart".
-    replies<lifecycle_atom, std::string>::with<std::string>,
-    /// Drain and delete the agent; it quits after replying.
-    replies<delete_atom>::with<std::string>,
-    /// The token of subscription `id` was rotated: bump the generation and
-    /// reapply it (outcome `rotated`, or `unchanged` if not on it).
-    replies<rotate_atom, int64_t>::with<report_result>,
-    /// The named subscription was removed: drop the assignment if ours.
-    caf::reacts_to<unassign_atom, std::string>,
-    /// Re-apply the token if the container is behind (reconciler).
-    caf::reacts_to<reconcile_atom>>;
+  replies<report_atom, failure_report>::with<report_result>,
+  /// Manual reassignment to the named subscription.
+  replies<assign_atom, std::string>::with<report_result>,
+  replies<get_atom>::with<agent_info>,
+  /// Per-agent setting: key, value.
+  replies<agent_set_atom, std::string, std::string>::with<agent_info>,
+  /// Container lifecycle operation: "start" | "stop" | "restart".
+  replies<lifecycle_atom, std::string>::with<std::string>,
+  /// Drain and delete the agent; it quits after replying.
+  replies<delete_atom>::with<std::string>,
+  /// The token of subscription `id` was rotated: bump the generation and
+  /// reapply it (outcome `rotated`, or `unchanged` if not on it).
+  replies<rotate_atom, int64_t>::with<report_result>,
+  /// The named subscription was removed: drop the assignment if ours.
+  caf::reacts_to<unassign_atom, std::string>,
+  /// Re-apply the token if the container is behind (reconciler).
+  caf::reacts_to<reconcile_atom>>;
 
 /// The ADMIN: owns the directory of AGENTs and answers every client request
 /// the FRONT DOOR routes to it (the same protocol), plus internal messages.
 using admin_actor = front_door_actor::extend<
-    /// A line for the watchers.
-    caf::reacts_to<watch_atom, std::string>,
-    /// Periodic jobs, driven by the ROOT.
-    caf::reacts_to<retention_atom>, caf::reacts_to<reconcile_atom>,
-    /// Stop every AGENT, then quit (ordered shutdown).
-    replies<shutdown_atom>::with<ok_atom>>;
+  /// A line for the watchers.
+  caf::reacts_to<watch_atom, std::string>,
+  /// Periodic jobs, driven by the ROOT.
+  caf::reacts_to<retention_atom>, caf::reacts_to<reconcile_atom>,
+  /// Stop every AGENT, then quit (ordered shutdown).
+  replies<shutdown_atom>::with<ok_atom>>;
 
 /// The ROOT's timer: periodic jobs it hands to the ADMIN.
-using root_actor
-  = caf::typed_actor<caf::reacts_to<retention_atom>,
-                     caf::reacts_to<reconcile_atom>>;
+using root_actor = caf::typed_actor<caf::reacts_to<retention_atom>,
+                                    caf::reacts_to<reconcile_atom>>;
 
 } // namespace sb

@@ -9,7 +9,7 @@ namespace sb {
 millis wall_clock_ms() {
   using namespace std::chrono;
   return duration_cast<milliseconds>(system_clock::now().time_since_epoch())
-      .count();
+    .count();
 }
 
 std::string format_iso(millis t) {

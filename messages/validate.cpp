@@ -74,8 +74,8 @@ caf::error validate_name(std::string_view what, std::string_view name) {
     return make_error(ec::invalid_name, label + " must not be empty");
   if (name.size() > max_name_bytes)
     return make_error(ec::invalid_name, label + " is longer than "
-                                            + std::to_string(max_name_bytes)
-                                            + " bytes");
+                                          + std::to_string(max_name_bytes)
+                                          + " bytes");
   if (!valid_utf8(name))
     return make_error(ec::invalid_name, label + " is not valid UTF-8");
   for (auto ch : name) {
@@ -91,9 +91,9 @@ caf::error validate_token(std::string_view token) {
   if (token.empty())
     return make_error(ec::invalid_argument, "the token is empty");
   if (token.size() > max_token_bytes)
-    return make_error(ec::invalid_argument,
-                      "the token is longer than "
-                          + std::to_string(max_token_bytes) + " bytes");
+    return make_error(ec::invalid_argument, "the token is longer than "
+                                              + std::to_string(max_token_bytes)
+                                              + " bytes");
   for (auto ch : token) {
     auto c = static_cast<unsigned char>(ch);
     if (c <= 0x20 || c >= 0x7F)

@@ -14,8 +14,8 @@ namespace {
 
 // Timestamps are ISO-8601 UTC text in one format (messages/time.hpp).
 const std::vector<const char*> migrations = {
-    // 1: the first schema.
-    R"sql(
+  // 1: the first schema.
+  R"sql(
 CREATE TABLE subscriptions (
   id INTEGER PRIMARY KEY,
   name TEXT NOT NULL UNIQUE,
@@ -104,7 +104,7 @@ int64_t schema_version(SQLite::Database& db) {
   if (!db.tableExists("schema_version"))
     return 0;
   return db.execAndGet("SELECT COALESCE(MAX(version), 0) FROM schema_version")
-      .getInt64();
+    .getInt64();
 }
 
 caf::error migrate(SQLite::Database& db) {
@@ -115,8 +115,8 @@ caf::error migrate(SQLite::Database& db) {
     if (current > latest_schema_version())
       return make_error(ec::store_failure,
                         "database schema version " + std::to_string(current)
-                            + " is newer than this binary supports ("
-                            + std::to_string(latest_schema_version()) + ")");
+                          + " is newer than this binary supports ("
+                          + std::to_string(latest_schema_version()) + ")");
     for (auto v = current + 1; v <= latest_schema_version(); ++v) {
       SQLite::Transaction tx{db};
       db.exec(migrations[static_cast<size_t>(v - 1)]);

@@ -61,7 +61,7 @@ caf::error prepare_file(const std::string& path) {
   int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
   if (fd < 0)
     return make_error(ec::store_failure, "cannot open database file '" + path
-                                             + "': " + std::strerror(errno));
+                                           + "': " + std::strerror(errno));
   struct stat st {};
   if (::fstat(fd, &st) == 0 && (st.st_mode & 077) != 0)
     ::fchmod(fd, 0600);
@@ -118,16 +118,16 @@ struct store::impl {
 namespace {
 
 const char* agent_select_sql
-    = "SELECT a.id, a.name, a.subscription_id, s.name, a.container, "
-      "a.generation, a.applied_generation, a.auto_switch, a.last_apply, "
-      "a.last_apply_at, a.last_switch_at, a.created_at FROM agents a "
-      "LEFT JOIN subscriptions s ON s.id = a.subscription_id";
+  = "SELECT a.id, a.name, a.subscription_id, s.name, a.container, "
+    "a.generation, a.applied_generation, a.auto_switch, a.last_apply, "
+    "a.last_apply_at, a.last_switch_at, a.created_at FROM agents a "
+    "LEFT JOIN subscriptions s ON s.id = a.subscription_id";
 
 const char* agent_by_name_sql
-    = "SELECT a.id, a.name, a.subscription_id, s.name, a.container, "
-      "a.generation, a.applied_generation, a.auto_switch, a.last_apply, "
-      "a.last_apply_at, a.last_switch_at, a.created_at FROM agents a "
-      "LEFT JOIN subscriptions s ON s.id = a.subscription_id WHERE a.name = ?";
+  = "SELECT a.id, a.name, a.subscription_id, s.name, a.container, "
+    "a.generation, a.applied_generation, a.auto_switch, a.last_apply, "
+    "a.last_apply_at, a.last_switch_at, a.created_at FROM agents a "
+    "LEFT JOIN subscriptions s ON s.id = a.subscription_id WHERE a.name = ?";
 
 stored_agent read_agent_row(SQLite::Statement& st) {
   stored_agent a;
@@ -175,10 +175,10 @@ caf::expected<std::unique_ptr<store>> store::open(const std::string& path,
   if (opts.synchronous != "FULL" && opts.synchronous != "NORMAL")
     return make_error(ec::invalid_argument,
                       "synchronous must be FULL or NORMAL, got '"
-                          + opts.synchronous + "'");
+                        + opts.synchronous + "'");
   try {
     auto flags
-        = SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE | SQLite::OPEN_NOMUTEX;
+      = SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE | SQLite::OPEN_NOMUTEX;
     auto ptr = std::make_unique<impl>(path, flags, opts.busy_timeout_ms);
     auto& db = ptr->db;
     if (path != ":memory:") {
@@ -260,69 +260,68 @@ caf::expected<subscription_upsert>
 store::put_subscription(const std::string& name, const std::string& token,
                         millis now) {
   return impl_->guard(
-      "put subscription", [&]() -> caf::expected<subscription_upsert> {
-        subscription_upsert result;
-        auto& find = impl_->stmt(
-            "SELECT id, created_at FROM subscriptions WHERE name = ?");
-        find.bind(1, name);
-        if (find.executeStep()) {
-          result.rotated = true;
-          result.row.id = find.getColumn(0).getInt64();
-          result.row.created_at = column_time(find.getColumn(1));
-          find.reset();
-          auto& upd = impl_->stmt("UPDATE subscriptions SET token = ?, "
-                                  "updated_at = ? WHERE id = ?");
-          upd.bind(1, token);
-          upd.bind(2, format_iso(now));
-          upd.bind(3, static_cast<int64_t>(result.row.id));
-          upd.exec();
-        } else {
-          find.reset();
-          auto& ins
-              = impl_->stmt("INSERT INTO subscriptions(name, token, "
-                            "created_at, updated_at) VALUES (?, ?, ?, ?)");
-          ins.bind(1, name);
-          ins.bind(2, token);
-          ins.bind(3, format_iso(now));
-          ins.bind(4, format_iso(now));
-          ins.exec();
-          result.row.id = impl_->db.getLastInsertRowid();
-          result.row.created_at = now;
-        }
-        result.row.name = name;
-        result.row.token.value = token;
-        result.row.updated_at = now;
-        return result;
-      });
+    "put subscription", [&]() -> caf::expected<subscription_upsert> {
+      subscription_upsert result;
+      auto& find = impl_->stmt(
+        "SELECT id, created_at FROM subscriptions WHERE name = ?");
+      find.bind(1, name);
+      if (find.executeStep()) {
+        result.rotated = true;
+        result.row.id = find.getColumn(0).getInt64();
+        result.row.created_at = column_time(find.getColumn(1));
+        find.reset();
+        auto& upd = impl_->stmt("UPDATE subscriptions SET token = ?, "
+                                "updated_at = ? WHERE id = ?");
+        upd.bind(1, token);
+        upd.bind(2, format_iso(now));
+        upd.bind(3, static_cast<int64_t>(result.row.id));
+        upd.exec();
+      } else {
+        find.reset();
+        auto& ins = impl_->stmt("INSERT INTO subscriptions(name, token, "
+                                "created_at, updated_at) VALUES (?, ?, ?, ?)");
+        ins.bind(1, name);
+        ins.bind(2, token);
+        ins.bind(3, format_iso(now));
+        ins.bind(4, format_iso(now));
+        ins.exec();
+        result.row.id = impl_->db.getLastInsertRowid();
+        result.row.created_at = now;
+      }
+      result.row.name = name;
+      result.row.token.value = token;
+      result.row.updated_at = now;
+      return result;
+    });
 }
 
 caf::expected<std::vector<std::string>>
 store::remove_subscription(const std::string& name) {
   return impl_->guard(
-      "remove subscription", [&]() -> caf::expected<std::vector<std::string>> {
-        auto& find = impl_->stmt("SELECT id FROM subscriptions WHERE name = ?");
-        find.bind(1, name);
-        if (!find.executeStep())
-          return make_error(ec::unknown_subscription,
-                            "unknown subscription '" + name + "'");
-        auto id = find.getColumn(0).getInt64();
-        find.reset();
-        std::vector<std::string> agents;
-        auto& list = impl_->stmt(
-            "SELECT name FROM agents WHERE subscription_id = ? ORDER BY name");
-        list.bind(1, static_cast<int64_t>(id));
-        while (list.executeStep())
-          agents.emplace_back(list.getColumn(0).getString());
-        list.reset();
-        auto& unassign = impl_->stmt("UPDATE agents SET subscription_id = NULL "
-                                     "WHERE subscription_id = ?");
-        unassign.bind(1, static_cast<int64_t>(id));
-        unassign.exec();
-        auto& del = impl_->stmt("DELETE FROM subscriptions WHERE id = ?");
-        del.bind(1, static_cast<int64_t>(id));
-        del.exec();
-        return agents;
-      });
+    "remove subscription", [&]() -> caf::expected<std::vector<std::string>> {
+      auto& find = impl_->stmt("SELECT id FROM subscriptions WHERE name = ?");
+      find.bind(1, name);
+      if (!find.executeStep())
+        return make_error(ec::unknown_subscription,
+                          "unknown subscription '" + name + "'");
+      auto id = find.getColumn(0).getInt64();
+      find.reset();
+      std::vector<std::string> agents;
+      auto& list = impl_->stmt(
+        "SELECT name FROM agents WHERE subscription_id = ? ORDER BY name");
+      list.bind(1, static_cast<int64_t>(id));
+      while (list.executeStep())
+        agents.emplace_back(list.getColumn(0).getString());
+      list.reset();
+      auto& unassign = impl_->stmt("UPDATE agents SET subscription_id = NULL "
+                                   "WHERE subscription_id = ?");
+      unassign.bind(1, static_cast<int64_t>(id));
+      unassign.exec();
+      auto& del = impl_->stmt("DELETE FROM subscriptions WHERE id = ?");
+      del.bind(1, static_cast<int64_t>(id));
+      del.exec();
+      return agents;
+    });
 }
 
 caf::expected<std::vector<stored_subscription>> store::subscriptions() {
@@ -330,8 +329,8 @@ caf::expected<std::vector<stored_subscription>> store::subscriptions() {
                       [&]() -> caf::expected<std::vector<stored_subscription>> {
                         std::vector<stored_subscription> result;
                         auto& st = impl_->stmt(
-                            "SELECT id, name, token, created_at, updated_at "
-                            "FROM subscriptions ORDER BY name");
+                          "SELECT id, name, token, created_at, updated_at "
+                          "FROM subscriptions ORDER BY name");
                         while (st.executeStep()) {
                           stored_subscription s;
                           s.id = st.getColumn(0).getInt64();
@@ -368,8 +367,8 @@ caf::expected<stored_agent> store::add_agent(const agent_spec& spec,
       find.reset();
     }
     auto& ins = impl_->stmt(
-        "INSERT INTO agents(name, subscription_id, container, created_at, "
-        "updated_at) VALUES (?, ?, ?, ?, ?)");
+      "INSERT INTO agents(name, subscription_id, container, created_at, "
+      "updated_at) VALUES (?, ?, ?, ?, ?)");
     ins.bind(1, spec.name);
     if (sub_id == 0)
       ins.bind(2);
@@ -417,7 +416,7 @@ caf::error store::set_agent_auto_switch(const std::string& name,
       return make_error(ec::invalid_argument,
                         "auto-switch must be on or off, got '" + value + "'");
     auto& st = impl_->stmt(
-        "UPDATE agents SET auto_switch = ?, updated_at = ? WHERE name = ?");
+      "UPDATE agents SET auto_switch = ?, updated_at = ? WHERE name = ?");
     st.bind(1, value);
     st.bind(2, format_iso(now));
     st.bind(3, name);
@@ -431,8 +430,8 @@ caf::expected<switch_commit> store::commit_switch(const switch_record& rec) {
   return impl_->guard("commit switch", [&]() -> caf::expected<switch_commit> {
     switch_commit result;
     auto& upd = impl_->stmt(
-        "UPDATE agents SET subscription_id = ?, generation = generation + 1, "
-        "last_switch_at = ?, updated_at = ? WHERE name = ? AND generation = ?");
+      "UPDATE agents SET subscription_id = ?, generation = generation + 1, "
+      "last_switch_at = ?, updated_at = ? WHERE name = ? AND generation = ?");
     if (rec.to_id == 0)
       upd.bind(1);
     else
@@ -447,14 +446,14 @@ caf::expected<switch_commit> store::commit_switch(const switch_record& rec) {
         return cur.error();
       return make_error(ec::conflict,
                         "agent '" + rec.agent + "' is at generation "
-                            + std::to_string(cur->generation) + ", expected "
-                            + std::to_string(rec.expected_generation));
+                          + std::to_string(cur->generation) + ", expected "
+                          + std::to_string(rec.expected_generation));
     }
     result.generation = rec.expected_generation + 1;
     auto& hist = impl_->stmt(
-        "INSERT INTO switch_history(agent, from_subscription, to_subscription, "
-        "trigger, failure_kind, event_count, generation, at) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
+      "INSERT INTO switch_history(agent, from_subscription, to_subscription, "
+      "trigger, failure_kind, event_count, generation, at) "
+      "VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
     hist.bind(1, rec.agent);
     bind_optional(hist, 2, rec.from_name);
     bind_optional(hist, 3, rec.to_name);
@@ -467,8 +466,8 @@ caf::expected<switch_commit> store::commit_switch(const switch_record& rec) {
     result.history_id = impl_->db.getLastInsertRowid();
     if (rec.notify) {
       auto& note = impl_->stmt(
-          "INSERT INTO notifications(agent, kind, generation, title, message, "
-          "priority, created_at) VALUES (?, 'switch', ?, ?, ?, 'high', ?)");
+        "INSERT INTO notifications(agent, kind, generation, title, message, "
+        "priority, created_at) VALUES (?, 'switch', ?, ?, ?, 'high', ?)");
       note.bind(1, rec.agent);
       note.bind(2, static_cast<int64_t>(result.generation));
       note.bind(3, rec.title);
@@ -484,9 +483,9 @@ caf::expected<switch_commit> store::commit_switch(const switch_record& rec) {
 caf::error store::record_apply(const apply_record& rec) {
   return impl_->guard("record apply", [&]() -> caf::error {
     auto& upd = impl_->stmt(
-        "UPDATE agents SET last_apply = ?, last_apply_at = ?, "
-        "applied_generation = CASE WHEN ? AND applied_generation < ? THEN ? "
-        "ELSE applied_generation END WHERE name = ?");
+      "UPDATE agents SET last_apply = ?, last_apply_at = ?, "
+      "applied_generation = CASE WHEN ? AND applied_generation < ? THEN ? "
+      "ELSE applied_generation END WHERE name = ?");
     upd.bind(1, rec.result);
     upd.bind(2, format_iso(rec.at));
     upd.bind(3, rec.applied ? 1 : 0);
@@ -496,8 +495,8 @@ caf::error store::record_apply(const apply_record& rec) {
     if (upd.exec() == 0)
       return make_error(ec::unknown_agent, "unknown agent '" + rec.agent + "'");
     auto& hist = impl_->stmt(
-        "UPDATE switch_history SET apply_result = ?, applied_at = ? "
-        "WHERE agent = ? AND generation = ?");
+      "UPDATE switch_history SET apply_result = ?, applied_at = ? "
+      "WHERE agent = ? AND generation = ?");
     hist.bind(1, rec.result);
     hist.bind(2, format_iso(rec.at));
     hist.bind(3, rec.agent);
@@ -513,9 +512,9 @@ caf::error store::record_apply(const apply_record& rec) {
 caf::expected<int64_t> store::add_event(const event_info& ev) {
   return impl_->guard("record failure event", [&]() -> caf::expected<int64_t> {
     auto& ins = impl_->stmt(
-        "INSERT INTO failure_events(agent, subscription, kind, reason, status, "
-        "message, source, execution_id, reset_at, occurred_at) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+      "INSERT INTO failure_events(agent, subscription, kind, reason, status, "
+      "message, source, execution_id, reset_at, occurred_at) "
+      "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
     ins.bind(1, ev.agent);
     ins.bind(2, ev.subscription);
     ins.bind(3, ev.kind);
@@ -533,87 +532,87 @@ caf::expected<int64_t> store::add_event(const event_info& ev) {
 
 caf::expected<std::vector<event_info>> store::events(const query& q) {
   return impl_->guard(
-      "list events", [&]() -> caf::expected<std::vector<event_info>> {
-        auto& st = impl_->stmt(
-            "SELECT id, agent, subscription, kind, reason, status, message, "
-            "source, "
-            "execution_id, reset_at, occurred_at FROM failure_events "
-            "WHERE (?1 = '' OR agent = ?1) AND (?2 = '' OR subscription = ?2) "
-            "ORDER BY id DESC LIMIT ?3");
-        st.bind(1, q.agent);
-        st.bind(2, q.subscription);
-        st.bind(3, static_cast<int64_t>(std::min(q.limit, max_query_limit)));
-        std::vector<event_info> result;
-        while (st.executeStep()) {
-          event_info ev;
-          ev.id = st.getColumn(0).getInt64();
-          ev.agent = st.getColumn(1).getString();
-          ev.subscription = st.getColumn(2).getString();
-          ev.kind = st.getColumn(3).getString();
-          ev.reason = st.getColumn(4).getString();
-          ev.status = st.getColumn(5).getInt();
-          ev.message = st.getColumn(6).getString();
-          ev.source = st.getColumn(7).getString();
-          ev.execution_id = st.getColumn(8).getString();
-          ev.reset_at = column_time(st.getColumn(9));
-          ev.at = column_time(st.getColumn(10));
-          result.emplace_back(std::move(ev));
-        }
-        return result;
-      });
+    "list events", [&]() -> caf::expected<std::vector<event_info>> {
+      auto& st = impl_->stmt(
+        "SELECT id, agent, subscription, kind, reason, status, message, "
+        "source, "
+        "execution_id, reset_at, occurred_at FROM failure_events "
+        "WHERE (?1 = '' OR agent = ?1) AND (?2 = '' OR subscription = ?2) "
+        "ORDER BY id DESC LIMIT ?3");
+      st.bind(1, q.agent);
+      st.bind(2, q.subscription);
+      st.bind(3, static_cast<int64_t>(std::min(q.limit, max_query_limit)));
+      std::vector<event_info> result;
+      while (st.executeStep()) {
+        event_info ev;
+        ev.id = st.getColumn(0).getInt64();
+        ev.agent = st.getColumn(1).getString();
+        ev.subscription = st.getColumn(2).getString();
+        ev.kind = st.getColumn(3).getString();
+        ev.reason = st.getColumn(4).getString();
+        ev.status = st.getColumn(5).getInt();
+        ev.message = st.getColumn(6).getString();
+        ev.source = st.getColumn(7).getString();
+        ev.execution_id = st.getColumn(8).getString();
+        ev.reset_at = column_time(st.getColumn(9));
+        ev.at = column_time(st.getColumn(10));
+        result.emplace_back(std::move(ev));
+      }
+      return result;
+    });
 }
 
 caf::expected<std::vector<exclusion_seed>> store::exclusion_seeds(millis since,
                                                                   millis now) {
   return impl_->guard(
-      "read exclusions", [&]() -> caf::expected<std::vector<exclusion_seed>> {
-        // Any kind excludes; a reset instant still in the future excludes too,
-        // however old the event that carried it.
-        auto& st = impl_->stmt(
-            "SELECT subscription, MAX(CASE WHEN occurred_at > ?1 THEN "
-            "occurred_at "
-            "END), MAX(CASE WHEN reset_at > ?2 THEN reset_at END) "
-            "FROM failure_events WHERE occurred_at > ?1 OR reset_at > ?2 "
-            "GROUP BY subscription");
-        st.bind(1, format_iso(since));
-        st.bind(2, format_iso(now));
-        std::vector<exclusion_seed> result;
-        while (st.executeStep()) {
-          exclusion_seed seed;
-          seed.subscription = st.getColumn(0).getString();
-          seed.last_failure_at = column_time(st.getColumn(1));
-          seed.reset_at = column_time(st.getColumn(2));
-          result.emplace_back(std::move(seed));
-        }
-        return result;
-      });
+    "read exclusions", [&]() -> caf::expected<std::vector<exclusion_seed>> {
+      // Any kind excludes; a reset instant still in the future excludes too,
+      // however old the event that carried it.
+      auto& st = impl_->stmt(
+        "SELECT subscription, MAX(CASE WHEN occurred_at > ?1 THEN "
+        "occurred_at "
+        "END), MAX(CASE WHEN reset_at > ?2 THEN reset_at END) "
+        "FROM failure_events WHERE occurred_at > ?1 OR reset_at > ?2 "
+        "GROUP BY subscription");
+      st.bind(1, format_iso(since));
+      st.bind(2, format_iso(now));
+      std::vector<exclusion_seed> result;
+      while (st.executeStep()) {
+        exclusion_seed seed;
+        seed.subscription = st.getColumn(0).getString();
+        seed.last_failure_at = column_time(st.getColumn(1));
+        seed.reset_at = column_time(st.getColumn(2));
+        result.emplace_back(std::move(seed));
+      }
+      return result;
+    });
 }
 
 caf::expected<std::vector<failure_count>> store::failure_counts(millis since) {
   return impl_->guard(
-      "count failures", [&]() -> caf::expected<std::vector<failure_count>> {
-        auto& st = impl_->stmt(
-            "SELECT subscription, kind, COUNT(*) FROM failure_events "
-            "WHERE occurred_at > ? GROUP BY subscription, kind");
-        st.bind(1, format_iso(since));
-        std::vector<failure_count> result;
-        while (st.executeStep()) {
-          failure_count fc;
-          fc.subscription = st.getColumn(0).getString();
-          fc.kind = st.getColumn(1).getString();
-          fc.count = static_cast<uint32_t>(st.getColumn(2).getInt64());
-          result.emplace_back(std::move(fc));
-        }
-        return result;
-      });
+    "count failures", [&]() -> caf::expected<std::vector<failure_count>> {
+      auto& st
+        = impl_->stmt("SELECT subscription, kind, COUNT(*) FROM failure_events "
+                      "WHERE occurred_at > ? GROUP BY subscription, kind");
+      st.bind(1, format_iso(since));
+      std::vector<failure_count> result;
+      while (st.executeStep()) {
+        failure_count fc;
+        fc.subscription = st.getColumn(0).getString();
+        fc.kind = st.getColumn(1).getString();
+        fc.count = static_cast<uint32_t>(st.getColumn(2).getInt64());
+        result.emplace_back(std::move(fc));
+      }
+      return result;
+    });
 }
 
 caf::expected<uint64_t> store::delete_events_before(millis cutoff,
                                                     uint32_t batch) {
   return impl_->guard("delete old events", [&]() -> caf::expected<uint64_t> {
     auto& st = impl_->stmt(
-        "DELETE FROM failure_events WHERE id IN (SELECT id FROM failure_events "
-        "WHERE occurred_at < ? ORDER BY occurred_at LIMIT ?)");
+      "DELETE FROM failure_events WHERE id IN (SELECT id FROM failure_events "
+      "WHERE occurred_at < ? ORDER BY occurred_at LIMIT ?)");
     st.bind(1, format_iso(cutoff));
     st.bind(2, static_cast<int64_t>(batch));
     return static_cast<uint64_t>(st.exec());
@@ -625,40 +624,40 @@ caf::expected<uint64_t> store::delete_events_before(millis cutoff,
 
 caf::expected<std::vector<history_info>> store::history(const query& q) {
   return impl_->guard(
-      "list history", [&]() -> caf::expected<std::vector<history_info>> {
-        auto& st = impl_->stmt(
-            "SELECT id, agent, from_subscription, to_subscription, trigger, "
-            "failure_kind, event_count, generation, apply_result, at "
-            "FROM switch_history WHERE (?1 = '' OR agent = ?1) "
-            "AND (?2 = '' OR from_subscription = ?2 OR to_subscription = ?2) "
-            "ORDER BY id DESC LIMIT ?3");
-        st.bind(1, q.agent);
-        st.bind(2, q.subscription);
-        st.bind(3, static_cast<int64_t>(std::min(q.limit, max_query_limit)));
-        std::vector<history_info> result;
-        while (st.executeStep()) {
-          history_info h;
-          h.id = st.getColumn(0).getInt64();
-          h.agent = st.getColumn(1).getString();
-          h.from = column_optional(st.getColumn(2));
-          h.to = column_optional(st.getColumn(3));
-          h.trigger = st.getColumn(4).getString();
-          h.failure_kind = st.getColumn(5).getString();
-          h.event_count = static_cast<uint32_t>(st.getColumn(6).getInt64());
-          h.generation = static_cast<uint64_t>(st.getColumn(7).getInt64());
-          h.apply = st.getColumn(8).getString();
-          h.at = column_time(st.getColumn(9));
-          result.emplace_back(std::move(h));
-        }
-        return result;
-      });
+    "list history", [&]() -> caf::expected<std::vector<history_info>> {
+      auto& st = impl_->stmt(
+        "SELECT id, agent, from_subscription, to_subscription, trigger, "
+        "failure_kind, event_count, generation, apply_result, at "
+        "FROM switch_history WHERE (?1 = '' OR agent = ?1) "
+        "AND (?2 = '' OR from_subscription = ?2 OR to_subscription = ?2) "
+        "ORDER BY id DESC LIMIT ?3");
+      st.bind(1, q.agent);
+      st.bind(2, q.subscription);
+      st.bind(3, static_cast<int64_t>(std::min(q.limit, max_query_limit)));
+      std::vector<history_info> result;
+      while (st.executeStep()) {
+        history_info h;
+        h.id = st.getColumn(0).getInt64();
+        h.agent = st.getColumn(1).getString();
+        h.from = column_optional(st.getColumn(2));
+        h.to = column_optional(st.getColumn(3));
+        h.trigger = st.getColumn(4).getString();
+        h.failure_kind = st.getColumn(5).getString();
+        h.event_count = static_cast<uint32_t>(st.getColumn(6).getInt64());
+        h.generation = static_cast<uint64_t>(st.getColumn(7).getInt64());
+        h.apply = st.getColumn(8).getString();
+        h.at = column_time(st.getColumn(9));
+        result.emplace_back(std::move(h));
+      }
+      return result;
+    });
 }
 
 caf::expected<int64_t> store::add_notification(const notification_info& n) {
   return impl_->guard("add notification", [&]() -> caf::expected<int64_t> {
     auto& ins = impl_->stmt(
-        "INSERT INTO notifications(agent, kind, title, message, priority, "
-        "created_at) VALUES (?, ?, ?, ?, ?, ?)");
+      "INSERT INTO notifications(agent, kind, title, message, priority, "
+      "created_at) VALUES (?, ?, ?, ?, ?, ?)");
     ins.bind(1, n.agent);
     ins.bind(2, n.kind);
     ins.bind(3, n.title);
@@ -673,30 +672,30 @@ caf::expected<int64_t> store::add_notification(const notification_info& n) {
 caf::expected<std::vector<notification_info>>
 store::notifications(const query& q) {
   return impl_->guard(
-      "list notifications",
-      [&]() -> caf::expected<std::vector<notification_info>> {
-        auto& st
-            = impl_->stmt("SELECT id, agent, kind, title, message, priority, "
-                          "status, created_at "
-                          "FROM notifications WHERE (?1 = '' OR agent = ?1) "
-                          "ORDER BY id DESC LIMIT ?2");
-        st.bind(1, q.agent);
-        st.bind(2, static_cast<int64_t>(std::min(q.limit, max_query_limit)));
-        std::vector<notification_info> result;
-        while (st.executeStep()) {
-          notification_info n;
-          n.id = st.getColumn(0).getInt64();
-          n.agent = st.getColumn(1).getString();
-          n.kind = st.getColumn(2).getString();
-          n.title = st.getColumn(3).getString();
-          n.message = st.getColumn(4).getString();
-          n.priority = st.getColumn(5).getString();
-          n.status = st.getColumn(6).getString();
-          n.created_at = column_time(st.getColumn(7));
-          result.emplace_back(std::move(n));
-        }
-        return result;
-      });
+    "list notifications",
+    [&]() -> caf::expected<std::vector<notification_info>> {
+      auto& st
+        = impl_->stmt("SELECT id, agent, kind, title, message, priority, "
+                      "status, created_at "
+                      "FROM notifications WHERE (?1 = '' OR agent = ?1) "
+                      "ORDER BY id DESC LIMIT ?2");
+      st.bind(1, q.agent);
+      st.bind(2, static_cast<int64_t>(std::min(q.limit, max_query_limit)));
+      std::vector<notification_info> result;
+      while (st.executeStep()) {
+        notification_info n;
+        n.id = st.getColumn(0).getInt64();
+        n.agent = st.getColumn(1).getString();
+        n.kind = st.getColumn(2).getString();
+        n.title = st.getColumn(3).getString();
+        n.message = st.getColumn(4).getString();
+        n.priority = st.getColumn(5).getString();
+        n.status = st.getColumn(6).getString();
+        n.created_at = column_time(st.getColumn(7));
+        result.emplace_back(std::move(n));
+      }
+      return result;
+    });
 }
 
 caf::error store::mark_delivered(int64_t id, millis at) {
@@ -727,9 +726,9 @@ caf::error store::put_setting(const std::string& key, const std::string& value,
                               millis now) {
   return impl_->guard("write setting", [&]() -> caf::error {
     auto& st = impl_->stmt(
-        "INSERT INTO settings(key, value, updated_at) VALUES (?, ?, ?) "
-        "ON CONFLICT(key) DO UPDATE SET value = excluded.value, "
-        "updated_at = excluded.updated_at");
+      "INSERT INTO settings(key, value, updated_at) VALUES (?, ?, ?) "
+      "ON CONFLICT(key) DO UPDATE SET value = excluded.value, "
+      "updated_at = excluded.updated_at");
     st.bind(1, key);
     st.bind(2, value);
     st.bind(3, format_iso(now));

@@ -21,18 +21,18 @@ caf::typed_response_promise<T> defer(self_ptr self, Op op) {
   if (st.pending.empty())
     self->send(self, flush_atom::value);
   st.pending.push_back(
-      store_state::job{[op = std::move(op), slot]() mutable -> caf::error {
-                         *slot = op();
-                         return *slot ? caf::error{} : slot->error();
-                       },
-                       [rp, slot](caf::error err) mutable {
-                         if (err)
-                           rp.deliver(std::move(err));
-                         else if (*slot)
-                           rp.deliver(std::move(**slot));
-                         else
-                           rp.deliver(slot->error());
-                       }});
+    store_state::job{[op = std::move(op), slot]() mutable -> caf::error {
+                       *slot = op();
+                       return *slot ? caf::error{} : slot->error();
+                     },
+                     [rp, slot](caf::error err) mutable {
+                       if (err)
+                         rp.deliver(std::move(err));
+                       else if (*slot)
+                         rp.deliver(std::move(**slot));
+                       else
+                         rp.deliver(slot->error());
+                     }});
   return rp;
 }
 
@@ -102,116 +102,114 @@ store_actor_impl(store_actor::stateful_pointer<store_state> self,
   // The actor is the only user of the connection from here on.
   self->state.db = std::move(db_ptr);
   return {
-      [=](status_atom) {
-        auto& st = self->state;
-        component_status cs;
-        cs.name = "store";
-        cs.state = "running";
-        cs.details["path"] = st.db->path();
-        cs.details["commits"] = std::to_string(st.commits);
-        cs.details["writes"] = std::to_string(st.writes);
-        cs.details["failed_commits"] = std::to_string(st.failed_commits);
-        cs.details["failed_writes"] = std::to_string(st.failed_writes);
-        cs.details["largest_batch"] = std::to_string(st.largest_batch);
-        cs.details["pending"] = std::to_string(st.pending.size());
-        return cs;
-      },
-      [=](load_atom, millis now, millis window) -> caf::result<snapshot> {
-        auto snap = self->state.db->load(now, window);
-        if (!snap)
-          return snap.error();
-        return std::move(*snap);
-      },
-      // -- writes -------------------------------------------------------------
-      [=](sub_add_atom, const std::string& name, const secret& token,
-          millis now) {
-        return defer<subscription_upsert>(self, [=] {
-          return self->state.db->put_subscription(name, token.value, now);
-        });
-      },
-      [=](sub_rm_atom, const std::string& name) {
-        return defer<std::vector<std::string>>(
-            self, [=] { return self->state.db->remove_subscription(name); });
-      },
-      [=](agent_add_atom, const agent_spec& spec, millis now) {
-        return defer<stored_agent>(
-            self, [=] { return self->state.db->add_agent(spec, now); });
-      },
-      [=](agent_rm_atom, const std::string& name) {
-        return defer<ok_atom>(
-            self, as_ok([=] { return self->state.db->remove_agent(name); }));
-      },
-      [=](agent_set_atom, const std::string& name, const std::string& value,
-          millis now) {
-        return defer<ok_atom>(self, as_ok([=] {
-                                return self->state.db->set_agent_auto_switch(
-                                    name, value, now);
-                              }));
-      },
-      [=](commit_atom, const switch_record& rec) {
-        return defer<switch_commit>(
-            self, [=] { return self->state.db->commit_switch(rec); });
-      },
-      [=](applied_atom, const apply_record& rec) {
-        return defer<ok_atom>(
-            self, as_ok([=] { return self->state.db->record_apply(rec); }));
-      },
-      [=](event_atom, const event_info& ev) {
-        return defer<int64_t>(self,
-                              [=] { return self->state.db->add_event(ev); });
-      },
-      [=](notify_atom, const notification_info& n) {
-        return defer<int64_t>(
-            self, [=] { return self->state.db->add_notification(n); });
-      },
-      [=](setting_atom, const std::string& key, const std::string& value,
-          millis now) {
-        return defer<ok_atom>(self, as_ok([=] {
-                                return self->state.db->put_setting(key, value,
-                                                                   now);
-                              }));
-      },
-      [=](retention_atom, millis cutoff, uint32_t batch) {
-        return defer<uint64_t>(self, [=] {
-          return self->state.db->delete_events_before(cutoff, batch);
-        });
-      },
-      // -- reads --------------------------------------------------------------
-      [=](events_atom, const query& q) -> caf::result<std::vector<event_info>> {
-        auto xs = self->state.db->events(q);
-        if (!xs)
-          return xs.error();
-        return std::move(*xs);
-      },
-      [=](history_atom,
-          const query& q) -> caf::result<std::vector<history_info>> {
-        auto xs = self->state.db->history(q);
-        if (!xs)
-          return xs.error();
-        return std::move(*xs);
-      },
-      [=](notes_atom,
-          const query& q) -> caf::result<std::vector<notification_info>> {
-        auto xs = self->state.db->notifications(q);
-        if (!xs)
-          return xs.error();
-        return std::move(*xs);
-      },
-      [=](counts_atom,
-          millis since) -> caf::result<std::vector<failure_count>> {
-        auto xs = self->state.db->failure_counts(since);
-        if (!xs)
-          return xs.error();
-        return std::move(*xs);
-      },
-      [=](failure_atom, millis since,
-          millis now) -> caf::result<std::vector<exclusion_seed>> {
-        auto xs = self->state.db->exclusion_seeds(since, now);
-        if (!xs)
-          return xs.error();
-        return std::move(*xs);
-      },
-      [=](flush_atom) { flush(self); },
+    [=](status_atom) {
+      auto& st = self->state;
+      component_status cs;
+      cs.name = "store";
+      cs.state = "running";
+      cs.details["path"] = st.db->path();
+      cs.details["commits"] = std::to_string(st.commits);
+      cs.details["writes"] = std::to_string(st.writes);
+      cs.details["failed_commits"] = std::to_string(st.failed_commits);
+      cs.details["failed_writes"] = std::to_string(st.failed_writes);
+      cs.details["largest_batch"] = std::to_string(st.largest_batch);
+      cs.details["pending"] = std::to_string(st.pending.size());
+      return cs;
+    },
+    [=](load_atom, millis now, millis window) -> caf::result<snapshot> {
+      auto snap = self->state.db->load(now, window);
+      if (!snap)
+        return snap.error();
+      return std::move(*snap);
+    },
+    // -- writes -------------------------------------------------------------
+    [=](sub_add_atom, const std::string& name, const secret& token,
+        millis now) {
+      return defer<subscription_upsert>(self, [=] {
+        return self->state.db->put_subscription(name, token.value, now);
+      });
+    },
+    [=](sub_rm_atom, const std::string& name) {
+      return defer<std::vector<std::string>>(
+        self, [=] { return self->state.db->remove_subscription(name); });
+    },
+    [=](agent_add_atom, const agent_spec& spec, millis now) {
+      return defer<stored_agent>(
+        self, [=] { return self->state.db->add_agent(spec, now); });
+    },
+    [=](agent_rm_atom, const std::string& name) {
+      return defer<ok_atom>(
+        self, as_ok([=] { return self->state.db->remove_agent(name); }));
+    },
+    [=](agent_set_atom, const std::string& name, const std::string& value,
+        millis now) {
+      return defer<ok_atom>(self, as_ok([=] {
+                              return self->state.db->set_agent_auto_switch(
+                                name, value, now);
+                            }));
+    },
+    [=](commit_atom, const switch_record& rec) {
+      return defer<switch_commit>(
+        self, [=] { return self->state.db->commit_switch(rec); });
+    },
+    [=](applied_atom, const apply_record& rec) {
+      return defer<ok_atom>(
+        self, as_ok([=] { return self->state.db->record_apply(rec); }));
+    },
+    [=](event_atom, const event_info& ev) {
+      return defer<int64_t>(self,
+                            [=] { return self->state.db->add_event(ev); });
+    },
+    [=](notify_atom, const notification_info& n) {
+      return defer<int64_t>(
+        self, [=] { return self->state.db->add_notification(n); });
+    },
+    [=](setting_atom, const std::string& key, const std::string& value,
+        millis now) {
+      return defer<ok_atom>(
+        self,
+        as_ok([=] { return self->state.db->put_setting(key, value, now); }));
+    },
+    [=](retention_atom, millis cutoff, uint32_t batch) {
+      return defer<uint64_t>(self, [=] {
+        return self->state.db->delete_events_before(cutoff, batch);
+      });
+    },
+    // -- reads --------------------------------------------------------------
+    [=](events_atom, const query& q) -> caf::result<std::vector<event_info>> {
+      auto xs = self->state.db->events(q);
+      if (!xs)
+        return xs.error();
+      return std::move(*xs);
+    },
+    [=](history_atom,
+        const query& q) -> caf::result<std::vector<history_info>> {
+      auto xs = self->state.db->history(q);
+      if (!xs)
+        return xs.error();
+      return std::move(*xs);
+    },
+    [=](notes_atom,
+        const query& q) -> caf::result<std::vector<notification_info>> {
+      auto xs = self->state.db->notifications(q);
+      if (!xs)
+        return xs.error();
+      return std::move(*xs);
+    },
+    [=](counts_atom, millis since) -> caf::result<std::vector<failure_count>> {
+      auto xs = self->state.db->failure_counts(since);
+      if (!xs)
+        return xs.error();
+      return std::move(*xs);
+    },
+    [=](failure_atom, millis since,
+        millis now) -> caf::result<std::vector<exclusion_seed>> {
+      auto xs = self->state.db->exclusion_seeds(since, now);
+      if (!xs)
+        return xs.error();
+      return std::move(*xs);
+    },
+    [=](flush_atom) { flush(self); },
   };
 }
 

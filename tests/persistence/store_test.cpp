@@ -161,7 +161,7 @@ TEST_P(store_test, commit_switch_writes_everything_once_and_is_fenced) {
   EXPECT_EQ((*notes)[0].kind, "switch");
   // Applying records the result on the agent and on the history row.
   EXPECT_FALSE(
-      db->record_apply(apply_record{"a1", 1, "hot_reloaded", true, t0 + 6000}));
+    db->record_apply(apply_record{"a1", 1, "hot_reloaded", true, t0 + 6000}));
   agent = db->agent("a1");
   EXPECT_EQ(agent->applied_generation, 1u);
   EXPECT_EQ(agent->last_apply, "hot_reloaded");
@@ -174,7 +174,7 @@ TEST_P(store_test, commit_switch_writes_everything_once_and_is_fenced) {
   rec.trigger = "manual";
   ASSERT_TRUE(db->commit_switch(rec));
   EXPECT_FALSE(db->record_apply(
-      apply_record{"a1", 2, "failed: engine unreachable", false, t0 + 7000}));
+    apply_record{"a1", 2, "failed: engine unreachable", false, t0 + 7000}));
   agent = db->agent("a1");
   EXPECT_EQ(agent->generation, 2u);
   EXPECT_EQ(agent->applied_generation, 1u);
@@ -365,10 +365,10 @@ TEST(store_file, stored_timestamps_use_the_one_iso_format) {
   }
   SQLite::Database raw(path, SQLite::OPEN_READONLY);
   EXPECT_EQ(
-      raw.execAndGet("SELECT occurred_at FROM failure_events").getString(),
-      "2027-01-15T08:00:00.007Z");
+    raw.execAndGet("SELECT occurred_at FROM failure_events").getString(),
+    "2027-01-15T08:00:00.007Z");
   // The migration's own timestamp uses the same shape.
   auto applied
-      = raw.execAndGet("SELECT applied_at FROM schema_version").getString();
+    = raw.execAndGet("SELECT applied_at FROM schema_version").getString();
   EXPECT_TRUE(parse_iso(applied).has_value()) << applied;
 }

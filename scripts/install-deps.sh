@@ -1,0 +1,47 @@
+#!/bin/bash
+# Installs the Debian 12 packages Switchboard needs, and only those that are
+# missing (apt-get runs only when something is absent). Run as root.
+#   scripts/install-deps.sh          build and run the daemon
+#   scripts/install-deps.sh --test   also what the test suite needs
+set -euo pipefail
+
+packages=(
+  g++ cmake make
+  libcaf-dev            # C++ Actor Framework 0.17 (core, io, openssl)
+  libsqlitecpp-dev libsqlite3-dev
+  libspdlog-dev libfmt-dev
+  nlohmann-json3-dev    # JSON for the CLI and the Docker client
+  libcli11-dev          # command-line parsing
+  libcurl4-openssl-dev  # Docker Engine API over the unix socket
+  libcpp-httplib-dev    # the reference agent server
+  libssl-dev
+)
+if [[ "${1:-}" == "--test" ]]; then
+  packages+=(
+    libgtest-dev googletest
+    docker.io             # a private Docker engine for the container tests
+    busybox-static        # the agent-server test image's root file system
+    curl python3 procps
+  )
+fi
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null \
+      | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+if (( ${#missing[@]} == 0 )); then
+  echo "install-deps: all packages present"
+  exit 0
+fi
+echo "install-deps: installing ${missing[*]}"
+if [[ $(id -u) -ne 0 ]]; then
+  echo "install-deps: run as root to install packages" >&2
+  exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+echo "install-deps: done"

@@ -1,0 +1,309 @@
+// End to end: the real switchboardd binary on a free port with a temporary
+// database, driven by the real switchboard binary through every admin
+// command, including the error cases; a restart keeps agents, subscriptions
+// and settings; SIGTERM stops the daemon within 5 seconds.
+
+#include "fixtures/process.hpp"
+#include "fixtures/temp_dir.hpp"
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <fstream>
+
+using namespace sb;
+using namespace sb::test;
+using json = nlohmann::json;
+
+namespace {
+
+class daemon_cli_test : public ::testing::Test {
+protected:
+  void SetUp() override { start(); }
+
+  void start(std::vector<std::string> extra = {}) {
+    std::vector<std::string> args{"--switchboard.port=0",
+                                  "--switchboard.db-path=" + db_path(),
+                                  "--switchboard.log-level=debug"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    daemon = std::make_unique<daemon_process>(daemon_binary(), args);
+    ASSERT_NE(daemon->port(), 0) << daemon->log();
+  }
+
+  std::string db_path() const { return dir.file("state.db"); }
+
+  run_result cli(std::vector<std::string> args, const std::string& input = {}) {
+    args.insert(args.begin(),
+                {cli_binary(), "--port", std::to_string(daemon->port())});
+    return run(args, input);
+  }
+
+  /// Runs a command that must succeed with --json and parses its output.
+  json ok(std::vector<std::string> args, const std::string& input = {}) {
+    args.insert(args.begin(), "--json");
+    auto res = cli(args, input);
+    EXPECT_EQ(res.rc, 0) << res.err;
+    try {
+      return json::parse(res.out);
+    } catch (const std::exception& e) {
+      ADD_FAILURE() << "not JSON: " << res.out << " (" << e.what() << ")";
+      return json{};
+    }
+  }
+
+  /// Runs a command that must fail with a one-line message containing `what`.
+  void fails(std::vector<std::string> args, const std::string& what) {
+    auto res = cli(args);
+    EXPECT_NE(res.rc, 0) << "succeeded: " << res.out;
+    EXPECT_NE(res.err.find(what), std::string::npos) << "stderr: " << res.err;
+    EXPECT_EQ(std::count(res.err.begin(), res.err.end(), '\n'), 1)
+      << "stderr: " << res.err;
+  }
+
+  std::string write_file(const std::string& name, const std::string& text) {
+    auto path = dir.file(name);
+    std::ofstream out{path};
+    out << text;
+    return path;
+  }
+
+  temp_dir dir;
+  std::unique_ptr<daemon_process> daemon;
+};
+
+} // namespace
+
+TEST_F(daemon_cli_test, ping_and_status) {
+  auto res = cli({"ping"});
+  EXPECT_EQ(res.rc, 0) << res.err;
+  EXPECT_NE(res.out.find("pong"), std::string::npos);
+  auto st = ok({"status"});
+  EXPECT_FALSE(st["version"].get<std::string>().empty());
+  EXPECT_EQ(st["agents"], 0);
+  EXPECT_EQ(st["subscriptions"], 0);
+  for (auto name :
+       {"admin", "store", "subscription-pool", "container-supervisor"})
+    EXPECT_EQ(st["components"][name]["state"], "running") << name;
+  EXPECT_EQ(cli({"status"}).rc, 0);
+}
+
+TEST_F(daemon_cli_test, subscriptions_add_list_rotate_remove) {
+  auto token_a = write_file("a.token", "sk-secret-token-aaaa\n");
+  auto added = ok({"subscription", "add", "sub-a", "--token-file", token_a});
+  EXPECT_EQ(added["name"], "sub-a");
+  EXPECT_EQ(added["rotated"], false);
+  // From standard input.
+  added = ok({"subscription", "add", "sub-b", "--token-file", "-"},
+             "sk-secret-token-bbbb\n");
+  EXPECT_EQ(added["name"], "sub-b");
+  ok({"agent", "add", "a1", "--subscription", "sub-a"});
+  // Same name again: rotation, reported with the agents that get it.
+  auto rotated = ok({"subscription", "add", "sub-a", "--token-file", "-"},
+                    "sk-secret-token-cccc");
+  EXPECT_EQ(rotated["rotated"], true);
+  EXPECT_EQ(rotated["reloading"], json::array({"a1"}));
+  auto list = ok({"subscription", "list"});
+  ASSERT_EQ(list.size(), 2u);
+  EXPECT_EQ(list[0]["name"], "sub-a");
+  EXPECT_EQ(list[0]["agent_count"], 1);
+  EXPECT_TRUE(list[0]["id"].is_number_integer());
+  EXPECT_EQ(list[1]["name"], "sub-b");
+  EXPECT_EQ(list[1]["agent_count"], 0);
+  // Removing unassigns the agents.
+  auto removed = ok({"subscription", "remove", "sub-a"});
+  EXPECT_EQ(removed["unassigned"], json::array({"a1"}));
+  EXPECT_TRUE(ok({"agent", "show", "a1"})["subscription"].is_null());
+  EXPECT_EQ(ok({"subscription", "list"}).size(), 1u);
+  // Tokens never appear in any output or in the daemon's log.
+  auto all_output = cli({"subscription", "list"}).out
+                    + cli({"--json", "subscription", "list"}).out
+                    + cli({"status"}).out + daemon->log();
+  for (auto secret :
+       {"sk-secret-token-aaaa", "sk-secret-token-bbbb", "sk-secret-token-cccc"})
+    EXPECT_EQ(all_output.find(secret), std::string::npos) << secret;
+}
+
+TEST_F(daemon_cli_test, subscription_errors_change_nothing) {
+  fails({"subscription", "add", "x", "--token-file",
+         write_file("empty.token", "\n")},
+        "empty");
+  fails({"subscription", "add", "x", "--token-file", dir.file("missing")},
+        "cannot read token file");
+  fails({"subscription", "add", "", "--token-file", write_file("t", "tok")},
+        "must not be empty");
+  fails({"subscription", "remove", "nope"}, "unknown subscription 'nope'");
+  fails({"subscription", "add", std::string(129, 'x'), "--token-file",
+         write_file("t2", "tok")},
+        "longer than 128 bytes");
+  EXPECT_TRUE(ok({"subscription", "list"}).empty());
+}
+
+TEST_F(daemon_cli_test, agents_add_list_show_remove) {
+  ok({"subscription", "add", "sub-a", "--token-file", "-"}, "tok-a");
+  auto a1 = ok(
+    {"agent", "add", "a1", "--subscription", "sub-a", "--container", "ctr-1"});
+  EXPECT_EQ(a1["name"], "a1");
+  EXPECT_EQ(a1["subscription"], "sub-a");
+  EXPECT_EQ(a1["container"], "ctr-1");
+  ok({"agent", "add", "a2"});
+  auto list = ok({"agent", "list"});
+  ASSERT_EQ(list.size(), 2u);
+  EXPECT_EQ(list[0]["name"], "a1");
+  EXPECT_EQ(list[0]["subscription"], "sub-a");
+  EXPECT_EQ(list[0]["generation"], 0);
+  EXPECT_EQ(list[0]["applied_generation"], 0);
+  EXPECT_EQ(list[0]["container"], "ctr-1");
+  EXPECT_EQ(list[1]["name"], "a2");
+  EXPECT_TRUE(list[1]["subscription"].is_null());
+  EXPECT_TRUE(list[1]["container"].is_null());
+  auto show = ok({"agent", "show", "a2"});
+  EXPECT_EQ(show["name"], "a2");
+  EXPECT_EQ(show["switching"], false);
+  auto human = cli({"agent", "list"});
+  EXPECT_EQ(human.rc, 0);
+  EXPECT_NE(human.out.find("a1"), std::string::npos);
+  EXPECT_EQ(ok({"agent", "remove", "a2"})["removed"], "a2");
+  EXPECT_EQ(ok({"agent", "list"}).size(), 1u);
+  EXPECT_EQ(ok({"status"})["agents"], 1);
+}
+
+TEST_F(daemon_cli_test, agent_errors_change_nothing) {
+  ok({"subscription", "add", "sub-a", "--token-file", "-"}, "tok-a");
+  ok({"agent", "add", "a1", "--subscription", "sub-a"});
+  auto before = ok({"agent", "list"});
+  fails({"agent", "add", "a1"}, "agent 'a1' exists already");
+  fails({"agent", "add", "a2", "--subscription", "nope"},
+        "unknown subscription 'nope'");
+  fails({"agent", "add", ""}, "must not be empty");
+  fails({"agent", "add", std::string(129, 'a')}, "longer than 128 bytes");
+  fails({"agent", "add", "bad\x01name"}, "control character");
+  fails({"agent", "add", "tab\tname"}, "control character");
+  fails({"agent", "add", "a3", "--container", "-bad"}, "container name");
+  fails({"agent", "show", "ghost"}, "unknown agent 'ghost'");
+  fails({"agent", "remove", "ghost"}, "unknown agent 'ghost'");
+  fails({"agent", "set", "a1", "auto-switch", "maybe"}, "on or off");
+  fails({"agent", "set", "a1", "colour", "blue"}, "unknown agent setting");
+  fails({"assign", "a1", "nope"}, "unknown subscription 'nope'");
+  fails({"assign", "ghost", "sub-a"}, "unknown agent 'ghost'");
+  EXPECT_EQ(ok({"agent", "list"}), before);
+  // A name of exactly 128 bytes is fine.
+  ok({"agent", "add", std::string(128, 'b')});
+}
+
+TEST_F(daemon_cli_test, settings_get_and_set) {
+  auto all = ok({"settings", "get"});
+  EXPECT_EQ(all["auto-switch"], "on");
+  EXPECT_EQ(all["exclusion-window"], "2h");
+  EXPECT_EQ(ok({"settings", "set", "auto-switch", "off"})["auto-switch"],
+            "off");
+  EXPECT_EQ(ok({"settings", "get", "auto-switch"})["auto-switch"], "off");
+  auto plain = cli({"settings", "get", "auto-switch"});
+  EXPECT_EQ(plain.out, "off\n");
+  fails({"settings", "set", "auto-switch", "maybe"}, "not on or off");
+  fails({"settings", "set", "nope", "1"}, "unknown setting 'nope'");
+  fails({"settings", "set", "exclusion-window", "soon"}, "not a duration");
+  EXPECT_EQ(ok({"settings", "get"})["auto-switch"], "off");
+}
+
+TEST_F(daemon_cli_test, state_survives_a_restart) {
+  ok({"subscription", "add", "sub-a", "--token-file", "-"}, "tok-a");
+  ok({"subscription", "add", "sub-b", "--token-file", "-"}, "tok-b");
+  ok({"agent", "add", "a1", "--subscription", "sub-a", "--container", "c1"});
+  ok({"agent", "add", "a2", "--subscription", "sub-b"});
+  ok({"agent", "set", "a2", "auto-switch", "off"});
+  ok({"settings", "set", "auto-switch", "off"});
+  ok({"settings", "set", "switch-budget", "3"});
+  auto agents = ok({"agent", "list"});
+  auto subs = ok({"subscription", "list"});
+  auto rc = daemon->terminate(std::chrono::seconds(5));
+  ASSERT_TRUE(rc.has_value()) << "did not stop within 5 s";
+  EXPECT_EQ(*rc, 0);
+  start();
+  EXPECT_EQ(ok({"agent", "list"}), agents);
+  auto subs_after = ok({"subscription", "list"});
+  ASSERT_EQ(subs_after.size(), subs.size());
+  for (size_t i = 0; i < subs.size(); ++i) {
+    EXPECT_EQ(subs_after[i]["name"], subs[i]["name"]);
+    EXPECT_EQ(subs_after[i]["agent_count"], subs[i]["agent_count"]);
+  }
+  auto settings = ok({"settings", "get"});
+  EXPECT_EQ(settings["auto-switch"], "off");
+  EXPECT_EQ(settings["switch-budget"], "3");
+  EXPECT_EQ(ok({"agent", "show", "a2"})["auto_switch"], "off");
+}
+
+TEST_F(daemon_cli_test, sigterm_stops_within_five_seconds) {
+  ok({"subscription", "add", "sub-a", "--token-file", "-"}, "tok-a");
+  for (int i = 0; i < 20; ++i)
+    ok({"agent", "add", "a" + std::to_string(i), "--subscription", "sub-a"});
+  auto rc = daemon->terminate(std::chrono::seconds(5));
+  ASSERT_TRUE(rc.has_value()) << daemon->log();
+  EXPECT_EQ(*rc, 0);
+  EXPECT_NE(daemon->log().find("stopped"), std::string::npos);
+}
+
+TEST_F(daemon_cli_test, unreachable_daemon_is_a_clear_error) {
+  auto port = daemon->port();
+  ASSERT_TRUE(daemon->terminate().has_value());
+  auto started = std::chrono::steady_clock::now();
+  auto res = run({cli_binary(), "--port", std::to_string(port), "status"});
+  auto took = std::chrono::steady_clock::now() - started;
+  EXPECT_EQ(res.rc, 1);
+  EXPECT_NE(res.err.find("not reachable"), std::string::npos) << res.err;
+  EXPECT_EQ(std::count(res.err.begin(), res.err.end(), '\n'), 1) << res.err;
+  EXPECT_LT(took, std::chrono::seconds(10));
+}
+
+TEST_F(daemon_cli_test, usage_errors_exit_2) {
+  auto res = cli({"agent"});
+  EXPECT_EQ(res.rc, 2);
+  res = cli({"frobnicate"});
+  EXPECT_EQ(res.rc, 2);
+  res = cli({"report", "a1"});
+  EXPECT_EQ(res.rc, 2);
+  EXPECT_NE(res.err.find("--status"), std::string::npos) << res.err;
+  res = run({cli_binary(), "--help"});
+  EXPECT_EQ(res.rc, 0);
+  EXPECT_NE(res.out.find("subscription"), std::string::npos);
+}
+
+// -- start-up checks
+// ------------------------------------------------------------
+
+TEST(daemon_config, bad_values_and_unknown_keys_stop_start_up) {
+  temp_dir dir;
+  int files = 0;
+  auto write = [&](const std::string& text) {
+    auto path = dir.file("bad" + std::to_string(++files) + ".ini");
+    std::ofstream{path} << text;
+    return "--config-file=" + path;
+  };
+  struct bad_case {
+    std::vector<std::string> args;
+    std::string expected;
+  };
+  std::vector<bad_case> cases = {
+    {{write("[switchboard]\nport=\"abc\"\n")}, "switchboard.port"},
+    {{write("[switchboard]\nport=70000\n")}, "switchboard.port"},
+    {{write("[switchboard]\nprot=7411\n")}, "switchboard.prot"},
+    {{write("[switchboard]\nstop-timeout=\"soon\"\n")},
+     "switchboard.stop-timeout"},
+    {{write("[settings]\nauto-switch=\"maybe\"\n")}, "auto-switch"},
+    {{write("[settings]\nswitch-budget=\"-1\"\n")}, "switch-budget"},
+    {{write("[elsewhere]\nx=1\n")}, "[elsewhere]"},
+    {{"--switchboard.port=abc"}, "--switchboard.port=abc"},
+    {{"--switchboard.nope=1"}, "--switchboard.nope=1"},
+    {{"--switchboard.log-level=loud"}, "log-level"},
+    {{"--switchboard.host=0.0.0.0"}, "TLS"},
+    {{"--config-file=" + dir.file("missing.ini")}, "does not exist"},
+  };
+  for (auto& c : cases) {
+    auto argv = c.args;
+    argv.insert(argv.begin(), daemon_binary());
+    argv.push_back("--switchboard.db-path=" + dir.file("x.db"));
+    auto res = run(argv, {}, std::chrono::seconds(10));
+    EXPECT_EQ(res.rc, 2) << c.expected << ": " << res.err;
+    EXPECT_NE(res.err.find(c.expected), std::string::npos)
+      << "expected '" << c.expected << "' in: " << res.err;
+  }
+}

@@ -1,0 +1,292 @@
+// The wire protocol over a real CAF connection: two actor systems in one
+// process, connected on 127.0.0.1 (port 0), so every value is serialized and
+// deserialized by CAF's network layer. Every message type round-trips,
+// errors keep their text, and a peer with another protocol version is refused
+// at connect time.
+
+#include "client/connect.hpp"
+#include "messages/actors.hpp"
+#include "messages/error.hpp"
+#include "messages/register.hpp"
+
+#include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
+#include <caf/deep_to_string.hpp>
+#include <caf/io/middleman.hpp>
+#include <caf/scoped_actor.hpp>
+#include <caf/typed_event_based_actor.hpp>
+
+#include <gtest/gtest.h>
+
+using namespace sb;
+using namespace std::chrono_literals;
+
+namespace {
+
+/// Echoes every wire type back; `ping` with a name answers an sb error.
+using echo_actor = caf::typed_actor<
+  replies<secret>::with<secret>, replies<failure_report>::with<failure_report>,
+  replies<report_result>::with<report_result>,
+  replies<subscription_info>::with<subscription_info>,
+  replies<subscription_change>::with<subscription_change>,
+  replies<agent_spec>::with<agent_spec>, replies<agent_info>::with<agent_info>,
+  replies<component_status>::with<component_status>,
+  replies<status_info>::with<status_info>, replies<query>::with<query>,
+  replies<event_info>::with<event_info>,
+  replies<history_info>::with<history_info>,
+  replies<notification_info>::with<notification_info>,
+  replies<settings_map>::with<settings_map>,
+  replies<std::vector<std::string>>::with<std::vector<std::string>>,
+  replies<std::vector<agent_info>>::with<std::vector<agent_info>>,
+  replies<ping_atom, std::string>::with<std::string>>;
+
+echo_actor::behavior_type echo(echo_actor::pointer) {
+  return {
+    [](secret& x) { return x; },
+    [](failure_report& x) { return x; },
+    [](report_result& x) { return x; },
+    [](subscription_info& x) { return x; },
+    [](subscription_change& x) { return x; },
+    [](agent_spec& x) { return x; },
+    [](agent_info& x) { return x; },
+    [](component_status& x) { return x; },
+    [](status_info& x) { return x; },
+    [](query& x) { return x; },
+    [](event_info& x) { return x; },
+    [](history_info& x) { return x; },
+    [](notification_info& x) { return x; },
+    [](settings_map& x) { return x; },
+    [](std::vector<std::string>& x) { return x; },
+    [](std::vector<agent_info>& x) { return x; },
+    [](ping_atom, std::string& name) -> caf::result<std::string> {
+      return make_error(ec::unknown_agent, "unknown agent '" + name + "'");
+    },
+  };
+}
+
+struct node_config : caf::actor_system_config {
+  explicit node_config(const char* app_id = nullptr) {
+    sb::add_message_types(*this);
+    load<caf::io::middleman>();
+    set("scheduler.max-threads", 2);
+    if (app_id)
+      set("middleman.app-identifiers", std::vector<std::string>{app_id});
+  }
+};
+
+class protocol_test : public ::testing::Test {
+protected:
+  void SetUp() override {
+    server_actor = server.spawn(echo);
+    auto port = server.middleman().publish(server_actor, 0, "127.0.0.1", true);
+    ASSERT_TRUE(port) << server.render(port.error());
+    this->port = *port;
+    auto handle
+      = client.middleman().remote_actor<echo_actor>("127.0.0.1", *port);
+    ASSERT_TRUE(handle) << client.render(handle.error());
+    remote = *handle;
+  }
+
+  void TearDown() override {
+    caf::anon_send_exit(server_actor, caf::exit_reason::user_shutdown);
+  }
+
+  /// Sends `x` through the network and returns what came back.
+  template<class T>
+  T round_trip(const T& x) {
+    T result;
+    caf::scoped_actor self{client};
+    self->request(remote, 5s, x)
+      .receive([&](T& y) { result = std::move(y); },
+               [&](caf::error& err) { ADD_FAILURE() << render(err); });
+    return result;
+  }
+
+  template<class T>
+  void expect_round_trip(const T& x) {
+    EXPECT_EQ(caf::deep_to_string(round_trip(x)), caf::deep_to_string(x));
+  }
+
+  node_config server_cfg;
+  caf::actor_system server{server_cfg};
+  node_config client_cfg;
+  caf::actor_system client{client_cfg};
+  echo_actor server_actor;
+  echo_actor remote;
+  uint16_t port = 0;
+};
+
+} // namespace
+
+TEST_F(protocol_test, every_message_type_round_trips) {
+  // The echo runs on the other node: the handle is a proxy.
+  ASSERT_NE(remote.node(), client.node());
+  EXPECT_EQ(round_trip(secret{"sk-ant-oat01-xyz"}).value, "sk-ant-oat01-xyz");
+  failure_report r;
+  r.agent = "a1";
+  r.status = 429;
+  r.kind = "rate_limit";
+  r.error = "Too many requests \xE2\x9C\x93";
+  r.subscription = "sub-a";
+  r.execution_id = "exec-1";
+  r.source = "chat";
+  r.retry_after_ms = 30000;
+  r.reset_at = 1'800'000'000'000;
+  r.arrived_at = 1'800'000'000'123;
+  expect_round_trip(r);
+  report_result rr;
+  rr.result = outcome::no_alternative;
+  rr.agent = "a1";
+  rr.from = std::string{"sub-a"};
+  rr.generation = 7;
+  rr.failure_kind = "auth";
+  rr.reason = "every other subscription is excluded";
+  rr.event_count = 3;
+  rr.apply = "failed: engine unreachable";
+  rr.retry_after_ms = 1234;
+  rr.reset_at = 1'800'000'360'000;
+  expect_round_trip(rr);
+  EXPECT_EQ(round_trip(rr).result, outcome::no_alternative);
+  EXPECT_FALSE(round_trip(rr).to);
+  subscription_info si;
+  si.id = 42;
+  si.name = "sub-b";
+  si.agent_count = 3;
+  si.excluded_until = 1'800'000'000'000;
+  si.failures_2h = 2;
+  si.failures_24h = 5;
+  si.failures_2h_by_kind = {{"rate_limit", 2}};
+  si.failures_24h_by_kind = {{"rate_limit", 4}, {"auth", 1}};
+  expect_round_trip(si);
+  subscription_change sc;
+  sc.info = si;
+  sc.rotated = true;
+  sc.reloading = {"a1", "a2"};
+  expect_round_trip(sc);
+  expect_round_trip(agent_spec{"a1", "sub-a", "ctr-1"});
+  agent_info ai;
+  ai.name = "a1";
+  ai.subscription = std::string{"sub-a"};
+  ai.generation = 4;
+  ai.applied_generation = 3;
+  ai.switching = true;
+  ai.auto_switch = "off";
+  ai.container_state = "running";
+  ai.last_apply = "hot_reloaded";
+  ai.last_apply_at = 1'800'000'000'000;
+  ai.mailbox = 9;
+  expect_round_trip(ai);
+  expect_round_trip(std::vector<agent_info>{ai, ai});
+  component_status cs{"store", "running", {{"commits", "12"}}};
+  expect_round_trip(cs);
+  status_info st;
+  st.version = "0.1.0";
+  st.protocol = protocol_version();
+  st.uptime_ms = 5000;
+  st.agents = 100000;
+  st.subscriptions = 1000;
+  st.components = {cs};
+  expect_round_trip(st);
+  expect_round_trip(query{"a1", "sub-a", 10});
+  event_info ev;
+  ev.id = 1;
+  ev.agent = "a1";
+  ev.subscription = "sub-a";
+  ev.kind = "ignored";
+  ev.reason = "killed";
+  ev.status = 500;
+  ev.message = "exit code 137";
+  ev.at = 1'800'000'000'000;
+  expect_round_trip(ev);
+  history_info h;
+  h.id = 2;
+  h.agent = "a1";
+  h.from = std::string{"sub-a"};
+  h.to = std::string{"sub-b"};
+  h.trigger = "auto";
+  h.failure_kind = "rate_limit";
+  h.event_count = 2;
+  h.generation = 1;
+  h.apply = "hot_reloaded";
+  h.at = 1'800'000'000'000;
+  expect_round_trip(h);
+  notification_info n{3,         "a1",   "switch",  "title",
+                      "message", "high", "pending", 1'800'000'000'000};
+  expect_round_trip(n);
+  expect_round_trip(settings_map{{"auto-switch", "off"}});
+  expect_round_trip(std::vector<std::string>{"a", "b", ""});
+}
+
+TEST_F(protocol_test, errors_keep_their_code_and_text) {
+  caf::scoped_actor self{client};
+  self->request(remote, 5s, ping_atom::value, std::string{"ghost"})
+    .receive([](std::string&) { FAIL() << "expected an error"; },
+             [](caf::error& err) {
+               EXPECT_TRUE(is(err, ec::unknown_agent));
+               EXPECT_EQ(render(err), "unknown agent 'ghost'");
+             });
+}
+
+TEST_F(protocol_test, secrets_never_print) {
+  failure_report r;
+  auto text = caf::deep_to_string(secret{"sk-do-not-print"});
+  EXPECT_EQ(text.find("sk-do-not-print"), std::string::npos) << text;
+  EXPECT_NE(text.find("redacted"), std::string::npos) << text;
+}
+
+TEST(protocol_version, a_mismatched_client_is_refused_at_connect_time) {
+  node_config server_cfg;
+  caf::actor_system server{server_cfg};
+  auto fd = server.spawn(
+    [](front_door_actor::pointer) -> front_door_actor::behavior_type {
+      return {
+        [](ping_atom) { return std::string{"pong"}; },
+        [](status_atom) { return status_info{}; },
+        [](report_atom, failure_report&) { return report_result{}; },
+        [](sub_add_atom, std::string&, secret&) {
+          return subscription_change{};
+        },
+        [](sub_list_atom) { return std::vector<subscription_info>{}; },
+        [](sub_rm_atom, std::string&) { return std::vector<std::string>{}; },
+        [](agent_add_atom, agent_spec&) { return agent_info{}; },
+        [](agent_ls_atom) { return std::vector<agent_info>{}; },
+        [](agent_get_atom, std::string&) { return agent_info{}; },
+        [](agent_rm_atom, std::string& x) { return x; },
+        [](agent_set_atom, std::string&, std::string&, std::string&) {
+          return agent_info{};
+        },
+        [](assign_atom, std::string&, std::string&) { return report_result{}; },
+        [](lifecycle_atom, std::string&, std::string& x) { return x; },
+        [](settings_atom) { return settings_map{}; },
+        [](setting_atom, std::string&, std::string&) { return settings_map{}; },
+        [](events_atom, query&) { return std::vector<event_info>{}; },
+        [](history_atom, query&) { return std::vector<history_info>{}; },
+        [](notes_atom, query&) { return std::vector<notification_info>{}; },
+        [](watch_atom, watcher_actor&) { return ok_atom::value; },
+      };
+    });
+  auto port = server.middleman().publish(fd, 0, "127.0.0.1", true);
+  ASSERT_TRUE(port);
+  // Same protocol: connects.
+  {
+    node_config cfg;
+    caf::actor_system client{cfg};
+    client::endpoint ep;
+    ep.port = *port;
+    auto handle = client::connect(client, ep);
+    EXPECT_TRUE(handle) << render(handle.error());
+  }
+  // Another protocol version: refused, with a message that says so.
+  {
+    node_config cfg{"switchboard-protocol-0"};
+    caf::actor_system client{cfg};
+    client::endpoint ep;
+    ep.port = *port;
+    auto handle = client::connect(client, ep);
+    ASSERT_FALSE(handle);
+    EXPECT_NE(render(handle.error()).find("another protocol version"),
+              std::string::npos)
+      << render(handle.error());
+  }
+  caf::anon_send_exit(fd, caf::exit_reason::user_shutdown);
+}

@@ -1,0 +1,58 @@
+// Input checks shared by the CLI and the FRONT DOOR.
+
+#include "messages/error.hpp"
+#include "messages/validate.hpp"
+
+#include <gtest/gtest.h>
+
+using namespace sb;
+
+TEST(validate, names) {
+  EXPECT_FALSE(validate_name("agent name", "a1"));
+  EXPECT_FALSE(validate_name("agent name", "agent-\xC3\xA9t\xC3\xA9"));
+  EXPECT_FALSE(validate_name("agent name", std::string(128, 'x')));
+  EXPECT_TRUE(is(validate_name("agent name", ""), ec::invalid_name));
+  EXPECT_TRUE(
+    is(validate_name("agent name", std::string(129, 'x')), ec::invalid_name));
+  EXPECT_TRUE(validate_name("agent name", "a\nb"));
+  EXPECT_TRUE(validate_name("agent name", "a\x7f"));
+  EXPECT_TRUE(validate_name("agent name", "\xC3"));     // truncated sequence
+  EXPECT_TRUE(validate_name("agent name", "\xC0\xAF")); // overlong
+  EXPECT_NE(render(validate_name("agent name", "")).find("agent name"),
+            std::string::npos);
+}
+
+TEST(validate, tokens) {
+  EXPECT_FALSE(validate_token("sk-ant-oat01-abc_DEF.123"));
+  EXPECT_TRUE(validate_token(""));
+  EXPECT_TRUE(validate_token("two words"));
+  EXPECT_TRUE(validate_token(std::string(16385, 'x')));
+  EXPECT_EQ(trim_token("  tok\r\n"), "tok");
+  // An error about a token never contains the token.
+  auto err = validate_token("sk-secret with-space");
+  EXPECT_EQ(render(err).find("sk-secret"), std::string::npos);
+}
+
+TEST(validate, utf8_sanitizing_and_truncation) {
+  EXPECT_TRUE(valid_utf8("plain"));
+  EXPECT_TRUE(valid_utf8("\xE2\x9C\x93"));
+  EXPECT_FALSE(valid_utf8("\xFF"));
+  EXPECT_FALSE(valid_utf8("\xED\xA0\x80")); // surrogate
+  auto clean = sanitize_utf8("ok\xFFok", 100);
+  EXPECT_TRUE(valid_utf8(clean));
+  EXPECT_EQ(clean, "ok\xEF\xBF\xBDok");
+  // Truncation never cuts a character in half.
+  std::string checks;
+  for (int i = 0; i < 2000; ++i)
+    checks += "\xE2\x9C\x93"; // 3 bytes each
+  auto cut = sanitize_utf8(checks, 4096);
+  EXPECT_LE(cut.size(), 4096u);
+  EXPECT_EQ(cut.size() % 3, 0u);
+  EXPECT_TRUE(valid_utf8(cut));
+  std::string garbage;
+  for (int i = 0; i < 10000; ++i)
+    garbage.push_back(static_cast<char>(i * 7919 % 256));
+  auto safe = sanitize_utf8(garbage, 4096);
+  EXPECT_TRUE(valid_utf8(safe));
+  EXPECT_LE(safe.size(), 4096u);
+}
