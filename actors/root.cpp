@@ -12,8 +12,10 @@
 #include <caf/io/middleman.hpp>
 #include <caf/openssl/publish.hpp>
 #include <caf/scoped_actor.hpp>
+#include <caf/system_messages.hpp>
 
 #include <chrono>
+#include <map>
 
 namespace sb {
 
@@ -44,8 +46,23 @@ void stop_and_wait(caf::scoped_actor& self, const Handle& handle,
 
 } // namespace
 
-root_actor::behavior_type root_timer(root_actor::pointer self,
-                                     admin_actor admin, context_ptr ctx) {
+root_actor::behavior_type
+root(root_actor::pointer self, admin_actor admin,
+     std::vector<std::pair<std::string, caf::actor>> components,
+     context_ptr ctx, fatal_handler on_fatal) {
+  auto names = std::make_shared<std::map<caf::actor_addr, std::string>>();
+  for (auto& [name, handle] : components) {
+    self->monitor(handle);
+    names->emplace(handle.address(), name);
+  }
+  self->set_down_handler([=](caf::down_msg& dm) {
+    auto i = names->find(dm.source);
+    auto name = i == names->end() ? std::string{"a component"} : i->second;
+    SB_ERROR("{} stopped unexpectedly ({}); shutting down", name,
+             render(dm.reason));
+    if (on_fatal)
+      on_fatal(name);
+  });
   auto retention = ctx->opts.retention_interval;
   auto reconcile = ctx->opts.reconcile_interval;
   self->send(self, retention_atom::value);
@@ -65,7 +82,8 @@ root_actor::behavior_type root_timer(root_actor::pointer self,
 caf::expected<std::unique_ptr<daemon>> daemon::start(caf::actor_system& sys,
                                                      daemon_options opts,
                                                      std::shared_ptr<store> db,
-                                                     clock_fn clock) {
+                                                     clock_fn clock,
+                                                     fatal_handler on_fatal) {
   // Runtime settings: built-in defaults, then the config file, then what
   // was set at run time (the database).
   auto now = clock();
@@ -99,7 +117,15 @@ caf::expected<std::unique_ptr<daemon>> daemon::start(caf::actor_system& sys,
   d->admin_
     = sys.spawn(sb::admin, d->store_, d->pool_, d->supervisor_, ctx, snap);
   d->front_door_ = sys.spawn(sb::front_door, d->admin_, ctx);
-  d->timer_ = sys.spawn(root_timer, d->admin_, ctx);
+  std::vector<std::pair<std::string, caf::actor>> components = {
+    {"store", caf::actor_cast<caf::actor>(d->store_)},
+    {"subscription-pool", caf::actor_cast<caf::actor>(d->pool_)},
+    {"container-supervisor", caf::actor_cast<caf::actor>(d->supervisor_)},
+    {"admin", caf::actor_cast<caf::actor>(d->admin_)},
+    {"front-door", caf::actor_cast<caf::actor>(d->front_door_)},
+  };
+  d->root_ = sys.spawn(root, d->admin_, std::move(components), ctx,
+                       std::move(on_fatal));
   SB_INFO("loaded {} subscriptions and {} agents", snap->subscriptions.size(),
           snap->agents.size());
   // Publish the FRONT DOOR, over TLS when a certificate is configured.
@@ -137,7 +163,7 @@ void daemon::stop() {
   // 1. Intake: no new requests.
   if (port_ != 0)
     sys_.middleman().unpublish(front_door_, port_);
-  stop_and_wait(self, timer_, 2s);
+  stop_and_wait(self, root_, 2s);
   stop_and_wait(self, front_door_, 2s);
   // 2. Agents: the ADMIN stops every AGENT, then itself.
   if (admin_) {

@@ -13,17 +13,27 @@
 #include <caf/actor_system.hpp>
 #include <caf/expected.hpp>
 
+#include <functional>
 #include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace sb {
 
 class store;
 
-/// The timer half of the ROOT: sends `retention` and `reconcile` to the ADMIN
-/// every interval (retention also once at start-up).
-root_actor::behavior_type root_timer(root_actor::pointer self,
-                                     admin_actor admin, context_ptr ctx);
+/// Called when a core component stops while the daemon is not shutting down.
+using fatal_handler = std::function<void(const std::string& component)>;
+
+/// The actor half of the ROOT: sends `retention` and `reconcile` to the ADMIN
+/// every interval (retention also once at start-up), and watches the core
+/// components: if one of them stops unexpectedly, `on_fatal` is called (the
+/// daemon then shuts down in order instead of limping on).
+root_actor::behavior_type
+root(root_actor::pointer self, admin_actor admin,
+     std::vector<std::pair<std::string, caf::actor>> components,
+     context_ptr ctx, fatal_handler on_fatal);
 
 class daemon {
 public:
@@ -31,7 +41,7 @@ public:
   /// on opts.host:opts.port (0 = a free port).
   static caf::expected<std::unique_ptr<daemon>>
   start(caf::actor_system& sys, daemon_options opts, std::shared_ptr<store> db,
-        clock_fn clock = wall_clock_ms);
+        clock_fn clock = wall_clock_ms, fatal_handler on_fatal = nullptr);
 
   ~daemon();
 
@@ -58,7 +68,7 @@ private:
   supervisor_actor supervisor_;
   admin_actor admin_;
   front_door_actor front_door_;
-  root_actor timer_;
+  root_actor root_;
   uint16_t port_ = 0;
   bool stopped_ = false;
 };

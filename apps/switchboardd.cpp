@@ -12,6 +12,7 @@
 #include <caf/openssl/manager.hpp>
 
 #include <pthread.h>
+#include <unistd.h>
 
 #include <csignal>
 #include <cstdio>
@@ -68,8 +69,11 @@ int main(int argc, char** argv) {
   }
   SB_INFO("database {}", opts.db_path);
   caf::actor_system sys{cfg};
+  // A core component that stops on its own ends the daemon, in order.
+  auto on_fatal = [](const std::string&) { ::kill(::getpid(), SIGTERM); };
   auto d
-    = sb::daemon::start(sys, opts, std::shared_ptr<sb::store>{std::move(*db)});
+    = sb::daemon::start(sys, opts, std::shared_ptr<sb::store>{std::move(*db)},
+                        sb::wall_clock_ms, on_fatal);
   if (!d) {
     SB_ERROR("{}", sb::render(d.error()));
     return 1;
