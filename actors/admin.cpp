@@ -66,6 +66,16 @@ void on_down(self_ptr self, const caf::down_msg& dm) {
   }
 }
 
+/// Asks the STORE and answers the requester from here.
+template<class T, class... Ts>
+caf::typed_response_promise<T> forward_read(self_ptr self, Ts... xs) {
+  auto rp = self->make_response_promise<T>();
+  self->request(self->state.store, store_timeout, std::move(xs)...)
+    .then([=](T& result) mutable { rp.deliver(std::move(result)); },
+          [=](caf::error& err) mutable { rp.deliver(std::move(err)); });
+  return rp;
+}
+
 /// Collects the answers of a fan-out and delivers them when all are in.
 template<class T>
 struct collector {
@@ -350,16 +360,21 @@ admin(admin_actor::stateful_pointer<admin_state> self, store_actor store,
           [=](caf::error& err) mutable { rp.deliver(std::move(err)); });
       return rp;
     },
+    // Reads of history: asked of the STORE and answered here. The detached
+    // STORE never answers a remote client itself: a detached actor that
+    // replied to a remote node can stay referenced by the network layer and
+    // hang CAF's shutdown.
     [=](events_atom, query& q) {
-      return self->delegate(self->state.store, events_atom::value,
-                            std::move(q));
+      return forward_read<std::vector<event_info>>(self, events_atom::value,
+                                                   std::move(q));
     },
     [=](history_atom, query& q) {
-      return self->delegate(self->state.store, history_atom::value,
-                            std::move(q));
+      return forward_read<std::vector<history_info>>(self, history_atom::value,
+                                                     std::move(q));
     },
     [=](notes_atom, query& q) {
-      return self->delegate(self->state.store, notes_atom::value, std::move(q));
+      return forward_read<std::vector<notification_info>>(
+        self, notes_atom::value, std::move(q));
     },
     [=](watch_atom, watcher_actor& w) {
       auto& st = self->state;

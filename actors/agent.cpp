@@ -45,12 +45,14 @@ void drop_older(std::deque<millis>& xs, millis cutoff) {
 }
 
 /// The subscription a report is about: the one it names, else the assignment
-/// in force when it entered the daemon.
+/// in force when it entered the daemon. A report that entered in the same
+/// millisecond as a switch committed counts as before it: the safe side, it
+/// cannot cause a second switch.
 std::string attribute(const agent_state& st, const failure_report& r) {
   if (!r.subscription.empty())
     return r.subscription;
   for (auto i = st.epochs.rbegin(); i != st.epochs.rend(); ++i)
-    if (i->since <= r.arrived_at)
+    if (i->since < r.arrived_at)
       return i->sub_name;
   return st.epochs.empty() ? st.sub_name : st.epochs.front().sub_name;
 }
@@ -517,6 +519,8 @@ agent(agent_actor::stateful_pointer<agent_state> self, stored_agent row,
                                            : 0;
       ev.at = r.arrived_at;
       auto rp = self->make_response_promise<report_result>();
+      SB_DEBUG("agent {}: report {} (execution {}) about {}", st.agent_name,
+               r.status, r.execution_id, about);
       // The event is durable before any gate and before the reply.
       self->request(st.store, store_timeout, event_atom::value, ev)
         .then(

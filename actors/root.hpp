@@ -12,6 +12,7 @@
 
 #include <caf/actor_system.hpp>
 #include <caf/expected.hpp>
+#include <caf/typed_event_based_actor.hpp>
 
 #include <functional>
 #include <memory>

@@ -16,6 +16,8 @@ void configure(caf::actor_system_config& cfg, const endpoint& ep) {
   add_message_types(cfg);
   cfg.load<caf::io::middleman>();
   cfg.set("scheduler.max-threads", 2);
+  // See actors/config.cpp: BASP workers can drop replies in CAF 0.17.
+  cfg.set("middleman.workers", 0);
   if (ep.tls()) {
     cfg.load<caf::openssl::manager>();
     if (!ep.tls_ca.empty())

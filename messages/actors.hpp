@@ -88,9 +88,7 @@ using store_actor = caf::typed_actor<
   replies<notes_atom, query>::with<std::vector<notification_info>>,
   replies<counts_atom, millis>::with<std::vector<failure_count>>,
   /// Exclusion seeds: since, now.
-  replies<failure_atom, millis, millis>::with<std::vector<exclusion_seed>>,
-  /// INTERNAL: commit the pending batch.
-  caf::reacts_to<flush_atom>>;
+  replies<failure_atom, millis, millis>::with<std::vector<exclusion_seed>>>;
 
 /// The SUBSCRIPTION POOL: subscriptions, who is on which, exclusions.
 /// Selection and the count update happen in one step here.

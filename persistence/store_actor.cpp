@@ -11,6 +11,8 @@ namespace {
 
 using self_ptr = store_actor::stateful_pointer<store_state>;
 
+void flush(self_ptr self);
+
 /// Queues a write whose value is produced by `op` (returning
 /// caf::expected<T>) and answers the requester after the batch commits.
 template<class T, class Op>
@@ -18,8 +20,6 @@ caf::typed_response_promise<T> defer(self_ptr self, Op op) {
   auto rp = self->template make_response_promise<T>();
   auto slot = std::make_shared<caf::expected<T>>(caf::error{});
   auto& st = self->state;
-  if (st.pending.empty())
-    self->send(self, flush_atom::value);
   st.pending.push_back(
     store_state::job{[op = std::move(op), slot]() mutable -> caf::error {
                        *slot = op();
@@ -33,6 +33,11 @@ caf::typed_response_promise<T> defer(self_ptr self, Op op) {
                        else
                          rp.deliver(slot->error());
                      }});
+  // Group commit: wait while more messages are queued (they may be writes
+  // that join this transaction); commit once the mailbox has drained or the
+  // batch is full.
+  if (self->mailbox().empty() || st.pending.size() >= st.max_batch)
+    flush(self);
   return rp;
 }
 
@@ -56,8 +61,6 @@ void flush(self_ptr self) {
   std::move(st.pending.begin(), st.pending.begin() + n,
             std::back_inserter(batch));
   st.pending.erase(st.pending.begin(), st.pending.begin() + n);
-  if (!st.pending.empty())
-    self->send(self, flush_atom::value);
   st.largest_batch = std::max(st.largest_batch, n);
   // Run every write in its own savepoint inside one transaction.
   std::vector<caf::error> results(n);
@@ -103,6 +106,7 @@ store_actor_impl(store_actor::stateful_pointer<store_state> self,
   self->state.db = std::move(db_ptr);
   return {
     [=](status_atom) {
+      flush(self);
       auto& st = self->state;
       component_status cs;
       cs.name = "store";
@@ -117,6 +121,7 @@ store_actor_impl(store_actor::stateful_pointer<store_state> self,
       return cs;
     },
     [=](load_atom, millis now, millis window) -> caf::result<snapshot> {
+      flush(self);
       auto snap = self->state.db->load(now, window);
       if (!snap)
         return snap.error();
@@ -175,8 +180,10 @@ store_actor_impl(store_actor::stateful_pointer<store_state> self,
         return self->state.db->delete_events_before(cutoff, batch);
       });
     },
-    // -- reads --------------------------------------------------------------
+    // -- reads: first commit what is queued, so a read sees every write that
+    // was sent before it (and no write is left waiting for a drain) --------
     [=](events_atom, const query& q) -> caf::result<std::vector<event_info>> {
+      flush(self);
       auto xs = self->state.db->events(q);
       if (!xs)
         return xs.error();
@@ -184,6 +191,7 @@ store_actor_impl(store_actor::stateful_pointer<store_state> self,
     },
     [=](history_atom,
         const query& q) -> caf::result<std::vector<history_info>> {
+      flush(self);
       auto xs = self->state.db->history(q);
       if (!xs)
         return xs.error();
@@ -191,12 +199,14 @@ store_actor_impl(store_actor::stateful_pointer<store_state> self,
     },
     [=](notes_atom,
         const query& q) -> caf::result<std::vector<notification_info>> {
+      flush(self);
       auto xs = self->state.db->notifications(q);
       if (!xs)
         return xs.error();
       return std::move(*xs);
     },
     [=](counts_atom, millis since) -> caf::result<std::vector<failure_count>> {
+      flush(self);
       auto xs = self->state.db->failure_counts(since);
       if (!xs)
         return xs.error();
@@ -204,12 +214,12 @@ store_actor_impl(store_actor::stateful_pointer<store_state> self,
     },
     [=](failure_atom, millis since,
         millis now) -> caf::result<std::vector<exclusion_seed>> {
+      flush(self);
       auto xs = self->state.db->exclusion_seeds(since, now);
       if (!xs)
         return xs.error();
       return std::move(*xs);
     },
-    [=](flush_atom) { flush(self); },
   };
 }
 

@@ -2,11 +2,13 @@
 
 // The STORE actor: a detached actor that owns the store (one SQLite
 // connection). Reads run at once. Writes are queued and committed together:
-// the first write of a batch sends `flush` to the actor itself, so every write
-// already waiting in the mailbox joins the same transaction (group commit).
-// Each write runs inside its own savepoint, so a bad write fails alone; no
-// write is acknowledged before its transaction committed, and a failed COMMIT
-// fails every write of the batch.
+// after queueing a write, the actor commits only once its mailbox has drained
+// (or the batch is full), so every write already waiting in the mailbox joins
+// the same transaction (group commit) and a lone write commits at once. Each
+// write runs inside its own savepoint, so a bad write fails alone; no write is
+// acknowledged before its transaction committed, and a failed COMMIT fails
+// every write of the batch. (No message to itself: a self-sent message still
+// queued at exit would keep a detached actor alive and hang the shutdown.)
 
 #include "messages/actors.hpp"
 #include "persistence/store.hpp"

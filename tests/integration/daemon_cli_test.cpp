@@ -10,6 +10,8 @@
 #include <nlohmann/json.hpp>
 
 #include <fstream>
+#include <map>
+#include <thread>
 
 using namespace sb;
 using namespace sb::test;
@@ -306,4 +308,97 @@ TEST(daemon_config, bad_values_and_unknown_keys_stop_start_up) {
     EXPECT_NE(res.err.find(c.expected), std::string::npos)
       << "expected '" << c.expected << "' in: " << res.err;
   }
+}
+
+// -- the switch engine through the CLI
+// ------------------------------------------
+
+TEST_F(daemon_cli_test, reports_history_events_and_notifications) {
+  for (auto s : {"sub-a", "sub-b"})
+    ok({"subscription", "add", s, "--token-file", "-"}, std::string{"t-"} + s);
+  ok({"agent", "add", "a1", "--subscription", "sub-a"});
+  auto r = ok({"report", "a1", "--status", "429", "--error", "usage limit",
+               "--source", "chat", "--execution-id", "x-1"});
+  EXPECT_EQ(r["outcome"], "switched");
+  EXPECT_EQ(r["agent"], "a1");
+  EXPECT_EQ(r["from"], "sub-a");
+  EXPECT_EQ(r["to"], "sub-b");
+  EXPECT_EQ(r["generation"], 1);
+  EXPECT_EQ(r["failure_kind"], "rate_limit");
+  EXPECT_EQ(r["event_count"], 1);
+  EXPECT_EQ(r["apply"], "no_container");
+  EXPECT_TRUE(r.contains("retry_after_ms"));
+  r = ok({"report", "a1", "--status", "500", "--error", "exit code 137"});
+  EXPECT_EQ(r["outcome"], "ignored");
+  EXPECT_EQ(r["failure_kind"], "ignored");
+  EXPECT_EQ(r["reason"], "killed");
+  r = ok({"report", "a1", "--status", "429", "--subscription", "sub-a"});
+  EXPECT_EQ(r["outcome"], "stale");
+  EXPECT_EQ(r["to"], "sub-b");
+  fails({"report", "ghost", "--status", "429"}, "unknown agent 'ghost'");
+  fails({"report", "a1", "--status", "99"}, "status");
+  auto events = ok({"events", "--agent", "a1"});
+  ASSERT_EQ(events.size(), 3u);
+  EXPECT_EQ(events[2]["message"], "usage limit");
+  EXPECT_EQ(events[2]["source"], "chat");
+  EXPECT_EQ(events[2]["subscription"], "sub-a");
+  EXPECT_EQ(events[2]["kind"], "rate_limit");
+  EXPECT_EQ(events[2]["status"], 429);
+  EXPECT_EQ(ok({"events", "--subscription", "sub-b"}).size(), 1u);
+  EXPECT_EQ(ok({"events", "--limit", "1"}).size(), 1u);
+  auto hist = ok({"history", "--agent", "a1"});
+  ASSERT_EQ(hist.size(), 1u);
+  EXPECT_EQ(hist[0]["from"], "sub-a");
+  EXPECT_EQ(hist[0]["to"], "sub-b");
+  EXPECT_EQ(hist[0]["generation"], 1);
+  EXPECT_EQ(hist[0]["failure_kind"], "rate_limit");
+  EXPECT_EQ(hist[0]["apply"], "no_container");
+  auto notes = ok({"notifications"});
+  ASSERT_EQ(notes.size(), 1u);
+  EXPECT_EQ(notes[0]["priority"], "high");
+  EXPECT_EQ(notes[0]["status"], "pending");
+  EXPECT_NE(notes[0]["message"].get<std::string>().find("sub-b"),
+            std::string::npos);
+  auto subs = ok({"subscription", "list"});
+  EXPECT_FALSE(subs[0]["excluded_until"].is_null()); // sub-a drained
+  EXPECT_EQ(subs[0]["failures_2h"], 2); // the 429 and the stale 429
+  auto a1 = ok({"agent", "show", "a1"});
+  EXPECT_EQ(a1["switching"], false);
+  EXPECT_EQ(a1["applied_generation"], 1);
+  EXPECT_EQ(a1["last_apply"]["result"], "no_container");
+  // Text output too.
+  auto text = cli({"report", "a1", "--status", "401"});
+  EXPECT_EQ(text.rc, 0);
+  EXPECT_NE(text.out.find("no_alternative"), std::string::npos) << text.out;
+}
+
+TEST_F(daemon_cli_test, sixty_four_reports_from_many_processes_switch_once) {
+  for (auto s : {"sub-a", "sub-b", "sub-c"})
+    ok({"subscription", "add", s, "--token-file", "-"}, std::string{"t-"} + s);
+  ok({"agent", "add", "a1", "--subscription", "sub-a"});
+  std::vector<std::thread> clients;
+  std::vector<run_result> results(64);
+  for (size_t i = 0; i < results.size(); ++i)
+    clients.emplace_back([&, i] {
+      results[i]
+        = cli({"--json", "report", "a1", "--status", "429", "--subscription",
+               "sub-a", "--execution-id", "exec-" + std::to_string(i)});
+    });
+  for (auto& t : clients)
+    t.join();
+  std::map<std::string, int> outcomes;
+  for (auto& res : results) {
+    ASSERT_EQ(res.rc, 0) << res.err;
+    auto j = json::parse(res.out);
+    outcomes[j["outcome"]]++;
+    EXPECT_EQ(j["to"], "sub-b") << res.out;
+  }
+  EXPECT_EQ(outcomes["switched"], 1);
+  EXPECT_EQ(outcomes["coalesced"] + outcomes["stale"], 63);
+  EXPECT_EQ(ok({"history"}).size(), 1u);
+  EXPECT_EQ(ok({"notifications"}).size(), 1u);
+  EXPECT_EQ(ok({"events", "--limit", "1000"}).size(), 64u);
+  auto subs = ok({"subscription", "list"});
+  EXPECT_EQ(subs[1]["agent_count"], 1);
+  EXPECT_EQ(subs[2]["agent_count"], 0); // no cascade to sub-c
 }

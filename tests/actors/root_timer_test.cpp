@@ -1,0 +1,104 @@
+// The ROOT's periodic jobs on CAF's deterministic scheduler: virtual time,
+// stepped by hand, no sleeping for an hour.
+
+#include "actors/root.hpp"
+#include "messages/register.hpp"
+
+#include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
+#include <caf/event_based_actor.hpp>
+#include <caf/scheduler/test_coordinator.hpp>
+
+#include <gtest/gtest.h>
+
+using namespace sb;
+using namespace std::chrono_literals;
+
+namespace {
+
+struct test_config : caf::actor_system_config {
+  test_config() {
+    sb::add_message_types(*this);
+    set("scheduler.policy", caf::atom("testing"));
+  }
+};
+
+struct counts {
+  int retention = 0;
+  int reconcile = 0;
+};
+
+class root_timer_test : public ::testing::Test {
+protected:
+  root_timer_test()
+      : sys(cfg), sched(dynamic_cast<caf::scheduler::test_coordinator&>(
+                    sys.scheduler())) {
+    seen = std::make_shared<counts>();
+    auto seen_ptr = seen;
+    fake_admin
+      = sys.spawn([seen_ptr](caf::event_based_actor*) -> caf::behavior {
+          return {
+            [=](retention_atom) { ++seen_ptr->retention; },
+            [=](reconcile_atom) { ++seen_ptr->reconcile; },
+          };
+        });
+    daemon_options opts;
+    opts.retention_interval = std::chrono::hours(1);
+    opts.reconcile_interval = std::chrono::seconds(60);
+    ctx = std::make_shared<daemon_context>(opts, engine_settings{},
+                                           [] { return millis{0}; });
+  }
+
+  ~root_timer_test() override {
+    caf::anon_send_exit(aut, caf::exit_reason::user_shutdown);
+    caf::anon_send_exit(fake_admin, caf::exit_reason::user_shutdown);
+    sched.run();
+  }
+
+  test_config cfg;
+  caf::actor_system sys;
+  caf::scheduler::test_coordinator& sched;
+  std::shared_ptr<counts> seen;
+  caf::actor fake_admin;
+  context_ptr ctx;
+  root_actor aut;
+};
+
+} // namespace
+
+TEST_F(root_timer_test, jobs_follow_their_intervals) {
+  aut = sys.spawn(root, caf::actor_cast<admin_actor>(fake_admin),
+                  std::vector<std::pair<std::string, caf::actor>>{}, ctx,
+                  fatal_handler{});
+  sched.run();
+  // Retention once at start-up, reconciliation only after its interval.
+  EXPECT_EQ(seen->retention, 1);
+  EXPECT_EQ(seen->reconcile, 0);
+  sched.advance_time(59s);
+  sched.run();
+  EXPECT_EQ(seen->reconcile, 0);
+  sched.advance_time(1s);
+  sched.run();
+  EXPECT_EQ(seen->reconcile, 1);
+  for (int i = 0; i < 59; ++i) {
+    sched.advance_time(60s);
+    sched.run();
+  }
+  EXPECT_EQ(seen->reconcile, 60);
+  EXPECT_EQ(seen->retention, 2); // after exactly one hour
+}
+
+TEST_F(root_timer_test, a_component_that_stops_calls_the_fatal_handler) {
+  auto victim = sys.spawn(
+    [](caf::event_based_actor*) -> caf::behavior { return {[](ok_atom) {}}; });
+  auto fatal = std::make_shared<std::string>();
+  aut = sys.spawn(
+    root, caf::actor_cast<admin_actor>(fake_admin),
+    std::vector<std::pair<std::string, caf::actor>>{{"store", victim}}, ctx,
+    [fatal](const std::string& name) { *fatal = name; });
+  sched.run();
+  EXPECT_EQ(*fatal, "");
+  caf::anon_send_exit(victim, caf::exit_reason::kill);
+  sched.run();
+  EXPECT_EQ(*fatal, "store");
+}
