@@ -7,6 +7,7 @@
 #include <caf/scheduled_actor.hpp>
 
 #include <chrono>
+#include <csignal>
 
 namespace sb {
 
@@ -62,8 +63,29 @@ std::string attribute(const agent_state& st, const failure_report& r) {
 /// stays behind, so the reconciler keeps reporting it.
 bool applied_ok(const agent_state& st, const std::string& result) {
   return result == "hot_reloaded" || result == "restarted"
-         || result == "started"
+         || result == "started" || result == "running"
          || (result == "no_container" && st.container.empty());
+}
+
+/// A failed application is retried with exponential backoff (a fresh
+/// failure doubles the wait, up to switchboard.retry-max); not_running and a
+/// vanished container are not failures to retry: the next start bakes the
+/// token in, and the reconciler reports the container.
+void schedule_retry(self_ptr self, const std::string& result) {
+  auto& st = self->state;
+  if (result.rfind("failed", 0) != 0) {
+    st.retry_delay = caf::timespan{0};
+    return;
+  }
+  auto& o = st.ctx->opts;
+  st.retry_delay = st.retry_delay.count() == 0
+                     ? o.retry_initial
+                     : std::min(st.retry_delay * 2, o.retry_max);
+  SB_WARN("agent {}: token application failed ({}); retrying in {} ms",
+          st.agent_name, result,
+          std::chrono::duration_cast<std::chrono::milliseconds>(st.retry_delay)
+            .count());
+  self->delayed_send(self, st.retry_delay, reconcile_atom::value);
 }
 
 void run_deferred(self_ptr self) {
@@ -112,6 +134,13 @@ void finish_error(self_ptr self, const caf::error& err) {
 void record_apply(self_ptr self, uint64_t generation, std::string result,
                   std::function<void(const std::string&)> done) {
   auto& st = self->state;
+  if (st.applying == generation)
+    st.applying = 0;
+  if (result == "superseded") {
+    // A newer generation was applied meanwhile: nothing to record.
+    done(result);
+    return;
+  }
   apply_record rec;
   rec.agent = st.agent_name;
   rec.generation = generation;
@@ -122,8 +151,8 @@ void record_apply(self_ptr self, uint64_t generation, std::string result,
   st.last_apply_at = rec.at;
   if (rec.applied && generation > st.applied_generation)
     st.applied_generation = generation;
-  if (st.applying == generation)
-    st.applying = 0;
+  if (generation == st.generation)
+    schedule_retry(self, result);
   SB_INFO("agent {}: token of generation {} applied: {}", st.agent_name,
           generation, result);
   emit(self, "apply " + st.agent_name + " generation "
@@ -226,6 +255,11 @@ void commit_and_apply(self_ptr self, selection sel) {
                      + (inf.from_name.empty() ? "(none)" : inf.from_name)
                      + " -> " + sel.name + " generation "
                      + std::to_string(c.generation) + " (" + inf.trigger + ")");
+        if (st.ctx->opts.fault_crash_after_commit) {
+          SB_ERROR("test fault point: killing the daemon after the commit");
+          spdlog::default_logger()->flush();
+          std::raise(SIGKILL);
+        }
         auto generation = c.generation;
         apply_token(self, generation, sel.token,
                     [=](const std::string& result) {

@@ -87,6 +87,8 @@ struct agent_state {
   millis exhausted_alert_at = 0;
   /// Token applications in flight (generation being applied).
   uint64_t applying = 0;
+  /// Wait before the next retry of a failed application (0 = none due).
+  caf::timespan retry_delay{0};
   bool removed = false;
 
   // -- collaborators ---------------------------------------------------------

@@ -46,6 +46,10 @@ struct daemon_options {
   caf::timespan retention_interval = std::chrono::hours(1);
   /// Initial runtime settings from the [settings] section (text values).
   settings_map settings;
+  /// Test-only fault point (environment SWITCHBOARD_TEST_CRASH_AFTER_COMMIT):
+  /// the daemon kills itself right after committing a switch, before the
+  /// token is applied, so tests can show the reconciler repairs it.
+  bool fault_crash_after_commit = false;
 };
 
 class daemon_config : public caf::actor_system_config {

@@ -1,8 +1,31 @@
 #pragma once
 
-// The CONTAINER SUPERVISOR: owns each container's lifecycle. This first
-// version knows only agents without containers; the state machine over a real
-// Docker engine replaces it (see the README's roadmap).
+// The CONTAINER SUPERVISOR: owns each container's lifecycle. Per container it
+// keeps a state machine and a queue of pending operations; operations on one
+// container run strictly one after another, operations on different
+// containers run in parallel on a pool of detached DOCKER WORKERS (blocking
+// calls never run on the scheduler's threads). After every operation the
+// state is what Docker's `inspect` says, not what a status code implied.
+//
+// States and transitions (an operation moves a settled state through one
+// transitional state; the worker's final inspect decides where it lands):
+//
+//              start                      apply (hot-reload)
+//   stopped ─────────▶ starting ──┐    running ─────▶ reloading ──┐
+//      ▲                          │       ▲   │                   │ 404,
+//      transport │ stop                     │       │   │ stop              │
+//      error, timeout
+//   stopping ◀────────────────────┼───────┼───┘                   ▼
+//      │                          └──────▶│◀──────────────── recreating
+//      └────────▶ stopped                 │    (stale token on start/restart
+//                                         │     also goes through recreating)
+//   absent: no such container (404)       │
+//   failed: the last operation failed; the next one starts from Docker's truth
+//
+// Commands carry the agent's generation: an apply for a generation already
+// queued or in flight is coalesced (it gets that operation's result), a later
+// apply absorbs an earlier queued one, and an apply older than the generation
+// already applied is dropped ("superseded").
 
 #include "actors/context.hpp"
 #include "messages/actors.hpp"
@@ -10,11 +33,67 @@
 #include <caf/stateful_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
 
+#include <deque>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
 namespace sb {
 
+/// The lifecycle of one container as the supervisor knows it.
+enum class lifecycle {
+  unknown,
+  absent,
+  stopped,
+  starting,
+  running,
+  stopping,
+  reloading,
+  recreating,
+  failed,
+};
+
+const char* to_string(lifecycle x);
+
+/// Parses the names above; unknown text gives lifecycle::unknown.
+lifecycle parse_lifecycle(const std::string& text);
+
+/// True if the supervisor may move a container from `from` to `to` during an
+/// operation. Settled states reported by `inspect` are always accepted.
+bool can_transition(lifecycle from, lifecycle to);
+
+/// One queued or running operation and everyone waiting for its result.
+struct container_op {
+  /// apply, start, stop, restart or inspect.
+  std::string op;
+  uint64_t generation = 0;
+  secret token;
+  std::vector<caf::typed_response_promise<std::string>> waiters;
+};
+
+struct container_entry {
+  lifecycle state = lifecycle::unknown;
+  std::optional<container_op> current;
+  std::deque<container_op> queue;
+  /// Highest generation whose token this supervisor applied or baked in.
+  uint64_t applied_generation = 0;
+  std::string last_result;
+  std::string container_id;
+  uint64_t operations = 0;
+};
+
 struct supervisor_state {
+  std::map<std::string, container_entry> containers;
+  std::vector<docker_worker_actor> idle;
+  size_t workers = 0;
+  /// Containers whose next operation waits for a free worker, in order.
+  std::deque<std::string> ready;
   context_ptr ctx;
   uint64_t operations = 0;
+  uint64_t coalesced = 0;
+  uint64_t superseded = 0;
+  uint64_t illegal_transitions = 0;
   static inline const char* name = "container-supervisor";
 };
 

@@ -16,6 +16,7 @@
 
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 
 int main(int argc, char** argv) {
@@ -34,6 +35,8 @@ int main(int argc, char** argv) {
   if (cfg.help_printed)
     return 0;
   auto& opts = cfg.opts;
+  opts.fault_crash_after_commit
+    = std::getenv("SWITCHBOARD_TEST_CRASH_AFTER_COMMIT") != nullptr;
   if (auto err = sb::setup_logging(opts.log_level, opts.log_file);
       !err.empty()) {
     std::fprintf(stderr, "switchboardd: %s\n", err.c_str());

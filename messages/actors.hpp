@@ -115,13 +115,19 @@ using pool_actor = caf::typed_actor<
   caf::reacts_to<settings_atom>>;
 
 /// The CONTAINER SUPERVISOR: one lifecycle state machine per container.
-using supervisor_actor
-  = caf::typed_actor<replies<status_atom>::with<component_status>,
-                     /// Apply a token or run a lifecycle operation; replies
-                     /// with the result.
-                     replies<apply_atom, container_request>::with<std::string>,
-                     /// The supervisor's view of a container's state.
-                     replies<get_atom, std::string>::with<std::string>>;
+using supervisor_actor = caf::typed_actor<
+  replies<status_atom>::with<component_status>,
+  /// Apply a token or run a lifecycle operation; replies with the result.
+  replies<apply_atom, container_request>::with<std::string>,
+  /// The supervisor's view of a container's state.
+  replies<get_atom, std::string>::with<std::string>,
+  /// From a docker worker: container, intermediate state ("recreating").
+  caf::reacts_to<progress_atom, std::string, std::string>>;
+
+/// A DOCKER WORKER: a detached actor that runs one blocking operation at a
+/// time against the Docker engine and the agent servers.
+using docker_worker_actor
+  = caf::typed_actor<replies<apply_atom, docker_job>::with<docker_job_result>>;
 
 /// An AGENT: one per agent. Its mailbox serializes everything that happens to
 /// that agent: reports, reassignments, rotations, token applications.

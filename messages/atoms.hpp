@@ -60,6 +60,7 @@ SB_ATOM(unassign_atom, "unassign");
 SB_ATOM(apply_atom, "apply");
 SB_ATOM(reconcile_atom, "reconcile");
 SB_ATOM(shutdown_atom, "shutdown");
+SB_ATOM(progress_atom, "progress");
 
 #undef SB_ATOM
 

@@ -35,6 +35,12 @@ enum class ec : uint8_t {
   shutting_down,
   /// The Docker engine refused or failed an operation.
   docker_failure,
+  /// The Docker engine cannot be reached (socket missing, refused).
+  docker_unreachable,
+  /// A call to the Docker engine or an agent server took too long.
+  timeout,
+  /// No such container (HTTP 404 from the engine).
+  not_found,
   /// An operation is not allowed in the container's current state.
   invalid_transition,
 };

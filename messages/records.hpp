@@ -205,3 +205,34 @@ typename Inspector::result_type inspect(Inspector& f, container_request& x) {
 }
 
 } // namespace sb
+
+namespace sb {
+
+/// One operation for a docker worker.
+struct docker_job {
+  std::string container;
+  /// apply, start, stop, restart or inspect.
+  std::string op;
+  secret token;
+};
+
+template<class Inspector>
+typename Inspector::result_type inspect(Inspector& f, docker_job& x) {
+  return f(caf::meta::type_name("sb::docker_job"), x.container, x.op, x.token);
+}
+
+/// What a docker worker reports back: the operation's result, the lifecycle
+/// state that `inspect` showed afterwards, and the container id.
+struct docker_job_result {
+  std::string result;
+  std::string state;
+  std::string container_id;
+};
+
+template<class Inspector>
+typename Inspector::result_type inspect(Inspector& f, docker_job_result& x) {
+  return f(caf::meta::type_name("sb::docker_job_result"), x.result, x.state,
+           x.container_id);
+}
+
+} // namespace sb

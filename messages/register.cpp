@@ -48,6 +48,12 @@ const char* to_string(ec code) {
     return "shutting_down";
   case ec::docker_failure:
     return "docker_failure";
+  case ec::docker_unreachable:
+    return "docker_unreachable";
+  case ec::timeout:
+    return "timeout";
+  case ec::not_found:
+    return "not_found";
   case ec::invalid_transition:
     return "invalid_transition";
   }

@@ -4,9 +4,11 @@
 
 #include "fixtures/daemon_fixture.hpp"
 #include "fixtures/wait.hpp"
+#include "messages/validate.hpp"
 
 #include <algorithm>
 #include <map>
+#include <mutex>
 
 using namespace sb;
 using namespace sb::test;
@@ -441,4 +443,72 @@ TEST_F(switch_engine, retention_deletes_old_events_in_batches_at_start) {
   stop_daemon();
   start_daemon(); // retention runs at start-up, then every interval
   ASSERT_TRUE(wait_until([&] { return events().size() == 1; }));
+}
+
+TEST_F(switch_engine, error_text_is_capped_and_stored_as_valid_utf8) {
+  add_subscription("sub-a");
+  add_agent("a1", "sub-a");
+  set("auto-switch", "off");
+  std::string text = "bad \xFF\xFE bytes ";
+  while (text.size() < 10000)
+    text += "\xE2\x9C\x93"; // a 3-byte character, so the cut must respect it
+  auto r = report("a1", 429, "", text);
+  send_report(r);
+  auto evs = events("a1");
+  ASSERT_EQ(evs.size(), 1u);
+  EXPECT_LE(evs[0].message.size(), 4096u);
+  EXPECT_TRUE(valid_utf8(evs[0].message));
+  EXPECT_EQ(evs[0].message.rfind("bad \xEF\xBF\xBD\xEF\xBF\xBD bytes ", 0), 0u);
+}
+
+TEST_F(switch_engine, bad_reports_get_a_clear_error_and_change_nothing) {
+  add_subscription("sub-a");
+  add_agent("a1", "sub-a");
+  auto bad = [&](failure_report r, const std::string& what) {
+    auto res = try_call<report_result>(report_atom::value, r);
+    ASSERT_FALSE(res) << what;
+    EXPECT_NE(render(res.error()).find(what), std::string::npos)
+      << render(res.error());
+  };
+  bad(report("a1", 99), "status");
+  bad(report("a1", 600), "status");
+  bad(report("a1", 0), "status or a kind");
+  auto r = report("a1");
+  r.kind = "weather";
+  bad(r, "kind");
+  r = report("a1");
+  r.retry_after_ms = -5;
+  bad(r, "retry-after");
+  r = report("a1", 429, std::string(200, 's'));
+  bad(r, "subscription name");
+  bad(report("", 429), "agent name");
+  bad(report(std::string("a\0b", 3), 429), "control character");
+  EXPECT_TRUE(events().empty());
+  EXPECT_EQ(agent("a1").generation, 0u);
+}
+
+TEST_F(switch_engine, watchers_see_every_decision) {
+  add_subscription("sub-a");
+  add_subscription("sub-b");
+  add_agent("a1", "sub-a");
+  auto lines = std::make_shared<std::vector<std::string>>();
+  auto mtx = std::make_shared<std::mutex>();
+  auto watcher = client_->spawn(
+    [lines, mtx](watcher_actor::pointer) -> watcher_actor::behavior_type {
+      return {[lines, mtx](watch_atom, const std::string& line) {
+        std::lock_guard<std::mutex> guard{*mtx};
+        lines->push_back(line);
+      }};
+    });
+  call<ok_atom>(watch_atom::value, watcher);
+  send_report(report("a1"));
+  auto seen = [&](const std::string& needle) {
+    std::lock_guard<std::mutex> guard{*mtx};
+    return std::any_of(lines->begin(), lines->end(), [&](auto& l) {
+      return l.find(needle) != std::string::npos;
+    });
+  };
+  EXPECT_TRUE(wait_until([&] { return seen("switch a1 sub-a -> sub-b"); }));
+  EXPECT_TRUE(wait_until([&] { return seen("apply a1 generation 1"); }));
+  caf::anon_send_exit(watcher, caf::exit_reason::user_shutdown);
 }

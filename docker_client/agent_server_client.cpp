@@ -1,0 +1,56 @@
+#include "docker_client/agent_server_client.hpp"
+
+#include "messages/error.hpp"
+
+#include <nlohmann/json.hpp>
+
+namespace sb::docker {
+
+namespace {
+
+std::string base_url(const std::string& host, uint16_t port) {
+  return "http://" + host + ":" + std::to_string(port);
+}
+
+} // namespace
+
+reload_result
+agent_server_client::reload_token(const std::string& host, uint16_t port,
+                                  const std::string& token, bool remove_api_key,
+                                  std::chrono::milliseconds timeout) {
+  auto url = base_url(host, port) + "/api/credentials/reload-token";
+  nlohmann::json body = {{"token", token}, {"remove_api_key", remove_api_key}};
+  auto res = http_.request("POST", url, body.dump(), timeout);
+  reload_result out;
+  if (!res) {
+    out.outcome = is(res.error(), ec::timeout) ? reload_result::timeout
+                                               : reload_result::unreachable;
+    out.detail = render(res.error());
+    return out;
+  }
+  out.status = res->status;
+  if (res->status >= 200 && res->status < 300) {
+    out.outcome = reload_result::reloaded;
+    out.detail = "agent server at " + host + ":" + std::to_string(port)
+                 + " reloaded the token";
+  } else if (res->status == 404) {
+    out.outcome = reload_result::not_supported;
+    out.detail = "agent server at " + host + ":" + std::to_string(port)
+                 + " has no reload endpoint (404)";
+  } else {
+    out.outcome = reload_result::rejected;
+    out.detail = "agent server at " + host + ":" + std::to_string(port)
+                 + " refused the reload (HTTP " + std::to_string(res->status)
+                 + ")";
+  }
+  return out;
+}
+
+bool agent_server_client::healthy(const std::string& host, uint16_t port,
+                                  std::chrono::milliseconds timeout) {
+  auto res
+    = http_.request("GET", base_url(host, port) + "/health", {}, timeout);
+  return res && res->status >= 200 && res->status < 300;
+}
+
+} // namespace sb::docker

@@ -1,0 +1,52 @@
+#pragma once
+
+// The client side of the agent-server contract (see agent_server/main.cpp):
+//   POST /api/credentials/reload-token {"token": ..., "remove_api_key": true}
+//   GET  /health
+// Blocking, with timeouts; used only inside the detached docker workers. The
+// token travels in the request body only and is never logged.
+
+#include "docker_client/http.hpp"
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+
+namespace sb::docker {
+
+struct reload_result {
+  enum kind {
+    /// 2xx: the agent server holds the new token.
+    reloaded,
+    /// 404: an agent server without the endpoint (fall back to recreate).
+    not_supported,
+    /// Could not connect, or the connection broke (fall back to recreate).
+    unreachable,
+    /// No answer in time (fall back to recreate).
+    timeout,
+    /// Any other HTTP status (the apply failed).
+    rejected,
+  };
+  kind outcome = unreachable;
+  long status = 0;
+  /// One line for logs and results (never the token).
+  std::string detail;
+};
+
+class agent_server_client {
+public:
+  agent_server_client() = default;
+
+  reload_result reload_token(const std::string& host, uint16_t port,
+                             const std::string& token, bool remove_api_key,
+                             std::chrono::milliseconds timeout);
+
+  /// True if GET /health answers 2xx within `timeout`.
+  bool healthy(const std::string& host, uint16_t port,
+               std::chrono::milliseconds timeout);
+
+private:
+  http_client http_;
+};
+
+} // namespace sb::docker

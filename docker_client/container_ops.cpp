@@ -1,0 +1,253 @@
+#include "docker_client/container_ops.hpp"
+
+#include "messages/error.hpp"
+
+#include <thread>
+
+namespace sb::docker {
+
+namespace {
+
+op_outcome failed(const std::string& why, const std::string& state,
+                  const std::string& id = {}) {
+  return {"failed: " + why, state, id};
+}
+
+/// The state Docker reports, in the supervisor's words.
+std::string state_of(const container_info& info) {
+  if (info.running)
+    return "running";
+  return "stopped";
+}
+
+/// Reads the truth after an operation.
+op_outcome settle(docker_api& engine, const std::string& container,
+                  const std::string& result) {
+  auto info = engine.inspect(container);
+  if (!info) {
+    if (is(info.error(), ec::not_found))
+      return {result, "absent", {}};
+    return failed(result + ", then " + render(info.error()), "failed");
+  }
+  return {result, state_of(*info), info->id};
+}
+
+bool has_token(const container_info& info, const std::string& token_env,
+               const std::string& token) {
+  auto entry = token_env + "=" + token;
+  for (auto& e : info.env)
+    if (e == entry)
+      return true;
+  return false;
+}
+
+/// Polls /health until it answers or `timeout` passes.
+bool wait_healthy(docker_api& engine, agent_server_client& agents,
+                  const std::string& container, const op_settings& cfg) {
+  auto deadline = std::chrono::steady_clock::now() + cfg.health_timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    auto info = engine.inspect(container);
+    if (info) {
+      if (!info->running)
+        return false; // it exited: no point in waiting
+      auto [host, port] = agent_endpoint(*info, cfg.default_agent_port);
+      if (agents.healthy(host, port, std::chrono::seconds(1)))
+        return true;
+    }
+    // A bounded poll of a real endpoint: a short pause between attempts.
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return false;
+}
+
+op_outcome recreate(docker_api& engine, agent_server_client& agents,
+                    const container_info& old, const std::string& token,
+                    const op_settings& cfg, const progress_fn& progress,
+                    const std::string& success) {
+  progress("recreating");
+  auto name = old.name;
+  auto temp = name + "-sb-next";
+  // A leftover from an interrupted recreate is in the way.
+  if (auto err = engine.remove(temp, true); err && !is(err, ec::not_found))
+    return failed("cannot clear " + temp + ": " + render(err), state_of(old),
+                  old.id);
+  auto id = engine.create(temp, recreate_config(old, token, cfg.token_env));
+  if (!id)
+    return failed("cannot create the new container: " + render(id.error()),
+                  state_of(old), old.id);
+  if (old.running)
+    if (auto err = engine.stop(old.id, cfg.stop_timeout)) {
+      engine.remove(*id, true);
+      return failed("cannot stop " + name + ": " + render(err), "failed",
+                    old.id);
+    }
+  if (auto err = engine.remove(old.id, true); err && !is(err, ec::not_found)) {
+    engine.remove(*id, true);
+    return failed("cannot remove the old " + name + ": " + render(err),
+                  "failed", old.id);
+  }
+  if (auto err = engine.rename(*id, name))
+    return failed("cannot rename the new container to " + name + ": "
+                    + render(err),
+                  "failed", *id);
+  if (auto err = engine.start(*id))
+    return failed("cannot start the new " + name + ": " + render(err), "failed",
+                  *id);
+  if (!wait_healthy(engine, agents, *id, cfg)) {
+    auto out = settle(engine, *id, success);
+    out.result = "failed: the agent server of the new " + name
+                 + " did not become healthy within "
+                 + std::to_string(cfg.health_timeout.count() / 1000) + " s";
+    return out;
+  }
+  return settle(engine, *id, success);
+}
+
+op_outcome do_apply(docker_api& engine, agent_server_client& agents,
+                    const container_info& info, const op_request& req,
+                    const op_settings& cfg, const progress_fn& progress) {
+  progress("reloading");
+  auto [host, port] = agent_endpoint(info, cfg.default_agent_port);
+  auto rr
+    = agents.reload_token(host, port, req.token, true, cfg.reload_timeout);
+  switch (rr.outcome) {
+  case reload_result::reloaded: {
+    auto out = settle(engine, info.id, "hot_reloaded");
+    if (out.state != "running")
+      out.result
+        = "failed: " + info.name + " stopped while its token was reloaded";
+    return out;
+  }
+  case reload_result::rejected:
+    return failed(rr.detail, "running", info.id);
+  default:
+    // 404, transport error or timeout: recreate with the new token.
+    return recreate(engine, agents, info, req.token, cfg, progress,
+                    "restarted");
+  }
+}
+
+op_outcome do_start(docker_api& engine, agent_server_client& agents,
+                    const container_info& info, const op_request& req,
+                    const op_settings& cfg, const progress_fn& progress) {
+  bool stale = !req.token.empty() && !has_token(info, cfg.token_env, req.token);
+  if (info.running) {
+    if (stale)
+      return do_apply(engine, agents, info, req, cfg, progress);
+    return {"running", "running", info.id};
+  }
+  if (stale)
+    return recreate(engine, agents, info, req.token, cfg, progress, "started");
+  progress("starting");
+  if (auto err = engine.start(info.id))
+    return failed("cannot start " + info.name + ": " + render(err), "failed",
+                  info.id);
+  if (!wait_healthy(engine, agents, info.id, cfg)) {
+    auto out = settle(engine, info.id, "started");
+    out.result = "failed: the agent server of " + info.name
+                 + " did not become healthy within "
+                 + std::to_string(cfg.health_timeout.count() / 1000) + " s";
+    return out;
+  }
+  return settle(engine, info.id, "started");
+}
+
+} // namespace
+
+std::pair<std::string, uint16_t> agent_endpoint(const container_info& info,
+                                                uint16_t default_port) {
+  uint16_t port = default_port;
+  if (auto i = info.labels.find("switchboard.agent-port");
+      i != info.labels.end()) {
+    try {
+      auto p = std::stoul(i->second);
+      if (p > 0 && p < 65536)
+        port = static_cast<uint16_t>(p);
+    } catch (...) {
+      // keep the default
+    }
+  }
+  if (info.network_mode == "host" || info.ip_address.empty())
+    return {"127.0.0.1", port};
+  return {info.ip_address, port};
+}
+
+nlohmann::json recreate_config(const container_info& info,
+                               const std::string& token,
+                               const std::string& token_env) {
+  nlohmann::json cfg = nlohmann::json::object();
+  if (auto c = info.raw.find("Config"); c != info.raw.end() && c->is_object())
+    for (auto key : {"User", "Tty", "OpenStdin", "StdinOnce", "AttachStdin",
+                     "AttachStdout", "AttachStderr", "Cmd", "Entrypoint",
+                     "Image", "Labels", "WorkingDir", "ExposedPorts", "Volumes",
+                     "StopSignal", "StopTimeout", "Healthcheck", "Domainname"})
+      if (auto v = c->find(key); v != c->end() && !v->is_null())
+        cfg[key] = *v;
+  auto env = nlohmann::json::array();
+  auto drop = [&](const std::string& e) {
+    for (auto& name : {token_env, std::string{"ANTHROPIC_API_KEY"},
+                       std::string{"ANTHROPIC_AUTH_TOKEN"}})
+      if (e.rfind(name + "=", 0) == 0 || e == name)
+        return true;
+    return false;
+  };
+  for (auto& e : info.env)
+    if (!drop(e))
+      env.push_back(e);
+  if (!token.empty())
+    env.push_back(token_env + "=" + token);
+  cfg["Env"] = env;
+  if (auto hc = info.raw.find("HostConfig"); hc != info.raw.end())
+    cfg["HostConfig"] = *hc;
+  return cfg;
+}
+
+op_outcome run_container_op(docker_api& engine, agent_server_client& agents,
+                            const op_request& req, const op_settings& cfg,
+                            const progress_fn& progress) {
+  auto info = engine.inspect(req.container);
+  if (!info) {
+    if (is(info.error(), ec::not_found))
+      return {"no_container", "absent", {}};
+    return failed(render(info.error()), "failed");
+  }
+  if (req.op == "inspect")
+    return {state_of(*info), state_of(*info), info->id};
+  if (req.op == "apply") {
+    if (req.token.empty())
+      return failed("no token to apply", state_of(*info), info->id);
+    if (!info->running)
+      return {"not_running", "stopped", info->id};
+    return do_apply(engine, agents, *info, req, cfg, progress);
+  }
+  if (req.op == "stop") {
+    if (!info->running)
+      return {"stopped", "stopped", info->id};
+    progress("stopping");
+    if (auto err = engine.stop(info->id, cfg.stop_timeout))
+      return failed("cannot stop " + info->name + ": " + render(err), "failed",
+                    info->id);
+    return settle(engine, info->id, "stopped");
+  }
+  if (req.op == "start")
+    return do_start(engine, agents, *info, req, cfg, progress);
+  if (req.op == "restart") {
+    if (info->running) {
+      progress("stopping");
+      if (auto err = engine.stop(info->id, cfg.stop_timeout))
+        return failed("cannot stop " + info->name + ": " + render(err),
+                      "failed", info->id);
+      auto again = engine.inspect(info->id);
+      if (!again)
+        return failed(render(again.error()), "failed", info->id);
+      info = std::move(again);
+    }
+    auto out = do_start(engine, agents, *info, req, cfg, progress);
+    if (out.result == "started")
+      out.result = "restarted";
+    return out;
+  }
+  return failed("unknown operation '" + req.op + "'", "failed", info->id);
+}
+
+} // namespace sb::docker

@@ -1,0 +1,77 @@
+#pragma once
+
+// The blocking procedures the docker workers run for the CONTAINER
+// SUPERVISOR, one per operation. Each ends by reading the truth with
+// `inspect` (never status codes or event order) and reports the resulting
+// lifecycle state.
+//
+//   apply    running: hot-reload through the agent server; on 404, transport
+//            error or timeout: recreate with the new token.
+//            stopped: not_running (the next start bakes the token in).
+//            missing: no_container.
+//   start    stopped: start, recreating first if the token is stale; wait
+//            for /health. running: apply if stale, else nothing.
+//   stop     stop with the grace period.
+//   restart  stop, then start (recreating if the token is stale).
+//   inspect  read the state only.
+//
+// Recreate: create a new container (same image, command, labels and host
+// configuration, the new token in the token variable, ANTHROPIC_API_KEY and
+// ANTHROPIC_AUTH_TOKEN removed) under a temporary name first, so a failed
+// create leaves the old one untouched; then stop and remove the old one,
+// rename the new one, start it and wait for /health.
+
+#include "docker_client/agent_server_client.hpp"
+#include "docker_client/docker_api.hpp"
+
+#include <chrono>
+#include <functional>
+#include <string>
+
+namespace sb::docker {
+
+struct op_settings {
+  std::string token_env = "CLAUDE_CODE_OAUTH_TOKEN";
+  uint16_t default_agent_port = 8000;
+  std::chrono::milliseconds reload_timeout = std::chrono::seconds(10);
+  std::chrono::milliseconds health_timeout = std::chrono::seconds(60);
+  std::chrono::seconds stop_timeout = std::chrono::seconds(10);
+};
+
+struct op_request {
+  std::string container;
+  /// apply, start, stop, restart or inspect.
+  std::string op;
+  /// The token to apply or bake in ("" = none).
+  std::string token;
+};
+
+struct op_outcome {
+  /// hot_reloaded, restarted, started, stopped, running, not_running,
+  /// no_container, or "failed: <reason>".
+  std::string result;
+  /// Lifecycle state afterwards: absent, stopped, running or failed.
+  std::string state;
+  std::string container_id;
+};
+
+/// Called with an intermediate state ("recreating", ...).
+using progress_fn = std::function<void(const std::string&)>;
+
+op_outcome run_container_op(docker_api& engine, agent_server_client& agents,
+                            const op_request& req, const op_settings& cfg,
+                            const progress_fn& progress);
+
+/// The create body for a copy of `info` with `token` in `token_env` and the
+/// API-key variables removed.
+nlohmann::json recreate_config(const container_info& info,
+                               const std::string& token,
+                               const std::string& token_env);
+
+/// Where the agent server of a container listens: its
+/// `switchboard.agent-port` label (else the default) on 127.0.0.1 for host
+/// networking, else on the container's address.
+std::pair<std::string, uint16_t> agent_endpoint(const container_info& info,
+                                                uint16_t default_port);
+
+} // namespace sb::docker

@@ -1,0 +1,91 @@
+#include "docker_client/http.hpp"
+
+#include "messages/error.hpp"
+
+#include <curl/curl.h>
+
+#include <mutex>
+
+namespace sb::docker {
+
+namespace {
+
+size_t write_body(char* data, size_t size, size_t count, void* user) {
+  static_cast<std::string*>(user)->append(data, size * count);
+  return size * count;
+}
+
+void global_init() {
+  static std::once_flag flag;
+  std::call_once(flag, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
+}
+
+} // namespace
+
+struct http_client::impl {
+  CURL* curl = nullptr;
+  std::string unix_socket;
+};
+
+http_client::http_client(std::string unix_socket) : impl_(new impl) {
+  global_init();
+  impl_->curl = curl_easy_init();
+  impl_->unix_socket = std::move(unix_socket);
+}
+
+http_client::~http_client() {
+  if (impl_->curl)
+    curl_easy_cleanup(impl_->curl);
+}
+
+caf::expected<http_response>
+http_client::request(const std::string& method, const std::string& url,
+                     const std::string& body,
+                     std::chrono::milliseconds timeout) {
+  auto* c = impl_->curl;
+  if (c == nullptr)
+    return make_error(ec::docker_failure, "cannot initialize libcurl");
+  curl_easy_reset(c);
+  http_response res;
+  if (!impl_->unix_socket.empty())
+    curl_easy_setopt(c, CURLOPT_UNIX_SOCKET_PATH, impl_->unix_socket.c_str());
+  curl_easy_setopt(c, CURLOPT_URL, url.c_str());
+  curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method.c_str());
+  curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, static_cast<long>(timeout.count()));
+  curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS,
+                   static_cast<long>(std::min<int64_t>(timeout.count(), 5000)));
+  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, write_body);
+  curl_easy_setopt(c, CURLOPT_WRITEDATA, &res.body);
+  struct curl_slist* headers = nullptr;
+  if (!body.empty() || method == "POST") {
+    headers = curl_slist_append(headers, "Content-Type: application/json");
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
+    curl_easy_setopt(c, CURLOPT_POSTFIELDS, body.c_str());
+    curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, static_cast<long>(body.size()));
+  }
+  auto rc = curl_easy_perform(c);
+  if (headers)
+    curl_slist_free_all(headers);
+  // The URL never carries a secret; bodies are never part of an error.
+  auto where
+    = impl_->unix_socket.empty() ? url : impl_->unix_socket + " (" + url + ")";
+  switch (rc) {
+  case CURLE_OK:
+    break;
+  case CURLE_COULDNT_CONNECT:
+  case CURLE_COULDNT_RESOLVE_HOST:
+    return make_error(ec::docker_unreachable, "cannot connect to " + where);
+  case CURLE_OPERATION_TIMEDOUT:
+    return make_error(ec::timeout, "no answer from " + where + " within "
+                                     + std::to_string(timeout.count()) + " ms");
+  default:
+    return make_error(ec::docker_failure,
+                      std::string{"request to "} + where
+                        + " failed: " + curl_easy_strerror(rc));
+  }
+  curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &res.status);
+  return res;
+}
+
+} // namespace sb::docker

@@ -1,0 +1,44 @@
+#pragma once
+
+// A small blocking HTTP/1.1 client over libcurl, for the Docker Engine API
+// (over its unix socket) and for agent servers (over TCP). One instance owns
+// one curl handle and keeps its connection alive between calls; use it from
+// one thread at a time (the detached docker workers). Nothing here logs a
+// request body: bodies may carry tokens.
+
+#include <caf/expected.hpp>
+
+#include <chrono>
+#include <memory>
+#include <string>
+
+namespace sb::docker {
+
+struct http_response {
+  long status = 0;
+  std::string body;
+};
+
+class http_client {
+public:
+  /// `unix_socket` empty = plain TCP to the host in the URL.
+  explicit http_client(std::string unix_socket = {});
+  ~http_client();
+
+  http_client(const http_client&) = delete;
+  http_client& operator=(const http_client&) = delete;
+
+  /// Performs one request. Errors: ec::docker_unreachable (cannot connect),
+  /// ec::timeout, ec::docker_failure (other transport errors). HTTP error
+  /// statuses are not errors here: the caller reads `status`.
+  caf::expected<http_response> request(const std::string& method,
+                                       const std::string& url,
+                                       const std::string& body,
+                                       std::chrono::milliseconds timeout);
+
+private:
+  struct impl;
+  std::unique_ptr<impl> impl_;
+};
+
+} // namespace sb::docker
