@@ -22,6 +22,7 @@ if [[ "${1:-}" == "--test" ]]; then
     docker.io             # a private Docker engine for the container tests
     busybox-static        # the agent-server test image's root file system
     curl python3 procps
+    socat                 # a proxy the tests kill or freeze: "engine unreachable"
   )
 fi
 
