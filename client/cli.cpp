@@ -133,13 +133,9 @@ public:
 
   template<class T, class... Ts>
   T call(Ts&&... xs) {
-    caf::expected<T> result{caf::error{}};
     auto timeout = std::chrono::milliseconds(
       static_cast<int64_t>(std::llround(opts_.timeout_s * 1000)));
-    (*self_)
-      ->request(fd_, timeout, std::forward<Ts>(xs)...)
-      .receive([&](T& x) { result = std::move(x); },
-               [&](caf::error& err) { result = std::move(err); });
+    auto result = client::call<T>(*sys_, fd_, timeout, std::forward<Ts>(xs)...);
     if (!result)
       fail(render(result.error()));
     return std::move(*result);

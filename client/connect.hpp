@@ -5,14 +5,20 @@
 // network layer.
 
 #include "messages/actors.hpp"
+#include "messages/error.hpp"
 
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
+#include <caf/event_based_actor.hpp>
 #include <caf/expected.hpp>
+#include <caf/system_messages.hpp>
 
 #include <chrono>
 #include <cstdint>
+#include <future>
+#include <memory>
 #include <string>
+#include <tuple>
 
 namespace sb::client {
 
@@ -38,5 +44,40 @@ void configure(caf::actor_system_config& cfg, const endpoint& ep);
 caf::expected<front_door_actor>
 connect(caf::actor_system& sys, const endpoint& ep,
         std::chrono::milliseconds timeout = std::chrono::seconds(5));
+
+/// Sends one request to the FRONT DOOR and waits for the answer. Unlike a
+/// plain blocking request, it also notices a daemon that goes away while the
+/// request is pending (CAF 0.17 leaves such a request waiting for its full
+/// timeout): the result is then an error saying so.
+template<class T, class... Ts>
+caf::expected<T> call(caf::actor_system& sys, const front_door_actor& fd,
+                      std::chrono::milliseconds timeout, Ts... xs) {
+  auto result = std::make_shared<std::promise<caf::expected<T>>>();
+  auto answered = std::make_shared<bool>(false);
+  auto args = std::make_tuple(std::move(xs)...);
+  sys.spawn([=](caf::event_based_actor* self) -> caf::behavior {
+    auto answer = [=](caf::expected<T> x) {
+      if (*answered)
+        return;
+      *answered = true;
+      result->set_value(std::move(x));
+      self->quit();
+    };
+    self->monitor(fd);
+    self->set_down_handler([=](caf::down_msg&) {
+      answer(
+        make_error(ec::unavailable, "the daemon went away before answering"));
+    });
+    std::apply(
+      [&](auto&... ys) {
+        self->request(fd, timeout, ys...)
+          .then([=](T& x) { answer(std::move(x)); },
+                [=](caf::error& err) { answer(std::move(err)); });
+      },
+      args);
+    return {[](ok_atom) {}};
+  });
+  return result->get_future().get();
+}
 
 } // namespace sb::client

@@ -6,7 +6,7 @@
 set -euo pipefail
 
 packages=(
-  g++ cmake make
+  g++ cmake make pkg-config
   libcaf-dev            # C++ Actor Framework 0.17 (core, io, openssl)
   libsqlitecpp-dev libsqlite3-dev
   libspdlog-dev libfmt-dev

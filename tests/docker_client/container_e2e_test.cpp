@@ -1,0 +1,122 @@
+// End to end with containers: the real switchboardd and switchboard binaries
+// and a real agent-server container. A request on the agent fails with 429,
+// the failure is reported with the CLI, the container hot-reloads, and the
+// next request succeeds; and a daemon killed between commit and apply is
+// repaired by the reconciler when it starts again.
+
+#include "fixtures/docker_env.hpp"
+#include "fixtures/process.hpp"
+#include "fixtures/temp_dir.hpp"
+#include "fixtures/wait.hpp"
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <unistd.h>
+
+using namespace sb;
+using namespace sb::test;
+using json = nlohmann::json;
+using namespace std::chrono_literals;
+
+namespace {
+
+class container_e2e : public ::testing::Test {
+protected:
+  void start(std::vector<std::string> env_vars = {}) {
+    std::vector<std::string> args{
+      "--switchboard.port=0", "--switchboard.db-path=" + dir.file("state.db"),
+      "--switchboard.docker-socket=" + docker_socket(),
+      "--switchboard.retry-initial=200ms", "--switchboard.stop-timeout=2s"};
+    daemon
+      = std::make_unique<daemon_process>(daemon_binary(), args, 20s, env_vars);
+    ASSERT_NE(daemon->port(), 0) << daemon->log();
+  }
+
+  run_result cli(std::vector<std::string> args, const std::string& input = {}) {
+    args.insert(args.begin(), {cli_binary(), "--port",
+                               std::to_string(daemon->port()), "--json"});
+    return run(args, input);
+  }
+
+  json ok(std::vector<std::string> args, const std::string& input = {}) {
+    auto res = cli(std::move(args), input);
+    EXPECT_EQ(res.rc, 0) << res.err;
+    try {
+      return json::parse(res.out);
+    } catch (...) {
+      ADD_FAILURE() << "not JSON: " << res.out;
+      return {};
+    }
+  }
+
+  std::string unique(const std::string& base) {
+    return "sbt-" + base + "-" + std::to_string(::getpid());
+  }
+
+  temp_dir dir;
+  docker_env env;
+  std::unique_ptr<daemon_process> daemon;
+};
+
+} // namespace
+
+TEST_F(container_e2e, a_429_reported_with_the_cli_is_healed_by_a_hot_reload) {
+  auto c = env.start_agent(unique("e2e"), "sk-token-a");
+  env.exhaust(c, "sk-token-a");
+  start();
+  ok({"subscription", "add", "team-a", "--token-file", "-"}, "sk-token-a\n");
+  ok({"subscription", "add", "team-b", "--token-file", "-"}, "sk-token-b\n");
+  ok({"agent", "add", "a1", "--subscription", "team-a", "--container", c.name});
+  // The agent's request fails on the exhausted subscription...
+  auto [status, body] = env.task(c);
+  ASSERT_EQ(status, 429) << body;
+  // ... the platform reports it ...
+  auto r = ok({"report", "a1", "--status", std::to_string(status), "--error",
+               body, "--subscription", "team-a", "--source", "task"});
+  EXPECT_EQ(r["outcome"], "switched");
+  EXPECT_EQ(r["to"], "team-b");
+  EXPECT_EQ(r["apply"], "hot_reloaded");
+  // ... and the next request succeeds on the new token.
+  EXPECT_EQ(env.task(c).first, 200);
+  auto a1 = ok({"agent", "show", "a1"});
+  EXPECT_EQ(a1["container_state"], "running");
+  EXPECT_EQ(a1["last_apply"]["result"], "hot_reloaded");
+  EXPECT_FALSE(a1["last_apply"]["at"].is_null());
+  // No token in anything the daemon said.
+  auto log = daemon->log();
+  EXPECT_EQ(log.find("sk-token-a"), std::string::npos);
+  EXPECT_EQ(log.find("sk-token-b"), std::string::npos);
+}
+
+TEST_F(container_e2e,
+       the_reconciler_applies_a_switch_committed_before_a_crash) {
+  auto c = env.start_agent(unique("crash"), "sk-token-a");
+  start({"SWITCHBOARD_TEST_CRASH_AFTER_COMMIT=1"});
+  ok({"subscription", "add", "team-a", "--token-file", "-"}, "sk-token-a");
+  ok({"subscription", "add", "team-b", "--token-file", "-"}, "sk-token-b");
+  ok({"agent", "add", "a1", "--subscription", "team-a", "--container", c.name});
+  // The daemon dies (kill -9) between the commit and the apply.
+  auto res = cli({"report", "a1", "--status", "429"});
+  EXPECT_NE(res.rc, 0);
+  auto rc = daemon->wait_exit(10s);
+  ASSERT_TRUE(rc.has_value()) << "the fault point did not fire";
+  EXPECT_EQ(*rc, 128 + 9);
+  EXPECT_EQ(env.status(c).token_sha256, sha256_hex("sk-token-a"));
+  // Started again (without the fault), it finds the container behind.
+  start();
+  EXPECT_TRUE(wait_until(
+    [&] {
+      return ok({"agent", "show", "a1"})["applied_generation"] == 1;
+    },
+    30s))
+    << daemon->log();
+  EXPECT_EQ(env.status(c).token_sha256, sha256_hex("sk-token-b"));
+  auto a1 = ok({"agent", "show", "a1"});
+  EXPECT_EQ(a1["subscription"], "team-b");
+  EXPECT_EQ(a1["generation"], 1);
+  EXPECT_EQ(ok({"notifications"}).size(), 1u); // exactly one, not two
+  auto hist = ok({"history"});
+  ASSERT_EQ(hist.size(), 1u);
+  EXPECT_EQ(hist[0]["apply"], "hot_reloaded");
+}
