@@ -1,0 +1,486 @@
+// switchboard-bench: measures the real switchboardd under a burst of failure
+// reports, and its boot time and memory at fleet scale.
+//
+// Burst mode (default): starts switchboardd (found beside this binary, or
+// --daemon PATH) as a separate process on a temporary database and a free
+// loopback port, registers S subscriptions and A agents (agent i on
+// subscription i mod S), then sends B concurrent 429 reports for every agent
+// at once over CAF's network from this process, waits for every reply and
+// checks the result: exactly A switches when S >= 2A, one notification per
+// switch, A*B events. Prints a table, or one JSON line with --json. Exits
+// non-zero if the check fails.
+//
+// Scale mode (--scale): writes A agents and S subscriptions straight into a
+// new database, starts the daemon on it and reports the boot time until the
+// front door accepts connections, its resident memory, and the latency of
+// `status` and `agent show`.
+
+#include "client/connect.hpp"
+#include "messages/actors.hpp"
+#include "messages/register.hpp"
+#include "persistence/store.hpp"
+
+#include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
+#include <caf/event_based_actor.hpp>
+#include <caf/io/middleman.hpp>
+
+#include <CLI/CLI.hpp>
+#include <SQLiteCpp/Database.h>
+#include <SQLiteCpp/Statement.h>
+#include <SQLiteCpp/Transaction.h>
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <future>
+#include <iostream>
+#include <thread>
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+using namespace sb;
+using clock_type = std::chrono::steady_clock;
+
+namespace {
+
+struct options {
+  int agents = 1000;
+  int subscriptions = 2000;
+  int burst = 8;
+  bool json = false;
+  bool scale = false;
+  int samples = 200;
+  std::string daemon;
+  std::string log_level = "warn";
+  std::string keep_dir;
+};
+
+double ms_since(clock_type::time_point t) {
+  return std::chrono::duration<double, std::milli>(clock_type::now() - t)
+    .count();
+}
+
+double percentile(std::vector<double> xs, double p) {
+  if (xs.empty())
+    return 0;
+  std::sort(xs.begin(), xs.end());
+  auto idx = static_cast<size_t>(p * static_cast<double>(xs.size() - 1) + 0.5);
+  return xs[std::min(idx, xs.size() - 1)];
+}
+
+uint16_t free_port() {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
+  socklen_t len = sizeof(addr);
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  ::close(fd);
+  return ntohs(addr.sin_port);
+}
+
+bool port_open(uint16_t port) {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = htons(port);
+  bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr))
+            == 0;
+  ::close(fd);
+  return ok;
+}
+
+double rss_mb(pid_t pid) {
+  std::ifstream in{"/proc/" + std::to_string(pid) + "/status"};
+  std::string line;
+  while (std::getline(in, line))
+    if (line.rfind("VmRSS:", 0) == 0)
+      return std::stod(line.substr(6)) / 1024.0;
+  return 0;
+}
+
+/// The daemon as a child process.
+struct daemon_child {
+  pid_t pid = -1;
+  uint16_t port = 0;
+  double boot_s = 0;
+
+  bool start(const std::string& binary, const std::string& dir,
+             const std::string& log_level) {
+    port = free_port();
+    auto started = clock_type::now();
+    pid = ::fork();
+    if (pid == 0) {
+      // In its own folder, so no conf/switchboard.ini is picked up.
+      if (::chdir(dir.c_str()) != 0)
+        ::_exit(127);
+      int log = ::open("daemon.log", O_CREAT | O_WRONLY | O_TRUNC, 0600);
+      ::dup2(log, 2);
+      auto port_arg = "--switchboard.port=" + std::to_string(port);
+      auto db_arg = "--switchboard.db-path=" + dir + "/bench.db";
+      auto level_arg = "--switchboard.log-level=" + log_level;
+      auto sock_arg = "--switchboard.docker-socket=" + dir + "/no-docker.sock";
+      ::execl(binary.c_str(), binary.c_str(), port_arg.c_str(),
+              db_arg.c_str(), level_arg.c_str(), sock_arg.c_str(),
+              "--switchboard.db-synchronous=FULL", nullptr);
+      ::_exit(127);
+    }
+    // Bounded wait until the front door accepts connections.
+    auto deadline = started + std::chrono::seconds(120);
+    while (clock_type::now() < deadline) {
+      if (port_open(port)) {
+        boot_s = ms_since(started) / 1000.0;
+        return true;
+      }
+      int status = 0;
+      if (::waitpid(pid, &status, WNOHANG) == pid) {
+        pid = -1;
+        return false;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(2)); // poll pace
+    }
+    return false;
+  }
+
+  void stop() {
+    if (pid <= 0)
+      return;
+    ::kill(pid, SIGTERM);
+    ::waitpid(pid, nullptr, 0);
+    pid = -1;
+  }
+
+  ~daemon_child() { stop(); }
+};
+
+struct bench_config : caf::actor_system_config {
+  bench_config() {
+    client::endpoint ep;
+    client::configure(*this, ep);
+  }
+};
+
+/// Sends every report at once from one actor and records, per report, the
+/// time from send to reply.
+struct burst_outcome {
+  std::vector<double> latencies_ms;
+  size_t errors = 0;
+  std::map<std::string, size_t> outcomes;
+  double wall_s = 0;
+};
+
+burst_outcome run_burst(caf::actor_system& sys, const front_door_actor& fd,
+                        std::vector<failure_report> reports) {
+  auto done = std::make_shared<std::promise<burst_outcome>>();
+  auto fut = done->get_future();
+  sys.spawn([=](caf::event_based_actor* self) -> caf::behavior {
+    auto out = std::make_shared<burst_outcome>();
+    auto left = std::make_shared<size_t>(reports.size());
+    auto started = clock_type::now();
+    out->latencies_ms.reserve(reports.size());
+    for (auto& r : reports) {
+      auto sent = clock_type::now();
+      auto finish = [=] {
+        if (--*left == 0) {
+          out->wall_s = ms_since(started) / 1000.0;
+          done->set_value(std::move(*out));
+          self->quit();
+        }
+      };
+      self->request(fd, std::chrono::seconds(300), report_atom::value, r)
+        .then(
+          [=](report_result& res) {
+            out->latencies_ms.push_back(ms_since(sent));
+            out->outcomes[to_string(res.result)]++;
+            finish();
+          },
+          [=](caf::error&) {
+            out->latencies_ms.push_back(ms_since(sent));
+            ++out->errors;
+            finish();
+          });
+    }
+    return {[](ok_atom) {}};
+  });
+  return fut.get();
+}
+
+template <class T, class... Ts>
+T must(caf::actor_system& sys, const front_door_actor& fd, Ts... xs) {
+  auto res = client::call<T>(sys, fd, std::chrono::seconds(120), xs...);
+  if (!res) {
+    std::cerr << "switchboard-bench: " << render(res.error()) << "\n";
+    std::exit(2);
+  }
+  return std::move(*res);
+}
+
+std::string sub_name(int i) {
+  return "sub-" + std::to_string(i);
+}
+
+std::string agent_name(int i) {
+  return "agent-" + std::to_string(i);
+}
+
+int64_t count(SQLite::Database& db, const char* sql) {
+  return db.execAndGet(sql).getInt64();
+}
+
+int burst_mode(const options& o, const std::string& dir) {
+  daemon_child d;
+  if (!d.start(o.daemon, dir, o.log_level)) {
+    std::cerr << "switchboard-bench: the daemon did not start (see " << dir
+              << "/daemon.log)\n";
+    return 2;
+  }
+  bench_config cfg;
+  caf::actor_system sys{cfg};
+  client::endpoint ep;
+  ep.port = d.port;
+  auto fd_res = client::connect(sys, ep);
+  if (!fd_res) {
+    std::cerr << "switchboard-bench: " << render(fd_res.error()) << "\n";
+    return 2;
+  }
+  auto fd = *fd_res;
+  for (int i = 0; i < o.subscriptions; ++i)
+    must<subscription_change>(sys, fd, sub_add_atom::value, sub_name(i),
+                              secret{"bench-token-" + std::to_string(i)});
+  for (int i = 0; i < o.agents; ++i)
+    must<agent_info>(sys, fd, agent_add_atom::value,
+                     agent_spec{agent_name(i),
+                                sub_name(i % o.subscriptions), ""});
+  // The burst: B reports per agent, all in flight at once. Each names the
+  // subscription the failed request ran on, as the platform knows it.
+  std::vector<failure_report> reports;
+  reports.reserve(static_cast<size_t>(o.agents) * o.burst);
+  for (int b = 0; b < o.burst; ++b)
+    for (int i = 0; i < o.agents; ++i) {
+      failure_report r;
+      r.agent = agent_name(i);
+      r.status = 429;
+      r.error = "rate limit reached";
+      r.subscription = sub_name(i % o.subscriptions);
+      r.source = "bench";
+      reports.push_back(std::move(r));
+    }
+  auto out = run_burst(sys, fd, std::move(reports));
+  auto rss = rss_mb(d.pid);
+  d.stop();
+  SQLite::Database db{dir + "/bench.db", SQLite::OPEN_READONLY};
+  auto switches = count(db, "SELECT COUNT(*) FROM switch_history "
+                            "WHERE trigger = 'auto'");
+  auto notes = count(db, "SELECT COUNT(*) FROM notifications "
+                         "WHERE kind = 'switch'");
+  auto events = count(db, "SELECT COUNT(*) FROM failure_events");
+  int64_t total = static_cast<int64_t>(o.agents) * o.burst;
+  bool ok = out.errors == 0 && events == total && notes == switches
+            && (o.subscriptions < 2 * o.agents || switches == o.agents);
+  nlohmann::json j = {
+    {"mode", "burst"},
+    {"agents", o.agents},
+    {"subscriptions", o.subscriptions},
+    {"burst", o.burst},
+    {"reports", total},
+    {"switches", switches},
+    {"notifications", notes},
+    {"events", events},
+    {"errors", out.errors},
+    {"outcomes", out.outcomes},
+    {"wall_s", out.wall_s},
+    {"reports_per_s", static_cast<double>(total) / out.wall_s},
+    {"p50_ms", percentile(out.latencies_ms, 0.50)},
+    {"p99_ms", percentile(out.latencies_ms, 0.99)},
+    {"max_ms", percentile(out.latencies_ms, 1.0)},
+    {"daemon_rss_mb", rss},
+    {"check", ok ? "passed" : "FAILED"},
+  };
+  if (o.json) {
+    std::cout << j.dump() << std::endl;
+  } else {
+    std::printf("switchboard burst: %d agents, %d subscriptions, %d reports "
+                "per agent\n",
+                o.agents, o.subscriptions, o.burst);
+    std::printf("  reports        %lld in %.3f s = %.0f reports/s\n",
+                static_cast<long long>(total), out.wall_s,
+                static_cast<double>(total) / out.wall_s);
+    std::printf("  latency        p50 %.1f ms, p99 %.1f ms, max %.1f ms\n",
+                percentile(out.latencies_ms, 0.5),
+                percentile(out.latencies_ms, 0.99),
+                percentile(out.latencies_ms, 1.0));
+    std::printf("  switches       %lld, notifications %lld, events %lld\n",
+                static_cast<long long>(switches),
+                static_cast<long long>(notes), static_cast<long long>(events));
+    std::printf("  daemon RSS     %.1f MB\n", rss);
+    std::printf("  check          %s\n", ok ? "passed" : "FAILED");
+  }
+  return ok ? 0 : 1;
+}
+
+/// Fills a fresh database with S subscriptions and A agents in one
+/// transaction, through the daemon's own schema.
+void populate(const std::string& path, int agents, int subscriptions) {
+  {
+    auto st = store::open(path);
+    if (!st) {
+      std::cerr << "switchboard-bench: " << render(st.error()) << "\n";
+      std::exit(2);
+    }
+  }
+  SQLite::Database db{path, SQLite::OPEN_READWRITE};
+  SQLite::Transaction tx{db};
+  auto now = format_iso(wall_clock_ms());
+  SQLite::Statement sub{db, "INSERT INTO subscriptions(id, name, token, "
+                            "created_at, updated_at) VALUES (?, ?, ?, ?, ?)"};
+  for (int i = 0; i < subscriptions; ++i) {
+    sub.bind(1, i + 1);
+    sub.bind(2, sub_name(i));
+    sub.bind(3, "bench-token-" + std::to_string(i));
+    sub.bind(4, now);
+    sub.bind(5, now);
+    sub.exec();
+    sub.reset();
+  }
+  SQLite::Statement ag{db, "INSERT INTO agents(name, subscription_id, "
+                           "created_at, updated_at) VALUES (?, ?, ?, ?)"};
+  for (int i = 0; i < agents; ++i) {
+    ag.bind(1, agent_name(i));
+    ag.bind(2, i % subscriptions + 1);
+    ag.bind(3, now);
+    ag.bind(4, now);
+    ag.exec();
+    ag.reset();
+  }
+  tx.commit();
+}
+
+int scale_mode(const options& o, const std::string& dir) {
+  populate(dir + "/bench.db", o.agents, o.subscriptions);
+  daemon_child d;
+  if (!d.start(o.daemon, dir, o.log_level)) {
+    std::cerr << "switchboard-bench: the daemon did not start (see " << dir
+              << "/daemon.log)\n";
+    return 2;
+  }
+  bench_config cfg;
+  caf::actor_system sys{cfg};
+  client::endpoint ep;
+  ep.port = d.port;
+  auto fd_res = client::connect(sys, ep);
+  if (!fd_res) {
+    std::cerr << "switchboard-bench: " << render(fd_res.error()) << "\n";
+    return 2;
+  }
+  auto fd = *fd_res;
+  // The first status waits for every agent to have been spawned and seen.
+  auto first = clock_type::now();
+  auto st = must<status_info>(sys, fd, status_atom::value);
+  auto first_status_ms = ms_since(first);
+  std::vector<double> status_ms, show_ms;
+  for (int i = 0; i < o.samples; ++i) {
+    auto t = clock_type::now();
+    must<status_info>(sys, fd, status_atom::value);
+    status_ms.push_back(ms_since(t));
+    t = clock_type::now();
+    must<agent_info>(sys, fd, agent_get_atom::value,
+                     agent_name((i * 7919) % o.agents));
+    show_ms.push_back(ms_since(t));
+  }
+  auto rss = rss_mb(d.pid);
+  bool ok = st.agents == static_cast<uint64_t>(o.agents)
+            && st.subscriptions == static_cast<uint64_t>(o.subscriptions);
+  nlohmann::json j = {
+    {"mode", "scale"},
+    {"agents", o.agents},
+    {"subscriptions", o.subscriptions},
+    {"boot_s", d.boot_s},
+    {"first_status_ms", first_status_ms},
+    {"status_p50_ms", percentile(status_ms, 0.5)},
+    {"status_p99_ms", percentile(status_ms, 0.99)},
+    {"agent_show_p50_ms", percentile(show_ms, 0.5)},
+    {"agent_show_p99_ms", percentile(show_ms, 0.99)},
+    {"daemon_rss_mb", rss},
+    {"check", ok ? "passed" : "FAILED"},
+  };
+  if (o.json) {
+    std::cout << j.dump() << std::endl;
+  } else {
+    std::printf("switchboard scale: %d agents, %d subscriptions\n", o.agents,
+                o.subscriptions);
+    std::printf("  boot to listening   %.3f s\n", d.boot_s);
+    std::printf("  daemon RSS          %.1f MB\n", rss);
+    std::printf("  status              first %.1f ms, p50 %.2f ms, p99 %.2f "
+                "ms\n",
+                first_status_ms, percentile(status_ms, 0.5),
+                percentile(status_ms, 0.99));
+    std::printf("  agent show          p50 %.2f ms, p99 %.2f ms\n",
+                percentile(show_ms, 0.5), percentile(show_ms, 0.99));
+    std::printf("  check               %s\n", ok ? "passed" : "FAILED");
+  }
+  return ok ? 0 : 1;
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+  options o;
+  CLI::App app{"switchboard-bench: burst and scale benchmarks of switchboardd"};
+  app.add_option("--agents", o.agents, "agents (default 1000)")
+    ->check(CLI::Range(1, 1000000));
+  app.add_option("--subscriptions", o.subscriptions,
+                 "subscriptions (default 2000)")
+    ->check(CLI::Range(1, 100000));
+  app.add_option("--burst", o.burst, "reports per agent (default 8)")
+    ->check(CLI::Range(1, 1000));
+  app.add_flag("--json", o.json, "print one JSON line");
+  app.add_flag("--scale", o.scale,
+               "boot time, memory and read latency at fleet size instead");
+  app.add_option("--samples", o.samples,
+                 "requests per latency measurement in --scale (default 200)");
+  app.add_option("--daemon", o.daemon,
+                 "switchboardd binary (default: beside this one)");
+  app.add_option("--log-level", o.log_level,
+                 "the daemon's log level (default warn)");
+  app.add_option("--keep", o.keep_dir,
+                 "use this folder for the database and log, and keep it");
+  CLI11_PARSE(app, argc, argv);
+  if (o.daemon.empty())
+    o.daemon = (std::filesystem::path{argv[0]}.parent_path() / "switchboardd")
+                 .string();
+  if (!std::filesystem::exists(o.daemon)) {
+    std::cerr << "switchboard-bench: no daemon at " << o.daemon
+              << " (use --daemon PATH)\n";
+    return 2;
+  }
+  o.daemon = std::filesystem::absolute(o.daemon).string();
+  std::string dir = o.keep_dir;
+  if (dir.empty()) {
+    std::string tmpl = (std::filesystem::temp_directory_path()
+                        / "switchboard-bench-XXXXXX")
+                         .string();
+    if (::mkdtemp(tmpl.data()) == nullptr)
+      return 2;
+    dir = tmpl;
+  } else {
+    std::filesystem::create_directories(dir);
+    std::filesystem::remove(dir + "/bench.db");
+  }
+  dir = std::filesystem::absolute(dir).string();
+  auto rc = o.scale ? scale_mode(o, dir) : burst_mode(o, dir);
+  if (o.keep_dir.empty())
+    std::filesystem::remove_all(dir);
+  return rc;
+}
