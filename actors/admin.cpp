@@ -35,6 +35,7 @@ agent_actor spawn_agent(self_ptr self, stored_agent row) {
   self->monitor(handle);
   st.names[handle.address()] = name;
   st.agents[name] = handle;
+  st.ctx->directory.put(name, handle);
   return handle;
 }
 
@@ -55,8 +56,10 @@ void on_down(self_ptr self, const caf::down_msg& dm) {
   auto name = i->second;
   st.names.erase(i);
   auto j = st.agents.find(name);
-  if (j != st.agents.end() && j->second.address() == dm.source)
+  if (j != st.agents.end() && j->second.address() == dm.source) {
+    st.ctx->directory.erase(name, j->second);
     st.agents.erase(j);
+  }
   if (dm.reason && dm.reason != caf::exit_reason::user_shutdown
       && dm.reason != caf::exit_reason::normal)
     SB_ERROR("agent {} stopped unexpectedly: {}", name, render(dm.reason));
@@ -299,8 +302,10 @@ admin(admin_actor::stateful_pointer<admin_state> self, store_actor store,
           [=](std::string& removed) mutable {
             auto& st = self->state;
             auto j = st.agents.find(removed);
-            if (j != st.agents.end() && j->second == handle)
+            if (j != st.agents.end() && j->second == handle) {
+              st.ctx->directory.erase(removed, handle);
               st.agents.erase(j);
+            }
             rp.deliver(std::move(removed));
           },
           [=](caf::error& err) mutable { rp.deliver(std::move(err)); });

@@ -89,30 +89,34 @@ agent(agent_actor::stateful_pointer<agent_state> self, stored_agent row,
         return res;
       }
       auto cls = classify(r.status, r.error, r.kind);
+      report_facts facts;
+      facts.status = r.status;
+      facts.named = !r.subscription.empty();
+      facts.arrived_at = r.arrived_at;
+      facts.reset_at = r.reset_at != 0        ? r.reset_at
+                       : r.retry_after_ms > 0 ? r.arrived_at + r.retry_after_ms
+                                              : 0;
+      SB_DEBUG("agent {}: report {} (execution {}) about {}", st.agent_name,
+               r.status, r.execution_id, about);
       event_info ev;
       ev.agent = st.agent_name;
       ev.subscription = about;
       ev.kind = to_string(cls.kind);
       ev.reason = cls.reason;
       ev.status = r.status;
-      ev.message = r.error;
-      ev.source = r.source;
-      ev.execution_id = r.execution_id;
-      ev.reset_at = r.reset_at != 0        ? r.reset_at
-                    : r.retry_after_ms > 0 ? r.arrived_at + r.retry_after_ms
-                                           : 0;
+      ev.message = std::move(r.error);
+      ev.source = std::move(r.source);
+      ev.execution_id = std::move(r.execution_id);
+      ev.reset_at = facts.reset_at;
       ev.at = r.arrived_at;
       auto rp = self->make_response_promise<report_result>();
-      SB_DEBUG("agent {}: report {} (execution {}) about {}", st.agent_name,
-               r.status, r.execution_id, about);
       // The event is durable before any gate and before the reply.
-      self->request(st.store, store_timeout, event_atom::value, ev)
+      self->request(st.store, store_timeout, event_atom::value, std::move(ev))
         .then(
           [=](int64_t) mutable {
             if (cls.kind != failure_kind::ignored)
-              self->send(self->state.pool, failure_atom::value, about, ev.at,
-                         ev.reset_at);
-            decide(self, r, cls, about, rp);
+              tell_pool(self, about, facts.arrived_at, facts.reset_at);
+            decide(self, facts, cls, about, rp);
           },
           [=](caf::error& err) mutable {
             SB_ERROR("agent {}: could not record failure event: {}",

@@ -84,6 +84,10 @@ struct agent_state {
   /// Commit times of recent switches (budget).
   std::deque<millis> recent_switches;
   millis held_alert_at = 0;
+  /// The last failure told to the POOL (to skip repeats within a second).
+  std::string told_sub;
+  millis told_at = 0;
+  millis told_reset = 0;
   millis exhausted_alert_at = 0;
   /// Token applications in flight (generation being applied).
   uint64_t applying = 0;

@@ -30,6 +30,22 @@ void emit(agent_ptr self, const std::string& line) {
     self->send(self->state.admin, watch_atom::value, line);
 }
 
+bool watched(agent_ptr self) {
+  return self->state.ctx->watchers.load() > 0;
+}
+
+void tell_pool(agent_ptr self, const std::string& sub, millis at,
+               millis reset_at) {
+  auto& st = self->state;
+  bool same = sub == st.told_sub;
+  if (same && at < st.told_at + 1000 && reset_at <= st.told_reset)
+    return;
+  st.told_reset = same ? std::max(st.told_reset, reset_at) : reset_at;
+  st.told_sub = sub;
+  st.told_at = at;
+  self->send(st.pool, failure_atom::value, sub, at, reset_at);
+}
+
 caf::optional<std::string> name_or_null(const std::string& name) {
   if (name.empty())
     return caf::none;
@@ -138,8 +154,9 @@ void record_apply(agent_ptr self, uint64_t generation, std::string result,
     schedule_retry(self, result);
   SB_INFO("agent {}: token of generation {} applied: {}", st.agent_name,
           generation, result);
-  emit(self, "apply " + st.agent_name + " generation "
-               + std::to_string(generation) + " " + result);
+  if (watched(self))
+    emit(self, "apply " + st.agent_name + " generation "
+                 + std::to_string(generation) + " " + result);
   self->request(st.store, store_timeout, applied_atom::value, rec)
     .then([=](ok_atom) { done(result); },
           [=](caf::error& err) {
@@ -234,10 +251,12 @@ static void commit_and_apply(agent_ptr self, selection sel) {
                 st.agent_name, inf.trigger,
                 inf.from_name.empty() ? "(none)" : inf.from_name, sel.name,
                 c.generation, inf.event_count);
-        emit(self, "switch " + st.agent_name + " "
-                     + (inf.from_name.empty() ? "(none)" : inf.from_name)
-                     + " -> " + sel.name + " generation "
-                     + std::to_string(c.generation) + " (" + inf.trigger + ")");
+        if (watched(self))
+          emit(self, "switch " + st.agent_name + " "
+                       + (inf.from_name.empty() ? "(none)" : inf.from_name)
+                       + " -> " + sel.name + " generation "
+                       + std::to_string(c.generation) + " (" + inf.trigger
+                       + ")");
         if (st.ctx->opts.fault_crash_after_commit) {
           SB_ERROR("test fault point: killing the daemon after the commit");
           spdlog::default_logger()->flush();
@@ -354,7 +373,7 @@ void start_switch(agent_ptr self, std::string trigger, failure_kind kind,
 }
 
 /// Steps 4-7 of a report whose event is durable.
-void decide(agent_ptr self, const failure_report& r, const classification& cls,
+void decide(agent_ptr self, const report_facts& r, const classification& cls,
             const std::string& about, report_promise rp) {
   auto& st = self->state;
   report_result res;
@@ -367,8 +386,9 @@ void decide(agent_ptr self, const failure_report& r, const classification& cls,
     res.reason = std::move(reason);
     SB_INFO("agent {}: report {} on {} -> {} ({})", st.agent_name, r.status,
             about, to_string(o), res.reason);
-    emit(self, "report " + st.agent_name + " " + std::to_string(r.status)
-                 + " on " + about + " -> " + to_string(o));
+    if (watched(self))
+      emit(self, "report " + st.agent_name + " " + std::to_string(r.status)
+                   + " on " + about + " -> " + to_string(o));
     rp.deliver(res);
   };
   if (st.removed) {
@@ -393,8 +413,7 @@ void decide(agent_ptr self, const failure_report& r, const classification& cls,
     auto& inf = *st.inflight;
     // A switch is being selected, committed or applied: join it, unless the
     // report names a subscription the switch is not about.
-    if (r.subscription.empty() || about == inf.from_name
-        || about == inf.to_name) {
+    if (!r.named || about == inf.from_name || about == inf.to_name) {
       inf.waiters.push_back(std::move(rp));
       return;
     }

@@ -8,6 +8,8 @@
 #include "actors/agent.hpp"
 #include "actors/classifier.hpp"
 
+#include <caf/duration.hpp>
+
 #include <functional>
 #include <string>
 
@@ -16,8 +18,11 @@ namespace sb::agent_flow {
 using agent_ptr = agent_actor::stateful_pointer<agent_state>;
 using report_promise = caf::typed_response_promise<report_result>;
 
-constexpr auto store_timeout = std::chrono::seconds(60);
-constexpr auto pool_timeout = std::chrono::seconds(60);
+// Requests to the local STORE and POOL carry no timer: they answer, or they
+// go down and the request fails at once (the ROOT then stops the daemon). A
+// timer per request would cost two clock operations on the hot path.
+constexpr auto store_timeout = caf::infinite;
+constexpr auto pool_timeout = caf::infinite;
 
 /// The daemon's clock.
 millis now_of(agent_ptr self);
@@ -48,9 +53,27 @@ void start_switch(agent_ptr self, std::string trigger, failure_kind kind,
                   uint32_t event_count, report_promise rp,
                   std::string target = {});
 
+/// What deciding needs of a report once its event is recorded.
+struct report_facts {
+  int32_t status = 0;
+  /// The report named the subscription it ran on.
+  bool named = false;
+  millis arrived_at = 0;
+  /// Provider reset instant, 0 = none.
+  millis reset_at = 0;
+};
+
 /// Steps 4-7 of a report whose event is durable: gates, coalescing, stale,
 /// thresholds, budget, then start_switch.
-void decide(agent_ptr self, const failure_report& r, const classification& cls,
+void decide(agent_ptr self, const report_facts& r, const classification& cls,
             const std::string& about, report_promise rp);
+
+/// True if someone watches (so watch lines are worth formatting).
+bool watched(agent_ptr self);
+
+/// Tells the POOL about a failure on `sub`, skipping repeats within a second
+/// that would not move the exclusion (bursts send one message, not N).
+void tell_pool(agent_ptr self, const std::string& sub, millis at,
+               millis reset_at);
 
 } // namespace sb::agent_flow

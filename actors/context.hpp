@@ -1,10 +1,12 @@
 #pragma once
 
 // What every actor of the daemon shares without a message: the options it was
-// started with, the runtime settings board, the clock, and the number of
-// watchers (so AGENTs format watch lines only when someone listens).
+// started with, the runtime settings board, the clock, the number of watchers
+// (so AGENTs format watch lines only when someone listens) and the directory
+// of agents (written by the ADMIN, read by the FRONT DOOR).
 
 #include "actors/config.hpp"
+#include "actors/directory.hpp"
 #include "actors/engine_settings.hpp"
 #include "messages/time.hpp"
 
@@ -26,6 +28,8 @@ struct daemon_context {
   clock_fn clock;
   millis started_at;
   std::atomic<uint32_t> watchers{0};
+  /// Written by the ADMIN only.
+  agent_directory directory;
 };
 
 using context_ptr = std::shared_ptr<daemon_context>;

@@ -109,6 +109,10 @@ front_door(front_door_actor::stateful_pointer<front_door_state> self,
         return err;
       }
       r.arrived_at = now;
+      // Straight to the agent when the directory knows it; the ADMIN answers
+      // for names it does not know.
+      if (auto agent = st.ctx->directory.find(r.agent))
+        return self->delegate(agent, report_atom::value, std::move(r));
       return self->delegate(st.admin, report_atom::value, std::move(r));
     },
     [=](sub_add_atom, std::string& name,

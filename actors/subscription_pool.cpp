@@ -47,6 +47,8 @@ void apply_seeds(pool_state& st, const std::vector<exclusion_seed>& seeds,
       e->reset_at = std::max(e->reset_at, seed.reset_at);
     }
   }
+  for (auto& [id, e] : st.subs)
+    st.update_exclusion(e);
 }
 
 } // namespace
@@ -62,10 +64,15 @@ pool_entry* pool_state::find(int64_t id) {
 }
 
 void pool_state::move(const std::string& agent, int64_t from, int64_t to) {
-  if (auto e = find(from))
-    e->members.erase(agent);
-  if (auto e = find(to))
-    e->members.insert(agent);
+  if (auto e = find(from); e && e->members.erase(agent) > 0)
+    index.change_count(from, -1);
+  if (auto e = find(to); e && e->members.insert(agent).second)
+    index.change_count(to, 1);
+}
+
+void pool_state::update_exclusion(pool_entry& e) {
+  index.set_exclusion(e.id,
+                      e.excluded_until(ctx->board.get()->exclusion_window));
 }
 
 pool_actor::behavior_type
@@ -83,11 +90,11 @@ subscription_pool(pool_actor::stateful_pointer<pool_state> self,
     e.created_at = s.created_at;
     e.updated_at = s.updated_at;
     st.by_name.emplace(s.name, s.id);
+    st.index.add(s.id, s.name);
     st.subs.emplace(s.id, std::move(e));
   }
   for (auto& a : snap->agents)
-    if (auto e = st.find(a.subscription_id))
-      e->members.insert(a.name);
+    st.move(a.name, 0, a.subscription_id);
   apply_seeds(st, snap->exclusions, false);
   return {
     [=](status_atom) {
@@ -96,50 +103,28 @@ subscription_pool(pool_actor::stateful_pointer<pool_state> self,
       cs.name = "subscription-pool";
       cs.state = "running";
       cs.details["subscriptions"] = std::to_string(st.subs.size());
-      auto now = st.ctx->clock();
-      auto window = st.ctx->board.get()->exclusion_window;
-      size_t excluded = 0;
-      for (auto& [id, e] : st.subs)
-        if (e.excluded_until(window) > now)
-          ++excluded;
-      cs.details["excluded"] = std::to_string(excluded);
+      cs.details["excluded"]
+        = std::to_string(st.index.excluded(st.ctx->clock()));
       cs.details["selections"] = std::to_string(st.selections);
       cs.details["exhausted"] = std::to_string(st.exhausted);
       return cs;
     },
     [=](select_atom, const std::string& agent, int64_t from) {
       // Fewest agents (committed or decided), then name, among the
-      // subscriptions that are not excluded.
+      // subscriptions that are not excluded; the count moves in the same
+      // step.
       auto& st = self->state;
       auto now = st.ctx->clock();
-      auto window = st.ctx->board.get()->exclusion_window;
-      pool_entry* best = nullptr;
-      size_t best_count = 0;
-      millis earliest = 0;
-      for (auto& [id, e] : st.subs) {
-        if (id == from)
-          continue;
-        auto until = e.excluded_until(window);
-        if (until > now) {
-          earliest = earliest == 0 ? until : std::min(earliest, until);
-          continue;
-        }
-        auto count = e.members.size();
-        if (best == nullptr || count < best_count
-            || (count == best_count && e.name < best->name)) {
-          best = &e;
-          best_count = count;
-        }
-      }
-      if (best == nullptr) {
+      auto best = st.index.best(from, now);
+      if (!best) {
         ++st.exhausted;
         selection none;
-        none.earliest_reset = earliest;
+        none.earliest_reset = st.index.earliest_return(from, now);
         return none;
       }
       ++st.selections;
-      st.move(agent, from, best->id);
-      return make_selection(*best);
+      st.move(agent, from, *best);
+      return make_selection(*st.find(*best));
     },
     [=](assign_atom, const std::string& agent, int64_t from,
         const std::string& to) -> caf::result<selection> {
@@ -157,6 +142,7 @@ subscription_pool(pool_actor::stateful_pointer<pool_state> self,
       if (auto e = self->state.find(name)) {
         e->last_failure_at = std::max(e->last_failure_at, at);
         e->reset_at = std::max(e->reset_at, reset_at);
+        self->state.update_exclusion(*e);
       }
     },
     [=](token_atom, int64_t id) -> caf::result<selection> {
@@ -180,6 +166,8 @@ subscription_pool(pool_actor::stateful_pointer<pool_state> self,
         .then(
           [=](subscription_upsert& up) mutable {
             auto& st = self->state;
+            if (!up.rotated)
+              st.index.add(up.row.id, up.row.name);
             auto& e = st.subs[up.row.id];
             e.id = up.row.id;
             e.name = up.row.name;
@@ -210,6 +198,7 @@ subscription_pool(pool_actor::stateful_pointer<pool_state> self,
           [=](std::vector<std::string>& agents) mutable {
             auto& st = self->state;
             if (auto i = st.by_name.find(name); i != st.by_name.end()) {
+              st.index.remove(i->second);
               st.subs.erase(i->second);
               st.by_name.erase(i);
             }

@@ -13,6 +13,7 @@
 // subscription stays out (no ping-pong), and a reset instant only grows.
 
 #include "actors/context.hpp"
+#include "actors/pool_index.hpp"
 #include "messages/actors.hpp"
 
 #include <caf/stateful_actor.hpp>
@@ -45,6 +46,8 @@ struct pool_entry {
 struct pool_state {
   std::map<int64_t, pool_entry> subs;
   std::unordered_map<std::string, int64_t> by_name;
+  /// Candidates ordered for selection; kept in step with `subs`.
+  pool_index index;
   store_actor store;
   context_ptr ctx;
   uint64_t selections = 0;
@@ -55,6 +58,9 @@ struct pool_state {
 
   /// Moves `agent` from `from` to `to` (either may be 0 = none).
   void move(const std::string& agent, int64_t from, int64_t to);
+
+  /// Recomputes the index's exclusion of one subscription.
+  void update_exclusion(pool_entry& e);
 
   static inline const char* name = "subscription-pool";
 };

@@ -31,6 +31,13 @@
 #include <SQLiteCpp/Transaction.h>
 #include <nlohmann/json.hpp>
 
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <chrono>
 #include <csignal>
@@ -39,14 +46,9 @@
 #include <fstream>
 #include <future>
 #include <iostream>
+#include <iterator>
+#include <sstream>
 #include <thread>
-
-#include <arpa/inet.h>
-#include <fcntl.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 using namespace sb;
 using clock_type = std::chrono::steady_clock;
@@ -63,6 +65,9 @@ struct options {
   std::string daemon;
   std::string log_level = "warn";
   std::string keep_dir;
+  std::vector<std::string> daemon_args;
+  bool transport_only = false;
+  bool wait = false;
 };
 
 double ms_since(clock_type::time_point t) {
@@ -96,10 +101,25 @@ bool port_open(uint16_t port) {
   addr.sin_family = AF_INET;
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   addr.sin_port = htons(port);
-  bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr))
-            == 0;
+  bool ok
+    = ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
   ::close(fd);
   return ok;
+}
+
+/// CPU time (user + system) a process has used, in seconds.
+double cpu_s(pid_t pid) {
+  std::ifstream in{"/proc/" + std::to_string(pid) + "/stat"};
+  std::string stat;
+  std::getline(in, stat);
+  // Fields after the command name (which is in parentheses).
+  std::istringstream rest{stat.substr(stat.rfind(')') + 2)};
+  std::vector<std::string> fields{std::istream_iterator<std::string>{rest},
+                                  std::istream_iterator<std::string>{}};
+  if (fields.size() < 13)
+    return 0;
+  auto ticks = std::stod(fields[11]) + std::stod(fields[12]);
+  return ticks / static_cast<double>(::sysconf(_SC_CLK_TCK));
 }
 
 double rss_mb(pid_t pid) {
@@ -118,7 +138,8 @@ struct daemon_child {
   double boot_s = 0;
 
   bool start(const std::string& binary, const std::string& dir,
-             const std::string& log_level) {
+             const std::string& log_level,
+             const std::vector<std::string>& extra) {
     port = free_port();
     auto started = clock_type::now();
     pid = ::fork();
@@ -132,9 +153,14 @@ struct daemon_child {
       auto db_arg = "--switchboard.db-path=" + dir + "/bench.db";
       auto level_arg = "--switchboard.log-level=" + log_level;
       auto sock_arg = "--switchboard.docker-socket=" + dir + "/no-docker.sock";
-      ::execl(binary.c_str(), binary.c_str(), port_arg.c_str(),
-              db_arg.c_str(), level_arg.c_str(), sock_arg.c_str(),
-              "--switchboard.db-synchronous=FULL", nullptr);
+      std::vector<std::string> args{binary, port_arg, db_arg, level_arg,
+                                    sock_arg};
+      args.insert(args.end(), extra.begin(), extra.end());
+      std::vector<char*> argv;
+      for (auto& a : args)
+        argv.push_back(a.data());
+      argv.push_back(nullptr);
+      ::execv(binary.c_str(), argv.data());
       ::_exit(127);
     }
     // Bounded wait until the front door accepts connections.
@@ -199,7 +225,24 @@ burst_outcome run_burst(caf::actor_system& sys, const front_door_actor& fd,
           self->quit();
         }
       };
-      self->request(fd, std::chrono::seconds(300), report_atom::value, r)
+      if (r.agent.empty()) {
+        // Transport only: the FRONT DOOR answers itself.
+        self->request(fd, caf::infinite, ping_atom::value)
+          .then(
+            [=](std::string&) {
+              out->latencies_ms.push_back(ms_since(sent));
+              out->outcomes["ping"]++;
+              finish();
+            },
+            [=](caf::error&) {
+              ++out->errors;
+              finish();
+            });
+        continue;
+      }
+      // No timer per request: the bench measures the daemon, not CAF's
+      // clock; run_burst's caller bounds the whole burst instead.
+      self->request(fd, caf::infinite, report_atom::value, r)
         .then(
           [=](report_result& res) {
             out->latencies_ms.push_back(ms_since(sent));
@@ -217,7 +260,7 @@ burst_outcome run_burst(caf::actor_system& sys, const front_door_actor& fd,
   return fut.get();
 }
 
-template <class T, class... Ts>
+template<class T, class... Ts>
 T must(caf::actor_system& sys, const front_door_actor& fd, Ts... xs) {
   auto res = client::call<T>(sys, fd, std::chrono::seconds(120), xs...);
   if (!res) {
@@ -241,7 +284,7 @@ int64_t count(SQLite::Database& db, const char* sql) {
 
 int burst_mode(const options& o, const std::string& dir) {
   daemon_child d;
-  if (!d.start(o.daemon, dir, o.log_level)) {
+  if (!d.start(o.daemon, dir, o.log_level, o.daemon_args)) {
     std::cerr << "switchboard-bench: the daemon did not start (see " << dir
               << "/daemon.log)\n";
     return 2;
@@ -260,9 +303,9 @@ int burst_mode(const options& o, const std::string& dir) {
     must<subscription_change>(sys, fd, sub_add_atom::value, sub_name(i),
                               secret{"bench-token-" + std::to_string(i)});
   for (int i = 0; i < o.agents; ++i)
-    must<agent_info>(sys, fd, agent_add_atom::value,
-                     agent_spec{agent_name(i),
-                                sub_name(i % o.subscriptions), ""});
+    must<agent_info>(
+      sys, fd, agent_add_atom::value,
+      agent_spec{agent_name(i), sub_name(i % o.subscriptions), ""});
   // The burst: B reports per agent, all in flight at once. Each names the
   // subscription the failed request ran on, as the platform knows it.
   std::vector<failure_report> reports;
@@ -277,8 +320,28 @@ int burst_mode(const options& o, const std::string& dir) {
       r.source = "bench";
       reports.push_back(std::move(r));
     }
+  if (o.transport_only)
+    for (auto& r : reports)
+      r.agent.clear();
+  if (o.wait) {
+    // For profiling: attach to the daemon now, then press enter.
+    std::cerr << "daemon pid " << d.pid << ": press enter for the burst"
+              << std::endl;
+    std::string line;
+    std::getline(std::cin, line);
+  }
+  auto daemon_cpu0 = cpu_s(d.pid);
+  auto bench_cpu0 = cpu_s(::getpid());
   auto out = run_burst(sys, fd, std::move(reports));
+  auto daemon_cpu = cpu_s(d.pid) - daemon_cpu0;
+  auto bench_cpu = cpu_s(::getpid()) - bench_cpu0;
   auto rss = rss_mb(d.pid);
+  // The store's group commit: how many transactions carried the burst.
+  auto st = must<status_info>(sys, fd, status_atom::value);
+  std::map<std::string, std::string> store_details;
+  for (auto& c : st.components)
+    if (c.name == "store")
+      store_details = c.details;
   d.stop();
   SQLite::Database db{dir + "/bench.db", SQLite::OPEN_READONLY};
   auto switches = count(db, "SELECT COUNT(*) FROM switch_history "
@@ -306,6 +369,10 @@ int burst_mode(const options& o, const std::string& dir) {
     {"p99_ms", percentile(out.latencies_ms, 0.99)},
     {"max_ms", percentile(out.latencies_ms, 1.0)},
     {"daemon_rss_mb", rss},
+    {"daemon_cpu_s", daemon_cpu},
+    {"store_commits", std::stoll(store_details["commits"])},
+    {"store_largest_batch", std::stoll(store_details["largest_batch"])},
+    {"bench_cpu_s", bench_cpu},
     {"check", ok ? "passed" : "FAILED"},
   };
   if (o.json) {
@@ -317,14 +384,20 @@ int burst_mode(const options& o, const std::string& dir) {
     std::printf("  reports        %lld in %.3f s = %.0f reports/s\n",
                 static_cast<long long>(total), out.wall_s,
                 static_cast<double>(total) / out.wall_s);
-    std::printf("  latency        p50 %.1f ms, p99 %.1f ms, max %.1f ms\n",
-                percentile(out.latencies_ms, 0.5),
-                percentile(out.latencies_ms, 0.99),
-                percentile(out.latencies_ms, 1.0));
+    std::printf(
+      "  latency        min %.1f ms, p50 %.1f ms, p99 %.1f ms, "
+      "max %.1f ms\n",
+      percentile(out.latencies_ms, 0.0), percentile(out.latencies_ms, 0.5),
+      percentile(out.latencies_ms, 0.99), percentile(out.latencies_ms, 1.0));
     std::printf("  switches       %lld, notifications %lld, events %lld\n",
-                static_cast<long long>(switches),
-                static_cast<long long>(notes), static_cast<long long>(events));
+                static_cast<long long>(switches), static_cast<long long>(notes),
+                static_cast<long long>(events));
     std::printf("  daemon RSS     %.1f MB\n", rss);
+    std::printf("  CPU            daemon %.3f s, bench %.3f s\n", daemon_cpu,
+                bench_cpu);
+    std::printf("  store          %s commits since start, largest batch %s\n",
+                store_details["commits"].c_str(),
+                store_details["largest_batch"].c_str());
     std::printf("  check          %s\n", ok ? "passed" : "FAILED");
   }
   return ok ? 0 : 1;
@@ -370,7 +443,7 @@ void populate(const std::string& path, int agents, int subscriptions) {
 int scale_mode(const options& o, const std::string& dir) {
   populate(dir + "/bench.db", o.agents, o.subscriptions);
   daemon_child d;
-  if (!d.start(o.daemon, dir, o.log_level)) {
+  if (!d.start(o.daemon, dir, o.log_level, o.daemon_args)) {
     std::cerr << "switchboard-bench: the daemon did not start (see " << dir
               << "/daemon.log)\n";
     return 2;
@@ -440,8 +513,9 @@ int main(int argc, char** argv) {
   CLI::App app{"switchboard-bench: burst and scale benchmarks of switchboardd"};
   app.add_option("--agents", o.agents, "agents (default 1000)")
     ->check(CLI::Range(1, 1000000));
-  app.add_option("--subscriptions", o.subscriptions,
-                 "subscriptions (default 2000)")
+  app
+    .add_option("--subscriptions", o.subscriptions,
+                "subscriptions (default 2000)")
     ->check(CLI::Range(1, 100000));
   app.add_option("--burst", o.burst, "reports per agent (default 8)")
     ->check(CLI::Range(1, 1000));
@@ -454,6 +528,15 @@ int main(int argc, char** argv) {
                  "switchboardd binary (default: beside this one)");
   app.add_option("--log-level", o.log_level,
                  "the daemon's log level (default warn)");
+  app.add_option("--daemon-arg", o.daemon_args,
+                 "extra option for the daemon (repeatable), e.g. "
+                 "--daemon-arg=--switchboard.db-synchronous=NORMAL");
+  app.add_flag("--transport-only", o.transport_only,
+               "send pings instead of reports: the cost of CAF's network "
+               "layer alone (the check then fails by design)");
+  app.add_flag("--wait", o.wait,
+               "wait for a line on stdin before the burst (to attach a "
+               "profiler to the daemon)");
   app.add_option("--keep", o.keep_dir,
                  "use this folder for the database and log, and keep it");
   CLI11_PARSE(app, argc, argv);
@@ -468,9 +551,9 @@ int main(int argc, char** argv) {
   o.daemon = std::filesystem::absolute(o.daemon).string();
   std::string dir = o.keep_dir;
   if (dir.empty()) {
-    std::string tmpl = (std::filesystem::temp_directory_path()
-                        / "switchboard-bench-XXXXXX")
-                         .string();
+    std::string tmpl
+      = (std::filesystem::temp_directory_path() / "switchboard-bench-XXXXXX")
+          .string();
     if (::mkdtemp(tmpl.data()) == nullptr)
       return 2;
     dir = tmpl;

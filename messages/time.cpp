@@ -1,7 +1,6 @@
 #include "messages/time.hpp"
 
 #include <chrono>
-#include <cstdio>
 #include <ctime>
 
 namespace sb {
@@ -12,16 +11,57 @@ millis wall_clock_ms() {
     .count();
 }
 
+namespace {
+
+/// Civil date from days since 1970-01-01 (H. Hinnant's algorithm).
+void civil_from_days(int64_t z, int& y, unsigned& m, unsigned& d) {
+  z += 719468;
+  auto era = (z >= 0 ? z : z - 146096) / 146097;
+  auto doe = static_cast<unsigned>(z - era * 146097);
+  auto yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+  auto doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+  auto mp = (5 * doy + 2) / 153;
+  d = doy - (153 * mp + 2) / 5 + 1;
+  m = mp < 10 ? mp + 3 : mp - 9;
+  y = static_cast<int>(static_cast<int64_t>(yoe) + era * 400 + (m <= 2));
+}
+
+void put2(char* out, unsigned v) {
+  out[0] = static_cast<char>('0' + v / 10);
+  out[1] = static_cast<char>('0' + v % 10);
+}
+
+} // namespace
+
+// On the hot path (every event), so without snprintf or gmtime.
 std::string format_iso(millis t) {
-  auto secs = static_cast<time_t>(t >= 0 ? t / 1000 : (t - 999) / 1000);
-  auto ms = static_cast<int>(t - static_cast<millis>(secs) * 1000);
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  char buf[64];
-  std::snprintf(buf, sizeof(buf), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
-                tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-                tm.tm_min, tm.tm_sec, ms);
-  return buf;
+  auto days = t >= 0 ? t / day_ms : (t - day_ms + 1) / day_ms;
+  auto in_day = t - days * day_ms;
+  int y;
+  unsigned mo, d;
+  civil_from_days(days, y, mo, d);
+  auto secs = static_cast<unsigned>(in_day / 1000);
+  auto ms = static_cast<unsigned>(in_day % 1000);
+  char buf[24];
+  auto uy = static_cast<unsigned>(y < 0 ? 0 : y % 10000);
+  buf[0] = static_cast<char>('0' + uy / 1000);
+  buf[1] = static_cast<char>('0' + uy / 100 % 10);
+  put2(buf + 2, uy % 100);
+  buf[4] = '-';
+  put2(buf + 5, mo);
+  buf[7] = '-';
+  put2(buf + 8, d);
+  buf[10] = 'T';
+  put2(buf + 11, secs / 3600);
+  buf[13] = ':';
+  put2(buf + 14, secs / 60 % 60);
+  buf[16] = ':';
+  put2(buf + 17, secs % 60);
+  buf[19] = '.';
+  buf[20] = static_cast<char>('0' + ms / 100);
+  put2(buf + 21, ms % 100);
+  buf[23] = 'Z';
+  return std::string{buf, sizeof(buf)};
 }
 
 std::string format_iso_or_empty(millis t) {

@@ -226,22 +226,27 @@ void store::rollback() {
 }
 
 caf::error store::savepoint() {
+  // Prepared once: these run for every write of a batch.
   return impl_->guard("SAVEPOINT", [&]() -> caf::error {
-    impl_->db.exec("SAVEPOINT w");
+    impl_->stmt("SAVEPOINT w").exec();
     return caf::none;
   });
 }
 
 caf::error store::release() {
   return impl_->guard("RELEASE", [&]() -> caf::error {
-    impl_->db.exec("RELEASE w");
+    impl_->stmt("RELEASE w").exec();
     return caf::none;
   });
 }
 
 void store::rollback_to() {
-  sqlite3_exec(impl_->db.getHandle(), "ROLLBACK TO w; RELEASE w", nullptr,
-               nullptr, nullptr);
+  try {
+    impl_->stmt("ROLLBACK TO w").exec();
+    impl_->stmt("RELEASE w").exec();
+  } catch (const std::exception&) {
+    // The enclosing COMMIT reports what went wrong.
+  }
 }
 
 void store::set_commit_veto(std::function<bool()> veto) {

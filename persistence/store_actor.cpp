@@ -13,30 +13,49 @@ using self_ptr = store_actor::stateful_pointer<store_state>;
 
 void flush(self_ptr self);
 
+/// A write with its operation, its value and the requester's promise, in
+/// one allocation.
+template<class T, class Op>
+struct write_job final : store_state::job {
+  write_job(Op f, caf::typed_response_promise<T> p)
+      : op(std::move(f)), rp(std::move(p)) {
+    // nop
+  }
+
+  caf::error run(store&) override {
+    value = op();
+    return value ? caf::error{} : value.error();
+  }
+
+  void finish(caf::error err) override {
+    if (err)
+      rp.deliver(std::move(err));
+    else if (value)
+      rp.deliver(std::move(*value));
+    else
+      rp.deliver(value.error());
+  }
+
+  Op op;
+  caf::typed_response_promise<T> rp;
+  caf::expected<T> value{caf::error{}};
+};
+
 /// Queues a write whose value is produced by `op` (returning
 /// caf::expected<T>) and answers the requester after the batch commits.
 template<class T, class Op>
 caf::typed_response_promise<T> defer(self_ptr self, Op op) {
   auto rp = self->template make_response_promise<T>();
-  auto slot = std::make_shared<caf::expected<T>>(caf::error{});
   auto& st = self->state;
-  st.pending.push_back(
-    store_state::job{[op = std::move(op), slot]() mutable -> caf::error {
-                       *slot = op();
-                       return *slot ? caf::error{} : slot->error();
-                     },
-                     [rp, slot](caf::error err) mutable {
-                       if (err)
-                         rp.deliver(std::move(err));
-                       else if (*slot)
-                         rp.deliver(std::move(**slot));
-                       else
-                         rp.deliver(slot->error());
-                     }});
+  if (st.pending.empty())
+    st.first_pending = std::chrono::steady_clock::now();
+  st.pending.emplace_back(
+    std::make_unique<write_job<T, Op>>(std::move(op), rp));
   // Group commit: wait while more messages are queued (they may be writes
-  // that join this transaction); commit once the mailbox has drained or the
-  // batch is full.
-  if (self->mailbox().empty() || st.pending.size() >= st.max_batch)
+  // that join this transaction); commit once the mailbox has drained, the
+  // batch is full, or its first write has waited max_delay.
+  if (self->mailbox().empty() || st.pending.size() >= st.max_batch
+      || std::chrono::steady_clock::now() - st.first_pending >= st.max_delay)
     flush(self);
   return rp;
 }
@@ -56,28 +75,46 @@ void flush(self_ptr self) {
   if (st.pending.empty())
     return;
   auto n = std::min(st.pending.size(), st.max_batch);
-  std::vector<store_state::job> batch;
+  std::vector<std::unique_ptr<store_state::job>> batch;
   batch.reserve(n);
   std::move(st.pending.begin(), st.pending.begin() + n,
             std::back_inserter(batch));
   st.pending.erase(st.pending.begin(), st.pending.begin() + n);
   st.largest_batch = std::max(st.largest_batch, n);
-  // Run every write in its own savepoint inside one transaction.
   std::vector<caf::error> results(n);
+  // Fast path: the whole batch in one transaction. Almost every batch is
+  // clean; if a write fails, the transaction is rolled back and the batch
+  // runs again with a savepoint around each write, so the bad one fails
+  // alone and the others still commit.
+  bool isolate = false;
   auto err = st.db->begin();
   if (!err) {
-    for (size_t i = 0; i < n; ++i) {
-      if (auto sp = st.db->savepoint()) {
-        results[i] = std::move(sp);
-        continue;
-      }
-      results[i] = batch[i].run();
-      if (results[i])
-        st.db->rollback_to();
-      else if (auto rel = st.db->release())
-        results[i] = std::move(rel);
+    for (size_t i = 0; i < n && !isolate; ++i) {
+      results[i] = batch[i]->run(*st.db);
+      isolate = static_cast<bool>(results[i]);
     }
-    err = st.db->commit();
+    if (isolate)
+      st.db->rollback();
+    else
+      err = st.db->commit();
+  }
+  if (!err && isolate) {
+    ++st.isolated_batches;
+    err = st.db->begin();
+    if (!err) {
+      for (size_t i = 0; i < n; ++i) {
+        if (auto sp = st.db->savepoint()) {
+          results[i] = std::move(sp);
+          continue;
+        }
+        results[i] = batch[i]->run(*st.db);
+        if (results[i])
+          st.db->rollback_to();
+        else if (auto rel = st.db->release())
+          results[i] = std::move(rel);
+      }
+      err = st.db->commit();
+    }
   }
   if (err) {
     // Nothing of this batch is durable: fail every write in it.
@@ -85,7 +122,7 @@ void flush(self_ptr self) {
     ++st.failed_commits;
     st.failed_writes += n;
     for (auto& job : batch)
-      job.finish(err);
+      job->finish(err);
     return;
   }
   ++st.commits;
@@ -93,7 +130,7 @@ void flush(self_ptr self) {
   for (size_t i = 0; i < n; ++i) {
     if (results[i])
       ++st.failed_writes;
-    batch[i].finish(std::move(results[i]));
+    batch[i]->finish(std::move(results[i]));
   }
 }
 
@@ -117,6 +154,7 @@ store_actor_impl(store_actor::stateful_pointer<store_state> self,
       cs.details["failed_commits"] = std::to_string(st.failed_commits);
       cs.details["failed_writes"] = std::to_string(st.failed_writes);
       cs.details["largest_batch"] = std::to_string(st.largest_batch);
+      cs.details["isolated_batches"] = std::to_string(st.isolated_batches);
       cs.details["pending"] = std::to_string(st.pending.size());
       return cs;
     },

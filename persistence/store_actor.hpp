@@ -5,7 +5,8 @@
 // after queueing a write, the actor commits only once its mailbox has drained
 // (or the batch is full), so every write already waiting in the mailbox joins
 // the same transaction (group commit) and a lone write commits at once. Each
-// write runs inside its own savepoint, so a bad write fails alone; no write is
+// write that fails is isolated (the batch reruns with a savepoint per write),
+// so a bad write fails alone; no write is
 // acknowledged before its transaction committed, and a failed COMMIT fails
 // every write of the batch. (No message to itself: a self-sent message still
 // queued at exit would keep a detached actor alive and hang the shutdown.)
@@ -16,6 +17,7 @@
 #include <caf/stateful_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -27,14 +29,19 @@ struct store_state {
   /// One queued write: `run` executes it inside the open transaction and
   /// keeps its value; `finish` delivers the value, or the error, afterwards.
   struct job {
-    std::function<caf::error()> run;
-    std::function<void(caf::error)> finish;
+    virtual ~job() = default;
+    virtual caf::error run(store& db) = 0;
+    virtual void finish(caf::error err) = 0;
   };
 
   std::shared_ptr<store> db;
-  std::vector<job> pending;
+  std::vector<std::unique_ptr<job>> pending;
   /// Upper bound of writes per transaction.
   size_t max_batch = 4096;
+  /// A batch commits at the latest this long after its first write, even
+  /// while more messages keep arriving.
+  std::chrono::microseconds max_delay{2000};
+  std::chrono::steady_clock::time_point first_pending;
 
   // Counters for `status`.
   uint64_t commits = 0;
@@ -42,6 +49,8 @@ struct store_state {
   uint64_t failed_commits = 0;
   uint64_t failed_writes = 0;
   size_t largest_batch = 0;
+  /// Batches that had a failing write and ran again write by write.
+  uint64_t isolated_batches = 0;
 
   static inline const char* name = "store";
 };

@@ -15,6 +15,7 @@ packages=(
   libcurl4-openssl-dev  # Docker Engine API over the unix socket
   libcpp-httplib-dev    # the reference agent server
   libssl-dev
+  libgoogle-perftools-dev  # tcmalloc for the daemon
 )
 if [[ "${1:-}" == "--test" ]]; then
   packages+=(

@@ -1,0 +1,48 @@
+#pragma once
+
+// The directory of AGENTs by name. The ADMIN owns it (it spawns, monitors and
+// removes agents and is its only writer); the FRONT DOOR reads it to route a
+// report straight to its agent, one hop instead of two on the hot path.
+
+#include "messages/actors.hpp"
+
+#include <mutex>
+#include <shared_mutex>
+#include <string>
+#include <unordered_map>
+
+namespace sb {
+
+class agent_directory {
+public:
+  void put(const std::string& name, agent_actor handle) {
+    std::unique_lock<std::shared_mutex> guard{mtx_};
+    map_[name] = std::move(handle);
+  }
+
+  /// Removes `name` if it still maps to `handle`.
+  void erase(const std::string& name, const agent_actor& handle) {
+    std::unique_lock<std::shared_mutex> guard{mtx_};
+    auto i = map_.find(name);
+    if (i != map_.end() && i->second == handle)
+      map_.erase(i);
+  }
+
+  void clear() {
+    std::unique_lock<std::shared_mutex> guard{mtx_};
+    map_.clear();
+  }
+
+  /// The agent's handle, or an invalid handle.
+  agent_actor find(const std::string& name) const {
+    std::shared_lock<std::shared_mutex> guard{mtx_};
+    auto i = map_.find(name);
+    return i == map_.end() ? agent_actor{} : i->second;
+  }
+
+private:
+  mutable std::shared_mutex mtx_;
+  std::unordered_map<std::string, agent_actor> map_;
+};
+
+} // namespace sb
