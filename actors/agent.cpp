@@ -89,42 +89,42 @@ agent(agent_actor::stateful_pointer<agent_state> self, stored_agent row,
         return res;
       }
       auto cls = classify(r.status, r.error, r.kind);
-      report_facts facts;
-      facts.status = r.status;
-      facts.named = !r.subscription.empty();
-      facts.arrived_at = r.arrived_at;
-      facts.reset_at = r.reset_at != 0        ? r.reset_at
-                       : r.retry_after_ms > 0 ? r.arrived_at + r.retry_after_ms
-                                              : 0;
+      queued_report q;
+      q.status = r.status;
+      q.named = !r.subscription.empty();
+      q.arrived_at = r.arrived_at;
+      q.reset_at = r.reset_at != 0       ? r.reset_at
+                   : r.retry_after_ms > 0 ? r.arrived_at + r.retry_after_ms
+                                          : 0;
+      q.kind = cls.kind;
+      q.ignore_reason = cls.reason;
+      q.about = about;
+      q.rp = self->make_response_promise<report_result>();
       SB_DEBUG("agent {}: report {} (execution {}) about {}", st.agent_name,
                r.status, r.execution_id, about);
       event_info ev;
       ev.agent = st.agent_name;
-      ev.subscription = about;
+      ev.subscription = std::move(about);
       ev.kind = to_string(cls.kind);
-      ev.reason = cls.reason;
+      ev.reason = std::move(cls.reason);
       ev.status = r.status;
       ev.message = std::move(r.error);
       ev.source = std::move(r.source);
       ev.execution_id = std::move(r.execution_id);
-      ev.reset_at = facts.reset_at;
+      ev.reset_at = q.reset_at;
       ev.at = r.arrived_at;
-      auto rp = self->make_response_promise<report_result>();
-      // The event is durable before any gate and before the reply.
-      self->request(st.store, store_timeout, event_atom::value, std::move(ev))
-        .then(
-          [=](int64_t) mutable {
-            if (cls.kind != failure_kind::ignored)
-              tell_pool(self, about, facts.arrived_at, facts.reset_at);
-            decide(self, facts, cls, about, rp);
-          },
-          [=](caf::error& err) mutable {
-            SB_ERROR("agent {}: could not record failure event: {}",
-                     self->state.agent_name, render(err));
-            rp.deliver(err);
-          });
+      auto rp = q.rp;
+      st.queued.push_back(std::move(q));
+      st.queued_events.push_back(std::move(ev));
+      // Events are recorded together once the reports queued behind this
+      // one have been read; each reply still waits for its event.
+      if (!st.flush_scheduled) {
+        st.flush_scheduled = true;
+        self->send(self, flush_atom::value);
+      }
       return rp;
     },
+    [=](flush_atom) { flush_reports(self); },
     [=](assign_atom, const std::string& target) {
       auto rp = self->make_response_promise<report_result>();
       auto run = [=]() mutable {

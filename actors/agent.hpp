@@ -59,6 +59,19 @@ struct inflight_switch {
   std::vector<caf::typed_response_promise<report_result>> waiters;
 };
 
+/// A report whose event waits to be recorded with the next flush.
+struct queued_report {
+  /// Status, named, arrival and reset of the report.
+  int32_t status = 0;
+  bool named = false;
+  millis arrived_at = 0;
+  millis reset_at = 0;
+  failure_kind kind = failure_kind::none;
+  std::string ignore_reason;
+  std::string about;
+  caf::typed_response_promise<report_result> rp;
+};
+
 struct agent_state {
   // -- what the database says ------------------------------------------------
   std::string agent_name;
@@ -89,6 +102,12 @@ struct agent_state {
   millis told_at = 0;
   millis told_reset = 0;
   millis exhausted_alert_at = 0;
+  /// Reports received since the last flush and their events: recorded in
+  /// one write when the mailbox holds no more reports (a flush message to
+  /// itself marks the end of what is queued).
+  std::vector<queued_report> queued;
+  std::vector<event_info> queued_events;
+  bool flush_scheduled = false;
   /// Token applications in flight (generation being applied).
   uint64_t applying = 0;
   /// Wait before the next retry of a failed application (0 = none due).

@@ -30,6 +30,34 @@ void emit(agent_ptr self, const std::string& line) {
     self->send(self->state.admin, watch_atom::value, line);
 }
 
+void flush_reports(agent_ptr self) {
+  auto& st = self->state;
+  st.flush_scheduled = false;
+  if (st.queued.empty())
+    return;
+  auto reports = std::make_shared<std::vector<queued_report>>();
+  reports->swap(st.queued);
+  std::vector<event_info> events;
+  events.swap(st.queued_events);
+  self->request(st.store, store_timeout, event_atom::value, std::move(events))
+    .then(
+      [=](std::vector<int64_t>&) {
+        for (auto& q : *reports) {
+          classification cls{q.kind, q.ignore_reason};
+          if (q.kind != failure_kind::ignored)
+            tell_pool(self, q.about, q.arrived_at, q.reset_at);
+          report_facts facts{q.status, q.named, q.arrived_at, q.reset_at};
+          decide(self, facts, cls, q.about, q.rp);
+        }
+      },
+      [=](caf::error& err) {
+        SB_ERROR("agent {}: could not record {} failure event(s): {}",
+                 self->state.agent_name, reports->size(), render(err));
+        for (auto& q : *reports)
+          q.rp.deliver(err);
+      });
+}
+
 bool watched(agent_ptr self) {
   return self->state.ctx->watchers.load() > 0;
 }

@@ -68,6 +68,10 @@ struct report_facts {
 void decide(agent_ptr self, const report_facts& r, const classification& cls,
             const std::string& about, report_promise rp);
 
+/// Records the queued reports' events in one write, then decides on each
+/// in order (the event is durable before any gate and before the reply).
+void flush_reports(agent_ptr self);
+
 /// True if someone watches (so watch lines are worth formatting).
 bool watched(agent_ptr self);
 

@@ -153,14 +153,20 @@ struct daemon_child {
       auto db_arg = "--switchboard.db-path=" + dir + "/bench.db";
       auto level_arg = "--switchboard.log-level=" + log_level;
       auto sock_arg = "--switchboard.docker-socket=" + dir + "/no-docker.sock";
-      std::vector<std::string> args{binary, port_arg, db_arg, level_arg,
-                                    sock_arg};
+      std::vector<std::string> args;
+      if (auto wrapper = std::getenv("SB_BENCH_DAEMON_WRAPPER")) {
+        // For profiling, e.g. "valgrind --tool=callgrind" (split at spaces).
+        std::istringstream words{wrapper};
+        for (std::string w; words >> w;)
+          args.push_back(w);
+      }
+      args.insert(args.end(), {binary, port_arg, db_arg, level_arg, sock_arg});
       args.insert(args.end(), extra.begin(), extra.end());
       std::vector<char*> argv;
       for (auto& a : args)
         argv.push_back(a.data());
       argv.push_back(nullptr);
-      ::execv(binary.c_str(), argv.data());
+      ::execvp(argv[0], argv.data());
       ::_exit(127);
     }
     // Bounded wait until the front door accepts connections.

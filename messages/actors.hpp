@@ -77,6 +77,8 @@ using store_actor = caf::typed_actor<
   replies<commit_atom, switch_record>::with<switch_commit>,
   replies<applied_atom, apply_record>::with<ok_atom>,
   replies<event_atom, event_info>::with<int64_t>,
+  /// Several events in one write (an AGENT's queued reports).
+  replies<event_atom, std::vector<event_info>>::with<std::vector<int64_t>>,
   replies<notify_atom, notification_info>::with<int64_t>,
   replies<setting_atom, std::string, std::string, millis>::with<ok_atom>,
   /// Retention: delete at most `batch` events older than the cutoff.
@@ -148,7 +150,9 @@ using agent_actor = caf::typed_actor<
   /// The named subscription was removed: drop the assignment if ours.
   caf::reacts_to<unassign_atom, std::string>,
   /// Re-apply the token if the container is behind (reconciler).
-  caf::reacts_to<reconcile_atom>>;
+  caf::reacts_to<reconcile_atom>,
+  /// INTERNAL: record the queued reports' events in one write.
+  caf::reacts_to<flush_atom>>;
 
 /// The ADMIN: owns the directory of AGENTs and answers every client request
 /// the FRONT DOOR routes to it (the same protocol), plus internal messages.

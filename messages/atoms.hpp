@@ -42,6 +42,7 @@ SB_ATOM(watch_atom, "watch");
 // ----------------------------------------------------------
 SB_ATOM(directory_atom, "directory");
 SB_ATOM(load_atom, "load");
+SB_ATOM(flush_atom, "flush");
 SB_ATOM(event_atom, "event");
 SB_ATOM(commit_atom, "commit");
 SB_ATOM(applied_atom, "applied");

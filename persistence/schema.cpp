@@ -13,6 +13,8 @@ namespace sb {
 namespace {
 
 // Timestamps are ISO-8601 UTC text in one format (messages/time.hpp).
+// CHECKs compare with OR, not IN (...): SQLite builds a temporary b-tree for
+// an IN list on every insert (it was half the cost of recording an event).
 const std::vector<const char*> migrations = {
   // 1: the first schema.
   R"sql(
@@ -30,7 +32,8 @@ CREATE TABLE agents (
   container TEXT,
   generation INTEGER NOT NULL DEFAULT 0,
   applied_generation INTEGER NOT NULL DEFAULT 0,
-  auto_switch TEXT NOT NULL DEFAULT 'on' CHECK (auto_switch IN ('on', 'off')),
+  auto_switch TEXT NOT NULL DEFAULT 'on'
+    CHECK (auto_switch = 'on' OR auto_switch = 'off'),
   last_apply TEXT,
   last_apply_at TEXT,
   last_switch_at TEXT,
@@ -42,7 +45,8 @@ CREATE TABLE failure_events (
   id INTEGER PRIMARY KEY,
   agent TEXT NOT NULL,
   subscription TEXT NOT NULL,
-  kind TEXT NOT NULL CHECK (kind IN ('rate_limit', 'auth', 'ignored')),
+  kind TEXT NOT NULL
+    CHECK (kind = 'rate_limit' OR kind = 'auth' OR kind = 'ignored'),
   reason TEXT NOT NULL DEFAULT '',
   status INTEGER NOT NULL,
   message TEXT NOT NULL,
@@ -51,16 +55,19 @@ CREATE TABLE failure_events (
   reset_at TEXT,
   occurred_at TEXT NOT NULL
 );
-CREATE INDEX failure_events_by_subscription
-  ON failure_events(subscription, occurred_at);
+-- Every report writes a row here: few indexes. By time (windows, counts,
+-- retention), by agent (`events --agent`), and the rare provider resets.
 CREATE INDEX failure_events_by_agent ON failure_events(agent, occurred_at);
 CREATE INDEX failure_events_by_time ON failure_events(occurred_at);
+CREATE INDEX failure_events_by_reset ON failure_events(reset_at)
+  WHERE reset_at IS NOT NULL;
 CREATE TABLE switch_history (
   id INTEGER PRIMARY KEY,
   agent TEXT NOT NULL,
   from_subscription TEXT,
   to_subscription TEXT,
-  trigger TEXT NOT NULL CHECK (trigger IN ('auto', 'manual', 'rotation')),
+  trigger TEXT NOT NULL
+    CHECK (trigger = 'auto' OR trigger = 'manual' OR trigger = 'rotation'),
   failure_kind TEXT NOT NULL DEFAULT '',
   event_count INTEGER NOT NULL DEFAULT 0,
   generation INTEGER NOT NULL,
@@ -76,9 +83,10 @@ CREATE TABLE notifications (
   generation INTEGER,
   title TEXT NOT NULL,
   message TEXT NOT NULL,
-  priority TEXT NOT NULL DEFAULT 'normal' CHECK (priority IN ('high', 'normal')),
+  priority TEXT NOT NULL DEFAULT 'normal'
+    CHECK (priority = 'high' OR priority = 'normal'),
   status TEXT NOT NULL DEFAULT 'pending'
-    CHECK (status IN ('pending', 'delivered')),
+    CHECK (status = 'pending' OR status = 'delivered'),
   created_at TEXT NOT NULL,
   delivered_at TEXT
 );

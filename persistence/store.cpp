@@ -13,6 +13,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <map>
 #include <unordered_map>
 
 namespace sb {
@@ -189,6 +190,10 @@ caf::expected<std::unique_ptr<store>> store::open(const std::string& path,
     }
     db.exec("PRAGMA synchronous=" + opts.synchronous);
     db.exec("PRAGMA foreign_keys=ON");
+    // Statement journals in memory, not in temporary files created and
+    // unlinked per statement; a 16 MiB page cache.
+    db.exec("PRAGMA temp_store=MEMORY");
+    db.exec("PRAGMA cache_size=-16384");
     if (auto err = migrate(db))
       return err;
     return std::unique_ptr<store>{new store(std::move(ptr))};
@@ -520,14 +525,15 @@ caf::expected<int64_t> store::add_event(const event_info& ev) {
       "INSERT INTO failure_events(agent, subscription, kind, reason, status, "
       "message, source, execution_id, reset_at, occurred_at) "
       "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
-    ins.bind(1, ev.agent);
-    ins.bind(2, ev.subscription);
-    ins.bind(3, ev.kind);
-    ins.bind(4, ev.reason);
+    // The event outlives the statement: bind its text without copies.
+    ins.bindNoCopy(1, ev.agent);
+    ins.bindNoCopy(2, ev.subscription);
+    ins.bindNoCopy(3, ev.kind);
+    ins.bindNoCopy(4, ev.reason);
     ins.bind(5, ev.status);
-    ins.bind(6, ev.message);
-    ins.bind(7, ev.source);
-    ins.bind(8, ev.execution_id);
+    ins.bindNoCopy(6, ev.message);
+    ins.bindNoCopy(7, ev.source);
+    ins.bindNoCopy(8, ev.execution_id);
     bind_time(ins, 9, ev.reset_at);
     ins.bind(10, format_iso(ev.at));
     ins.exec();
@@ -567,30 +573,38 @@ caf::expected<std::vector<event_info>> store::events(const query& q) {
     });
 }
 
-caf::expected<std::vector<exclusion_seed>> store::exclusion_seeds(millis since,
-                                                                  millis now) {
-  return impl_->guard(
-    "read exclusions", [&]() -> caf::expected<std::vector<exclusion_seed>> {
-      // Any kind excludes; a reset instant still in the future excludes too,
-      // however old the event that carried it.
-      auto& st = impl_->stmt(
-        "SELECT subscription, MAX(CASE WHEN occurred_at > ?1 THEN "
-        "occurred_at "
-        "END), MAX(CASE WHEN reset_at > ?2 THEN reset_at END) "
-        "FROM failure_events WHERE occurred_at > ?1 OR reset_at > ?2 "
-        "GROUP BY subscription");
-      st.bind(1, format_iso(since));
-      st.bind(2, format_iso(now));
-      std::vector<exclusion_seed> result;
-      while (st.executeStep()) {
-        exclusion_seed seed;
-        seed.subscription = st.getColumn(0).getString();
-        seed.last_failure_at = column_time(st.getColumn(1));
-        seed.reset_at = column_time(st.getColumn(2));
-        result.emplace_back(std::move(seed));
-      }
-      return result;
-    });
+caf::expected<std::vector<exclusion_seed>>
+store::exclusion_seeds(millis since, millis now) {
+  return impl_->guard("read exclusions",
+                      [&]() -> caf::expected<std::vector<exclusion_seed>> {
+    // Any switch-class failure excludes; a reset instant still in the future
+    // excludes too, however old the event that carried it. Two queries, each
+    // on its index.
+    std::map<std::string, exclusion_seed> seeds;
+    auto& recent = impl_->stmt(
+      "SELECT subscription, MAX(occurred_at) FROM failure_events "
+      "WHERE occurred_at > ? AND kind <> 'ignored' GROUP BY subscription");
+    recent.bind(1, format_iso(since));
+    while (recent.executeStep()) {
+      auto& seed = seeds[recent.getColumn(0).getString()];
+      seed.last_failure_at = column_time(recent.getColumn(1));
+    }
+    auto& resets = impl_->stmt(
+      "SELECT subscription, MAX(reset_at) FROM failure_events "
+      "WHERE reset_at > ? AND kind <> 'ignored' GROUP BY subscription");
+    resets.bind(1, format_iso(now));
+    while (resets.executeStep()) {
+      auto& seed = seeds[resets.getColumn(0).getString()];
+      seed.reset_at = column_time(resets.getColumn(1));
+    }
+    std::vector<exclusion_seed> result;
+    result.reserve(seeds.size());
+    for (auto& [name, seed] : seeds) {
+      seed.subscription = name;
+      result.push_back(std::move(seed));
+    }
+    return result;
+  });
 }
 
 caf::expected<std::vector<failure_count>> store::failure_counts(millis since) {

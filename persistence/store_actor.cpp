@@ -203,6 +203,20 @@ store_actor_impl(store_actor::stateful_pointer<store_state> self,
       return defer<int64_t>(self,
                             [=] { return self->state.db->add_event(ev); });
     },
+    [=](event_atom, const std::vector<event_info>& evs) {
+      return defer<std::vector<int64_t>>(
+        self, [=]() -> caf::expected<std::vector<int64_t>> {
+          std::vector<int64_t> ids;
+          ids.reserve(evs.size());
+          for (auto& ev : evs) {
+            auto id = self->state.db->add_event(ev);
+            if (!id)
+              return id.error();
+            ids.push_back(*id);
+          }
+          return ids;
+        });
+    },
     [=](notify_atom, const notification_info& n) {
       return defer<int64_t>(
         self, [=] { return self->state.db->add_notification(n); });
