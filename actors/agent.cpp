@@ -93,7 +93,7 @@ agent(agent_actor::stateful_pointer<agent_state> self, stored_agent row,
       q.status = r.status;
       q.named = !r.subscription.empty();
       q.arrived_at = r.arrived_at;
-      q.reset_at = r.reset_at != 0       ? r.reset_at
+      q.reset_at = r.reset_at != 0        ? r.reset_at
                    : r.retry_after_ms > 0 ? r.arrived_at + r.retry_after_ms
                                           : 0;
       q.kind = cls.kind;
@@ -171,7 +171,7 @@ agent(agent_actor::stateful_pointer<agent_state> self, stored_agent row,
       st.sub_name.clear();
       st.epochs.push_back(assignment_epoch{now_of(self), 0, {}});
       if (st.epochs.size() > max_epochs)
-        st.epochs.pop_front();
+        st.epochs.erase(st.epochs.begin());
     },
     [=](get_atom) -> caf::result<agent_info> {
       auto& st = self->state;
@@ -297,6 +297,7 @@ agent(agent_actor::stateful_pointer<agent_state> self, stored_agent row,
     },
     [=](reconcile_atom) {
       auto& st = self->state;
+      st.reconcile_timer = false;
       if (st.removed || st.inflight || st.applying != 0 || st.sub_id == 0
           || st.applied_generation >= st.generation)
         return;

@@ -5,6 +5,7 @@
 
 #include <caf/scheduled_actor.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <csignal>
 
@@ -80,9 +81,10 @@ caf::optional<std::string> name_or_null(const std::string& name) {
   return name;
 }
 
-static void drop_older(std::deque<millis>& xs, millis cutoff) {
-  while (!xs.empty() && xs.front() <= cutoff)
-    xs.pop_front();
+static void drop_older(std::vector<millis>& xs, millis cutoff) {
+  auto keep
+    = std::find_if(xs.begin(), xs.end(), [&](millis t) { return t > cutoff; });
+  xs.erase(xs.begin(), keep);
 }
 
 /// True if the container now runs with the token that was applied. An agent
@@ -95,13 +97,19 @@ bool applied_ok(const agent_state& st, const std::string& result) {
 }
 
 /// A failed application is retried with exponential backoff (a fresh
-/// failure doubles the wait, up to switchboard.retry-max); not_running and a
-/// vanished container are not failures to retry: the next start bakes the
-/// token in, and the reconciler reports the container.
+/// failure doubles the wait, up to switchboard.retry-max). not_running and a
+/// vanished container are no failures to retry quickly: while the container
+/// stays behind, the agent checks it again every reconcile-interval (the
+/// periodic reconciler, without a broadcast to every agent of the fleet).
 static void schedule_retry(agent_ptr self, const std::string& result) {
   auto& st = self->state;
   if (result.rfind("failed", 0) != 0) {
     st.retry_delay = caf::timespan{0};
+    if (st.applied_generation < st.generation && !st.reconcile_timer) {
+      st.reconcile_timer = true;
+      self->delayed_send(self, st.ctx->opts.reconcile_interval,
+                         reconcile_atom::value);
+    }
     return;
   }
   auto& o = st.ctx->opts;
@@ -119,7 +127,7 @@ void run_deferred(agent_ptr self) {
   auto& st = self->state;
   while (!st.inflight && !st.deferred.empty()) {
     auto f = std::move(st.deferred.front());
-    st.deferred.pop_front();
+    st.deferred.erase(st.deferred.begin());
     f();
   }
 }
@@ -268,7 +276,7 @@ static void commit_and_apply(agent_ptr self, selection sel) {
           st.last_switch_at = rec.at;
           st.epochs.push_back(assignment_epoch{rec.at, sel.id, sel.name});
           if (st.epochs.size() > max_epochs)
-            st.epochs.pop_front();
+            st.epochs.erase(st.epochs.begin());
           st.rate_limit_failures.clear();
           st.auth_failures.clear();
         }

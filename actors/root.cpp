@@ -64,17 +64,11 @@ root(root_actor::pointer self, admin_actor admin,
       on_fatal(name);
   });
   auto retention = ctx->opts.retention_interval;
-  auto reconcile = ctx->opts.reconcile_interval;
   self->send(self, retention_atom::value);
-  self->delayed_send(self, reconcile, reconcile_atom::value);
   return {
     [=](retention_atom) {
       self->send(admin, retention_atom::value);
       self->delayed_send(self, retention, retention_atom::value);
-    },
-    [=](reconcile_atom) {
-      self->send(admin, reconcile_atom::value);
-      self->delayed_send(self, reconcile, reconcile_atom::value);
     },
   };
 }

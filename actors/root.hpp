@@ -2,10 +2,10 @@
 
 // The ROOT: starts the daemon's actors in order (STORE, POOL, CONTAINER
 // SUPERVISOR, ADMIN with one AGENT per stored agent, FRONT DOOR), publishes
-// the FRONT DOOR, runs the periodic jobs (retention, reconciliation) through a
-// timer actor, and stops everything in order: intake first, then the agents,
-// the supervisor, the pool and the store last. Every actor is stopped
-// explicitly: CAF 0.17 hangs at exit otherwise.
+// the FRONT DOOR, runs the periodic retention job through a timer actor, and
+// stops everything in order: intake first, then the agents, the supervisor, the
+// pool and the store last. Every actor is stopped explicitly: CAF 0.17 hangs at
+// exit otherwise.
 
 #include "actors/context.hpp"
 #include "messages/actors.hpp"
@@ -27,8 +27,9 @@ class store;
 /// Called when a core component stops while the daemon is not shutting down.
 using fatal_handler = std::function<void(const std::string& component)>;
 
-/// The actor half of the ROOT: sends `retention` and `reconcile` to the ADMIN
-/// every interval (retention also once at start-up), and watches the core
+/// The actor half of the ROOT: sends `retention` to the ADMIN at start-up and
+/// every retention-interval (reconciliation is each agent's own timer while
+/// its container is behind), and watches the core
 /// components: if one of them stops unexpectedly, `on_fatal` is called (the
 /// daemon then shuts down in order instead of limping on).
 root_actor::behavior_type

@@ -63,7 +63,7 @@ struct options {
   bool scale = false;
   int samples = 200;
   std::string daemon;
-  std::string log_level = "warn";
+  std::string log_level = "info";
   std::string keep_dir;
   std::vector<std::string> daemon_args;
   bool transport_only = false;
@@ -487,6 +487,7 @@ int scale_mode(const options& o, const std::string& dir) {
     {"subscriptions", o.subscriptions},
     {"boot_s", d.boot_s},
     {"first_status_ms", first_status_ms},
+    {"ready_s", d.boot_s + first_status_ms / 1000.0},
     {"status_p50_ms", percentile(status_ms, 0.5)},
     {"status_p99_ms", percentile(status_ms, 0.99)},
     {"agent_show_p50_ms", percentile(show_ms, 0.5)},
@@ -499,7 +500,9 @@ int scale_mode(const options& o, const std::string& dir) {
   } else {
     std::printf("switchboard scale: %d agents, %d subscriptions\n", o.agents,
                 o.subscriptions);
-    std::printf("  boot to listening   %.3f s\n", d.boot_s);
+    std::printf("  boot to listening   %.3f s (every agent answering after "
+                "%.3f s)\n",
+                d.boot_s, d.boot_s + first_status_ms / 1000.0);
     std::printf("  daemon RSS          %.1f MB\n", rss);
     std::printf("  status              first %.1f ms, p50 %.2f ms, p99 %.2f "
                 "ms\n",
@@ -533,7 +536,7 @@ int main(int argc, char** argv) {
   app.add_option("--daemon", o.daemon,
                  "switchboardd binary (default: beside this one)");
   app.add_option("--log-level", o.log_level,
-                 "the daemon's log level (default warn)");
+                 "the daemon's log level (default info)");
   app.add_option("--daemon-arg", o.daemon_args,
                  "extra option for the daemon (repeatable), e.g. "
                  "--daemon-arg=--switchboard.db-synchronous=NORMAL");

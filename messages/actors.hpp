@@ -159,13 +159,12 @@ using agent_actor = caf::typed_actor<
 using admin_actor = front_door_actor::extend<
   /// A line for the watchers.
   caf::reacts_to<watch_atom, std::string>,
-  /// Periodic jobs, driven by the ROOT.
-  caf::reacts_to<retention_atom>, caf::reacts_to<reconcile_atom>,
+  /// The periodic retention job, driven by the ROOT.
+  caf::reacts_to<retention_atom>,
   /// Stop every AGENT, then quit (ordered shutdown).
   replies<shutdown_atom>::with<ok_atom>>;
 
-/// The ROOT's timer: periodic jobs it hands to the ADMIN.
-using root_actor = caf::typed_actor<caf::reacts_to<retention_atom>,
-                                    caf::reacts_to<reconcile_atom>>;
+/// The ROOT's timer: the periodic job it hands to the ADMIN.
+using root_actor = caf::typed_actor<caf::reacts_to<retention_atom>>;
 
 } // namespace sb

@@ -25,7 +25,6 @@ struct test_config : caf::actor_system_config {
 
 struct counts {
   int retention = 0;
-  int reconcile = 0;
 };
 
 class root_timer_test : public ::testing::Test {
@@ -39,12 +38,10 @@ protected:
       = sys.spawn([seen_ptr](caf::event_based_actor*) -> caf::behavior {
           return {
             [=](retention_atom) { ++seen_ptr->retention; },
-            [=](reconcile_atom) { ++seen_ptr->reconcile; },
           };
         });
     daemon_options opts;
     opts.retention_interval = std::chrono::hours(1);
-    opts.reconcile_interval = std::chrono::seconds(60);
     ctx = std::make_shared<daemon_context>(opts, engine_settings{},
                                            [] { return millis{0}; });
   }
@@ -66,26 +63,23 @@ protected:
 
 } // namespace
 
-TEST_F(root_timer_test, jobs_follow_their_intervals) {
+TEST_F(root_timer_test, retention_runs_at_start_and_every_interval) {
   aut = sys.spawn(root, caf::actor_cast<admin_actor>(fake_admin),
                   std::vector<std::pair<std::string, caf::actor>>{}, ctx,
                   fatal_handler{});
   sched.run();
-  // Retention once at start-up, reconciliation only after its interval.
+  EXPECT_EQ(seen->retention, 1); // once at start-up
+  sched.advance_time(std::chrono::minutes(59));
+  sched.run();
   EXPECT_EQ(seen->retention, 1);
-  EXPECT_EQ(seen->reconcile, 0);
-  sched.advance_time(59s);
+  sched.advance_time(std::chrono::minutes(1));
   sched.run();
-  EXPECT_EQ(seen->reconcile, 0);
-  sched.advance_time(1s);
-  sched.run();
-  EXPECT_EQ(seen->reconcile, 1);
-  for (int i = 0; i < 59; ++i) {
-    sched.advance_time(60s);
+  EXPECT_EQ(seen->retention, 2); // after exactly one hour
+  for (int i = 0; i < 24; ++i) {
+    sched.advance_time(std::chrono::hours(1));
     sched.run();
   }
-  EXPECT_EQ(seen->reconcile, 60);
-  EXPECT_EQ(seen->retention, 2); // after exactly one hour
+  EXPECT_EQ(seen->retention, 26);
 }
 
 TEST_F(root_timer_test, a_component_that_stops_calls_the_fatal_handler) {

@@ -32,6 +32,7 @@ daemon_options container_options(const std::string& socket) {
   o.stop_timeout = 2s;
   o.retry_initial = 200ms;
   o.retry_max = 1s;
+  o.reconcile_interval = 500ms;
   return o;
 }
 
@@ -223,6 +224,18 @@ TEST_F(container_test, a_stopped_container_gets_the_token_at_its_next_start) {
   a1 = agent("a1");
   EXPECT_EQ(a1.applied_generation, 1u);
   EXPECT_EQ(a1.container_state, "running");
+}
+
+TEST_F(container_test, a_container_that_comes_back_is_reconciled) {
+  auto c = setup("comeback");
+  ASSERT_FALSE(env.engine().stop(c.name, std::chrono::seconds(5)));
+  EXPECT_EQ(send_report(report("a1")).apply, "not_running");
+  // Started behind the daemon's back, with the old token: the agent checks
+  // again every reconcile-interval while it is behind, and catches up.
+  ASSERT_FALSE(env.engine().start(c.name));
+  EXPECT_TRUE(
+    wait_until([&] { return agent("a1").applied_generation == 1; }, 30s));
+  EXPECT_EQ(env.status(c).token_sha256, sha256_hex("token-of-sub-b"));
 }
 
 TEST_F(container_test, lifecycle_commands_go_through_the_supervisor) {
