@@ -116,9 +116,13 @@ agent(agent_actor::stateful_pointer<agent_state> self, stored_agent row,
       auto rp = q.rp;
       st.queued.push_back(std::move(q));
       st.queued_events.push_back(std::move(ev));
-      // Events are recorded together once the reports queued behind this
-      // one have been read; each reply still waits for its event.
-      if (!st.flush_scheduled) {
+      // With nothing else in the mailbox the event goes to the STORE now;
+      // with a backlog, the reports queued behind this one join it in one
+      // write (a flush message marks the end of the backlog). Each reply
+      // still waits for its event.
+      if (self->mailbox().empty() && !st.flush_scheduled)
+        flush_reports(self);
+      else if (!st.flush_scheduled) {
         st.flush_scheduled = true;
         self->send(self, flush_atom::value);
       }
