@@ -280,12 +280,22 @@ std::string daemon_config::parse_and_check(int argc, char** argv) {
     return "switchboard.docker-workers must be from 1 to 1024";
   if (opts.agent_port == 0)
     return "switchboard.agent-port must not be 0";
-  if (opts.tls_certificate.empty() != opts.tls_key.empty())
-    return "switchboard.tls-certificate and switchboard.tls-key go together";
+  if (opts.tls_certificate.empty() != opts.tls_key.empty()
+      || (!opts.tls_certificate.empty() && opts.tls_ca.empty())
+      || (opts.tls_certificate.empty() && !opts.tls_ca.empty()))
+    return "switchboard.tls-certificate, switchboard.tls-key and "
+           "switchboard.tls-ca go together (CAF's TLS is mutual: clients "
+           "need a certificate signed by tls-ca)";
+  for (auto [key, path] :
+       {std::pair{"tls-certificate", opts.tls_certificate},
+        std::pair{"tls-key", opts.tls_key}, std::pair{"tls-ca", opts.tls_ca}})
+    if (!path.empty() && !std::filesystem::exists(path))
+      return std::string{"switchboard."} + key + ": no file '" + path + "'";
   if (!is_loopback(opts.host) && opts.tls_certificate.empty())
     return "switchboard.host is '" + opts.host
            + "', which is not loopback: binding beyond loopback requires "
-             "TLS (set switchboard.tls-certificate and switchboard.tls-key)";
+             "TLS (set switchboard.tls-certificate, switchboard.tls-key and "
+             "switchboard.tls-ca)";
   for (auto [name, value] :
        {std::pair{"docker-timeout", opts.docker_timeout},
         std::pair{"reload-timeout", opts.reload_timeout},

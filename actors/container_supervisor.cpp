@@ -88,6 +88,17 @@ void dispatch(self_ptr self) {
     auto& e = st.containers[name];
     if (e.current || e.queue.empty())
       continue;
+    // An apply whose generation an earlier operation (a start or restart
+    // that baked the token in) already applied has nothing left to do.
+    while (!e.queue.empty() && e.queue.front().op == "apply"
+           && e.queue.front().generation <= e.applied_generation) {
+      ++st.superseded;
+      for (auto& rp : e.queue.front().waiters)
+        rp.deliver(std::string{"superseded"});
+      e.queue.pop_front();
+    }
+    if (e.queue.empty())
+      continue;
     e.current = std::move(e.queue.front());
     e.queue.pop_front();
     ++e.operations;
@@ -116,7 +127,8 @@ caf::typed_response_promise<std::string> enqueue(self_ptr self,
   auto rp = self->make_response_promise<std::string>();
   auto& e = st.containers[req.container];
   if (req.op == "apply") {
-    if (req.generation < e.applied_generation) {
+    if (req.generation <= e.applied_generation && !e.current
+        && e.queue.empty()) {
       ++st.superseded;
       rp.deliver(std::string{"superseded"});
       return rp;

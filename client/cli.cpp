@@ -464,9 +464,12 @@ int run_cli(int argc, char** argv) {
     .add_option("--timeout", o.timeout_s,
                 "seconds to wait for an answer (default 120)")
     ->check(CLI::Range(0.1, 3600.0));
-  app.add_option("--tls-ca", o.ep.tls_ca, "CA file for a TLS daemon");
-  app.add_option("--tls-cert", o.ep.tls_certificate, "client certificate");
-  app.add_option("--tls-key", o.ep.tls_key, "client key");
+  app.add_option("--tls-ca", o.ep.tls_ca,
+                 "TLS: CA that signed the daemon's certificate");
+  app.add_option("--tls-cert", o.ep.tls_certificate,
+                 "TLS: this client's certificate (signed by the daemon's "
+                 "switchboard.tls-ca)");
+  app.add_option("--tls-key", o.ep.tls_key, "TLS: key of --tls-cert");
   std::function<void()> command;
   auto on = [&](CLI::App* sub, std::function<void()> f) {
     sub->callback([&command, f] { command = f; });
@@ -586,6 +589,8 @@ int run_cli(int argc, char** argv) {
   o.port_given = app.count("--port") > 0;
   try {
     read_config(o);
+    if (auto problem = o.ep.tls_problem(); !problem.empty())
+      fail(problem, 2);
     if (command)
       command();
   } catch (const failure& f) {

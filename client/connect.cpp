@@ -12,6 +12,15 @@
 
 namespace sb::client {
 
+std::string endpoint::tls_problem() const {
+  if (!tls())
+    return {};
+  if (tls_ca.empty() || tls_certificate.empty() || tls_key.empty())
+    return "TLS needs --tls-ca, --tls-cert and --tls-key together (CAF's "
+           "TLS is mutual: the daemon checks the client's certificate too)";
+  return {};
+}
+
 void configure(caf::actor_system_config& cfg, const endpoint& ep) {
   add_message_types(cfg);
   cfg.load<caf::io::middleman>();
@@ -33,6 +42,8 @@ caf::expected<front_door_actor> connect(caf::actor_system& sys,
                                         const endpoint& ep,
                                         std::chrono::milliseconds timeout) {
   auto where = ep.host + ":" + std::to_string(ep.port);
+  if (auto problem = ep.tls_problem(); !problem.empty())
+    return make_error(ec::invalid_argument, problem);
   // remote_actor blocks; run it aside so we can bound the wait.
   auto task
     = std::make_shared<std::packaged_task<caf::expected<front_door_actor>()>>(

@@ -25,13 +25,19 @@ namespace sb::client {
 struct endpoint {
   std::string host = "127.0.0.1";
   uint16_t port = 7411;
-  /// TLS: CA file that signed the daemon's certificate; with cert and key,
-  /// the client certificate. Empty = plain connection.
+  /// TLS (CAF 0.17's OpenSSL module is mutual): the CA that signed the
+  /// daemon's certificate, and this client's certificate and key, signed by
+  /// the CA the daemon trusts. All empty = plain connection.
   std::string tls_ca;
   std::string tls_certificate;
   std::string tls_key;
 
-  bool tls() const { return !tls_ca.empty() || !tls_certificate.empty(); }
+  bool tls() const {
+    return !tls_ca.empty() || !tls_certificate.empty() || !tls_key.empty();
+  }
+
+  /// "" if the TLS settings are complete (or absent), else what is missing.
+  std::string tls_problem() const;
 };
 
 /// Prepares a client config: message types, the middleman, and the OpenSSL

@@ -9,6 +9,11 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <fstream>
 #include <map>
 #include <thread>
@@ -401,4 +406,32 @@ TEST_F(daemon_cli_test, sixty_four_reports_from_many_processes_switch_once) {
   auto subs = ok({"subscription", "list"});
   EXPECT_EQ(subs[1]["agent_count"], 1);
   EXPECT_EQ(subs[2]["agent_count"], 0); // no cascade to sub-c
+}
+
+TEST_F(daemon_cli_test, garbage_on_the_port_does_not_hurt_the_daemon) {
+  // Random bytes, a truncated handshake and an HTTP request: each connection
+  // is dropped by the daemon, which keeps serving.
+  std::vector<std::string> payloads;
+  std::string noise;
+  for (int i = 0; i < 65536; ++i)
+    noise.push_back(static_cast<char>((i * 7919 + 13) % 256));
+  payloads.push_back(noise);
+  payloads.push_back(std::string(7, '\0'));
+  payloads.push_back("GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+  payloads.push_back(std::string(100000, '\xff'));
+  for (auto& p : payloads) {
+    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    addr.sin_port = htons(daemon->port());
+    ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)),
+              0);
+    auto n = ::send(fd, p.data(), p.size(), MSG_NOSIGNAL);
+    (void)n;
+    ::close(fd);
+  }
+  auto res = cli({"ping"});
+  EXPECT_EQ(res.rc, 0) << res.err << daemon->log();
+  EXPECT_EQ(ok({"status"})["agents"], 0);
 }

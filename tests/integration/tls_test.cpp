@@ -1,0 +1,114 @@
+// The FRONT DOOR over TLS (CAF's OpenSSL module), with the real binaries and
+// certificates made by the openssl command at test time. CAF 0.17's TLS is
+// mutual: the daemon presents its certificate and admits only clients whose
+// certificate its tls-ca signed; plain clients and strangers are refused;
+// beyond loopback the daemon starts only with TLS.
+
+#include "fixtures/process.hpp"
+#include "fixtures/temp_dir.hpp"
+
+#include <gtest/gtest.h>
+
+using namespace sb;
+using namespace sb::test;
+
+namespace {
+
+class tls_test : public ::testing::Test {
+protected:
+  void SetUp() override {
+    for (auto ca : {"ca", "other"})
+      openssl({"req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout",
+               file(std::string{ca} + ".key"), "-out",
+               file(std::string{ca} + ".pem"), "-days", "2", "-subj",
+               std::string{"/CN="} + ca});
+    // Server and client signed by "ca", a stranger signed by "other".
+    for (auto [who, ca] : {std::pair{"server", "ca"}, std::pair{"client", "ca"},
+                           std::pair{"stranger", "other"}}) {
+      std::string w = who;
+      std::string c = ca;
+      openssl({"req", "-newkey", "rsa:2048", "-nodes", "-keyout",
+               file(w + ".key"), "-out", file(w + ".csr"), "-subj",
+               "/CN=localhost"});
+      openssl({"x509", "-req", "-in", file(w + ".csr"), "-CA", file(c + ".pem"),
+               "-CAkey", file(c + ".key"), "-CAcreateserial", "-out",
+               file(w + ".pem"), "-days", "2"});
+    }
+  }
+
+  std::string file(const std::string& name) { return dir.file(name); }
+
+  void openssl(std::vector<std::string> args) {
+    args.insert(args.begin(), "/usr/bin/openssl");
+    auto res = run(args);
+    ASSERT_EQ(res.rc, 0) << res.err;
+  }
+
+  std::unique_ptr<daemon_process> start(std::vector<std::string> extra = {}) {
+    std::vector<std::string> args{
+      "--switchboard.port=0", "--switchboard.db-path=" + file("state.db"),
+      "--switchboard.tls-certificate=" + file("server.pem"),
+      "--switchboard.tls-key=" + file("server.key"),
+      "--switchboard.tls-ca=" + file("ca.pem")};
+    args.insert(args.end(), extra.begin(), extra.end());
+    return std::make_unique<daemon_process>(daemon_binary(), args);
+  }
+
+  run_result ping(const daemon_process& d, std::vector<std::string> tls) {
+    std::vector<std::string> args{cli_binary(), "--port",
+                                  std::to_string(d.port())};
+    args.insert(args.end(), tls.begin(), tls.end());
+    args.push_back("ping");
+    return run(args, {}, std::chrono::seconds(30));
+  }
+
+  std::vector<std::string> as(const std::string& who, const std::string& ca) {
+    return {"--tls-ca",         file(ca + ".pem"), "--tls-cert",
+            file(who + ".pem"), "--tls-key",       file(who + ".key")};
+  }
+
+  temp_dir dir;
+};
+
+} // namespace
+
+TEST_F(tls_test, only_clients_the_daemons_ca_signed_get_in) {
+  auto d = start();
+  ASSERT_NE(d->port(), 0) << d->log();
+  auto res = ping(*d, as("client", "ca"));
+  EXPECT_EQ(res.rc, 0) << res.err;
+  EXPECT_NE(res.out.find("pong"), std::string::npos);
+  // A plain client.
+  res = ping(*d, {});
+  EXPECT_EQ(res.rc, 1);
+  EXPECT_NE(res.err.find("not reachable"), std::string::npos) << res.err;
+  // A client whose certificate another CA signed.
+  res = ping(*d, as("stranger", "ca"));
+  EXPECT_EQ(res.rc, 1) << res.out;
+  // A client that does not trust the daemon's CA.
+  res = ping(*d, as("client", "other"));
+  EXPECT_EQ(res.rc, 1) << res.out;
+  // Incomplete TLS options: a usage error, nothing sent.
+  res = ping(*d, {"--tls-ca", file("ca.pem")});
+  EXPECT_EQ(res.rc, 2);
+  EXPECT_NE(res.err.find("--tls-cert"), std::string::npos) << res.err;
+  // The daemon is still fine.
+  EXPECT_EQ(ping(*d, as("client", "ca")).rc, 0);
+}
+
+TEST_F(tls_test, beyond_loopback_only_with_tls) {
+  auto res
+    = run({daemon_binary(), "--switchboard.host=0.0.0.0",
+           "--switchboard.port=0", "--switchboard.db-path=" + file("x.db")});
+  EXPECT_EQ(res.rc, 2);
+  EXPECT_NE(res.err.find("requires TLS"), std::string::npos) << res.err;
+  res = run({daemon_binary(), "--switchboard.port=0",
+             "--switchboard.db-path=" + file("x.db"),
+             "--switchboard.tls-certificate=" + file("server.pem"),
+             "--switchboard.tls-key=" + file("server.key")});
+  EXPECT_EQ(res.rc, 2);
+  EXPECT_NE(res.err.find("go together"), std::string::npos) << res.err;
+  auto d = start({"--switchboard.host=0.0.0.0"});
+  ASSERT_NE(d->port(), 0) << d->log();
+  EXPECT_EQ(ping(*d, as("client", "ca")).rc, 0);
+}
