@@ -45,6 +45,9 @@ const std::map<std::string, value_kind>& switchboard_keys() {
     {"retry-max", value_kind::duration},
     {"reconcile-interval", value_kind::duration},
     {"retention-interval", value_kind::duration},
+    {"notify-command", value_kind::text},
+    {"notify-interval", value_kind::duration},
+    {"notify-timeout", value_kind::duration},
   };
   return keys;
 }
@@ -210,7 +213,11 @@ daemon_config::daemon_config() {
     .add(opts.retry_initial, "retry-initial", "first retry of a failed apply")
     .add(opts.retry_max, "retry-max", "longest wait between apply retries")
     .add(opts.reconcile_interval, "reconcile-interval", "reconciler period")
-    .add(opts.retention_interval, "retention-interval", "retention period");
+    .add(opts.retention_interval, "retention-interval", "retention period")
+    .add(opts.notify_command, "notify-command",
+         "run per notification, JSON on stdin (empty = keep them pending)")
+    .add(opts.notify_interval, "notify-interval", "outbox delivery period")
+    .add(opts.notify_timeout, "notify-timeout", "notify-command time limit");
   auto settings_group = opt_group{custom_options_, "settings"};
   for (auto& spec : setting_specs())
     settings_group.add<std::string>(
@@ -304,7 +311,9 @@ std::string daemon_config::parse_and_check(int argc, char** argv) {
         std::pair{"retry-initial", opts.retry_initial},
         std::pair{"retry-max", opts.retry_max},
         std::pair{"reconcile-interval", opts.reconcile_interval},
-        std::pair{"retention-interval", opts.retention_interval}})
+        std::pair{"retention-interval", opts.retention_interval},
+        std::pair{"notify-interval", opts.notify_interval},
+        std::pair{"notify-timeout", opts.notify_timeout}})
     if (value.count() <= 0)
       return std::string{"switchboard."} + name + " must be positive";
   if (opts.retry_max < opts.retry_initial)

@@ -44,6 +44,10 @@ struct daemon_options {
   // -- periodic jobs ---------------------------------------------------------
   caf::timespan reconcile_interval = std::chrono::seconds(60);
   caf::timespan retention_interval = std::chrono::hours(1);
+  // -- notifications ---------------------------------------------------------
+  std::string notify_command;
+  caf::timespan notify_interval = std::chrono::seconds(1);
+  caf::timespan notify_timeout = std::chrono::seconds(10);
   /// Initial runtime settings from the [settings] section (text values).
   settings_map settings;
   /// Test-only fault point (environment SWITCHBOARD_TEST_CRASH_AFTER_COMMIT):

@@ -4,6 +4,7 @@
 #include "actors/container_supervisor.hpp"
 #include "actors/front_door.hpp"
 #include "actors/logging.hpp"
+#include "actors/notifier.hpp"
 #include "actors/subscription_pool.hpp"
 #include "messages/error.hpp"
 #include "persistence/store.hpp"
@@ -49,7 +50,7 @@ void stop_and_wait(caf::scoped_actor& self, const Handle& handle,
 root_actor::behavior_type
 root(root_actor::pointer self, admin_actor admin,
      std::vector<std::pair<std::string, caf::actor>> components,
-     context_ptr ctx, fatal_handler on_fatal) {
+     context_ptr ctx, fatal_handler on_fatal, notifier_actor notifier) {
   auto names = std::make_shared<std::map<caf::actor_addr, std::string>>();
   for (auto& [name, handle] : components) {
     self->monitor(handle);
@@ -64,11 +65,18 @@ root(root_actor::pointer self, admin_actor admin,
       on_fatal(name);
   });
   auto retention = ctx->opts.retention_interval;
+  auto notify = ctx->opts.notify_interval;
   self->send(self, retention_atom::value);
+  if (notifier)
+    self->send(self, tick_atom::value);
   return {
     [=](retention_atom) {
       self->send(admin, retention_atom::value);
       self->delayed_send(self, retention, retention_atom::value);
+    },
+    [=](tick_atom) {
+      self->send(notifier, tick_atom::value);
+      self->delayed_send(self, notify, tick_atom::value);
     },
   };
 }
@@ -118,8 +126,13 @@ caf::expected<std::unique_ptr<daemon>> daemon::start(caf::actor_system& sys,
     {"admin", caf::actor_cast<caf::actor>(d->admin_)},
     {"front-door", caf::actor_cast<caf::actor>(d->front_door_)},
   };
+  if (!ctx->opts.notify_command.empty()) {
+    d->notifier_ = sys.spawn<caf::detached>(notifier, d->store_, ctx);
+    components.emplace_back("notifier",
+                            caf::actor_cast<caf::actor>(d->notifier_));
+  }
   d->root_ = sys.spawn(root, d->admin_, std::move(components), ctx,
-                       std::move(on_fatal));
+                       std::move(on_fatal), d->notifier_);
   SB_INFO("loaded {} subscriptions and {} agents", snap->subscriptions.size(),
           snap->agents.size());
   // Publish the FRONT DOOR, over TLS when a certificate is configured.
@@ -169,7 +182,11 @@ void daemon::stop() {
                });
     stop_and_wait(self, admin_, 2s);
   }
-  // 3. The rest, in order: supervisor, pool, store.
+  // 3. The rest, in order: notifier, supervisor, pool, store.
+  stop_and_wait(self, notifier_,
+                2s
+                  + std::chrono::duration_cast<std::chrono::milliseconds>(
+                    ctx_->opts.notify_timeout));
   stop_and_wait(self, supervisor_, 5s);
   stop_and_wait(self, pool_, 2s);
   stop_and_wait(self, store_, 5s);

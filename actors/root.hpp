@@ -35,7 +35,8 @@ using fatal_handler = std::function<void(const std::string& component)>;
 root_actor::behavior_type
 root(root_actor::pointer self, admin_actor admin,
      std::vector<std::pair<std::string, caf::actor>> components,
-     context_ptr ctx, fatal_handler on_fatal);
+     context_ptr ctx, fatal_handler on_fatal,
+     notifier_actor notifier = notifier_actor{});
 
 class daemon {
 public:
@@ -71,6 +72,7 @@ private:
   admin_actor admin_;
   front_door_actor front_door_;
   root_actor root_;
+  notifier_actor notifier_;
   uint16_t port_ = 0;
   bool stopped_ = false;
 };

@@ -80,6 +80,8 @@ using store_actor = caf::typed_actor<
   /// Several events in one write (an AGENT's queued reports).
   replies<event_atom, std::vector<event_info>>::with<std::vector<int64_t>>,
   replies<notify_atom, notification_info>::with<int64_t>,
+  /// The outbox: mark one notification delivered (id, when).
+  replies<delivered_atom, int64_t, millis>::with<ok_atom>,
   replies<setting_atom, std::string, std::string, millis>::with<ok_atom>,
   /// Retention: delete at most `batch` events older than the cutoff.
   replies<retention_atom, millis, uint32_t>::with<uint64_t>,
@@ -89,6 +91,8 @@ using store_actor = caf::typed_actor<
   replies<history_atom, query>::with<std::vector<history_info>>,
   replies<notes_atom, query>::with<std::vector<notification_info>>,
   replies<counts_atom, millis>::with<std::vector<failure_count>>,
+  /// The outbox: pending notifications, oldest first, at most N.
+  replies<pending_atom, uint32_t>::with<std::vector<notification_info>>,
   /// Exclusion seeds: since, now.
   replies<failure_atom, millis, millis>::with<std::vector<exclusion_seed>>>;
 
@@ -164,7 +168,11 @@ using admin_actor = front_door_actor::extend<
   /// Stop every AGENT, then quit (ordered shutdown).
   replies<shutdown_atom>::with<ok_atom>>;
 
+/// The NOTIFIER: delivers the notification outbox (see actors/notifier.hpp).
+using notifier_actor = caf::typed_actor<caf::reacts_to<tick_atom>>;
+
 /// The ROOT's timer: the periodic job it hands to the ADMIN.
-using root_actor = caf::typed_actor<caf::reacts_to<retention_atom>>;
+using root_actor = caf::typed_actor<caf::reacts_to<retention_atom>,
+                                    caf::reacts_to<tick_atom>>;
 
 } // namespace sb

@@ -62,6 +62,8 @@ SB_ATOM(apply_atom, "apply");
 SB_ATOM(reconcile_atom, "reconcile");
 SB_ATOM(shutdown_atom, "shutdown");
 SB_ATOM(progress_atom, "progress");
+SB_ATOM(pending_atom, "pending");
+SB_ATOM(delivered_atom, "delivered");
 
 #undef SB_ATOM
 

@@ -94,6 +94,8 @@ CREATE TABLE notifications (
 CREATE UNIQUE INDEX notifications_one_per_switch
   ON notifications(agent, generation) WHERE kind = 'switch';
 CREATE INDEX notifications_by_agent ON notifications(agent, id);
+CREATE INDEX notifications_pending ON notifications(id)
+  WHERE status = 'pending';
 CREATE TABLE settings (
   key TEXT PRIMARY KEY,
   value TEXT NOT NULL,

@@ -573,38 +573,38 @@ caf::expected<std::vector<event_info>> store::events(const query& q) {
     });
 }
 
-caf::expected<std::vector<exclusion_seed>>
-store::exclusion_seeds(millis since, millis now) {
-  return impl_->guard("read exclusions",
-                      [&]() -> caf::expected<std::vector<exclusion_seed>> {
-    // Any switch-class failure excludes; a reset instant still in the future
-    // excludes too, however old the event that carried it. Two queries, each
-    // on its index.
-    std::map<std::string, exclusion_seed> seeds;
-    auto& recent = impl_->stmt(
-      "SELECT subscription, MAX(occurred_at) FROM failure_events "
-      "WHERE occurred_at > ? AND kind <> 'ignored' GROUP BY subscription");
-    recent.bind(1, format_iso(since));
-    while (recent.executeStep()) {
-      auto& seed = seeds[recent.getColumn(0).getString()];
-      seed.last_failure_at = column_time(recent.getColumn(1));
-    }
-    auto& resets = impl_->stmt(
-      "SELECT subscription, MAX(reset_at) FROM failure_events "
-      "WHERE reset_at > ? AND kind <> 'ignored' GROUP BY subscription");
-    resets.bind(1, format_iso(now));
-    while (resets.executeStep()) {
-      auto& seed = seeds[resets.getColumn(0).getString()];
-      seed.reset_at = column_time(resets.getColumn(1));
-    }
-    std::vector<exclusion_seed> result;
-    result.reserve(seeds.size());
-    for (auto& [name, seed] : seeds) {
-      seed.subscription = name;
-      result.push_back(std::move(seed));
-    }
-    return result;
-  });
+caf::expected<std::vector<exclusion_seed>> store::exclusion_seeds(millis since,
+                                                                  millis now) {
+  return impl_->guard(
+    "read exclusions", [&]() -> caf::expected<std::vector<exclusion_seed>> {
+      // Any switch-class failure excludes; a reset instant still in the future
+      // excludes too, however old the event that carried it. Two queries, each
+      // on its index.
+      std::map<std::string, exclusion_seed> seeds;
+      auto& recent = impl_->stmt(
+        "SELECT subscription, MAX(occurred_at) FROM failure_events "
+        "WHERE occurred_at > ? AND kind <> 'ignored' GROUP BY subscription");
+      recent.bind(1, format_iso(since));
+      while (recent.executeStep()) {
+        auto& seed = seeds[recent.getColumn(0).getString()];
+        seed.last_failure_at = column_time(recent.getColumn(1));
+      }
+      auto& resets = impl_->stmt(
+        "SELECT subscription, MAX(reset_at) FROM failure_events "
+        "WHERE reset_at > ? AND kind <> 'ignored' GROUP BY subscription");
+      resets.bind(1, format_iso(now));
+      while (resets.executeStep()) {
+        auto& seed = seeds[resets.getColumn(0).getString()];
+        seed.reset_at = column_time(resets.getColumn(1));
+      }
+      std::vector<exclusion_seed> result;
+      result.reserve(seeds.size());
+      for (auto& [name, seed] : seeds) {
+        seed.subscription = name;
+        result.push_back(std::move(seed));
+      }
+      return result;
+    });
 }
 
 caf::expected<std::vector<failure_count>> store::failure_counts(millis since) {
@@ -700,6 +700,32 @@ store::notifications(const query& q) {
                       "ORDER BY id DESC LIMIT ?2");
       st.bind(1, q.agent);
       st.bind(2, static_cast<int64_t>(std::min(q.limit, max_query_limit)));
+      std::vector<notification_info> result;
+      while (st.executeStep()) {
+        notification_info n;
+        n.id = st.getColumn(0).getInt64();
+        n.agent = st.getColumn(1).getString();
+        n.kind = st.getColumn(2).getString();
+        n.title = st.getColumn(3).getString();
+        n.message = st.getColumn(4).getString();
+        n.priority = st.getColumn(5).getString();
+        n.status = st.getColumn(6).getString();
+        n.created_at = column_time(st.getColumn(7));
+        result.emplace_back(std::move(n));
+      }
+      return result;
+    });
+}
+
+caf::expected<std::vector<notification_info>>
+store::pending_notifications(uint32_t limit) {
+  return impl_->guard(
+    "list pending notifications",
+    [&]() -> caf::expected<std::vector<notification_info>> {
+      auto& st = impl_->stmt(
+        "SELECT id, agent, kind, title, message, priority, status, created_at "
+        "FROM notifications WHERE status = 'pending' ORDER BY id LIMIT ?");
+      st.bind(1, static_cast<int64_t>(std::min(limit, max_query_limit)));
       std::vector<notification_info> result;
       while (st.executeStep()) {
         notification_info n;

@@ -110,6 +110,10 @@ public:
   caf::expected<std::vector<notification_info>> notifications(const query& q);
   caf::error mark_delivered(int64_t id, millis at);
 
+  /// Notifications not delivered yet, oldest first.
+  caf::expected<std::vector<notification_info>> pending_notifications(
+    uint32_t limit);
+
   // -- settings
   // -----------------------------------------------------------------
 

@@ -221,6 +221,10 @@ store_actor_impl(store_actor::stateful_pointer<store_state> self,
       return defer<int64_t>(
         self, [=] { return self->state.db->add_notification(n); });
     },
+    [=](delivered_atom, int64_t id, millis at) {
+      return defer<ok_atom>(
+        self, as_ok([=] { return self->state.db->mark_delivered(id, at); }));
+    },
     [=](setting_atom, const std::string& key, const std::string& value,
         millis now) {
       return defer<ok_atom>(
@@ -253,6 +257,14 @@ store_actor_impl(store_actor::stateful_pointer<store_state> self,
         const query& q) -> caf::result<std::vector<notification_info>> {
       flush(self);
       auto xs = self->state.db->notifications(q);
+      if (!xs)
+        return xs.error();
+      return std::move(*xs);
+    },
+    [=](pending_atom,
+        uint32_t limit) -> caf::result<std::vector<notification_info>> {
+      flush(self);
+      auto xs = self->state.db->pending_notifications(limit);
       if (!xs)
         return xs.error();
       return std::move(*xs);

@@ -66,7 +66,7 @@ protected:
 TEST_F(root_timer_test, retention_runs_at_start_and_every_interval) {
   aut = sys.spawn(root, caf::actor_cast<admin_actor>(fake_admin),
                   std::vector<std::pair<std::string, caf::actor>>{}, ctx,
-                  fatal_handler{});
+                  fatal_handler{}, notifier_actor{});
   sched.run();
   EXPECT_EQ(seen->retention, 1); // once at start-up
   sched.advance_time(std::chrono::minutes(59));
@@ -89,10 +89,38 @@ TEST_F(root_timer_test, a_component_that_stops_calls_the_fatal_handler) {
   aut = sys.spawn(
     root, caf::actor_cast<admin_actor>(fake_admin),
     std::vector<std::pair<std::string, caf::actor>>{{"store", victim}}, ctx,
-    [fatal](const std::string& name) { *fatal = name; });
+    fatal_handler{[fatal](const std::string& name) { *fatal = name; }},
+    notifier_actor{});
   sched.run();
   EXPECT_EQ(*fatal, "");
   caf::anon_send_exit(victim, caf::exit_reason::kill);
   sched.run();
   EXPECT_EQ(*fatal, "store");
+}
+
+TEST_F(root_timer_test, the_notifier_gets_a_tick_every_notify_interval) {
+  auto ticks = std::make_shared<int>(0);
+  auto fake_notifier
+    = sys.spawn([ticks](caf::event_based_actor*) -> caf::behavior {
+        return {[ticks](tick_atom) { ++*ticks; }};
+      });
+  ctx->opts.notify_interval = std::chrono::seconds(2);
+  aut = sys.spawn(root, caf::actor_cast<admin_actor>(fake_admin),
+                  std::vector<std::pair<std::string, caf::actor>>{}, ctx,
+                  fatal_handler{},
+                  caf::actor_cast<notifier_actor>(fake_notifier));
+  sched.run();
+  EXPECT_EQ(*ticks, 1); // at once
+  sched.advance_time(std::chrono::seconds(1));
+  sched.run();
+  EXPECT_EQ(*ticks, 1);
+  sched.advance_time(std::chrono::seconds(1));
+  sched.run();
+  EXPECT_EQ(*ticks, 2);
+  for (int i = 0; i < 10; ++i) {
+    sched.advance_time(std::chrono::seconds(2));
+    sched.run();
+  }
+  EXPECT_EQ(*ticks, 12);
+  caf::anon_send_exit(fake_notifier, caf::exit_reason::user_shutdown);
 }

@@ -5,6 +5,7 @@
 
 #include "fixtures/process.hpp"
 #include "fixtures/temp_dir.hpp"
+#include "fixtures/wait.hpp"
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -434,4 +435,52 @@ TEST_F(daemon_cli_test, garbage_on_the_port_does_not_hurt_the_daemon) {
   auto res = cli({"ping"});
   EXPECT_EQ(res.rc, 0) << res.err << daemon->log();
   EXPECT_EQ(ok({"status"})["agents"], 0);
+}
+
+// -- the notification outbox
+// ----------------------------------------------------
+
+TEST(notify_command, delivers_the_outbox_once_and_retries_failures) {
+  temp_dir dir;
+  auto sink = dir.file("delivered.jsonl");
+  auto gate = dir.file("open");
+  // Delivers (appends the JSON line) only while the gate file exists.
+  auto command = "test -e " + gate + " && cat >> " + sink;
+  daemon_process d{daemon_binary(),
+                   {"--switchboard.port=0",
+                    "--switchboard.db-path=" + dir.file("state.db"),
+                    "--switchboard.notify-command=" + command,
+                    "--switchboard.notify-interval=100ms"}};
+  ASSERT_NE(d.port(), 0) << d.log();
+  auto cli = [&](std::vector<std::string> args, const std::string& in = {}) {
+    args.insert(args.begin(),
+                {cli_binary(), "--port", std::to_string(d.port()), "--json"});
+    auto res = run(args, in);
+    EXPECT_EQ(res.rc, 0) << res.err;
+    return json::parse(res.out.empty() ? "null" : res.out);
+  };
+  cli({"subscription", "add", "sub-a", "--token-file", "-"}, "tok-a");
+  cli({"subscription", "add", "sub-b", "--token-file", "-"}, "tok-b");
+  cli({"agent", "add", "a1", "--subscription", "sub-a"});
+  EXPECT_EQ(cli({"report", "a1", "--status", "429"})["outcome"], "switched");
+  // The command fails while the gate is closed: the notification stays
+  // pending and nothing was written.
+  auto notes = cli({"notifications"});
+  ASSERT_EQ(notes.size(), 1u);
+  EXPECT_EQ(notes[0]["status"], "pending");
+  std::ofstream{gate} << "";
+  ASSERT_TRUE(wait_until(
+    [&] { return cli({"notifications"})[0]["status"] == "delivered"; }));
+  std::ifstream in{sink};
+  std::string line;
+  std::vector<json> lines;
+  while (std::getline(in, line))
+    lines.push_back(json::parse(line));
+  ASSERT_EQ(lines.size(), 1u); // once, not once per round
+  EXPECT_EQ(lines[0]["agent"], "a1");
+  EXPECT_EQ(lines[0]["kind"], "switch");
+  EXPECT_EQ(lines[0]["priority"], "high");
+  EXPECT_NE(lines[0]["message"].get<std::string>().find("sub-b"),
+            std::string::npos);
+  EXPECT_TRUE(d.terminate(std::chrono::seconds(5)).has_value());
 }
