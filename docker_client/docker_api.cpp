@@ -43,6 +43,30 @@ std::string str(const nlohmann::json& doc, const char* key) {
   return i->get<std::string>();
 }
 
+/// One line of GET /events.
+bool parse_event(const std::string& line, docker_event& ev) {
+  try {
+    auto doc = nlohmann::json::parse(line);
+    ev.action = str(doc, "Action");
+    if (auto actor = doc.find("Actor"); actor != doc.end()) {
+      ev.id = str(*actor, "ID");
+      if (auto attrs = actor->find("Attributes"); attrs != actor->end())
+        ev.name = str(*attrs, "name");
+    }
+    ev.time_nano = doc.value("timeNano", int64_t{0});
+    return true;
+  } catch (...) {
+    return false;
+  }
+}
+
+std::string events_filters(const std::string& container) {
+  nlohmann::json filters = {{"type", {"container"}}};
+  if (!container.empty())
+    filters["container"] = {container};
+  return url_escape(filters.dump());
+}
+
 } // namespace
 
 container_info parse_container_info(const nlohmann::json& doc) {
@@ -241,12 +265,8 @@ caf::expected<int64_t> docker_api::wait(const std::string& c,
 
 caf::expected<std::vector<docker_event>>
 docker_api::events(int64_t since, int64_t until, const std::string& c) {
-  nlohmann::json filters = {{"type", {"container"}}};
-  if (!c.empty())
-    filters["container"] = {c};
-  auto path = "/events?since=" + std::to_string(since)
-              + "&until=" + std::to_string(until)
-              + "&filters=" + url_escape(filters.dump());
+  auto path = "/events?since=" + std::to_string(since) + "&until="
+              + std::to_string(until) + "&filters=" + events_filters(c);
   auto res = call("GET", path, {}, "events", timeout_);
   if (!res)
     return res.error();
@@ -257,26 +277,44 @@ docker_api::events(int64_t since, int64_t until, const std::string& c) {
     auto end = res->body.find('\n', pos);
     if (end == std::string::npos)
       end = res->body.size();
-    auto line = res->body.substr(pos, end - pos);
-    pos = end + 1;
-    if (line.empty())
-      continue;
-    try {
-      auto doc = nlohmann::json::parse(line);
-      docker_event ev;
-      ev.action = str(doc, "Action");
-      if (auto actor = doc.find("Actor"); actor != doc.end()) {
-        ev.id = str(*actor, "ID");
-        if (auto attrs = actor->find("Attributes"); attrs != actor->end())
-          ev.name = str(*attrs, "name");
-      }
-      ev.time_nano = doc.value("timeNano", int64_t{0});
+    docker_event ev;
+    if (parse_event(res->body.substr(pos, end - pos), ev))
       result.push_back(std::move(ev));
-    } catch (...) {
-      // skip malformed lines
-    }
+    pos = end + 1;
   }
   return result;
+}
+
+caf::error docker_api::watch_events(
+  int64_t since, const std::function<bool(const docker_event&)>& on_event,
+  std::chrono::milliseconds listen, const std::string& c) {
+  http_client stream_http{socket_};
+  std::string url
+    = std::string{api_prefix} + "/events?filters=" + events_filters(c);
+  if (since > 0)
+    url += "&since=" + std::to_string(since);
+  std::string pending;
+  auto res = stream_http.stream(
+    "GET", url,
+    [&](const char* data, size_t n) {
+      pending.append(data, n);
+      size_t end;
+      while ((end = pending.find('\n')) != std::string::npos) {
+        docker_event ev;
+        auto line = pending.substr(0, end);
+        pending.erase(0, end + 1);
+        if (parse_event(line, ev) && !on_event(ev))
+          return false;
+      }
+      return true;
+    },
+    listen);
+  if (!res)
+    return res.error();
+  if (*res >= 400)
+    return make_error(ec::docker_failure, "events stream refused (HTTP "
+                                            + std::to_string(*res) + ")");
+  return caf::none;
 }
 
 } // namespace sb::docker

@@ -15,6 +15,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -87,6 +88,14 @@ public:
   /// optionally for one container only.
   caf::expected<std::vector<docker_event>>
   events(int64_t since, int64_t until, const std::string& container = {});
+
+  /// Follows the engine's live event stream (container events, optionally
+  /// for one container) from `since` (seconds since the epoch; 0 = now),
+  /// calling `on_event` for each as it happens until it returns false or
+  /// `listen` has passed. Uses its own connection.
+  caf::error watch_events(
+    int64_t since, const std::function<bool(const docker_event&)>& on_event,
+    std::chrono::milliseconds listen, const std::string& container = {});
 
 private:
   /// Performs a call and maps HTTP errors; `what` names it in errors.

@@ -88,4 +88,55 @@ http_client::request(const std::string& method, const std::string& url,
   return res;
 }
 
+namespace {
+
+struct stream_sink {
+  const std::function<bool(const char*, size_t)>* on_data;
+  bool stopped = false;
+};
+
+size_t write_stream(char* data, size_t size, size_t count, void* user) {
+  auto* sink = static_cast<stream_sink*>(user);
+  if (!(*sink->on_data)(data, size * count)) {
+    sink->stopped = true;
+    return 0; // makes libcurl abort the transfer
+  }
+  return size * count;
+}
+
+} // namespace
+
+caf::expected<long>
+http_client::stream(const std::string& method, const std::string& url,
+                    const std::function<bool(const char*, size_t)>& on_data,
+                    std::chrono::milliseconds timeout) {
+  auto* c = impl_->curl;
+  if (c == nullptr)
+    return make_error(ec::docker_failure, "cannot initialize libcurl");
+  curl_easy_reset(c);
+  stream_sink sink{&on_data};
+  if (!impl_->unix_socket.empty())
+    curl_easy_setopt(c, CURLOPT_UNIX_SOCKET_PATH, impl_->unix_socket.c_str());
+  curl_easy_setopt(c, CURLOPT_URL, url.c_str());
+  curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method.c_str());
+  curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, static_cast<long>(timeout.count()));
+  curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, 5000L);
+  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, write_stream);
+  curl_easy_setopt(c, CURLOPT_WRITEDATA, &sink);
+  auto rc = curl_easy_perform(c);
+  long status = 0;
+  curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+  if (rc == CURLE_OK || (rc == CURLE_WRITE_ERROR && sink.stopped)
+      || (rc == CURLE_OPERATION_TIMEDOUT && status != 0))
+    return status;
+  auto where = impl_->unix_socket.empty() ? url : impl_->unix_socket;
+  if (rc == CURLE_COULDNT_CONNECT)
+    return make_error(ec::docker_unreachable, "cannot connect to " + where);
+  if (rc == CURLE_OPERATION_TIMEDOUT)
+    return make_error(ec::timeout, "no answer from " + where);
+  return make_error(ec::docker_failure, "stream from " + where + " failed: "
+                                          + curl_easy_strerror(rc));
+}
+
 } // namespace sb::docker

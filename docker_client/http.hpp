@@ -9,6 +9,7 @@
 #include <caf/expected.hpp>
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -35,6 +36,15 @@ public:
                                        const std::string& url,
                                        const std::string& body,
                                        std::chrono::milliseconds timeout);
+
+  /// Performs a request whose body arrives over time (a stream), handing
+  /// each piece to `on_data` as it comes; `on_data` returns false to stop.
+  /// Ends without an error when stopped, when the server closes the stream,
+  /// or when `timeout` has passed (the caller chooses how long to listen).
+  caf::expected<long>
+  stream(const std::string& method, const std::string& url,
+         const std::function<bool(const char*, size_t)>& on_data,
+         std::chrono::milliseconds timeout);
 
 private:
   struct impl;

@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <thread>
 
 using namespace sb;
 using namespace sb::test;
@@ -175,4 +176,28 @@ TEST_F(docker_api_test, missing_container_is_no_container) {
                                       settings(), [](auto&) {});
   EXPECT_EQ(out.result, "no_container");
   EXPECT_EQ(out.state, "absent");
+}
+
+TEST_F(docker_api_test, the_live_event_stream_follows_a_container) {
+  auto name = unique("stream");
+  std::vector<std::string> seen;
+  // From a second ago: events that happen before the stream is open are
+  // replayed, then it goes on live.
+  auto since = now_s() - 1;
+  std::thread watcher{[&] {
+    auto err = env.engine().watch_events(
+      since,
+      [&](const docker::docker_event& ev) {
+        if (ev.name == name)
+          seen.push_back(ev.action);
+        // Stop once the container we start below is running.
+        return !(ev.name == name && ev.action == "start");
+      },
+      std::chrono::seconds(30));
+    EXPECT_FALSE(err) << render(err);
+  }};
+  auto c = env.start_agent(name, "tok-a");
+  watcher.join();
+  EXPECT_NE(std::find(seen.begin(), seen.end(), "create"), seen.end());
+  EXPECT_EQ(seen.back(), "start");
 }
