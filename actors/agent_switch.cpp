@@ -225,6 +225,25 @@ void apply_token(agent_ptr self, uint64_t generation, secret token,
       });
 }
 
+/// Puts a high-priority alert about this agent into the notification outbox.
+static void store_alert(agent_ptr self, std::string kind, std::string title,
+                        std::string message) {
+  auto& st = self->state;
+  notification_info n;
+  n.agent = st.agent_name;
+  n.kind = std::move(kind);
+  n.priority = "high";
+  n.title = std::move(title);
+  n.message = std::move(message);
+  n.created_at = now_of(self);
+  self->request(st.store, store_timeout, notify_atom::value, n)
+    .then([](int64_t) {},
+          [=](caf::error& err) {
+            SB_WARN("agent {}: could not store alert: {}",
+                    self->state.agent_name, render(err));
+          });
+}
+
 static std::string phrase(failure_kind kind) {
   switch (kind) {
   case failure_kind::rate_limit:
@@ -361,24 +380,14 @@ void start_switch(agent_ptr self, std::string trigger, failure_kind kind,
       if (st.exhausted_alert_at == 0
           || now - st.exhausted_alert_at >= hour_ms) {
         st.exhausted_alert_at = now;
-        notification_info n;
-        n.agent = st.agent_name;
-        n.kind = "pool_exhausted";
-        n.priority = "high";
-        n.title = "No alternative subscription for '" + st.agent_name + "'";
-        n.message = "Agent '" + st.agent_name + "' failed on '" + inf.from_name
-                    + "' and every other subscription is excluded"
-                    + (sel.earliest_reset == 0
-                         ? std::string{"."}
-                         : "; the earliest known reset is "
-                             + format_iso(sel.earliest_reset) + ".");
-        n.created_at = now;
-        self->request(st.store, store_timeout, notify_atom::value, n)
-          .then([](int64_t) {},
-                [=](caf::error& err) {
-                  SB_WARN("agent {}: could not store alert: {}",
-                          self->state.agent_name, render(err));
-                });
+        store_alert(self, "pool_exhausted",
+                    "No alternative subscription for '" + st.agent_name + "'",
+                    "Agent '" + st.agent_name + "' failed on '" + inf.from_name
+                      + "' and every other subscription is excluded"
+                      + (sel.earliest_reset == 0
+                           ? std::string{"."}
+                           : "; the earliest known reset is "
+                               + format_iso(sel.earliest_reset) + "."));
       }
       finish(self, std::move(res));
       return;
@@ -490,23 +499,13 @@ void decide(agent_ptr self, const report_facts& r, const classification& cls,
     if (st.held_alert_at == 0
         || now - st.held_alert_at >= settings->budget_window) {
       st.held_alert_at = now;
-      notification_info n;
-      n.agent = st.agent_name;
-      n.kind = "held";
-      n.priority = "high";
-      n.title = "Agent '" + st.agent_name + "' held on '" + st.sub_name + "'";
-      n.message = "Agent '" + st.agent_name + "' switched "
-                  + std::to_string(st.recent_switches.size())
-                  + " times within the budget window; it stays on '"
-                  + st.sub_name + "' until " + format_iso(until)
-                  + " instead of flapping.";
-      n.created_at = now;
-      self->request(st.store, store_timeout, notify_atom::value, n)
-        .then([](int64_t) {},
-              [=](caf::error& err) {
-                SB_WARN("agent {}: could not store alert: {}",
-                        self->state.agent_name, render(err));
-              });
+      store_alert(self, "held",
+                  "Agent '" + st.agent_name + "' held on '" + st.sub_name + "'",
+                  "Agent '" + st.agent_name + "' switched "
+                    + std::to_string(st.recent_switches.size())
+                    + " times within the budget window; it stays on '"
+                    + st.sub_name + "' until " + format_iso(until)
+                    + " instead of flapping.");
       SB_WARN("agent {}: switch budget used up; held until {}", st.agent_name,
               format_iso(until));
     }

@@ -47,6 +47,7 @@
 #include <future>
 #include <iostream>
 #include <iterator>
+#include <optional>
 #include <sstream>
 #include <thread>
 
@@ -288,22 +289,33 @@ int64_t count(SQLite::Database& db, const char* sql) {
   return db.execAndGet(sql).getInt64();
 }
 
-int burst_mode(const options& o, const std::string& dir) {
-  daemon_child d;
+/// Starts the daemon under test and connects to it; says why on failure.
+std::optional<front_door_actor> start_and_connect(const options& o,
+                                                  const std::string& dir,
+                                                  daemon_child& d,
+                                                  caf::actor_system& sys) {
   if (!d.start(o.daemon, dir, o.log_level, o.daemon_args)) {
     std::cerr << "switchboard-bench: the daemon did not start (see " << dir
               << "/daemon.log)\n";
-    return 2;
+    return std::nullopt;
   }
-  bench_config cfg;
-  caf::actor_system sys{cfg};
   client::endpoint ep;
   ep.port = d.port;
-  auto fd_res = client::connect(sys, ep);
-  if (!fd_res) {
-    std::cerr << "switchboard-bench: " << render(fd_res.error()) << "\n";
-    return 2;
+  auto fd = client::connect(sys, ep);
+  if (!fd) {
+    std::cerr << "switchboard-bench: " << render(fd.error()) << "\n";
+    return std::nullopt;
   }
+  return *fd;
+}
+
+int burst_mode(const options& o, const std::string& dir) {
+  daemon_child d;
+  bench_config cfg;
+  caf::actor_system sys{cfg};
+  auto fd_res = start_and_connect(o, dir, d, sys);
+  if (!fd_res)
+    return 2;
   auto fd = *fd_res;
   for (int i = 0; i < o.subscriptions; ++i)
     must<subscription_change>(sys, fd, sub_add_atom::value, sub_name(i),
@@ -449,20 +461,11 @@ void populate(const std::string& path, int agents, int subscriptions) {
 int scale_mode(const options& o, const std::string& dir) {
   populate(dir + "/bench.db", o.agents, o.subscriptions);
   daemon_child d;
-  if (!d.start(o.daemon, dir, o.log_level, o.daemon_args)) {
-    std::cerr << "switchboard-bench: the daemon did not start (see " << dir
-              << "/daemon.log)\n";
-    return 2;
-  }
   bench_config cfg;
   caf::actor_system sys{cfg};
-  client::endpoint ep;
-  ep.port = d.port;
-  auto fd_res = client::connect(sys, ep);
-  if (!fd_res) {
-    std::cerr << "switchboard-bench: " << render(fd_res.error()) << "\n";
+  auto fd_res = start_and_connect(o, dir, d, sys);
+  if (!fd_res)
     return 2;
-  }
   auto fd = *fd_res;
   // The first status waits for every agent to have been spawned and seen.
   auto first = clock_type::now();

@@ -15,6 +15,21 @@ size_t write_body(char* data, size_t size, size_t count, void* user) {
   return size * count;
 }
 
+/// Resets the handle and sets what every request shares: socket, URL,
+/// method, no signals, the total timeout and a connect timeout of at most 5 s.
+void prepare(CURL* c, const std::string& unix_socket, const std::string& method,
+             const std::string& url, std::chrono::milliseconds timeout) {
+  curl_easy_reset(c);
+  if (!unix_socket.empty())
+    curl_easy_setopt(c, CURLOPT_UNIX_SOCKET_PATH, unix_socket.c_str());
+  curl_easy_setopt(c, CURLOPT_URL, url.c_str());
+  curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method.c_str());
+  curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, static_cast<long>(timeout.count()));
+  curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS,
+                   static_cast<long>(std::min<int64_t>(timeout.count(), 5000)));
+}
+
 void global_init() {
   static std::once_flag flag;
   std::call_once(flag, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
@@ -45,16 +60,8 @@ http_client::request(const std::string& method, const std::string& url,
   auto* c = impl_->curl;
   if (c == nullptr)
     return make_error(ec::docker_failure, "cannot initialize libcurl");
-  curl_easy_reset(c);
   http_response res;
-  if (!impl_->unix_socket.empty())
-    curl_easy_setopt(c, CURLOPT_UNIX_SOCKET_PATH, impl_->unix_socket.c_str());
-  curl_easy_setopt(c, CURLOPT_URL, url.c_str());
-  curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method.c_str());
-  curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, static_cast<long>(timeout.count()));
-  curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS,
-                   static_cast<long>(std::min<int64_t>(timeout.count(), 5000)));
+  prepare(c, impl_->unix_socket, method, url, timeout);
   curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, write_body);
   curl_easy_setopt(c, CURLOPT_WRITEDATA, &res.body);
   struct curl_slist* headers = nullptr;
@@ -113,15 +120,8 @@ http_client::stream(const std::string& method, const std::string& url,
   auto* c = impl_->curl;
   if (c == nullptr)
     return make_error(ec::docker_failure, "cannot initialize libcurl");
-  curl_easy_reset(c);
   stream_sink sink{&on_data};
-  if (!impl_->unix_socket.empty())
-    curl_easy_setopt(c, CURLOPT_UNIX_SOCKET_PATH, impl_->unix_socket.c_str());
-  curl_easy_setopt(c, CURLOPT_URL, url.c_str());
-  curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method.c_str());
-  curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, static_cast<long>(timeout.count()));
-  curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, 5000L);
+  prepare(c, impl_->unix_socket, method, url, timeout);
   curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, write_stream);
   curl_easy_setopt(c, CURLOPT_WRITEDATA, &sink);
   auto rc = curl_easy_perform(c);
