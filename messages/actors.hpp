@@ -172,7 +172,7 @@ using admin_actor = front_door_actor::extend<
 using notifier_actor = caf::typed_actor<caf::reacts_to<tick_atom>>;
 
 /// The ROOT's timer: the periodic job it hands to the ADMIN.
-using root_actor = caf::typed_actor<caf::reacts_to<retention_atom>,
-                                    caf::reacts_to<tick_atom>>;
+using root_actor
+  = caf::typed_actor<caf::reacts_to<retention_atom>, caf::reacts_to<tick_atom>>;
 
 } // namespace sb

@@ -111,8 +111,8 @@ public:
   caf::error mark_delivered(int64_t id, millis at);
 
   /// Notifications not delivered yet, oldest first.
-  caf::expected<std::vector<notification_info>> pending_notifications(
-    uint32_t limit);
+  caf::expected<std::vector<notification_info>>
+  pending_notifications(uint32_t limit);
 
   // -- settings
   // -----------------------------------------------------------------
