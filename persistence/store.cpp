@@ -104,10 +104,7 @@ struct store::impl {
   auto guard(const char* what, F&& f) -> decltype(f()) {
     try {
       return f();
-    } catch (const SQLite::Exception& e) {
-      return make_error(ec::store_failure,
-                        std::string{what} + " failed: " + e.what());
-    } catch (const std::exception& e) {
+    } catch (const std::exception& e) { // SQLite::Exception included
       return make_error(ec::store_failure,
                         std::string{what} + " failed: " + e.what());
     }
@@ -124,11 +121,8 @@ const char* agent_select_sql
     "a.last_apply_at, a.last_switch_at, a.created_at FROM agents a "
     "LEFT JOIN subscriptions s ON s.id = a.subscription_id";
 
-const char* agent_by_name_sql
-  = "SELECT a.id, a.name, a.subscription_id, s.name, a.container, "
-    "a.generation, a.applied_generation, a.auto_switch, a.last_apply, "
-    "a.last_apply_at, a.last_switch_at, a.created_at FROM agents a "
-    "LEFT JOIN subscriptions s ON s.id = a.subscription_id WHERE a.name = ?";
+const std::string agent_by_name_sql
+  = std::string{agent_select_sql} + " WHERE a.name = ?";
 
 stored_agent read_agent_row(SQLite::Statement& st) {
   stored_agent a;
@@ -147,10 +141,84 @@ stored_agent read_agent_row(SQLite::Statement& st) {
   return a;
 }
 
+stored_subscription read_subscription_row(SQLite::Statement& st) {
+  stored_subscription s;
+  s.id = st.getColumn(0).getInt64();
+  s.name = st.getColumn(1).getString();
+  s.token.value = st.getColumn(2).getString();
+  s.created_at = column_time(st.getColumn(3));
+  s.updated_at = column_time(st.getColumn(4));
+  return s;
+}
+
+event_info read_event_row(SQLite::Statement& st) {
+  event_info ev;
+  ev.id = st.getColumn(0).getInt64();
+  ev.agent = st.getColumn(1).getString();
+  ev.subscription = st.getColumn(2).getString();
+  ev.kind = st.getColumn(3).getString();
+  ev.reason = st.getColumn(4).getString();
+  ev.status = st.getColumn(5).getInt();
+  ev.message = st.getColumn(6).getString();
+  ev.source = st.getColumn(7).getString();
+  ev.execution_id = st.getColumn(8).getString();
+  ev.reset_at = column_time(st.getColumn(9));
+  ev.at = column_time(st.getColumn(10));
+  return ev;
+}
+
+history_info read_history_row(SQLite::Statement& st) {
+  history_info h;
+  h.id = st.getColumn(0).getInt64();
+  h.agent = st.getColumn(1).getString();
+  h.from = column_optional(st.getColumn(2));
+  h.to = column_optional(st.getColumn(3));
+  h.trigger = st.getColumn(4).getString();
+  h.failure_kind = st.getColumn(5).getString();
+  h.event_count = static_cast<uint32_t>(st.getColumn(6).getInt64());
+  h.generation = static_cast<uint64_t>(st.getColumn(7).getInt64());
+  h.apply = st.getColumn(8).getString();
+  h.at = column_time(st.getColumn(9));
+  return h;
+}
+
+const std::string notification_select_sql
+  = "SELECT id, agent, kind, title, message, priority, status, created_at "
+    "FROM notifications ";
+
+const std::string notifications_of_agent_sql
+  = notification_select_sql
+    + "WHERE (?1 = '' OR agent = ?1) ORDER BY id DESC LIMIT ?2";
+
+const std::string pending_notifications_sql
+  = notification_select_sql + "WHERE status = 'pending' ORDER BY id LIMIT ?";
+
+notification_info read_notification_row(SQLite::Statement& st) {
+  notification_info n;
+  n.id = st.getColumn(0).getInt64();
+  n.agent = st.getColumn(1).getString();
+  n.kind = st.getColumn(2).getString();
+  n.title = st.getColumn(3).getString();
+  n.message = st.getColumn(4).getString();
+  n.priority = st.getColumn(5).getString();
+  n.status = st.getColumn(6).getString();
+  n.created_at = column_time(st.getColumn(7));
+  return n;
+}
+
+/// Steps through `st` and turns every row into a record with `read_row`.
+template<class Row>
+auto collect(SQLite::Statement& st, Row read_row) {
+  std::vector<decltype(read_row(st))> result;
+  while (st.executeStep())
+    result.emplace_back(read_row(st));
+  return result;
+}
+
 } // namespace
 
 caf::expected<stored_agent> store::impl::read_agent(const std::string& name) {
-  auto& st = stmt(agent_by_name_sql);
+  auto& st = stmt(agent_by_name_sql.c_str());
   st.bind(1, name);
   if (!st.executeStep())
     return make_error(ec::unknown_agent, "unknown agent '" + name + "'");
@@ -337,20 +405,10 @@ store::remove_subscription(const std::string& name) {
 caf::expected<std::vector<stored_subscription>> store::subscriptions() {
   return impl_->guard("list subscriptions",
                       [&]() -> caf::expected<std::vector<stored_subscription>> {
-                        std::vector<stored_subscription> result;
                         auto& st = impl_->stmt(
                           "SELECT id, name, token, created_at, updated_at "
                           "FROM subscriptions ORDER BY name");
-                        while (st.executeStep()) {
-                          stored_subscription s;
-                          s.id = st.getColumn(0).getInt64();
-                          s.name = st.getColumn(1).getString();
-                          s.token.value = st.getColumn(2).getString();
-                          s.created_at = column_time(st.getColumn(3));
-                          s.updated_at = column_time(st.getColumn(4));
-                          result.emplace_back(std::move(s));
-                        }
-                        return result;
+                        return collect(st, read_subscription_row);
                       });
 }
 
@@ -403,14 +461,10 @@ caf::error store::remove_agent(const std::string& name) {
 }
 
 caf::expected<std::vector<stored_agent>> store::agents() {
-  return impl_->guard("list agents",
-                      [&]() -> caf::expected<std::vector<stored_agent>> {
-                        std::vector<stored_agent> result;
-                        auto& st = impl_->stmt(agent_select_sql);
-                        while (st.executeStep())
-                          result.emplace_back(read_agent_row(st));
-                        return result;
-                      });
+  return impl_->guard(
+    "list agents", [&]() -> caf::expected<std::vector<stored_agent>> {
+      return collect(impl_->stmt(agent_select_sql), read_agent_row);
+    });
 }
 
 caf::expected<stored_agent> store::agent(const std::string& name) {
@@ -553,23 +607,7 @@ caf::expected<std::vector<event_info>> store::events(const query& q) {
       st.bind(1, q.agent);
       st.bind(2, q.subscription);
       st.bind(3, static_cast<int64_t>(std::min(q.limit, max_query_limit)));
-      std::vector<event_info> result;
-      while (st.executeStep()) {
-        event_info ev;
-        ev.id = st.getColumn(0).getInt64();
-        ev.agent = st.getColumn(1).getString();
-        ev.subscription = st.getColumn(2).getString();
-        ev.kind = st.getColumn(3).getString();
-        ev.reason = st.getColumn(4).getString();
-        ev.status = st.getColumn(5).getInt();
-        ev.message = st.getColumn(6).getString();
-        ev.source = st.getColumn(7).getString();
-        ev.execution_id = st.getColumn(8).getString();
-        ev.reset_at = column_time(st.getColumn(9));
-        ev.at = column_time(st.getColumn(10));
-        result.emplace_back(std::move(ev));
-      }
-      return result;
+      return collect(st, read_event_row);
     });
 }
 
@@ -653,22 +691,7 @@ caf::expected<std::vector<history_info>> store::history(const query& q) {
       st.bind(1, q.agent);
       st.bind(2, q.subscription);
       st.bind(3, static_cast<int64_t>(std::min(q.limit, max_query_limit)));
-      std::vector<history_info> result;
-      while (st.executeStep()) {
-        history_info h;
-        h.id = st.getColumn(0).getInt64();
-        h.agent = st.getColumn(1).getString();
-        h.from = column_optional(st.getColumn(2));
-        h.to = column_optional(st.getColumn(3));
-        h.trigger = st.getColumn(4).getString();
-        h.failure_kind = st.getColumn(5).getString();
-        h.event_count = static_cast<uint32_t>(st.getColumn(6).getInt64());
-        h.generation = static_cast<uint64_t>(st.getColumn(7).getInt64());
-        h.apply = st.getColumn(8).getString();
-        h.at = column_time(st.getColumn(9));
-        result.emplace_back(std::move(h));
-      }
-      return result;
+      return collect(st, read_history_row);
     });
 }
 
@@ -693,27 +716,10 @@ store::notifications(const query& q) {
   return impl_->guard(
     "list notifications",
     [&]() -> caf::expected<std::vector<notification_info>> {
-      auto& st
-        = impl_->stmt("SELECT id, agent, kind, title, message, priority, "
-                      "status, created_at "
-                      "FROM notifications WHERE (?1 = '' OR agent = ?1) "
-                      "ORDER BY id DESC LIMIT ?2");
+      auto& st = impl_->stmt(notifications_of_agent_sql.c_str());
       st.bind(1, q.agent);
       st.bind(2, static_cast<int64_t>(std::min(q.limit, max_query_limit)));
-      std::vector<notification_info> result;
-      while (st.executeStep()) {
-        notification_info n;
-        n.id = st.getColumn(0).getInt64();
-        n.agent = st.getColumn(1).getString();
-        n.kind = st.getColumn(2).getString();
-        n.title = st.getColumn(3).getString();
-        n.message = st.getColumn(4).getString();
-        n.priority = st.getColumn(5).getString();
-        n.status = st.getColumn(6).getString();
-        n.created_at = column_time(st.getColumn(7));
-        result.emplace_back(std::move(n));
-      }
-      return result;
+      return collect(st, read_notification_row);
     });
 }
 
@@ -722,24 +728,9 @@ store::pending_notifications(uint32_t limit) {
   return impl_->guard(
     "list pending notifications",
     [&]() -> caf::expected<std::vector<notification_info>> {
-      auto& st = impl_->stmt(
-        "SELECT id, agent, kind, title, message, priority, status, created_at "
-        "FROM notifications WHERE status = 'pending' ORDER BY id LIMIT ?");
+      auto& st = impl_->stmt(pending_notifications_sql.c_str());
       st.bind(1, static_cast<int64_t>(std::min(limit, max_query_limit)));
-      std::vector<notification_info> result;
-      while (st.executeStep()) {
-        notification_info n;
-        n.id = st.getColumn(0).getInt64();
-        n.agent = st.getColumn(1).getString();
-        n.kind = st.getColumn(2).getString();
-        n.title = st.getColumn(3).getString();
-        n.message = st.getColumn(4).getString();
-        n.priority = st.getColumn(5).getString();
-        n.status = st.getColumn(6).getString();
-        n.created_at = column_time(st.getColumn(7));
-        result.emplace_back(std::move(n));
-      }
-      return result;
+      return collect(st, read_notification_row);
     });
 }
 

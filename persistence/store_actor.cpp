@@ -22,8 +22,8 @@ struct write_job final : store_state::job {
     // nop
   }
 
-  caf::error run(store&) override {
-    value = op();
+  caf::error run(store& db) override {
+    value = op(db);
     return value ? caf::error{} : value.error();
   }
 
@@ -41,7 +41,7 @@ struct write_job final : store_state::job {
   caf::expected<T> value{caf::error{}};
 };
 
-/// Queues a write whose value is produced by `op` (returning
+/// Queues a write whose value is produced by `op(store&)` (returning
 /// caf::expected<T>) and answers the requester after the batch commits.
 template<class T, class Op>
 caf::typed_response_promise<T> defer(self_ptr self, Op op) {
@@ -63,8 +63,8 @@ caf::typed_response_promise<T> defer(self_ptr self, Op op) {
 /// Adapts a caf::error-returning write to caf::expected<ok_atom>.
 template<class Op>
 auto as_ok(Op op) {
-  return [op = std::move(op)]() mutable -> caf::expected<ok_atom> {
-    if (auto err = op())
+  return [op = std::move(op)](store& db) mutable -> caf::expected<ok_atom> {
+    if (auto err = op(db))
       return err;
     return ok_atom::value;
   };
@@ -160,56 +160,51 @@ store_actor_impl(store_actor::stateful_pointer<store_state> self,
     },
     [=](load_atom, millis now, millis window) -> caf::result<snapshot> {
       flush(self);
-      auto snap = self->state.db->load(now, window);
-      if (!snap)
-        return snap.error();
-      return std::move(*snap);
+      return self->state.db->load(now, window);
     },
     // -- writes -------------------------------------------------------------
     [=](sub_add_atom, const std::string& name, const secret& token,
         millis now) {
-      return defer<subscription_upsert>(self, [=] {
-        return self->state.db->put_subscription(name, token.value, now);
+      return defer<subscription_upsert>(self, [=](store& db) {
+        return db.put_subscription(name, token.value, now);
       });
     },
     [=](sub_rm_atom, const std::string& name) {
       return defer<std::vector<std::string>>(
-        self, [=] { return self->state.db->remove_subscription(name); });
+        self, [=](store& db) { return db.remove_subscription(name); });
     },
     [=](agent_add_atom, const agent_spec& spec, millis now) {
       return defer<stored_agent>(
-        self, [=] { return self->state.db->add_agent(spec, now); });
+        self, [=](store& db) { return db.add_agent(spec, now); });
     },
     [=](agent_rm_atom, const std::string& name) {
       return defer<ok_atom>(
-        self, as_ok([=] { return self->state.db->remove_agent(name); }));
+        self, as_ok([=](store& db) { return db.remove_agent(name); }));
     },
     [=](agent_set_atom, const std::string& name, const std::string& value,
         millis now) {
-      return defer<ok_atom>(self, as_ok([=] {
-                              return self->state.db->set_agent_auto_switch(
-                                name, value, now);
+      return defer<ok_atom>(self, as_ok([=](store& db) {
+                              return db.set_agent_auto_switch(name, value, now);
                             }));
     },
     [=](commit_atom, const switch_record& rec) {
       return defer<switch_commit>(
-        self, [=] { return self->state.db->commit_switch(rec); });
+        self, [=](store& db) { return db.commit_switch(rec); });
     },
     [=](applied_atom, const apply_record& rec) {
       return defer<ok_atom>(
-        self, as_ok([=] { return self->state.db->record_apply(rec); }));
+        self, as_ok([=](store& db) { return db.record_apply(rec); }));
     },
     [=](event_atom, const event_info& ev) {
-      return defer<int64_t>(self,
-                            [=] { return self->state.db->add_event(ev); });
+      return defer<int64_t>(self, [=](store& db) { return db.add_event(ev); });
     },
     [=](event_atom, const std::vector<event_info>& evs) {
       return defer<std::vector<int64_t>>(
-        self, [=]() -> caf::expected<std::vector<int64_t>> {
+        self, [=](store& db) -> caf::expected<std::vector<int64_t>> {
           std::vector<int64_t> ids;
           ids.reserve(evs.size());
           for (auto& ev : evs) {
-            auto id = self->state.db->add_event(ev);
+            auto id = db.add_event(ev);
             if (!id)
               return id.error();
             ids.push_back(*id);
@@ -218,71 +213,53 @@ store_actor_impl(store_actor::stateful_pointer<store_state> self,
         });
     },
     [=](notify_atom, const notification_info& n) {
-      return defer<int64_t>(
-        self, [=] { return self->state.db->add_notification(n); });
+      return defer<int64_t>(self,
+                            [=](store& db) { return db.add_notification(n); });
     },
     [=](delivered_atom, int64_t id, millis at) {
       return defer<ok_atom>(
-        self, as_ok([=] { return self->state.db->mark_delivered(id, at); }));
+        self, as_ok([=](store& db) { return db.mark_delivered(id, at); }));
     },
     [=](setting_atom, const std::string& key, const std::string& value,
         millis now) {
-      return defer<ok_atom>(
-        self,
-        as_ok([=] { return self->state.db->put_setting(key, value, now); }));
+      return defer<ok_atom>(self, as_ok([=](store& db) {
+                              return db.put_setting(key, value, now);
+                            }));
     },
     [=](retention_atom, millis cutoff, uint32_t batch) {
-      return defer<uint64_t>(self, [=] {
-        return self->state.db->delete_events_before(cutoff, batch);
+      return defer<uint64_t>(self, [=](store& db) {
+        return db.delete_events_before(cutoff, batch);
       });
     },
     // -- reads: first commit what is queued, so a read sees every write that
     // was sent before it (and no write is left waiting for a drain) --------
     [=](events_atom, const query& q) -> caf::result<std::vector<event_info>> {
       flush(self);
-      auto xs = self->state.db->events(q);
-      if (!xs)
-        return xs.error();
-      return std::move(*xs);
+      return self->state.db->events(q);
     },
     [=](history_atom,
         const query& q) -> caf::result<std::vector<history_info>> {
       flush(self);
-      auto xs = self->state.db->history(q);
-      if (!xs)
-        return xs.error();
-      return std::move(*xs);
+      return self->state.db->history(q);
     },
     [=](notes_atom,
         const query& q) -> caf::result<std::vector<notification_info>> {
       flush(self);
-      auto xs = self->state.db->notifications(q);
-      if (!xs)
-        return xs.error();
-      return std::move(*xs);
+      return self->state.db->notifications(q);
     },
     [=](pending_atom,
         uint32_t limit) -> caf::result<std::vector<notification_info>> {
       flush(self);
-      auto xs = self->state.db->pending_notifications(limit);
-      if (!xs)
-        return xs.error();
-      return std::move(*xs);
+      return self->state.db->pending_notifications(limit);
     },
     [=](counts_atom, millis since) -> caf::result<std::vector<failure_count>> {
       flush(self);
-      auto xs = self->state.db->failure_counts(since);
-      if (!xs)
-        return xs.error();
-      return std::move(*xs);
+      return self->state.db->failure_counts(since);
     },
     [=](failure_atom, millis since,
         millis now) -> caf::result<std::vector<exclusion_seed>> {
       flush(self);
-      auto xs = self->state.db->exclusion_seeds(since, now);
-      if (!xs)
-        return xs.error();
-      return std::move(*xs);
+      return self->state.db->exclusion_seeds(since, now);
     },
   };
 }

@@ -6,10 +6,10 @@
 // (or the batch is full), so every write already waiting in the mailbox joins
 // the same transaction (group commit) and a lone write commits at once. Each
 // write that fails is isolated (the batch reruns with a savepoint per write),
-// so a bad write fails alone; no write is
-// acknowledged before its transaction committed, and a failed COMMIT fails
-// every write of the batch. (No message to itself: a self-sent message still
-// queued at exit would keep a detached actor alive and hang the shutdown.)
+// so a bad write fails alone; no write is acknowledged before its transaction
+// committed, and a failed COMMIT fails every write of the batch. (No message to
+// itself: a self-sent message still queued at exit would keep a detached actor
+// alive and hang the shutdown.)
 
 #include "messages/actors.hpp"
 #include "persistence/store.hpp"
