@@ -204,10 +204,6 @@ typename Inspector::result_type inspect(Inspector& f, container_request& x) {
            x.op, x.generation, x.token);
 }
 
-} // namespace sb
-
-namespace sb {
-
 /// One operation for a docker worker.
 struct docker_job {
   std::string container;
