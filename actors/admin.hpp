@@ -1,11 +1,10 @@
 #pragma once
 
 // The ADMIN: owns the directory of AGENTs (spawns one per stored agent at boot
-// and one per `agent add`, monitors them) and answers every request the FRONT
-// DOOR routes to it. Requests about one agent are forwarded to that agent's
-// actor, never done around it; subscription requests go to the POOL; reads of
-// history go to the STORE. `status` fans out to every component with a
-// timeout and reports a component that does not answer instead of failing.
+// and one per `agent add`, monitors them, removes them), the runtime settings,
+// the watchers and the status report. `status` fans out to every component
+// with a deadline; a component that does not answer in time is listed as
+// unresponsive and never fails the report.
 
 #include "actors/context.hpp"
 #include "messages/actors.hpp"
@@ -13,6 +12,7 @@
 #include <caf/stateful_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
 
+#include <chrono>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -27,6 +27,8 @@ struct admin_state {
   pool_actor pool;
   supervisor_actor supervisor;
   context_ptr ctx;
+  /// How long `status` waits for each component.
+  caf::timespan status_timeout = std::chrono::seconds(3);
   /// Set by `shutdown`: agents still to go down, and who waits for it.
   bool shutting_down = false;
   caf::typed_response_promise<ok_atom> shutdown_promise;

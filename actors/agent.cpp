@@ -1,327 +1,744 @@
 #include "actors/agent.hpp"
 
-#include "actors/agent_switch.hpp"
-#include "actors/classifier.hpp"
 #include "actors/logging.hpp"
+#include "actors/test_hooks.hpp"
 #include "messages/error.hpp"
 
 #include <caf/scheduled_actor.hpp>
 
+#include <algorithm>
 #include <chrono>
 
 namespace sb {
 
-using namespace agent_flow;
-
 namespace {
 
-constexpr size_t max_epochs = 16;
+// Requests to the local STORE and POOL carry no timer: they answer, or they
+// go down and the request fails at once (the ROOT then stops the daemon). A
+// timer per request would cost two clock operations on the hot path.
+constexpr auto store_timeout = caf::infinite;
+constexpr auto pool_timeout = caf::infinite;
 
-/// The subscription a report is about: the one it names, else the assignment
-/// in force when it entered the daemon. A report that entered in the same
-/// millisecond as a switch committed counts as before it: the safe side, it
-/// cannot cause a second switch.
-std::string attribute(const agent_state& st, const failure_report& r) {
-  if (!r.subscription.empty())
-    return r.subscription;
-  for (auto i = st.epochs.rbegin(); i != st.epochs.rend(); ++i)
-    if (i->since < r.arrived_at)
-      return i->sub_name;
-  return st.epochs.empty() ? st.sub_name : st.epochs.front().sub_name;
+caf::optional<std::string> name_or_null(const std::string& name) {
+  if (name.empty())
+    return caf::none;
+  return name;
+}
+
+std::string name_or_none(const std::string& name) {
+  return name.empty() ? std::string{"(none)"} : name;
+}
+
+std::string phrase(failure_kind kind) {
+  switch (kind) {
+  case failure_kind::rate_limit:
+    return "a rate-limit error";
+  case failure_kind::auth:
+    return "an authentication failure";
+  default:
+    return "a manual reassignment";
+  }
+}
+
+outcome outcome_of(trigger by) {
+  switch (by) {
+  case trigger::automatic:
+    return outcome::switched;
+  case trigger::manual:
+    return outcome::assigned;
+  case trigger::rotation:
+    return outcome::rotated;
+  }
+  return outcome::switched;
+}
+
+caf::error removed_error(const std::string& name) {
+  return make_error(ec::unknown_agent, "agent '" + name + "' was removed");
 }
 
 } // namespace
 
-agent_info make_agent_info(const agent_state& st) {
+// -- set-up ------------------------------------------------------------------
+
+void agent_state::init(const stored_agent& row, agent_deps deps) {
+  agent_name_ = row.name;
+  container_ = row.container;
+  applied_generation_ = row.applied_generation;
+  auto_switch_ = row.auto_switch;
+  last_apply_ = row.last_apply;
+  last_apply_at_ = row.last_apply_at;
+  last_switch_at_ = row.last_switch_at;
+  policy_.emplace(epoch{row.generation, row.subscription_id, row.subscription,
+                        row.last_switch_at});
+  store_ = std::move(deps.store);
+  pool_ = std::move(deps.pool);
+  supervisor_ = std::move(deps.supervisor);
+  admin_ = std::move(deps.admin);
+  ctx_ = std::move(deps.ctx);
+}
+
+agent_info agent_state::snapshot() const {
+  auto& cur = policy_->current();
   agent_info info;
-  info.name = st.agent_name;
-  info.subscription = name_or_null(st.sub_name);
-  info.container = name_or_null(st.container);
-  info.generation = st.generation;
-  info.applied_generation = st.applied_generation;
-  info.switching = st.inflight.has_value();
-  info.auto_switch = st.auto_switch;
-  info.last_apply = st.last_apply;
-  info.last_apply_at = st.last_apply_at;
-  info.last_switch_at = st.last_switch_at;
-  info.recent_switches = static_cast<uint32_t>(st.recent_switches.size());
+  info.name = agent_name_;
+  info.subscription = name_or_null(cur.sub_name);
+  info.container = name_or_null(container_);
+  info.generation = cur.generation;
+  info.applied_generation = applied_generation_;
+  info.switching = inflight_.has_value();
+  info.auto_switch = auto_switch_;
+  info.last_apply = last_apply_;
+  info.last_apply_at = last_apply_at_;
+  info.last_switch_at = last_switch_at_;
+  info.retry_at = retry_at_;
+  info.recent_switches
+    = policy_->recent_switches(now(), ctx_->board.get()->budget_window);
   return info;
 }
 
-agent_actor::behavior_type
-agent(agent_actor::stateful_pointer<agent_state> self, stored_agent row,
-      agent_deps deps) {
-  auto& st = self->state;
-  st.agent_name = row.name;
-  st.sub_id = row.subscription_id;
-  st.sub_name = row.subscription;
-  st.container = row.container;
-  st.generation = row.generation;
-  st.applied_generation = row.applied_generation;
-  st.auto_switch = row.auto_switch;
-  st.last_apply = row.last_apply;
-  st.last_apply_at = row.last_apply_at;
-  st.last_switch_at = row.last_switch_at;
-  st.store = std::move(deps.store);
-  st.pool = std::move(deps.pool);
-  st.supervisor = std::move(deps.supervisor);
-  st.admin = std::move(deps.admin);
-  st.ctx = std::move(deps.ctx);
-  st.epochs.push_back(
-    assignment_epoch{row.last_switch_at, st.sub_id, st.sub_name});
-  return {
-    [=](report_atom, failure_report& r) -> caf::result<report_result> {
-      auto& st = self->state;
-      if (st.removed)
-        return make_error(ec::unknown_agent,
-                          "agent '" + st.agent_name + "' was removed");
-      if (r.arrived_at == 0)
-        r.arrived_at = now_of(self);
-      auto about = attribute(st, r);
-      if (about.empty()) {
-        report_result res;
-        res.agent = st.agent_name;
-        res.result = outcome::no_subscription;
-        res.generation = st.generation;
-        res.reason = "the agent has no subscription";
-        SB_INFO("agent {}: report {} -> no_subscription", st.agent_name,
-                r.status);
-        return res;
-      }
-      auto cls = classify(r.status, r.error, r.kind);
-      queued_report q;
-      q.status = r.status;
-      q.named = !r.subscription.empty();
-      q.arrived_at = r.arrived_at;
-      q.reset_at = r.reset_at != 0        ? r.reset_at
-                   : r.retry_after_ms > 0 ? r.arrived_at + r.retry_after_ms
-                                          : 0;
-      q.kind = cls.kind;
-      q.ignore_reason = cls.reason;
-      q.about = about;
-      q.rp = self->make_response_promise<report_result>();
-      SB_DEBUG("agent {}: report {} (execution {}) about {}", st.agent_name,
-               r.status, r.execution_id, about);
-      event_info ev;
-      ev.agent = st.agent_name;
-      ev.subscription = std::move(about);
-      ev.kind = to_string(cls.kind);
-      ev.reason = std::move(cls.reason);
-      ev.status = r.status;
-      ev.message = std::move(r.error);
-      ev.source = std::move(r.source);
-      ev.execution_id = std::move(r.execution_id);
-      ev.reset_at = q.reset_at;
-      ev.at = r.arrived_at;
-      auto rp = q.rp;
-      st.queued.push_back(std::move(q));
-      st.queued_events.push_back(std::move(ev));
-      // With nothing else in the mailbox the event goes to the STORE now;
-      // with a backlog, the reports queued behind this one join it in one
-      // write (a flush message marks the end of the backlog). Each reply
-      // still waits for its event.
-      if (self->mailbox().empty() && !st.flush_scheduled)
-        flush_reports(self);
-      else if (!st.flush_scheduled) {
-        st.flush_scheduled = true;
-        self->send(self, flush_atom::value);
-      }
-      return rp;
-    },
-    [=](flush_atom) { flush_reports(self); },
-    [=](assign_atom, const std::string& target) {
-      auto rp = self->make_response_promise<report_result>();
-      auto run = [=]() mutable {
-        if (self->state.removed) {
-          rp.deliver(make_error(ec::unknown_agent, "agent was removed"));
-          return;
+// -- reports -----------------------------------------------------------------
+
+caf::result<report_result> agent_state::report(failure_report& r) {
+  if (removed_)
+    return removed_error(agent_name_);
+  if (r.arrived_at == 0)
+    r.arrived_at = now();
+  auto about = policy_->attribute(r.subscription, r.arrived_at);
+  if (about.subscription.empty()) {
+    report_result res;
+    res.agent = agent_name_;
+    res.result = outcome::no_subscription;
+    res.generation = policy_->current().generation;
+    res.reason = "the agent has no subscription";
+    SB_INFO("agent {}: report {} -> no_subscription", agent_name_, r.status);
+    return res;
+  }
+  auto cls = classify(r.status, r.error, r.kind);
+  queued_report q;
+  q.status = r.status;
+  q.facts = report_facts{cls.kind, cls.reason, about, r.arrived_at};
+  q.reset_at = r.reset_at != 0        ? r.reset_at
+               : r.retry_after_ms > 0 ? r.arrived_at + r.retry_after_ms
+                                      : 0;
+  q.rp = self_->make_response_promise<report_result>();
+  SB_DEBUG("agent {}: report {} (execution {}) about {}", agent_name_, r.status,
+           r.execution_id, about.subscription);
+  event_info ev;
+  ev.agent = agent_name_;
+  ev.subscription = about.subscription;
+  ev.kind = cls.kind;
+  ev.reason = std::move(cls.reason);
+  ev.status = r.status;
+  ev.message = std::move(r.error);
+  ev.source = std::move(r.source);
+  ev.execution_id = std::move(r.execution_id);
+  ev.reset_at = q.reset_at;
+  ev.at = r.arrived_at;
+  auto rp = q.rp;
+  queued_.push_back(std::move(q));
+  queued_events_.push_back(std::move(ev));
+  // With nothing else in the mailbox the event goes to the STORE now; with
+  // a backlog, the reports queued behind this one join it in one write (a
+  // flush message marks the end of the backlog). Each reply still waits for
+  // its event.
+  if (!flush_scheduled_) {
+    if (self_->mailbox().empty()) {
+      flush();
+    } else {
+      flush_scheduled_ = true;
+      self_->send(self_, flush_atom::value);
+    }
+  }
+  return rp;
+}
+
+void agent_state::flush() {
+  flush_scheduled_ = false;
+  if (queued_.empty())
+    return;
+  auto reports = std::make_shared<std::vector<queued_report>>();
+  reports->swap(queued_);
+  std::vector<event_info> events;
+  events.swap(queued_events_);
+  ++flushing_;
+  self_->request(store_, store_timeout, event_atom::value, std::move(events))
+    .then(
+      [this, reports](std::vector<int64_t>&) {
+        --flushing_;
+        for (auto& q : *reports) {
+          if (q.facts.kind != failure_kind::ignored)
+            tell_pool(q.facts.about.subscription, q.facts.arrived_at,
+                      q.reset_at);
+          decide(q);
         }
-        start_switch(self, "manual", failure_kind::none, 0, rp, target);
-      };
-      if (self->state.inflight)
-        self->state.deferred.emplace_back(std::move(run));
-      else
-        run();
-      return rp;
-    },
-    [=](rotate_atom, int64_t sub_id) {
-      auto rp = self->make_response_promise<report_result>();
-      auto run = [=]() mutable {
-        auto& st = self->state;
-        if (st.removed || st.sub_id != sub_id) {
-          report_result res;
-          res.agent = st.agent_name;
-          res.result = outcome::unchanged;
-          res.generation = st.generation;
-          res.reason = "not on that subscription";
-          rp.deliver(std::move(res));
-          return;
-        }
-        start_switch(self, "rotation", failure_kind::none, 0, rp);
-      };
-      if (self->state.inflight)
-        self->state.deferred.emplace_back(std::move(run));
-      else
-        run();
-      return rp;
-    },
-    [=](unassign_atom, const std::string& name) {
-      auto& st = self->state;
-      if (st.sub_name != name)
-        return;
-      SB_INFO("agent {}: unassigned, subscription {} was removed",
-              st.agent_name, name);
-      st.sub_id = 0;
-      st.sub_name.clear();
-      st.epochs.push_back(assignment_epoch{now_of(self), 0, {}});
-      if (st.epochs.size() > max_epochs)
-        st.epochs.erase(st.epochs.begin());
-    },
-    [=](get_atom) -> caf::result<agent_info> {
-      auto& st = self->state;
-      auto info = make_agent_info(st);
-      info.mailbox = static_cast<uint32_t>(self->mailbox().size());
-      if (st.container.empty())
-        return info;
-      auto rp = self->make_response_promise<agent_info>();
-      self
-        ->request(st.supervisor, std::chrono::seconds(5), get_atom::value,
-                  st.container)
-        .then(
-          [=](std::string& state) mutable {
-            auto i = info;
-            i.container_state = std::move(state);
-            rp.deliver(std::move(i));
-          },
-          [=](caf::error& err) mutable {
-            auto i = info;
-            i.container_state = "unknown: " + render(err);
-            rp.deliver(std::move(i));
+        quit_if_removed();
+      },
+      [this, reports](caf::error& err) {
+        --flushing_;
+        SB_ERROR("agent {}: could not record {} failure event(s): {}",
+                 agent_name_, reports->size(), render(err));
+        for (auto& q : *reports)
+          q.rp.deliver(err);
+        quit_if_removed();
+      });
+}
+
+void agent_state::tell_pool(const std::string& sub, millis at,
+                            millis reset_at) {
+  // Bursts send one message, not N: repeats within a second that would not
+  // move the exclusion are skipped.
+  bool same = sub == told_sub_;
+  if (same && at < told_at_ + 1000 && reset_at <= told_reset_)
+    return;
+  told_reset_ = same ? std::max(told_reset_, reset_at) : reset_at;
+  told_sub_ = sub;
+  told_at_ = at;
+  self_->send(pool_, failure_atom::value, sub, at, reset_at);
+}
+
+void agent_state::decide(queued_report& q) {
+  if (removed_) {
+    q.rp.deliver(removed_error(agent_name_));
+    return;
+  }
+  std::optional<inflight_facts> inflight;
+  if (inflight_)
+    inflight = inflight_facts{inflight_->from_name, inflight_->to_name};
+  auto d = policy_->decide(q.facts, *ctx_->board.get(), auto_switch_, inflight,
+                           now());
+  switch (d.verdict) {
+  case decision::join:
+    inflight_->waiters.push_back(std::move(q.rp));
+    return;
+  case decision::switch_now:
+    start_switch(trigger::automatic, q.facts.kind, d.event_count,
+                 std::move(q.rp));
+    return;
+  case decision::answer:
+    break;
+  }
+  if (d.alert) {
+    auto& sub = policy_->current().sub_name;
+    store_alert("held", "Agent '" + agent_name_ + "' held on '" + sub + "'",
+                "Agent '" + agent_name_ + "' switched "
+                  + std::to_string(policy_->recent_switches(
+                    now(), ctx_->board.get()->budget_window))
+                  + " times within the budget window; it stays on '" + sub
+                  + "' until " + format_iso(d.held_until)
+                  + " instead of flapping.");
+    SB_WARN("agent {}: switch budget used up; held until {}", agent_name_,
+            format_iso(d.held_until));
+  }
+  answer(q, d);
+}
+
+void agent_state::answer(const queued_report& q, const decision& d) {
+  auto& about = q.facts.about.subscription;
+  report_result res;
+  res.result = d.result;
+  res.agent = agent_name_;
+  res.from = name_or_null(about);
+  if (d.result == outcome::stale)
+    res.to = name_or_null(policy_->current().sub_name);
+  res.generation = policy_->current().generation;
+  res.kind = q.facts.kind;
+  res.reason = d.reason;
+  res.event_count = d.event_count;
+  res.retry_after_ms = d.retry_after_ms;
+  SB_INFO("agent {}: report {} on {} -> {} ({})", agent_name_, q.status, about,
+          to_string(d.result), d.reason);
+  if (watched())
+    emit("report " + agent_name_ + " " + std::to_string(q.status) + " on "
+         + about + " -> " + to_string(d.result));
+  auto rp = q.rp;
+  rp.deliver(std::move(res));
+}
+
+// -- the switch flow ---------------------------------------------------------
+
+void agent_state::start_switch(trigger by, failure_kind kind,
+                               uint32_t event_count, report_promise rp,
+                               std::string target) {
+  auto& cur = policy_->current();
+  inflight_switch inf;
+  inf.by = by;
+  inf.from_id = cur.sub_id;
+  inf.from_name = cur.sub_name;
+  inf.kind = kind;
+  inf.event_count = event_count;
+  inf.waiters.push_back(std::move(rp));
+  inflight_ = std::move(inf);
+  auto on_selected = [this](selection& sel) { selected(std::move(sel)); };
+  auto on_error = [this](caf::error& err) { finish_error(err); };
+  switch (by) {
+  case trigger::automatic:
+    self_
+      ->request(pool_, pool_timeout, select_atom::value, agent_name_,
+                cur.sub_id)
+      .then(on_selected, on_error);
+    break;
+  case trigger::manual:
+    self_
+      ->request(pool_, pool_timeout, assign_atom::value, agent_name_,
+                cur.sub_id, std::move(target))
+      .then(on_selected, on_error);
+    break;
+  case trigger::rotation:
+    self_->request(pool_, pool_timeout, token_atom::value, cur.sub_id)
+      .then(on_selected, on_error);
+    break;
+  }
+}
+
+void agent_state::selected(selection sel) {
+  if (!sel.found) {
+    no_alternative(sel);
+    return;
+  }
+  if (inflight_->by == trigger::manual && sel.id == policy_->current().sub_id) {
+    auto res = result_of(*inflight_);
+    res.result = outcome::unchanged;
+    res.to = name_or_null(sel.name);
+    res.reason = "the agent is on that subscription already";
+    finish(std::move(res));
+    return;
+  }
+  commit(std::move(sel));
+}
+
+void agent_state::no_alternative(const selection& sel) {
+  auto t = now();
+  auto res = result_of(*inflight_);
+  res.result = outcome::no_alternative;
+  res.reset_at = sel.earliest_reset;
+  res.retry_after_ms = std::max<millis>(sel.earliest_reset - t, 0);
+  res.reason = "every other subscription is excluded or there is none";
+  auto& from = inflight_->from_name;
+  auto reset_text = sel.earliest_reset == 0 ? std::string{"unknown"}
+                                            : format_iso(sel.earliest_reset);
+  SB_WARN("agent {}: no alternative to {} (earliest reset {})", agent_name_,
+          from, reset_text);
+  // At most one "pool exhausted" alert per agent per hour.
+  if (exhausted_alert_at_ == 0 || t - exhausted_alert_at_ >= hour_ms) {
+    exhausted_alert_at_ = t;
+    store_alert("pool_exhausted",
+                "No alternative subscription for '" + agent_name_ + "'",
+                "Agent '" + agent_name_ + "' failed on '" + from
+                  + "' and every other subscription is excluded"
+                  + (sel.earliest_reset == 0
+                       ? std::string{"."}
+                       : "; the earliest known reset is " + reset_text + "."));
+  }
+  finish(std::move(res));
+}
+
+void agent_state::commit(selection sel) {
+  auto& inf = *inflight_;
+  inf.to_id = sel.id;
+  inf.to_name = sel.name;
+  switch_record rec;
+  rec.agent = agent_name_;
+  rec.from_id = inf.from_id;
+  rec.from_name = inf.from_name;
+  rec.to_id = sel.id;
+  rec.to_name = sel.name;
+  rec.by = inf.by;
+  rec.kind = inf.kind;
+  rec.event_count = inf.event_count;
+  rec.expected_generation = policy_->current().generation;
+  rec.at = now();
+  if (inf.by == trigger::automatic) {
+    rec.notify = true;
+    rec.title = "Subscription auto-switched to '" + sel.name + "'";
+    rec.message = "Agent '" + agent_name_
+                  + "' was automatically switched from subscription '"
+                  + inf.from_name + "' to '" + sel.name + "' after "
+                  + phrase(inf.kind) + " (" + std::to_string(inf.event_count)
+                  + " failure(s) within the threshold window); '" + sel.name
+                  + "' had the fewest agents among the subscriptions "
+                    "without a recent failure.";
+  }
+  auto at = rec.at;
+  self_->request(store_, store_timeout, commit_atom::value, std::move(rec))
+    .then([this, sel, at](switch_commit& c) { committed(c, sel, at); },
+          [this, sel](caf::error& err) {
+            self_->send(pool_, release_atom::value, agent_name_,
+                        inflight_->from_id, sel.id);
+            finish_error(err);
           });
-      return rp;
-    },
-    [=](agent_set_atom, const std::string& key,
-        const std::string& value) -> caf::result<agent_info> {
-      auto& st = self->state;
-      if (key != "auto-switch")
-        return make_error(ec::invalid_argument, "unknown agent setting '" + key
-                                                  + "' (known: auto-switch)");
-      if (value != "on" && value != "off")
-        return make_error(ec::invalid_argument,
-                          "auto-switch must be on or off, got '" + value + "'");
-      auto rp = self->make_response_promise<agent_info>();
-      self
-        ->request(st.store, store_timeout, agent_set_atom::value, st.agent_name,
-                  value, now_of(self))
-        .then(
-          [=](ok_atom) mutable {
-            self->state.auto_switch = value;
-            SB_INFO("agent {}: auto-switch {}", self->state.agent_name, value);
-            rp.deliver(make_agent_info(self->state));
-          },
-          [=](caf::error& err) mutable { rp.deliver(std::move(err)); });
-      return rp;
-    },
-    [=](lifecycle_atom, const std::string& op) -> caf::result<std::string> {
-      auto& st = self->state;
-      if (op != "start" && op != "stop" && op != "restart")
-        return make_error(ec::invalid_argument,
-                          "unknown container operation '" + op
-                            + "' (use start, stop or restart)");
-      if (st.container.empty())
-        return make_error(ec::invalid_argument,
-                          "agent '" + st.agent_name + "' has no container");
-      auto rp = self->make_response_promise<std::string>();
-      auto run = [=]() mutable {
-        auto send_op = [=](secret token) mutable {
-          auto& st = self->state;
-          container_request req;
-          req.agent = st.agent_name;
-          req.container = st.container;
-          req.op = op;
-          req.generation = st.generation;
-          req.token = std::move(token);
-          auto generation = st.generation;
-          auto timeout = st.ctx->opts.health_timeout + st.ctx->opts.stop_timeout
-                         + st.ctx->opts.docker_timeout * 4;
-          self->request(st.supervisor, timeout, apply_atom::value, req)
-            .then(
-              [=](std::string& result) mutable {
-                // A start or restart bakes the current token into the
-                // container when it was behind.
-                if (op != "stop" && applied_ok(self->state, result)
-                    && generation > self->state.applied_generation)
-                  record_apply(self, generation, result,
-                               [](const std::string&) {});
-                rp.deliver(std::move(result));
-              },
-              [=](caf::error& err) mutable { rp.deliver(std::move(err)); });
-        };
-        // The token comes from the POOL even for a stop, so every operation
-        // reaches the supervisor in the order this agent received it.
-        auto& st = self->state;
-        if (st.sub_id == 0)
-          send_op(secret{});
-        else
-          self->request(st.pool, pool_timeout, token_atom::value, st.sub_id)
-            .then(
-              [=](selection& sel) mutable { send_op(std::move(sel.token)); },
-              [=](caf::error& err) mutable { rp.deliver(std::move(err)); });
-      };
-      // After the switch in flight, like everything else for this agent.
-      if (st.inflight)
-        st.deferred.emplace_back(std::move(run));
-      else
-        run();
-      return rp;
-    },
-    [=](delete_atom) {
-      auto rp = self->make_response_promise<std::string>();
-      auto run = [=]() mutable {
-        auto& st = self->state;
-        self
-          ->request(st.store, store_timeout, agent_rm_atom::value,
-                    st.agent_name)
-          .then(
-            [=](ok_atom) mutable {
-              auto& st = self->state;
-              st.removed = true;
-              self->send(st.pool, leave_atom::value, st.agent_name, st.sub_id);
-              SB_INFO("agent {} removed", st.agent_name);
-              rp.deliver(st.agent_name);
-              self->quit();
-            },
-            [=](caf::error& err) mutable { rp.deliver(std::move(err)); });
-      };
-      if (self->state.inflight)
-        self->state.deferred.emplace_back(std::move(run));
-      else
-        run();
-      return rp;
-    },
-    [=](reconcile_atom) {
-      auto& st = self->state;
-      st.reconcile_timer = false;
-      if (st.removed || st.inflight || st.applying != 0 || st.sub_id == 0
-          || st.applied_generation >= st.generation)
-        return;
-      SB_INFO("agent {}: container is behind (applied {} < {}), applying "
-              "again",
-              st.agent_name, st.applied_generation, st.generation);
-      auto generation = st.generation;
-      self->request(st.pool, pool_timeout, token_atom::value, st.sub_id)
-        .then(
-          [=](selection& sel) {
-            if (self->state.generation != generation)
-              return; // a newer switch took over
-            apply_token(self, generation, std::move(sel.token),
-                        [](const std::string&) {});
-          },
-          [=](caf::error& err) {
-            SB_WARN("agent {}: reconcile failed: {}", self->state.agent_name,
+}
+
+void agent_state::committed(const switch_commit& c, const selection& sel,
+                            millis at) {
+  auto& inf = *inflight_;
+  policy_->committed(epoch{c.generation, sel.id, sel.name, at}, inf.by);
+  if (inf.by != trigger::rotation)
+    last_switch_at_ = at;
+  SB_INFO("agent {}: {} {} -> {} committed (generation {}, {} events)",
+          agent_name_, to_string(inf.by), name_or_none(inf.from_name), sel.name,
+          c.generation, inf.event_count);
+  if (watched())
+    emit("switch " + agent_name_ + " " + name_or_none(inf.from_name) + " -> "
+         + sel.name + " generation " + std::to_string(c.generation) + " ("
+         + to_string(inf.by) + ")");
+  fault_point(test_hook::crash_after_commit);
+  auto generation = c.generation;
+  apply_token(generation, sel.token, [this](const apply_outcome& result) {
+    auto res = result_of(*inflight_);
+    res.result = outcome_of(inflight_->by);
+    res.to = name_or_null(inflight_->to_name);
+    res.apply = result;
+    finish(std::move(res));
+  });
+}
+
+report_result agent_state::result_of(const inflight_switch& inf) const {
+  report_result res;
+  res.agent = agent_name_;
+  res.from = name_or_null(inf.from_name);
+  res.generation = policy_->current().generation;
+  res.kind = inf.kind;
+  res.event_count = inf.event_count;
+  return res;
+}
+
+void agent_state::finish(report_result res) {
+  auto inf = std::move(*inflight_);
+  inflight_.reset();
+  for (size_t i = 0; i < inf.waiters.size(); ++i) {
+    auto r = res;
+    if (i > 0) {
+      r.reason = std::string{"joined the switch in flight ("}
+                 + to_string(res.result) + ")";
+      r.result = outcome::coalesced;
+    }
+    inf.waiters[i].deliver(std::move(r));
+  }
+  if (inf.waiters.size() > 1)
+    SB_INFO("agent {}: {} reports coalesced into one {}", agent_name_,
+            inf.waiters.size() - 1, to_string(res.result));
+  run_deferred();
+}
+
+void agent_state::finish_error(const caf::error& err) {
+  auto inf = std::move(*inflight_);
+  inflight_.reset();
+  SB_ERROR("agent {}: {} switch failed: {}", agent_name_, to_string(inf.by),
+           render(err));
+  for (auto& rp : inf.waiters)
+    rp.deliver(err);
+  run_deferred();
+}
+
+// -- token applications ------------------------------------------------------
+
+void agent_state::apply_token(uint64_t generation, secret token,
+                              apply_done done) {
+  container_request req;
+  req.agent = agent_name_;
+  req.container = container_;
+  req.op = container_op::apply;
+  req.generation = generation;
+  req.token = std::move(token);
+  applying_ = generation;
+  self_
+    ->request(supervisor_, container_op_timeout(ctx_->opts), apply_atom::value,
+              std::move(req))
+    .then(
+      [this, generation, done](apply_outcome& result) {
+        record_apply(generation, std::move(result), done);
+      },
+      [this, generation, done](caf::error& err) {
+        record_apply(generation, apply_failed(render(err)), done);
+      });
+}
+
+void agent_state::record_apply(uint64_t generation, apply_outcome result,
+                               apply_done done) {
+  if (applying_ == generation)
+    applying_ = 0;
+  if (result.result == apply_result::superseded) {
+    // A newer generation was applied meanwhile: nothing to record.
+    done(result);
+    return;
+  }
+  apply_record rec;
+  rec.agent = agent_name_;
+  rec.generation = generation;
+  rec.result = result;
+  rec.applied = token_applied(result.result, !container_.empty());
+  rec.at = now();
+  last_apply_ = result;
+  last_apply_at_ = rec.at;
+  if (rec.applied && generation > applied_generation_)
+    applied_generation_ = generation;
+  if (generation == policy_->current().generation)
+    schedule_retry(result);
+  SB_INFO("agent {}: token of generation {}: {}", agent_name_, generation,
+          to_string(result));
+  if (watched())
+    emit("apply " + agent_name_ + " generation " + std::to_string(generation)
+         + " " + to_string(result));
+  self_->request(store_, store_timeout, applied_atom::value, std::move(rec))
+    .then([done, result](ok_atom) { done(result); },
+          [this, done, result](caf::error& err) {
+            SB_WARN("agent {}: could not record apply result: {}", agent_name_,
+                    render(err));
+            done(result);
+          });
+}
+
+void agent_state::schedule_retry(const apply_outcome& result) {
+  // A failed application is retried with exponential backoff (a fresh
+  // failure doubles the wait, up to retry-max). not_running and a vanished
+  // container are no failures to retry quickly: while the container stays
+  // behind, the agent checks it again every reconcile-interval.
+  auto& o = ctx_->opts;
+  if (result.result != apply_result::failed) {
+    retry_delay_ = caf::timespan{0};
+    retry_at_ = 0;
+    if (applied_generation_ < policy_->current().generation
+        && !reconcile_timer_) {
+      reconcile_timer_ = true;
+      ctx_->clock->send_later(self_, o.reconcile_interval,
+                              reconcile_atom::value);
+    }
+    return;
+  }
+  retry_delay_ = retry_delay_.count() == 0
+                   ? o.retry_initial
+                   : std::min(retry_delay_ * 2, o.retry_max);
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(retry_delay_);
+  retry_at_ = now() + ms.count();
+  SB_WARN("agent {}: token application failed ({}); retrying in {} ms",
+          agent_name_, result.detail, ms.count());
+  ctx_->clock->send_later(self_, retry_delay_, reconcile_atom::value);
+}
+
+void agent_state::reconcile() {
+  reconcile_timer_ = false;
+  retry_at_ = 0;
+  auto cur = policy_->current();
+  if (removed_ || inflight_ || applying_ != 0 || cur.sub_id == 0
+      || applied_generation_ >= cur.generation)
+    return;
+  SB_INFO("agent {}: container is behind (applied {} < {}), applying again",
+          agent_name_, applied_generation_, cur.generation);
+  self_->request(pool_, pool_timeout, token_atom::value, cur.sub_id)
+    .then(
+      [this, generation = cur.generation](selection& sel) {
+        if (policy_->current().generation != generation)
+          return; // a newer switch took over
+        apply_token(generation, std::move(sel.token),
+                    [](const apply_outcome&) {});
+      },
+      [this](caf::error& err) {
+        SB_WARN("agent {}: reconcile failed: {}", agent_name_, render(err));
+      });
+}
+
+// -- other requests ----------------------------------------------------------
+
+caf::result<report_result> agent_state::assign(std::string target) {
+  auto rp = self_->make_response_promise<report_result>();
+  when_idle([this, rp, target]() mutable {
+    if (removed_)
+      rp.deliver(removed_error(agent_name_));
+    else
+      start_switch(trigger::manual, failure_kind::none, 0, rp, target);
+  });
+  return rp;
+}
+
+caf::result<report_result> agent_state::rotate(int64_t sub_id) {
+  auto rp = self_->make_response_promise<report_result>();
+  when_idle([this, rp, sub_id]() mutable {
+    if (removed_ || policy_->current().sub_id != sub_id) {
+      report_result res;
+      res.agent = agent_name_;
+      res.result = outcome::unchanged;
+      res.generation = policy_->current().generation;
+      res.reason = "not on that subscription";
+      rp.deliver(std::move(res));
+      return;
+    }
+    start_switch(trigger::rotation, failure_kind::none, 0, rp);
+  });
+  return rp;
+}
+
+void agent_state::unassign(const std::string& sub_name) {
+  if (policy_->current().sub_name != sub_name)
+    return;
+  SB_INFO("agent {}: unassigned, subscription {} was removed", agent_name_,
+          sub_name);
+  policy_->unassigned(now());
+}
+
+caf::result<agent_info> agent_state::info() {
+  auto result = snapshot();
+  result.mailbox = static_cast<uint32_t>(self_->mailbox().size());
+  if (container_.empty())
+    return result;
+  auto rp = self_->make_response_promise<agent_info>();
+  self_
+    ->request(supervisor_, std::chrono::seconds(5), get_atom::value, container_)
+    .then(
+      [rp, result](lifecycle state) mutable {
+        result.container_state = state;
+        rp.deliver(std::move(result));
+      },
+      [rp, result](caf::error&) mutable { rp.deliver(std::move(result)); });
+  return rp;
+}
+
+caf::result<agent_info> agent_state::set_auto_switch(auto_switch_mode mode) {
+  auto rp = self_->make_response_promise<agent_info>();
+  self_
+    ->request(store_, store_timeout, agent_set_atom::value, agent_name_, mode,
+              now())
+    .then(
+      [this, rp, mode](ok_atom) mutable {
+        auto_switch_ = mode;
+        SB_INFO("agent {}: auto-switch {}", agent_name_, to_string(mode));
+        rp.deliver(snapshot());
+      },
+      [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
+  return rp;
+}
+
+caf::result<apply_outcome> agent_state::container_command(container_op op) {
+  if (container_.empty())
+    return make_error(ec::invalid_argument,
+                      "agent '" + agent_name_ + "' has no container");
+  auto rp = self_->make_response_promise<apply_outcome>();
+  // The token comes from the POOL even for a stop, so every operation reaches
+  // the supervisor in the order this agent received it; and after the switch
+  // in flight, like everything else for this agent.
+  auto send_op = [this, rp, op](secret token) mutable {
+    auto generation = policy_->current().generation;
+    container_request req{agent_name_, container_, op, generation,
+                          std::move(token)};
+    self_
+      ->request(supervisor_, container_op_timeout(ctx_->opts),
+                apply_atom::value, std::move(req))
+      .then(
+        [this, rp, op, generation](apply_outcome& result) mutable {
+          // A start or restart bakes the current token into the container
+          // when it was behind.
+          if (op != container_op::stop && token_applied(result.result, true)
+              && generation > applied_generation_)
+            record_apply(generation, result, [](const apply_outcome&) {});
+          rp.deliver(std::move(result));
+        },
+        [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
+  };
+  when_idle([this, rp, send_op]() mutable {
+    auto sub_id = policy_->current().sub_id;
+    if (sub_id == 0) {
+      send_op(secret{});
+      return;
+    }
+    self_->request(pool_, pool_timeout, token_atom::value, sub_id)
+      .then(
+        [send_op](selection& sel) mutable { send_op(std::move(sel.token)); },
+        [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
+  });
+  return rp;
+}
+
+caf::result<std::string> agent_state::remove() {
+  auto rp = self_->make_response_promise<std::string>();
+  when_idle([this, rp]() mutable {
+    self_->request(store_, store_timeout, agent_rm_atom::value, agent_name_)
+      .then(
+        [this, rp](ok_atom) mutable {
+          removed_ = true;
+          self_->send(pool_, leave_atom::value, agent_name_,
+                      policy_->current().sub_id);
+          SB_INFO("agent {} removed", agent_name_);
+          rp.deliver(agent_name_);
+          drop_pending(removed_error(agent_name_));
+          quit_if_removed();
+        },
+        [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
+  });
+  return rp;
+}
+
+// -- helpers -----------------------------------------------------------------
+
+void agent_state::when_idle(std::function<void()> f) {
+  if (inflight_)
+    deferred_.emplace_back(std::move(f));
+  else
+    f();
+}
+
+void agent_state::run_deferred() {
+  while (!inflight_ && !deferred_.empty()) {
+    auto f = std::move(deferred_.front());
+    deferred_.erase(deferred_.begin());
+    f();
+  }
+}
+
+void agent_state::quit_if_removed() {
+  // Reports whose events are being written still get their answer
+  // (unknown_agent) before the actor goes.
+  if (removed_ && flushing_ == 0)
+    self_->quit();
+}
+
+void agent_state::drop_pending(const caf::error& err) {
+  for (auto& q : queued_)
+    q.rp.deliver(err);
+  queued_.clear();
+  queued_events_.clear();
+}
+
+void agent_state::emit(const std::string& line) {
+  self_->send(admin_, watch_atom::value, line);
+}
+
+void agent_state::store_alert(std::string kind, std::string title,
+                              std::string message) {
+  notification_info n;
+  n.agent = agent_name_;
+  n.kind = std::move(kind);
+  n.priority = "high";
+  n.title = std::move(title);
+  n.message = std::move(message);
+  n.created_at = now();
+  self_->request(store_, store_timeout, notify_atom::value, std::move(n))
+    .then([](int64_t) {},
+          [this](caf::error& err) {
+            SB_WARN("agent {}: could not store alert: {}", agent_name_,
                     render(err));
           });
+}
+
+// -- the behavior ------------------------------------------------------------
+
+agent_actor::behavior_type agent(agent_state::pointer self, stored_agent row,
+                                 agent_deps deps) {
+  auto& st = self->state;
+  st.init(row, std::move(deps));
+  return {
+    [&st](report_atom, failure_report& r) { return st.report(r); },
+    [&st](flush_atom) { st.flush(); },
+    [&st](assign_atom, std::string& target) {
+      return st.assign(std::move(target));
     },
+    [&st](rotate_atom, int64_t sub_id) { return st.rotate(sub_id); },
+    [&st](unassign_atom, const std::string& name) { st.unassign(name); },
+    [&st](get_atom) { return st.info(); },
+    [&st](agent_set_atom, auto_switch_mode mode) {
+      return st.set_auto_switch(mode);
+    },
+    [&st](lifecycle_atom, container_op op) { return st.container_command(op); },
+    [&st](delete_atom) { return st.remove(); },
+    [&st](reconcile_atom) { st.reconcile(); },
   };
 }
 

@@ -6,28 +6,28 @@
 // notification by construction.
 //
 // A report goes through (SPEC section 1):
-//   1. no subscription         -> no_subscription, nothing recorded
-//   2. attribution             -> the named subscription, or the assignment
-//                                 in force when the report entered the daemon
-//   3. record the event        -> durable before any gate and before the reply
-//   4. gates                   -> ignored; disabled (global or per agent)
-//   5. in flight / stale       -> coalesced into the running switch; stale if
-//                                 about a subscription the agent has left
-//   6. policy                  -> below_threshold; held (switch budget)
-//   7. select                  -> no_alternative (earliest reset known)
-//   8. commit                  -> assignment, generation + 1, history row and
-//                                 notification in one transaction
-//   9. apply                   -> the CONTAINER SUPERVISOR applies the token
-//  10. reply                   -> switched (first report), coalesced (others)
+//   1. no subscription  -> no_subscription, nothing recorded
+//   2. attribution      -> switch_policy::attribute
+//   3. record the event -> durable before any gate and before the reply
+//   4-7. policy         -> switch_policy::decide: ignored, disabled,
+//                          coalesced into the switch in flight, stale,
+//                          below_threshold, held, or switch
+//   7. select           -> no_alternative (earliest reset known)
+//   8. commit           -> assignment, generation + 1, history row and
+//                          notification in one transaction
+//   9. apply            -> the CONTAINER SUPERVISOR applies the token
+//  10. reply            -> switched (first report), coalesced (others)
 //
-// (Small vectors rather than deques: an empty std::deque allocates half a
-// kilobyte, and a fleet has 100,000 agents.)
-//
-// Steps 7-9 run as request(...).then(...) with `inflight` set, never as a
-// blocking wait: the actor keeps answering status requests meanwhile, and the
-// flag is what turns a second failure into a coalesced one.
+// The state is a class that holds `self` and owns the switch flow as
+// methods; the behavior only dispatches to it. Steps 7-9 run as
+// request(...).then(...) with `inflight_` set, never as a blocking wait:
+// the actor keeps answering status requests meanwhile, and the flag is what
+// turns a second failure into a coalesced one. (Small vectors rather than
+// deques: a fleet has 100,000 agents.)
 
+#include "actors/classifier.hpp"
 #include "actors/context.hpp"
+#include "actors/switch_policy.hpp"
 #include "messages/actors.hpp"
 
 #include <caf/stateful_actor.hpp>
@@ -40,95 +40,6 @@
 
 namespace sb {
 
-/// Since `since`, the agent was on `sub_name` (attribution by arrival time).
-struct assignment_epoch {
-  millis since = 0;
-  int64_t sub_id = 0;
-  std::string sub_name;
-};
-
-/// A credential change that is being selected, committed or applied.
-struct inflight_switch {
-  /// "auto", "manual" or "rotation".
-  std::string trigger;
-  int64_t from_id = 0;
-  std::string from_name;
-  int64_t to_id = 0;
-  std::string to_name;
-  failure_kind kind = failure_kind::none;
-  uint32_t event_count = 0;
-  /// Replies waiting for this switch; the first one started it.
-  std::vector<caf::typed_response_promise<report_result>> waiters;
-};
-
-/// A report whose event waits to be recorded with the next flush.
-struct queued_report {
-  /// Status, named, arrival and reset of the report.
-  int32_t status = 0;
-  bool named = false;
-  millis arrived_at = 0;
-  millis reset_at = 0;
-  failure_kind kind = failure_kind::none;
-  std::string ignore_reason;
-  std::string about;
-  caf::typed_response_promise<report_result> rp;
-};
-
-struct agent_state {
-  // -- what the database says ------------------------------------------------
-  std::string agent_name;
-  int64_t sub_id = 0;
-  std::string sub_name;
-  std::string container;
-  uint64_t generation = 0;
-  uint64_t applied_generation = 0;
-  std::string auto_switch = "on";
-  std::string last_apply;
-  millis last_apply_at = 0;
-  millis last_switch_at = 0;
-
-  // -- engine state ----------------------------------------------------------
-  /// Recent assignments, oldest first, for attribution by arrival time.
-  std::vector<assignment_epoch> epochs;
-  std::optional<inflight_switch> inflight;
-  /// Operations that must wait until the switch in flight is done.
-  std::vector<std::function<void()>> deferred;
-  /// Failure times on the current subscription, per kind (thresholds).
-  std::vector<millis> rate_limit_failures;
-  std::vector<millis> auth_failures;
-  /// Commit times of recent switches (budget).
-  std::vector<millis> recent_switches;
-  millis held_alert_at = 0;
-  /// The last failure told to the POOL (to skip repeats within a second).
-  std::string told_sub;
-  millis told_at = 0;
-  millis told_reset = 0;
-  millis exhausted_alert_at = 0;
-  /// Reports received since the last flush and their events: recorded in
-  /// one write when the mailbox holds no more reports (a flush message to
-  /// itself marks the end of what is queued).
-  std::vector<queued_report> queued;
-  std::vector<event_info> queued_events;
-  bool flush_scheduled = false;
-  /// Token applications in flight (generation being applied).
-  uint64_t applying = 0;
-  /// Wait before the next retry of a failed application (0 = none due).
-  caf::timespan retry_delay{0};
-  /// A reconcile timer is pending (the agent checks itself every
-  /// switchboard.reconcile-interval while its container is behind).
-  bool reconcile_timer = false;
-  bool removed = false;
-
-  // -- collaborators ---------------------------------------------------------
-  store_actor store;
-  pool_actor pool;
-  supervisor_actor supervisor;
-  admin_actor admin;
-  context_ptr ctx;
-
-  static inline const char* name = "agent";
-};
-
 /// The collaborators every AGENT needs.
 struct agent_deps {
   store_actor store;
@@ -138,11 +49,147 @@ struct agent_deps {
   context_ptr ctx;
 };
 
-agent_actor::behavior_type
-agent(agent_actor::stateful_pointer<agent_state> self, stored_agent row,
-      agent_deps deps);
+class agent_state {
+public:
+  using pointer = agent_actor::stateful_pointer<agent_state>;
+  using report_promise = caf::typed_response_promise<report_result>;
 
-/// Builds the introspection record from the state.
-agent_info make_agent_info(const agent_state& st);
+  explicit agent_state(pointer self) : self_(self) {
+    // nop
+  }
+
+  void init(const stored_agent& row, agent_deps deps);
+
+  // -- handlers
+  // ----------------------------------------------------------------
+
+  caf::result<report_result> report(failure_report& r);
+  void flush();
+  caf::result<report_result> assign(std::string target);
+  caf::result<report_result> rotate(int64_t sub_id);
+  void unassign(const std::string& sub_name);
+  caf::result<agent_info> info();
+  caf::result<agent_info> set_auto_switch(auto_switch_mode mode);
+  caf::result<apply_outcome> container_command(container_op op);
+  caf::result<std::string> remove();
+  void reconcile();
+
+  /// The introspection record (without the container's state).
+  agent_info snapshot() const;
+
+  static inline const char* name = "agent";
+
+private:
+  /// A report whose event waits to be recorded with the next flush.
+  struct queued_report {
+    int32_t status = 0;
+    report_facts facts;
+    millis reset_at = 0;
+    report_promise rp;
+  };
+
+  /// A credential change that is being selected, committed or applied.
+  struct inflight_switch {
+    trigger by = trigger::automatic;
+    int64_t from_id = 0;
+    std::string from_name;
+    int64_t to_id = 0;
+    std::string to_name;
+    failure_kind kind = failure_kind::none;
+    uint32_t event_count = 0;
+    /// Replies waiting for this switch; the first one started it.
+    std::vector<report_promise> waiters;
+  };
+
+  // -- reports
+  // -----------------------------------------------------------------
+
+  void decide(queued_report& q);
+  void answer(const queued_report& q, const decision& d);
+  void tell_pool(const std::string& sub, millis at, millis reset_at);
+
+  // -- the switch flow
+  // ---------------------------------------------------------
+
+  void start_switch(trigger by, failure_kind kind, uint32_t event_count,
+                    report_promise rp, std::string target = {});
+  void selected(selection sel);
+  void no_alternative(const selection& sel);
+  void commit(selection sel);
+  void committed(const switch_commit& c, const selection& sel, millis at);
+  void finish(report_result res);
+  void finish_error(const caf::error& err);
+
+  // -- token applications
+  // ------------------------------------------------------
+
+  using apply_done = std::function<void(const apply_outcome&)>;
+  void apply_token(uint64_t generation, secret token, apply_done done);
+  void record_apply(uint64_t generation, apply_outcome result, apply_done done);
+  void schedule_retry(const apply_outcome& result);
+
+  // -- helpers
+  // -----------------------------------------------------------------
+
+  /// Runs `f` now, or after the switch in flight (in arrival order).
+  void when_idle(std::function<void()> f);
+  void run_deferred();
+  millis now() const { return ctx_->now(); }
+  bool watched() const { return ctx_->watchers.load() > 0; }
+  void emit(const std::string& line);
+  void store_alert(std::string kind, std::string title, std::string message);
+  report_result result_of(const inflight_switch& inf) const;
+  /// Answers every queued report with `err` (removal).
+  void drop_pending(const caf::error& err);
+  void quit_if_removed();
+
+  pointer self_;
+  // -- what the database says
+  // --------------------------------------------------
+  std::string agent_name_;
+  std::string container_;
+  uint64_t applied_generation_ = 0;
+  auto_switch_mode auto_switch_ = auto_switch_mode::on;
+  apply_outcome last_apply_;
+  millis last_apply_at_ = 0;
+  millis last_switch_at_ = 0;
+  // -- engine state
+  // ------------------------------------------------------------
+  std::optional<switch_policy> policy_;
+  std::optional<inflight_switch> inflight_;
+  /// Operations that wait until the switch in flight is done.
+  std::vector<std::function<void()>> deferred_;
+  /// Reports received since the last flush: recorded in one write when the
+  /// mailbox holds no more reports (a flush message to itself marks the
+  /// end of what is queued).
+  std::vector<queued_report> queued_;
+  std::vector<event_info> queued_events_;
+  bool flush_scheduled_ = false;
+  /// Event writes in flight; a removed agent quits once they are answered.
+  uint32_t flushing_ = 0;
+  /// The last failure told to the POOL (to skip repeats within a second).
+  std::string told_sub_;
+  millis told_at_ = 0;
+  millis told_reset_ = 0;
+  millis exhausted_alert_at_ = 0;
+  /// Generation being applied (0 = none).
+  uint64_t applying_ = 0;
+  /// Wait before the next retry of a failed application, and when it is due.
+  caf::timespan retry_delay_{0};
+  millis retry_at_ = 0;
+  /// A reconcile timer is pending.
+  bool reconcile_timer_ = false;
+  bool removed_ = false;
+  // -- collaborators
+  // -----------------------------------------------------------
+  store_actor store_;
+  pool_actor pool_;
+  supervisor_actor supervisor_;
+  admin_actor admin_;
+  context_ptr ctx_;
+};
+
+agent_actor::behavior_type agent(agent_state::pointer self, stored_agent row,
+                                 agent_deps deps);
 
 } // namespace sb

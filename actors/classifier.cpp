@@ -88,7 +88,7 @@ bool is_killed(const std::string& text) {
 } // namespace
 
 classification classify(int32_t status, std::string_view raw_text,
-                        std::string_view explicit_kind) {
+                        failure_kind explicit_kind) {
   auto text = lower(raw_text);
   if (is_killed(text))
     return {failure_kind::ignored, "killed"};
@@ -96,10 +96,9 @@ classification classify(int32_t status, std::string_view raw_text,
     return {failure_kind::ignored, "model_rejection"};
   if (contains_any(text, container_markers))
     return {failure_kind::ignored, "container_fault"};
-  if (explicit_kind == "rate_limit")
-    return {failure_kind::rate_limit, {}};
-  if (explicit_kind == "auth")
-    return {failure_kind::auth, {}};
+  if (explicit_kind == failure_kind::rate_limit
+      || explicit_kind == failure_kind::auth)
+    return {explicit_kind, {}};
   if (status == 429)
     return {failure_kind::rate_limit, {}};
   if (status == 401 || status == 402 || status == 403 || status == 503)

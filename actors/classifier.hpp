@@ -18,9 +18,9 @@ struct classification {
   std::string reason;
 };
 
-/// Classifies a failure. `explicit_kind` ("rate_limit" or "auth") stands in
-/// for a status when the caller already knows the kind.
+/// Classifies a failure. `explicit_kind` (rate_limit or auth) stands in for
+/// a status when the caller already knows the kind.
 classification classify(int32_t status, std::string_view text,
-                        std::string_view explicit_kind = {});
+                        failure_kind explicit_kind = failure_kind::none);
 
 } // namespace sb

@@ -2,6 +2,7 @@
 
 #include "actors/engine_settings.hpp"
 #include "actors/logging.hpp"
+#include "actors/option_table_impl.hpp"
 #include "messages/error.hpp"
 #include "messages/register.hpp"
 
@@ -17,40 +18,83 @@
 
 namespace sb {
 
-namespace {
-
-enum class value_kind { text, port, count, duration };
-
-/// What the file may say under [switchboard].
-const std::map<std::string, value_kind>& switchboard_keys() {
-  static const std::map<std::string, value_kind> keys = {
-    {"host", value_kind::text},
-    {"port", value_kind::port},
-    {"db-path", value_kind::text},
-    {"db-synchronous", value_kind::text},
-    {"log-level", value_kind::text},
-    {"log-file", value_kind::text},
-    {"tls-certificate", value_kind::text},
-    {"tls-key", value_kind::text},
-    {"tls-ca", value_kind::text},
-    {"docker-socket", value_kind::text},
-    {"token-env", value_kind::text},
-    {"agent-port", value_kind::port},
-    {"docker-workers", value_kind::count},
-    {"docker-timeout", value_kind::duration},
-    {"reload-timeout", value_kind::duration},
-    {"health-timeout", value_kind::duration},
-    {"stop-timeout", value_kind::duration},
-    {"retry-initial", value_kind::duration},
-    {"retry-max", value_kind::duration},
-    {"reconcile-interval", value_kind::duration},
-    {"retention-interval", value_kind::duration},
-    {"notify-command", value_kind::text},
-    {"notify-interval", value_kind::duration},
-    {"notify-timeout", value_kind::duration},
+const option_table<daemon_options>& daemon_option_table() {
+  using o = daemon_options;
+  constexpr int64_t week = 7 * day_ms;
+  static const option_table<daemon_options> table = {
+    {"host", "127.0.0.1",
+     "Address of the front door; anything but loopback requires TLS.", &o::host,
+     1},
+    {"port", "7411", "Port of the front door (0 = any free port).", &o::port, 0,
+     65535},
+    {"db-path", "data/switchboard.db",
+     "SQLite database file, created with mode 0600.", &o::db_path, 1},
+    {"db-synchronous", "FULL",
+     "FULL (a commit survives power loss) or NORMAL (survives a crash).",
+     &o::db_synchronous, 1, 0, "FULL|NORMAL"},
+    {"log-level", "info", "trace, debug, info, warn, error or off.",
+     &o::log_level, 1, 0, "trace|debug|info|warn|error|off"},
+    {"log-file", "", "Also log to this rotating file (10 MiB x 3).",
+     &o::log_file},
+    {"tls-certificate", "",
+     "TLS for the front door: the daemon's PEM certificate.",
+     &o::tls_certificate},
+    {"tls-key", "", "TLS: the PEM key of tls-certificate.", &o::tls_key},
+    {"tls-ca", "", "TLS: the CA whose signature client certificates carry.",
+     &o::tls_ca},
+    {"docker-socket", "/var/run/docker.sock",
+     "Unix socket of the Docker Engine API (v1.41).", &o::docker_socket, 1},
+    {"token-env", "CLAUDE_CODE_OAUTH_TOKEN",
+     "Environment variable that carries the token inside a container.",
+     &o::token_env, 1},
+    {"agent-port", "8000",
+     "Port of the agent server without a switchboard.agent-port label.",
+     &o::agent_port, 1, 65535},
+    {"docker-workers", "4", "Docker operations that may run at the same time.",
+     &o::docker_workers, 1, 1024},
+    {"docker-timeout", "30s", "Timeout of one Docker Engine API call.",
+     &o::docker_timeout, 1, week},
+    {"reload-timeout", "10s",
+     "Timeout of a hot-reload (POST /api/credentials/reload-token).",
+     &o::reload_timeout, 1, week},
+    {"health-timeout", "60s",
+     "How long a (re)started container may take to answer GET /health.",
+     &o::health_timeout, 1, week},
+    {"stop-timeout", "10s", "Grace period of a container stop.",
+     &o::stop_timeout, 1, week},
+    {"retry-initial", "1s",
+     "First wait before a failed token application is retried; doubles.",
+     &o::retry_initial, 1, week},
+    {"retry-max", "5min", "Longest wait between two retries of an application.",
+     &o::retry_max, 1, week},
+    {"reconcile-interval", "60s",
+     "How often an agent whose container is behind applies its token again.",
+     &o::reconcile_interval, 1, week},
+    {"retention-interval", "1h", "How often old failure events are deleted.",
+     &o::retention_interval, 1, week},
+    {"notify-command", "",
+     "Run once per notification, JSON on stdin (\"\" = keep them pending).",
+     &o::notify_command},
+    {"notify-interval", "1s", "How often pending notifications are delivered.",
+     &o::notify_interval, 1, week},
+    {"notify-timeout", "10s",
+     "How long one run of notify-command may take before it is killed.",
+     &o::notify_timeout, 1, week},
   };
-  return keys;
+  return table;
 }
+
+daemon_options::daemon_options() {
+  apply_defaults(daemon_option_table(), *this);
+}
+
+caf::timespan container_op_timeout(const daemon_options& o) {
+  // A recreate: inspect, create, stop, remove, rename, start, then the
+  // health wait; each Docker call bounded by docker-timeout.
+  return o.health_timeout + o.stop_timeout + o.docker_timeout * 4;
+}
+
+namespace {
 
 /// Sections that belong to CAF itself and are passed through.
 bool is_caf_section(const std::string& name) {
@@ -61,42 +105,9 @@ bool is_caf_section(const std::string& name) {
   return false;
 }
 
-std::string describe(const caf::config_value& v) {
-  return caf::to_string(v);
-}
-
-std::string check_switchboard_value(const std::string& key, value_kind kind,
-                                    const caf::config_value& v) {
-  auto where = "switchboard." + key + " in the config file";
-  switch (kind) {
-  case value_kind::text:
-    if (!caf::holds_alternative<std::string>(v))
-      return where + ": expected a quoted string, got " + describe(v);
-    return {};
-  case value_kind::port: {
-    auto x = caf::get_if<int64_t>(&v);
-    if (!x || *x < 0 || *x > 65535)
-      return where + ": expected a port number from 0 to 65535, got "
-             + describe(v);
-    return {};
-  }
-  case value_kind::count: {
-    auto x = caf::get_if<int64_t>(&v);
-    if (!x || *x < 1 || *x > 1024)
-      return where + ": expected a number from 1 to 1024, got " + describe(v);
-    return {};
-  }
-  case value_kind::duration:
-    if (!caf::holds_alternative<caf::timespan>(v))
-      return where + ": expected a duration such as 10s or 5min, got "
-             + describe(v);
-    return {};
-  }
-  return {};
-}
-
-/// Text of a [settings] value as written in the file.
-std::string setting_text(const caf::config_value& v) {
+/// A value of the raw file as text, the way it would be typed on the command
+/// line: "7411", "10s", "on", "some text".
+std::string value_text(const caf::config_value& v) {
   if (auto s = caf::get_if<std::string>(&v))
     return *s;
   if (auto b = caf::get_if<bool>(&v))
@@ -106,11 +117,14 @@ std::string setting_text(const caf::config_value& v) {
   if (auto t = caf::get_if<caf::timespan>(&v))
     return format_duration(
       std::chrono::duration_cast<std::chrono::milliseconds>(*t).count());
-  return describe(v);
+  return caf::to_string(v);
 }
 
-/// Checks the raw file. Returns an error line or "".
-std::string check_file(const std::string& path, settings_map& settings_out) {
+/// Every [section] value of the raw file, as text.
+using file_values = std::map<std::string, std::map<std::string, std::string>>;
+
+/// Reads the raw file: only known sections and keys. Returns an error line.
+std::string read_file(const std::string& path, file_values& out) {
   auto raw = caf::actor_system_config::parse_config_file(path.c_str());
   if (!raw)
     return "cannot read config file '" + path
@@ -120,26 +134,18 @@ std::string check_file(const std::string& path, settings_map& settings_out) {
     if (!dict)
       return "config file '" + path + "': '" + section
              + "' must be inside a section such as [switchboard]";
-    if (section == "switchboard") {
-      for (auto& [key, v] : *dict) {
-        auto i = switchboard_keys().find(key);
-        if (i == switchboard_keys().end())
-          return "unknown key switchboard." + key + " in config file '" + path
-                 + "'";
-        if (auto err = check_switchboard_value(key, i->second, v); !err.empty())
-          return err;
-      }
-    } else if (section == "settings") {
-      for (auto& [key, v] : *dict) {
-        auto text = setting_text(v);
-        auto norm = normalize_setting(key, text);
-        if (!norm)
-          return "settings." + key + " in config file '" + path
-                 + "': " + render(norm.error());
-        settings_out[key] = *norm;
-      }
-    } else if (!is_caf_section(section)) {
+    if (is_caf_section(section))
+      continue;
+    if (section != "switchboard" && section != "settings")
       return "unknown section [" + section + "] in config file '" + path + "'";
+    for (auto& [key, v] : *dict) {
+      bool known = section == "switchboard"
+                     ? find_option(daemon_option_table(), key) != nullptr
+                     : find_option(setting_table(), key) != nullptr;
+      if (!known)
+        return "unknown key " + section + "." + key + " in config file '" + path
+               + "'";
+      out[section][key] = value_text(v);
     }
   }
   return {};
@@ -154,26 +160,59 @@ std::string describe_cli_error(const caf::error& err) {
         = caf::get_if<std::string>(&ctx.get_as<caf::settings>(0), "argument"))
       arg = *a;
   std::string why = "cannot parse it";
-  if (err.category() == caf::atom("parser")) {
-    switch (static_cast<caf::pec>(err.code())) {
-    case caf::pec::not_an_option:
-      why = "unknown option";
-      break;
-    case caf::pec::integer_overflow:
-    case caf::pec::integer_underflow:
-      why = "value out of range";
-      break;
-    case caf::pec::missing_argument:
-      why = "missing value";
-      break;
-    default:
-      why = "invalid value";
-      break;
-    }
-  }
+  if (err.category() == caf::atom("parser"))
+    why = static_cast<caf::pec>(err.code()) == caf::pec::not_an_option
+            ? "unknown option"
+            : "invalid value";
   if (arg.empty())
     return "bad command line: " + caf::to_string(err);
   return why + ": " + arg;
+}
+
+/// The value of `section.key`: command line, else file, else nothing.
+std::optional<std::string> pick(const caf::settings& content,
+                                const file_values& file,
+                                const std::string& section,
+                                std::string_view key) {
+  auto full = section + "." + std::string{key};
+  if (auto v = caf::get_if<std::string>(&content, full))
+    return std::string{*v};
+  if (auto s = file.find(section); s != file.end())
+    if (auto k = s->second.find(std::string{key}); k != s->second.end())
+      return k->second;
+  return std::nullopt;
+}
+
+/// Checks of values that depend on each other.
+std::string check_together(const daemon_options& o) {
+  if (o.tls_certificate.empty() != o.tls_key.empty()
+      || (!o.tls_certificate.empty() && o.tls_ca.empty())
+      || (o.tls_certificate.empty() && !o.tls_ca.empty()))
+    return "switchboard.tls-certificate, switchboard.tls-key and "
+           "switchboard.tls-ca go together (CAF's TLS is mutual: clients "
+           "need a certificate signed by tls-ca)";
+  for (auto [key, path] :
+       {std::pair{"tls-certificate", o.tls_certificate},
+        std::pair{"tls-key", o.tls_key}, std::pair{"tls-ca", o.tls_ca}})
+    if (!path.empty() && !std::filesystem::exists(path))
+      return std::string{"switchboard."} + key + ": no file '" + path + "'";
+  if (!is_loopback(o.host) && o.tls_certificate.empty())
+    return "switchboard.host is '" + o.host
+           + "', which is not loopback: binding beyond loopback requires "
+             "TLS (set switchboard.tls-certificate, switchboard.tls-key and "
+             "switchboard.tls-ca)";
+  if (o.retry_max < o.retry_initial)
+    return "switchboard.retry-max must not be shorter than "
+           "switchboard.retry-initial";
+  return {};
+}
+
+bool has_arg(int argc, char** argv, std::initializer_list<const char*> xs) {
+  for (int i = 1; i < argc; ++i)
+    for (auto x : xs)
+      if (std::strcmp(argv[i], x) == 0)
+        return true;
+  return false;
 }
 
 } // namespace
@@ -181,6 +220,19 @@ std::string describe_cli_error(const caf::error& err) {
 bool is_loopback(const std::string& host) {
   return host == "127.0.0.1" || host == "localhost" || host == "::1"
          || host.rfind("127.", 0) == 0;
+}
+
+std::string daemon_help() {
+  return std::string{"usage: switchboardd [--config-file=FILE] "
+                     "[--switchboard.KEY=VALUE] [--settings.KEY=VALUE]\n\n"
+                     "Without --config-file the daemon reads "}
+         + default_config_file
+         + " if it exists. Keys and their defaults:\n\n[switchboard]\n"
+         + option_help(daemon_option_table(), "switchboard")
+         + "\n[settings]  (initial runtime settings; `switchboard settings "
+           "set` stores a value that wins)\n"
+         + option_help(setting_table(), "settings")
+         + "\nCAF's own options (scheduler, middleman): --long-help\n";
 }
 
 daemon_config::daemon_config() {
@@ -192,56 +244,44 @@ daemon_config::daemon_config() {
   // (measured: about 5% of replies lost with 64 short-lived clients).
   // Without workers the cleanup happens in order.
   set("middleman.workers", 0);
-  opt_group{custom_options_, "switchboard"}
-    .add(opts.host, "host", "address to listen on (loopback unless TLS)")
-    .add(opts.port, "port", "port of the front door (0 = any free port)")
-    .add(opts.db_path, "db-path", "SQLite database file")
-    .add(opts.db_synchronous, "db-synchronous", "FULL or NORMAL")
-    .add(opts.log_level, "log-level", "trace|debug|info|warn|error|off")
-    .add(opts.log_file, "log-file", "rotating log file (empty = stderr only)")
-    .add(opts.tls_certificate, "tls-certificate", "PEM certificate for TLS")
-    .add(opts.tls_key, "tls-key", "PEM private key for TLS")
-    .add(opts.tls_ca, "tls-ca", "CA file: only clients it signed may connect")
-    .add(opts.docker_socket, "docker-socket", "Docker Engine API socket")
-    .add(opts.token_env, "token-env", "container variable holding the token")
-    .add(opts.agent_port, "agent-port", "default port of the agent server")
-    .add(opts.docker_workers, "docker-workers", "parallel Docker operations")
-    .add(opts.docker_timeout, "docker-timeout", "timeout of one Docker call")
-    .add(opts.reload_timeout, "reload-timeout", "timeout of a hot-reload")
-    .add(opts.health_timeout, "health-timeout", "wait for /health after start")
-    .add(opts.stop_timeout, "stop-timeout", "grace period of a stop")
-    .add(opts.retry_initial, "retry-initial", "first retry of a failed apply")
-    .add(opts.retry_max, "retry-max", "longest wait between apply retries")
-    .add(opts.reconcile_interval, "reconcile-interval", "reconciler period")
-    .add(opts.retention_interval, "retention-interval", "retention period")
-    .add(opts.notify_command, "notify-command",
-         "run per notification, JSON on stdin (empty = keep them pending)")
-    .add(opts.notify_interval, "notify-interval", "outbox delivery period")
-    .add(opts.notify_timeout, "notify-timeout", "notify-command time limit");
+  // Declared as text: the table reads and checks every value itself.
+  auto group = opt_group{custom_options_, "switchboard"};
+  for (auto& row : daemon_option_table())
+    group.add<std::string>(
+      caf::string_view{row.key.data(), row.key.size()},
+      caf::string_view{row.description.data(), row.description.size()});
   auto settings_group = opt_group{custom_options_, "settings"};
-  for (auto& spec : setting_specs())
+  for (auto& row : setting_table())
     settings_group.add<std::string>(
-      caf::string_view{spec.key, std::strlen(spec.key)},
-      caf::string_view{spec.description, std::strlen(spec.description)});
+      caf::string_view{row.key.data(), row.key.size()},
+      caf::string_view{row.description.data(), row.description.size()});
 }
 
 std::string daemon_config::parse_and_check(int argc, char** argv) {
+  if (has_arg(argc, argv, {"-h", "--help", "-?"})) {
+    std::fputs(daemon_help().c_str(), stdout);
+    help_printed = true;
+    return {};
+  }
+  if (has_arg(argc, argv, {"--version"})) {
+    std::printf("switchboardd %s (%s)\n", version(), protocol_version());
+    help_printed = true;
+    return {};
+  }
   // Which file: --config-file=PATH, else conf/switchboard.ini if present.
   bool named = false;
-  for (int i = 1; i < argc; ++i) {
-    std::string arg = argv[i];
-    if (arg.rfind("--config-file=", 0) == 0) {
-      config_file = arg.substr(std::strlen("--config-file="));
+  for (int i = 1; i < argc; ++i)
+    if (std::strncmp(argv[i], "--config-file=", 14) == 0) {
+      config_file = argv[i] + 14;
       named = true;
     }
-  }
   if (!named && std::filesystem::exists(default_config_file))
     config_file = default_config_file;
-  settings_map file_settings;
+  file_values file;
   if (!config_file.empty()) {
     if (!std::filesystem::exists(config_file))
       return "config file '" + config_file + "' does not exist";
-    if (auto err = check_file(config_file, file_settings); !err.empty())
+    if (auto err = read_file(config_file, file); !err.empty())
       return err;
   }
   auto err
@@ -249,7 +289,7 @@ std::string daemon_config::parse_and_check(int argc, char** argv) {
   if (err)
     return describe_cli_error(err);
   if (cli_helptext_printed) {
-    help_printed = true;
+    help_printed = true; // --long-help: CAF's own text
     return {};
   }
   if (!remainder.empty())
@@ -258,68 +298,18 @@ std::string daemon_config::parse_and_check(int argc, char** argv) {
   if (caf::get_or(content, "middleman.workers", size_t{0}) != 0)
     return "middleman.workers must stay 0: with BASP workers CAF 0.17 can "
            "drop replies when clients disconnect (see conf/switchboard.ini)";
-  // Runtime settings: file values, overridden by --settings.KEY=VALUE.
-  opts.settings = file_settings;
-  for (auto& spec : setting_specs()) {
-    auto key = std::string{"settings."} + spec.key;
-    if (auto v = caf::get_if<std::string>(&content, key)) {
-      auto norm = normalize_setting(spec.key, *v);
+  for (auto& row : daemon_option_table())
+    if (auto text = pick(content, file, "switchboard", row.key))
+      if (auto e = set_option(row, opts, *text, "switchboard."))
+        return sb::render(e);
+  for (auto& row : setting_table())
+    if (auto text = pick(content, file, "settings", row.key)) {
+      auto norm = normalize_setting(std::string{row.key}, *text);
       if (!norm)
-        return render(norm.error());
-      opts.settings[spec.key] = *norm;
+        return sb::render(norm.error());
+      opts.settings[std::string{row.key}] = *norm;
     }
-  }
-  // Values the types alone do not check.
-  if (opts.host.empty())
-    return "switchboard.host must not be empty";
-  if (opts.db_path.empty())
-    return "switchboard.db-path must not be empty";
-  if (opts.db_synchronous != "FULL" && opts.db_synchronous != "NORMAL")
-    return "switchboard.db-synchronous must be FULL or NORMAL, got '"
-           + opts.db_synchronous + "'";
-  if (!valid_log_level(opts.log_level))
-    return "switchboard.log-level must be trace, debug, info, warn, error or "
-           "off, got '"
-           + opts.log_level + "'";
-  if (opts.token_env.empty())
-    return "switchboard.token-env must not be empty";
-  if (opts.docker_workers < 1 || opts.docker_workers > 1024)
-    return "switchboard.docker-workers must be from 1 to 1024";
-  if (opts.agent_port == 0)
-    return "switchboard.agent-port must not be 0";
-  if (opts.tls_certificate.empty() != opts.tls_key.empty()
-      || (!opts.tls_certificate.empty() && opts.tls_ca.empty())
-      || (opts.tls_certificate.empty() && !opts.tls_ca.empty()))
-    return "switchboard.tls-certificate, switchboard.tls-key and "
-           "switchboard.tls-ca go together (CAF's TLS is mutual: clients "
-           "need a certificate signed by tls-ca)";
-  for (auto [key, path] :
-       {std::pair{"tls-certificate", opts.tls_certificate},
-        std::pair{"tls-key", opts.tls_key}, std::pair{"tls-ca", opts.tls_ca}})
-    if (!path.empty() && !std::filesystem::exists(path))
-      return std::string{"switchboard."} + key + ": no file '" + path + "'";
-  if (!is_loopback(opts.host) && opts.tls_certificate.empty())
-    return "switchboard.host is '" + opts.host
-           + "', which is not loopback: binding beyond loopback requires "
-             "TLS (set switchboard.tls-certificate, switchboard.tls-key and "
-             "switchboard.tls-ca)";
-  for (auto [name, value] :
-       {std::pair{"docker-timeout", opts.docker_timeout},
-        std::pair{"reload-timeout", opts.reload_timeout},
-        std::pair{"health-timeout", opts.health_timeout},
-        std::pair{"stop-timeout", opts.stop_timeout},
-        std::pair{"retry-initial", opts.retry_initial},
-        std::pair{"retry-max", opts.retry_max},
-        std::pair{"reconcile-interval", opts.reconcile_interval},
-        std::pair{"retention-interval", opts.retention_interval},
-        std::pair{"notify-interval", opts.notify_interval},
-        std::pair{"notify-timeout", opts.notify_timeout}})
-    if (value.count() <= 0)
-      return std::string{"switchboard."} + name + " must be positive";
-  if (opts.retry_max < opts.retry_initial)
-    return "switchboard.retry-max must not be shorter than "
-           "switchboard.retry-initial";
-  return {};
+  return check_together(opts);
 }
 
 } // namespace sb

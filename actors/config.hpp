@@ -1,12 +1,14 @@
 #pragma once
 
-// The daemon's configuration: one config class over CAF's, read from
-// conf/switchboard.ini (or --config-file=PATH) and overridable on the command
-// line in CAF's form (--switchboard.port=7411). CAF 0.17 silently ignores a
-// mistyped value in the file, so parse_and_check() checks the raw file itself
-// first: an unknown key, an unknown section or a bad value stops start-up with
-// a message that names it.
+// The daemon's configuration: one table of keys (daemon_option_table(), see
+// actors/option_table.hpp) read from conf/switchboard.ini (or
+// --config-file=PATH) and overridable on the command line in CAF's form
+// (--switchboard.port=7411). CAF 0.17 silently ignores a mistyped value in
+// the file, so every [switchboard] and [settings] value is read from the raw
+// file and checked by the table: an unknown key, an unknown section or a bad
+// value stops start-up with a message that names it.
 
+#include "actors/option_table.hpp"
 #include "messages/types.hpp"
 
 #include <caf/actor_system_config.hpp>
@@ -20,54 +22,64 @@ namespace sb {
 /// The config file used when none is named and the file exists.
 constexpr const char* default_config_file = "conf/switchboard.ini";
 
+/// The [switchboard] keys. Defaults come from daemon_option_table().
 struct daemon_options {
-  std::string host = "127.0.0.1";
-  uint16_t port = 7411;
-  std::string db_path = "data/switchboard.db";
-  std::string db_synchronous = "FULL";
-  std::string log_level = "info";
+  daemon_options();
+
+  std::string host;
+  uint16_t port;
+  std::string db_path;
+  std::string db_synchronous;
+  std::string log_level;
   std::string log_file;
   std::string tls_certificate;
   std::string tls_key;
   std::string tls_ca;
   // -- containers ------------------------------------------------------------
-  std::string docker_socket = "/var/run/docker.sock";
-  std::string token_env = "CLAUDE_CODE_OAUTH_TOKEN";
-  uint16_t agent_port = 8000;
-  size_t docker_workers = 4;
-  caf::timespan docker_timeout = std::chrono::seconds(30);
-  caf::timespan reload_timeout = std::chrono::seconds(10);
-  caf::timespan health_timeout = std::chrono::seconds(60);
-  caf::timespan stop_timeout = std::chrono::seconds(10);
-  caf::timespan retry_initial = std::chrono::seconds(1);
-  caf::timespan retry_max = std::chrono::minutes(5);
+  std::string docker_socket;
+  std::string token_env;
+  uint16_t agent_port;
+  uint64_t docker_workers;
+  caf::timespan docker_timeout;
+  caf::timespan reload_timeout;
+  caf::timespan health_timeout;
+  caf::timespan stop_timeout;
+  caf::timespan retry_initial;
+  caf::timespan retry_max;
   // -- periodic jobs ---------------------------------------------------------
-  caf::timespan reconcile_interval = std::chrono::seconds(60);
-  caf::timespan retention_interval = std::chrono::hours(1);
+  caf::timespan reconcile_interval;
+  caf::timespan retention_interval;
   // -- notifications ---------------------------------------------------------
   std::string notify_command;
-  caf::timespan notify_interval = std::chrono::seconds(1);
-  caf::timespan notify_timeout = std::chrono::seconds(10);
+  caf::timespan notify_interval;
+  caf::timespan notify_timeout;
   /// Initial runtime settings from the [settings] section (text values).
   settings_map settings;
-  /// Test-only fault point (environment SWITCHBOARD_TEST_CRASH_AFTER_COMMIT):
-  /// the daemon kills itself right after committing a switch, before the
-  /// token is applied, so tests can show the reconciler repairs it.
-  bool fault_crash_after_commit = false;
 };
+
+/// Every [switchboard] key, in the order of conf/switchboard.ini.
+const option_table<daemon_options>& daemon_option_table();
+
+/// How long the supervisor may take for one operation on a container: the
+/// bound of every request an AGENT sends it.
+caf::timespan container_op_timeout(const daemon_options& opts);
 
 class daemon_config : public caf::actor_system_config {
 public:
   daemon_config();
 
   /// Parses file and command line and validates everything. Returns an error
-  /// line, or "" on success. Sets `help_printed` for -h / --long-help.
+  /// line, or "" on success. Sets `help_printed` for -h, --help, --long-help
+  /// and --version.
   std::string parse_and_check(int argc, char** argv);
 
   daemon_options opts;
   std::string config_file;
   bool help_printed = false;
 };
+
+/// The text of `switchboardd --help`: usage and every key with its default.
+std::string daemon_help();
 
 /// True if `host` names the loopback interface.
 bool is_loopback(const std::string& host);

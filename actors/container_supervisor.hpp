@@ -41,44 +41,27 @@
 
 namespace sb {
 
-/// The lifecycle of one container as the supervisor knows it.
-enum class lifecycle {
-  unknown,
-  absent,
-  stopped,
-  starting,
-  running,
-  stopping,
-  reloading,
-  recreating,
-  failed,
-};
-
-const char* to_string(lifecycle x);
-
-/// Parses the names above; unknown text gives lifecycle::unknown.
-lifecycle parse_lifecycle(const std::string& text);
-
 /// True if the supervisor may move a container from `from` to `to` during an
 /// operation. Settled states reported by `inspect` are always accepted.
 bool can_transition(lifecycle from, lifecycle to);
 
-/// One queued or running operation and everyone waiting for its result.
-struct container_op {
-  /// apply, start, stop, restart or inspect.
-  std::string op;
+/// One queued or running operation and everyone waiting for its result
+/// (an inspect answers with the state, the others with their outcome).
+struct pending_op {
+  container_op op = container_op::apply;
   uint64_t generation = 0;
   secret token;
-  std::vector<caf::typed_response_promise<std::string>> waiters;
+  std::vector<caf::typed_response_promise<apply_outcome>> waiters;
+  std::vector<caf::typed_response_promise<lifecycle>> inspectors;
 };
 
 struct container_entry {
   lifecycle state = lifecycle::unknown;
-  std::optional<container_op> current;
-  std::deque<container_op> queue;
+  std::optional<pending_op> current;
+  std::deque<pending_op> queue;
   /// Highest generation whose token this supervisor applied or baked in.
   uint64_t applied_generation = 0;
-  std::string last_result;
+  apply_outcome last_result;
   std::string container_id;
   uint64_t operations = 0;
 };
@@ -93,7 +76,6 @@ struct supervisor_state {
   uint64_t operations = 0;
   uint64_t coalesced = 0;
   uint64_t superseded = 0;
-  uint64_t illegal_transitions = 0;
   static inline const char* name = "container-supervisor";
 };
 

@@ -5,6 +5,7 @@
 // (so AGENTs format watch lines only when someone listens) and the directory
 // of agents (written by the ADMIN, read by the FRONT DOOR).
 
+#include "actors/clock.hpp"
 #include "actors/config.hpp"
 #include "actors/directory.hpp"
 #include "actors/engine_settings.hpp"
@@ -17,15 +18,18 @@ namespace sb {
 
 struct daemon_context {
   daemon_context(daemon_options options, engine_settings initial,
-                 clock_fn clock_function)
+                 clock_ptr daemon_clock)
       : opts(std::move(options)), board(std::move(initial)),
-        clock(std::move(clock_function)), started_at(clock()) {
+        clock(std::move(daemon_clock)), started_at(clock->now()) {
     // nop
   }
 
+  millis now() const { return clock->now(); }
+
   daemon_options opts;
   settings_board board;
-  clock_fn clock;
+  /// `now()` and every timer.
+  clock_ptr clock;
   millis started_at;
   std::atomic<uint32_t> watchers{0};
   /// Written by the ADMIN only.

@@ -13,20 +13,6 @@ namespace {
 using self_ptr = front_door_actor::stateful_pointer<front_door_state>;
 
 constexpr size_t max_short_text = 256;
-constexpr uint32_t max_limit = 10000;
-
-caf::error check_query(query& q) {
-  if (!q.agent.empty())
-    if (auto err = validate_name("agent name", q.agent))
-      return err;
-  if (!q.subscription.empty())
-    if (auto err = validate_name("subscription name", q.subscription))
-      return err;
-  if (q.limit == 0 || q.limit > max_limit)
-    return make_error(ec::invalid_argument,
-                      "limit must be from 1 to " + std::to_string(max_limit));
-  return caf::none;
-}
 
 caf::error check_short(const char* what, const std::string& value) {
   if (value.size() > max_short_text)
@@ -37,6 +23,111 @@ caf::error check_short(const char* what, const std::string& value) {
     return make_error(ec::invalid_argument,
                       std::string{what} + " is not valid UTF-8");
   return caf::none;
+}
+
+caf::error unknown_agent(const std::string& name) {
+  return make_error(ec::unknown_agent, "unknown agent '" + name + "'");
+}
+
+/// Hands a request for one agent to its AGENT, if the directory knows it.
+template<class T, class... Ts>
+caf::result<T> to_agent(self_ptr self, const std::string& name, Ts&&... xs) {
+  if (auto err = validate_name("agent name", name))
+    return err;
+  auto agent = self->state.deps.ctx->directory.find(name);
+  if (!agent)
+    return unknown_agent(name);
+  return self->delegate(agent, std::forward<Ts>(xs)...);
+}
+
+/// Asks the STORE and answers the requester from here.
+template<class T, class... Ts>
+caf::result<T> read_store(self_ptr self, const query& q, Ts... xs) {
+  if (auto err = validate_query(q))
+    return err;
+  auto rp = self->make_response_promise<T>();
+  self->request(self->state.deps.store, caf::infinite, std::move(xs)..., q)
+    .then([rp](T& result) mutable { rp.deliver(std::move(result)); },
+          [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
+  return rp;
+}
+
+caf::result<report_result> route_report(self_ptr self, failure_report& r) {
+  auto& st = self->state;
+  auto now = st.deps.ctx->now();
+  if (auto err = check_report(r, now))
+    return err;
+  r.arrived_at = now;
+  auto agent = st.deps.ctx->directory.find(r.agent);
+  if (!agent)
+    return unknown_agent(r.agent);
+  return self->delegate(agent, report_atom::value, std::move(r));
+}
+
+caf::result<agent_info> add_agent(self_ptr self, agent_spec& spec) {
+  if (auto err = validate_name("agent name", spec.name))
+    return err;
+  if (!spec.subscription.empty())
+    if (auto err = validate_name("subscription name", spec.subscription))
+      return err;
+  if (!spec.container.empty())
+    if (auto err = check_container_name(spec.container))
+      return err;
+  return self->delegate(self->state.deps.admin, agent_add_atom::value,
+                        std::move(spec));
+}
+
+caf::result<subscription_change>
+add_subscription(self_ptr self, std::string& name, secret& token) {
+  if (auto err = validate_name("subscription name", name))
+    return err;
+  if (auto err = validate_token(token.value))
+    return err;
+  return self->delegate(self->state.deps.pool, sub_add_atom::value,
+                        std::move(name), std::move(token));
+}
+
+caf::result<std::vector<std::string>> remove_subscription(self_ptr self,
+                                                          std::string& name) {
+  if (auto err = validate_name("subscription name", name))
+    return err;
+  return self->delegate(self->state.deps.pool, sub_rm_atom::value,
+                        std::move(name));
+}
+
+caf::result<std::string> remove_agent(self_ptr self, std::string& name) {
+  if (auto err = validate_name("agent name", name))
+    return err;
+  return self->delegate(self->state.deps.admin, agent_rm_atom::value,
+                        std::move(name));
+}
+
+caf::result<report_result> assign(self_ptr self, std::string& name,
+                                  std::string& sub) {
+  if (auto err = validate_name("subscription name", sub))
+    return err;
+  return to_agent<report_result>(self, name, assign_atom::value,
+                                 std::move(sub));
+}
+
+caf::result<apply_outcome> container_command(self_ptr self, std::string& name,
+                                             container_op op) {
+  if (op != container_op::start && op != container_op::stop
+      && op != container_op::restart)
+    return make_error(ec::invalid_argument,
+                      "unknown container operation (use start, stop or "
+                      "restart)");
+  return to_agent<apply_outcome>(self, name, lifecycle_atom::value, op);
+}
+
+caf::result<settings_map> set_setting(self_ptr self, std::string& key,
+                                      std::string& value) {
+  if (auto err = check_short("setting key", key))
+    return err;
+  if (auto err = check_short("setting value", value))
+    return err;
+  return self->delegate(self->state.deps.admin, setting_atom::value,
+                        std::move(key), std::move(value));
 }
 
 } // namespace
@@ -60,11 +151,10 @@ caf::error check_container_name(const std::string& name) {
 caf::error check_report(failure_report& r, millis now) {
   if (auto err = validate_name("agent name", r.agent))
     return err;
-  if (!r.kind.empty() && r.kind != "rate_limit" && r.kind != "auth")
-    return make_error(ec::invalid_argument,
-                      "kind must be rate_limit or auth, got '"
-                        + sanitize_utf8(r.kind, 64) + "'");
-  if (r.status == 0 && r.kind.empty())
+  if (r.kind != failure_kind::none && r.kind != failure_kind::rate_limit
+      && r.kind != failure_kind::auth)
+    return make_error(ec::invalid_argument, "kind must be rate_limit or auth");
+  if (r.status == 0 && r.kind == failure_kind::none)
     return make_error(ec::invalid_argument,
                       "a report needs an HTTP status or a kind");
   if (r.status != 0 && (r.status < 100 || r.status > 599))
@@ -91,155 +181,60 @@ caf::error check_report(failure_report& r, millis now) {
 
 front_door_actor::behavior_type
 front_door(front_door_actor::stateful_pointer<front_door_state> self,
-           admin_actor admin, context_ptr ctx) {
-  self->state.admin = std::move(admin);
-  self->state.ctx = std::move(ctx);
+           front_door_deps deps) {
+  self->state.deps = std::move(deps);
+  auto& d = self->state.deps;
   return {
-    [=](ping_atom) { return std::string{protocol_version()}; },
-    [=](status_atom) {
-      ++self->state.requests;
-      return self->delegate(self->state.admin, status_atom::value);
+    [](ping_atom) { return std::string{protocol_version()}; },
+    [=, &d](status_atom) {
+      return self->delegate(d.admin, status_atom::value);
     },
-    [=](report_atom, failure_report& r) -> caf::result<report_result> {
-      auto& st = self->state;
-      ++st.requests;
-      auto now = st.ctx->clock();
-      if (auto err = check_report(r, now)) {
-        ++st.rejected;
-        return err;
-      }
-      r.arrived_at = now;
-      // Straight to the agent when the directory knows it; the ADMIN answers
-      // for names it does not know.
-      if (auto agent = st.ctx->directory.find(r.agent))
-        return self->delegate(agent, report_atom::value, std::move(r));
-      return self->delegate(st.admin, report_atom::value, std::move(r));
+    [=](report_atom, failure_report& r) { return route_report(self, r); },
+    [=](sub_add_atom, std::string& name, secret& token) {
+      return add_subscription(self, name, token);
     },
-    [=](sub_add_atom, std::string& name,
-        secret& token) -> caf::result<subscription_change> {
-      ++self->state.requests;
-      if (auto err = validate_name("subscription name", name))
-        return err;
-      if (auto err = validate_token(token.value))
-        return err;
-      return self->delegate(self->state.admin, sub_add_atom::value,
-                            std::move(name), std::move(token));
+    [=, &d](sub_list_atom) {
+      return self->delegate(d.pool, sub_list_atom::value);
     },
-    [=](sub_list_atom) {
-      ++self->state.requests;
-      return self->delegate(self->state.admin, sub_list_atom::value);
+    [=](sub_rm_atom, std::string& name) {
+      return remove_subscription(self, name);
     },
-    [=](sub_rm_atom,
-        std::string& name) -> caf::result<std::vector<std::string>> {
-      ++self->state.requests;
-      if (auto err = validate_name("subscription name", name))
-        return err;
-      return self->delegate(self->state.admin, sub_rm_atom::value,
-                            std::move(name));
+    [=](agent_add_atom, agent_spec& spec) { return add_agent(self, spec); },
+    [=, &d](agent_ls_atom) {
+      return self->delegate(d.admin, agent_ls_atom::value);
     },
-    [=](agent_add_atom, agent_spec& spec) -> caf::result<agent_info> {
-      ++self->state.requests;
-      if (auto err = validate_name("agent name", spec.name))
-        return err;
-      if (!spec.subscription.empty())
-        if (auto err = validate_name("subscription name", spec.subscription))
-          return err;
-      if (!spec.container.empty())
-        if (auto err = check_container_name(spec.container))
-          return err;
-      return self->delegate(self->state.admin, agent_add_atom::value,
-                            std::move(spec));
+    [=](agent_get_atom, std::string& name) {
+      return to_agent<agent_info>(self, name, get_atom::value);
     },
-    [=](agent_ls_atom) {
-      ++self->state.requests;
-      return self->delegate(self->state.admin, agent_ls_atom::value);
+    [=](agent_rm_atom, std::string& name) { return remove_agent(self, name); },
+    [=](agent_set_atom, std::string& name, auto_switch_mode mode) {
+      return to_agent<agent_info>(self, name, agent_set_atom::value, mode);
     },
-    [=](agent_get_atom, std::string& name) -> caf::result<agent_info> {
-      ++self->state.requests;
-      if (auto err = validate_name("agent name", name))
-        return err;
-      return self->delegate(self->state.admin, agent_get_atom::value,
-                            std::move(name));
+    [=](assign_atom, std::string& name, std::string& sub) {
+      return assign(self, name, sub);
     },
-    [=](agent_rm_atom, std::string& name) -> caf::result<std::string> {
-      ++self->state.requests;
-      if (auto err = validate_name("agent name", name))
-        return err;
-      return self->delegate(self->state.admin, agent_rm_atom::value,
-                            std::move(name));
+    [=](lifecycle_atom, std::string& name, container_op op) {
+      return container_command(self, name, op);
     },
-    [=](agent_set_atom, std::string& name, std::string& key,
-        std::string& value) -> caf::result<agent_info> {
-      ++self->state.requests;
-      if (auto err = validate_name("agent name", name))
-        return err;
-      if (auto err = check_short("setting key", key))
-        return err;
-      if (auto err = check_short("setting value", value))
-        return err;
-      return self->delegate(self->state.admin, agent_set_atom::value,
-                            std::move(name), std::move(key), std::move(value));
+    [=, &d](settings_atom) {
+      return self->delegate(d.admin, settings_atom::value);
     },
-    [=](assign_atom, std::string& name,
-        std::string& sub) -> caf::result<report_result> {
-      ++self->state.requests;
-      if (auto err = validate_name("agent name", name))
-        return err;
-      if (auto err = validate_name("subscription name", sub))
-        return err;
-      return self->delegate(self->state.admin, assign_atom::value,
-                            std::move(name), std::move(sub));
+    [=](setting_atom, std::string& key, std::string& value) {
+      return set_setting(self, key, value);
     },
-    [=](lifecycle_atom, std::string& name,
-        std::string& op) -> caf::result<std::string> {
-      ++self->state.requests;
-      if (auto err = validate_name("agent name", name))
-        return err;
-      if (op != "start" && op != "stop" && op != "restart")
-        return make_error(ec::invalid_argument,
-                          "unknown container operation '"
-                            + sanitize_utf8(op, 64)
-                            + "' (use start, stop or restart)");
-      return self->delegate(self->state.admin, lifecycle_atom::value,
-                            std::move(name), std::move(op));
+    [=](events_atom, query& q) {
+      return read_store<std::vector<event_info>>(self, q, events_atom::value);
     },
-    [=](settings_atom) {
-      ++self->state.requests;
-      return self->delegate(self->state.admin, settings_atom::value);
+    [=](history_atom, query& q) {
+      return read_store<std::vector<history_info>>(self, q,
+                                                   history_atom::value);
     },
-    [=](setting_atom, std::string& key,
-        std::string& value) -> caf::result<settings_map> {
-      ++self->state.requests;
-      if (auto err = check_short("setting key", key))
-        return err;
-      if (auto err = check_short("setting value", value))
-        return err;
-      return self->delegate(self->state.admin, setting_atom::value,
-                            std::move(key), std::move(value));
+    [=](notes_atom, query& q) {
+      return read_store<std::vector<notification_info>>(self, q,
+                                                        notes_atom::value);
     },
-    [=](events_atom, query& q) -> caf::result<std::vector<event_info>> {
-      ++self->state.requests;
-      if (auto err = check_query(q))
-        return err;
-      return self->delegate(self->state.admin, events_atom::value,
-                            std::move(q));
-    },
-    [=](history_atom, query& q) -> caf::result<std::vector<history_info>> {
-      ++self->state.requests;
-      if (auto err = check_query(q))
-        return err;
-      return self->delegate(self->state.admin, history_atom::value,
-                            std::move(q));
-    },
-    [=](notes_atom, query& q) -> caf::result<std::vector<notification_info>> {
-      ++self->state.requests;
-      if (auto err = check_query(q))
-        return err;
-      return self->delegate(self->state.admin, notes_atom::value, std::move(q));
-    },
-    [=](watch_atom, watcher_actor& w) {
-      ++self->state.requests;
-      return self->delegate(self->state.admin, watch_atom::value, std::move(w));
+    [=, &d](watch_atom, watcher_actor& w) {
+      return self->delegate(d.admin, watch_atom::value, std::move(w));
     },
   };
 }

@@ -3,8 +3,14 @@
 // The FRONT DOOR: the one handle published on the network. It checks every
 // request (names, sizes, UTF-8, ranges: bad input gets a clear error and
 // reaches no other actor), stamps each failure report with its arrival time
-// (the instant attribution is decided against), and routes everything to the
-// ADMIN, which owns the directory of AGENTs.
+// (the instant attribution is decided against), and routes every request to
+// the actor that owns it:
+//   agent requests           -> the AGENT, found in the directory
+//   subscription requests    -> the POOL
+//   reads of history         -> the STORE (answered from here: the detached
+//                               STORE never replies to a remote client)
+//   the directory, settings, -> the ADMIN
+//   watchers and status
 
 #include "actors/context.hpp"
 #include "messages/actors.hpp"
@@ -14,17 +20,21 @@
 
 namespace sb {
 
-struct front_door_state {
+struct front_door_deps {
   admin_actor admin;
+  pool_actor pool;
+  store_actor store;
   context_ptr ctx;
-  uint64_t requests = 0;
-  uint64_t rejected = 0;
+};
+
+struct front_door_state {
+  front_door_deps deps;
   static inline const char* name = "front-door";
 };
 
 front_door_actor::behavior_type
 front_door(front_door_actor::stateful_pointer<front_door_state> self,
-           admin_actor admin, context_ptr ctx);
+           front_door_deps deps);
 
 /// Checks a report and makes its text fields safe (UTF-8, bounded).
 caf::error check_report(failure_report& r, millis now);

@@ -137,7 +137,7 @@ notifier(notifier_actor::stateful_pointer<notifier_state> self,
         ++st.delivered;
         blocking
           ->request(st.store, std::chrono::seconds(30), delivered_atom::value,
-                    n.id, st.ctx->clock())
+                    n.id, st.ctx->now())
           .receive([](ok_atom) {},
                    [&](caf::error& err) {
                      SB_WARN("notification {} delivered but not marked: {}",

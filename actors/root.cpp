@@ -72,11 +72,11 @@ root(root_actor::pointer self, admin_actor admin,
   return {
     [=](retention_atom) {
       self->send(admin, retention_atom::value);
-      self->delayed_send(self, retention, retention_atom::value);
+      ctx->clock->send_later(self, retention, retention_atom::value);
     },
     [=](tick_atom) {
       self->send(notifier, tick_atom::value);
-      self->delayed_send(self, notify, tick_atom::value);
+      ctx->clock->send_later(self, notify, tick_atom::value);
     },
   };
 }
@@ -84,11 +84,13 @@ root(root_actor::pointer self, admin_actor admin,
 caf::expected<std::unique_ptr<daemon>> daemon::start(caf::actor_system& sys,
                                                      daemon_options opts,
                                                      std::shared_ptr<store> db,
-                                                     clock_fn clock,
+                                                     clock_ptr clock,
                                                      fatal_handler on_fatal) {
+  if (!clock)
+    clock = std::make_shared<wall_clock>();
   // Runtime settings: built-in defaults, then the config file, then what
   // was set at run time (the database).
-  auto now = clock();
+  auto now = clock->now();
   auto defaults = make_engine_settings(opts.settings);
   if (!defaults)
     return defaults.error();
@@ -113,12 +115,14 @@ caf::expected<std::unique_ptr<daemon>> daemon::start(caf::actor_system& sys,
   d->ctx_ = std::make_shared<daemon_context>(std::move(opts), *settings,
                                              std::move(clock));
   auto& ctx = d->ctx_;
-  d->store_ = sys.spawn<caf::detached>(store_actor_impl, std::move(db));
+  d->store_ = sys.spawn<caf::detached>(store_actor_impl, std::move(db),
+                                       [c = ctx->clock] { return c->now(); });
   d->pool_ = sys.spawn(subscription_pool, d->store_, ctx, snap);
   d->supervisor_ = sys.spawn(container_supervisor, ctx);
   d->admin_
     = sys.spawn(sb::admin, d->store_, d->pool_, d->supervisor_, ctx, snap);
-  d->front_door_ = sys.spawn(sb::front_door, d->admin_, ctx);
+  d->front_door_ = sys.spawn(
+    sb::front_door, front_door_deps{d->admin_, d->pool_, d->store_, ctx});
   std::vector<std::pair<std::string, caf::actor>> components = {
     {"store", caf::actor_cast<caf::actor>(d->store_)},
     {"subscription-pool", caf::actor_cast<caf::actor>(d->pool_)},

@@ -44,7 +44,7 @@ public:
   /// on opts.host:opts.port (0 = a free port).
   static caf::expected<std::unique_ptr<daemon>>
   start(caf::actor_system& sys, daemon_options opts, std::shared_ptr<store> db,
-        clock_fn clock = wall_clock_ms, fatal_handler on_fatal = nullptr);
+        clock_ptr clock = nullptr, fatal_handler on_fatal = nullptr);
 
   ~daemon();
 

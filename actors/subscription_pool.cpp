@@ -51,6 +51,25 @@ void apply_seeds(pool_state& st, const std::vector<exclusion_seed>& seeds,
     st.update_exclusion(e);
 }
 
+/// Rotation: every agent on the subscription gets the new token through its
+/// own actor; one agent's failure does not stop the others.
+void rotate_agents(self_ptr self, const subscription_change& change) {
+  for (auto& agent_name : change.reloading) {
+    auto agent = self->state.ctx->directory.find(agent_name);
+    if (!agent)
+      continue;
+    self->request(agent, caf::infinite, rotate_atom::value, change.info.id)
+      .then(
+        [agent_name](report_result& res) {
+          SB_INFO("agent {}: rotation -> {} ({})", agent_name,
+                  to_string(res.result), to_string(res.apply));
+        },
+        [agent_name](caf::error& err) {
+          SB_WARN("agent {}: rotation failed: {}", agent_name, render(err));
+        });
+  }
+}
+
 } // namespace
 
 pool_entry* pool_state::find(const std::string& name) {
@@ -75,14 +94,11 @@ void pool_state::update_exclusion(pool_entry& e) {
                       e.excluded_until(ctx->board.get()->exclusion_window));
 }
 
-pool_actor::behavior_type
-subscription_pool(pool_actor::stateful_pointer<pool_state> self,
-                  store_actor store, context_ptr ctx,
-                  std::shared_ptr<const snapshot> snap) {
+namespace {
+
+void init(self_ptr self, const snapshot& snap) {
   auto& st = self->state;
-  st.store = std::move(store);
-  st.ctx = std::move(ctx);
-  for (auto& s : snap->subscriptions) {
+  for (auto& s : snap.subscriptions) {
     pool_entry e;
     e.id = s.id;
     e.name = s.name;
@@ -93,57 +109,197 @@ subscription_pool(pool_actor::stateful_pointer<pool_state> self,
     st.index.add(s.id, s.name);
     st.subs.emplace(s.id, std::move(e));
   }
-  for (auto& a : snap->agents)
+  for (auto& a : snap.agents)
     st.move(a.name, 0, a.subscription_id);
-  apply_seeds(st, snap->exclusions, false);
+  apply_seeds(st, snap.exclusions, false);
+}
+
+/// Fewest agents (committed or decided), then name, among the subscriptions
+/// that are not excluded; the agent's count moves in the same step.
+selection select(self_ptr self, const std::string& agent, int64_t from) {
+  auto& st = self->state;
+  auto now = st.ctx->now();
+  auto best = st.index.best(from, now);
+  if (!best) {
+    ++st.exhausted;
+    selection none;
+    none.earliest_reset = st.index.earliest_return(from, now);
+    return none;
+  }
+  ++st.selections;
+  st.move(agent, from, *best);
+  return make_selection(*st.find(*best));
+}
+
+caf::result<selection> assign(self_ptr self, const std::string& agent,
+                              int64_t from, const std::string& to) {
+  auto& st = self->state;
+  auto e = st.find(to);
+  if (e == nullptr)
+    return make_error(ec::unknown_subscription,
+                      "unknown subscription '" + to + "'");
+  st.move(agent, from, e->id);
+  return make_selection(*e);
+}
+
+void record_failure(self_ptr self, const std::string& name, millis at,
+                    millis reset_at) {
+  if (auto e = self->state.find(name)) {
+    e->last_failure_at = std::max(e->last_failure_at, at);
+    e->reset_at = std::max(e->reset_at, reset_at);
+    self->state.update_exclusion(*e);
+  }
+}
+
+subscription_change upserted(self_ptr self, subscription_upsert& up) {
+  auto& st = self->state;
+  if (!up.rotated)
+    st.index.add(up.row.id, up.row.name);
+  auto& e = st.subs[up.row.id];
+  e.id = up.row.id;
+  e.name = up.row.name;
+  e.token = std::move(up.row.token);
+  e.created_at = up.row.created_at;
+  e.updated_at = up.row.updated_at;
+  st.by_name[e.name] = e.id;
+  subscription_change change;
+  change.rotated = up.rotated;
+  change.reloading.assign(e.members.begin(), e.members.end());
+  std::sort(change.reloading.begin(), change.reloading.end());
+  change.info
+    = make_info(e, st.ctx->now(), st.ctx->board.get()->exclusion_window);
+  SB_INFO("subscription {} {}{}", e.name, up.rotated ? "rotated" : "registered",
+          up.rotated ? fmt::format(" ({} agents get the new token)",
+                                   change.reloading.size())
+                     : std::string{});
+  if (up.rotated)
+    rotate_agents(self, change);
+  return change;
+}
+
+caf::result<subscription_change>
+add_subscription(self_ptr self, const std::string& name, const secret& token) {
+  auto rp = self->make_response_promise<subscription_change>();
+  self
+    ->request(self->state.store, store_timeout, sub_add_atom::value, name,
+              token, self->state.ctx->now())
+    .then(
+      [=](subscription_upsert& up) mutable { rp.deliver(upserted(self, up)); },
+      [=](caf::error& err) mutable { rp.deliver(std::move(err)); });
+  return rp;
+}
+
+caf::result<std::vector<std::string>>
+remove_subscription(self_ptr self, const std::string& name) {
+  auto rp = self->make_response_promise<std::vector<std::string>>();
+  self->request(self->state.store, store_timeout, sub_rm_atom::value, name)
+    .then(
+      [=](std::vector<std::string>& agents) mutable {
+        auto& st = self->state;
+        if (auto i = st.by_name.find(name); i != st.by_name.end()) {
+          st.index.remove(i->second);
+          st.subs.erase(i->second);
+          st.by_name.erase(i);
+        }
+        SB_INFO("subscription {} removed; {} agents unassigned", name,
+                agents.size());
+        for (auto& agent_name : agents)
+          if (auto agent = st.ctx->directory.find(agent_name))
+            self->send(agent, unassign_atom::value, name);
+        rp.deliver(std::move(agents));
+      },
+      [=](caf::error& err) mutable { rp.deliver(std::move(err)); });
+  return rp;
+}
+
+/// The pool's view of every subscription plus failure counts of the last
+/// 24 h and 2 h.
+std::vector<subscription_info>
+make_list(const pool_state& st, millis now,
+          const std::vector<failure_count>& day,
+          const std::vector<failure_count>& recent) {
+  auto window = st.ctx->board.get()->exclusion_window;
+  std::map<std::string, subscription_info> infos;
+  for (auto& [id, e] : st.subs)
+    infos.emplace(e.name, make_info(e, now, window));
+  for (auto& fc : day)
+    if (auto i = infos.find(fc.subscription); i != infos.end()) {
+      i->second.failures_24h += fc.count;
+      i->second.failures_24h_by_kind[fc.kind] += fc.count;
+    }
+  for (auto& fc : recent)
+    if (auto i = infos.find(fc.subscription); i != infos.end()) {
+      i->second.failures_2h += fc.count;
+      i->second.failures_2h_by_kind[fc.kind] += fc.count;
+    }
+  std::vector<subscription_info> result;
+  result.reserve(infos.size());
+  for (auto& [name, info] : infos)
+    result.emplace_back(std::move(info));
+  return result;
+}
+
+caf::result<std::vector<subscription_info>> list(self_ptr self) {
+  auto rp = self->make_response_promise<std::vector<subscription_info>>();
+  auto now = self->state.ctx->now();
+  auto& store = self->state.store;
+  self->request(store, store_timeout, counts_atom::value, now - 24 * hour_ms)
+    .then(
+      [=](std::vector<failure_count>& day) mutable {
+        self
+          ->request(self->state.store, store_timeout, counts_atom::value,
+                    now - 2 * hour_ms)
+          .then(
+            [=](std::vector<failure_count>& recent) mutable {
+              rp.deliver(make_list(self->state, now, day, recent));
+            },
+            [=](caf::error& err) mutable { rp.deliver(std::move(err)); });
+      },
+      [=](caf::error& err) mutable { rp.deliver(std::move(err)); });
+  return rp;
+}
+
+/// The exclusion window changed: rebuild the failure part of exclusions.
+void reload_exclusions(self_ptr self) {
+  auto now = self->state.ctx->now();
+  auto window = self->state.ctx->board.get()->exclusion_window;
+  self
+    ->request(self->state.store, store_timeout, failure_atom::value,
+              now - window, now)
+    .then(
+      [=](std::vector<exclusion_seed>& seeds) {
+        apply_seeds(self->state, seeds, true);
+      },
+      [=](caf::error& err) {
+        SB_WARN("subscription-pool could not reload exclusions: {}",
+                render(err));
+      });
+}
+
+} // namespace
+
+pool_actor::behavior_type
+subscription_pool(pool_actor::stateful_pointer<pool_state> self,
+                  store_actor store, context_ptr ctx,
+                  std::shared_ptr<const snapshot> snap) {
+  self->state.store = std::move(store);
+  self->state.ctx = std::move(ctx);
+  init(self, *snap);
   return {
     [=](status_atom) {
       auto& st = self->state;
-      component_status cs;
-      cs.name = "subscription-pool";
-      cs.state = "running";
-      cs.details["subscriptions"] = std::to_string(st.subs.size());
-      cs.details["excluded"]
-        = std::to_string(st.index.excluded(st.ctx->clock()));
-      cs.details["selections"] = std::to_string(st.selections);
-      cs.details["exhausted"] = std::to_string(st.exhausted);
-      return cs;
+      return pool_status{st.subs.size(), st.index.excluded(st.ctx->now()),
+                         st.selections, st.exhausted};
     },
     [=](select_atom, const std::string& agent, int64_t from) {
-      // Fewest agents (committed or decided), then name, among the
-      // subscriptions that are not excluded; the count moves in the same
-      // step.
-      auto& st = self->state;
-      auto now = st.ctx->clock();
-      auto best = st.index.best(from, now);
-      if (!best) {
-        ++st.exhausted;
-        selection none;
-        none.earliest_reset = st.index.earliest_return(from, now);
-        return none;
-      }
-      ++st.selections;
-      st.move(agent, from, *best);
-      return make_selection(*st.find(*best));
+      return select(self, agent, from);
     },
     [=](assign_atom, const std::string& agent, int64_t from,
-        const std::string& to) -> caf::result<selection> {
-      auto& st = self->state;
-      auto e = st.find(to);
-      if (e == nullptr)
-        return make_error(ec::unknown_subscription,
-                          "unknown subscription '" + to + "'");
-      st.move(agent, from, e->id);
-      return make_selection(*e);
-    },
+        const std::string& to) { return assign(self, agent, from, to); },
     [=](release_atom, const std::string& agent, int64_t moved_from,
         int64_t moved_to) { self->state.move(agent, moved_to, moved_from); },
     [=](failure_atom, const std::string& name, millis at, millis reset_at) {
-      if (auto e = self->state.find(name)) {
-        e->last_failure_at = std::max(e->last_failure_at, at);
-        e->reset_at = std::max(e->reset_at, reset_at);
-        self->state.update_exclusion(*e);
-      }
+      record_failure(self, name, at, reset_at);
     },
     [=](token_atom, int64_t id) -> caf::result<selection> {
       if (auto e = self->state.find(id))
@@ -158,115 +314,13 @@ subscription_pool(pool_actor::stateful_pointer<pool_state> self,
       self->state.move(agent, id, 0);
     },
     [=](sub_add_atom, const std::string& name, const secret& token) {
-      auto rp = self->make_response_promise<subscription_change>();
-      auto now = self->state.ctx->clock();
-      self
-        ->request(self->state.store, store_timeout, sub_add_atom::value, name,
-                  token, now)
-        .then(
-          [=](subscription_upsert& up) mutable {
-            auto& st = self->state;
-            if (!up.rotated)
-              st.index.add(up.row.id, up.row.name);
-            auto& e = st.subs[up.row.id];
-            e.id = up.row.id;
-            e.name = up.row.name;
-            e.token = std::move(up.row.token);
-            e.created_at = up.row.created_at;
-            e.updated_at = up.row.updated_at;
-            st.by_name[e.name] = e.id;
-            subscription_change change;
-            change.rotated = up.rotated;
-            change.reloading.assign(e.members.begin(), e.members.end());
-            std::sort(change.reloading.begin(), change.reloading.end());
-            change.info = make_info(e, st.ctx->clock(),
-                                    st.ctx->board.get()->exclusion_window);
-            SB_INFO("subscription {} {}{}", e.name,
-                    up.rotated ? "rotated" : "registered",
-                    up.rotated ? fmt::format(" ({} agents get the new token)",
-                                             change.reloading.size())
-                               : std::string{});
-            rp.deliver(std::move(change));
-          },
-          [=](caf::error& err) mutable { rp.deliver(std::move(err)); });
-      return rp;
+      return add_subscription(self, name, token);
     },
     [=](sub_rm_atom, const std::string& name) {
-      auto rp = self->make_response_promise<std::vector<std::string>>();
-      self->request(self->state.store, store_timeout, sub_rm_atom::value, name)
-        .then(
-          [=](std::vector<std::string>& agents) mutable {
-            auto& st = self->state;
-            if (auto i = st.by_name.find(name); i != st.by_name.end()) {
-              st.index.remove(i->second);
-              st.subs.erase(i->second);
-              st.by_name.erase(i);
-            }
-            SB_INFO("subscription {} removed; {} agents unassigned", name,
-                    agents.size());
-            rp.deliver(std::move(agents));
-          },
-          [=](caf::error& err) mutable { rp.deliver(std::move(err)); });
-      return rp;
+      return remove_subscription(self, name);
     },
-    [=](sub_list_atom) {
-      auto rp = self->make_response_promise<std::vector<subscription_info>>();
-      auto now = self->state.ctx->clock();
-      // Failure counts come from the store: last 24 h, then last 2 h.
-      self
-        ->request(self->state.store, store_timeout, counts_atom::value,
-                  now - 24 * hour_ms)
-        .then(
-          [=](std::vector<failure_count>& day) mutable {
-            self
-              ->request(self->state.store, store_timeout, counts_atom::value,
-                        now - 2 * hour_ms)
-              .then(
-                [=](std::vector<failure_count>& recent) mutable {
-                  auto& st = self->state;
-                  auto window = st.ctx->board.get()->exclusion_window;
-                  std::map<std::string, subscription_info> infos;
-                  for (auto& [id, e] : st.subs)
-                    infos.emplace(e.name, make_info(e, now, window));
-                  for (auto& fc : day)
-                    if (auto i = infos.find(fc.subscription);
-                        i != infos.end()) {
-                      i->second.failures_24h += fc.count;
-                      i->second.failures_24h_by_kind[fc.kind] += fc.count;
-                    }
-                  for (auto& fc : recent)
-                    if (auto i = infos.find(fc.subscription);
-                        i != infos.end()) {
-                      i->second.failures_2h += fc.count;
-                      i->second.failures_2h_by_kind[fc.kind] += fc.count;
-                    }
-                  std::vector<subscription_info> result;
-                  result.reserve(infos.size());
-                  for (auto& [name, info] : infos)
-                    result.emplace_back(std::move(info));
-                  rp.deliver(std::move(result));
-                },
-                [=](caf::error& err) mutable { rp.deliver(std::move(err)); });
-          },
-          [=](caf::error& err) mutable { rp.deliver(std::move(err)); });
-      return rp;
-    },
-    [=](settings_atom) {
-      // The window changed: rebuild the failure part of the exclusions.
-      auto now = self->state.ctx->clock();
-      auto window = self->state.ctx->board.get()->exclusion_window;
-      self
-        ->request(self->state.store, store_timeout, failure_atom::value,
-                  now - window, now)
-        .then(
-          [=](std::vector<exclusion_seed>& seeds) {
-            apply_seeds(self->state, seeds, true);
-          },
-          [=](caf::error& err) {
-            SB_WARN("subscription-pool could not reload exclusions: {}",
-                    render(err));
-          });
-    },
+    [=](sub_list_atom) { return list(self); },
+    [=](settings_atom) { reload_exclusions(self); },
   };
 }
 

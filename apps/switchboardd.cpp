@@ -35,8 +35,6 @@ int main(int argc, char** argv) {
   if (cfg.help_printed)
     return 0;
   auto& opts = cfg.opts;
-  opts.fault_crash_after_commit
-    = std::getenv("SWITCHBOARD_TEST_CRASH_AFTER_COMMIT") != nullptr;
   if (auto err = sb::setup_logging(opts.log_level, opts.log_file);
       !err.empty()) {
     std::fprintf(stderr, "switchboardd: %s\n", err.c_str());
@@ -76,7 +74,7 @@ int main(int argc, char** argv) {
   auto on_fatal = [](const std::string&) { ::kill(::getpid(), SIGTERM); };
   auto d
     = sb::daemon::start(sys, opts, std::shared_ptr<sb::store>{std::move(*db)},
-                        sb::wall_clock_ms, on_fatal);
+                        std::make_shared<sb::wall_clock>(), on_fatal);
   if (!d) {
     SB_ERROR("{}", sb::render(d.error()));
     return 1;

@@ -356,10 +356,7 @@ int burst_mode(const options& o, const std::string& dir) {
   auto rss = rss_mb(d.pid);
   // The store's group commit: how many transactions carried the burst.
   auto st = must<status_info>(sys, fd, status_atom::value);
-  std::map<std::string, std::string> store_details;
-  for (auto& c : st.components)
-    if (c.name == "store")
-      store_details = c.details;
+  auto store = st.store.value_or(store_status{});
   d.stop();
   SQLite::Database db{dir + "/bench.db", SQLite::OPEN_READONLY};
   auto switches = count(db, "SELECT COUNT(*) FROM switch_history "
@@ -388,8 +385,8 @@ int burst_mode(const options& o, const std::string& dir) {
     {"max_ms", percentile(out.latencies_ms, 1.0)},
     {"daemon_rss_mb", rss},
     {"daemon_cpu_s", daemon_cpu},
-    {"store_commits", std::stoll(store_details["commits"])},
-    {"store_largest_batch", std::stoll(store_details["largest_batch"])},
+    {"store_commits", store.commits},
+    {"store_largest_batch", store.largest_batch},
     {"bench_cpu_s", bench_cpu},
     {"check", ok ? "passed" : "FAILED"},
   };
@@ -413,9 +410,10 @@ int burst_mode(const options& o, const std::string& dir) {
     std::printf("  daemon RSS     %.1f MB\n", rss);
     std::printf("  CPU            daemon %.3f s, bench %.3f s\n", daemon_cpu,
                 bench_cpu);
-    std::printf("  store          %s commits since start, largest batch %s\n",
-                store_details["commits"].c_str(),
-                store_details["largest_batch"].c_str());
+    std::printf("  store          %llu commits since start, largest batch "
+                "%llu\n",
+                static_cast<unsigned long long>(store.commits),
+                static_cast<unsigned long long>(store.largest_batch));
     std::printf("  check          %s\n", ok ? "passed" : "FAILED");
   }
   return ok ? 0 : 1;

@@ -186,16 +186,21 @@ void cmd_status(const options& o) {
   std::string text = "switchboardd " + st.version + " (" + st.protocol
                      + "), up " + std::to_string(st.uptime_ms / 1000) + " s\n"
                      + "agents: " + std::to_string(st.agents)
-                     + ", subscriptions: " + std::to_string(st.subscriptions)
+                     + ", subscriptions: "
+                     + (st.subscriptions ? std::to_string(*st.subscriptions)
+                                         : std::string{"unknown"})
                      + "\n";
   std::vector<std::vector<std::string>> rows{{"COMPONENT", "STATE", "DETAILS"}};
+  auto json = to_json(st);
   for (auto& c : st.components) {
-    std::string details;
-    for (auto& [k, v] : c.details)
-      details += (details.empty() ? "" : " ") + k + "=" + v;
-    rows.push_back({c.name, c.state, details});
+    std::string details = c.error;
+    for (auto& [k, v] : json["components"][c.name].items())
+      if (k != "state" && k != "error")
+        details += (details.empty() ? "" : " ") + k + "="
+                   + (v.is_string() ? v.get<std::string>() : v.dump());
+    rows.push_back({c.name, to_string(c.state), details});
   }
-  print(o, to_json(st), text + table(rows));
+  print(o, json, text + table(rows));
 }
 
 void cmd_sub_add(const options& o) {
@@ -244,12 +249,14 @@ std::string agent_text(const agent_info& a) {
     {"generation", std::to_string(a.generation)},
     {"applied_generation", std::to_string(a.applied_generation)},
     {"container", opt_text(a.container)},
-    {"container_state", a.container_state.empty() ? "-" : a.container_state},
+    {"container_state", a.container ? to_string(a.container_state) : "-"},
     {"switching", a.switching ? "yes" : "no"},
-    {"auto_switch", a.auto_switch},
-    {"last_apply", a.last_apply.empty()
-                     ? std::string{"-"}
-                     : a.last_apply + " at " + iso_text(a.last_apply_at)},
+    {"auto_switch", to_string(a.auto_switch)},
+    {"last_apply",
+     a.last_apply.result == apply_result::none
+       ? std::string{"-"}
+       : to_string(a.last_apply) + " at " + iso_text(a.last_apply_at)},
+    {"retry_at", iso_text(a.retry_at)},
     {"last_switch_at", iso_text(a.last_switch_at)},
   };
   return table(rows);
@@ -274,7 +281,7 @@ void cmd_agent_list(const options& o) {
     rows.push_back({a.name, opt_text(a.subscription),
                     std::to_string(a.generation),
                     std::to_string(a.applied_generation), opt_text(a.container),
-                    a.container_state.empty() ? "-" : a.container_state,
+                    a.container ? to_string(a.container_state) : "-",
                     a.switching ? "yes" : "no"});
   print(o, to_json(agents), table(rows));
 }
@@ -295,18 +302,24 @@ void cmd_agent_remove(const options& o) {
 
 void cmd_agent_set(const options& o) {
   check(validate_name("agent name", o.name));
+  if (o.second != "auto-switch")
+    fail("unknown agent setting '" + o.second + "' (known: auto-switch)", 2);
+  auto mode = parse_kind<auto_switch_mode>(o.third);
+  if (!mode)
+    fail("auto-switch must be on or off, got '" + o.third + "'", 2);
   session s{o};
-  auto info
-    = s.call<agent_info>(agent_set_atom::value, o.name, o.second, o.third);
+  auto info = s.call<agent_info>(agent_set_atom::value, o.name, *mode);
   print(o, to_json(info), agent_text(info));
 }
 
-void cmd_lifecycle(const options& o, const std::string& op) {
+void cmd_lifecycle(const options& o, container_op op) {
   check(validate_name("agent name", o.name));
   session s{o};
-  auto result = s.call<std::string>(lifecycle_atom::value, o.name, op);
-  print(o, {{"agent", o.name}, {"operation", op}, {"result", result}},
-        op + " " + o.name + ": " + result + "\n");
+  auto result
+    = to_string(s.call<apply_outcome>(lifecycle_atom::value, o.name, op));
+  print(o,
+        {{"agent", o.name}, {"operation", to_string(op)}, {"result", result}},
+        std::string{to_string(op)} + " " + o.name + ": " + result + "\n");
 }
 
 void cmd_assign(const options& o) {
@@ -321,7 +334,7 @@ void cmd_report(const options& o) {
   failure_report r;
   r.agent = o.name;
   r.status = o.status;
-  r.kind = o.kind;
+  r.kind = parse_kind<failure_kind>(o.kind).value_or(failure_kind::none);
   r.error = o.error_file.empty() ? o.error_text
                                  : read_all(o.error_file, "error text");
   r.subscription = o.subscription;
@@ -338,7 +351,7 @@ void cmd_report(const options& o) {
     r.reset_at = *t;
   }
   check(validate_name("agent name", r.agent));
-  if (r.status == 0 && r.kind.empty())
+  if (r.status == 0 && r.kind == failure_kind::none)
     fail("report needs --status CODE (or --kind rate_limit|auth)", 2);
   r.error = sanitize_utf8(r.error, max_error_bytes);
   session s{o};
@@ -374,8 +387,9 @@ query make_query(const options& o) {
   q.agent = o.agent_filter;
   q.subscription = o.subscription_filter;
   q.limit = o.limit;
-  if (q.limit == 0 || q.limit > 10000)
-    fail("--limit must be from 1 to 10000", 2);
+  if (q.limit == 0 || q.limit > max_query_limit)
+    fail("--limit must be from 1 to " + std::to_string(max_query_limit), 2);
+  check(validate_query(q));
   return q;
 }
 
@@ -386,9 +400,10 @@ void cmd_events(const options& o) {
   std::vector<std::vector<std::string>> rows{
     {"AT", "AGENT", "SUBSCRIPTION", "KIND", "STATUS", "MESSAGE"}};
   for (auto& x : xs)
-    rows.push_back({iso_text(x.at), x.agent, x.subscription,
-                    x.kind + (x.reason.empty() ? "" : "/" + x.reason),
-                    std::to_string(x.status), x.message.substr(0, 60)});
+    rows.push_back(
+      {iso_text(x.at), x.agent, x.subscription,
+       to_string(x.kind) + (x.reason.empty() ? "" : "/" + x.reason),
+       std::to_string(x.status), x.message.substr(0, 60)});
   print(o, to_json(xs), table(rows));
 }
 
@@ -400,8 +415,11 @@ void cmd_history(const options& o) {
     {"AT", "AGENT", "FROM", "TO", "GENERATION", "TRIGGER", "KIND", "APPLY"}};
   for (auto& x : xs)
     rows.push_back({iso_text(x.at), x.agent, opt_text(x.from), opt_text(x.to),
-                    std::to_string(x.generation), x.trigger,
-                    x.failure_kind.empty() ? "-" : x.failure_kind, x.apply});
+                    std::to_string(x.generation), to_string(x.by),
+                    x.kind == failure_kind::none ? "-" : to_string(x.kind),
+                    x.apply.result == apply_result::none
+                      ? std::string{"pending"}
+                      : to_string(x.apply)});
   print(o, to_json(xs), table(rows));
 }
 
@@ -518,12 +536,12 @@ int run_cli(int argc, char** argv) {
   agent_set->add_option("key", o.second, "setting")->required();
   agent_set->add_option("value", o.third, "value")->required();
   on(agent_set, [&] { cmd_agent_set(o); });
-  for (auto op : {"start", "stop", "restart"}) {
-    auto sub
-      = agents->add_subcommand(op, std::string{op} + " the agent's container");
+  for (auto op :
+       {container_op::start, container_op::stop, container_op::restart}) {
+    auto sub = agents->add_subcommand(
+      to_string(op), std::string{to_string(op)} + " the agent's container");
     sub->add_option("name", o.name, "agent name")->required();
-    std::string op_name = op;
-    on(sub, [&o, op_name] { cmd_lifecycle(o, op_name); });
+    on(sub, [&o, op] { cmd_lifecycle(o, op); });
   }
   // assign, report
   auto assign = app.add_subcommand(

@@ -20,6 +20,54 @@ std::string iso_or(millis t, const char* none) {
   return t == 0 ? std::string{none} : format_iso(t);
 }
 
+nlohmann::json kind_or_null(failure_kind x) {
+  if (x == failure_kind::none)
+    return nullptr;
+  return to_string(x);
+}
+
+nlohmann::json apply_or_null(const apply_outcome& x) {
+  if (x.result == apply_result::none)
+    return nullptr;
+  return to_string(x);
+}
+
+nlohmann::json component_json(const store_status& x) {
+  return {{"path", x.path},
+          {"commits", x.commits},
+          {"writes", x.writes},
+          {"failed_commits", x.failed_commits},
+          {"failed_writes", x.failed_writes},
+          {"largest_batch", x.largest_batch},
+          {"isolated_batches", x.isolated_batches},
+          {"pending", x.pending}};
+}
+
+nlohmann::json component_json(const pool_status& x) {
+  return {{"subscriptions", x.subscriptions},
+          {"excluded", x.excluded},
+          {"selections", x.selections},
+          {"exhausted", x.exhausted}};
+}
+
+nlohmann::json component_json(const supervisor_status& x) {
+  return {{"containers", x.containers},
+          {"by_state", x.by_state},
+          {"queued", x.queued},
+          {"workers", x.workers},
+          {"workers_busy", x.workers_busy},
+          {"operations", x.operations},
+          {"coalesced", x.coalesced},
+          {"superseded", x.superseded},
+          {"docker_socket", x.docker_socket}};
+}
+
+nlohmann::json component_json(const admin_status& x) {
+  return {{"agents", x.agents},
+          {"watchers", x.watchers},
+          {"retention_deleted", x.retention_deleted}};
+}
+
 } // namespace
 
 nlohmann::json iso_or_null(millis t) {
@@ -35,12 +83,10 @@ nlohmann::json to_json(const report_result& x) {
     {"from", opt(x.from)},
     {"to", opt(x.to)},
     {"generation", x.generation},
-    {"failure_kind", x.failure_kind.empty() ? nlohmann::json(nullptr)
-                                            : nlohmann::json(x.failure_kind)},
+    {"failure_kind", kind_or_null(x.kind)},
     {"reason", x.reason},
     {"event_count", x.event_count},
-    {"apply",
-     x.apply.empty() ? nlohmann::json(nullptr) : nlohmann::json(x.apply)},
+    {"apply", apply_or_null(x.apply)},
     {"retry_after_ms", x.retry_after_ms},
     {"reset_at", iso_or_null(x.reset_at)},
   };
@@ -71,22 +117,23 @@ nlohmann::json to_json(const subscription_change& x) {
 
 nlohmann::json to_json(const agent_info& x) {
   nlohmann::json last_apply = nullptr;
-  if (!x.last_apply.empty())
-    last_apply
-      = {{"result", x.last_apply}, {"at", iso_or_null(x.last_apply_at)}};
+  if (x.last_apply.result != apply_result::none)
+    last_apply = {{"result", to_string(x.last_apply)},
+                  {"at", iso_or_null(x.last_apply_at)}};
   return {
     {"name", x.name},
     {"subscription", opt(x.subscription)},
     {"generation", x.generation},
     {"applied_generation", x.applied_generation},
     {"container", opt(x.container)},
-    {"container_state", x.container_state.empty()
-                          ? nlohmann::json(nullptr)
-                          : nlohmann::json(x.container_state)},
+    {"container_state", x.container
+                          ? nlohmann::json(to_string(x.container_state))
+                          : nlohmann::json(nullptr)},
     {"switching", x.switching},
-    {"auto_switch", x.auto_switch},
+    {"auto_switch", to_string(x.auto_switch)},
     {"last_apply", last_apply},
     {"last_switch_at", iso_or_null(x.last_switch_at)},
+    {"retry_at", iso_or_null(x.retry_at)},
     {"recent_switches", x.recent_switches},
     {"mailbox", x.mailbox},
   };
@@ -95,10 +142,19 @@ nlohmann::json to_json(const agent_info& x) {
 nlohmann::json to_json(const status_info& x) {
   auto components = nlohmann::json::object();
   for (auto& c : x.components) {
-    nlohmann::json entry = {{"state", c.state}};
-    for (auto& [k, v] : c.details)
-      entry[k] = v;
-    components[c.name] = entry;
+    nlohmann::json entry = nlohmann::json::object();
+    if (c.name == "admin")
+      entry = component_json(x.admin);
+    else if (c.name == "store" && x.store)
+      entry = component_json(*x.store);
+    else if (c.name == "subscription-pool" && x.pool)
+      entry = component_json(*x.pool);
+    else if (c.name == "container-supervisor" && x.supervisor)
+      entry = component_json(*x.supervisor);
+    entry["state"] = to_string(c.state);
+    if (!c.error.empty())
+      entry["error"] = c.error;
+    components[c.name] = std::move(entry);
   }
   return {
     {"version", x.version},
@@ -106,7 +162,8 @@ nlohmann::json to_json(const status_info& x) {
     {"started_at", iso_or_null(x.started_at)},
     {"uptime_s", static_cast<double>(x.uptime_ms) / 1000.0},
     {"agents", x.agents},
-    {"subscriptions", x.subscriptions},
+    {"subscriptions", x.subscriptions ? nlohmann::json(*x.subscriptions)
+                                      : nlohmann::json(nullptr)},
     {"components", components},
   };
 }
@@ -116,7 +173,7 @@ nlohmann::json to_json(const event_info& x) {
     {"id", x.id},
     {"agent", x.agent},
     {"subscription", x.subscription},
-    {"kind", x.kind},
+    {"kind", to_string(x.kind)},
     {"reason", x.reason},
     {"status", x.status},
     {"message", x.message},
@@ -133,12 +190,12 @@ nlohmann::json to_json(const history_info& x) {
     {"agent", x.agent},
     {"from", opt(x.from)},
     {"to", opt(x.to)},
-    {"trigger", x.trigger},
+    {"trigger", to_string(x.by)},
     {"generation", x.generation},
-    {"failure_kind", x.failure_kind.empty() ? nlohmann::json(nullptr)
-                                            : nlohmann::json(x.failure_kind)},
+    {"failure_kind", kind_or_null(x.kind)},
     {"event_count", x.event_count},
-    {"apply", x.apply},
+    {"apply", x.apply.result == apply_result::none ? std::string{"pending"}
+                                                   : to_string(x.apply)},
     {"at", iso_or_null(x.at)},
   };
 }
@@ -204,12 +261,12 @@ std::string describe(const report_result& x) {
     break;
   }
   out += " (generation " + std::to_string(x.generation);
-  if (!x.failure_kind.empty())
-    out += ", " + x.failure_kind;
+  if (x.kind != failure_kind::none)
+    out += std::string{", "} + to_string(x.kind);
   if (x.event_count > 0)
     out += ", " + std::to_string(x.event_count) + " event(s)";
-  if (!x.apply.empty())
-    out += ", apply: " + x.apply;
+  if (x.apply.result != apply_result::none)
+    out += ", apply: " + to_string(x.apply);
   out += ")";
   if (!x.reason.empty() && x.result != outcome::switched)
     out += ": " + x.reason;

@@ -4,6 +4,7 @@
 // (for --json) and aligned text tables (for people). Tokens are never part of
 // any of these types.
 
+#include "messages/status.hpp"
 #include "messages/types.hpp"
 
 #include <nlohmann/json.hpp>

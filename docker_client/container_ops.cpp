@@ -8,28 +8,41 @@ namespace sb::docker {
 
 namespace {
 
-op_outcome failed(const std::string& why, const std::string& state,
+op_outcome failed(const std::string& why, lifecycle state,
                   const std::string& id = {}) {
-  return {"failed: " + why, state, id};
+  return {apply_failed(why), state, id};
+}
+
+op_outcome done(apply_result result, lifecycle state, const std::string& id) {
+  return {apply_outcome{result, {}}, state, id};
 }
 
 /// The state Docker reports, in the supervisor's words.
-std::string state_of(const container_info& info) {
-  if (info.running)
-    return "running";
-  return "stopped";
+lifecycle state_of(const container_info& info) {
+  return info.running ? lifecycle::running : lifecycle::stopped;
 }
 
 /// Reads the truth after an operation.
 op_outcome settle(docker_api& engine, const std::string& container,
-                  const std::string& result) {
+                  apply_result result) {
   auto info = engine.inspect(container);
   if (!info) {
     if (is(info.error(), ec::not_found))
-      return {result, "absent", {}};
-    return failed(result + ", then " + render(info.error()), "failed");
+      return done(result, lifecycle::absent, {});
+    return failed(std::string{to_string(result)} + ", then "
+                    + render(info.error()),
+                  lifecycle::failed);
   }
-  return {result, state_of(*info), info->id};
+  return done(result, state_of(*info), info->id);
+}
+
+/// A recreated or started container that did not become healthy in time.
+op_outcome unhealthy(op_outcome out, const std::string& what,
+                     const op_settings& cfg) {
+  out.result = apply_failed(
+    "the agent server of " + what + " did not become healthy within "
+    + std::to_string(cfg.health_timeout.count() / 1000) + " s");
+  return out;
 }
 
 bool has_token(const container_info& info, const std::string& token_env,
@@ -63,8 +76,8 @@ bool wait_healthy(docker_api& engine, agent_server_client& agents,
 op_outcome recreate(docker_api& engine, agent_server_client& agents,
                     const container_info& old, const std::string& token,
                     const op_settings& cfg, const progress_fn& progress,
-                    const std::string& success) {
-  progress("recreating");
+                    apply_result success) {
+  progress(lifecycle::recreating);
   auto name = old.name;
   auto temp = name + "-sb-next";
   // A leftover from an interrupted recreate is in the way.
@@ -78,52 +91,47 @@ op_outcome recreate(docker_api& engine, agent_server_client& agents,
   if (old.running)
     if (auto err = engine.stop(old.id, cfg.stop_timeout)) {
       engine.remove(*id, true);
-      return failed("cannot stop " + name + ": " + render(err), "failed",
-                    old.id);
+      return failed("cannot stop " + name + ": " + render(err),
+                    lifecycle::failed, old.id);
     }
   if (auto err = engine.remove(old.id, true); err && !is(err, ec::not_found)) {
     engine.remove(*id, true);
     return failed("cannot remove the old " + name + ": " + render(err),
-                  "failed", old.id);
+                  lifecycle::failed, old.id);
   }
   if (auto err = engine.rename(*id, name))
     return failed("cannot rename the new container to " + name + ": "
                     + render(err),
-                  "failed", *id);
+                  lifecycle::failed, *id);
   if (auto err = engine.start(*id))
-    return failed("cannot start the new " + name + ": " + render(err), "failed",
-                  *id);
-  if (!wait_healthy(engine, agents, *id, cfg)) {
-    auto out = settle(engine, *id, success);
-    out.result = "failed: the agent server of the new " + name
-                 + " did not become healthy within "
-                 + std::to_string(cfg.health_timeout.count() / 1000) + " s";
-    return out;
-  }
+    return failed("cannot start the new " + name + ": " + render(err),
+                  lifecycle::failed, *id);
+  if (!wait_healthy(engine, agents, *id, cfg))
+    return unhealthy(settle(engine, *id, success), "the new " + name, cfg);
   return settle(engine, *id, success);
 }
 
 op_outcome do_apply(docker_api& engine, agent_server_client& agents,
                     const container_info& info, const op_request& req,
                     const op_settings& cfg, const progress_fn& progress) {
-  progress("reloading");
+  progress(lifecycle::reloading);
   auto [host, port] = agent_endpoint(info, cfg.default_agent_port);
   auto rr
     = agents.reload_token(host, port, req.token, true, cfg.reload_timeout);
   switch (rr.outcome) {
   case reload_result::reloaded: {
-    auto out = settle(engine, info.id, "hot_reloaded");
-    if (out.state != "running")
+    auto out = settle(engine, info.id, apply_result::hot_reloaded);
+    if (out.state != lifecycle::running)
       out.result
-        = "failed: " + info.name + " stopped while its token was reloaded";
+        = apply_failed(info.name + " stopped while its token was reloaded");
     return out;
   }
   case reload_result::rejected:
-    return failed(rr.detail, "running", info.id);
+    return failed(rr.detail, lifecycle::running, info.id);
   default:
     // 404, transport error or timeout: recreate with the new token.
     return recreate(engine, agents, info, req.token, cfg, progress,
-                    "restarted");
+                    apply_result::restarted);
   }
 }
 
@@ -134,22 +142,19 @@ op_outcome do_start(docker_api& engine, agent_server_client& agents,
   if (info.running) {
     if (stale)
       return do_apply(engine, agents, info, req, cfg, progress);
-    return {"running", "running", info.id};
+    return done(apply_result::running, lifecycle::running, info.id);
   }
   if (stale)
-    return recreate(engine, agents, info, req.token, cfg, progress, "started");
-  progress("starting");
+    return recreate(engine, agents, info, req.token, cfg, progress,
+                    apply_result::started);
+  progress(lifecycle::starting);
   if (auto err = engine.start(info.id))
-    return failed("cannot start " + info.name + ": " + render(err), "failed",
-                  info.id);
-  if (!wait_healthy(engine, agents, info.id, cfg)) {
-    auto out = settle(engine, info.id, "started");
-    out.result = "failed: the agent server of " + info.name
-                 + " did not become healthy within "
-                 + std::to_string(cfg.health_timeout.count() / 1000) + " s";
-    return out;
-  }
-  return settle(engine, info.id, "started");
+    return failed("cannot start " + info.name + ": " + render(err),
+                  lifecycle::failed, info.id);
+  if (!wait_healthy(engine, agents, info.id, cfg))
+    return unhealthy(settle(engine, info.id, apply_result::started), info.name,
+                     cfg);
+  return settle(engine, info.id, apply_result::started);
 }
 
 } // namespace
@@ -202,52 +207,65 @@ nlohmann::json recreate_config(const container_info& info,
   return cfg;
 }
 
+namespace {
+
+op_outcome stop(docker_api& engine, const container_info& info,
+                const op_settings& cfg, const progress_fn& progress) {
+  if (!info.running)
+    return done(apply_result::stopped, lifecycle::stopped, info.id);
+  progress(lifecycle::stopping);
+  if (auto err = engine.stop(info.id, cfg.stop_timeout))
+    return failed("cannot stop " + info.name + ": " + render(err),
+                  lifecycle::failed, info.id);
+  return settle(engine, info.id, apply_result::stopped);
+}
+
+op_outcome restart(docker_api& engine, agent_server_client& agents,
+                   container_info info, const op_request& req,
+                   const op_settings& cfg, const progress_fn& progress) {
+  if (info.running) {
+    auto stopped = stop(engine, info, cfg, progress);
+    if (stopped.result.result == apply_result::failed)
+      return stopped;
+    auto again = engine.inspect(info.id);
+    if (!again)
+      return failed(render(again.error()), lifecycle::failed, info.id);
+    info = std::move(*again);
+  }
+  auto out = do_start(engine, agents, info, req, cfg, progress);
+  if (out.result.result == apply_result::started)
+    out.result.result = apply_result::restarted;
+  return out;
+}
+
+} // namespace
+
 op_outcome run_container_op(docker_api& engine, agent_server_client& agents,
                             const op_request& req, const op_settings& cfg,
                             const progress_fn& progress) {
   auto info = engine.inspect(req.container);
   if (!info) {
     if (is(info.error(), ec::not_found))
-      return {"no_container", "absent", {}};
-    return failed(render(info.error()), "failed");
+      return done(apply_result::no_container, lifecycle::absent, {});
+    return failed(render(info.error()), lifecycle::failed);
   }
-  if (req.op == "inspect")
-    return {state_of(*info), state_of(*info), info->id};
-  if (req.op == "apply") {
+  switch (req.op) {
+  case container_op::inspect:
+    return done(apply_result::none, state_of(*info), info->id);
+  case container_op::apply:
     if (req.token.empty())
       return failed("no token to apply", state_of(*info), info->id);
     if (!info->running)
-      return {"not_running", "stopped", info->id};
+      return done(apply_result::not_running, lifecycle::stopped, info->id);
     return do_apply(engine, agents, *info, req, cfg, progress);
-  }
-  if (req.op == "stop") {
-    if (!info->running)
-      return {"stopped", "stopped", info->id};
-    progress("stopping");
-    if (auto err = engine.stop(info->id, cfg.stop_timeout))
-      return failed("cannot stop " + info->name + ": " + render(err), "failed",
-                    info->id);
-    return settle(engine, info->id, "stopped");
-  }
-  if (req.op == "start")
+  case container_op::stop:
+    return stop(engine, *info, cfg, progress);
+  case container_op::start:
     return do_start(engine, agents, *info, req, cfg, progress);
-  if (req.op == "restart") {
-    if (info->running) {
-      progress("stopping");
-      if (auto err = engine.stop(info->id, cfg.stop_timeout))
-        return failed("cannot stop " + info->name + ": " + render(err),
-                      "failed", info->id);
-      auto again = engine.inspect(info->id);
-      if (!again)
-        return failed(render(again.error()), "failed", info->id);
-      info = std::move(again);
-    }
-    auto out = do_start(engine, agents, *info, req, cfg, progress);
-    if (out.result == "started")
-      out.result = "restarted";
-    return out;
+  case container_op::restart:
+    return restart(engine, agents, std::move(*info), req, cfg, progress);
   }
-  return failed("unknown operation '" + req.op + "'", "failed", info->id);
+  return failed("unknown operation", lifecycle::failed, info->id);
 }
 
 } // namespace sb::docker

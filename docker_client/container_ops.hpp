@@ -23,6 +23,7 @@
 
 #include "docker_client/agent_server_client.hpp"
 #include "docker_client/docker_api.hpp"
+#include "messages/types.hpp"
 
 #include <chrono>
 #include <functional>
@@ -40,23 +41,20 @@ struct op_settings {
 
 struct op_request {
   std::string container;
-  /// apply, start, stop, restart or inspect.
-  std::string op;
+  container_op op = container_op::apply;
   /// The token to apply or bake in ("" = none).
   std::string token;
 };
 
 struct op_outcome {
-  /// hot_reloaded, restarted, started, stopped, running, not_running,
-  /// no_container, or "failed: <reason>".
-  std::string result;
+  apply_outcome result;
   /// Lifecycle state afterwards: absent, stopped, running or failed.
-  std::string state;
+  lifecycle state = lifecycle::unknown;
   std::string container_id;
 };
 
-/// Called with an intermediate state ("recreating", ...).
-using progress_fn = std::function<void(const std::string&)>;
+/// Called with an intermediate state (recreating, ...).
+using progress_fn = std::function<void(lifecycle)>;
 
 op_outcome run_container_op(docker_api& engine, agent_server_client& agents,
                             const op_request& req, const op_settings& cfg,

@@ -6,6 +6,7 @@
 
 #include "messages/atoms.hpp"
 #include "messages/records.hpp"
+#include "messages/status.hpp"
 #include "messages/types.hpp"
 
 #include <caf/replies_to.hpp>
@@ -19,15 +20,14 @@ namespace sb {
 template<class... Ts>
 using replies = caf::replies_to<Ts...>;
 
-/// Every component answers `status` for the ADMIN's report.
-using status_client_actor
-  = caf::typed_actor<replies<status_atom>::with<component_status>>;
-
 /// A client of `watch`: receives one line per decision.
 using watcher_actor = caf::typed_actor<caf::reacts_to<watch_atom, std::string>>;
 
-/// The FRONT DOOR: the one published handle. Stamps arrival on reports and
-/// routes every request to the actor that owns it.
+/// The FRONT DOOR: the one published handle. Checks every request, stamps
+/// arrival on reports and routes each request to the actor that owns it:
+/// agent requests to the AGENT (through the directory), subscription
+/// requests to the POOL, reads of history to the STORE, the directory,
+/// settings and status to the ADMIN.
 using front_door_actor = caf::typed_actor<
   /// Returns the protocol version; a cheap liveness check.
   replies<ping_atom>::with<std::string>,
@@ -44,13 +44,12 @@ using front_door_actor = caf::typed_actor<
   replies<agent_ls_atom>::with<std::vector<agent_info>>,
   replies<agent_get_atom, std::string>::with<agent_info>,
   replies<agent_rm_atom, std::string>::with<std::string>,
-  /// Per-agent setting: name, key, value.
-  replies<agent_set_atom, std::string, std::string,
-          std::string>::with<agent_info>,
+  /// Per-agent auto-switch: agent, mode.
+  replies<agent_set_atom, std::string, auto_switch_mode>::with<agent_info>,
   /// Manual reassignment: agent, subscription.
   replies<assign_atom, std::string, std::string>::with<report_result>,
-  /// Container lifecycle: agent, "start" | "stop" | "restart".
-  replies<lifecycle_atom, std::string, std::string>::with<std::string>,
+  /// Container lifecycle: agent, start | stop | restart.
+  replies<lifecycle_atom, std::string, container_op>::with<apply_outcome>,
   replies<settings_atom>::with<settings_map>,
   replies<setting_atom, std::string, std::string>::with<settings_map>,
   replies<events_atom, query>::with<std::vector<event_info>>,
@@ -63,21 +62,18 @@ using front_door_actor = caf::typed_actor<
 /// transaction per mailbox drain (group commit) and acknowledged only after
 /// that transaction committed.
 using store_actor = caf::typed_actor<
-  replies<status_atom>::with<component_status>,
-  /// Boot snapshot: now, exclusion window.
-  replies<load_atom, millis, millis>::with<snapshot>,
+  replies<status_atom>::with<store_status>,
   // -- writes
   // ----------------------------------------------------------------
   replies<sub_add_atom, std::string, secret, millis>::with<subscription_upsert>,
   replies<sub_rm_atom, std::string>::with<std::vector<std::string>>,
   replies<agent_add_atom, agent_spec, millis>::with<stored_agent>,
   replies<agent_rm_atom, std::string>::with<ok_atom>,
-  /// Per-agent auto-switch: name, value, now.
-  replies<agent_set_atom, std::string, std::string, millis>::with<ok_atom>,
+  /// Per-agent auto-switch: name, mode, now.
+  replies<agent_set_atom, std::string, auto_switch_mode, millis>::with<ok_atom>,
   replies<commit_atom, switch_record>::with<switch_commit>,
   replies<applied_atom, apply_record>::with<ok_atom>,
-  replies<event_atom, event_info>::with<int64_t>,
-  /// Several events in one write (an AGENT's queued reports).
+  /// Events in one write (an AGENT's queued reports).
   replies<event_atom, std::vector<event_info>>::with<std::vector<int64_t>>,
   replies<notify_atom, notification_info>::with<int64_t>,
   /// The outbox: mark one notification delivered (id, when).
@@ -99,7 +95,7 @@ using store_actor = caf::typed_actor<
 /// The SUBSCRIPTION POOL: subscriptions, who is on which, exclusions.
 /// Selection and the count update happen in one step here.
 using pool_actor = caf::typed_actor<
-  replies<status_atom>::with<component_status>,
+  replies<status_atom>::with<pool_status>,
   /// Best alternative for an agent on `from` (0 = none); moves the agent's
   /// membership to the pick in the same step.
   replies<select_atom, std::string, int64_t>::with<selection>,
@@ -114,7 +110,9 @@ using pool_actor = caf::typed_actor<
   /// An agent joined (agent add) or left (agent remove) a subscription.
   caf::reacts_to<join_atom, std::string, int64_t>,
   caf::reacts_to<leave_atom, std::string, int64_t>,
+  /// Registers or rotates; a rotation reaches every agent on it.
   replies<sub_add_atom, std::string, secret>::with<subscription_change>,
+  /// Removes; every agent on it is unassigned.
   replies<sub_rm_atom, std::string>::with<std::vector<std::string>>,
   replies<sub_list_atom>::with<std::vector<subscription_info>>,
   /// The exclusion window changed: re-read exclusions from the store.
@@ -122,13 +120,13 @@ using pool_actor = caf::typed_actor<
 
 /// The CONTAINER SUPERVISOR: one lifecycle state machine per container.
 using supervisor_actor = caf::typed_actor<
-  replies<status_atom>::with<component_status>,
+  replies<status_atom>::with<supervisor_status>,
   /// Apply a token or run a lifecycle operation; replies with the result.
-  replies<apply_atom, container_request>::with<std::string>,
+  replies<apply_atom, container_request>::with<apply_outcome>,
   /// The supervisor's view of a container's state.
-  replies<get_atom, std::string>::with<std::string>,
-  /// From a docker worker: container, intermediate state ("recreating").
-  caf::reacts_to<progress_atom, std::string, std::string>>;
+  replies<get_atom, std::string>::with<lifecycle>,
+  /// From a docker worker: container, intermediate state (recreating).
+  caf::reacts_to<progress_atom, std::string, lifecycle>>;
 
 /// A DOCKER WORKER: a detached actor that runs one blocking operation at a
 /// time against the Docker engine and the agent servers.
@@ -142,10 +140,9 @@ using agent_actor = caf::typed_actor<
   /// Manual reassignment to the named subscription.
   replies<assign_atom, std::string>::with<report_result>,
   replies<get_atom>::with<agent_info>,
-  /// Per-agent setting: key, value.
-  replies<agent_set_atom, std::string, std::string>::with<agent_info>,
-  /// Container lifecycle operation: "start" | "stop" | "restart".
-  replies<lifecycle_atom, std::string>::with<std::string>,
+  replies<agent_set_atom, auto_switch_mode>::with<agent_info>,
+  /// Container lifecycle operation: start, stop or restart.
+  replies<lifecycle_atom, container_op>::with<apply_outcome>,
   /// Drain and delete the agent; it quits after replying.
   replies<delete_atom>::with<std::string>,
   /// The token of subscription `id` was rotated: bump the generation and
@@ -153,14 +150,21 @@ using agent_actor = caf::typed_actor<
   replies<rotate_atom, int64_t>::with<report_result>,
   /// The named subscription was removed: drop the assignment if ours.
   caf::reacts_to<unassign_atom, std::string>,
-  /// Re-apply the token if the container is behind (reconciler).
+  /// Re-apply the token if the container is behind (reconciler, retries).
   caf::reacts_to<reconcile_atom>,
   /// INTERNAL: record the queued reports' events in one write.
   caf::reacts_to<flush_atom>>;
 
-/// The ADMIN: owns the directory of AGENTs and answers every client request
-/// the FRONT DOOR routes to it (the same protocol), plus internal messages.
-using admin_actor = front_door_actor::extend<
+/// The ADMIN: owns the directory of AGENTs (spawns, monitors, removes them),
+/// the runtime settings, the watchers and the status report.
+using admin_actor = caf::typed_actor<
+  replies<status_atom>::with<status_info>,
+  replies<agent_add_atom, agent_spec>::with<agent_info>,
+  replies<agent_ls_atom>::with<std::vector<agent_info>>,
+  replies<agent_rm_atom, std::string>::with<std::string>,
+  replies<settings_atom>::with<settings_map>,
+  replies<setting_atom, std::string, std::string>::with<settings_map>,
+  replies<watch_atom, watcher_actor>::with<ok_atom>,
   /// A line for the watchers.
   caf::reacts_to<watch_atom, std::string>,
   /// The periodic retention job, driven by the ROOT.
@@ -171,7 +175,7 @@ using admin_actor = front_door_actor::extend<
 /// The NOTIFIER: delivers the notification outbox (see actors/notifier.hpp).
 using notifier_actor = caf::typed_actor<caf::reacts_to<tick_atom>>;
 
-/// The ROOT's timer: the periodic job it hands to the ADMIN.
+/// The ROOT's timer: the periodic jobs it hands to the ADMIN and NOTIFIER.
 using root_actor
   = caf::typed_actor<caf::reacts_to<retention_atom>, caf::reacts_to<tick_atom>>;
 

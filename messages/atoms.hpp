@@ -40,8 +40,6 @@ SB_ATOM(watch_atom, "watch");
 
 // -- internal messages
 // ----------------------------------------------------------
-SB_ATOM(directory_atom, "directory");
-SB_ATOM(load_atom, "load");
 SB_ATOM(flush_atom, "flush");
 SB_ATOM(event_atom, "event");
 SB_ATOM(commit_atom, "commit");
@@ -53,7 +51,6 @@ SB_ATOM(select_atom, "select");
 SB_ATOM(release_atom, "release");
 SB_ATOM(failure_atom, "failure");
 SB_ATOM(token_atom, "token");
-SB_ATOM(resolve_atom, "resolve");
 SB_ATOM(join_atom, "join");
 SB_ATOM(leave_atom, "leave");
 SB_ATOM(rotate_atom, "rotate");

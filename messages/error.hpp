@@ -41,8 +41,6 @@ enum class ec : uint8_t {
   timeout,
   /// No such container (HTTP 404 from the engine).
   not_found,
-  /// An operation is not allowed in the container's current state.
-  invalid_transition,
 };
 
 /// Returns the enumerator's name, e.g. "unknown_agent".

@@ -48,8 +48,8 @@ struct stored_agent {
   std::string container;
   uint64_t generation = 0;
   uint64_t applied_generation = 0;
-  std::string auto_switch = "on";
-  std::string last_apply;
+  auto_switch_mode auto_switch = auto_switch_mode::on;
+  apply_outcome last_apply;
   millis last_apply_at = 0;
   millis last_switch_at = 0;
   millis created_at = 0;
@@ -74,9 +74,8 @@ struct switch_record {
   /// 0 = unassign.
   int64_t to_id = 0;
   std::string to_name;
-  /// "auto", "manual" or "rotation".
-  std::string trigger = "auto";
-  std::string failure_kind;
+  trigger by = trigger::automatic;
+  failure_kind kind = failure_kind::none;
   uint32_t event_count = 0;
   uint64_t expected_generation = 0;
   millis at = 0;
@@ -88,9 +87,8 @@ struct switch_record {
 template<class Inspector>
 typename Inspector::result_type inspect(Inspector& f, switch_record& x) {
   return f(caf::meta::type_name("sb::switch_record"), x.agent, x.from_id,
-           x.from_name, x.to_id, x.to_name, x.trigger, x.failure_kind,
-           x.event_count, x.expected_generation, x.at, x.notify, x.title,
-           x.message);
+           x.from_name, x.to_id, x.to_name, x.by, x.kind, x.event_count,
+           x.expected_generation, x.at, x.notify, x.title, x.message);
 }
 
 /// What a committed switch wrote.
@@ -112,8 +110,7 @@ typename Inspector::result_type inspect(Inspector& f, switch_commit& x) {
 struct apply_record {
   std::string agent;
   uint64_t generation = 0;
-  /// hot_reloaded, restarted, not_running, no_container, failed: ...
-  std::string result;
+  apply_outcome result;
   /// True if the container now runs with this generation's token.
   bool applied = false;
   millis at = 0;
@@ -191,8 +188,7 @@ typename Inspector::result_type inspect(Inspector& f, selection& x) {
 struct container_request {
   std::string agent;
   std::string container;
-  /// "apply", "start", "stop" or "restart".
-  std::string op;
+  container_op op = container_op::apply;
   uint64_t generation = 0;
   /// The token of `generation` (empty when the agent has no subscription).
   secret token;
@@ -207,8 +203,7 @@ typename Inspector::result_type inspect(Inspector& f, container_request& x) {
 /// One operation for a docker worker.
 struct docker_job {
   std::string container;
-  /// apply, start, stop, restart or inspect.
-  std::string op;
+  container_op op = container_op::apply;
   secret token;
 };
 
@@ -220,8 +215,8 @@ typename Inspector::result_type inspect(Inspector& f, docker_job& x) {
 /// What a docker worker reports back: the operation's result, the lifecycle
 /// state that `inspect` showed afterwards, and the container id.
 struct docker_job_result {
-  std::string result;
-  std::string state;
+  apply_outcome result;
+  lifecycle state = lifecycle::unknown;
   std::string container_id;
 };
 

@@ -21,7 +21,7 @@ const char* version() {
 }
 
 const char* protocol_version() {
-  return "switchboard-protocol-1";
+  return "switchboard-protocol-2";
 }
 
 const char* to_string(ec code) {
@@ -54,8 +54,6 @@ const char* to_string(ec code) {
     return "timeout";
   case ec::not_found:
     return "not_found";
-  case ec::invalid_transition:
-    return "invalid_transition";
   }
   return "unknown_error";
 }
@@ -96,15 +94,15 @@ std::string render(const caf::error& err) {
 
 void add_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<secret>("sb::secret");
-  cfg.add_message_type<failure_kind>("sb::failure_kind");
-  cfg.add_message_type<outcome>("sb::outcome");
+  cfg.add_message_type<container_op>("sb::container_op");
+  cfg.add_message_type<auto_switch_mode>("sb::auto_switch_mode");
+  cfg.add_message_type<apply_outcome>("sb::apply_outcome");
   cfg.add_message_type<failure_report>("sb::failure_report");
   cfg.add_message_type<report_result>("sb::report_result");
   cfg.add_message_type<subscription_info>("sb::subscription_info");
   cfg.add_message_type<subscription_change>("sb::subscription_change");
   cfg.add_message_type<agent_spec>("sb::agent_spec");
   cfg.add_message_type<agent_info>("sb::agent_info");
-  cfg.add_message_type<component_status>("sb::component_status");
   cfg.add_message_type<status_info>("sb::status_info");
   cfg.add_message_type<query>("sb::query");
   cfg.add_message_type<event_info>("sb::event_info");

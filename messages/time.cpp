@@ -64,10 +64,6 @@ std::string format_iso(millis t) {
   return std::string{buf, sizeof(buf)};
 }
 
-std::string format_iso_or_empty(millis t) {
-  return t == 0 ? std::string{} : format_iso(t);
-}
-
 namespace {
 
 bool digits(std::string_view s, size_t pos, size_t n, int& out) {
@@ -113,6 +109,43 @@ std::optional<millis> parse_iso(std::string_view s) {
   if (secs == static_cast<time_t>(-1))
     return std::nullopt;
   return static_cast<millis>(secs) * 1000 + ms;
+}
+
+std::optional<millis> parse_duration(std::string_view text) {
+  size_t i = 0;
+  while (i < text.size() && text[i] >= '0' && text[i] <= '9')
+    ++i;
+  if (i == 0 || i > 12)
+    return std::nullopt;
+  millis n = 0;
+  for (size_t j = 0; j < i; ++j)
+    n = n * 10 + (text[j] - '0');
+  auto unit = text.substr(i);
+  if (unit == "ms")
+    return n;
+  if (unit == "s")
+    return n * 1000;
+  if (unit == "m" || unit == "min")
+    return n * minute_ms;
+  if (unit == "h")
+    return n * hour_ms;
+  if (unit == "d")
+    return n * day_ms;
+  return std::nullopt;
+}
+
+std::string format_duration(millis ms) {
+  if (ms == 0)
+    return "0s";
+  if (ms % day_ms == 0)
+    return std::to_string(ms / day_ms) + "d";
+  if (ms % hour_ms == 0)
+    return std::to_string(ms / hour_ms) + "h";
+  if (ms % minute_ms == 0)
+    return std::to_string(ms / minute_ms) + "m";
+  if (ms % 1000 == 0)
+    return std::to_string(ms / 1000) + "s";
+  return std::to_string(ms) + "ms";
 }
 
 } // namespace sb

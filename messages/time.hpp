@@ -8,7 +8,6 @@
 // formats and its events never expired).
 
 #include <cstdint>
-#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -26,9 +25,6 @@ constexpr millis day_ms = 24 * hour_ms;
 /// The wall clock, in milliseconds.
 millis wall_clock_ms();
 
-/// A source of "now". The daemon uses the wall clock; tests inject their own.
-using clock_fn = std::function<millis()>;
-
 /// Formats `t` as "YYYY-MM-DDTHH:MM:SS.mmmZ" (24 characters).
 std::string format_iso(millis t);
 
@@ -37,7 +33,10 @@ std::string format_iso(millis t);
 /// input.
 std::optional<millis> parse_iso(std::string_view text);
 
-/// `format_iso(t)`, or "" for t == 0.
-std::string format_iso_or_empty(millis t);
+/// Parses durations such as "1500ms", "30s", "10m" (or "10min"), "2h", "1d".
+std::optional<millis> parse_duration(std::string_view text);
+
+/// Renders a duration in the largest unit that divides it ("2h", "90m").
+std::string format_duration(millis ms);
 
 } // namespace sb

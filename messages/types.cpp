@@ -1,49 +1,159 @@
 #include "messages/types.hpp"
 
+#include "messages/status.hpp"
+
+#include <tuple>
+
 namespace sb {
 
-const char* to_string(failure_kind x) {
-  switch (x) {
-  case failure_kind::none:
-    return "";
-  case failure_kind::rate_limit:
-    return "rate_limit";
-  case failure_kind::auth:
-    return "auth";
-  case failure_kind::ignored:
-    return "ignored";
-  }
-  return "";
+// -- apply outcomes ---------------------------------------------------------
+
+std::string to_string(const apply_outcome& x) {
+  if (x.result == apply_result::failed)
+    return x.detail.empty() ? std::string{"failed"} : "failed: " + x.detail;
+  return to_string(x.result);
 }
 
-const char* to_string(outcome x) {
-  switch (x) {
-  case outcome::switched:
-    return "switched";
-  case outcome::coalesced:
-    return "coalesced";
-  case outcome::stale:
-    return "stale";
-  case outcome::disabled:
-    return "disabled";
-  case outcome::ignored:
-    return "ignored";
-  case outcome::no_subscription:
-    return "no_subscription";
-  case outcome::no_alternative:
-    return "no_alternative";
-  case outcome::held:
-    return "held";
-  case outcome::below_threshold:
-    return "below_threshold";
-  case outcome::assigned:
-    return "assigned";
-  case outcome::rotated:
-    return "rotated";
-  case outcome::unchanged:
-    return "unchanged";
-  }
-  return "unknown";
+apply_outcome parse_apply_outcome(const std::string& text) {
+  constexpr std::string_view failed_prefix = "failed: ";
+  if (text.compare(0, failed_prefix.size(), failed_prefix) == 0)
+    return apply_failed(text.substr(failed_prefix.size()));
+  if (auto x = parse_kind<apply_result>(text))
+    return {*x, {}};
+  // "pending" (the history column's default) is no result yet.
+  if (text == "pending")
+    return {};
+  return apply_failed(text);
+}
+
+apply_outcome apply_failed(std::string why) {
+  return {apply_result::failed, std::move(why)};
+}
+
+// -- equality: every field, listed independently of inspect() ----------------
+
+bool operator==(const secret& x, const secret& y) {
+  return x.value == y.value;
+}
+
+bool operator==(const apply_outcome& x, const apply_outcome& y) {
+  return std::tie(x.result, x.detail) == std::tie(y.result, y.detail);
+}
+
+bool operator==(const failure_report& x, const failure_report& y) {
+  return std::tie(x.agent, x.status, x.kind, x.error, x.subscription,
+                  x.execution_id, x.source, x.retry_after_ms, x.reset_at,
+                  x.arrived_at)
+         == std::tie(y.agent, y.status, y.kind, y.error, y.subscription,
+                     y.execution_id, y.source, y.retry_after_ms, y.reset_at,
+                     y.arrived_at);
+}
+
+bool operator==(const report_result& x, const report_result& y) {
+  return std::tie(x.result, x.agent, x.from, x.to, x.generation, x.kind,
+                  x.reason, x.event_count, x.apply, x.retry_after_ms,
+                  x.reset_at)
+         == std::tie(y.result, y.agent, y.from, y.to, y.generation, y.kind,
+                     y.reason, y.event_count, y.apply, y.retry_after_ms,
+                     y.reset_at);
+}
+
+bool operator==(const subscription_info& x, const subscription_info& y) {
+  return std::tie(x.id, x.name, x.agent_count, x.excluded_until, x.reset_at,
+                  x.failures_2h, x.failures_24h, x.failures_2h_by_kind,
+                  x.failures_24h_by_kind, x.created_at, x.updated_at)
+         == std::tie(y.id, y.name, y.agent_count, y.excluded_until, y.reset_at,
+                     y.failures_2h, y.failures_24h, y.failures_2h_by_kind,
+                     y.failures_24h_by_kind, y.created_at, y.updated_at);
+}
+
+bool operator==(const subscription_change& x, const subscription_change& y) {
+  return std::tie(x.info, x.rotated, x.reloading)
+         == std::tie(y.info, y.rotated, y.reloading);
+}
+
+bool operator==(const agent_spec& x, const agent_spec& y) {
+  return std::tie(x.name, x.subscription, x.container)
+         == std::tie(y.name, y.subscription, y.container);
+}
+
+bool operator==(const agent_info& x, const agent_info& y) {
+  return std::tie(x.name, x.subscription, x.container, x.generation,
+                  x.applied_generation, x.switching, x.auto_switch,
+                  x.container_state, x.last_apply, x.last_apply_at,
+                  x.last_switch_at, x.retry_at, x.mailbox, x.recent_switches)
+         == std::tie(y.name, y.subscription, y.container, y.generation,
+                     y.applied_generation, y.switching, y.auto_switch,
+                     y.container_state, y.last_apply, y.last_apply_at,
+                     y.last_switch_at, y.retry_at, y.mailbox,
+                     y.recent_switches);
+}
+
+bool operator==(const query& x, const query& y) {
+  return std::tie(x.agent, x.subscription, x.limit)
+         == std::tie(y.agent, y.subscription, y.limit);
+}
+
+bool operator==(const event_info& x, const event_info& y) {
+  return std::tie(x.id, x.agent, x.subscription, x.kind, x.reason, x.status,
+                  x.message, x.source, x.execution_id, x.reset_at, x.at)
+         == std::tie(y.id, y.agent, y.subscription, y.kind, y.reason, y.status,
+                     y.message, y.source, y.execution_id, y.reset_at, y.at);
+}
+
+bool operator==(const history_info& x, const history_info& y) {
+  return std::tie(x.id, x.agent, x.from, x.to, x.by, x.kind, x.event_count,
+                  x.generation, x.apply, x.at)
+         == std::tie(y.id, y.agent, y.from, y.to, y.by, y.kind, y.event_count,
+                     y.generation, y.apply, y.at);
+}
+
+bool operator==(const notification_info& x, const notification_info& y) {
+  return std::tie(x.id, x.agent, x.kind, x.title, x.message, x.priority,
+                  x.status, x.created_at)
+         == std::tie(y.id, y.agent, y.kind, y.title, y.message, y.priority,
+                     y.status, y.created_at);
+}
+
+bool operator==(const component_health& x, const component_health& y) {
+  return std::tie(x.name, x.state, x.error)
+         == std::tie(y.name, y.state, y.error);
+}
+
+bool operator==(const store_status& x, const store_status& y) {
+  return std::tie(x.path, x.commits, x.writes, x.failed_commits,
+                  x.failed_writes, x.largest_batch, x.isolated_batches,
+                  x.pending)
+         == std::tie(y.path, y.commits, y.writes, y.failed_commits,
+                     y.failed_writes, y.largest_batch, y.isolated_batches,
+                     y.pending);
+}
+
+bool operator==(const pool_status& x, const pool_status& y) {
+  return std::tie(x.subscriptions, x.excluded, x.selections, x.exhausted)
+         == std::tie(y.subscriptions, y.excluded, y.selections, y.exhausted);
+}
+
+bool operator==(const supervisor_status& x, const supervisor_status& y) {
+  return std::tie(x.containers, x.by_state, x.queued, x.workers, x.workers_busy,
+                  x.operations, x.coalesced, x.superseded, x.docker_socket)
+         == std::tie(y.containers, y.by_state, y.queued, y.workers,
+                     y.workers_busy, y.operations, y.coalesced, y.superseded,
+                     y.docker_socket);
+}
+
+bool operator==(const admin_status& x, const admin_status& y) {
+  return std::tie(x.agents, x.watchers, x.retention_deleted)
+         == std::tie(y.agents, y.watchers, y.retention_deleted);
+}
+
+bool operator==(const status_info& x, const status_info& y) {
+  return std::tie(x.version, x.protocol, x.started_at, x.uptime_ms, x.agents,
+                  x.subscriptions, x.components, x.admin, x.store, x.pool,
+                  x.supervisor)
+         == std::tie(y.version, y.protocol, y.started_at, y.uptime_ms, y.agents,
+                     y.subscriptions, y.components, y.admin, y.store, y.pool,
+                     y.supervisor);
 }
 
 } // namespace sb

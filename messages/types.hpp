@@ -1,9 +1,13 @@
 #pragma once
 
 // The message types of the wire protocol. Each has a 0.17-style inspect()
-// beside it and is registered for the network in add_message_types().
-// Timestamps are `millis` (0 = none); nullable names are caf::optional.
+// beside it, is registered for the network in add_message_types(), and has
+// an operator== that lists every field once more: the protocol test
+// round-trips a value with every field set, so a field left out of
+// inspect() fails it. Timestamps are `millis` (0 = none); nullable names
+// are caf::optional. Component status types live in messages/status.hpp.
 
+#include "messages/kinds.hpp"
 #include "messages/time.hpp"
 
 #include <caf/detail/stringification_inspector.hpp>
@@ -37,39 +41,46 @@ inline void inspect(caf::detail::stringification_inspector& f, secret&) {
   f(caf::meta::type_name("sb::secret"), redacted);
 }
 
-// -- failure reports
-// --------------------------------------------------------------
+bool operator==(const secret& x, const secret& y);
 
-/// What the classifier makes of a failure.
-enum class failure_kind : uint8_t { none = 0, rate_limit, auth, ignored };
+// -- token applications
+// ---------------------------------------------------------
 
-const char* to_string(failure_kind x);
-
-/// What happened to a report (or a manual reassignment).
-enum class outcome : uint8_t {
-  switched,
-  coalesced,
-  stale,
-  disabled,
-  ignored,
-  no_subscription,
-  no_alternative,
-  held,
-  below_threshold,
-  assigned,
-  rotated,
-  unchanged,
+/// The result of a container operation and, when it failed, why.
+struct apply_outcome {
+  apply_result result = apply_result::none;
+  /// For `failed`: one line saying what went wrong (never a token).
+  std::string detail;
 };
 
-const char* to_string(outcome x);
+template<class Inspector>
+typename Inspector::result_type inspect(Inspector& f, apply_outcome& x) {
+  return f(caf::meta::type_name("sb::apply_outcome"), x.result, x.detail);
+}
+
+bool operator==(const apply_outcome& x, const apply_outcome& y);
+
+/// "hot_reloaded", "failed: <detail>", ... ("" for none).
+std::string to_string(const apply_outcome& x);
+
+/// Reads what to_string() wrote (a database column); unknown text is a
+/// failure with that text as its detail.
+apply_outcome parse_apply_outcome(const std::string& text);
+
+/// A failed outcome with its reason.
+apply_outcome apply_failed(std::string why);
+
+// -- failure reports
+// --------------------------------------------------------------
 
 /// A failure report as a client sends it; the FRONT DOOR stamps `arrived_at`.
 struct failure_report {
   std::string agent;
   /// HTTP status of the failed request (0 when only `kind` is given).
   int32_t status = 0;
-  /// Explicit kind instead of a status: "", "rate_limit" or "auth".
-  std::string kind;
+  /// Explicit kind instead of a status: rate_limit or auth (none = use the
+  /// status).
+  failure_kind kind = failure_kind::none;
   /// Error text; truncated to a bound and made valid UTF-8 on arrival.
   std::string error;
   /// Subscription the failed request ran on, "" if unknown.
@@ -91,6 +102,8 @@ typename Inspector::result_type inspect(Inspector& f, failure_report& x) {
            x.retry_after_ms, x.reset_at, x.arrived_at);
 }
 
+bool operator==(const failure_report& x, const failure_report& y);
+
 /// The answer to a report or a reassignment. Every reply names its outcome.
 struct report_result {
   outcome result = outcome::ignored;
@@ -98,15 +111,14 @@ struct report_result {
   caf::optional<std::string> from;
   caf::optional<std::string> to;
   uint64_t generation = 0;
-  /// "rate_limit", "auth", "ignored" or "" (manual).
-  std::string failure_kind;
+  /// none for a manual reassignment or a rotation.
+  failure_kind kind = failure_kind::none;
   /// Why: the ignore reason, the gate that stopped it, or a short note.
   std::string reason;
   /// Failure events on `from` inside the policy window, this one included.
   uint32_t event_count = 0;
-  /// Token application: hot_reloaded, restarted, not_running, no_container,
-  /// failed: <reason>, or "" when nothing was applied.
-  std::string apply;
+  /// The token application of the switch (none when nothing was applied).
+  apply_outcome apply;
   /// Hint for the caller: retry after this many milliseconds.
   int64_t retry_after_ms = 0;
   /// For no_alternative: the earliest known reset instant in the pool.
@@ -116,12 +128,14 @@ struct report_result {
 template<class Inspector>
 typename Inspector::result_type inspect(Inspector& f, report_result& x) {
   return f(caf::meta::type_name("sb::report_result"), x.result, x.agent, x.from,
-           x.to, x.generation, x.failure_kind, x.reason, x.event_count, x.apply,
+           x.to, x.generation, x.kind, x.reason, x.event_count, x.apply,
            x.retry_after_ms, x.reset_at);
 }
 
-// -- introspection
-// ----------------------------------------------------------------
+bool operator==(const report_result& x, const report_result& y);
+
+// -- subscriptions and agents
+// -----------------------------------------------------
 
 struct subscription_info {
   int64_t id = 0;
@@ -147,6 +161,8 @@ typename Inspector::result_type inspect(Inspector& f, subscription_info& x) {
            x.created_at, x.updated_at);
 }
 
+bool operator==(const subscription_info& x, const subscription_info& y);
+
 /// The answer to `subscription add`.
 struct subscription_change {
   subscription_info info;
@@ -162,6 +178,8 @@ typename Inspector::result_type inspect(Inspector& f, subscription_change& x) {
            x.reloading);
 }
 
+bool operator==(const subscription_change& x, const subscription_change& y);
+
 struct agent_spec {
   std::string name;
   std::string subscription;
@@ -174,6 +192,8 @@ typename Inspector::result_type inspect(Inspector& f, agent_spec& x) {
            x.container);
 }
 
+bool operator==(const agent_spec& x, const agent_spec& y);
+
 struct agent_info {
   std::string name;
   caf::optional<std::string> subscription;
@@ -182,18 +202,19 @@ struct agent_info {
   uint64_t applied_generation = 0;
   /// True while a switch is in flight.
   bool switching = false;
-  /// Per-agent auto-switch: "on" (follow the global setting) or "off".
-  std::string auto_switch = "on";
-  /// The CONTAINER SUPERVISOR's view: absent, stopped, running, ... or "".
-  std::string container_state;
-  std::string last_apply;
+  auto_switch_mode auto_switch = auto_switch_mode::on;
+  /// The CONTAINER SUPERVISOR's view (unknown without a container or when
+  /// the supervisor did not answer).
+  lifecycle container_state = lifecycle::unknown;
+  apply_outcome last_apply;
   millis last_apply_at = 0;
   millis last_switch_at = 0;
+  /// When a failed token application is tried again (0 = none due).
+  millis retry_at = 0;
   /// Messages waiting in the agent's mailbox.
   uint32_t mailbox = 0;
-  /// Switches inside the budget window / held because of the budget.
+  /// Switches inside the budget window.
   uint32_t recent_switches = 0;
-  bool held = false;
 };
 
 template<class Inspector>
@@ -201,37 +222,10 @@ typename Inspector::result_type inspect(Inspector& f, agent_info& x) {
   return f(caf::meta::type_name("sb::agent_info"), x.name, x.subscription,
            x.container, x.generation, x.applied_generation, x.switching,
            x.auto_switch, x.container_state, x.last_apply, x.last_apply_at,
-           x.last_switch_at, x.mailbox, x.recent_switches, x.held);
+           x.last_switch_at, x.retry_at, x.mailbox, x.recent_switches);
 }
 
-struct component_status {
-  std::string name;
-  /// "running", or "error: ..." when the component did not answer.
-  std::string state;
-  std::map<std::string, std::string> details;
-};
-
-template<class Inspector>
-typename Inspector::result_type inspect(Inspector& f, component_status& x) {
-  return f(caf::meta::type_name("sb::component_status"), x.name, x.state,
-           x.details);
-}
-
-struct status_info {
-  std::string version;
-  std::string protocol;
-  millis started_at = 0;
-  int64_t uptime_ms = 0;
-  uint64_t agents = 0;
-  uint64_t subscriptions = 0;
-  std::vector<component_status> components;
-};
-
-template<class Inspector>
-typename Inspector::result_type inspect(Inspector& f, status_info& x) {
-  return f(caf::meta::type_name("sb::status_info"), x.version, x.protocol,
-           x.started_at, x.uptime_ms, x.agents, x.subscriptions, x.components);
-}
+bool operator==(const agent_info& x, const agent_info& y);
 
 // -- history
 // ----------------------------------------------------------------------
@@ -248,11 +242,13 @@ typename Inspector::result_type inspect(Inspector& f, query& x) {
   return f(caf::meta::type_name("sb::query"), x.agent, x.subscription, x.limit);
 }
 
+bool operator==(const query& x, const query& y);
+
 struct event_info {
   int64_t id = 0;
   std::string agent;
   std::string subscription;
-  std::string kind;
+  failure_kind kind = failure_kind::none;
   std::string reason;
   int32_t status = 0;
   std::string message;
@@ -269,32 +265,34 @@ typename Inspector::result_type inspect(Inspector& f, event_info& x) {
            x.execution_id, x.reset_at, x.at);
 }
 
+bool operator==(const event_info& x, const event_info& y);
+
 struct history_info {
   int64_t id = 0;
   std::string agent;
   caf::optional<std::string> from;
   caf::optional<std::string> to;
-  /// "auto", "manual" or "rotation".
-  std::string trigger;
-  std::string failure_kind;
+  trigger by = trigger::automatic;
+  failure_kind kind = failure_kind::none;
   uint32_t event_count = 0;
   uint64_t generation = 0;
-  /// Token application result; "pending" until the apply finished.
-  std::string apply;
+  /// The token application; none while it is pending.
+  apply_outcome apply;
   millis at = 0;
 };
 
 template<class Inspector>
 typename Inspector::result_type inspect(Inspector& f, history_info& x) {
   return f(caf::meta::type_name("sb::history_info"), x.id, x.agent, x.from,
-           x.to, x.trigger, x.failure_kind, x.event_count, x.generation,
-           x.apply, x.at);
+           x.to, x.by, x.kind, x.event_count, x.generation, x.apply, x.at);
 }
+
+bool operator==(const history_info& x, const history_info& y);
 
 struct notification_info {
   int64_t id = 0;
   std::string agent;
-  /// "switch", "held", "pool_exhausted", ...
+  /// "switch", "held", "pool_exhausted".
   std::string kind;
   std::string title;
   std::string message;
@@ -310,6 +308,8 @@ typename Inspector::result_type inspect(Inspector& f, notification_info& x) {
   return f(caf::meta::type_name("sb::notification_info"), x.id, x.agent, x.kind,
            x.title, x.message, x.priority, x.status, x.created_at);
 }
+
+bool operator==(const notification_info& x, const notification_info& y);
 
 /// Runtime settings as the CLI sees them: key -> value.
 using settings_map = std::map<std::string, std::string>;

@@ -103,6 +103,20 @@ caf::error validate_token(std::string_view token) {
   return caf::none;
 }
 
+caf::error validate_query(const query& q) {
+  if (!q.agent.empty())
+    if (auto err = validate_name("agent name", q.agent))
+      return err;
+  if (!q.subscription.empty())
+    if (auto err = validate_name("subscription name", q.subscription))
+      return err;
+  if (q.limit == 0 || q.limit > max_query_limit)
+    return make_error(ec::invalid_argument,
+                      "limit must be from 1 to "
+                        + std::to_string(max_query_limit));
+  return caf::none;
+}
+
 std::string trim_token(std::string_view raw) {
   while (!raw.empty()
          && (raw.back() == '\n' || raw.back() == '\r' || raw.back() == ' '

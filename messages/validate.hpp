@@ -3,6 +3,8 @@
 // Input checks shared by the CLI (fail early, nothing sent) and the FRONT DOOR
 // (the authority: nothing reaches an actor unchecked).
 
+#include "messages/types.hpp"
+
 #include <caf/error.hpp>
 
 #include <string>
@@ -19,6 +21,9 @@ constexpr size_t max_error_bytes = 4096;
 /// Longest token, in bytes.
 constexpr size_t max_token_bytes = 16384;
 
+/// Most rows one `events`, `history` or `notifications` request returns.
+constexpr uint32_t max_query_limit = 10000;
+
 /// True if `s` is well-formed UTF-8.
 bool valid_utf8(std::string_view s);
 
@@ -32,6 +37,9 @@ caf::error validate_name(std::string_view what, std::string_view name);
 
 /// Checks a token: not empty, at most max_token_bytes, printable ASCII.
 caf::error validate_token(std::string_view token);
+
+/// Checks the filters and the limit (1 to max_query_limit) of a query.
+caf::error validate_query(const query& q);
 
 /// Strips trailing "\r\n" and spaces (what a token file usually ends with).
 std::string trim_token(std::string_view raw);

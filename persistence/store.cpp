@@ -1,7 +1,9 @@
 #include "persistence/store.hpp"
 
 #include "messages/error.hpp"
+#include "messages/validate.hpp"
 #include "persistence/schema.hpp"
+#include "persistence/statements.hpp"
 
 #include <SQLiteCpp/Database.h>
 #include <SQLiteCpp/Statement.h>
@@ -19,8 +21,6 @@
 namespace sb {
 
 namespace {
-
-constexpr uint32_t max_query_limit = 10000;
 
 /// Binds ISO text, or NULL for 0.
 void bind_time(SQLite::Statement& st, int index, millis t) {
@@ -80,24 +80,13 @@ int commit_hook_trampoline(void* arg) {
 struct store::impl {
   std::string path;
   SQLite::Database db;
-  std::unordered_map<const char*, std::unique_ptr<SQLite::Statement>> cache;
+  /// Prepared by open() once the schema is current.
+  std::unique_ptr<statements> sql;
   std::function<bool()> veto;
 
   impl(const std::string& p, int flags, int busy)
       : path(p), db(p, flags, busy) {
     // nop
-  }
-
-  /// A prepared statement, created once per SQL text and reset before reuse.
-  SQLite::Statement& stmt(const char* sql) {
-    auto& ptr = cache[sql];
-    if (!ptr)
-      ptr = std::make_unique<SQLite::Statement>(db, sql);
-    else {
-      ptr->reset();
-      ptr->clearBindings();
-    }
-    return *ptr;
   }
 
   template<class F>
@@ -115,15 +104,6 @@ struct store::impl {
 
 namespace {
 
-const char* agent_select_sql
-  = "SELECT a.id, a.name, a.subscription_id, s.name, a.container, "
-    "a.generation, a.applied_generation, a.auto_switch, a.last_apply, "
-    "a.last_apply_at, a.last_switch_at, a.created_at FROM agents a "
-    "LEFT JOIN subscriptions s ON s.id = a.subscription_id";
-
-const std::string agent_by_name_sql
-  = std::string{agent_select_sql} + " WHERE a.name = ?";
-
 stored_agent read_agent_row(SQLite::Statement& st) {
   stored_agent a;
   a.id = st.getColumn(0).getInt64();
@@ -133,8 +113,10 @@ stored_agent read_agent_row(SQLite::Statement& st) {
   a.container = column_text(st.getColumn(4));
   a.generation = static_cast<uint64_t>(st.getColumn(5).getInt64());
   a.applied_generation = static_cast<uint64_t>(st.getColumn(6).getInt64());
-  a.auto_switch = st.getColumn(7).getString();
-  a.last_apply = column_text(st.getColumn(8));
+  a.auto_switch = parse_kind<auto_switch_mode>(st.getColumn(7).getString())
+                    .value_or(auto_switch_mode::on);
+  if (!st.getColumn(8).isNull())
+    a.last_apply = parse_apply_outcome(st.getColumn(8).getString());
   a.last_apply_at = column_time(st.getColumn(9));
   a.last_switch_at = column_time(st.getColumn(10));
   a.created_at = column_time(st.getColumn(11));
@@ -156,7 +138,8 @@ event_info read_event_row(SQLite::Statement& st) {
   ev.id = st.getColumn(0).getInt64();
   ev.agent = st.getColumn(1).getString();
   ev.subscription = st.getColumn(2).getString();
-  ev.kind = st.getColumn(3).getString();
+  ev.kind = parse_kind<failure_kind>(st.getColumn(3).getString())
+              .value_or(failure_kind::ignored);
   ev.reason = st.getColumn(4).getString();
   ev.status = st.getColumn(5).getInt();
   ev.message = st.getColumn(6).getString();
@@ -173,25 +156,16 @@ history_info read_history_row(SQLite::Statement& st) {
   h.agent = st.getColumn(1).getString();
   h.from = column_optional(st.getColumn(2));
   h.to = column_optional(st.getColumn(3));
-  h.trigger = st.getColumn(4).getString();
-  h.failure_kind = st.getColumn(5).getString();
+  h.by = parse_kind<trigger>(st.getColumn(4).getString())
+           .value_or(trigger::automatic);
+  h.kind = parse_kind<failure_kind>(st.getColumn(5).getString())
+             .value_or(failure_kind::none);
   h.event_count = static_cast<uint32_t>(st.getColumn(6).getInt64());
   h.generation = static_cast<uint64_t>(st.getColumn(7).getInt64());
-  h.apply = st.getColumn(8).getString();
+  h.apply = parse_apply_outcome(st.getColumn(8).getString());
   h.at = column_time(st.getColumn(9));
   return h;
 }
-
-const std::string notification_select_sql
-  = "SELECT id, agent, kind, title, message, priority, status, created_at "
-    "FROM notifications ";
-
-const std::string notifications_of_agent_sql
-  = notification_select_sql
-    + "WHERE (?1 = '' OR agent = ?1) ORDER BY id DESC LIMIT ?2";
-
-const std::string pending_notifications_sql
-  = notification_select_sql + "WHERE status = 'pending' ORDER BY id LIMIT ?";
 
 notification_info read_notification_row(SQLite::Statement& st) {
   notification_info n;
@@ -218,11 +192,11 @@ auto collect(SQLite::Statement& st, Row read_row) {
 } // namespace
 
 caf::expected<stored_agent> store::impl::read_agent(const std::string& name) {
-  auto& st = stmt(agent_by_name_sql.c_str());
-  st.bind(1, name);
-  if (!st.executeStep())
+  use st{sql->agent_by_name};
+  st->bind(1, name);
+  if (!st->executeStep())
     return make_error(ec::unknown_agent, "unknown agent '" + name + "'");
-  return read_agent_row(st);
+  return read_agent_row(*st);
 }
 
 // -- construction
@@ -264,6 +238,7 @@ caf::expected<std::unique_ptr<store>> store::open(const std::string& path,
     db.exec("PRAGMA cache_size=-16384");
     if (auto err = migrate(db))
       return err;
+    ptr->sql = std::make_unique<statements>(db);
     return std::unique_ptr<store>{new store(std::move(ptr))};
   } catch (const std::exception& e) {
     return make_error(ec::store_failure,
@@ -299,24 +274,31 @@ void store::rollback() {
 }
 
 caf::error store::savepoint() {
-  // Prepared once: these run for every write of a batch.
   return impl_->guard("SAVEPOINT", [&]() -> caf::error {
-    impl_->stmt("SAVEPOINT w").exec();
+    use {
+      impl_->sql->savepoint
+      } -> exec();
     return caf::none;
   });
 }
 
 caf::error store::release() {
   return impl_->guard("RELEASE", [&]() -> caf::error {
-    impl_->stmt("RELEASE w").exec();
+    use {
+      impl_->sql->release
+      } -> exec();
     return caf::none;
   });
 }
 
 void store::rollback_to() {
   try {
-    impl_->stmt("ROLLBACK TO w").exec();
-    impl_->stmt("RELEASE w").exec();
+    use {
+      impl_->sql->rollback_to
+      } -> exec();
+    use {
+      impl_->sql->release
+      } -> exec();
   } catch (const std::exception&) {
     // The enclosing COMMIT reports what went wrong.
   }
@@ -339,30 +321,30 @@ store::put_subscription(const std::string& name, const std::string& token,
                         millis now) {
   return impl_->guard(
     "put subscription", [&]() -> caf::expected<subscription_upsert> {
+      auto& sql = *impl_->sql;
       subscription_upsert result;
-      auto& find = impl_->stmt(
-        "SELECT id, created_at FROM subscriptions WHERE name = ?");
-      find.bind(1, name);
-      if (find.executeStep()) {
-        result.rotated = true;
-        result.row.id = find.getColumn(0).getInt64();
-        result.row.created_at = column_time(find.getColumn(1));
-        find.reset();
-        auto& upd = impl_->stmt("UPDATE subscriptions SET token = ?, "
-                                "updated_at = ? WHERE id = ?");
-        upd.bind(1, token);
-        upd.bind(2, format_iso(now));
-        upd.bind(3, static_cast<int64_t>(result.row.id));
-        upd.exec();
+      {
+        use find{sql.subscription_by_name};
+        find->bind(1, name);
+        if (find->executeStep()) {
+          result.rotated = true;
+          result.row.id = find->getColumn(0).getInt64();
+          result.row.created_at = column_time(find->getColumn(1));
+        }
+      }
+      if (result.rotated) {
+        use upd{sql.update_token};
+        upd->bind(1, token);
+        upd->bind(2, format_iso(now));
+        upd->bind(3, static_cast<int64_t>(result.row.id));
+        upd->exec();
       } else {
-        find.reset();
-        auto& ins = impl_->stmt("INSERT INTO subscriptions(name, token, "
-                                "created_at, updated_at) VALUES (?, ?, ?, ?)");
-        ins.bind(1, name);
-        ins.bind(2, token);
-        ins.bind(3, format_iso(now));
-        ins.bind(4, format_iso(now));
-        ins.exec();
+        use ins{sql.insert_subscription};
+        ins->bind(1, name);
+        ins->bind(2, token);
+        ins->bind(3, format_iso(now));
+        ins->bind(4, format_iso(now));
+        ins->exec();
         result.row.id = impl_->db.getLastInsertRowid();
         result.row.created_at = now;
       }
@@ -377,27 +359,29 @@ caf::expected<std::vector<std::string>>
 store::remove_subscription(const std::string& name) {
   return impl_->guard(
     "remove subscription", [&]() -> caf::expected<std::vector<std::string>> {
-      auto& find = impl_->stmt("SELECT id FROM subscriptions WHERE name = ?");
-      find.bind(1, name);
-      if (!find.executeStep())
-        return make_error(ec::unknown_subscription,
-                          "unknown subscription '" + name + "'");
-      auto id = find.getColumn(0).getInt64();
-      find.reset();
+      auto& sql = *impl_->sql;
+      int64_t id = 0;
+      {
+        use find{sql.subscription_by_name};
+        find->bind(1, name);
+        if (!find->executeStep())
+          return make_error(ec::unknown_subscription,
+                            "unknown subscription '" + name + "'");
+        id = find->getColumn(0).getInt64();
+      }
       std::vector<std::string> agents;
-      auto& list = impl_->stmt(
-        "SELECT name FROM agents WHERE subscription_id = ? ORDER BY name");
-      list.bind(1, static_cast<int64_t>(id));
-      while (list.executeStep())
-        agents.emplace_back(list.getColumn(0).getString());
-      list.reset();
-      auto& unassign = impl_->stmt("UPDATE agents SET subscription_id = NULL "
-                                   "WHERE subscription_id = ?");
-      unassign.bind(1, static_cast<int64_t>(id));
-      unassign.exec();
-      auto& del = impl_->stmt("DELETE FROM subscriptions WHERE id = ?");
-      del.bind(1, static_cast<int64_t>(id));
-      del.exec();
+      {
+        use list{sql.agents_of_subscription};
+        list->bind(1, id);
+        while (list->executeStep())
+          agents.emplace_back(list->getColumn(0).getString());
+      }
+      use unassign{sql.unassign_agents};
+      unassign->bind(1, id);
+      unassign->exec();
+      use del{sql.delete_subscription};
+      del->bind(1, id);
+      del->exec();
       return agents;
     });
 }
@@ -405,10 +389,8 @@ store::remove_subscription(const std::string& name) {
 caf::expected<std::vector<stored_subscription>> store::subscriptions() {
   return impl_->guard("list subscriptions",
                       [&]() -> caf::expected<std::vector<stored_subscription>> {
-                        auto& st = impl_->stmt(
-                          "SELECT id, name, token, created_at, updated_at "
-                          "FROM subscriptions ORDER BY name");
-                        return collect(st, read_subscription_row);
+                        use st{impl_->sql->list_subscriptions};
+                        return collect(*st, read_subscription_row);
                       });
 }
 
@@ -418,53 +400,55 @@ caf::expected<std::vector<stored_subscription>> store::subscriptions() {
 caf::expected<stored_agent> store::add_agent(const agent_spec& spec,
                                              millis now) {
   return impl_->guard("add agent", [&]() -> caf::expected<stored_agent> {
-    auto& dup = impl_->stmt("SELECT 1 FROM agents WHERE name = ?");
-    dup.bind(1, spec.name);
-    if (dup.executeStep())
-      return make_error(ec::duplicate_agent,
-                        "agent '" + spec.name + "' exists already");
-    dup.reset();
+    auto& sql = *impl_->sql;
+    {
+      use dup{sql.agent_exists};
+      dup->bind(1, spec.name);
+      if (dup->executeStep())
+        return make_error(ec::duplicate_agent,
+                          "agent '" + spec.name + "' exists already");
+    }
     int64_t sub_id = 0;
     if (!spec.subscription.empty()) {
-      auto& find = impl_->stmt("SELECT id FROM subscriptions WHERE name = ?");
-      find.bind(1, spec.subscription);
-      if (!find.executeStep())
+      use find{sql.subscription_by_name};
+      find->bind(1, spec.subscription);
+      if (!find->executeStep())
         return make_error(ec::unknown_subscription,
                           "unknown subscription '" + spec.subscription + "'");
-      sub_id = find.getColumn(0).getInt64();
-      find.reset();
+      sub_id = find->getColumn(0).getInt64();
     }
-    auto& ins = impl_->stmt(
-      "INSERT INTO agents(name, subscription_id, container, created_at, "
-      "updated_at) VALUES (?, ?, ?, ?, ?)");
-    ins.bind(1, spec.name);
-    if (sub_id == 0)
-      ins.bind(2);
-    else
-      ins.bind(2, static_cast<int64_t>(sub_id));
-    bind_optional(ins, 3, spec.container);
-    ins.bind(4, format_iso(now));
-    ins.bind(5, format_iso(now));
-    ins.exec();
+    {
+      use ins{sql.insert_agent};
+      ins->bind(1, spec.name);
+      if (sub_id == 0)
+        ins->bind(2);
+      else
+        ins->bind(2, sub_id);
+      bind_optional(*ins, 3, spec.container);
+      ins->bind(4, format_iso(now));
+      ins->bind(5, format_iso(now));
+      ins->exec();
+    }
     return impl_->read_agent(spec.name);
   });
 }
 
 caf::error store::remove_agent(const std::string& name) {
   return impl_->guard("remove agent", [&]() -> caf::error {
-    auto& del = impl_->stmt("DELETE FROM agents WHERE name = ?");
-    del.bind(1, name);
-    if (del.exec() == 0)
+    use del{impl_->sql->delete_agent};
+    del->bind(1, name);
+    if (del->exec() == 0)
       return make_error(ec::unknown_agent, "unknown agent '" + name + "'");
     return caf::none;
   });
 }
 
 caf::expected<std::vector<stored_agent>> store::agents() {
-  return impl_->guard(
-    "list agents", [&]() -> caf::expected<std::vector<stored_agent>> {
-      return collect(impl_->stmt(agent_select_sql), read_agent_row);
-    });
+  return impl_->guard("list agents",
+                      [&]() -> caf::expected<std::vector<stored_agent>> {
+                        use st{impl_->sql->list_agents};
+                        return collect(*st, read_agent_row);
+                      });
 }
 
 caf::expected<stored_agent> store::agent(const std::string& name) {
@@ -474,17 +458,13 @@ caf::expected<stored_agent> store::agent(const std::string& name) {
 }
 
 caf::error store::set_agent_auto_switch(const std::string& name,
-                                        const std::string& value, millis now) {
+                                        auto_switch_mode value, millis now) {
   return impl_->guard("set agent auto-switch", [&]() -> caf::error {
-    if (value != "on" && value != "off")
-      return make_error(ec::invalid_argument,
-                        "auto-switch must be on or off, got '" + value + "'");
-    auto& st = impl_->stmt(
-      "UPDATE agents SET auto_switch = ?, updated_at = ? WHERE name = ?");
-    st.bind(1, value);
-    st.bind(2, format_iso(now));
-    st.bind(3, name);
-    if (st.exec() == 0)
+    use st{impl_->sql->set_auto_switch};
+    st->bind(1, to_string(value));
+    st->bind(2, format_iso(now));
+    st->bind(3, name);
+    if (st->exec() == 0)
       return make_error(ec::unknown_agent, "unknown agent '" + name + "'");
     return caf::none;
   });
@@ -492,52 +472,50 @@ caf::error store::set_agent_auto_switch(const std::string& name,
 
 caf::expected<switch_commit> store::commit_switch(const switch_record& rec) {
   return impl_->guard("commit switch", [&]() -> caf::expected<switch_commit> {
+    auto& sql = *impl_->sql;
     switch_commit result;
-    auto& upd = impl_->stmt(
-      "UPDATE agents SET subscription_id = ?, generation = generation + 1, "
-      "last_switch_at = ?, updated_at = ? WHERE name = ? AND generation = ?");
-    if (rec.to_id == 0)
-      upd.bind(1);
-    else
-      upd.bind(1, static_cast<int64_t>(rec.to_id));
-    upd.bind(2, format_iso(rec.at));
-    upd.bind(3, format_iso(rec.at));
-    upd.bind(4, rec.agent);
-    upd.bind(5, static_cast<int64_t>(rec.expected_generation));
-    if (upd.exec() == 0) {
-      auto cur = impl_->read_agent(rec.agent);
-      if (!cur)
-        return cur.error();
-      return make_error(ec::conflict,
-                        "agent '" + rec.agent + "' is at generation "
-                          + std::to_string(cur->generation) + ", expected "
-                          + std::to_string(rec.expected_generation));
+    {
+      use upd{sql.switch_agent};
+      if (rec.to_id == 0)
+        upd->bind(1);
+      else
+        upd->bind(1, rec.to_id);
+      upd->bind(2, format_iso(rec.at));
+      upd->bind(3, format_iso(rec.at));
+      upd->bind(4, rec.agent);
+      upd->bind(5, static_cast<int64_t>(rec.expected_generation));
+      if (upd->exec() == 0) {
+        auto cur = impl_->read_agent(rec.agent);
+        if (!cur)
+          return cur.error();
+        return make_error(ec::conflict,
+                          "agent '" + rec.agent + "' is at generation "
+                            + std::to_string(cur->generation) + ", expected "
+                            + std::to_string(rec.expected_generation));
+      }
     }
     result.generation = rec.expected_generation + 1;
-    auto& hist = impl_->stmt(
-      "INSERT INTO switch_history(agent, from_subscription, to_subscription, "
-      "trigger, failure_kind, event_count, generation, at) "
-      "VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
-    hist.bind(1, rec.agent);
-    bind_optional(hist, 2, rec.from_name);
-    bind_optional(hist, 3, rec.to_name);
-    hist.bind(4, rec.trigger);
-    hist.bind(5, rec.failure_kind);
-    hist.bind(6, static_cast<int64_t>(rec.event_count));
-    hist.bind(7, static_cast<int64_t>(result.generation));
-    hist.bind(8, format_iso(rec.at));
-    hist.exec();
-    result.history_id = impl_->db.getLastInsertRowid();
+    {
+      use hist{sql.insert_history};
+      hist->bind(1, rec.agent);
+      bind_optional(*hist, 2, rec.from_name);
+      bind_optional(*hist, 3, rec.to_name);
+      hist->bind(4, to_string(rec.by));
+      hist->bind(5, to_string(rec.kind));
+      hist->bind(6, static_cast<int64_t>(rec.event_count));
+      hist->bind(7, static_cast<int64_t>(result.generation));
+      hist->bind(8, format_iso(rec.at));
+      hist->exec();
+      result.history_id = impl_->db.getLastInsertRowid();
+    }
     if (rec.notify) {
-      auto& note = impl_->stmt(
-        "INSERT INTO notifications(agent, kind, generation, title, message, "
-        "priority, created_at) VALUES (?, 'switch', ?, ?, ?, 'high', ?)");
-      note.bind(1, rec.agent);
-      note.bind(2, static_cast<int64_t>(result.generation));
-      note.bind(3, rec.title);
-      note.bind(4, rec.message);
-      note.bind(5, format_iso(rec.at));
-      note.exec();
+      use note{sql.insert_switch_notification};
+      note->bind(1, rec.agent);
+      note->bind(2, static_cast<int64_t>(result.generation));
+      note->bind(3, rec.title);
+      note->bind(4, rec.message);
+      note->bind(5, format_iso(rec.at));
+      note->exec();
       result.notification_id = impl_->db.getLastInsertRowid();
     }
     return result;
@@ -546,26 +524,26 @@ caf::expected<switch_commit> store::commit_switch(const switch_record& rec) {
 
 caf::error store::record_apply(const apply_record& rec) {
   return impl_->guard("record apply", [&]() -> caf::error {
-    auto& upd = impl_->stmt(
-      "UPDATE agents SET last_apply = ?, last_apply_at = ?, "
-      "applied_generation = CASE WHEN ? AND applied_generation < ? THEN ? "
-      "ELSE applied_generation END WHERE name = ?");
-    upd.bind(1, rec.result);
-    upd.bind(2, format_iso(rec.at));
-    upd.bind(3, rec.applied ? 1 : 0);
-    upd.bind(4, static_cast<int64_t>(rec.generation));
-    upd.bind(5, static_cast<int64_t>(rec.generation));
-    upd.bind(6, rec.agent);
-    if (upd.exec() == 0)
-      return make_error(ec::unknown_agent, "unknown agent '" + rec.agent + "'");
-    auto& hist = impl_->stmt(
-      "UPDATE switch_history SET apply_result = ?, applied_at = ? "
-      "WHERE agent = ? AND generation = ?");
-    hist.bind(1, rec.result);
-    hist.bind(2, format_iso(rec.at));
-    hist.bind(3, rec.agent);
-    hist.bind(4, static_cast<int64_t>(rec.generation));
-    hist.exec();
+    auto& sql = *impl_->sql;
+    auto text = to_string(rec.result);
+    {
+      use upd{sql.record_apply_on_agent};
+      upd->bind(1, text);
+      upd->bind(2, format_iso(rec.at));
+      upd->bind(3, rec.applied ? 1 : 0);
+      upd->bind(4, static_cast<int64_t>(rec.generation));
+      upd->bind(5, static_cast<int64_t>(rec.generation));
+      upd->bind(6, rec.agent);
+      if (upd->exec() == 0)
+        return make_error(ec::unknown_agent,
+                          "unknown agent '" + rec.agent + "'");
+    }
+    use hist{sql.record_apply_on_history};
+    hist->bind(1, text);
+    hist->bind(2, format_iso(rec.at));
+    hist->bind(3, rec.agent);
+    hist->bind(4, static_cast<int64_t>(rec.generation));
+    hist->exec();
     return caf::none;
   });
 }
@@ -575,22 +553,19 @@ caf::error store::record_apply(const apply_record& rec) {
 
 caf::expected<int64_t> store::add_event(const event_info& ev) {
   return impl_->guard("record failure event", [&]() -> caf::expected<int64_t> {
-    auto& ins = impl_->stmt(
-      "INSERT INTO failure_events(agent, subscription, kind, reason, status, "
-      "message, source, execution_id, reset_at, occurred_at) "
-      "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+    use ins{impl_->sql->insert_event};
     // The event outlives the statement: bind its text without copies.
-    ins.bindNoCopy(1, ev.agent);
-    ins.bindNoCopy(2, ev.subscription);
-    ins.bindNoCopy(3, ev.kind);
-    ins.bindNoCopy(4, ev.reason);
-    ins.bind(5, ev.status);
-    ins.bindNoCopy(6, ev.message);
-    ins.bindNoCopy(7, ev.source);
-    ins.bindNoCopy(8, ev.execution_id);
-    bind_time(ins, 9, ev.reset_at);
-    ins.bind(10, format_iso(ev.at));
-    ins.exec();
+    ins->bindNoCopy(1, ev.agent);
+    ins->bindNoCopy(2, ev.subscription);
+    ins->bind(3, to_string(ev.kind));
+    ins->bindNoCopy(4, ev.reason);
+    ins->bind(5, ev.status);
+    ins->bindNoCopy(6, ev.message);
+    ins->bindNoCopy(7, ev.source);
+    ins->bindNoCopy(8, ev.execution_id);
+    bind_time(*ins, 9, ev.reset_at);
+    ins->bind(10, format_iso(ev.at));
+    ins->exec();
     return impl_->db.getLastInsertRowid();
   });
 }
@@ -598,16 +573,11 @@ caf::expected<int64_t> store::add_event(const event_info& ev) {
 caf::expected<std::vector<event_info>> store::events(const query& q) {
   return impl_->guard(
     "list events", [&]() -> caf::expected<std::vector<event_info>> {
-      auto& st = impl_->stmt(
-        "SELECT id, agent, subscription, kind, reason, status, message, "
-        "source, "
-        "execution_id, reset_at, occurred_at FROM failure_events "
-        "WHERE (?1 = '' OR agent = ?1) AND (?2 = '' OR subscription = ?2) "
-        "ORDER BY id DESC LIMIT ?3");
-      st.bind(1, q.agent);
-      st.bind(2, q.subscription);
-      st.bind(3, static_cast<int64_t>(std::min(q.limit, max_query_limit)));
-      return collect(st, read_event_row);
+      use st{impl_->sql->list_events};
+      st->bind(1, q.agent);
+      st->bind(2, q.subscription);
+      st->bind(3, static_cast<int64_t>(std::min(q.limit, max_query_limit)));
+      return collect(*st, read_event_row);
     });
 }
 
@@ -615,25 +585,21 @@ caf::expected<std::vector<exclusion_seed>> store::exclusion_seeds(millis since,
                                                                   millis now) {
   return impl_->guard(
     "read exclusions", [&]() -> caf::expected<std::vector<exclusion_seed>> {
-      // Any switch-class failure excludes; a reset instant still in the future
-      // excludes too, however old the event that carried it. Two queries, each
-      // on its index.
+      auto& sql = *impl_->sql;
       std::map<std::string, exclusion_seed> seeds;
-      auto& recent = impl_->stmt(
-        "SELECT subscription, MAX(occurred_at) FROM failure_events "
-        "WHERE occurred_at > ? AND kind <> 'ignored' GROUP BY subscription");
-      recent.bind(1, format_iso(since));
-      while (recent.executeStep()) {
-        auto& seed = seeds[recent.getColumn(0).getString()];
-        seed.last_failure_at = column_time(recent.getColumn(1));
+      {
+        use recent{sql.newest_failures};
+        recent->bind(1, format_iso(since));
+        while (recent->executeStep())
+          seeds[recent->getColumn(0).getString()].last_failure_at
+            = column_time(recent->getColumn(1));
       }
-      auto& resets = impl_->stmt(
-        "SELECT subscription, MAX(reset_at) FROM failure_events "
-        "WHERE reset_at > ? AND kind <> 'ignored' GROUP BY subscription");
-      resets.bind(1, format_iso(now));
-      while (resets.executeStep()) {
-        auto& seed = seeds[resets.getColumn(0).getString()];
-        seed.reset_at = column_time(resets.getColumn(1));
+      {
+        use resets{sql.future_resets};
+        resets->bind(1, format_iso(now));
+        while (resets->executeStep())
+          seeds[resets->getColumn(0).getString()].reset_at
+            = column_time(resets->getColumn(1));
       }
       std::vector<exclusion_seed> result;
       result.reserve(seeds.size());
@@ -648,31 +614,23 @@ caf::expected<std::vector<exclusion_seed>> store::exclusion_seeds(millis since,
 caf::expected<std::vector<failure_count>> store::failure_counts(millis since) {
   return impl_->guard(
     "count failures", [&]() -> caf::expected<std::vector<failure_count>> {
-      auto& st
-        = impl_->stmt("SELECT subscription, kind, COUNT(*) FROM failure_events "
-                      "WHERE occurred_at > ? GROUP BY subscription, kind");
-      st.bind(1, format_iso(since));
-      std::vector<failure_count> result;
-      while (st.executeStep()) {
-        failure_count fc;
-        fc.subscription = st.getColumn(0).getString();
-        fc.kind = st.getColumn(1).getString();
-        fc.count = static_cast<uint32_t>(st.getColumn(2).getInt64());
-        result.emplace_back(std::move(fc));
-      }
-      return result;
+      use st{impl_->sql->count_failures};
+      st->bind(1, format_iso(since));
+      return collect(*st, [](SQLite::Statement& row) {
+        return failure_count{
+          row.getColumn(0).getString(), row.getColumn(1).getString(),
+          static_cast<uint32_t>(row.getColumn(2).getInt64())};
+      });
     });
 }
 
 caf::expected<uint64_t> store::delete_events_before(millis cutoff,
                                                     uint32_t batch) {
   return impl_->guard("delete old events", [&]() -> caf::expected<uint64_t> {
-    auto& st = impl_->stmt(
-      "DELETE FROM failure_events WHERE id IN (SELECT id FROM failure_events "
-      "WHERE occurred_at < ? ORDER BY occurred_at LIMIT ?)");
-    st.bind(1, format_iso(cutoff));
-    st.bind(2, static_cast<int64_t>(batch));
-    return static_cast<uint64_t>(st.exec());
+    use st{impl_->sql->delete_old_events};
+    st->bind(1, format_iso(cutoff));
+    st->bind(2, static_cast<int64_t>(batch));
+    return static_cast<uint64_t>(st->exec());
   });
 }
 
@@ -682,31 +640,24 @@ caf::expected<uint64_t> store::delete_events_before(millis cutoff,
 caf::expected<std::vector<history_info>> store::history(const query& q) {
   return impl_->guard(
     "list history", [&]() -> caf::expected<std::vector<history_info>> {
-      auto& st = impl_->stmt(
-        "SELECT id, agent, from_subscription, to_subscription, trigger, "
-        "failure_kind, event_count, generation, apply_result, at "
-        "FROM switch_history WHERE (?1 = '' OR agent = ?1) "
-        "AND (?2 = '' OR from_subscription = ?2 OR to_subscription = ?2) "
-        "ORDER BY id DESC LIMIT ?3");
-      st.bind(1, q.agent);
-      st.bind(2, q.subscription);
-      st.bind(3, static_cast<int64_t>(std::min(q.limit, max_query_limit)));
-      return collect(st, read_history_row);
+      use st{impl_->sql->list_history};
+      st->bind(1, q.agent);
+      st->bind(2, q.subscription);
+      st->bind(3, static_cast<int64_t>(std::min(q.limit, max_query_limit)));
+      return collect(*st, read_history_row);
     });
 }
 
 caf::expected<int64_t> store::add_notification(const notification_info& n) {
   return impl_->guard("add notification", [&]() -> caf::expected<int64_t> {
-    auto& ins = impl_->stmt(
-      "INSERT INTO notifications(agent, kind, title, message, priority, "
-      "created_at) VALUES (?, ?, ?, ?, ?, ?)");
-    ins.bind(1, n.agent);
-    ins.bind(2, n.kind);
-    ins.bind(3, n.title);
-    ins.bind(4, n.message);
-    ins.bind(5, n.priority.empty() ? std::string{"normal"} : n.priority);
-    ins.bind(6, format_iso(n.created_at));
-    ins.exec();
+    use ins{impl_->sql->insert_notification};
+    ins->bind(1, n.agent);
+    ins->bind(2, n.kind);
+    ins->bind(3, n.title);
+    ins->bind(4, n.message);
+    ins->bind(5, n.priority.empty() ? std::string{"normal"} : n.priority);
+    ins->bind(6, format_iso(n.created_at));
+    ins->exec();
     return impl_->db.getLastInsertRowid();
   });
 }
@@ -716,10 +667,10 @@ store::notifications(const query& q) {
   return impl_->guard(
     "list notifications",
     [&]() -> caf::expected<std::vector<notification_info>> {
-      auto& st = impl_->stmt(notifications_of_agent_sql.c_str());
-      st.bind(1, q.agent);
-      st.bind(2, static_cast<int64_t>(std::min(q.limit, max_query_limit)));
-      return collect(st, read_notification_row);
+      use st{impl_->sql->list_notifications};
+      st->bind(1, q.agent);
+      st->bind(2, static_cast<int64_t>(std::min(q.limit, max_query_limit)));
+      return collect(*st, read_notification_row);
     });
 }
 
@@ -728,19 +679,18 @@ store::pending_notifications(uint32_t limit) {
   return impl_->guard(
     "list pending notifications",
     [&]() -> caf::expected<std::vector<notification_info>> {
-      auto& st = impl_->stmt(pending_notifications_sql.c_str());
-      st.bind(1, static_cast<int64_t>(std::min(limit, max_query_limit)));
-      return collect(st, read_notification_row);
+      use st{impl_->sql->pending_notifications};
+      st->bind(1, static_cast<int64_t>(std::min(limit, max_query_limit)));
+      return collect(*st, read_notification_row);
     });
 }
 
 caf::error store::mark_delivered(int64_t id, millis at) {
   return impl_->guard("mark notification delivered", [&]() -> caf::error {
-    auto& st = impl_->stmt("UPDATE notifications SET status = 'delivered', "
-                           "delivered_at = ? WHERE id = ?");
-    st.bind(1, format_iso(at));
-    st.bind(2, static_cast<int64_t>(id));
-    st.exec();
+    use st{impl_->sql->mark_delivered};
+    st->bind(1, format_iso(at));
+    st->bind(2, id);
+    st->exec();
     return caf::none;
   });
 }
@@ -751,9 +701,10 @@ caf::error store::mark_delivered(int64_t id, millis at) {
 caf::expected<settings_map> store::settings() {
   return impl_->guard("read settings", [&]() -> caf::expected<settings_map> {
     settings_map result;
-    auto& st = impl_->stmt("SELECT key, value FROM settings");
-    while (st.executeStep())
-      result.emplace(st.getColumn(0).getString(), st.getColumn(1).getString());
+    use st{impl_->sql->list_settings};
+    while (st->executeStep())
+      result.emplace(st->getColumn(0).getString(),
+                     st->getColumn(1).getString());
     return result;
   });
 }
@@ -761,14 +712,11 @@ caf::expected<settings_map> store::settings() {
 caf::error store::put_setting(const std::string& key, const std::string& value,
                               millis now) {
   return impl_->guard("write setting", [&]() -> caf::error {
-    auto& st = impl_->stmt(
-      "INSERT INTO settings(key, value, updated_at) VALUES (?, ?, ?) "
-      "ON CONFLICT(key) DO UPDATE SET value = excluded.value, "
-      "updated_at = excluded.updated_at");
-    st.bind(1, key);
-    st.bind(2, value);
-    st.bind(3, format_iso(now));
-    st.exec();
+    use st{impl_->sql->put_setting};
+    st->bind(1, key);
+    st->bind(2, value);
+    st->bind(3, format_iso(now));
+    st->exec();
     return caf::none;
   });
 }

@@ -76,7 +76,7 @@ public:
   caf::expected<std::vector<stored_agent>> agents();
   caf::expected<stored_agent> agent(const std::string& name);
   caf::error set_agent_auto_switch(const std::string& name,
-                                   const std::string& value, millis now);
+                                   auto_switch_mode value, millis now);
 
   /// Commits a credential change; fails with ec::conflict if the agent's
   /// generation is not `rec.expected_generation`.

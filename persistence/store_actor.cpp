@@ -48,14 +48,14 @@ caf::typed_response_promise<T> defer(self_ptr self, Op op) {
   auto rp = self->template make_response_promise<T>();
   auto& st = self->state;
   if (st.pending.empty())
-    st.first_pending = std::chrono::steady_clock::now();
+    st.first_pending = st.now();
   st.pending.emplace_back(
     std::make_unique<write_job<T, Op>>(std::move(op), rp));
   // Group commit: wait while more messages are queued (they may be writes
   // that join this transaction); commit once the mailbox has drained, the
   // batch is full, or its first write has waited max_delay.
   if (self->mailbox().empty() || st.pending.size() >= st.max_batch
-      || std::chrono::steady_clock::now() - st.first_pending >= st.max_delay)
+      || st.now() - st.first_pending >= st.max_delay)
     flush(self);
   return rp;
 }
@@ -80,7 +80,7 @@ void flush(self_ptr self) {
   std::move(st.pending.begin(), st.pending.begin() + n,
             std::back_inserter(batch));
   st.pending.erase(st.pending.begin(), st.pending.begin() + n);
-  st.largest_batch = std::max(st.largest_batch, n);
+  st.stats.largest_batch = std::max<uint64_t>(st.stats.largest_batch, n);
   std::vector<caf::error> results(n);
   // Fast path: the whole batch in one transaction. Almost every batch is
   // clean; if a write fails, the transaction is rolled back and the batch
@@ -99,7 +99,7 @@ void flush(self_ptr self) {
       err = st.db->commit();
   }
   if (!err && isolate) {
-    ++st.isolated_batches;
+    ++st.stats.isolated_batches;
     err = st.db->begin();
     if (!err) {
       for (size_t i = 0; i < n; ++i) {
@@ -119,17 +119,17 @@ void flush(self_ptr self) {
   if (err) {
     // Nothing of this batch is durable: fail every write in it.
     st.db->rollback();
-    ++st.failed_commits;
-    st.failed_writes += n;
+    ++st.stats.failed_commits;
+    st.stats.failed_writes += n;
     for (auto& job : batch)
       job->finish(err);
     return;
   }
-  ++st.commits;
-  st.writes += n;
+  ++st.stats.commits;
+  st.stats.writes += n;
   for (size_t i = 0; i < n; ++i) {
     if (results[i])
-      ++st.failed_writes;
+      ++st.stats.failed_writes;
     batch[i]->finish(std::move(results[i]));
   }
 }
@@ -138,29 +138,18 @@ void flush(self_ptr self) {
 
 store_actor::behavior_type
 store_actor_impl(store_actor::stateful_pointer<store_state> self,
-                 std::shared_ptr<store> db_ptr) {
+                 std::shared_ptr<store> db_ptr, std::function<millis()> now) {
   // The actor is the only user of the connection from here on.
   self->state.db = std::move(db_ptr);
+  self->state.now = std::move(now);
   return {
     [=](status_atom) {
       flush(self);
       auto& st = self->state;
-      component_status cs;
-      cs.name = "store";
-      cs.state = "running";
-      cs.details["path"] = st.db->path();
-      cs.details["commits"] = std::to_string(st.commits);
-      cs.details["writes"] = std::to_string(st.writes);
-      cs.details["failed_commits"] = std::to_string(st.failed_commits);
-      cs.details["failed_writes"] = std::to_string(st.failed_writes);
-      cs.details["largest_batch"] = std::to_string(st.largest_batch);
-      cs.details["isolated_batches"] = std::to_string(st.isolated_batches);
-      cs.details["pending"] = std::to_string(st.pending.size());
-      return cs;
-    },
-    [=](load_atom, millis now, millis window) -> caf::result<snapshot> {
-      flush(self);
-      return self->state.db->load(now, window);
+      auto result = st.stats;
+      result.path = st.db->path();
+      result.pending = st.pending.size();
+      return result;
     },
     // -- writes -------------------------------------------------------------
     [=](sub_add_atom, const std::string& name, const secret& token,
@@ -181,7 +170,7 @@ store_actor_impl(store_actor::stateful_pointer<store_state> self,
       return defer<ok_atom>(
         self, as_ok([=](store& db) { return db.remove_agent(name); }));
     },
-    [=](agent_set_atom, const std::string& name, const std::string& value,
+    [=](agent_set_atom, const std::string& name, auto_switch_mode value,
         millis now) {
       return defer<ok_atom>(self, as_ok([=](store& db) {
                               return db.set_agent_auto_switch(name, value, now);
@@ -194,9 +183,6 @@ store_actor_impl(store_actor::stateful_pointer<store_state> self,
     [=](applied_atom, const apply_record& rec) {
       return defer<ok_atom>(
         self, as_ok([=](store& db) { return db.record_apply(rec); }));
-    },
-    [=](event_atom, const event_info& ev) {
-      return defer<int64_t>(self, [=](store& db) { return db.add_event(ev); });
     },
     [=](event_atom, const std::vector<event_info>& evs) {
       return defer<std::vector<int64_t>>(

@@ -35,29 +35,26 @@ struct store_state {
   };
 
   std::shared_ptr<store> db;
+  /// Milliseconds for the batch deadline (the daemon's clock).
+  std::function<millis()> now;
   std::vector<std::unique_ptr<job>> pending;
   /// Upper bound of writes per transaction.
   size_t max_batch = 4096;
   /// A batch commits at the latest this long after its first write, even
   /// while more messages keep arriving.
-  std::chrono::microseconds max_delay{2000};
-  std::chrono::steady_clock::time_point first_pending;
+  millis max_delay = 2;
+  millis first_pending = 0;
 
-  // Counters for `status`.
-  uint64_t commits = 0;
-  uint64_t writes = 0;
-  uint64_t failed_commits = 0;
-  uint64_t failed_writes = 0;
-  size_t largest_batch = 0;
-  /// Batches that had a failing write and ran again write by write.
-  uint64_t isolated_batches = 0;
+  /// The counters `status` reports (path and pending filled in on request).
+  store_status stats;
 
   static inline const char* name = "store";
 };
 
-/// Spawn with caf::detached: every call blocks on SQLite.
+/// Spawn with caf::detached: every call blocks on SQLite. `now` drives the
+/// batch deadline.
 store_actor::behavior_type
 store_actor_impl(store_actor::stateful_pointer<store_state> self,
-                 std::shared_ptr<store> db);
+                 std::shared_ptr<store> db, std::function<millis()> now);
 
 } // namespace sb

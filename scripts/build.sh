@@ -7,5 +7,6 @@ cd "$(dirname "$0")/.."
 tests=OFF
 [[ "${1:-}" == "--tests" ]] && tests=ON
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSB_BUILD_TESTS="$tests" \
+  -DSB_TEST_HOOKS="$tests" \
   -DSB_WERROR=ON >/dev/null
 cmake --build build -j2

@@ -20,6 +20,7 @@ packages=(
 if [[ "${1:-}" == "--test" ]]; then
   packages+=(
     libgtest-dev googletest
+    clang-tidy            # the function-size check of actors/
     docker.io             # a private Docker engine for the container tests
     busybox-static        # the agent-server test image's root file system
     curl python3 procps

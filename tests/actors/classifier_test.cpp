@@ -10,8 +10,9 @@ TEST(classifier, rate_limit_and_auth_by_status) {
   EXPECT_EQ(classify(429, "").kind, failure_kind::rate_limit);
   for (int status : {401, 402, 403, 503})
     EXPECT_EQ(classify(status, "").kind, failure_kind::auth) << status;
-  EXPECT_EQ(classify(0, "", "rate_limit").kind, failure_kind::rate_limit);
-  EXPECT_EQ(classify(0, "", "auth").kind, failure_kind::auth);
+  EXPECT_EQ(classify(0, "", failure_kind::rate_limit).kind,
+            failure_kind::rate_limit);
+  EXPECT_EQ(classify(0, "", failure_kind::auth).kind, failure_kind::auth);
 }
 
 TEST(classifier, other_statuses_are_auth_only_with_an_auth_indicator) {
@@ -61,5 +62,6 @@ TEST(classifier, model_rejections_and_container_faults_never_switch) {
     EXPECT_EQ(c.reason, "container_fault") << text;
   }
   // Even an explicit kind does not override a never-switch marker.
-  EXPECT_EQ(classify(0, "SIGKILL", "rate_limit").kind, failure_kind::ignored);
+  EXPECT_EQ(classify(0, "SIGKILL", failure_kind::rate_limit).kind,
+            failure_kind::ignored);
 }

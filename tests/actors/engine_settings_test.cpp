@@ -13,7 +13,7 @@ TEST(engine_settings, defaults) {
   EXPECT_EQ(m.at("auto-switch"), "on");
   EXPECT_EQ(m.at("exclusion-window"), "2h");
   EXPECT_EQ(m.at("switch-budget"), "6");
-  EXPECT_EQ(m.size(), setting_specs().size());
+  EXPECT_EQ(m.size(), setting_table().size());
 }
 
 TEST(engine_settings, durations) {

@@ -43,7 +43,7 @@ protected:
     daemon_options opts;
     opts.retention_interval = std::chrono::hours(1);
     ctx = std::make_shared<daemon_context>(opts, engine_settings{},
-                                           [] { return millis{0}; });
+                                           std::make_shared<wall_clock>());
   }
 
   ~root_timer_test() override {

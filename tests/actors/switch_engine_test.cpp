@@ -32,16 +32,13 @@ protected:
   /// An agent whose failures exclude its subscription but never move it.
   void add_observer(const std::string& name, const std::string& sub) {
     add_agent(name, sub);
-    call<agent_info>(agent_set_atom::value, name, std::string{"auto-switch"},
-                     std::string{"off"});
+    call<agent_info>(agent_set_atom::value, name, auto_switch_mode::off);
   }
 
-  std::string pool_detail(const std::string& key) {
+  pool_status pool() {
     auto st = call<status_info>(status_atom::value);
-    for (auto& c : st.components)
-      if (c.name == "subscription-pool")
-        return c.details[key];
-    return {};
+    EXPECT_TRUE(st.pool);
+    return st.pool ? *st.pool : pool_status{};
   }
 };
 
@@ -105,12 +102,12 @@ TEST_F(switch_engine, a_stale_report_never_reaches_selection) {
   add_agent("a1", "sub-a");
   EXPECT_EQ(send_report(report("a1")).result, outcome::switched);
   advance(60'000);
-  auto selections = pool_detail("selections");
+  auto selections = pool().selections;
   auto r = send_report(report("a1", 429, "sub-a"));
   EXPECT_EQ(r.result, outcome::stale);
   EXPECT_EQ(r.from, caf::optional<std::string>{"sub-a"});
   EXPECT_EQ(r.to, caf::optional<std::string>{"sub-b"});
-  EXPECT_EQ(pool_detail("selections"), selections);
+  EXPECT_EQ(pool().selections, selections);
   EXPECT_EQ(agent("a1").subscription, caf::optional<std::string>{"sub-b"});
   EXPECT_EQ(history("a1").size(), 1u);
   // The stale event is still recorded, against sub-a.
@@ -232,16 +229,16 @@ TEST_F(switch_engine, disabled_records_the_event_but_never_switches) {
   EXPECT_EQ(r.result, outcome::disabled);
   set("auto-switch", "on");
   call<agent_info>(agent_set_atom::value, std::string{"a1"},
-                   std::string{"auto-switch"}, std::string{"off"});
+                   auto_switch_mode::off);
   r = send_report(report("a1", 401, "", "unauthorized"));
   EXPECT_EQ(r.result, outcome::disabled);
   EXPECT_EQ(agent("a1").subscription, caf::optional<std::string>{"sub-a"});
   EXPECT_TRUE(history().empty());
   auto evs = events("a1");
   ASSERT_EQ(evs.size(), 2u);
-  EXPECT_EQ(evs[0].kind, "auth");
+  EXPECT_EQ(evs[0].kind, failure_kind::auth);
   EXPECT_EQ(evs[0].subscription, "sub-a");
-  EXPECT_EQ(evs[1].kind, "rate_limit");
+  EXPECT_EQ(evs[1].kind, failure_kind::rate_limit);
   EXPECT_EQ(evs[1].subscription, "sub-a");
 }
 
@@ -266,7 +263,7 @@ TEST_F(switch_engine, ignored_texts_never_switch) {
   auto evs = events("a1");
   ASSERT_EQ(evs.size(), cases.size());
   for (auto& e : evs)
-    EXPECT_EQ(e.kind, "ignored");
+    EXPECT_EQ(e.kind, failure_kind::ignored);
   // Ignored failures do not exclude the subscription either.
   EXPECT_EQ(subscriptions()[0].excluded_until, 0);
 }
@@ -349,7 +346,7 @@ TEST_F(switch_engine, rotation_fans_out_to_every_agent_on_the_subscription) {
   }
   EXPECT_EQ(agent("a4").generation, 0u);
   for (auto& h : history())
-    EXPECT_EQ(h.trigger, "rotation");
+    EXPECT_EQ(h.by, trigger::rotation);
   EXPECT_TRUE(notifications().empty());
 }
 
@@ -371,7 +368,7 @@ TEST_F(switch_engine, manual_assignment_goes_through_the_agent) {
   EXPECT_FALSE(r.from);
   auto h = history();
   ASSERT_EQ(h.size(), 2u);
-  EXPECT_EQ(h[1].trigger, "manual");
+  EXPECT_EQ(h[1].by, trigger::manual);
   EXPECT_TRUE(notifications().empty());
   EXPECT_EQ(counts(),
             (std::map<std::string, uint32_t>{{"sub-a", 1}, {"sub-b", 1}}));
@@ -379,7 +376,7 @@ TEST_F(switch_engine, manual_assignment_goes_through_the_agent) {
 
 TEST_F(switch_engine, windows_work_across_midnight) {
   // 23:30 on 2027-01-15.
-  now_->store(t0 + 15 * hour_ms + 30 * minute_ms);
+  advance(15 * hour_ms + 30 * minute_ms);
   add_subscription("sub-a");
   add_subscription("sub-b");
   add_agent("a1", "sub-a");
@@ -474,7 +471,9 @@ TEST_F(switch_engine, bad_reports_get_a_clear_error_and_change_nothing) {
   bad(report("a1", 600), "status");
   bad(report("a1", 0), "status or a kind");
   auto r = report("a1");
-  r.kind = "weather";
+  r.kind = failure_kind::ignored;
+  bad(r, "kind");
+  r.kind = static_cast<failure_kind>(200); // hostile bytes on the wire
   bad(r, "kind");
   r = report("a1");
   r.retry_after_ms = -5;

@@ -92,7 +92,7 @@ TEST_F(container_e2e, a_429_reported_with_the_cli_is_healed_by_a_hot_reload) {
 TEST_F(container_e2e,
        the_reconciler_applies_a_switch_committed_before_a_crash) {
   auto c = env.start_agent(unique("crash"), "sk-token-a");
-  start({"SWITCHBOARD_TEST_CRASH_AFTER_COMMIT=1"});
+  start({"SWITCHBOARD_TEST_HOOK=crash-after-commit"});
   ok({"subscription", "add", "team-a", "--token-file", "-"}, "sk-token-a");
   ok({"subscription", "add", "team-b", "--token-file", "-"}, "sk-token-b");
   ok({"agent", "add", "a1", "--subscription", "team-a", "--container", c.name});

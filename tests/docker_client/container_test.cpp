@@ -89,7 +89,7 @@ TEST_F(container_test, a_switch_hot_reloads_without_touching_the_container) {
   auto since = now_ns();
   auto r = send_report(report("a1"));
   EXPECT_EQ(r.result, outcome::switched);
-  EXPECT_EQ(r.apply, "hot_reloaded");
+  EXPECT_EQ(to_string(r.apply), "hot_reloaded");
   auto st = env.status(c);
   EXPECT_EQ(st.token_sha256, sha256_hex("token-of-sub-b"));
   EXPECT_EQ(st.reloads, 1);
@@ -99,10 +99,10 @@ TEST_F(container_test, a_switch_hot_reloads_without_touching_the_container) {
   EXPECT_EQ(after.started_at, before.started_at);
   EXPECT_TRUE(lifecycle_events(env.events_since(since), c.name).empty());
   auto a1 = agent("a1");
-  EXPECT_EQ(a1.container_state, "running");
-  EXPECT_EQ(a1.last_apply, "hot_reloaded");
+  EXPECT_EQ(a1.container_state, lifecycle::running);
+  EXPECT_EQ(to_string(a1.last_apply), "hot_reloaded");
   EXPECT_EQ(a1.applied_generation, 1u);
-  EXPECT_EQ(history("a1").at(0).apply, "hot_reloaded");
+  EXPECT_EQ(to_string(history("a1").at(0).apply), "hot_reloaded");
 }
 
 TEST_F(container_test, without_the_reload_endpoint_the_container_is_recreated) {
@@ -110,7 +110,7 @@ TEST_F(container_test, without_the_reload_endpoint_the_container_is_recreated) {
   auto before = env.inspect(c.name);
   auto r = send_report(report("a1"));
   EXPECT_EQ(r.result, outcome::switched);
-  EXPECT_EQ(r.apply, "restarted");
+  EXPECT_EQ(to_string(r.apply), "restarted");
   auto after = env.inspect(c.name);
   EXPECT_NE(after.id, before.id);
   EXPECT_EQ(after.name, before.name);
@@ -129,7 +129,7 @@ TEST_F(container_test, without_the_reload_endpoint_the_container_is_recreated) {
   EXPECT_TRUE(after.running);
   EXPECT_EQ(env.status(c).token_sha256, sha256_hex("token-of-sub-b"));
   EXPECT_EQ(env.task(c).first, 200); // healthy and serving
-  EXPECT_EQ(agent("a1").container_state, "running");
+  EXPECT_EQ(agent("a1").container_state, lifecycle::running);
 }
 
 TEST_F(container_test, a_burst_gives_one_reload_and_one_notification) {
@@ -166,18 +166,18 @@ TEST_F(container_test, concurrent_commands_on_one_container_never_overlap) {
   auto h1 = self->request(front_door_, 60s, assign_atom::value,
                           std::string{"a1"}, std::string{"sub-b"});
   auto h2 = self->request(front_door_, 60s, lifecycle_atom::value,
-                          std::string{"a1"}, std::string{"restart"});
+                          std::string{"a1"}, container_op::restart);
   auto h3 = self->request(front_door_, 60s, lifecycle_atom::value,
-                          std::string{"a1"}, std::string{"stop"});
-  std::vector<std::string> results;
+                          std::string{"a1"}, container_op::stop);
+  std::vector<apply_outcome> results;
   h1.receive([&](report_result& r) { results.push_back(r.apply); },
              [&](caf::error& e) { ADD_FAILURE() << render(e); });
-  h2.receive([&](std::string& r) { results.push_back(r); },
+  h2.receive([&](apply_outcome& r) { results.push_back(r); },
              [&](caf::error& e) { ADD_FAILURE() << render(e); });
-  h3.receive([&](std::string& r) { results.push_back(r); },
+  h3.receive([&](apply_outcome& r) { results.push_back(r); },
              [&](caf::error& e) { ADD_FAILURE() << render(e); });
   for (auto& r : results)
-    EXPECT_EQ(r.rfind("failed", 0), std::string::npos) << r;
+    EXPECT_NE(r.result, apply_result::failed) << to_string(r);
   // In the engine's own event order: never two containers of this agent
   // running at once, never a start of a running container, never a destroy
   // of a running one.
@@ -203,7 +203,7 @@ TEST_F(container_test, concurrent_commands_on_one_container_never_overlap) {
   // container stopped.
   auto info = env.inspect(c.name);
   auto view = agent("a1").container_state;
-  EXPECT_EQ(view, info.running ? "running" : "stopped");
+  EXPECT_EQ(view, info.running ? lifecycle::running : lifecycle::stopped);
   EXPECT_FALSE(info.running);
 }
 
@@ -212,27 +212,29 @@ TEST_F(container_test, a_stopped_container_gets_the_token_at_its_next_start) {
   ASSERT_FALSE(env.engine().stop(c.name, std::chrono::seconds(5)));
   auto r = send_report(report("a1"));
   EXPECT_EQ(r.result, outcome::switched);
-  EXPECT_EQ(r.apply, "not_running");
+  EXPECT_EQ(to_string(r.apply), "not_running");
   auto a1 = agent("a1");
   EXPECT_EQ(a1.generation, 1u);
   EXPECT_EQ(a1.applied_generation, 0u);
-  EXPECT_EQ(a1.container_state, "stopped");
-  auto started = call<std::string>(lifecycle_atom::value, std::string{"a1"},
-                                   std::string{"start"});
+  EXPECT_EQ(a1.container_state, lifecycle::stopped);
+  auto started = to_string(call<apply_outcome>(
+    lifecycle_atom::value, std::string{"a1"}, container_op::start));
   EXPECT_EQ(started, "started");
   EXPECT_EQ(env.status(c).token_sha256, sha256_hex("token-of-sub-b"));
   a1 = agent("a1");
   EXPECT_EQ(a1.applied_generation, 1u);
-  EXPECT_EQ(a1.container_state, "running");
+  EXPECT_EQ(a1.container_state, lifecycle::running);
 }
 
 TEST_F(container_test, a_container_that_comes_back_is_reconciled) {
   auto c = setup("comeback");
   ASSERT_FALSE(env.engine().stop(c.name, std::chrono::seconds(5)));
-  EXPECT_EQ(send_report(report("a1")).apply, "not_running");
+  EXPECT_EQ(to_string(send_report(report("a1")).apply), "not_running");
   // Started behind the daemon's back, with the old token: the agent checks
   // again every reconcile-interval while it is behind, and catches up.
   ASSERT_FALSE(env.engine().start(c.name));
+  EXPECT_EQ(agent("a1").applied_generation, 0u);
+  advance(500); // the reconcile-interval
   EXPECT_TRUE(
     wait_until([&] { return agent("a1").applied_generation == 1; }, 30s));
   EXPECT_EQ(env.status(c).token_sha256, sha256_hex("token-of-sub-b"));
@@ -240,24 +242,24 @@ TEST_F(container_test, a_container_that_comes_back_is_reconciled) {
 
 TEST_F(container_test, lifecycle_commands_go_through_the_supervisor) {
   auto c = setup("lifecycle");
-  EXPECT_EQ(call<std::string>(lifecycle_atom::value, std::string{"a1"},
-                              std::string{"stop"}),
+  EXPECT_EQ(to_string(call<apply_outcome>(
+              lifecycle_atom::value, std::string{"a1"}, container_op::stop)),
             "stopped");
   EXPECT_FALSE(env.inspect(c.name).running);
-  EXPECT_EQ(agent("a1").container_state, "stopped");
-  EXPECT_EQ(call<std::string>(lifecycle_atom::value, std::string{"a1"},
-                              std::string{"start"}),
+  EXPECT_EQ(agent("a1").container_state, lifecycle::stopped);
+  EXPECT_EQ(to_string(call<apply_outcome>(
+              lifecycle_atom::value, std::string{"a1"}, container_op::start)),
             "started");
   EXPECT_TRUE(env.inspect(c.name).running);
-  EXPECT_EQ(call<std::string>(lifecycle_atom::value, std::string{"a1"},
-                              std::string{"restart"}),
+  EXPECT_EQ(to_string(call<apply_outcome>(
+              lifecycle_atom::value, std::string{"a1"}, container_op::restart)),
             "restarted");
   EXPECT_TRUE(env.inspect(c.name).running);
   EXPECT_EQ(env.task(c).first, 200);
   // An agent without a container has none to start.
   add_agent("bare", "sub-a");
-  auto err = try_call<std::string>(lifecycle_atom::value, std::string{"bare"},
-                                   std::string{"start"});
+  auto err = try_call<apply_outcome>(lifecycle_atom::value, std::string{"bare"},
+                                     container_op::start);
   ASSERT_FALSE(err);
   EXPECT_NE(render(err.error()).find("no container"), std::string::npos);
 }
@@ -267,10 +269,10 @@ TEST_F(container_test, a_vanished_container_is_reported_not_recreated) {
   ASSERT_FALSE(env.engine().remove(c.name, true));
   auto r = send_report(report("a1"));
   EXPECT_EQ(r.result, outcome::switched);
-  EXPECT_EQ(r.apply, "no_container");
+  EXPECT_EQ(to_string(r.apply), "no_container");
   EXPECT_TRUE(is(env.engine().inspect(c.name).error(), ec::not_found));
   auto a1 = agent("a1");
-  EXPECT_EQ(a1.container_state, "absent");
+  EXPECT_EQ(a1.container_state, lifecycle::absent);
   EXPECT_EQ(a1.applied_generation, 0u); // still behind: reported each round
 }
 
@@ -349,19 +351,27 @@ TEST_F(flaky_engine_test, an_unreachable_engine_fails_the_apply_then_it_heals) {
   proxy.stop();
   auto r = send_report(report("a1"));
   EXPECT_EQ(r.result, outcome::switched); // the switch commits regardless
-  EXPECT_EQ(r.apply.rfind("failed: docker engine unreachable", 0), 0u)
-    << r.apply;
+  EXPECT_EQ(r.apply.result, apply_result::failed);
+  EXPECT_EQ(r.apply.detail.rfind("docker engine unreachable", 0), 0u)
+    << r.apply.detail;
   EXPECT_EQ(agent("a1").subscription, caf::optional<std::string>{"sub-b"});
-  EXPECT_EQ(history("a1").at(0).apply.rfind("failed", 0), 0u);
+  EXPECT_EQ(history("a1").at(0).apply.result, apply_result::failed);
   EXPECT_EQ(agent("a1").applied_generation, 0u);
+  // The retry is due after retry-initial (200 ms); it fails again while the
+  // engine is away, and the next one waits twice as long.
+  auto a1 = agent("a1");
+  EXPECT_EQ(a1.retry_at, now() + 200);
+  advance(200);
+  EXPECT_TRUE(wait_until([&] { return agent("a1").retry_at == now() + 400; }));
   proxy.start();
+  advance(400);
   // Retried with backoff until it succeeds.
   EXPECT_TRUE(
     wait_until([&] { return agent("a1").applied_generation == 1; }, 30s));
   EXPECT_EQ(env.status(c).token_sha256, sha256_hex("token-of-sub-b"));
   EXPECT_TRUE(env.inspect(c.name).running); // nothing wedged
-  EXPECT_EQ(agent("a1").container_state, "running");
-  EXPECT_EQ(history("a1").at(0).apply, "hot_reloaded");
+  EXPECT_EQ(agent("a1").container_state, lifecycle::running);
+  EXPECT_EQ(to_string(history("a1").at(0).apply), "hot_reloaded");
 }
 
 TEST_F(flaky_engine_test, a_hung_engine_times_out_then_it_heals) {
@@ -372,8 +382,10 @@ TEST_F(flaky_engine_test, a_hung_engine_times_out_then_it_heals) {
   proxy.freeze();
   auto r = send_report(report("a1"));
   EXPECT_EQ(r.result, outcome::switched);
-  EXPECT_NE(r.apply.find("did not answer"), std::string::npos) << r.apply;
+  EXPECT_NE(r.apply.detail.find("did not answer"), std::string::npos)
+    << r.apply.detail;
   proxy.thaw();
+  advance(200); // retry-initial
   EXPECT_TRUE(
     wait_until([&] { return agent("a1").applied_generation == 1; }, 30s));
   EXPECT_EQ(env.status(c).token_sha256, sha256_hex("token-of-sub-b"));

@@ -106,10 +106,11 @@ TEST_F(docker_api_test, agent_server_client_reload_and_health) {
 TEST_F(docker_api_test, apply_hot_reloads_a_running_container) {
   auto c = env.start_agent(unique("hot"), "tok-a");
   auto before = env.inspect(c.name);
-  auto out = docker::run_container_op(
-    env.engine(), agents, {c.name, "apply", "tok-b"}, settings(), [](auto&) {});
-  EXPECT_EQ(out.result, "hot_reloaded");
-  EXPECT_EQ(out.state, "running");
+  auto out = docker::run_container_op(env.engine(), agents,
+                                      {c.name, container_op::apply, "tok-b"},
+                                      settings(), [](lifecycle) {});
+  EXPECT_EQ(out.result.result, apply_result::hot_reloaded);
+  EXPECT_EQ(out.state, lifecycle::running);
   auto after = env.inspect(c.name);
   EXPECT_EQ(after.id, before.id);
   EXPECT_EQ(after.started_at, before.started_at);
@@ -119,13 +120,14 @@ TEST_F(docker_api_test, apply_hot_reloads_a_running_container) {
 TEST_F(docker_api_test, apply_falls_back_to_recreate) {
   auto c = env.start_agent(unique("fallback"), "tok-a", false);
   auto before = env.inspect(c.name);
-  std::vector<std::string> steps;
+  std::vector<lifecycle> steps;
   auto out = docker::run_container_op(
-    env.engine(), agents, {c.name, "apply", "tok-b"}, settings(),
-    [&](const std::string& s) { steps.push_back(s); });
-  EXPECT_EQ(out.result, "restarted");
-  EXPECT_EQ(out.state, "running");
-  EXPECT_NE(std::find(steps.begin(), steps.end(), "recreating"), steps.end());
+    env.engine(), agents, {c.name, container_op::apply, "tok-b"}, settings(),
+    [&](lifecycle s) { steps.push_back(s); });
+  EXPECT_EQ(out.result.result, apply_result::restarted);
+  EXPECT_EQ(out.state, lifecycle::running);
+  EXPECT_NE(std::find(steps.begin(), steps.end(), lifecycle::recreating),
+            steps.end());
   auto after = env.inspect(c.name);
   EXPECT_NE(after.id, before.id);
   EXPECT_EQ(after.name, before.name);
@@ -151,31 +153,34 @@ TEST_F(docker_api_test, apply_falls_back_to_recreate) {
 TEST_F(docker_api_test, stopped_containers_get_the_token_at_their_next_start) {
   auto c = env.start_agent(unique("stopped"), "tok-a");
   ASSERT_FALSE(env.engine().stop(c.name, std::chrono::seconds(5)));
-  auto out = docker::run_container_op(
-    env.engine(), agents, {c.name, "apply", "tok-b"}, settings(), [](auto&) {});
-  EXPECT_EQ(out.result, "not_running");
-  EXPECT_EQ(out.state, "stopped");
-  out = docker::run_container_op(
-    env.engine(), agents, {c.name, "start", "tok-b"}, settings(), [](auto&) {});
-  EXPECT_EQ(out.result, "started");
-  EXPECT_EQ(out.state, "running");
+  auto out = docker::run_container_op(env.engine(), agents,
+                                      {c.name, container_op::apply, "tok-b"},
+                                      settings(), [](lifecycle) {});
+  EXPECT_EQ(out.result.result, apply_result::not_running);
+  EXPECT_EQ(out.state, lifecycle::stopped);
+  out = docker::run_container_op(env.engine(), agents,
+                                 {c.name, container_op::start, "tok-b"},
+                                 settings(), [](lifecycle) {});
+  EXPECT_EQ(out.result.result, apply_result::started);
+  EXPECT_EQ(out.state, lifecycle::running);
   auto after = env.inspect(c.name);
   EXPECT_TRUE(has_env(after, "CLAUDE_CODE_OAUTH_TOKEN=tok-b"));
   EXPECT_EQ(env.status(c).token_sha256, sha256_hex("tok-b"));
   // A start with the token it already has changes nothing.
   auto id = after.id;
-  out = docker::run_container_op(
-    env.engine(), agents, {c.name, "start", "tok-b"}, settings(), [](auto&) {});
-  EXPECT_EQ(out.result, "running");
+  out = docker::run_container_op(env.engine(), agents,
+                                 {c.name, container_op::start, "tok-b"},
+                                 settings(), [](lifecycle) {});
+  EXPECT_EQ(out.result.result, apply_result::running);
   EXPECT_EQ(env.inspect(c.name).id, id);
 }
 
 TEST_F(docker_api_test, missing_container_is_no_container) {
-  auto out = docker::run_container_op(env.engine(), agents,
-                                      {unique("never"), "apply", "tok-b"},
-                                      settings(), [](auto&) {});
-  EXPECT_EQ(out.result, "no_container");
-  EXPECT_EQ(out.state, "absent");
+  auto out = docker::run_container_op(
+    env.engine(), agents, {unique("never"), container_op::apply, "tok-b"},
+    settings(), [](lifecycle) {});
+  EXPECT_EQ(out.result.result, apply_result::no_container);
+  EXPECT_EQ(out.state, lifecycle::absent);
 }
 
 TEST_F(docker_api_test, the_live_event_stream_follows_a_container) {

@@ -299,7 +299,7 @@ TEST(daemon_config, bad_values_and_unknown_keys_stop_start_up) {
     {{write("[settings]\nauto-switch=\"maybe\"\n")}, "auto-switch"},
     {{write("[settings]\nswitch-budget=\"-1\"\n")}, "switch-budget"},
     {{write("[elsewhere]\nx=1\n")}, "[elsewhere]"},
-    {{"--switchboard.port=abc"}, "--switchboard.port=abc"},
+    {{"--switchboard.port=abc"}, "switchboard.port: 'abc'"},
     {{"--switchboard.nope=1"}, "--switchboard.nope=1"},
     {{"--switchboard.log-level=loud"}, "log-level"},
     {{"--switchboard.host=0.0.0.0"}, "TLS"},

@@ -9,6 +9,7 @@
 
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
+#include <caf/scheduler/test_coordinator.hpp>
 #include <caf/scoped_actor.hpp>
 
 #include <gtest/gtest.h>
@@ -24,6 +25,17 @@ using namespace std::chrono_literals;
 namespace {
 
 constexpr millis t0 = 1'800'000'000'000;
+
+event_info make_event(int i) {
+  event_info ev;
+  ev.agent = "a" + std::to_string(i);
+  ev.subscription = "sub-a";
+  ev.kind = failure_kind::rate_limit;
+  ev.status = 429;
+  ev.message = "429";
+  ev.at = t0 + i;
+  return ev;
+}
 
 struct config : caf::actor_system_config {
   config() {
@@ -60,18 +72,26 @@ protected:
     db = std::shared_ptr<store>{std::move(*res)};
   }
 
-  store_actor spawn() { return sys.spawn<caf::detached>(store_actor_impl, db); }
+  store_actor spawn() {
+    return sys.spawn<caf::detached>(store_actor_impl, db, wall_clock_ms);
+  }
 
   void TearDown() override {
     self->send_exit(actor, caf::exit_reason::user_shutdown);
   }
 
-  component_status status() {
-    component_status result;
+  store_status status() {
+    store_status result;
     self->request(actor, 5s, status_atom::value)
-      .receive([&](component_status& cs) { result = std::move(cs); },
+      .receive([&](store_status& x) { result = std::move(x); },
                [&](caf::error& err) { ADD_FAILURE() << render(err); });
     return result;
+  }
+
+  /// One event write, as an AGENT sends it.
+  auto write(int i) {
+    return self->request(actor, 10s, event_atom::value,
+                         std::vector<event_info>{make_event(i)});
   }
 
   size_t count_events() {
@@ -90,17 +110,6 @@ protected:
   store_actor actor;
 };
 
-event_info make_event(int i) {
-  event_info ev;
-  ev.agent = "a" + std::to_string(i);
-  ev.subscription = "sub-a";
-  ev.kind = "rate_limit";
-  ev.status = 429;
-  ev.message = "429";
-  ev.at = t0 + i;
-  return ev;
-}
-
 } // namespace
 
 TEST_F(store_actor_test, concurrent_writes_share_one_transaction) {
@@ -113,28 +122,25 @@ TEST_F(store_actor_test, concurrent_writes_share_one_transaction) {
   });
   actor = spawn();
   constexpr int n = 100;
-  std::vector<caf::response_handle<caf::blocking_actor, caf::message, true>>
-    handles;
-  auto first = self->request(actor, 10s, event_atom::value, make_event(0));
+  auto first = write(0);
   while (!g.entered)
     std::this_thread::yield();
   std::vector<decltype(first)> rest;
   for (int i = 1; i < n; ++i)
-    rest.emplace_back(
-      self->request(actor, 10s, event_atom::value, make_event(i)));
+    rest.emplace_back(write(i));
   g.release();
   int acked = 0;
-  first.receive([&](int64_t) { ++acked; },
+  first.receive([&](std::vector<int64_t>&) { ++acked; },
                 [&](caf::error& err) { FAIL() << render(err); });
   for (auto& h : rest)
-    h.receive([&](int64_t) { ++acked; },
+    h.receive([&](std::vector<int64_t>&) { ++acked; },
               [&](caf::error& err) { FAIL() << render(err); });
   EXPECT_EQ(acked, n);
   auto st = status();
   // One transaction for the first write, one for the 99 queued behind it.
-  EXPECT_EQ(st.details["commits"], "2");
-  EXPECT_EQ(st.details["writes"], std::to_string(n));
-  EXPECT_EQ(st.details["largest_batch"], std::to_string(n - 1));
+  EXPECT_EQ(st.commits, 2u);
+  EXPECT_EQ(st.writes, static_cast<uint64_t>(n));
+  EXPECT_EQ(st.largest_batch, static_cast<uint64_t>(n - 1));
   EXPECT_EQ(count_events(), static_cast<size_t>(n));
 }
 
@@ -143,16 +149,13 @@ TEST_F(store_actor_test, killed_transaction_acknowledges_nothing) {
   db->set_commit_veto([&] { return kill.load(); });
   actor = spawn();
   constexpr int n = 20;
-  std::vector<decltype(self->request(actor, 10s, event_atom::value,
-                                     make_event(0)))>
-    handles;
+  std::vector<decltype(write(0))> handles;
   for (int i = 0; i < n; ++i)
-    handles.emplace_back(
-      self->request(actor, 10s, event_atom::value, make_event(i)));
+    handles.emplace_back(write(i));
   int acked = 0;
   int failed = 0;
   for (auto& h : handles)
-    h.receive([&](int64_t) { ++acked; },
+    h.receive([&](std::vector<int64_t>&) { ++acked; },
               [&](caf::error& err) {
                 EXPECT_TRUE(is(err, ec::store_failure)) << render(err);
                 ++failed;
@@ -162,12 +165,11 @@ TEST_F(store_actor_test, killed_transaction_acknowledges_nothing) {
   EXPECT_EQ(count_events(), 0u);
   // Once commits go through again, writes are acknowledged and visible.
   kill = false;
-  self->request(actor, 10s, event_atom::value, make_event(99))
-    .receive([&](int64_t id) { EXPECT_GT(id, 0); },
-             [&](caf::error& err) { FAIL() << render(err); });
+  write(99).receive([&](std::vector<int64_t>& ids) { EXPECT_GT(ids.at(0), 0); },
+                    [&](caf::error& err) { FAIL() << render(err); });
   EXPECT_EQ(count_events(), 1u);
   // However the writes were batched, every one of them failed.
-  EXPECT_EQ(status().details["failed_writes"], std::to_string(n));
+  EXPECT_EQ(status().failed_writes, static_cast<uint64_t>(n));
 }
 
 TEST_F(store_actor_test, a_bad_write_fails_alone_inside_a_batch) {
@@ -200,5 +202,51 @@ TEST_F(store_actor_test, a_bad_write_fails_alone_inside_a_batch) {
     [](caf::error& err) { EXPECT_TRUE(is(err, ec::unknown_subscription)); });
   good2.receive([](stored_agent& a) { EXPECT_EQ(a.name, "a3"); },
                 [&](caf::error& err) { FAIL() << render(err); });
-  EXPECT_EQ(status().details["commits"], "2");
+  EXPECT_EQ(status().commits, 2u);
+}
+
+// The batch deadline on CAF's deterministic scheduler and a clock the test
+// moves: messages are processed one at a time, so the mailbox never drains
+// and only the deadline can end the batch.
+TEST(store_actor_deadline, a_batch_commits_at_its_deadline_under_load) {
+  struct testing_config : caf::actor_system_config {
+    testing_config() {
+      sb::add_message_types(*this);
+      set("scheduler.policy", caf::atom("testing"));
+    }
+  };
+  testing_config cfg;
+  caf::actor_system sys{cfg};
+  auto& sched
+    = dynamic_cast<caf::scheduler::test_coordinator&>(sys.scheduler());
+  auto db = store::open(":memory:");
+  ASSERT_TRUE(db) << render(db.error());
+  auto now = std::make_shared<millis>(t0);
+  auto aut = sys.spawn(store_actor_impl, std::shared_ptr<store>{std::move(*db)},
+                       [now] { return *now; });
+  sched.run();
+  auto& st
+    = caf::actor_cast<store_actor::stateful_pointer<store_state>>(aut)->state;
+  for (int i = 0; i < 4; ++i)
+    caf::anon_send(aut, event_atom::value,
+                   std::vector<event_info>{make_event(i)});
+  // The first write waits for the ones behind it.
+  sched.run_once();
+  EXPECT_EQ(st.stats.commits, 0u);
+  EXPECT_EQ(st.pending.size(), 1u);
+  *now += st.max_delay - 1;
+  sched.run_once();
+  EXPECT_EQ(st.stats.commits, 0u);
+  EXPECT_EQ(st.pending.size(), 2u);
+  // Its deadline passed: the batch commits although a write still waits.
+  *now += 1;
+  sched.run_once();
+  EXPECT_EQ(st.stats.commits, 1u);
+  EXPECT_EQ(st.stats.largest_batch, 3u);
+  // The last write finds an empty mailbox and commits at once.
+  sched.run_once();
+  EXPECT_EQ(st.stats.commits, 2u);
+  EXPECT_EQ(st.stats.writes, 4u);
+  caf::anon_send_exit(aut, caf::exit_reason::user_shutdown);
+  sched.run();
 }

@@ -49,7 +49,7 @@ protected:
 };
 
 event_info make_event(const std::string& agent, const std::string& sub,
-                      millis at, const std::string& kind = "rate_limit") {
+                      millis at, failure_kind kind = failure_kind::rate_limit) {
   event_info ev;
   ev.agent = agent;
   ev.subscription = sub;
@@ -98,7 +98,7 @@ TEST_P(store_test, agents_add_get_list_remove) {
   EXPECT_EQ(a.container, "ctr-1");
   EXPECT_EQ(a.generation, 0u);
   EXPECT_EQ(a.applied_generation, 0u);
-  EXPECT_EQ(a.auto_switch, "on");
+  EXPECT_EQ(a.auto_switch, auto_switch_mode::on);
   add_agent("a2");
   auto dup = db->add_agent(agent_spec{"a1", "", ""}, t0);
   ASSERT_FALSE(dup);
@@ -110,10 +110,9 @@ TEST_P(store_test, agents_add_get_list_remove) {
   auto all = db->agents();
   ASSERT_TRUE(all);
   EXPECT_EQ(all->size(), 2u);
-  EXPECT_FALSE(db->set_agent_auto_switch("a1", "off", t0));
-  EXPECT_EQ(db->agent("a1")->auto_switch, "off");
-  EXPECT_TRUE(db->set_agent_auto_switch("a1", "maybe", t0));
-  EXPECT_TRUE(db->set_agent_auto_switch("zz", "off", t0));
+  EXPECT_FALSE(db->set_agent_auto_switch("a1", auto_switch_mode::off, t0));
+  EXPECT_EQ(db->agent("a1")->auto_switch, auto_switch_mode::off);
+  EXPECT_TRUE(db->set_agent_auto_switch("zz", auto_switch_mode::off, t0));
   EXPECT_FALSE(db->remove_agent("a1"));
   EXPECT_TRUE(is(db->remove_agent("a1"), ec::unknown_agent));
   EXPECT_TRUE(is(db->agent("a1").error(), ec::unknown_agent));
@@ -129,7 +128,7 @@ TEST_P(store_test, commit_switch_writes_everything_once_and_is_fenced) {
   rec.from_name = a.name;
   rec.to_id = b.id;
   rec.to_name = b.name;
-  rec.failure_kind = "rate_limit";
+  rec.kind = failure_kind::rate_limit;
   rec.event_count = 2;
   rec.expected_generation = 0;
   rec.at = t0 + 5000;
@@ -152,7 +151,9 @@ TEST_P(store_test, commit_switch_writes_everything_once_and_is_fenced) {
   ASSERT_EQ(hist->size(), 1u);
   EXPECT_EQ((*hist)[0].from, caf::optional<std::string>{"sub-a"});
   EXPECT_EQ((*hist)[0].to, caf::optional<std::string>{"sub-b"});
-  EXPECT_EQ((*hist)[0].apply, "pending");
+  EXPECT_EQ((*hist)[0].apply.result, apply_result::none); // pending
+  EXPECT_EQ((*hist)[0].by, trigger::automatic);
+  EXPECT_EQ((*hist)[0].kind, failure_kind::rate_limit);
   EXPECT_EQ((*hist)[0].event_count, 2u);
   auto notes = db->notifications(query{});
   ASSERT_EQ(notes->size(), 1u);
@@ -160,22 +161,25 @@ TEST_P(store_test, commit_switch_writes_everything_once_and_is_fenced) {
   EXPECT_EQ((*notes)[0].status, "pending");
   EXPECT_EQ((*notes)[0].kind, "switch");
   // Applying records the result on the agent and on the history row.
+  apply_outcome reloaded{apply_result::hot_reloaded, {}};
   EXPECT_FALSE(
-    db->record_apply(apply_record{"a1", 1, "hot_reloaded", true, t0 + 6000}));
+    db->record_apply(apply_record{"a1", 1, reloaded, true, t0 + 6000}));
   agent = db->agent("a1");
   EXPECT_EQ(agent->applied_generation, 1u);
-  EXPECT_EQ(agent->last_apply, "hot_reloaded");
-  EXPECT_EQ(db->history(query{})->at(0).apply, "hot_reloaded");
+  EXPECT_EQ(agent->last_apply, reloaded);
+  EXPECT_EQ(db->history(query{})->at(0).apply, reloaded);
   // A failed apply does not move applied_generation.
   rec.expected_generation = 1;
   rec.from_id = b.id;
   rec.to_id = a.id;
   rec.notify = false;
-  rec.trigger = "manual";
+  rec.by = trigger::manual;
   ASSERT_TRUE(db->commit_switch(rec));
-  EXPECT_FALSE(db->record_apply(
-    apply_record{"a1", 2, "failed: engine unreachable", false, t0 + 7000}));
+  EXPECT_FALSE(db->record_apply(apply_record{
+    "a1", 2, apply_failed("engine unreachable"), false, t0 + 7000}));
   agent = db->agent("a1");
+  EXPECT_EQ(agent->last_apply, apply_failed("engine unreachable"));
+  EXPECT_EQ(db->history(query{})->at(0).by, trigger::manual);
   EXPECT_EQ(agent->generation, 2u);
   EXPECT_EQ(agent->applied_generation, 1u);
   EXPECT_EQ(db->notifications(query{})->size(), 1u);
@@ -186,7 +190,7 @@ TEST_P(store_test, events_list_filter_count_and_retention) {
   add_sub("sub-b");
   for (int i = 0; i < 5; ++i)
     ASSERT_TRUE(db->add_event(make_event("a1", "sub-a", t0 + i * hour_ms)));
-  ASSERT_TRUE(db->add_event(make_event("a2", "sub-b", t0, "auth")));
+  ASSERT_TRUE(db->add_event(make_event("a2", "sub-b", t0, failure_kind::auth)));
   auto all = db->events(query{});
   ASSERT_EQ(all->size(), 6u);
   EXPECT_EQ(all->front().agent, "a2"); // newest first

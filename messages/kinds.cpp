@@ -1,0 +1,82 @@
+#include "messages/kinds.hpp"
+
+#include <array>
+
+namespace sb {
+
+namespace {
+
+// One name per enumerator, in declaration order: to_string() indexes it and
+// parse_kind() searches it, so the two can never disagree.
+
+constexpr std::array failure_kind_names{"", "rate_limit", "auth", "ignored"};
+
+constexpr std::array outcome_names{
+  "switched",        "coalesced",       "stale",          "disabled",
+  "ignored",         "no_subscription", "no_alternative", "held",
+  "below_threshold", "assigned",        "rotated",        "unchanged"};
+
+constexpr std::array trigger_names{"auto", "manual", "rotation"};
+
+constexpr std::array container_op_names{"apply", "start", "stop", "restart",
+                                        "inspect"};
+
+constexpr std::array lifecycle_names{"unknown",   "absent",     "stopped",
+                                     "starting",  "running",    "stopping",
+                                     "reloading", "recreating", "failed"};
+
+constexpr std::array apply_result_names{
+  "",        "hot_reloaded", "restarted",    "started",    "stopped",
+  "running", "not_running",  "no_container", "superseded", "failed"};
+
+constexpr std::array auto_switch_names{"on", "off"};
+
+constexpr std::array health_names{"running", "unresponsive"};
+
+template<class Enum, size_t N>
+const char* name_of(const std::array<const char*, N>& names, Enum x) {
+  auto i = static_cast<size_t>(x);
+  return i < N ? names[i] : "unknown";
+}
+
+template<class Enum, size_t N>
+std::optional<Enum> find_name(const std::array<const char*, N>& names,
+                              std::string_view text) {
+  for (size_t i = 0; i < N; ++i)
+    if (text == names[i])
+      return static_cast<Enum>(i);
+  return std::nullopt;
+}
+
+} // namespace
+
+#define SB_KIND_NAMES(Enum, names)                                             \
+  const char* to_string(Enum x) {                                              \
+    return name_of(names, x);                                                  \
+  }                                                                            \
+  template<>                                                                   \
+  std::optional<Enum> parse_kind<Enum>(std::string_view text) {                \
+    return find_name<Enum>(names, text);                                       \
+  }
+
+SB_KIND_NAMES(failure_kind, failure_kind_names)
+SB_KIND_NAMES(outcome, outcome_names)
+SB_KIND_NAMES(trigger, trigger_names)
+SB_KIND_NAMES(container_op, container_op_names)
+SB_KIND_NAMES(lifecycle, lifecycle_names)
+SB_KIND_NAMES(apply_result, apply_result_names)
+SB_KIND_NAMES(auto_switch_mode, auto_switch_names)
+SB_KIND_NAMES(health, health_names)
+
+#undef SB_KIND_NAMES
+
+bool succeeded(apply_result x) {
+  return x == apply_result::hot_reloaded || x == apply_result::restarted
+         || x == apply_result::started || x == apply_result::running;
+}
+
+bool token_applied(apply_result x, bool has_container) {
+  return succeeded(x) || (x == apply_result::no_container && !has_container);
+}
+
+} // namespace sb

@@ -1,0 +1,111 @@
+#pragma once
+
+// The kinds the daemon branches on, as enums on the wire and in the code.
+// Text appears only at the edges: the JSON and tables of the CLI, the log,
+// and the database columns. Each enum has to_string() and a parser; an
+// enum travels over CAF as its underlying integer.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace sb {
+
+/// What the classifier makes of a failure.
+enum class failure_kind : uint8_t { none = 0, rate_limit, auth, ignored };
+
+/// What happened to a report (or a manual reassignment, a rotation).
+enum class outcome : uint8_t {
+  switched,
+  coalesced,
+  stale,
+  disabled,
+  ignored,
+  no_subscription,
+  no_alternative,
+  held,
+  below_threshold,
+  assigned,
+  rotated,
+  unchanged,
+};
+
+/// Why an agent's credential changed.
+enum class trigger : uint8_t {
+  /// A failure report switched it ("auto").
+  automatic,
+  /// `switchboard assign`.
+  manual,
+  /// The token of its subscription was replaced.
+  rotation,
+};
+
+/// An operation on an agent's container.
+enum class container_op : uint8_t { apply, start, stop, restart, inspect };
+
+/// The lifecycle of one container as the CONTAINER SUPERVISOR knows it.
+enum class lifecycle : uint8_t {
+  unknown,
+  absent,
+  stopped,
+  starting,
+  running,
+  stopping,
+  reloading,
+  recreating,
+  failed,
+};
+
+/// The result of a container operation (a token application included).
+enum class apply_result : uint8_t {
+  /// Nothing was applied (yet).
+  none,
+  /// The agent server took the token; the container kept running.
+  hot_reloaded,
+  /// The container was recreated with the token.
+  restarted,
+  /// The container was started (recreated first if its token was stale).
+  started,
+  /// The container was stopped.
+  stopped,
+  /// It runs, with the current token already.
+  running,
+  /// It is stopped: its next start bakes the token in.
+  not_running,
+  /// There is no such container.
+  no_container,
+  /// A newer generation was applied meanwhile.
+  superseded,
+  /// The operation failed (the detail says why); it is retried.
+  failed,
+};
+
+/// Per-agent auto-switch: follow the global setting, or never switch.
+enum class auto_switch_mode : uint8_t { on, off };
+
+/// How a component answered the ADMIN's status request.
+enum class health : uint8_t { running, unresponsive };
+
+const char* to_string(failure_kind x);
+const char* to_string(outcome x);
+const char* to_string(trigger x);
+const char* to_string(container_op x);
+const char* to_string(lifecycle x);
+const char* to_string(apply_result x);
+const char* to_string(auto_switch_mode x);
+const char* to_string(health x);
+
+/// Parses the text to_string() gives; nothing on any other text.
+template<class Enum>
+std::optional<Enum> parse_kind(std::string_view text);
+
+/// True if the container runs with the token of the operation afterwards:
+/// the one place that decides "applied". An agent without a container has
+/// nothing to apply; a named container that is gone stays behind.
+bool token_applied(apply_result x, bool has_container);
+
+/// True if the result is a success of the operation (no retry needed).
+bool succeeded(apply_result x);
+
+} // namespace sb

@@ -1,0 +1,138 @@
+#pragma once
+
+// What `switchboard status` shows: each component answers the ADMIN with a
+// record of typed counters; the ADMIN fans the request out with a deadline
+// and lists a component that did not answer in time as `unresponsive`
+// (its record is then absent), never failing the whole report.
+
+#include "messages/kinds.hpp"
+#include "messages/time.hpp"
+
+#include <caf/meta/type_name.hpp>
+#include <caf/optional.hpp>
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace sb {
+
+/// Whether a component answered, and if not, why.
+struct component_health {
+  std::string name;
+  health state = health::running;
+  /// For unresponsive: what the request ended with.
+  std::string error;
+};
+
+template<class Inspector>
+typename Inspector::result_type inspect(Inspector& f, component_health& x) {
+  return f(caf::meta::type_name("sb::component_health"), x.name, x.state,
+           x.error);
+}
+
+bool operator==(const component_health& x, const component_health& y);
+
+struct store_status {
+  std::string path;
+  uint64_t commits = 0;
+  uint64_t writes = 0;
+  uint64_t failed_commits = 0;
+  uint64_t failed_writes = 0;
+  uint64_t largest_batch = 0;
+  /// Batches that had a failing write and ran again write by write.
+  uint64_t isolated_batches = 0;
+  /// Writes waiting for the next commit.
+  uint64_t pending = 0;
+};
+
+template<class Inspector>
+typename Inspector::result_type inspect(Inspector& f, store_status& x) {
+  return f(caf::meta::type_name("sb::store_status"), x.path, x.commits,
+           x.writes, x.failed_commits, x.failed_writes, x.largest_batch,
+           x.isolated_batches, x.pending);
+}
+
+bool operator==(const store_status& x, const store_status& y);
+
+struct pool_status {
+  uint64_t subscriptions = 0;
+  /// Subscriptions excluded from selection right now.
+  uint64_t excluded = 0;
+  uint64_t selections = 0;
+  /// Selections that found no alternative.
+  uint64_t exhausted = 0;
+};
+
+template<class Inspector>
+typename Inspector::result_type inspect(Inspector& f, pool_status& x) {
+  return f(caf::meta::type_name("sb::pool_status"), x.subscriptions, x.excluded,
+           x.selections, x.exhausted);
+}
+
+bool operator==(const pool_status& x, const pool_status& y);
+
+struct supervisor_status {
+  uint64_t containers = 0;
+  /// Containers per lifecycle state (to_string(lifecycle) -> count).
+  std::map<std::string, uint64_t> by_state;
+  uint64_t queued = 0;
+  uint64_t workers = 0;
+  uint64_t workers_busy = 0;
+  uint64_t operations = 0;
+  uint64_t coalesced = 0;
+  uint64_t superseded = 0;
+  std::string docker_socket;
+};
+
+template<class Inspector>
+typename Inspector::result_type inspect(Inspector& f, supervisor_status& x) {
+  return f(caf::meta::type_name("sb::supervisor_status"), x.containers,
+           x.by_state, x.queued, x.workers, x.workers_busy, x.operations,
+           x.coalesced, x.superseded, x.docker_socket);
+}
+
+bool operator==(const supervisor_status& x, const supervisor_status& y);
+
+struct admin_status {
+  uint64_t agents = 0;
+  uint64_t watchers = 0;
+  /// Failure events deleted by retention since start.
+  uint64_t retention_deleted = 0;
+};
+
+template<class Inspector>
+typename Inspector::result_type inspect(Inspector& f, admin_status& x) {
+  return f(caf::meta::type_name("sb::admin_status"), x.agents, x.watchers,
+           x.retention_deleted);
+}
+
+bool operator==(const admin_status& x, const admin_status& y);
+
+struct status_info {
+  std::string version;
+  std::string protocol;
+  millis started_at = 0;
+  int64_t uptime_ms = 0;
+  uint64_t agents = 0;
+  /// From the POOL; absent while it does not answer.
+  caf::optional<uint64_t> subscriptions;
+  /// Every component, sorted by name, answered or not.
+  std::vector<component_health> components;
+  admin_status admin;
+  caf::optional<store_status> store;
+  caf::optional<pool_status> pool;
+  caf::optional<supervisor_status> supervisor;
+};
+
+template<class Inspector>
+typename Inspector::result_type inspect(Inspector& f, status_info& x) {
+  return f(caf::meta::type_name("sb::status_info"), x.version, x.protocol,
+           x.started_at, x.uptime_ms, x.agents, x.subscriptions, x.components,
+           x.admin, x.store, x.pool, x.supervisor);
+}
+
+bool operator==(const status_info& x, const status_info& y);
+
+} // namespace sb
