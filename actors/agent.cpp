@@ -68,8 +68,17 @@ void agent_state::init(const stored_agent& row, agent_deps deps) {
   last_apply_ = row.last_apply;
   last_apply_at_ = row.last_apply_at;
   last_switch_at_ = row.last_switch_at;
-  policy_.emplace(epoch{row.generation, row.subscription_id, row.subscription,
-                        row.last_switch_at});
+  // The assignment the database has; if its token is applied, its epoch
+  // started at the last application (or when the agent was added).
+  auto applied = row.applied_generation >= row.generation
+                   ? std::max(row.last_apply_at, row.created_at)
+                   : millis{0};
+  policy_.emplace(epoch{row.generation,
+                        row.subscription_id,
+                        row.subscription,
+                        {},
+                        row.last_switch_at,
+                        applied});
   store_ = std::move(deps.store);
   pool_ = std::move(deps.pool);
   supervisor_ = std::move(deps.supervisor);
@@ -91,6 +100,9 @@ agent_info agent_state::snapshot() const {
   info.last_apply_at = last_apply_at_;
   info.last_switch_at = last_switch_at_;
   info.retry_at = retry_at_;
+  info.epoch_started_at = cur.applied_at;
+  if (cur.applied_at != 0)
+    info.settle_until = cur.applied_at + ctx_->board.get()->settle_window;
   info.recent_switches
     = policy_->recent_switches(now(), ctx_->board.get()->budget_window);
   return info;
@@ -103,7 +115,36 @@ caf::result<report_result> agent_state::report(failure_report& r) {
     return removed_error(agent_name_);
   if (r.arrived_at == 0)
     r.arrived_at = now();
-  auto about = policy_->attribute(r.subscription, r.arrived_at);
+  policy_->know_token(ctx_->tokens.current(policy_->current().sub_name));
+  report_identity id{r.subscription, r.token_sha256,
+                     r.generation ? std::optional<uint64_t>{*r.generation}
+                                  : std::nullopt};
+  auto about
+    = policy_->attribute(id, r.arrived_at, ctx_->board.get()->settle_window);
+  if (!about)
+    return std::move(about.error());
+  auto rp = self_->make_response_promise<report_result>();
+  if (about->named && about->generation && about->subscription.empty()
+      && !policy_->find(*about->generation)) {
+    // A generation older than the assignments kept in memory: the switch
+    // history knows which subscription it ran on.
+    self_
+      ->request(store_, store_timeout, generation_atom::value, agent_name_,
+                *about->generation)
+      .then(
+        [this, r, rp, a = *about](std::string& sub) mutable {
+          a.subscription = std::move(sub);
+          enqueue(r, std::move(a), rp);
+        },
+        [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
+    return rp;
+  }
+  enqueue(r, std::move(*about), rp);
+  return rp;
+}
+
+void agent_state::enqueue(failure_report& r, attribution about,
+                          report_promise rp) {
   if (about.subscription.empty()) {
     report_result res;
     res.agent = agent_name_;
@@ -111,30 +152,31 @@ caf::result<report_result> agent_state::report(failure_report& r) {
     res.generation = policy_->current().generation;
     res.reason = "the agent has no subscription";
     SB_INFO("agent {}: report {} -> no_subscription", agent_name_, r.status);
-    return res;
+    rp.deliver(std::move(res));
+    return;
   }
   auto cls = classify(r.status, r.error, r.kind);
   queued_report q;
   q.status = r.status;
-  q.facts = report_facts{cls.kind, cls.reason, about, r.arrived_at};
   q.reset_at = r.reset_at != 0        ? r.reset_at
                : r.retry_after_ms > 0 ? r.arrived_at + r.retry_after_ms
                                       : 0;
-  q.rp = self_->make_response_promise<report_result>();
+  q.rp = std::move(rp);
   SB_DEBUG("agent {}: report {} (execution {}) about {}", agent_name_, r.status,
            r.execution_id, about.subscription);
   event_info ev;
   ev.agent = agent_name_;
   ev.subscription = about.subscription;
   ev.kind = cls.kind;
-  ev.reason = std::move(cls.reason);
+  ev.reason = cls.reason;
   ev.status = r.status;
   ev.message = std::move(r.error);
   ev.source = std::move(r.source);
   ev.execution_id = std::move(r.execution_id);
   ev.reset_at = q.reset_at;
   ev.at = r.arrived_at;
-  auto rp = q.rp;
+  q.facts = report_facts{cls.kind, std::move(cls.reason), std::move(about),
+                         r.arrived_at};
   queued_.push_back(std::move(q));
   queued_events_.push_back(std::move(ev));
   // With nothing else in the mailbox the event goes to the STORE now; with
@@ -149,7 +191,6 @@ caf::result<report_result> agent_state::report(failure_report& r) {
       self_->send(self_, flush_atom::value);
     }
   }
-  return rp;
 }
 
 void agent_state::flush() {
@@ -203,7 +244,7 @@ void agent_state::decide(queued_report& q) {
   }
   std::optional<inflight_facts> inflight;
   if (inflight_)
-    inflight = inflight_facts{inflight_->from_name, inflight_->to_name};
+    inflight = inflight_facts{inflight_->committed};
   auto d = policy_->decide(q.facts, *ctx_->board.get(), auto_switch_, inflight,
                            now());
   switch (d.verdict) {
@@ -238,9 +279,15 @@ void agent_state::answer(const queued_report& q, const decision& d) {
   res.result = d.result;
   res.agent = agent_name_;
   res.from = name_or_null(about);
+  res.generation = policy_->current().generation;
   if (d.result == outcome::stale)
     res.to = name_or_null(policy_->current().sub_name);
-  res.generation = policy_->current().generation;
+  if (d.result == outcome::coalesced) {
+    // The switch the report belongs to.
+    res.from = name_or_null(d.switch_from);
+    res.to = name_or_null(d.switch_to);
+    res.generation = d.switch_generation;
+  }
   res.kind = q.facts.kind;
   res.reason = d.reason;
   res.event_count = d.event_count;
@@ -371,7 +418,9 @@ void agent_state::commit(selection sel) {
 void agent_state::committed(const switch_commit& c, const selection& sel,
                             millis at) {
   auto& inf = *inflight_;
-  policy_->committed(epoch{c.generation, sel.id, sel.name, at}, inf.by);
+  inf.committed = true;
+  policy_->committed(
+    epoch{c.generation, sel.id, sel.name, sel.token_sha256, at, 0}, inf.by);
   if (inf.by != trigger::rotation)
     last_switch_at_ = at;
   SB_INFO("agent {}: {} {} -> {} committed (generation {}, {} events)",
@@ -472,6 +521,8 @@ void agent_state::record_apply(uint64_t generation, apply_outcome result,
   last_apply_at_ = rec.at;
   if (rec.applied && generation > applied_generation_)
     applied_generation_ = generation;
+  if (rec.applied)
+    policy_->applied(generation, rec.at);
   if (generation == policy_->current().generation)
     schedule_retry(result);
   SB_INFO("agent {}: token of generation {}: {}", agent_name_, generation,

@@ -97,6 +97,8 @@ private:
     std::string to_name;
     failure_kind kind = failure_kind::none;
     uint32_t event_count = 0;
+    /// The commit is done: the current epoch is this switch's.
+    bool committed = false;
     /// Replies waiting for this switch; the first one started it.
     std::vector<report_promise> waiters;
   };
@@ -104,6 +106,7 @@ private:
   // -- reports
   // -----------------------------------------------------------------
 
+  void enqueue(failure_report& r, attribution about, report_promise rp);
   void decide(queued_report& q);
   void answer(const queued_report& q, const decision& d);
   void tell_pool(const std::string& sub, millis at, millis reset_at);

@@ -114,7 +114,8 @@ void dispatch(self_ptr self) {
     auto worker = st.idle.back();
     st.idle.pop_back();
     move_to(name, e, transitional_state(e.current->op, e.state), false);
-    docker_job job{name, e.current->op, e.current->token};
+    docker_job job{name, e.current->op, e.current->generation,
+                   e.current->token};
     self->request(worker, caf::infinite, apply_atom::value, std::move(job))
       .then(
         [=](docker_job_result& res) {

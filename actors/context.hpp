@@ -9,6 +9,7 @@
 #include "actors/config.hpp"
 #include "actors/directory.hpp"
 #include "actors/engine_settings.hpp"
+#include "actors/token_index.hpp"
 #include "messages/time.hpp"
 
 #include <atomic>
@@ -34,6 +35,8 @@ struct daemon_context {
   std::atomic<uint32_t> watchers{0};
   /// Written by the ADMIN only.
   agent_directory directory;
+  /// Written by the POOL only.
+  token_index tokens;
 };
 
 using context_ptr = std::shared_ptr<daemon_context>;

@@ -31,6 +31,10 @@ const option_table<engine_settings>& setting_table() {
     {"events-retention-days", "30",
      "Failure events older than this many days are deleted (0 = keep).",
      &s::events_retention_days, 0, 3650},
+    {"settle-window", "30s",
+     "After a token is applied, unnamed reports still count against the "
+     "previous one for this long (0 = off).",
+     &s::settle_window, 0, hour_ms},
   };
   return table;
 }

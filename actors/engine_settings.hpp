@@ -39,6 +39,9 @@ struct engine_settings {
   millis budget_window;
   /// Failure events older than this are deleted (0 = keep forever).
   uint32_t events_retention_days;
+  /// After a new token was applied, reports that do not name their
+  /// credential are still charged to the previous one for this long.
+  millis settle_window;
 };
 
 /// Every runtime setting: key, default, sentence, field and accepted values

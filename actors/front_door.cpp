@@ -1,6 +1,7 @@
 #include "actors/front_door.hpp"
 
 #include "messages/error.hpp"
+#include "messages/fingerprint.hpp"
 #include "messages/register.hpp"
 #include "messages/validate.hpp"
 
@@ -52,12 +53,35 @@ caf::result<T> read_store(self_ptr self, const query& q, Ts... xs) {
   return rp;
 }
 
+/// A report that names its token by fingerprint: the full fingerprint and
+/// the subscription it belongs to (rotated-away tokens included).
+caf::error resolve_token(const daemon_context& ctx, failure_report& r) {
+  if (r.token_sha256.empty())
+    return caf::none;
+  auto prefix = normalize_fingerprint(r.token_sha256);
+  if (!prefix)
+    return prefix.error();
+  auto token = ctx.tokens.resolve(*prefix);
+  if (!token)
+    return token.error();
+  if (!r.subscription.empty() && r.subscription != token->subscription)
+    return make_error(ec::invalid_argument, "the token " + *prefix
+                                              + " belongs to subscription '"
+                                              + token->subscription + "', not '"
+                                              + r.subscription + "'");
+  r.token_sha256 = token->sha256;
+  r.subscription = token->subscription;
+  return caf::none;
+}
+
 caf::result<report_result> route_report(self_ptr self, failure_report& r) {
   auto& st = self->state;
   auto now = st.deps.ctx->now();
   if (auto err = check_report(r, now))
     return err;
   r.arrived_at = now;
+  if (auto err = resolve_token(*st.deps.ctx, r))
+    return err;
   auto agent = st.deps.ctx->directory.find(r.agent);
   if (!agent)
     return unknown_agent(r.agent);

@@ -2,6 +2,7 @@
 
 #include "actors/logging.hpp"
 #include "messages/error.hpp"
+#include "messages/fingerprint.hpp"
 
 #include <algorithm>
 #include <chrono>
@@ -18,6 +19,7 @@ subscription_info make_info(const pool_entry& e, millis now, millis window) {
   subscription_info info;
   info.id = e.id;
   info.name = e.name;
+  info.fingerprint = e.token_sha256.substr(0, fingerprint_prefix_digits);
   info.agent_count = static_cast<uint32_t>(e.members.size());
   auto until = e.excluded_until(window);
   info.excluded_until = until > now ? until : 0;
@@ -33,6 +35,7 @@ selection make_selection(const pool_entry& e) {
   sel.id = e.id;
   sel.name = e.name;
   sel.token = e.token;
+  sel.token_sha256 = e.token_sha256;
   return sel;
 }
 
@@ -103,12 +106,19 @@ void init(self_ptr self, const snapshot& snap) {
     e.id = s.id;
     e.name = s.name;
     e.token = s.token;
+    e.token_sha256 = s.token_sha256;
     e.created_at = s.created_at;
     e.updated_at = s.updated_at;
     st.by_name.emplace(s.name, s.id);
     st.index.add(s.id, s.name);
     st.subs.emplace(s.id, std::move(e));
   }
+  // Every version oldest first, then the current tokens: the last one added
+  // per subscription is its current one.
+  for (auto& v : snap.token_versions)
+    st.ctx->tokens.add(v.subscription, v.sha256);
+  for (auto& s : snap.subscriptions)
+    st.ctx->tokens.add(s.name, s.token_sha256);
   for (auto& a : snap.agents)
     st.move(a.name, 0, a.subscription_id);
   apply_seeds(st, snap.exclusions, false);
@@ -159,6 +169,8 @@ subscription_change upserted(self_ptr self, subscription_upsert& up) {
   e.id = up.row.id;
   e.name = up.row.name;
   e.token = std::move(up.row.token);
+  e.token_sha256 = up.row.token_sha256;
+  st.ctx->tokens.add(e.name, e.token_sha256);
   e.created_at = up.row.created_at;
   e.updated_at = up.row.updated_at;
   st.by_name[e.name] = e.id;
@@ -201,6 +213,7 @@ remove_subscription(self_ptr self, const std::string& name) {
           st.subs.erase(i->second);
           st.by_name.erase(i);
         }
+        st.ctx->tokens.remove(name);
         SB_INFO("subscription {} removed; {} agents unassigned", name,
                 agents.size());
         for (auto& agent_name : agents)

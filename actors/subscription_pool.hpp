@@ -30,6 +30,7 @@ struct pool_entry {
   int64_t id = 0;
   std::string name;
   secret token;
+  std::string token_sha256;
   millis created_at = 0;
   millis updated_at = 0;
   /// Agents on this subscription, committed or decided.

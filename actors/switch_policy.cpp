@@ -1,5 +1,7 @@
 #include "actors/switch_policy.hpp"
 
+#include "messages/error.hpp"
+
 #include <algorithm>
 
 namespace sb {
@@ -15,6 +17,11 @@ decision answer(outcome result, std::string reason) {
   d.result = result;
   d.reason = std::move(reason);
   return d;
+}
+
+caf::error contradiction(const std::string& what) {
+  return make_error(ec::invalid_argument,
+                    "the report's credential does not add up: " + what);
 }
 
 } // namespace
@@ -35,14 +42,62 @@ void switch_policy::push(epoch e) {
     epochs_.erase(epochs_.begin());
 }
 
-attribution switch_policy::attribute(const std::string& named,
-                                     millis arrived_at) const {
-  if (!named.empty())
-    return {named, true};
+const epoch* switch_policy::find(uint64_t generation) const {
   for (auto i = epochs_.rbegin(); i != epochs_.rend(); ++i)
-    if (i->since < arrived_at)
-      return {i->sub_name, false};
-  return {epochs_.front().sub_name, false};
+    if (i->generation == generation)
+      return &*i;
+  return nullptr;
+}
+
+const epoch& switch_policy::in_force(millis t, millis settle_window) const {
+  // An epoch is in force once its token was applied and the settle window
+  // after that has passed; a report in the same millisecond still belongs
+  // to the previous one (the safe side: it cannot cause a second switch).
+  for (auto i = epochs_.rbegin(); i != epochs_.rend(); ++i)
+    if (i->applied_at != 0 && t > i->applied_at + settle_window)
+      return *i;
+  return epochs_.front();
+}
+
+const epoch* switch_policy::newest_on(const std::string& sub,
+                                      const std::string& sha) const {
+  for (auto i = epochs_.rbegin(); i != epochs_.rend(); ++i)
+    if (i->sub_name == sub && (sha.empty() || i->token_sha256 == sha))
+      return &*i;
+  return nullptr;
+}
+
+caf::expected<attribution>
+switch_policy::attribute(const report_identity& id, millis arrived_at,
+                         millis settle_window) const {
+  if (id.empty()) {
+    auto& e = in_force(arrived_at, settle_window);
+    return attribution{e.sub_name, false, e.generation};
+  }
+  if (id.generation) {
+    auto g = *id.generation;
+    if (g > current().generation)
+      return make_error(ec::invalid_argument,
+                        "generation " + std::to_string(g)
+                          + " is in the future: the agent is at generation "
+                          + std::to_string(current().generation));
+    auto e = find(g);
+    if (e == nullptr) // older than the epochs kept: the AGENT looks it up
+      return attribution{id.subscription, true, g};
+    if (!id.subscription.empty() && id.subscription != e->sub_name)
+      return contradiction("generation " + std::to_string(g) + " ran on '"
+                           + name_or_none(e->sub_name) + "', not on '"
+                           + id.subscription + "'");
+    if (!id.token_sha256.empty() && !e->token_sha256.empty()
+        && id.token_sha256 != e->token_sha256)
+      return contradiction("generation " + std::to_string(g)
+                           + " ran with another token");
+    return attribution{e->sub_name, true, g};
+  }
+  auto e = newest_on(id.subscription, id.token_sha256);
+  if (e == nullptr)
+    return attribution{id.subscription, true, std::nullopt};
+  return attribution{e->sub_name, true, e->generation};
 }
 
 decision switch_policy::decide(const report_facts& r,
@@ -56,19 +111,61 @@ decision switch_policy::decide(const report_facts& r,
     return answer(outcome::disabled, "auto-switch is off");
   if (agent_mode == auto_switch_mode::off)
     return answer(outcome::disabled, "auto-switch is off for this agent");
-  // A switch is being selected, committed or applied: join it, unless the
-  // report names a subscription the switch is not about.
-  if (inflight
-      && (!r.about.named || r.about.subscription == inflight->from
-          || r.about.subscription == inflight->to)) {
+  auto g = r.about.generation;
+  if (g && *g == current().generation) {
+    // About the assignment in force (or named explicitly): a switch in
+    // flight already answers it; otherwise it counts.
+    if (inflight) {
+      decision d;
+      d.verdict = decision::join;
+      return d;
+    }
+    return about_current(r, settings, now);
+  }
+  if (g)
+    if (auto e = find(*g))
+      return about_former(r, *e, settings, inflight);
+  return answer(outcome::stale, "the agent is on '"
+                                  + name_or_none(current().sub_name) + "' now");
+}
+
+decision switch_policy::about_former(
+  const report_facts& r, const epoch& e, const engine_settings& settings,
+  const std::optional<inflight_facts>& inflight) const {
+  // The switch that left `e` is the epoch right after it.
+  auto i = std::find_if(epochs_.begin(), epochs_.end(), [&](const epoch& x) {
+    return x.generation == e.generation;
+  });
+  auto& next = *std::next(i);
+  if (inflight && inflight->committed
+      && next.generation == current().generation) {
     decision d;
     d.verdict = decision::join;
     return d;
   }
-  auto& cur = current();
-  if (r.about.subscription != cur.sub_name)
-    return answer(outcome::stale,
-                  "the agent is on '" + name_or_none(cur.sub_name) + "' now");
+  auto settled_at = next.applied_at + settings.settle_window;
+  if (next.applied_at == 0 || r.arrived_at <= settled_at) {
+    auto d = answer(
+      outcome::coalesced,
+      next.applied_at == 0
+        ? "charged to '" + name_or_none(e.sub_name) + "': the token of '"
+            + name_or_none(next.sub_name) + "' is not applied yet"
+        : "charged to '" + name_or_none(e.sub_name) + "': the token of '"
+            + name_or_none(next.sub_name) + "' was applied at "
+            + format_iso(next.applied_at) + ", reports until "
+            + format_iso(settled_at) + " belong to that switch");
+    d.switch_from = e.sub_name;
+    d.switch_to = next.sub_name;
+    d.switch_generation = next.generation;
+    return d;
+  }
+  return answer(outcome::stale, "the agent is on '"
+                                  + name_or_none(current().sub_name) + "' now");
+}
+
+decision switch_policy::about_current(const report_facts& r,
+                                      const engine_settings& settings,
+                                      millis now) {
   // Thresholds: failures of this kind on this subscription in the window.
   auto& failures = r.kind == failure_kind::rate_limit ? rate_limit_failures_
                                                       : auth_failures_;
@@ -119,12 +216,24 @@ void switch_policy::committed(const epoch& next, trigger by) {
     auth_failures_.clear();
   }
   if (by == trigger::automatic)
-    recent_switches_.push_back(next.since);
+    recent_switches_.push_back(next.committed_at);
   push(next);
 }
 
+void switch_policy::applied(uint64_t generation, millis at) {
+  for (auto& e : epochs_)
+    if (e.generation == generation && e.applied_at == 0)
+      e.applied_at = at;
+}
+
 void switch_policy::unassigned(millis at) {
-  push(epoch{current().generation, 0, {}, at});
+  // No token to apply: in force at once.
+  push(epoch{current().generation, 0, {}, {}, at, at});
+}
+
+void switch_policy::know_token(const std::string& sha256) {
+  if (epochs_.back().token_sha256.empty())
+    epochs_.back().token_sha256 = sha256;
 }
 
 uint32_t switch_policy::recent_switches(millis now, millis window) const {

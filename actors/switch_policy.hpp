@@ -8,10 +8,20 @@
 // It keeps what the decisions depend on: the agent's recent assignments
 // (epochs, for attribution), the failures per kind on the current
 // subscription (thresholds) and the recent switches (budget).
+//
+// Attribution (SPEC section 1.2): a report is charged to the credential its
+// failed request carried. Explicit identity wins (a generation, a token
+// fingerprint, a subscription name). Otherwise it is charged to the
+// assignment the agent's container was running when the report arrived: an
+// assignment is in force only once its token was applied and the settle
+// window after that has passed; before, reports still belong to the
+// previous one and are coalesced into the switch that left it.
 
 #include "actors/engine_settings.hpp"
 #include "messages/kinds.hpp"
 #include "messages/time.hpp"
+
+#include <caf/expected.hpp>
 
 #include <cstdint>
 #include <optional>
@@ -20,20 +30,40 @@
 
 namespace sb {
 
-/// An assignment of the agent: from `since` on, generation `generation`
-/// ran on `sub_name` (0 / "" = no subscription).
+/// An assignment of the agent: generation `generation` ran on `sub_name`
+/// (0 / "" = no subscription) with the token whose fingerprint is
+/// `token_sha256`.
 struct epoch {
   uint64_t generation = 0;
   int64_t sub_id = 0;
   std::string sub_name;
-  millis since = 0;
+  std::string token_sha256;
+  millis committed_at = 0;
+  /// When its token was applied (0 = not yet).
+  millis applied_at = 0;
+};
+
+/// What a report says about the credential its request used.
+struct report_identity {
+  /// Named, or resolved from the token fingerprint ("" = unknown).
+  std::string subscription;
+  /// The full fingerprint ("" = unknown).
+  std::string token_sha256;
+  std::optional<uint64_t> generation;
+
+  bool empty() const {
+    return subscription.empty() && token_sha256.empty() && !generation;
+  }
 };
 
 /// The credential a report is charged to.
 struct attribution {
   std::string subscription;
-  /// The report named it (rather than being charged by arrival time).
+  /// The report said so (rather than being charged by arrival time).
   bool named = false;
+  /// The agent's assignment it belongs to; absent when the agent never ran
+  /// that credential (or the generation is older than the epochs kept).
+  std::optional<uint64_t> generation;
 };
 
 /// What the policy needs to know of a report whose event is durable.
@@ -45,10 +75,10 @@ struct report_facts {
   millis arrived_at = 0;
 };
 
-/// The switch in flight, if any: from and to (to is "" while selecting).
+/// The switch in flight, if any.
 struct inflight_facts {
-  std::string from;
-  std::string to;
+  /// Its commit is done: the current epoch is the one it created.
+  bool committed = false;
 };
 
 /// What to do with a report.
@@ -71,6 +101,10 @@ struct decision {
   bool alert = false;
   /// held: when the budget allows a switch again.
   millis held_until = 0;
+  /// coalesced: the switch the report belongs to.
+  std::string switch_from;
+  std::string switch_to;
+  uint64_t switch_generation = 0;
 };
 
 class switch_policy {
@@ -83,11 +117,14 @@ public:
 
   const epoch& current() const { return epochs_.back(); }
 
-  /// The subscription a report is about: the one it names, else the
-  /// assignment in force when it entered the daemon. A report that entered
-  /// in the same millisecond as a switch committed counts as before it: the
-  /// safe side, it cannot cause a second switch.
-  attribution attribute(const std::string& named, millis arrived_at) const;
+  /// The epoch of `generation`, if kept.
+  const epoch* find(uint64_t generation) const;
+
+  /// Charges a report that arrived at `arrived_at` (see the header comment).
+  /// Errors: a future generation, or identities that contradict each other.
+  caf::expected<attribution> attribute(const report_identity& id,
+                                       millis arrived_at,
+                                       millis settle_window) const;
 
   /// Steps 4-7 of SPEC section 1: gates, coalescing, stale, thresholds,
   /// budget. Records the failure for the thresholds and, for a hold, the
@@ -96,13 +133,19 @@ public:
                   auto_switch_mode agent_mode,
                   const std::optional<inflight_facts>& inflight, millis now);
 
-  /// A switch committed: `next` is the new assignment. A new subscription
-  /// starts its threshold counts afresh; an automatic switch counts
-  /// against the budget.
+  /// A switch committed: `next` is the new assignment (not applied yet). A
+  /// new subscription starts its threshold counts afresh; an automatic
+  /// switch counts against the budget.
   void committed(const epoch& next, trigger by);
+
+  /// The token of `generation` was applied at `at`: its epoch starts.
+  void applied(uint64_t generation, millis at);
 
   /// The subscription was removed: the agent has none from `at` on.
   void unassigned(millis at);
+
+  /// Fills in the fingerprint of the current epoch if it is not known yet.
+  void know_token(const std::string& sha256);
 
   /// Switches inside the budget window ending at `now`.
   uint32_t recent_switches(millis now, millis window) const;
@@ -111,6 +154,19 @@ private:
   static void drop_older(std::vector<millis>& xs, millis cutoff);
 
   void push(epoch e);
+
+  /// The newest epoch in force at `t`, else the oldest kept.
+  const epoch& in_force(millis t, millis settle_window) const;
+
+  /// The newest epoch that ran `sub` (with `sha`, if given).
+  const epoch* newest_on(const std::string& sub, const std::string& sha) const;
+
+  decision about_former(const report_facts& r, const epoch& e,
+                        const engine_settings& settings,
+                        const std::optional<inflight_facts>& inflight) const;
+
+  decision about_current(const report_facts& r, const engine_settings& settings,
+                         millis now);
 
   decision held(const engine_settings& settings, millis now);
 

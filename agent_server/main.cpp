@@ -13,7 +13,8 @@
 //        Liveness. Switchboard polls it after (re)creating a container.
 //
 //   POST /api/credentials/reload-token
-//        body {"token": "<oauth token>", "remove_api_key": true|false}
+//        body {"token": "<oauth token>", "remove_api_key": true|false,
+//              "generation": N (optional)}
 //        200 {"status":"success","reloaded":true}
 //        400 {"error":"..."}  body not JSON / not an object, "token" missing,
 //                             not a string or empty, "remove_api_key" present
@@ -26,13 +27,17 @@
 //        "remove_api_key": true the variables ANTHROPIC_API_KEY and
 //        ANTHROPIC_AUTH_TOKEN are removed from the process environment, so an
 //        API key can no longer take precedence over the subscription token.
+//        "generation" is Switchboard's generation of the agent whose token
+//        this is; it is kept beside the token (file <token-file>.generation)
+//        and named in every /api/task answer. --reload-delay-ms N answers
+//        (and switches) only after N ms: a slow agent server, for tests.
 //        With --no-reload the endpoint does not exist (404): this is how an
 //        older image without hot reload looks, and Switchboard then falls back
 //        to recreating the container with the new token in its environment.
 //
 //   GET  /api/credentials/status
-//        200 {"token_sha256": "<hex>" | null, "reloads": N,
-//             "api_key_present": true|false}
+//        200 {"token_sha256": "<hex>" | null, "generation": N | null,
+//             "reloads": N, "api_key_present": true|false}
 //        token_sha256 is the SHA-256 of the current token (null if there is
 //        none), so a caller that knows the token can check which one is in
 //        force without the token ever leaving the container. reloads counts
@@ -47,6 +52,11 @@
 //            spaces, tabs and \r are ignored; the file is re-read on every
 //            request; a missing file means no token is exhausted)
 //        200 {"status":"ok","token_sha256":"<hex>"}
+//        Every answer with a token carries the headers
+//          X-Switchboard-Token-Sha256: <hex of the token this request used>
+//          X-Switchboard-Generation: N    (when the generation is known)
+//        so the caller can tell Switchboard which credential failed:
+//          switchboard report AGENT --status 429 --token-sha256 <hex>
 //        Tests use it to simulate a subscription that hit its usage limit.
 //
 //   Any other path answers 404 {"error":"not found"}.
@@ -58,6 +68,8 @@
 //   then there is no token until the first reload). The file wins because it
 //   holds the most recent reload, which must survive a container restart,
 //   while the environment holds the token the container was created with.
+//   The generation comes from the same place: <token-file>.generation, else
+//   the variable SWITCHBOARD_GENERATION.
 //
 // SECRECY
 //   The token is never returned, never logged and never part of an error
@@ -80,6 +92,7 @@
 //   --exhausted-file PATH  tokens that answer 429 on /api/task, one per line
 //                          (default /data/exhausted-tokens)
 //   --no-reload            do not offer the reload endpoint (404)
+//   --reload-delay-ms N    take N ms to answer (and apply) a reload
 
 #include <CLI/CLI.hpp>
 #include <httplib.h>
@@ -272,12 +285,19 @@ void write_file_atomically(const std::string& path,
 /// other, and requests are served by a thread pool).
 class credentials {
 public:
-  explicit credentials(std::string token) : token_(std::move(token)) {}
+  credentials(std::string token, std::string generation)
+      : token_(std::move(token)), generation_(std::move(generation)) {}
 
   /// The current token; empty means "no token".
   std::string token() const {
     std::lock_guard<std::mutex> guard{mtx_};
     return token_;
+  }
+
+  /// The token and Switchboard's generation of it ("" = unknown), as one.
+  std::pair<std::string, std::string> current() const {
+    std::lock_guard<std::mutex> guard{mtx_};
+    return {token_, generation_};
   }
 
   int reloads() const {
@@ -288,10 +308,12 @@ public:
   /// Stores `token` in `file`, then makes it current. Reloads are serialized:
   /// the file and the in-memory token always agree on the last one.
   void reload(const std::string& file, const std::string& token,
-              bool remove_api_key) {
+              const std::string& generation, bool remove_api_key) {
     std::lock_guard<std::mutex> guard{mtx_};
     write_file_atomically(file, token);
+    write_file_atomically(file + ".generation", generation);
     token_ = token;
+    generation_ = generation;
     ++reloads_;
     if (remove_api_key) {
       ::unsetenv("ANTHROPIC_API_KEY");
@@ -312,8 +334,17 @@ public:
 private:
   mutable std::mutex mtx_;
   std::string token_;
+  std::string generation_;
   int reloads_ = 0;
 };
+
+/// Names the credential a request used, so its caller can tell Switchboard.
+void identify(httplib::Response& res, const std::string& token,
+              const std::string& generation) {
+  res.set_header("X-Switchboard-Token-Sha256", sha256_hex(token));
+  if (!generation.empty())
+    res.set_header("X-Switchboard-Generation", generation);
+}
 
 // -- HTTP handlers ------------------------------------------------------------
 
@@ -333,6 +364,7 @@ struct options {
   std::string token_file = "/var/lib/agent-server/oauth-token";
   std::string exhausted_file = "/data/exhausted-tokens";
   bool no_reload = false;
+  int reload_delay_ms = 0;
 };
 
 /// Requests being served (see the pre-routing handler and the logger).
@@ -367,8 +399,19 @@ void install_routes(httplib::Server& svr, const options& opts,
             return reply_error(res, 400, "remove_api_key must be a boolean");
           remove_api_key = rak->get<bool>();
         }
+        std::string generation;
+        auto gen = body.find("generation");
+        if (gen != body.end() && !gen->is_null()) {
+          if (!gen->is_number_unsigned())
+            return reply_error(res, 400,
+                               "generation must be a non-negative integer");
+          generation = std::to_string(gen->get<uint64_t>());
+        }
+        if (opts.reload_delay_ms > 0)
+          std::this_thread::sleep_for(
+            std::chrono::milliseconds(opts.reload_delay_ms));
         try {
-          creds.reload(opts.token_file, token, remove_api_key);
+          creds.reload(opts.token_file, token, generation, remove_api_key);
         } catch (const std::exception& e) {
           // The message names the failing step, never the token.
           log_line(std::string("reload failed: ") + e.what());
@@ -380,16 +423,18 @@ void install_routes(httplib::Server& svr, const options& opts,
       });
   }
 
-  svr.Get("/api/credentials/status",
-          [&creds](const httplib::Request&, httplib::Response& res) {
-            auto token = creds.token();
-            json body;
-            body["token_sha256"]
-              = token.empty() ? json(nullptr) : json(sha256_hex(token));
-            body["reloads"] = creds.reloads();
-            body["api_key_present"] = creds.api_key_present();
-            reply(res, 200, body);
-          });
+  svr.Get("/api/credentials/status", [&creds](const httplib::Request&,
+                                              httplib::Response& res) {
+    auto [token, generation] = creds.current();
+    json body;
+    body["token_sha256"]
+      = token.empty() ? json(nullptr) : json(sha256_hex(token));
+    body["generation"]
+      = generation.empty() ? json(nullptr) : json(std::stoull(generation));
+    body["reloads"] = creds.reloads();
+    body["api_key_present"] = creds.api_key_present();
+    reply(res, 200, body);
+  });
 
   // Registered with a content reader so that the (ignored) body is only read
   // when the request announces one: cpp-httplib 0.11 would otherwise wait for
@@ -401,9 +446,10 @@ void install_routes(httplib::Server& svr, const options& opts,
     if (req.has_header("Content-Length")
         || req.get_header_value("Transfer-Encoding") == "chunked")
       reader([](const char*, size_t) { return true; });
-    auto token = creds.token();
+    auto [token, generation] = creds.current();
     if (token.empty())
       return reply_error(res, 401, "not authenticated");
+    identify(res, token, generation);
     if (is_exhausted(opts.exhausted_file, token))
       return reply_error(res, 429, "rate limit reached for this subscription");
     reply(res, 200,
@@ -450,6 +496,21 @@ void install_routes(httplib::Server& svr, const options& opts,
       --in_flight;
     }
   });
+}
+
+/// The generation of the startup token: beside the token file if the token
+/// came from there, else SWITCHBOARD_GENERATION ("" = unknown).
+std::string startup_generation(const options& opts, bool from_file) {
+  std::string text;
+  if (from_file) {
+    if (auto content = read_file(opts.token_file + ".generation"))
+      text = trim_right(*content);
+  } else if (const char* value = std::getenv("SWITCHBOARD_GENERATION")) {
+    text = value;
+  }
+  bool digits = !text.empty() && text.size() < 20
+                && text.find_first_not_of("0123456789") == std::string::npos;
+  return digits ? text : std::string{};
 }
 
 /// The startup token: the token file if it exists and is non-empty, else the
@@ -503,6 +564,10 @@ int main(int argc, char** argv) {
     ->capture_default_str();
   app.add_flag("--no-reload", opts.no_reload,
                "Do not offer POST /api/credentials/reload-token (404)");
+  app
+    .add_option("--reload-delay-ms", opts.reload_delay_ms,
+                "Take this long to answer (and apply) a reload")
+    ->check(CLI::Range(0, 600000));
   CLI11_PARSE(app, argc, argv);
 
   // Block SIGTERM and SIGINT before any thread exists, so every thread
@@ -521,7 +586,9 @@ int main(int argc, char** argv) {
   ::signal(SIGPIPE, SIG_IGN);
 
   std::string source;
-  credentials creds{startup_token(opts, source)};
+  auto token = startup_token(opts, source);
+  credentials creds{token,
+                    startup_generation(opts, source.rfind("file", 0) == 0)};
   log_line("startup token: " + source);
 
   httplib::Server svr;

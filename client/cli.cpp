@@ -3,6 +3,7 @@
 #include "client/connect.hpp"
 #include "client/format.hpp"
 #include "messages/error.hpp"
+#include "messages/fingerprint.hpp"
 #include "messages/register.hpp"
 #include "messages/validate.hpp"
 
@@ -41,6 +42,8 @@ struct options {
   std::string third;
   std::string token_file;
   std::string subscription;
+  std::string token_sha256;
+  int64_t generation = -1;
   std::string container;
   agent_spec spec;
   int status = 0;
@@ -220,10 +223,11 @@ void cmd_sub_add(const options& o) {
 void cmd_sub_list(const options& o) {
   session s{o};
   auto subs = s.call<std::vector<subscription_info>>(sub_list_atom::value);
-  std::vector<std::vector<std::string>> rows{
-    {"NAME", "AGENTS", "EXCLUDED_UNTIL", "FAILURES_2H", "FAILURES_24H"}};
+  std::vector<std::vector<std::string>> rows{{"NAME", "FINGERPRINT", "AGENTS",
+                                              "EXCLUDED_UNTIL", "FAILURES_2H",
+                                              "FAILURES_24H"}};
   for (auto& x : subs)
-    rows.push_back({x.name, std::to_string(x.agent_count),
+    rows.push_back({x.name, x.fingerprint, std::to_string(x.agent_count),
                     iso_text(x.excluded_until), std::to_string(x.failures_2h),
                     std::to_string(x.failures_24h)});
   print(o, to_json(subs), table(rows));
@@ -256,6 +260,8 @@ std::string agent_text(const agent_info& a) {
      a.last_apply.result == apply_result::none
        ? std::string{"-"}
        : to_string(a.last_apply) + " at " + iso_text(a.last_apply_at)},
+    {"epoch_started_at", iso_text(a.epoch_started_at)},
+    {"settle_until", iso_text(a.settle_until)},
     {"retry_at", iso_text(a.retry_at)},
     {"last_switch_at", iso_text(a.last_switch_at)},
   };
@@ -338,6 +344,14 @@ void cmd_report(const options& o) {
   r.error = o.error_file.empty() ? o.error_text
                                  : read_all(o.error_file, "error text");
   r.subscription = o.subscription;
+  if (!o.token_sha256.empty()) {
+    auto fp = normalize_fingerprint(o.token_sha256);
+    if (!fp)
+      fail(render(fp.error()), 2);
+    r.token_sha256 = *fp;
+  }
+  if (o.generation >= 0)
+    r.generation = static_cast<uint64_t>(o.generation);
   r.execution_id = o.execution_id;
   r.source = o.source;
   if (!std::isfinite(o.retry_after_s) || o.retry_after_s < 0
@@ -559,6 +573,13 @@ int run_cli(int argc, char** argv) {
                      "read the error text from a file ('-' = stdin)");
   report->add_option("--subscription", o.subscription,
                      "subscription the failed request ran on");
+  report->add_option("--token-sha256", o.token_sha256,
+                     "SHA-256 of the token the failed request used (or a "
+                     "prefix of 12+ hex digits)");
+  report
+    ->add_option("--generation", o.generation,
+                 "agent generation whose token the failed request used")
+    ->check(CLI::NonNegativeNumber);
   report->add_option("--execution-id", o.execution_id, "execution id");
   report->add_option("--source", o.source, "chat, task, ...");
   report->add_option("--retry-after", o.retry_after_s,

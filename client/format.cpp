@@ -96,6 +96,7 @@ nlohmann::json to_json(const subscription_info& x) {
   return {
     {"id", x.id},
     {"name", x.name},
+    {"fingerprint", x.fingerprint},
     {"agent_count", x.agent_count},
     {"excluded_until", iso_or_null(x.excluded_until)},
     {"reset_at", iso_or_null(x.reset_at)},
@@ -133,6 +134,8 @@ nlohmann::json to_json(const agent_info& x) {
     {"auto_switch", to_string(x.auto_switch)},
     {"last_apply", last_apply},
     {"last_switch_at", iso_or_null(x.last_switch_at)},
+    {"epoch_started_at", iso_or_null(x.epoch_started_at)},
+    {"settle_until", iso_or_null(x.settle_until)},
     {"retry_at", iso_or_null(x.retry_at)},
     {"recent_switches", x.recent_switches},
     {"mailbox", x.mailbox},

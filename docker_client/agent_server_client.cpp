@@ -14,12 +14,13 @@ std::string base_url(const std::string& host, uint16_t port) {
 
 } // namespace
 
-reload_result
-agent_server_client::reload_token(const std::string& host, uint16_t port,
-                                  const std::string& token, bool remove_api_key,
-                                  std::chrono::milliseconds timeout) {
+reload_result agent_server_client::reload_token(
+  const std::string& host, uint16_t port, const std::string& token,
+  bool remove_api_key, std::chrono::milliseconds timeout, uint64_t generation) {
   auto url = base_url(host, port) + "/api/credentials/reload-token";
   nlohmann::json body = {{"token", token}, {"remove_api_key", remove_api_key}};
+  if (generation > 0)
+    body["generation"] = generation;
   auto res = http_.request("POST", url, body.dump(), timeout);
   reload_result out;
   if (!res) {

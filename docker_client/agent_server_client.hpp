@@ -37,9 +37,12 @@ class agent_server_client {
 public:
   agent_server_client() = default;
 
+  /// POSTs the token (and the agent generation it belongs to, if known:
+  /// the agent server then names it in its answers).
   reload_result reload_token(const std::string& host, uint16_t port,
                              const std::string& token, bool remove_api_key,
-                             std::chrono::milliseconds timeout);
+                             std::chrono::milliseconds timeout,
+                             uint64_t generation = 0);
 
   /// True if GET /health answers 2xx within `timeout`.
   bool healthy(const std::string& host, uint16_t port,

@@ -74,7 +74,7 @@ bool wait_healthy(docker_api& engine, agent_server_client& agents,
 }
 
 op_outcome recreate(docker_api& engine, agent_server_client& agents,
-                    const container_info& old, const std::string& token,
+                    const container_info& old, const op_request& req,
                     const op_settings& cfg, const progress_fn& progress,
                     apply_result success) {
   progress(lifecycle::recreating);
@@ -84,7 +84,8 @@ op_outcome recreate(docker_api& engine, agent_server_client& agents,
   if (auto err = engine.remove(temp, true); err && !is(err, ec::not_found))
     return failed("cannot clear " + temp + ": " + render(err), state_of(old),
                   old.id);
-  auto id = engine.create(temp, recreate_config(old, token, cfg.token_env));
+  auto id = engine.create(
+    temp, recreate_config(old, req.token, cfg.token_env, req.generation));
   if (!id)
     return failed("cannot create the new container: " + render(id.error()),
                   state_of(old), old.id);
@@ -116,8 +117,8 @@ op_outcome do_apply(docker_api& engine, agent_server_client& agents,
                     const op_settings& cfg, const progress_fn& progress) {
   progress(lifecycle::reloading);
   auto [host, port] = agent_endpoint(info, cfg.default_agent_port);
-  auto rr
-    = agents.reload_token(host, port, req.token, true, cfg.reload_timeout);
+  auto rr = agents.reload_token(host, port, req.token, true, cfg.reload_timeout,
+                                req.generation);
   switch (rr.outcome) {
   case reload_result::reloaded: {
     auto out = settle(engine, info.id, apply_result::hot_reloaded);
@@ -130,7 +131,7 @@ op_outcome do_apply(docker_api& engine, agent_server_client& agents,
     return failed(rr.detail, lifecycle::running, info.id);
   default:
     // 404, transport error or timeout: recreate with the new token.
-    return recreate(engine, agents, info, req.token, cfg, progress,
+    return recreate(engine, agents, info, req, cfg, progress,
                     apply_result::restarted);
   }
 }
@@ -145,7 +146,7 @@ op_outcome do_start(docker_api& engine, agent_server_client& agents,
     return done(apply_result::running, lifecycle::running, info.id);
   }
   if (stale)
-    return recreate(engine, agents, info, req.token, cfg, progress,
+    return recreate(engine, agents, info, req, cfg, progress,
                     apply_result::started);
   progress(lifecycle::starting);
   if (auto err = engine.start(info.id))
@@ -179,7 +180,8 @@ std::pair<std::string, uint16_t> agent_endpoint(const container_info& info,
 
 nlohmann::json recreate_config(const container_info& info,
                                const std::string& token,
-                               const std::string& token_env) {
+                               const std::string& token_env,
+                               uint64_t generation) {
   nlohmann::json cfg = nlohmann::json::object();
   if (auto c = info.raw.find("Config"); c != info.raw.end() && c->is_object())
     for (auto key : {"User", "Tty", "OpenStdin", "StdinOnce", "AttachStdin",
@@ -190,8 +192,9 @@ nlohmann::json recreate_config(const container_info& info,
         cfg[key] = *v;
   auto env = nlohmann::json::array();
   auto drop = [&](const std::string& e) {
-    for (auto& name : {token_env, std::string{"ANTHROPIC_API_KEY"},
-                       std::string{"ANTHROPIC_AUTH_TOKEN"}})
+    for (auto& name :
+         {token_env, std::string{"ANTHROPIC_API_KEY"},
+          std::string{"ANTHROPIC_AUTH_TOKEN"}, std::string{generation_env}})
       if (e.rfind(name + "=", 0) == 0 || e == name)
         return true;
     return false;
@@ -201,6 +204,9 @@ nlohmann::json recreate_config(const container_info& info,
       env.push_back(e);
   if (!token.empty())
     env.push_back(token_env + "=" + token);
+  if (generation > 0)
+    env.push_back(std::string{generation_env} + "="
+                  + std::to_string(generation));
   cfg["Env"] = env;
   if (auto hc = info.raw.find("HostConfig"); hc != info.raw.end())
     cfg["HostConfig"] = *hc;

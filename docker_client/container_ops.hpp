@@ -44,7 +44,13 @@ struct op_request {
   container_op op = container_op::apply;
   /// The token to apply or bake in ("" = none).
   std::string token;
+  /// The agent generation of the token (0 = unknown).
+  uint64_t generation = 0;
 };
+
+/// The container variable that tells the agent server the generation of the
+/// token it was created with.
+constexpr const char* generation_env = "SWITCHBOARD_GENERATION";
 
 struct op_outcome {
   apply_outcome result;
@@ -60,11 +66,13 @@ op_outcome run_container_op(docker_api& engine, agent_server_client& agents,
                             const op_request& req, const op_settings& cfg,
                             const progress_fn& progress);
 
-/// The create body for a copy of `info` with `token` in `token_env` and the
-/// API-key variables removed.
+/// The create body for a copy of `info` with `token` in `token_env`, the
+/// generation in SWITCHBOARD_GENERATION (if known) and the API-key variables
+/// removed.
 nlohmann::json recreate_config(const container_info& info,
                                const std::string& token,
-                               const std::string& token_env);
+                               const std::string& token_env,
+                               uint64_t generation = 0);
 
 /// Where the agent server of a container listens: its
 /// `switchboard.agent-port` label (else the default) on 127.0.0.1 for host

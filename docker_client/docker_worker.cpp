@@ -15,7 +15,8 @@ docker_worker(docker_worker_actor::stateful_pointer<docker_worker_state> self,
   return {
     [=](apply_atom, const docker_job& job) {
       auto& st = self->state;
-      docker::op_request req{job.container, job.op, job.token.value};
+      docker::op_request req{job.container, job.op, job.token.value,
+                             job.generation};
       auto progress = [&](lifecycle state) {
         self->send(st.supervisor, progress_atom::value, job.container, state);
       };

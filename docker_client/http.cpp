@@ -4,6 +4,7 @@
 
 #include <curl/curl.h>
 
+#include <cctype>
 #include <mutex>
 
 namespace sb::docker {
@@ -12,6 +13,24 @@ namespace {
 
 size_t write_body(char* data, size_t size, size_t count, void* user) {
   static_cast<std::string*>(user)->append(data, size * count);
+  return size * count;
+}
+
+/// Collects "Name: value" header lines (names lowercased, values trimmed).
+size_t write_header(char* data, size_t size, size_t count, void* user) {
+  std::string line{data, size * count};
+  auto colon = line.find(':');
+  if (colon != std::string::npos) {
+    auto name = line.substr(0, colon);
+    for (auto& ch : name)
+      ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    auto value = line.substr(colon + 1);
+    auto first = value.find_first_not_of(" \t");
+    auto last = value.find_last_not_of(" \t\r\n");
+    (*static_cast<std::map<std::string, std::string>*>(user))[name]
+      = first == std::string::npos ? std::string{}
+                                   : value.substr(first, last - first + 1);
+  }
   return size * count;
 }
 
@@ -64,6 +83,8 @@ http_client::request(const std::string& method, const std::string& url,
   prepare(c, impl_->unix_socket, method, url, timeout);
   curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, write_body);
   curl_easy_setopt(c, CURLOPT_WRITEDATA, &res.body);
+  curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, write_header);
+  curl_easy_setopt(c, CURLOPT_HEADERDATA, &res.headers);
   struct curl_slist* headers = nullptr;
   if (!body.empty() || method == "POST") {
     headers = curl_slist_append(headers, "Content-Type: application/json");

@@ -10,6 +10,7 @@
 
 #include <chrono>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 
@@ -18,6 +19,8 @@ namespace sb::docker {
 struct http_response {
   long status = 0;
   std::string body;
+  /// Response headers, names in lowercase.
+  std::map<std::string, std::string> headers;
 };
 
 class http_client {

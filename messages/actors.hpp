@@ -90,7 +90,9 @@ using store_actor = caf::typed_actor<
   /// The outbox: pending notifications, oldest first, at most N.
   replies<pending_atom, uint32_t>::with<std::vector<notification_info>>,
   /// Exclusion seeds: since, now.
-  replies<failure_atom, millis, millis>::with<std::vector<exclusion_seed>>>;
+  replies<failure_atom, millis, millis>::with<std::vector<exclusion_seed>>,
+  /// The subscription an agent was on at a generation ("" = none).
+  replies<generation_atom, std::string, uint64_t>::with<std::string>>;
 
 /// The SUBSCRIPTION POOL: subscriptions, who is on which, exclusions.
 /// Selection and the count update happen in one step here.

@@ -61,6 +61,7 @@ SB_ATOM(shutdown_atom, "shutdown");
 SB_ATOM(progress_atom, "progress");
 SB_ATOM(pending_atom, "pending");
 SB_ATOM(delivered_atom, "delivered");
+SB_ATOM(generation_atom, "generation");
 
 #undef SB_ATOM
 

@@ -17,6 +17,8 @@ struct stored_subscription {
   int64_t id = 0;
   std::string name;
   secret token;
+  /// SHA-256 of the token (messages/fingerprint.hpp).
+  std::string token_sha256;
   millis created_at = 0;
   millis updated_at = 0;
 };
@@ -24,7 +26,7 @@ struct stored_subscription {
 template<class Inspector>
 typename Inspector::result_type inspect(Inspector& f, stored_subscription& x) {
   return f(caf::meta::type_name("sb::stored_subscription"), x.id, x.name,
-           x.token, x.created_at, x.updated_at);
+           x.token, x.token_sha256, x.created_at, x.updated_at);
 }
 
 /// The answer of an upsert: the row and whether it existed (rotation).
@@ -149,18 +151,33 @@ typename Inspector::result_type inspect(Inspector& f, failure_count& x) {
            x.count);
 }
 
+/// One token a subscription had (or has): the fingerprint of every version
+/// is kept, so a report naming a rotated-away token is still attributed.
+struct token_version {
+  std::string subscription;
+  std::string sha256;
+  millis created_at = 0;
+};
+
+template<class Inspector>
+typename Inspector::result_type inspect(Inspector& f, token_version& x) {
+  return f(caf::meta::type_name("sb::token_version"), x.subscription, x.sha256,
+           x.created_at);
+}
+
 /// Everything the daemon loads at boot.
 struct snapshot {
   std::vector<stored_subscription> subscriptions;
   std::vector<stored_agent> agents;
   settings_map settings;
   std::vector<exclusion_seed> exclusions;
+  std::vector<token_version> token_versions;
 };
 
 template<class Inspector>
 typename Inspector::result_type inspect(Inspector& f, snapshot& x) {
   return f(caf::meta::type_name("sb::snapshot"), x.subscriptions, x.agents,
-           x.settings, x.exclusions);
+           x.settings, x.exclusions, x.token_versions);
 }
 
 } // namespace sb
@@ -173,6 +190,7 @@ struct selection {
   int64_t id = 0;
   std::string name;
   secret token;
+  std::string token_sha256;
   /// With found == false: the earliest instant a candidate comes back.
   millis earliest_reset = 0;
 };
@@ -180,7 +198,7 @@ struct selection {
 template<class Inspector>
 typename Inspector::result_type inspect(Inspector& f, selection& x) {
   return f(caf::meta::type_name("sb::selection"), x.found, x.id, x.name,
-           x.token, x.earliest_reset);
+           x.token, x.token_sha256, x.earliest_reset);
 }
 
 /// A token application or a lifecycle operation for one agent's container,
@@ -204,12 +222,15 @@ typename Inspector::result_type inspect(Inspector& f, container_request& x) {
 struct docker_job {
   std::string container;
   container_op op = container_op::apply;
+  /// The agent generation the token belongs to (told to the agent server).
+  uint64_t generation = 0;
   secret token;
 };
 
 template<class Inspector>
 typename Inspector::result_type inspect(Inspector& f, docker_job& x) {
-  return f(caf::meta::type_name("sb::docker_job"), x.container, x.op, x.token);
+  return f(caf::meta::type_name("sb::docker_job"), x.container, x.op,
+           x.generation, x.token);
 }
 
 /// What a docker worker reports back: the operation's result, the lifecycle

@@ -42,11 +42,11 @@ bool operator==(const apply_outcome& x, const apply_outcome& y) {
 
 bool operator==(const failure_report& x, const failure_report& y) {
   return std::tie(x.agent, x.status, x.kind, x.error, x.subscription,
-                  x.execution_id, x.source, x.retry_after_ms, x.reset_at,
-                  x.arrived_at)
+                  x.token_sha256, x.generation, x.execution_id, x.source,
+                  x.retry_after_ms, x.reset_at, x.arrived_at)
          == std::tie(y.agent, y.status, y.kind, y.error, y.subscription,
-                     y.execution_id, y.source, y.retry_after_ms, y.reset_at,
-                     y.arrived_at);
+                     y.token_sha256, y.generation, y.execution_id, y.source,
+                     y.retry_after_ms, y.reset_at, y.arrived_at);
 }
 
 bool operator==(const report_result& x, const report_result& y) {
@@ -59,11 +59,13 @@ bool operator==(const report_result& x, const report_result& y) {
 }
 
 bool operator==(const subscription_info& x, const subscription_info& y) {
-  return std::tie(x.id, x.name, x.agent_count, x.excluded_until, x.reset_at,
-                  x.failures_2h, x.failures_24h, x.failures_2h_by_kind,
-                  x.failures_24h_by_kind, x.created_at, x.updated_at)
-         == std::tie(y.id, y.name, y.agent_count, y.excluded_until, y.reset_at,
-                     y.failures_2h, y.failures_24h, y.failures_2h_by_kind,
+  return std::tie(x.id, x.name, x.fingerprint, x.agent_count, x.excluded_until,
+                  x.reset_at, x.failures_2h, x.failures_24h,
+                  x.failures_2h_by_kind, x.failures_24h_by_kind, x.created_at,
+                  x.updated_at)
+         == std::tie(y.id, y.name, y.fingerprint, y.agent_count,
+                     y.excluded_until, y.reset_at, y.failures_2h,
+                     y.failures_24h, y.failures_2h_by_kind,
                      y.failures_24h_by_kind, y.created_at, y.updated_at);
 }
 
@@ -81,12 +83,13 @@ bool operator==(const agent_info& x, const agent_info& y) {
   return std::tie(x.name, x.subscription, x.container, x.generation,
                   x.applied_generation, x.switching, x.auto_switch,
                   x.container_state, x.last_apply, x.last_apply_at,
-                  x.last_switch_at, x.retry_at, x.mailbox, x.recent_switches)
+                  x.last_switch_at, x.epoch_started_at, x.settle_until,
+                  x.retry_at, x.mailbox, x.recent_switches)
          == std::tie(y.name, y.subscription, y.container, y.generation,
                      y.applied_generation, y.switching, y.auto_switch,
                      y.container_state, y.last_apply, y.last_apply_at,
-                     y.last_switch_at, y.retry_at, y.mailbox,
-                     y.recent_switches);
+                     y.last_switch_at, y.epoch_started_at, y.settle_until,
+                     y.retry_at, y.mailbox, y.recent_switches);
 }
 
 bool operator==(const query& x, const query& y) {

@@ -83,8 +83,13 @@ struct failure_report {
   failure_kind kind = failure_kind::none;
   /// Error text; truncated to a bound and made valid UTF-8 on arrival.
   std::string error;
-  /// Subscription the failed request ran on, "" if unknown.
+  /// Which credential the failed request used, if the caller knows it
+  /// (explicit identity wins over attribution by time): the subscription,
+  /// the SHA-256 of the token (or a prefix of 12+ hex digits), or the agent
+  /// generation whose token it was. Empty / absent = unknown.
   std::string subscription;
+  std::string token_sha256;
+  caf::optional<uint64_t> generation;
   std::string execution_id;
   std::string source;
   /// Provider hint: retry after this many milliseconds (0 = none).
@@ -98,8 +103,9 @@ struct failure_report {
 template<class Inspector>
 typename Inspector::result_type inspect(Inspector& f, failure_report& x) {
   return f(caf::meta::type_name("sb::failure_report"), x.agent, x.status,
-           x.kind, x.error, x.subscription, x.execution_id, x.source,
-           x.retry_after_ms, x.reset_at, x.arrived_at);
+           x.kind, x.error, x.subscription, x.token_sha256, x.generation,
+           x.execution_id, x.source, x.retry_after_ms, x.reset_at,
+           x.arrived_at);
 }
 
 bool operator==(const failure_report& x, const failure_report& y);
@@ -140,6 +146,8 @@ bool operator==(const report_result& x, const report_result& y);
 struct subscription_info {
   int64_t id = 0;
   std::string name;
+  /// The first 12 hex digits of the current token's SHA-256.
+  std::string fingerprint;
   uint32_t agent_count = 0;
   /// Excluded from selection until this instant (0 = selectable).
   millis excluded_until = 0;
@@ -156,9 +164,9 @@ struct subscription_info {
 template<class Inspector>
 typename Inspector::result_type inspect(Inspector& f, subscription_info& x) {
   return f(caf::meta::type_name("sb::subscription_info"), x.id, x.name,
-           x.agent_count, x.excluded_until, x.reset_at, x.failures_2h,
-           x.failures_24h, x.failures_2h_by_kind, x.failures_24h_by_kind,
-           x.created_at, x.updated_at);
+           x.fingerprint, x.agent_count, x.excluded_until, x.reset_at,
+           x.failures_2h, x.failures_24h, x.failures_2h_by_kind,
+           x.failures_24h_by_kind, x.created_at, x.updated_at);
 }
 
 bool operator==(const subscription_info& x, const subscription_info& y);
@@ -209,6 +217,11 @@ struct agent_info {
   apply_outcome last_apply;
   millis last_apply_at = 0;
   millis last_switch_at = 0;
+  /// When the current assignment's token was applied (its epoch started;
+  /// 0 = not applied yet), and until when reports that do not name their
+  /// credential are still charged to the previous one (settle window).
+  millis epoch_started_at = 0;
+  millis settle_until = 0;
   /// When a failed token application is tried again (0 = none due).
   millis retry_at = 0;
   /// Messages waiting in the agent's mailbox.
@@ -222,7 +235,8 @@ typename Inspector::result_type inspect(Inspector& f, agent_info& x) {
   return f(caf::meta::type_name("sb::agent_info"), x.name, x.subscription,
            x.container, x.generation, x.applied_generation, x.switching,
            x.auto_switch, x.container_state, x.last_apply, x.last_apply_at,
-           x.last_switch_at, x.retry_at, x.mailbox, x.recent_switches);
+           x.last_switch_at, x.epoch_started_at, x.settle_until, x.retry_at,
+           x.mailbox, x.recent_switches);
 }
 
 bool operator==(const agent_info& x, const agent_info& y);

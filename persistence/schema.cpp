@@ -102,6 +102,18 @@ CREATE TABLE settings (
   updated_at TEXT NOT NULL
 );
 )sql",
+  // 2: the fingerprint (SHA-256) of every token version of every
+  // subscription, rotated ones included, for attribution by token.
+  R"sql(
+CREATE TABLE token_versions (
+  id INTEGER PRIMARY KEY,
+  subscription TEXT NOT NULL,
+  sha256 TEXT NOT NULL UNIQUE,
+  created_at TEXT NOT NULL
+);
+CREATE INDEX token_versions_by_subscription
+  ON token_versions(subscription, id);
+)sql",
 };
 
 } // namespace

@@ -29,6 +29,15 @@ statements::statements(SQLite::Database& db)
       delete_subscription(db, "DELETE FROM subscriptions WHERE id = ?"),
       list_subscriptions(db, "SELECT id, name, token, created_at, updated_at "
                              "FROM subscriptions ORDER BY name"),
+      owner_of_token(
+        db, "SELECT subscription FROM token_versions WHERE sha256 = ?"),
+      insert_token_version(db, "INSERT OR IGNORE INTO token_versions("
+                               "subscription, sha256, created_at) "
+                               "VALUES (?, ?, ?)"),
+      delete_token_versions(
+        db, "DELETE FROM token_versions WHERE subscription = ?"),
+      list_token_versions(db, "SELECT subscription, sha256, created_at FROM "
+                              "token_versions ORDER BY id"),
       agent_exists(db, "SELECT 1 FROM agents WHERE name = ?"),
       insert_agent(db, "INSERT INTO agents(name, subscription_id, container, "
                        "created_at, updated_at) VALUES (?, ?, ?, ?, ?)"),
@@ -55,6 +64,9 @@ statements::statements(SQLite::Database& db)
       record_apply_on_history(
         db, "UPDATE switch_history SET apply_result = ?, applied_at = ? "
             "WHERE agent = ? AND generation = ?"),
+      subscription_of_generation(db,
+                                 "SELECT to_subscription FROM switch_history "
+                                 "WHERE agent = ? AND generation = ?"),
       insert_event(
         db, "INSERT INTO failure_events(agent, subscription, kind, reason, "
             "status, message, source, execution_id, reset_at, occurred_at) "
@@ -75,8 +87,8 @@ statements::statements(SQLite::Database& db)
         db, "SELECT subscription, MAX(reset_at) FROM failure_events "
             "WHERE reset_at > ? AND kind <> 'ignored' GROUP BY subscription"),
       count_failures(db, "SELECT subscription, kind, COUNT(*) FROM "
-                         "failure_events WHERE occurred_at > ? "
-                         "GROUP BY subscription, kind"),
+                         "failure_events WHERE occurred_at > ? AND kind <> "
+                         "'ignored' GROUP BY subscription, kind"),
       delete_old_events(
         db, "DELETE FROM failure_events WHERE id IN (SELECT id FROM "
             "failure_events WHERE occurred_at < ? ORDER BY occurred_at "

@@ -26,6 +26,10 @@ struct statements {
   SQLite::Statement unassign_agents;
   SQLite::Statement delete_subscription;
   SQLite::Statement list_subscriptions;
+  SQLite::Statement owner_of_token;
+  SQLite::Statement insert_token_version;
+  SQLite::Statement delete_token_versions;
+  SQLite::Statement list_token_versions;
   // -- agents -----------------------------------------------------------------
   SQLite::Statement agent_exists;
   SQLite::Statement insert_agent;
@@ -38,6 +42,7 @@ struct statements {
   SQLite::Statement insert_switch_notification;
   SQLite::Statement record_apply_on_agent;
   SQLite::Statement record_apply_on_history;
+  SQLite::Statement subscription_of_generation;
   // -- failure events ---------------------------------------------------------
   SQLite::Statement insert_event;
   SQLite::Statement list_events;

@@ -1,6 +1,7 @@
 #include "persistence/store.hpp"
 
 #include "messages/error.hpp"
+#include "messages/fingerprint.hpp"
 #include "messages/validate.hpp"
 #include "persistence/schema.hpp"
 #include "persistence/statements.hpp"
@@ -70,6 +71,19 @@ caf::error prepare_file(const std::string& path) {
   return caf::none;
 }
 
+/// Schema 2 keeps the fingerprint of every token; a database from schema 1
+/// gets those of its current tokens.
+void backfill_fingerprints(statements& sql) {
+  use list{sql.list_subscriptions};
+  while (list->executeStep()) {
+    use version{sql.insert_token_version};
+    version->bind(1, list->getColumn(1).getString());
+    version->bind(2, token_fingerprint(list->getColumn(2).getString()));
+    version->bind(3, list->getColumn(4).getString());
+    version->exec();
+  }
+}
+
 int commit_hook_trampoline(void* arg) {
   auto* veto = static_cast<std::function<bool()>*>(arg);
   return (*veto)() ? 1 : 0;
@@ -128,6 +142,7 @@ stored_subscription read_subscription_row(SQLite::Statement& st) {
   s.id = st.getColumn(0).getInt64();
   s.name = st.getColumn(1).getString();
   s.token.value = st.getColumn(2).getString();
+  s.token_sha256 = token_fingerprint(s.token.value);
   s.created_at = column_time(st.getColumn(3));
   s.updated_at = column_time(st.getColumn(4));
   return s;
@@ -236,9 +251,12 @@ caf::expected<std::unique_ptr<store>> store::open(const std::string& path,
     // unlinked per statement; a 16 MiB page cache.
     db.exec("PRAGMA temp_store=MEMORY");
     db.exec("PRAGMA cache_size=-16384");
+    auto before = schema_version(db);
     if (auto err = migrate(db))
       return err;
     ptr->sql = std::make_unique<statements>(db);
+    if (before == 1)
+      backfill_fingerprints(*ptr->sql);
     return std::unique_ptr<store>{new store(std::move(ptr))};
   } catch (const std::exception& e) {
     return make_error(ec::store_failure,
@@ -322,6 +340,16 @@ store::put_subscription(const std::string& name, const std::string& token,
   return impl_->guard(
     "put subscription", [&]() -> caf::expected<subscription_upsert> {
       auto& sql = *impl_->sql;
+      auto sha = token_fingerprint(token);
+      {
+        use owner{sql.owner_of_token};
+        owner->bind(1, sha);
+        if (owner->executeStep() && owner->getColumn(0).getString() != name)
+          return make_error(ec::invalid_argument,
+                            "this token is registered already, as subscription "
+                            "'"
+                              + owner->getColumn(0).getString() + "'");
+      }
       subscription_upsert result;
       {
         use find{sql.subscription_by_name};
@@ -348,8 +376,16 @@ store::put_subscription(const std::string& name, const std::string& token,
         result.row.id = impl_->db.getLastInsertRowid();
         result.row.created_at = now;
       }
+      {
+        use version{sql.insert_token_version};
+        version->bind(1, name);
+        version->bind(2, sha);
+        version->bind(3, format_iso(now));
+        version->exec();
+      }
       result.row.name = name;
       result.row.token.value = token;
+      result.row.token_sha256 = sha;
       result.row.updated_at = now;
       return result;
     });
@@ -382,6 +418,9 @@ store::remove_subscription(const std::string& name) {
       use del{sql.delete_subscription};
       del->bind(1, id);
       del->exec();
+      use versions{sql.delete_token_versions};
+      versions->bind(1, name);
+      versions->exec();
       return agents;
     });
 }
@@ -721,6 +760,35 @@ caf::error store::put_setting(const std::string& key, const std::string& value,
   });
 }
 
+caf::expected<std::vector<token_version>> store::token_versions() {
+  return impl_->guard("list token versions",
+                      [&]() -> caf::expected<std::vector<token_version>> {
+                        use st{impl_->sql->list_token_versions};
+                        return collect(*st, [](SQLite::Statement& row) {
+                          return token_version{row.getColumn(0).getString(),
+                                               row.getColumn(1).getString(),
+                                               column_time(row.getColumn(2))};
+                        });
+                      });
+}
+
+caf::expected<std::string>
+store::subscription_of_generation(const std::string& agent,
+                                  uint64_t generation) {
+  return impl_->guard("read the subscription of a generation",
+                      [&]() -> caf::expected<std::string> {
+                        use st{impl_->sql->subscription_of_generation};
+                        st->bind(1, agent);
+                        st->bind(2, static_cast<int64_t>(generation));
+                        if (!st->executeStep())
+                          return make_error(ec::invalid_argument,
+                                            "agent '" + agent
+                                              + "' has no generation "
+                                              + std::to_string(generation));
+                        return column_text(st->getColumn(0));
+                      });
+}
+
 caf::expected<snapshot> store::load(millis now, millis window) {
   snapshot result;
   auto subs = subscriptions();
@@ -739,6 +807,10 @@ caf::expected<snapshot> store::load(millis now, millis window) {
   if (!seeds)
     return seeds.error();
   result.exclusions = std::move(*seeds);
+  auto versions = token_versions();
+  if (!versions)
+    return versions.error();
+  result.token_versions = std::move(*versions);
   return result;
 }
 

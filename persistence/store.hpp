@@ -68,6 +68,9 @@ public:
 
   caf::expected<std::vector<stored_subscription>> subscriptions();
 
+  /// Every token version (fingerprint) of every subscription, oldest first.
+  caf::expected<std::vector<token_version>> token_versions();
+
   // -- agents
   // -------------------------------------------------------------------
 
@@ -84,6 +87,11 @@ public:
 
   /// Records a token application on the agent and on its history row.
   caf::error record_apply(const apply_record& rec);
+
+  /// The subscription an agent was on at `generation` ("" = none), from the
+  /// switch history; an error if there is no such generation.
+  caf::expected<std::string>
+  subscription_of_generation(const std::string& agent, uint64_t generation);
 
   // -- failure events
   // -----------------------------------------------------------

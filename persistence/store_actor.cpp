@@ -247,6 +247,11 @@ store_actor_impl(store_actor::stateful_pointer<store_state> self,
       flush(self);
       return self->state.db->exclusion_seeds(since, now);
     },
+    [=](generation_atom, const std::string& agent,
+        uint64_t generation) -> caf::result<std::string> {
+      flush(self);
+      return self->state.db->subscription_of_generation(agent, generation);
+    },
   };
 }
 

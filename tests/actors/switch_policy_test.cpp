@@ -1,6 +1,7 @@
-// The switch policy without actors: attribution, gates, coalescing, stale,
-// thresholds and the switch budget, driven by plain calls and a time the
-// test chooses.
+// The switch policy without actors: attribution (explicit identity, epochs
+// that start when their token was applied, the settle window), gates,
+// coalescing, stale, thresholds and the switch budget, driven by plain calls
+// and a time the test chooses.
 
 #include "actors/switch_policy.hpp"
 
@@ -11,22 +12,50 @@ using namespace sb;
 namespace {
 
 constexpr millis t0 = 1'800'000'000'000;
+constexpr millis settle = 2000;
 
-report_facts failure(const std::string& sub, millis at, bool named = true,
-                     failure_kind kind = failure_kind::rate_limit) {
-  return report_facts{kind, {}, attribution{sub, named}, at};
+report_identity unnamed() {
+  return {};
+}
+
+report_identity named(std::string sub) {
+  return report_identity{std::move(sub), {}, std::nullopt};
+}
+
+report_identity token(std::string sha) {
+  // The FRONT DOOR resolves a fingerprint to its subscription first.
+  std::string sub = sha.rfind("sha-a", 0) == 0   ? "sub-a"
+                    : sha.rfind("sha-b", 0) == 0 ? "sub-b"
+                                                 : "sub-c";
+  return report_identity{sub, std::move(sha), std::nullopt};
+}
+
+report_identity generation(uint64_t g) {
+  return report_identity{{}, {}, g};
 }
 
 class switch_policy_test : public ::testing::Test {
 protected:
-  switch_policy_test() : policy(epoch{0, 1, "sub-a", t0 - hour_ms}) {
-    // nop
+  switch_policy_test()
+      : policy(epoch{0, 1, "sub-a", "sha-a1", t0 - hour_ms, t0 - hour_ms}) {
+    settings.settle_window = settle;
   }
 
-  decision decide(const report_facts& r,
-                  std::optional<inflight_facts> inflight = std::nullopt) {
-    return policy.decide(r, settings, auto_switch_mode::on, inflight,
-                         r.arrived_at);
+  /// Attributes a report arriving at `at` and decides on it.
+  decision report(const report_identity& id, millis at,
+                  std::optional<inflight_facts> inflight = std::nullopt,
+                  failure_kind kind = failure_kind::rate_limit) {
+    auto about = policy.attribute(id, at, settings.settle_window);
+    EXPECT_TRUE(about);
+    return policy.decide(report_facts{kind, {}, *about, at}, settings,
+                         auto_switch_mode::on, inflight, at);
+  }
+
+  /// sub-a -> sub-b committed at t0 (generation 1), applied at `applied`.
+  void switch_to_b(millis applied) {
+    policy.committed(epoch{1, 2, "sub-b", "sha-b1", t0, 0}, trigger::automatic);
+    if (applied != 0)
+      policy.applied(1, applied);
   }
 
   switch_policy policy;
@@ -35,78 +64,141 @@ protected:
 
 } // namespace
 
-TEST_F(switch_policy_test, unnamed_reports_are_charged_by_arrival_time) {
-  policy.committed(epoch{1, 2, "sub-b", t0}, trigger::automatic);
-  EXPECT_EQ(policy.attribute("", t0 - 1).subscription, "sub-a");
-  // The same millisecond as the commit counts as before it.
-  EXPECT_EQ(policy.attribute("", t0).subscription, "sub-a");
-  EXPECT_EQ(policy.attribute("", t0 + 1).subscription, "sub-b");
-  EXPECT_FALSE(policy.attribute("", t0 + 1).named);
-  // A named report is about what it names.
-  auto named = policy.attribute("sub-a", t0 + 1);
-  EXPECT_EQ(named.subscription, "sub-a");
-  EXPECT_TRUE(named.named);
+TEST_F(switch_policy_test, unnamed_reports_belong_to_the_epoch_in_force) {
+  switch_to_b(t0 + 1000); // applied one second after the commit
+  auto at = [&](millis t) {
+    return policy.attribute(unnamed(), t, settle)->subscription;
+  };
+  EXPECT_EQ(at(t0 - 1), "sub-a");
+  EXPECT_EQ(at(t0 + 500), "sub-a");           // committed, not applied
+  EXPECT_EQ(at(t0 + 1000 + settle), "sub-a"); // inside the settle window
+  EXPECT_EQ(at(t0 + 1000 + settle + 1), "sub-b");
+  EXPECT_FALSE(policy.attribute(unnamed(), t0, settle)->named);
+}
+
+TEST_F(switch_policy_test, a_late_report_of_the_old_token_coalesces) {
+  switch_to_b(t0 + 1000);
+  auto d = report(unnamed(), t0 + 1500);
+  EXPECT_EQ(d.verdict, decision::answer);
+  EXPECT_EQ(d.result, outcome::coalesced);
+  EXPECT_EQ(d.switch_from, "sub-a");
+  EXPECT_EQ(d.switch_to, "sub-b");
+  EXPECT_EQ(d.switch_generation, 1u);
+  // While the new token is not applied at all, the same.
+  policy.committed(epoch{2, 3, "sub-c", "sha-c1", t0 + 5000, 0},
+                   trigger::manual);
+  d = report(unnamed(), t0 + 9000);
+  EXPECT_EQ(d.result, outcome::coalesced);
+  EXPECT_EQ(d.switch_to, "sub-c");
+}
+
+TEST_F(switch_policy_test, after_the_settle_window_the_new_epoch_counts) {
+  switch_to_b(t0 + 1000);
+  auto d = report(unnamed(), t0 + 1000 + settle + 1);
+  EXPECT_EQ(d.verdict, decision::switch_now);
+}
+
+TEST_F(switch_policy_test, explicit_identity_of_the_current_credential_wins) {
+  switch_to_b(t0 + 1000);
+  // Inside the settle window: B's token, B's name or the current generation
+  // switch at once; A's token coalesces.
+  for (auto id : {token("sha-b1"), named("sub-b"), generation(1)}) {
+    SCOPED_TRACE(id.subscription + id.token_sha256);
+    EXPECT_EQ(report(id, t0 + 1500).verdict, decision::switch_now);
+  }
+  for (auto id : {token("sha-a1"), named("sub-a"), generation(0)}) {
+    SCOPED_TRACE(id.subscription + id.token_sha256);
+    auto d = report(id, t0 + 1500);
+    EXPECT_EQ(d.result, outcome::coalesced);
+    EXPECT_EQ(d.switch_to, "sub-b");
+  }
+  // After the window, a report of the old credential is stale.
+  auto d = report(token("sha-a1"), t0 + 1000 + settle + 1);
+  EXPECT_EQ(d.result, outcome::stale);
+}
+
+TEST_F(switch_policy_test, a_rotation_starts_an_epoch_of_its_own) {
+  policy.committed(epoch{1, 1, "sub-a", "sha-a2", t0, 0}, trigger::rotation);
+  policy.applied(1, t0 + 100);
+  // The rotated-away token names the same subscription, but its epoch.
+  auto about = policy.attribute(token("sha-a1"), t0 + 200, settle);
+  ASSERT_TRUE(about);
+  EXPECT_EQ(about->generation, 0u);
+  EXPECT_EQ(report(token("sha-a1"), t0 + 200).result, outcome::coalesced);
+  EXPECT_EQ(report(token("sha-a2"), t0 + 200).verdict, decision::switch_now);
+}
+
+TEST_F(switch_policy_test, identities_that_do_not_add_up_are_errors) {
+  switch_to_b(t0 + 1000);
+  EXPECT_FALSE(policy.attribute(generation(2), t0 + 2000, settle));
+  auto mixed = generation(0);
+  mixed.subscription = "sub-b";
+  EXPECT_FALSE(policy.attribute(mixed, t0 + 2000, settle));
+  mixed = generation(1);
+  mixed.subscription = "sub-b";
+  mixed.token_sha256 = "sha-b9";
+  EXPECT_FALSE(policy.attribute(mixed, t0 + 2000, settle));
+  // A credential the agent never ran: stale, charged to what it names.
+  auto about = policy.attribute(named("sub-z"), t0 + 2000, settle);
+  ASSERT_TRUE(about);
+  EXPECT_EQ(about->subscription, "sub-z");
+  EXPECT_FALSE(about->generation);
+  EXPECT_EQ(report(named("sub-z"), t0 + 2000).result, outcome::stale);
 }
 
 TEST_F(switch_policy_test, gates_come_in_order) {
-  auto r = failure("sub-a", t0, true, failure_kind::ignored);
-  r.ignore_reason = "killed";
-  auto d = decide(r);
-  EXPECT_EQ(d.verdict, decision::answer);
+  auto d = report(named("sub-a"), t0, std::nullopt, failure_kind::ignored);
   EXPECT_EQ(d.result, outcome::ignored);
-  EXPECT_EQ(d.reason, "killed");
   settings.auto_switch = false;
-  EXPECT_EQ(decide(failure("sub-a", t0)).result, outcome::disabled);
+  EXPECT_EQ(report(named("sub-a"), t0).result, outcome::disabled);
   settings.auto_switch = true;
-  d = policy.decide(failure("sub-a", t0), settings, auto_switch_mode::off,
-                    std::nullopt, t0);
+  auto about = *policy.attribute(named("sub-a"), t0, settle);
+  d = policy.decide(report_facts{failure_kind::rate_limit, {}, about, t0},
+                    settings, auto_switch_mode::off, std::nullopt, t0);
   EXPECT_EQ(d.result, outcome::disabled);
-  EXPECT_EQ(decide(failure("sub-a", t0)).verdict, decision::switch_now);
+  EXPECT_EQ(report(named("sub-a"), t0).verdict, decision::switch_now);
 }
 
 TEST_F(switch_policy_test, reports_join_the_switch_in_flight) {
-  inflight_facts inflight{"sub-a", "sub-b"};
-  EXPECT_EQ(decide(failure("sub-a", t0, false), inflight).verdict,
+  // Selecting: the current epoch is still sub-a's.
+  EXPECT_EQ(report(unnamed(), t0, inflight_facts{false}).verdict,
             decision::join);
-  EXPECT_EQ(decide(failure("sub-a", t0, true), inflight).verdict,
+  EXPECT_EQ(report(named("sub-a"), t0, inflight_facts{false}).verdict,
             decision::join);
-  EXPECT_EQ(decide(failure("sub-b", t0, true), inflight).verdict,
+  // Committed and applying: the old token's reports and the new
+  // subscription's both join it.
+  switch_to_b(0);
+  EXPECT_EQ(report(unnamed(), t0 + 10, inflight_facts{true}).verdict,
+            decision::join);
+  EXPECT_EQ(report(named("sub-b"), t0 + 10, inflight_facts{true}).verdict,
             decision::join);
   // Named, about a third subscription: not about this switch.
-  auto d = decide(failure("sub-c", t0, true), inflight);
-  EXPECT_EQ(d.verdict, decision::answer);
-  EXPECT_EQ(d.result, outcome::stale);
-}
-
-TEST_F(switch_policy_test, a_report_about_a_former_subscription_is_stale) {
-  policy.committed(epoch{1, 2, "sub-b", t0}, trigger::automatic);
-  auto d = decide(failure("sub-a", t0 + 10));
-  EXPECT_EQ(d.result, outcome::stale);
-  EXPECT_NE(d.reason.find("sub-b"), std::string::npos) << d.reason;
+  EXPECT_EQ(report(named("sub-c"), t0 + 10, inflight_facts{true}).result,
+            outcome::stale);
 }
 
 TEST_F(switch_policy_test, thresholds_count_per_kind_within_the_window) {
   settings.rate_limit_threshold = 3;
   settings.threshold_window = 10 * minute_ms;
-  auto d = decide(failure("sub-a", t0));
+  auto d = report(named("sub-a"), t0);
   EXPECT_EQ(d.result, outcome::below_threshold);
   EXPECT_EQ(d.event_count, 1u);
   // An auth failure counts separately.
   settings.auth_threshold = 2;
-  d = decide(failure("sub-a", t0 + 1, true, failure_kind::auth));
+  d = report(named("sub-a"), t0 + 1, std::nullopt, failure_kind::auth);
   EXPECT_EQ(d.result, outcome::below_threshold);
   EXPECT_EQ(d.event_count, 1u);
-  // The first rate-limit failure left the window: still two, not three.
-  d = decide(failure("sub-a", t0 + 10 * minute_ms + 1));
+  // The first rate-limit failure left the window.
+  d = report(named("sub-a"), t0 + 10 * minute_ms + 1);
   EXPECT_EQ(d.event_count, 1u);
-  d = decide(failure("sub-a", t0 + 10 * minute_ms + 2));
-  d = decide(failure("sub-a", t0 + 10 * minute_ms + 3));
+  report(named("sub-a"), t0 + 10 * minute_ms + 2);
+  d = report(named("sub-a"), t0 + 10 * minute_ms + 3);
   EXPECT_EQ(d.verdict, decision::switch_now);
   EXPECT_EQ(d.event_count, 3u);
   // A switch to another subscription starts the counts afresh.
-  policy.committed(epoch{1, 2, "sub-b", t0 + 11 * minute_ms},
+  policy.committed(epoch{1, 2, "sub-b", "sha-b1", t0 + 11 * minute_ms, 0},
                    trigger::automatic);
-  d = decide(failure("sub-b", t0 + 11 * minute_ms + 1));
+  d = report(named("sub-b"), t0 + 11 * minute_ms + 1);
   EXPECT_EQ(d.result, outcome::below_threshold);
   EXPECT_EQ(d.event_count, 1u);
 }
@@ -114,27 +206,27 @@ TEST_F(switch_policy_test, thresholds_count_per_kind_within_the_window) {
 TEST_F(switch_policy_test, the_budget_holds_with_one_alert_per_window) {
   settings.switch_budget = 2;
   settings.budget_window = hour_ms;
-  policy.committed(epoch{1, 2, "sub-b", t0}, trigger::automatic);
-  policy.committed(epoch{2, 1, "sub-a", t0 + 1000}, trigger::automatic);
+  policy.committed(epoch{1, 2, "sub-b", "sha-b1", t0, t0}, trigger::automatic);
+  policy.committed(epoch{2, 1, "sub-a", "sha-a1", t0 + 1000, t0 + 1000},
+                   trigger::automatic);
   // Manual moves and rotations do not count against the budget.
-  policy.committed(epoch{3, 1, "sub-a", t0 + 2000}, trigger::rotation);
+  policy.committed(epoch{3, 1, "sub-a", "sha-a2", t0 + 2000, t0 + 2000},
+                   trigger::rotation);
   EXPECT_EQ(policy.recent_switches(t0 + 3000, hour_ms), 2u);
-  auto d = decide(failure("sub-a", t0 + 3000));
+  auto d = report(named("sub-a"), t0 + 3000);
   EXPECT_EQ(d.result, outcome::held);
   EXPECT_TRUE(d.alert);
   EXPECT_EQ(d.held_until, t0 + hour_ms);
   EXPECT_EQ(d.retry_after_ms, hour_ms - 3000);
-  d = decide(failure("sub-a", t0 + 4000));
+  d = report(named("sub-a"), t0 + 4000);
   EXPECT_EQ(d.result, outcome::held);
   EXPECT_FALSE(d.alert); // one alert, not one per report
-  // The first switch leaves the window: one more is allowed.
-  d = decide(failure("sub-a", t0 + hour_ms + 1));
+  d = report(named("sub-a"), t0 + hour_ms + 1);
   EXPECT_EQ(d.verdict, decision::switch_now);
 }
 
 TEST_F(switch_policy_test, unassigned_agents_report_nothing_to_attribute) {
   policy.unassigned(t0);
   EXPECT_EQ(policy.current().sub_id, 0);
-  EXPECT_EQ(policy.attribute("", t0 + 1).subscription, "");
-  EXPECT_EQ(policy.attribute("", t0 - 1).subscription, "sub-a");
+  EXPECT_EQ(policy.attribute(unnamed(), t0 + 1, 0)->subscription, "");
 }

@@ -14,6 +14,9 @@
 
 #include <unistd.h>
 
+#include <map>
+#include <thread>
+
 using namespace sb;
 using namespace sb::test;
 using json = nlohmann::json;
@@ -119,4 +122,82 @@ TEST_F(container_e2e,
   auto hist = ok({"history"});
   ASSERT_EQ(hist.size(), 1u);
   EXPECT_EQ(hist[0]["apply"], "hot_reloaded");
+}
+
+// A slow agent server (1 s to take a reload) and unnamed reports spread over
+// 3 s, as a backend sends them: the reports that arrive while the reload runs
+// join the switch, those after it are the old token's and coalesce into it.
+// One switch, one reload.
+TEST_F(container_e2e, a_slow_reload_and_spread_reports_give_one_switch) {
+  auto c = env.start_agent(unique("slow"), "sk-token-a", true,
+                           {"--reload-delay-ms", "1000"});
+  start();
+  for (auto s : {"team-a", "team-b", "team-c"})
+    ok({"subscription", "add", s, "--token-file", "-"},
+       std::string{"sk-token-"} + s[5]);
+  ok({"agent", "add", "a1", "--subscription", "team-a", "--container", c.name});
+  std::vector<std::thread> reporters;
+  std::vector<run_result> results(16);
+  auto begin = std::chrono::steady_clock::now();
+  for (size_t i = 0; i < results.size(); ++i) {
+    auto at = begin + std::chrono::milliseconds(200 * i); // over 3 s
+    reporters.emplace_back([&, i, at] {
+      std::this_thread::sleep_until(at); // the workload: spread arrivals
+      results[i] = cli({"report", "a1", "--status", "429"});
+    });
+  }
+  for (auto& t : reporters)
+    t.join();
+  std::map<std::string, int> outcomes;
+  for (auto& res : results) {
+    ASSERT_EQ(res.rc, 0) << res.err;
+    auto j = json::parse(res.out);
+    outcomes[j["outcome"]]++;
+    EXPECT_EQ(j["to"], "team-b") << res.out;
+  }
+  EXPECT_EQ(outcomes["switched"], 1);
+  EXPECT_EQ(outcomes["coalesced"], 15);
+  EXPECT_EQ(env.status(c).reloads, 1);
+  EXPECT_EQ(env.status(c).token_sha256, sha256_hex("sk-token-b"));
+  EXPECT_EQ(ok({"history"}).size(), 1u);
+  EXPECT_EQ(ok({"events", "--limit", "100"}).size(), 16u);
+}
+
+// The agent server names the credential of every answer; a caller that
+// passes it on gets exactly the attribution it asked for: the current token,
+// named, switches at once, inside the settle window too.
+TEST_F(container_e2e, the_agent_server_names_the_token_a_request_used) {
+  auto c = env.start_agent(unique("names"), "sk-token-a");
+  start();
+  for (auto s : {"team-a", "team-b", "team-c"})
+    ok({"subscription", "add", s, "--token-file", "-"},
+       std::string{"sk-token-"} + s[5]);
+  ok({"agent", "add", "a1", "--subscription", "team-a", "--container", c.name});
+  auto first = env.task_response(c);
+  EXPECT_EQ(first.headers["x-switchboard-token-sha256"],
+            sha256_hex("sk-token-a"));
+  auto r = ok({"report", "a1", "--status", "429", "--token-sha256",
+               first.headers["x-switchboard-token-sha256"]});
+  EXPECT_EQ(r["outcome"], "switched");
+  // The reloaded token, and the generation it belongs to.
+  auto second = env.task_response(c);
+  EXPECT_EQ(second.headers["x-switchboard-token-sha256"],
+            sha256_hex("sk-token-b"));
+  EXPECT_EQ(second.headers["x-switchboard-generation"], "1");
+  EXPECT_EQ(env.status(c).generation, 1u);
+  // team-b is exhausted too: the report names its token and switches at once.
+  env.exhaust(c, "sk-token-b");
+  auto third = env.task_response(c);
+  ASSERT_EQ(third.status, 429);
+  r = ok({"report", "a1", "--status", "429", "--token-sha256",
+          third.headers["x-switchboard-token-sha256"]});
+  EXPECT_EQ(r["outcome"], "switched");
+  EXPECT_EQ(r["from"], "team-b");
+  EXPECT_EQ(r["to"], "team-c");
+  // A late report with the first token belongs to the first switch.
+  r = ok({"report", "a1", "--status", "429", "--generation", "0"});
+  EXPECT_EQ(r["outcome"], "coalesced");
+  EXPECT_EQ(r["from"], "team-a");
+  EXPECT_EQ(r["to"], "team-b");
+  EXPECT_EQ(r["generation"], 1);
 }

@@ -17,6 +17,7 @@
 
 #include <fstream>
 #include <map>
+#include <random>
 #include <thread>
 
 using namespace sb;
@@ -338,9 +339,13 @@ TEST_F(daemon_cli_test, reports_history_events_and_notifications) {
   EXPECT_EQ(r["outcome"], "ignored");
   EXPECT_EQ(r["failure_kind"], "ignored");
   EXPECT_EQ(r["reason"], "killed");
+  // A late report of sub-a's request, inside the settle window after sub-b's
+  // token was applied: it belongs to that switch.
   r = ok({"report", "a1", "--status", "429", "--subscription", "sub-a"});
-  EXPECT_EQ(r["outcome"], "stale");
+  EXPECT_EQ(r["outcome"], "coalesced");
+  EXPECT_EQ(r["from"], "sub-a");
   EXPECT_EQ(r["to"], "sub-b");
+  EXPECT_EQ(r["generation"], 1);
   fails({"report", "ghost", "--status", "429"}, "unknown agent 'ghost'");
   fails({"report", "a1", "--status", "99"}, "status");
   auto events = ok({"events", "--agent", "a1"});
@@ -350,7 +355,10 @@ TEST_F(daemon_cli_test, reports_history_events_and_notifications) {
   EXPECT_EQ(events[2]["subscription"], "sub-a");
   EXPECT_EQ(events[2]["kind"], "rate_limit");
   EXPECT_EQ(events[2]["status"], 429);
-  EXPECT_EQ(ok({"events", "--subscription", "sub-b"}).size(), 1u);
+  // All three were sub-a's requests (the later two arrived before the
+  // settle window of the switch ended).
+  EXPECT_EQ(ok({"events", "--subscription", "sub-a"}).size(), 3u);
+  EXPECT_EQ(ok({"events", "--subscription", "sub-b"}).size(), 0u);
   EXPECT_EQ(ok({"events", "--limit", "1"}).size(), 1u);
   auto hist = ok({"history", "--agent", "a1"});
   ASSERT_EQ(hist.size(), 1u);
@@ -367,13 +375,17 @@ TEST_F(daemon_cli_test, reports_history_events_and_notifications) {
             std::string::npos);
   auto subs = ok({"subscription", "list"});
   EXPECT_FALSE(subs[0]["excluded_until"].is_null()); // sub-a drained
-  EXPECT_EQ(subs[0]["failures_2h"], 2); // the 429 and the stale 429
+  // The two 429s; the ignored failure does not count.
+  EXPECT_EQ(subs[0]["failures_2h"], 2);
   auto a1 = ok({"agent", "show", "a1"});
   EXPECT_EQ(a1["switching"], false);
   EXPECT_EQ(a1["applied_generation"], 1);
   EXPECT_EQ(a1["last_apply"]["result"], "no_container");
-  // Text output too.
-  auto text = cli({"report", "a1", "--status", "401"});
+  EXPECT_FALSE(a1["epoch_started_at"].is_null());
+  EXPECT_FALSE(a1["settle_until"].is_null());
+  // Text output too; sub-b's own failure, named: no alternative left.
+  auto text
+    = cli({"report", "a1", "--status", "401", "--subscription", "sub-b"});
   EXPECT_EQ(text.rc, 0);
   EXPECT_NE(text.out.find("no_alternative"), std::string::npos) << text.out;
 }
@@ -407,6 +419,52 @@ TEST_F(daemon_cli_test, sixty_four_reports_from_many_processes_switch_once) {
   auto subs = ok({"subscription", "list"});
   EXPECT_EQ(subs[1]["agent_count"], 1);
   EXPECT_EQ(subs[2]["agent_count"], 0); // no cascade to sub-c
+}
+
+// What a backend sends: reports that do not name their subscription, from
+// separate processes whose starts are spread over 1.5 s. All 24 belong to the
+// burst on sub-a: one switch, and no other subscription is touched.
+TEST_F(daemon_cli_test, unnamed_reports_spread_over_a_second_switch_once) {
+  for (auto s : {"sub-a", "sub-b", "sub-c", "sub-d"})
+    ok({"subscription", "add", s, "--token-file", "-"}, std::string{"t-"} + s);
+  ok({"agent", "add", "x", "--subscription", "sub-a"});
+  std::mt19937 rng{std::random_device{}()};
+  std::uniform_int_distribution<int> delay_ms{0, 1500};
+  auto start = std::chrono::steady_clock::now();
+  std::vector<std::thread> clients;
+  std::vector<run_result> results(24);
+  for (size_t i = 0; i < results.size(); ++i) {
+    auto at = start + std::chrono::milliseconds(delay_ms(rng));
+    clients.emplace_back([&, i, at] {
+      std::this_thread::sleep_until(at); // the workload: arrivals spread out
+      results[i] = cli({"--json", "report", "x", "--status", "429", "--error",
+                        "rate limit reached"});
+    });
+  }
+  for (auto& t : clients)
+    t.join();
+  std::map<std::string, int> outcomes;
+  for (auto& res : results) {
+    ASSERT_EQ(res.rc, 0) << res.err;
+    auto j = json::parse(res.out);
+    outcomes[j["outcome"]]++;
+    EXPECT_EQ(j["from"], "sub-a") << res.out;
+    EXPECT_EQ(j["to"], "sub-b") << res.out;
+  }
+  EXPECT_EQ(outcomes["switched"], 1);
+  EXPECT_EQ(outcomes["coalesced"], 23);
+  EXPECT_EQ(ok({"history"}).size(), 1u);
+  EXPECT_EQ(ok({"notifications"}).size(), 1u);
+  auto evs = ok({"events", "--limit", "1000"});
+  EXPECT_EQ(evs.size(), 24u);
+  for (auto& ev : evs)
+    EXPECT_EQ(ev["subscription"], "sub-a");
+  for (auto& sub : ok({"subscription", "list"})) {
+    if (sub["name"] == "sub-a")
+      EXPECT_FALSE(sub["excluded_until"].is_null());
+    else
+      EXPECT_TRUE(sub["excluded_until"].is_null()) << sub.dump();
+  }
 }
 
 TEST_F(daemon_cli_test, garbage_on_the_port_does_not_hurt_the_daemon) {

@@ -3,6 +3,7 @@
 
 #include "fixtures/temp_dir.hpp"
 #include "messages/error.hpp"
+#include "messages/fingerprint.hpp"
 #include "persistence/schema.hpp"
 #include "persistence/store.hpp"
 
@@ -29,9 +30,11 @@ protected:
     db = std::move(*res);
   }
 
+  /// A subscription whose token is "token-of-NAME" unless given.
   stored_subscription add_sub(const std::string& name,
-                              const std::string& token = "tok") {
-    auto res = db->put_subscription(name, token, t0);
+                              const std::string& token = {}) {
+    auto res = db->put_subscription(
+      name, token.empty() ? "token-of-" + name : token, t0);
     EXPECT_TRUE(res) << render(res.error());
     return res->row;
   }
@@ -89,6 +92,37 @@ TEST_P(store_test, subscriptions_insert_rotate_list_remove) {
   auto missing = db->remove_subscription("sub-a");
   ASSERT_FALSE(missing);
   EXPECT_TRUE(is(missing.error(), ec::unknown_subscription));
+}
+
+TEST_P(store_test, every_token_version_keeps_its_fingerprint) {
+  auto a = add_sub("sub-a", "tok-1");
+  EXPECT_EQ(a.token_sha256, token_fingerprint("tok-1"));
+  ASSERT_TRUE(db->put_subscription("sub-a", "tok-2", t0 + 1000));
+  add_sub("sub-b", "tok-3");
+  auto versions = db->token_versions();
+  ASSERT_TRUE(versions);
+  std::vector<std::pair<std::string, std::string>> got;
+  for (auto& v : *versions)
+    got.emplace_back(v.subscription, v.sha256);
+  EXPECT_EQ(got, (std::vector<std::pair<std::string, std::string>>{
+                   {"sub-a", token_fingerprint("tok-1")},
+                   {"sub-a", token_fingerprint("tok-2")},
+                   {"sub-b", token_fingerprint("tok-3")}}));
+  EXPECT_EQ(db->subscriptions()->at(0).token_sha256,
+            token_fingerprint("tok-2"));
+  // One token cannot be two subscriptions; nothing is written.
+  auto dup = db->put_subscription("sub-c", "tok-1", t0);
+  ASSERT_FALSE(dup);
+  EXPECT_NE(render(dup.error()).find("sub-a"), std::string::npos);
+  EXPECT_EQ(db->subscriptions()->size(), 2u);
+  // Rotating back to an old token of the same subscription is fine.
+  EXPECT_TRUE(db->put_subscription("sub-a", "tok-1", t0 + 2000));
+  EXPECT_EQ(db->token_versions()->size(), 3u);
+  // A removed subscription's tokens are forgotten with it.
+  ASSERT_TRUE(db->remove_subscription("sub-a"));
+  EXPECT_EQ(db->token_versions()->size(), 1u);
+  // The token history is in the boot snapshot.
+  EXPECT_EQ(db->load(t0, hour_ms)->token_versions.size(), 1u);
 }
 
 TEST_P(store_test, agents_add_get_list_remove) {
@@ -338,6 +372,29 @@ TEST(store_file, migrates_an_empty_file_and_reopens_without_migrating) {
   auto db = store::open(path);
   ASSERT_TRUE(db);
   EXPECT_EQ((*db)->subscriptions()->size(), 1u);
+}
+
+TEST(store_file, a_schema_1_database_gets_the_fingerprints_of_its_tokens) {
+  test::temp_dir dir;
+  auto path = dir.file("v1.db");
+  {
+    // A database as schema 1 left it: made by this binary, then taken back
+    // to version 1 (no fingerprints) with one subscription in it.
+    ASSERT_TRUE(store::open(path));
+    SQLite::Database raw(path, SQLite::OPEN_READWRITE);
+    raw.exec("DROP TABLE token_versions");
+    raw.exec("DELETE FROM schema_version WHERE version > 1");
+    raw.exec("INSERT INTO subscriptions(name, token, created_at, updated_at) "
+             "VALUES ('old', 'tok-old', '2026-01-01T00:00:00.000Z', "
+             "'2026-01-02T00:00:00.000Z')");
+  }
+  auto db = store::open(path);
+  ASSERT_TRUE(db) << render(db.error());
+  auto versions = (*db)->token_versions();
+  ASSERT_TRUE(versions);
+  ASSERT_EQ(versions->size(), 1u);
+  EXPECT_EQ(versions->at(0).subscription, "old");
+  EXPECT_EQ(versions->at(0).sha256, token_fingerprint("tok-old"));
 }
 
 TEST(store_file, refuses_a_newer_schema) {

@@ -1,0 +1,48 @@
+#include "actors/token_index.hpp"
+
+#include "messages/error.hpp"
+
+#include <mutex>
+
+namespace sb {
+
+void token_index::add(const std::string& sub, const std::string& sha256) {
+  std::unique_lock<std::shared_mutex> guard{mtx_};
+  owners_[sha256] = sub;
+  current_[sub] = sha256;
+}
+
+void token_index::remove(const std::string& sub) {
+  std::unique_lock<std::shared_mutex> guard{mtx_};
+  for (auto i = owners_.begin(); i != owners_.end();)
+    i = i->second == sub ? owners_.erase(i) : std::next(i);
+  current_.erase(sub);
+}
+
+caf::expected<token_index::match>
+token_index::resolve(const std::string& prefix) const {
+  std::shared_lock<std::shared_mutex> guard{mtx_};
+  auto starts = [&](const std::string& sha) {
+    return sha.compare(0, prefix.size(), prefix) == 0;
+  };
+  auto i = owners_.lower_bound(prefix);
+  if (i == owners_.end() || !starts(i->first))
+    return make_error(ec::invalid_argument,
+                      "no subscription has (or had) a token with fingerprint "
+                        + prefix);
+  if (auto j = std::next(i); j != owners_.end() && starts(j->first))
+    return make_error(ec::invalid_argument,
+                      "the fingerprint prefix " + prefix
+                        + " matches several tokens; give more digits");
+  auto cur = current_.find(i->second);
+  return match{i->second, i->first,
+               cur != current_.end() && cur->second == i->first};
+}
+
+std::string token_index::current(const std::string& sub) const {
+  std::shared_lock<std::shared_mutex> guard{mtx_};
+  auto i = current_.find(sub);
+  return i == current_.end() ? std::string{} : i->second;
+}
+
+} // namespace sb

@@ -1,0 +1,49 @@
+#pragma once
+
+// The fingerprints of every token version of every subscription, rotated ones
+// included: which subscription a token (or a prefix of its SHA-256) belongs
+// to, and which fingerprint is current. The POOL is its only writer (at boot,
+// on add, rotation and removal); the FRONT DOOR and the AGENTs read it to
+// attribute a report to the credential it names, without a message.
+
+#include <caf/expected.hpp>
+
+#include <map>
+#include <shared_mutex>
+#include <string>
+#include <unordered_map>
+
+namespace sb {
+
+class token_index {
+public:
+  struct match {
+    std::string subscription;
+    /// The full fingerprint.
+    std::string sha256;
+    /// It is the subscription's current token.
+    bool current = false;
+  };
+
+  /// Records a token version of `sub`; the latest one added is current.
+  void add(const std::string& sub, const std::string& sha256);
+
+  /// Forgets every version of `sub`.
+  void remove(const std::string& sub);
+
+  /// The version whose fingerprint starts with `prefix` (lowercase hex, 12+
+  /// digits); an error if none or more than one does.
+  caf::expected<match> resolve(const std::string& prefix) const;
+
+  /// The fingerprint of the current token of `sub` ("" if unknown).
+  std::string current(const std::string& sub) const;
+
+private:
+  mutable std::shared_mutex mtx_;
+  /// fingerprint -> subscription
+  std::map<std::string, std::string> owners_;
+  /// subscription -> fingerprint of its current token
+  std::unordered_map<std::string, std::string> current_;
+};
+
+} // namespace sb
