@@ -155,16 +155,20 @@ bool is_loopback(const sockaddr* addr) {
   return false;
 }
 
-std::string format_address(const sockaddr* addr) {
+std::string format_address(const sockaddr* addr, bool with_port) {
   char text[INET6_ADDRSTRLEN] = {0};
   if (addr->sa_family == AF_INET) {
     auto* in = reinterpret_cast<const sockaddr_in*>(addr);
     ::inet_ntop(AF_INET, &in->sin_addr, text, sizeof(text));
+    if (!with_port)
+      return text;
     return std::string{text} + ":" + std::to_string(ntohs(in->sin_port));
   }
   if (addr->sa_family == AF_INET6) {
     auto* in6 = reinterpret_cast<const sockaddr_in6*>(addr);
     ::inet_ntop(AF_INET6, &in6->sin6_addr, text, sizeof(text));
+    if (!with_port)
+      return text;
     return "[" + std::string{text}
            + "]:" + std::to_string(ntohs(in6->sin6_port));
   }
@@ -181,8 +185,8 @@ listeners open_listeners(const std::string& host, uint16_t port,
     for (auto& a : addrs) {
       if (is_loopback(a.get()))
         continue;
-      set_port(a, port);
-      out.error = "host '" + host + "' resolves to " + format_address(a.get())
+      out.error = "host '" + host + "' resolves to "
+                  + format_address(a.get(), false)
                   + ", which is not loopback: beyond loopback the front door "
                     "requires TLS (a certificate and key)";
       return out;

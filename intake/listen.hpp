@@ -25,7 +25,7 @@ listeners open_listeners(const std::string& host, uint16_t port,
 
 bool is_loopback(const sockaddr* addr);
 
-/// "127.0.0.1:7411", "[::1]:7411".
-std::string format_address(const sockaddr* addr);
+/// "127.0.0.1:7411", "[::1]:7411" (without the port: "127.0.0.1", "::1").
+std::string format_address(const sockaddr* addr, bool with_port = true);
 
 } // namespace sb::intake

@@ -518,3 +518,38 @@ TEST_F(basp_guard_test, throughput_through_the_guard_and_direct) {
               "20,000 in flight: direct %.0f/s, guarded %.0f/s\n",
               d.first, g.first, d.second, g.second);
 }
+
+TEST(descriptor_helpers, capacity_counts_three_descriptors_per_client) {
+  rlimit old{};
+  ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &old), 0);
+  rlimit low = old;
+  low.rlim_cur = 1024;
+  ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &low), 0);
+  // (1024 - 64 reserved) / 3 = 320.
+  EXPECT_EQ(connection_capacity(256), 256u);
+  EXPECT_EQ(connection_capacity(1000), 320u);
+  EXPECT_EQ(connection_capacity(1000, 1000), 8u);
+  EXPECT_EQ(connection_capacity(1000, 5000), 0u);
+  // Raising goes to the hard limit.
+  EXPECT_EQ(raise_descriptor_limit(), static_cast<size_t>(old.rlim_max));
+  rlimit now{};
+  ::getrlimit(RLIMIT_NOFILE, &now);
+  EXPECT_EQ(now.rlim_cur, old.rlim_max);
+  ::setrlimit(RLIMIT_NOFILE, &old);
+}
+
+TEST_F(basp_guard_test, ipv6_loopback_counts_as_loopback) {
+  guard_options o;
+  o.backend_port = server->port();
+  o.host = "::1";
+  auto r = basp_guard::start(o);
+  if (!r && r.error.find("cannot listen") != std::string::npos)
+    GTEST_SKIP() << "no IPv6 here: " << r.error;
+  ASSERT_TRUE(r) << r.error;
+  auto c = client(r.guard->port(), "::1");
+  EXPECT_EQ(c->ping(), "");
+  o.host = "::";
+  r = basp_guard::start(o);
+  EXPECT_FALSE(r);
+  EXPECT_NE(r.error.find("not loopback"), std::string::npos) << r.error;
+}
