@@ -1,0 +1,291 @@
+#include "intake/relay.hpp"
+
+#include <openssl/ssl.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+// The client's side of a connection: TLS, reading and checking its frames,
+// writing the answers, and which readiness each socket waits for.
+
+namespace sb::intake {
+
+namespace {
+
+constexpr size_t read_chunk = 64 * 1024;
+constexpr int client_reads_per_event = 4;
+
+const char* verdict_text(header_verdict v) {
+  return v == header_verdict::oversize ? "oversize frame" : "bad BASP header";
+}
+
+} // namespace
+
+void relay_loop::on_client(connection& c, uint32_t events) {
+  // A reset during the TLS handshake is a failed handshake: OpenSSL reports
+  // it (and counts it) like any other.
+  if (c.state == conn_state::tls_handshake) {
+    if (handshake(c))
+      update_interest(c);
+    return;
+  }
+  if ((events & EPOLLERR) != 0) {
+    close(c);
+    return;
+  }
+  bool in = (events & (EPOLLIN | EPOLLHUP)) != 0;
+  bool out = (events & EPOLLOUT) != 0;
+  if ((out || (in && c.write_wants_read)) && !flush_down(c))
+    return;
+  if ((in && may_read_client(c)) || (out && c.read_wants_write)) {
+    if (!read_client(c))
+      return;
+  } else if ((events & EPOLLHUP) != 0) {
+    // Hung up while we were not reading it (backpressure): nobody is left
+    // to take the answers.
+    close(c);
+    return;
+  }
+  update_interest(c);
+}
+
+bool relay_loop::handshake(connection& c) {
+  switch (tls_handshake(c.ssl)) {
+  case tls_status::ok:
+    c.state = conn_state::first_frame;
+    spdlog::debug("intake: {} with {}", SSL_get_version(c.ssl),
+                  describe_peer(c));
+    // The client may have sent its first frame with the last handshake
+    // message; OpenSSL holds it already.
+    return read_client(c);
+  case tls_status::want_read:
+    c.tls_want_write = false;
+    return true;
+  case tls_status::want_write:
+    c.tls_want_write = true;
+    return true;
+  default:
+    break;
+  }
+  ++local_.tls_failures;
+  dirty_ = true;
+  warn(log_kind::tls_failed, "TLS handshake with {} failed: {}",
+       describe_peer(c), tls_failure(c.ssl));
+  close(c);
+  return false;
+}
+
+bool relay_loop::may_read_client(const connection& c) const {
+  return !c.closed
+         && (c.state == conn_state::first_frame
+             || c.state == conn_state::relaying)
+         && c.up.empty() && c.down.size() <= opts_.pause_backlog
+         && (opts_.max_pending_requests == 0
+             || c.pending_requests < opts_.max_pending_requests);
+}
+
+relay_loop::io relay_loop::client_recv(connection& c, char* buf, size_t len,
+                                       size_t& got, bool& drained) {
+  got = 0;
+  drained = false;
+  if (c.ssl == nullptr) {
+    auto n = ::recv(c.client.fd, buf, len, 0);
+    if (n > 0) {
+      got = static_cast<size_t>(n);
+      drained = got < len; // level-triggered epoll reports any rest
+      return io::ok;
+    }
+    if (n == 0)
+      return io::closed;
+    return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR
+             ? io::again
+             : io::failed;
+  }
+  // OpenSSL returns one record (at most 16 KiB) per call: fill the chunk.
+  c.read_wants_write = false;
+  auto st = tls_status::ok;
+  while (got < len) {
+    size_t n = 0;
+    st = tls_read(c.ssl, buf + got, len - got, n);
+    if (st != tls_status::ok)
+      break;
+    got += n;
+  }
+  if (st == tls_status::want_write)
+    c.read_wants_write = true;
+  drained = st == tls_status::want_read || st == tls_status::want_write;
+  if (got > 0)
+    return io::ok; // a close or failure shows again on the next call
+  if (drained)
+    return io::again;
+  return st == tls_status::closed ? io::closed : io::failed;
+}
+
+bool relay_loop::read_client(connection& c) {
+  // Each chunk is read behind the bytes of an incomplete header carried
+  // over from the previous one, so the parser sees contiguous bytes.
+  char* chunk = rbuf_.get() + basp_header_size;
+  for (int round = 0; round < client_reads_per_event; ++round) {
+    if (!may_read_client(c))
+      return true;
+    size_t got = 0;
+    bool drained = false;
+    auto st = client_recv(c, chunk, read_chunk, got, drained);
+    if (st == io::again)
+      return true;
+    if (st != io::ok) {
+      close(c, st == io::closed);
+      return false;
+    }
+    local_.bytes_in += got;
+    dirty_ = true;
+    char* start = chunk - c.carry_len;
+    std::memcpy(start, c.carry, c.carry_len);
+    if (!forward_up(c, start, c.carry_len + got))
+      return false;
+    if (drained)
+      return true;
+  }
+  return true;
+}
+
+bool relay_loop::forward_up(connection& c, char* data, size_t len) {
+  size_t pos = 0;
+  auto max_payload = static_cast<uint64_t>(opts_.max_message_size);
+  while (pos < len) {
+    if (c.payload_left > 0) {
+      auto take = std::min<uint64_t>(c.payload_left, len - pos);
+      pos += take;
+      c.payload_left -= take;
+      if (c.payload_left == 0 && !c.first_done)
+        first_frame_done(c);
+      continue;
+    }
+    if (len - pos < basp_header_size)
+      break;
+    auto hdr = decode_header(reinterpret_cast<unsigned char*>(data + pos));
+    auto verdict = check_header(hdr, !c.seen_header, max_payload);
+    if (verdict != header_verdict::ok)
+      return reject(c, hdr, verdict);
+    c.seen_header = true;
+    if (is_request(hdr))
+      ++c.pending_requests;
+    pos += basp_header_size;
+    c.payload_left = hdr.payload_len;
+    if (c.payload_left == 0 && !c.first_done)
+      first_frame_done(c);
+  }
+  c.carry_len = static_cast<uint8_t>(len - pos);
+  std::memcpy(c.carry, data + pos, c.carry_len);
+  if (pos == 0)
+    return true;
+  // The first header passed: only now is CAF involved.
+  if (c.backend.fd < 0 && !connect_backend(c))
+    return false;
+  return send_up(c, data, pos);
+}
+
+bool relay_loop::reject(connection& c, const basp_header& hdr,
+                        header_verdict v) {
+  bool oversize = v == header_verdict::oversize;
+  if (oversize)
+    ++local_.closed_oversize;
+  else
+    ++local_.closed_bad_header;
+  dirty_ = true;
+  warn(oversize ? log_kind::oversize : log_kind::bad_header,
+       "closed {}: {} (operation {:#04x}, payload_len {}, limit {}{})",
+       describe_peer(c), verdict_text(v), hdr.operation, hdr.payload_len,
+       opts_.max_message_size, c.seen_header ? "" : ", first frame");
+  close(c);
+  return false;
+}
+
+void relay_loop::first_frame_done(connection& c) {
+  c.first_done = true;
+  --pre_handshake_;
+}
+
+bool relay_loop::flush_down(connection& c) {
+  c.write_wants_read = false;
+  while (!c.down.empty()) {
+    size_t put = 0;
+    auto st = client_send(c, c.down.data(), c.down.size(), put);
+    c.down.consume(put);
+    local_.buffered -= put;
+    if (st == io::again)
+      break;
+    if (st != io::ok) {
+      close(c);
+      return false;
+    }
+  }
+  if (c.down.empty() && c.state == conn_state::draining) {
+    close(c, true);
+    return false;
+  }
+  return true;
+}
+
+relay_loop::io relay_loop::client_send(connection& c, const char* data,
+                                       size_t len, size_t& put) {
+  put = 0;
+  if (c.ssl == nullptr) {
+    auto n = ::send(c.client.fd, data, len, MSG_NOSIGNAL);
+    if (n < 0)
+      return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR
+               ? io::again
+               : io::failed;
+    put = static_cast<size_t>(n);
+  } else {
+    // Partial writes: each call writes at least one record, so loop.
+    while (put < len) {
+      size_t n = 0;
+      auto st = tls_write(c.ssl, data + put, len - put, n);
+      put += n;
+      if (st == tls_status::ok)
+        continue;
+      if (st == tls_status::want_read)
+        c.write_wants_read = true;
+      local_.bytes_out += put;
+      dirty_ = true;
+      if (st == tls_status::want_read || st == tls_status::want_write)
+        return io::again;
+      return put > 0 ? io::again : io::failed;
+    }
+  }
+  local_.bytes_out += put;
+  dirty_ = true;
+  return put < len ? io::again : io::ok;
+}
+
+void relay_loop::update_interest(connection& c) {
+  if (c.closed)
+    return;
+  uint32_t client = 0;
+  bool readable = may_read_client(c);
+  if (c.state == conn_state::tls_handshake) {
+    client = c.tls_want_write ? EPOLLOUT : EPOLLIN;
+  } else {
+    if (readable || c.write_wants_read)
+      client |= EPOLLIN;
+    if (!c.down.empty() || c.read_wants_write)
+      client |= EPOLLOUT;
+  }
+  set_interest(c.client, client);
+  if (c.backend.fd >= 0) {
+    uint32_t backend = EPOLLOUT;
+    if (c.state != conn_state::connecting)
+      backend = c.up.empty() ? EPOLLIN : EPOLLIN | EPOLLOUT;
+    set_interest(c.backend, backend);
+  }
+  if (c.ssl != nullptr && readable && !c.in_ready && tls_has_pending(c.ssl)) {
+    c.in_ready = true;
+    ready_.push_back(&c);
+  }
+}
+
+} // namespace sb::intake

@@ -1,0 +1,134 @@
+#pragma once
+
+// What the guard's tests share: a typed CAF actor published on loopback like
+// the daemon's front door, CAF clients (plain and TLS) in their own actor
+// systems, raw sockets that forge BASP frames, the process's RSS, and
+// throwaway certificates.
+
+#include "intake/basp_guard.hpp"
+
+#include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
+#include <caf/atom.hpp>
+#include <caf/node_id.hpp>
+#include <caf/replies_to.hpp>
+#include <caf/typed_actor.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace sb::test {
+
+using namespace std::chrono_literals;
+
+using ping_atom = caf::atom_constant<caf::atom("ping")>;
+using big_atom = caf::atom_constant<caf::atom("big")>;
+
+/// ping echoes its number; big answers a string of that many bytes.
+using echo_actor
+  = caf::typed_actor<caf::replies_to<ping_atom, int32_t>::with<int32_t>,
+                     caf::replies_to<big_atom, uint32_t>::with<std::string>>;
+
+/// The echo actor published with CAF's middleman on 127.0.0.1, port 0.
+class echo_server {
+public:
+  echo_server();
+  ~echo_server();
+  uint16_t port() const { return port_; }
+  uint64_t actor_id() const;
+  caf::actor_system& system() { return *sys_; }
+
+private:
+  caf::actor_system_config cfg_;
+  std::unique_ptr<caf::actor_system> sys_;
+  echo_actor echo_;
+  uint16_t port_ = 0;
+};
+
+struct tls_client_options {
+  bool enabled = false;
+  std::string certificate, key, cafile; ///< all empty: CAF's anonymous mode
+};
+
+/// A CAF client node of its own. Shared: a connect that outlives its wait
+/// keeps the system alive until it returns.
+class echo_client : public std::enable_shared_from_this<echo_client> {
+public:
+  static std::shared_ptr<echo_client> make(tls_client_options tls = {});
+  ~echo_client();
+
+  /// remote_actor (or caf::openssl::remote_actor), waiting at most `timeout`.
+  /// Returns "" on success, else why not.
+  std::string connect(const std::string& host, uint16_t port,
+                      std::chrono::milliseconds timeout = 10s);
+
+  /// Sends `n` pings at once, then awaits every answer; "" if all came back.
+  std::string ping(int n = 1, std::chrono::milliseconds timeout = 10s);
+
+  /// Asks for `size` bytes; returns the length received or -1.
+  int64_t big(uint32_t size, std::chrono::milliseconds timeout = 30s);
+
+  caf::actor_system& system() { return *sys_; }
+
+private:
+  echo_client() = default;
+  bool tls_ = false;
+  caf::actor_system_config cfg_;
+  std::unique_ptr<caf::actor_system> sys_;
+  echo_actor remote_;
+};
+
+// -- raw sockets
+// ----------------------------------------------------------------
+
+/// A blocking TCP connection to 127.0.0.1:port; -1 on failure.
+int raw_connect(uint16_t port);
+
+bool send_all(int fd, const void* data, size_t len);
+
+/// Waits until the peer closed `fd` (EOF or reset), reading and dropping
+/// what arrives; false if `timeout` passed first.
+bool wait_closed(int fd, std::chrono::milliseconds timeout);
+
+/// A client_handshake frame of a made-up node (a different one per call).
+std::vector<char> handshake_frame(caf::actor_system& sys);
+
+/// A direct_message frame carrying a request from a made-up actor.
+std::vector<char> request_frame(caf::actor_system& sys, uint64_t dest_actor,
+                                uint64_t request_id, const caf::message& msg);
+
+// -- process
+// --------------------------------------------------------------------
+
+/// VmRSS of this process in KiB (after giving freed heap back to the OS).
+size_t rss_kib();
+
+/// Bytes allocated with malloc and not freed, in KiB (every arena).
+size_t heap_kib();
+
+/// Waits until `pred` holds, at most `timeout`; re-checks after yielding.
+template<class Pred>
+bool eventually(Pred pred, std::chrono::milliseconds timeout = 10s) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (!pred()) {
+    if (std::chrono::steady_clock::now() > deadline)
+      return false;
+    std::this_thread::yield();
+  }
+  return true;
+}
+
+/// A certificate and its key, written as PEM files into `dir`.
+struct pem_pair {
+  std::string certificate, key;
+};
+
+/// Makes a self-signed CA, or a leaf signed by `ca` if given; EC P-256.
+pem_pair make_certificate(const std::string& dir, const std::string& name,
+                          const pem_pair* ca = nullptr);
+
+} // namespace sb::test
