@@ -102,6 +102,20 @@ caf::result<status_info> status(self_ptr self) {
   info.admin
     = admin_status{st.agents.size(), st.watchers.size(), st.retention_deleted};
   info.components.push_back({"admin", health::running, {}});
+  if (st.ctx->intake) {
+    auto g = st.ctx->intake();
+    info.intake
+      = intake_status{g.open_connections,
+                      st.ctx->opts.max_connections,
+                      g.accepted,
+                      g.refused_over_capacity + g.refused_no_descriptors,
+                      g.closed_oversize,
+                      g.closed_bad_header,
+                      g.closed_slow_reader,
+                      g.tls_failures + g.closed_handshake_timeout,
+                      g.buffered};
+    info.components.push_back({"intake", health::running, {}});
+  }
   auto rp = self->make_response_promise<status_info>();
   fan_in<status_info> fi{rp, std::move(info), [](status_info& x) {
                            if (x.pool)

@@ -432,13 +432,40 @@ void agent_state::committed(const switch_commit& c, const selection& sel,
          + to_string(inf.by) + ")");
   fault_point(test_hook::crash_after_commit);
   auto generation = c.generation;
-  apply_token(generation, sel.token, [this](const apply_outcome& result) {
-    auto res = result_of(*inflight_);
-    res.result = outcome_of(inflight_->by);
-    res.to = name_or_null(inflight_->to_name);
-    res.apply = result;
-    finish(std::move(res));
-  });
+  inf.generation = generation;
+  // The reply waits for the application, but at most apply-wait: a hung
+  // engine must not hold the callers' replies hostage. The application goes
+  // on either way.
+  ctx_->clock->send_later(self_, ctx_->opts.apply_wait, apply_wait_atom::value,
+                          generation);
+  apply_token(generation, sel.token,
+              [this, generation](const apply_outcome& result) {
+                reply_applied(generation, result);
+              });
+}
+
+void agent_state::reply_applied(uint64_t generation,
+                                const apply_outcome& result) {
+  // Already answered (apply-wait passed) or another switch by now.
+  if (!inflight_ || inflight_->generation != generation)
+    return;
+  auto res = result_of(*inflight_);
+  res.result = outcome_of(inflight_->by);
+  res.to = name_or_null(inflight_->to_name);
+  res.apply = result;
+  finish(std::move(res));
+}
+
+void agent_state::apply_wait_over(uint64_t generation) {
+  if (!inflight_ || inflight_->generation != generation)
+    return;
+  SB_WARN(
+    "agent {}: the token of generation {} is not applied after {} ms; "
+    "answering now, the application goes on",
+    agent_name_, generation,
+    std::chrono::duration_cast<std::chrono::milliseconds>(ctx_->opts.apply_wait)
+      .count());
+  reply_applied(generation, apply_outcome{apply_result::pending, {}});
 }
 
 report_result agent_state::result_of(const inflight_switch& inf) const {
@@ -790,6 +817,9 @@ agent_actor::behavior_type agent(agent_state::pointer self, stored_agent row,
     [&st](lifecycle_atom, container_op op) { return st.container_command(op); },
     [&st](delete_atom) { return st.remove(); },
     [&st](reconcile_atom) { st.reconcile(); },
+    [&st](apply_wait_atom, uint64_t generation) {
+      st.apply_wait_over(generation);
+    },
   };
 }
 

@@ -73,6 +73,7 @@ public:
   caf::result<apply_outcome> container_command(container_op op);
   caf::result<std::string> remove();
   void reconcile();
+  void apply_wait_over(uint64_t generation);
 
   /// The introspection record (without the container's state).
   agent_info snapshot() const;
@@ -99,6 +100,8 @@ private:
     uint32_t event_count = 0;
     /// The commit is done: the current epoch is this switch's.
     bool committed = false;
+    /// The generation it committed (0 before).
+    uint64_t generation = 0;
     /// Replies waiting for this switch; the first one started it.
     std::vector<report_promise> waiters;
   };
@@ -120,6 +123,8 @@ private:
   void no_alternative(const selection& sel);
   void commit(selection sel);
   void committed(const switch_commit& c, const selection& sel, millis at);
+  /// Answers the switch of `generation` with its application's result.
+  void reply_applied(uint64_t generation, const apply_outcome& result);
   void finish(report_result res);
   void finish_error(const caf::error& err);
 

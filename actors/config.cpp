@@ -3,6 +3,7 @@
 #include "actors/engine_settings.hpp"
 #include "actors/logging.hpp"
 #include "actors/option_table_impl.hpp"
+#include "intake/listen.hpp"
 #include "messages/error.hpp"
 #include "messages/register.hpp"
 
@@ -40,8 +41,19 @@ const option_table<daemon_options>& daemon_option_table() {
      "TLS for the front door: the daemon's PEM certificate.",
      &o::tls_certificate},
     {"tls-key", "", "TLS: the PEM key of tls-certificate.", &o::tls_key},
-    {"tls-ca", "", "TLS: the CA whose signature client certificates carry.",
+    {"tls-ca", "",
+     "TLS: admit only clients with a certificate this CA signed (\"\" = any).",
      &o::tls_ca},
+    {"max-message-size", "1048576",
+     "Largest message a client may send, in bytes; a bigger one closes it.",
+     &o::max_message_size, 1024, 1 << 30},
+    {"max-connections", "256",
+     "Client connections at once; more are refused (lowered to fit ulimit -n).",
+     &o::max_connections, 1, 1 << 20},
+    {"max-buffered", "33554432",
+     "Answer bytes buffered for one client that does not read; past it, it is "
+     "dropped.",
+     &o::max_buffered, 1 << 20, int64_t{1} << 32},
     {"docker-socket", "/var/run/docker.sock",
      "Unix socket of the Docker Engine API (v1.41).", &o::docker_socket, 1},
     {"token-env", "CLAUDE_CODE_OAUTH_TOKEN",
@@ -62,6 +74,10 @@ const option_table<daemon_options>& daemon_option_table() {
      &o::health_timeout, 1, week},
     {"stop-timeout", "10s", "Grace period of a container stop.",
      &o::stop_timeout, 1, week},
+    {"apply-wait", "5s",
+     "A switch's reply waits at most this long for its token application "
+     "(then: apply pending).",
+     &o::apply_wait, 1, week},
     {"retry-initial", "1s",
      "First wait before a failed token application is retried; doubles.",
      &o::retry_initial, 1, week},
@@ -185,22 +201,21 @@ std::optional<std::string> pick(const caf::settings& content,
 
 /// Checks of values that depend on each other.
 std::string check_together(const daemon_options& o) {
-  if (o.tls_certificate.empty() != o.tls_key.empty()
-      || (!o.tls_certificate.empty() && o.tls_ca.empty())
-      || (o.tls_certificate.empty() && !o.tls_ca.empty()))
-    return "switchboard.tls-certificate, switchboard.tls-key and "
-           "switchboard.tls-ca go together (CAF's TLS is mutual: clients "
-           "need a certificate signed by tls-ca)";
+  if (o.tls_certificate.empty() != o.tls_key.empty())
+    return "switchboard.tls-certificate and switchboard.tls-key go together";
+  if (!o.tls_ca.empty() && o.tls_certificate.empty())
+    return "switchboard.tls-ca needs switchboard.tls-certificate and "
+           "switchboard.tls-key";
   for (auto [key, path] :
        {std::pair{"tls-certificate", o.tls_certificate},
         std::pair{"tls-key", o.tls_key}, std::pair{"tls-ca", o.tls_ca}})
     if (!path.empty() && !std::filesystem::exists(path))
       return std::string{"switchboard."} + key + ": no file '" + path + "'";
-  if (!is_loopback(o.host) && o.tls_certificate.empty())
-    return "switchboard.host is '" + o.host
-           + "', which is not loopback: binding beyond loopback requires "
-             "TLS (set switchboard.tls-certificate, switchboard.tls-key and "
-             "switchboard.tls-ca)";
+  // Loopback is decided on the addresses `host` resolves to, not on how it
+  // is spelled (checked here early, and again when they are bound).
+  if (o.tls_certificate.empty())
+    if (auto problem = intake::check_loopback(o.host); !problem.empty())
+      return "switchboard.host: " + problem;
   if (o.retry_max < o.retry_initial)
     return "switchboard.retry-max must not be shorter than "
            "switchboard.retry-initial";
@@ -216,11 +231,6 @@ bool has_arg(int argc, char** argv, std::initializer_list<const char*> xs) {
 }
 
 } // namespace
-
-bool is_loopback(const std::string& host) {
-  return host == "127.0.0.1" || host == "localhost" || host == "::1"
-         || host.rfind("127.", 0) == 0;
-}
 
 std::string daemon_help() {
   return std::string{"usage: switchboardd [--config-file=FILE] "

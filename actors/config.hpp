@@ -35,6 +35,10 @@ struct daemon_options {
   std::string tls_certificate;
   std::string tls_key;
   std::string tls_ca;
+  // -- network intake (the BASP guard, intake/basp_guard.hpp) ----------------
+  uint64_t max_message_size;
+  uint64_t max_connections;
+  uint64_t max_buffered;
   // -- containers ------------------------------------------------------------
   std::string docker_socket;
   std::string token_env;
@@ -44,6 +48,7 @@ struct daemon_options {
   caf::timespan reload_timeout;
   caf::timespan health_timeout;
   caf::timespan stop_timeout;
+  caf::timespan apply_wait;
   caf::timespan retry_initial;
   caf::timespan retry_max;
   // -- periodic jobs ---------------------------------------------------------
@@ -80,8 +85,5 @@ public:
 
 /// The text of `switchboardd --help`: usage and every key with its default.
 std::string daemon_help();
-
-/// True if `host` names the loopback interface.
-bool is_loopback(const std::string& host);
 
 } // namespace sb

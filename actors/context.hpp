@@ -10,9 +10,11 @@
 #include "actors/directory.hpp"
 #include "actors/engine_settings.hpp"
 #include "actors/token_index.hpp"
+#include "intake/basp_guard.hpp"
 #include "messages/time.hpp"
 
 #include <atomic>
+#include <functional>
 #include <memory>
 
 namespace sb {
@@ -37,6 +39,8 @@ struct daemon_context {
   agent_directory directory;
   /// Written by the POOL only.
   token_index tokens;
+  /// The network intake's counters (set by the ROOT while the guard runs).
+  std::function<intake::guard_stats()> intake;
 };
 
 using context_ptr = std::shared_ptr<daemon_context>;

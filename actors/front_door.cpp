@@ -56,8 +56,13 @@ caf::result<T> read_store(self_ptr self, const query& q, Ts... xs) {
 /// A report that names its token by fingerprint: the full fingerprint and
 /// the subscription it belongs to (rotated-away tokens included).
 caf::error resolve_token(const daemon_context& ctx, failure_report& r) {
-  if (r.token_sha256.empty())
+  if (r.token_sha256.empty()) {
+    // A named subscription must exist: one rule, before and after a restart.
+    if (!r.subscription.empty() && ctx.tokens.current(r.subscription).empty())
+      return make_error(ec::unknown_subscription,
+                        "unknown subscription '" + r.subscription + "'");
     return caf::none;
+  }
   auto prefix = normalize_fingerprint(r.token_sha256);
   if (!prefix)
     return prefix.error();

@@ -66,7 +66,11 @@ std::string run_notify_command(const std::string& command,
   if (pid < 0)
     return std::string{"fork failed: "} + std::strerror(errno);
   if (pid == 0) {
+    // Its own process group, so a timeout kills whatever it started too.
+    ::setpgid(0, 0);
     ::dup2(in[0], 0);
+    // Nothing of the daemon's: no database, socket or log descriptor.
+    ::close_range(3, ~0U, 0);
     // A fresh signal mask: the daemon blocks SIGTERM in all its threads.
     sigset_t none;
     sigemptyset(&none);
@@ -74,6 +78,7 @@ std::string run_notify_command(const std::string& command,
     ::execl("/bin/sh", "sh", "-c", command.c_str(), nullptr);
     ::_exit(127);
   }
+  ::setpgid(pid, pid); // also here: no race with the child's own call
   ::close(in[0]);
   ::signal(SIGPIPE, SIG_IGN);
   auto n = ::write(in[1], input.data(), input.size());
@@ -91,7 +96,7 @@ std::string run_notify_command(const std::string& command,
       return "killed by signal " + std::to_string(WTERMSIG(status));
     }
     if (std::chrono::steady_clock::now() > deadline) {
-      ::kill(pid, SIGKILL);
+      ::kill(-pid, SIGKILL); // the whole group: no orphans left running
       ::waitpid(pid, &status, 0);
       return "no exit within " + std::to_string(timeout.count()) + " ms";
     }

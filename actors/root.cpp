@@ -6,12 +6,12 @@
 #include "actors/logging.hpp"
 #include "actors/notifier.hpp"
 #include "actors/subscription_pool.hpp"
+#include "intake/basp_guard.hpp"
 #include "messages/error.hpp"
 #include "persistence/store.hpp"
 #include "persistence/store_actor.hpp"
 
 #include <caf/io/middleman.hpp>
-#include <caf/openssl/publish.hpp>
 #include <caf/scoped_actor.hpp>
 #include <caf/system_messages.hpp>
 
@@ -139,25 +139,47 @@ caf::expected<std::unique_ptr<daemon>> daemon::start(caf::actor_system& sys,
                        std::move(on_fatal), d->notifier_);
   SB_INFO("loaded {} subscriptions and {} agents", snap->subscriptions.size(),
           snap->agents.size());
-  // Publish the FRONT DOOR, over TLS when a certificate is configured.
-  auto& o = ctx->opts;
-  caf::expected<uint16_t> port{caf::error{}};
-  if (o.tls_certificate.empty())
-    port
-      = sys.middleman().publish(d->front_door_, o.port, o.host.c_str(), true);
-  else
-    port = caf::openssl::publish(d->front_door_, o.port, o.host.c_str(), true);
-  if (!port) {
-    auto err = make_error(ec::unavailable, "cannot listen on " + o.host + ":"
-                                             + std::to_string(o.port) + ": "
-                                             + sys.render(port.error()));
+  if (auto err = d->publish()) {
     d->stop();
     return err;
   }
-  d->port_ = *port;
-  SB_INFO("listening on {}:{}", o.host, d->port_);
   spdlog::default_logger()->flush();
   return d;
+}
+
+caf::error daemon::publish() {
+  // CAF listens on loopback only; the guard checks every client frame before
+  // CAF reads it (CAF 0.17 would allocate whatever a header claims) and owns
+  // the public address, TLS included.
+  auto& o = ctx_->opts;
+  auto backend = sys_.middleman().publish(front_door_, 0, "127.0.0.1", true);
+  if (!backend)
+    return make_error(ec::unavailable, "cannot listen on 127.0.0.1: "
+                                         + sys_.render(backend.error()));
+  backend_port_ = *backend;
+  intake::guard_options g;
+  g.host = o.host;
+  g.port = o.port;
+  g.backend_port = backend_port_;
+  g.max_message_size = o.max_message_size;
+  g.max_buffered = o.max_buffered;
+  g.tls_certificate = o.tls_certificate;
+  g.tls_key = o.tls_key;
+  g.tls_ca = o.tls_ca;
+  g.max_connections = intake::connection_capacity(o.max_connections);
+  if (g.max_connections < o.max_connections)
+    SB_WARN("switchboard.max-connections lowered from {} to {}: each client "
+            "needs three descriptors and ulimit -n allows that many",
+            o.max_connections, g.max_connections);
+  auto started = intake::basp_guard::start(g);
+  if (!started)
+    return make_error(ec::unavailable, started.error);
+  guard_ = std::move(started.guard);
+  port_ = guard_->port();
+  ctx_->intake = [guard = guard_.get()] { return guard->stats(); };
+  SB_INFO("listening on {}:{}{}", o.host, port_,
+          o.tls_certificate.empty() ? "" : " (TLS)");
+  return caf::none;
 }
 
 daemon::~daemon() {
@@ -172,8 +194,12 @@ void daemon::stop() {
   caf::scoped_actor self{sys_};
   using namespace std::chrono_literals;
   // 1. Intake: no new requests.
-  if (port_ != 0)
-    sys_.middleman().unpublish(front_door_, port_);
+  if (guard_) {
+    ctx_->intake = nullptr;
+    guard_->stop();
+  }
+  if (backend_port_ != 0)
+    sys_.middleman().unpublish(front_door_, backend_port_);
   stop_and_wait(self, root_, 2s);
   stop_and_wait(self, front_door_, 2s);
   // 2. Agents: the ADMIN stops every AGENT, then itself.

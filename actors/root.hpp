@@ -24,6 +24,10 @@ namespace sb {
 
 class store;
 
+namespace intake {
+class basp_guard;
+} // namespace intake
+
 /// Called when a core component stops while the daemon is not shutting down.
 using fatal_handler = std::function<void(const std::string& component)>;
 
@@ -41,7 +45,8 @@ root(root_actor::pointer self, admin_actor admin,
 class daemon {
 public:
   /// Loads the database, spawns every component and publishes the FRONT DOOR
-  /// on opts.host:opts.port (0 = a free port).
+  /// on opts.host:opts.port (0 = a free port): CAF listens on loopback and
+  /// the BASP guard owns the public address (and TLS) in front of it.
   static caf::expected<std::unique_ptr<daemon>>
   start(caf::actor_system& sys, daemon_options opts, std::shared_ptr<store> db,
         clock_ptr clock = nullptr, fatal_handler on_fatal = nullptr);
@@ -51,7 +56,7 @@ public:
   daemon(const daemon&) = delete;
   daemon& operator=(const daemon&) = delete;
 
-  /// The port the FRONT DOOR listens on.
+  /// The port the FRONT DOOR listens on (the guard's public port).
   uint16_t port() const { return port_; }
 
   front_door_actor front_door() const { return front_door_; }
@@ -62,6 +67,9 @@ public:
   void stop();
 
 private:
+  /// Publishes the FRONT DOOR behind the guard; sets port_.
+  caf::error publish();
+
   explicit daemon(caf::actor_system& sys) : sys_(sys) {}
 
   caf::actor_system& sys_;
@@ -73,6 +81,9 @@ private:
   front_door_actor front_door_;
   root_actor root_;
   notifier_actor notifier_;
+  /// CAF's listener on 127.0.0.1, behind the guard.
+  uint16_t backend_port_ = 0;
+  std::unique_ptr<intake::basp_guard> guard_;
   uint16_t port_ = 0;
   bool stopped_ = false;
 };

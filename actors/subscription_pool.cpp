@@ -161,6 +161,28 @@ void record_failure(self_ptr self, const std::string& name, millis at,
   }
 }
 
+/// A subscription registered (again) under a name whose failures are still
+/// recorded starts excluded, as it would after a restart.
+void seed_exclusion(self_ptr self, const std::string& name) {
+  auto now = self->state.ctx->now();
+  auto window = self->state.ctx->board.get()->exclusion_window;
+  self
+    ->request(self->state.store, store_timeout, failure_atom::value,
+              now - window, now)
+    .then(
+      [=](std::vector<exclusion_seed>& seeds) {
+        seeds.erase(
+          std::remove_if(seeds.begin(), seeds.end(),
+                         [&](auto& x) { return x.subscription != name; }),
+          seeds.end());
+        apply_seeds(self->state, seeds, false);
+      },
+      [=](caf::error& err) {
+        SB_WARN("subscription-pool could not read the failures of {}: {}", name,
+                render(err));
+      });
+}
+
 subscription_change upserted(self_ptr self, subscription_upsert& up) {
   auto& st = self->state;
   if (!up.rotated)
@@ -186,6 +208,8 @@ subscription_change upserted(self_ptr self, subscription_upsert& up) {
                      : std::string{});
   if (up.rotated)
     rotate_agents(self, change);
+  else
+    seed_exclusion(self, e.name);
   return change;
 }
 

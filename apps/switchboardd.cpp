@@ -4,12 +4,12 @@
 #include "actors/config.hpp"
 #include "actors/logging.hpp"
 #include "actors/root.hpp"
+#include "intake/basp_guard.hpp"
 #include "messages/error.hpp"
 #include "persistence/store.hpp"
 
 #include <caf/actor_system.hpp>
 #include <caf/io/middleman.hpp>
-#include <caf/openssl/manager.hpp>
 
 #include <pthread.h>
 #include <unistd.h>
@@ -40,13 +40,8 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "switchboardd: %s\n", err.c_str());
     return 2;
   }
-  if (!opts.tls_certificate.empty()) {
-    cfg.load<caf::openssl::manager>();
-    cfg.set("openssl.certificate", opts.tls_certificate);
-    cfg.set("openssl.key", opts.tls_key);
-    if (!opts.tls_ca.empty())
-      cfg.set("openssl.cafile", opts.tls_ca);
-  }
+  // Every client costs descriptors: allow what the hard limit allows.
+  sb::intake::raise_descriptor_limit();
   SB_INFO("switchboardd starting (config {})",
           cfg.config_file.empty() ? std::string{"built-in defaults"}
                                   : cfg.config_file);

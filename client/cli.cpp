@@ -431,9 +431,7 @@ void cmd_history(const options& o) {
     rows.push_back({iso_text(x.at), x.agent, opt_text(x.from), opt_text(x.to),
                     std::to_string(x.generation), to_string(x.by),
                     x.kind == failure_kind::none ? "-" : to_string(x.kind),
-                    x.apply.result == apply_result::none
-                      ? std::string{"pending"}
-                      : to_string(x.apply)});
+                    to_string(x.apply)});
   print(o, to_json(xs), table(rows));
 }
 
@@ -502,6 +500,9 @@ int run_cli(int argc, char** argv) {
                  "TLS: this client's certificate (signed by the daemon's "
                  "switchboard.tls-ca)");
   app.add_option("--tls-key", o.ep.tls_key, "TLS: key of --tls-cert");
+  app.add_flag("--tls", o.ep.tls_unverified,
+               "TLS without a client certificate: encrypted, but the daemon "
+               "is not verified (use the three --tls-* options for that)");
   std::function<void()> command;
   auto on = [&](CLI::App* sub, std::function<void()> f) {
     sub->callback([&command, f] { command = f; });

@@ -13,11 +13,13 @@
 namespace sb::client {
 
 std::string endpoint::tls_problem() const {
-  if (!tls())
+  bool any = !tls_ca.empty() || !tls_certificate.empty() || !tls_key.empty();
+  if (!any)
     return {};
   if (tls_ca.empty() || tls_certificate.empty() || tls_key.empty())
-    return "TLS needs --tls-ca, --tls-cert and --tls-key together (CAF's "
-           "TLS is mutual: the daemon checks the client's certificate too)";
+    return "TLS needs --tls-ca, --tls-cert and --tls-key together (CAF 0.17's "
+           "client verifies the daemon only when it presents a certificate "
+           "too), or --tls alone (encrypted, the daemon not verified)";
   return {};
 }
 

@@ -31,9 +31,14 @@ struct endpoint {
   std::string tls_ca;
   std::string tls_certificate;
   std::string tls_key;
+  /// TLS without any of the three: encrypted, but the daemon is not verified
+  /// (CAF 0.17's client verifies the daemon only when it also presents a
+  /// certificate of its own).
+  bool tls_unverified = false;
 
   bool tls() const {
-    return !tls_ca.empty() || !tls_certificate.empty() || !tls_key.empty();
+    return tls_unverified || !tls_ca.empty() || !tls_certificate.empty()
+           || !tls_key.empty();
   }
 
   /// "" if the TLS settings are complete (or absent), else what is missing.

@@ -62,6 +62,18 @@ nlohmann::json component_json(const supervisor_status& x) {
           {"docker_socket", x.docker_socket}};
 }
 
+nlohmann::json component_json(const intake_status& x) {
+  return {{"open_connections", x.open_connections},
+          {"max_connections", x.max_connections},
+          {"accepted", x.accepted},
+          {"refused", x.refused},
+          {"closed_oversize", x.closed_oversize},
+          {"closed_bad_header", x.closed_bad_header},
+          {"closed_slow_reader", x.closed_slow_reader},
+          {"tls_failures", x.tls_failures},
+          {"buffered", x.buffered}};
+}
+
 nlohmann::json component_json(const admin_status& x) {
   return {{"agents", x.agents},
           {"watchers", x.watchers},
@@ -148,6 +160,8 @@ nlohmann::json to_json(const status_info& x) {
     nlohmann::json entry = nlohmann::json::object();
     if (c.name == "admin")
       entry = component_json(x.admin);
+    else if (c.name == "intake" && x.intake)
+      entry = component_json(*x.intake);
     else if (c.name == "store" && x.store)
       entry = component_json(*x.store);
     else if (c.name == "subscription-pool" && x.pool)
@@ -197,8 +211,7 @@ nlohmann::json to_json(const history_info& x) {
     {"generation", x.generation},
     {"failure_kind", kind_or_null(x.kind)},
     {"event_count", x.event_count},
-    {"apply", x.apply.result == apply_result::none ? std::string{"pending"}
-                                                   : to_string(x.apply)},
+    {"apply", to_string(x.apply)},
     {"at", iso_or_null(x.at)},
   };
 }

@@ -175,6 +175,29 @@ std::string format_address(const sockaddr* addr, bool with_port) {
   return "(unknown address family)";
 }
 
+namespace {
+
+/// "" if every address in `addrs` is loopback, else why not.
+std::string loopback_problem(const std::string& host,
+                             std::vector<address>& addrs) {
+  for (auto& a : addrs)
+    if (!is_loopback(a.get()))
+      return "host '" + host + "' resolves to " + format_address(a.get(), false)
+             + ", which is not loopback: beyond loopback the front door "
+               "requires TLS (a certificate and key)";
+  return {};
+}
+
+} // namespace
+
+std::string check_loopback(const std::string& host) {
+  std::string error;
+  auto addrs = resolve(host, error);
+  if (addrs.empty())
+    return error;
+  return loopback_problem(host, addrs);
+}
+
 listeners open_listeners(const std::string& host, uint16_t port,
                          bool loopback_only) {
   listeners out;
@@ -182,15 +205,9 @@ listeners open_listeners(const std::string& host, uint16_t port,
   if (addrs.empty())
     return out;
   if (loopback_only) {
-    for (auto& a : addrs) {
-      if (is_loopback(a.get()))
-        continue;
-      out.error = "host '" + host + "' resolves to "
-                  + format_address(a.get(), false)
-                  + ", which is not loopback: beyond loopback the front door "
-                    "requires TLS (a certificate and key)";
+    out.error = loopback_problem(host, addrs);
+    if (!out.error.empty())
       return out;
-    }
   }
   // With port 0 the first address picks the port and the others follow; if
   // one of them has it taken already, start over with another port.

@@ -25,6 +25,10 @@ listeners open_listeners(const std::string& host, uint16_t port,
 
 bool is_loopback(const sockaddr* addr);
 
+/// "" if every address `host` resolves to is loopback, else why not (the
+/// same rule open_listeners() applies; for checking a configuration early).
+std::string check_loopback(const std::string& host);
+
 /// "127.0.0.1:7411", "[::1]:7411" (without the port: "127.0.0.1", "::1").
 std::string format_address(const sockaddr* addr, bool with_port = true);
 

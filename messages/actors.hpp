@@ -154,6 +154,8 @@ using agent_actor = caf::typed_actor<
   caf::reacts_to<unassign_atom, std::string>,
   /// Re-apply the token if the container is behind (reconciler, retries).
   caf::reacts_to<reconcile_atom>,
+  /// INTERNAL: apply-wait passed for the switch of this generation.
+  caf::reacts_to<apply_wait_atom, uint64_t>,
   /// INTERNAL: record the queued reports' events in one write.
   caf::reacts_to<flush_atom>>;
 

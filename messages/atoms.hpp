@@ -62,6 +62,7 @@ SB_ATOM(progress_atom, "progress");
 SB_ATOM(pending_atom, "pending");
 SB_ATOM(delivered_atom, "delivered");
 SB_ATOM(generation_atom, "generation");
+SB_ATOM(apply_wait_atom, "applywait");
 
 #undef SB_ATOM
 

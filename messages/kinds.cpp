@@ -26,8 +26,9 @@ constexpr std::array lifecycle_names{"unknown",   "absent",     "stopped",
                                      "reloading", "recreating", "failed"};
 
 constexpr std::array apply_result_names{
-  "",        "hot_reloaded", "restarted",    "started",    "stopped",
-  "running", "not_running",  "no_container", "superseded", "failed"};
+  "",           "hot_reloaded", "restarted",   "started",
+  "stopped",    "running",      "not_running", "no_container",
+  "superseded", "failed",       "pending"};
 
 constexpr std::array auto_switch_names{"on", "off"};
 

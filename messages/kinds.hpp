@@ -79,6 +79,8 @@ enum class apply_result : uint8_t {
   superseded,
   /// The operation failed (the detail says why); it is retried.
   failed,
+  /// Still running when the reply could wait no longer (apply-wait).
+  pending,
 };
 
 /// Per-agent auto-switch: follow the global setting, or never switch.

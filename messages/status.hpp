@@ -110,6 +110,33 @@ typename Inspector::result_type inspect(Inspector& f, admin_status& x) {
 
 bool operator==(const admin_status& x, const admin_status& y);
 
+/// The network intake in front of the FRONT DOOR (intake/basp_guard.hpp).
+struct intake_status {
+  uint64_t open_connections = 0;
+  uint64_t max_connections = 0;
+  uint64_t accepted = 0;
+  /// Refused: over max-connections or out of descriptors.
+  uint64_t refused = 0;
+  /// Closed: a message over max-message-size, a bad header, a client that
+  /// did not read its answers, a TLS handshake that failed or took too long.
+  uint64_t closed_oversize = 0;
+  uint64_t closed_bad_header = 0;
+  uint64_t closed_slow_reader = 0;
+  uint64_t tls_failures = 0;
+  /// Answer bytes waiting for clients now.
+  uint64_t buffered = 0;
+};
+
+template<class Inspector>
+typename Inspector::result_type inspect(Inspector& f, intake_status& x) {
+  return f(caf::meta::type_name("sb::intake_status"), x.open_connections,
+           x.max_connections, x.accepted, x.refused, x.closed_oversize,
+           x.closed_bad_header, x.closed_slow_reader, x.tls_failures,
+           x.buffered);
+}
+
+bool operator==(const intake_status& x, const intake_status& y);
+
 struct status_info {
   std::string version;
   std::string protocol;
@@ -121,6 +148,7 @@ struct status_info {
   /// Every component, sorted by name, answered or not.
   std::vector<component_health> components;
   admin_status admin;
+  caf::optional<intake_status> intake;
   caf::optional<store_status> store;
   caf::optional<pool_status> pool;
   caf::optional<supervisor_status> supervisor;
@@ -130,7 +158,7 @@ template<class Inspector>
 typename Inspector::result_type inspect(Inspector& f, status_info& x) {
   return f(caf::meta::type_name("sb::status_info"), x.version, x.protocol,
            x.started_at, x.uptime_ms, x.agents, x.subscriptions, x.components,
-           x.admin, x.store, x.pool, x.supervisor);
+           x.admin, x.intake, x.store, x.pool, x.supervisor);
 }
 
 bool operator==(const status_info& x, const status_info& y);

@@ -20,9 +20,6 @@ apply_outcome parse_apply_outcome(const std::string& text) {
     return apply_failed(text.substr(failed_prefix.size()));
   if (auto x = parse_kind<apply_result>(text))
     return {*x, {}};
-  // "pending" (the history column's default) is no result yet.
-  if (text == "pending")
-    return {};
   return apply_failed(text);
 }
 
@@ -150,13 +147,22 @@ bool operator==(const admin_status& x, const admin_status& y) {
          == std::tie(y.agents, y.watchers, y.retention_deleted);
 }
 
+bool operator==(const intake_status& x, const intake_status& y) {
+  return std::tie(x.open_connections, x.max_connections, x.accepted, x.refused,
+                  x.closed_oversize, x.closed_bad_header, x.closed_slow_reader,
+                  x.tls_failures, x.buffered)
+         == std::tie(y.open_connections, y.max_connections, y.accepted,
+                     y.refused, y.closed_oversize, y.closed_bad_header,
+                     y.closed_slow_reader, y.tls_failures, y.buffered);
+}
+
 bool operator==(const status_info& x, const status_info& y) {
   return std::tie(x.version, x.protocol, x.started_at, x.uptime_ms, x.agents,
-                  x.subscriptions, x.components, x.admin, x.store, x.pool,
-                  x.supervisor)
+                  x.subscriptions, x.components, x.admin, x.intake, x.store,
+                  x.pool, x.supervisor)
          == std::tie(y.version, y.protocol, y.started_at, y.uptime_ms, y.agents,
-                     y.subscriptions, y.components, y.admin, y.store, y.pool,
-                     y.supervisor);
+                     y.subscriptions, y.components, y.admin, y.intake, y.store,
+                     y.pool, y.supervisor);
 }
 
 } // namespace sb

@@ -46,6 +46,8 @@ statements::statements(SQLite::Database& db)
       agent_by_name(db, SB_AGENT_SELECT " WHERE a.name = ?"),
       set_auto_switch(
         db, "UPDATE agents SET auto_switch = ?, updated_at = ? WHERE name = ?"),
+      subscription_name_by_id(db,
+                              "SELECT name FROM subscriptions WHERE id = ?"),
       switch_agent(db, "UPDATE agents SET subscription_id = ?, "
                        "generation = generation + 1, last_switch_at = ?, "
                        "updated_at = ? WHERE name = ? AND generation = ?"),

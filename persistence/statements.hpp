@@ -37,6 +37,7 @@ struct statements {
   SQLite::Statement list_agents;
   SQLite::Statement agent_by_name;
   SQLite::Statement set_auto_switch;
+  SQLite::Statement subscription_name_by_id;
   SQLite::Statement switch_agent;
   SQLite::Statement insert_history;
   SQLite::Statement insert_switch_notification;

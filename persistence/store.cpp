@@ -513,6 +513,17 @@ caf::expected<switch_commit> store::commit_switch(const switch_record& rec) {
   return impl_->guard("commit switch", [&]() -> caf::expected<switch_commit> {
     auto& sql = *impl_->sql;
     switch_commit result;
+    if (rec.to_id != 0) {
+      // Removed while the switch was decided: say so, not "FOREIGN KEY
+      // constraint failed".
+      use exists{sql.subscription_name_by_id};
+      exists->bind(1, rec.to_id);
+      if (!exists->executeStep())
+        return make_error(ec::unknown_subscription,
+                          "subscription '" + rec.to_name
+                            + "' was removed while the switch to it was "
+                              "being decided; nothing changed");
+    }
     {
       use upd{sql.switch_agent};
       if (rec.to_id == 0)

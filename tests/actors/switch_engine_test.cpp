@@ -512,3 +512,33 @@ TEST_F(switch_engine, watchers_see_every_decision) {
   EXPECT_TRUE(wait_until([&] { return seen("apply a1 generation 1"); }));
   caf::anon_send_exit(watcher, caf::exit_reason::user_shutdown);
 }
+
+// One rule for a subscription's exclusion, before and after a restart: a
+// report cannot name a subscription that does not exist, and a subscription
+// registered again under a name with recent failures starts excluded.
+TEST_F(switch_engine, exclusions_follow_one_rule_across_restarts) {
+  for (auto s : {"sub-a", "sub-b"})
+    add_subscription(s);
+  add_agent("a1", "sub-a");
+  auto bad
+    = try_call<report_result>(report_atom::value, report("a1", 429, "sub-z"));
+  ASSERT_FALSE(bad);
+  EXPECT_TRUE(is(bad.error(), ec::unknown_subscription));
+  EXPECT_TRUE(events().empty());
+  // sub-b fails (an observer on it), is removed and registered again.
+  add_observer("a2", "sub-b");
+  send_report(report("a2"));
+  call<std::vector<std::string>>(sub_rm_atom::value, std::string{"sub-b"});
+  add_subscription("sub-b");
+  auto excluded_now = [&] {
+    for (auto& s : subscriptions())
+      if (s.name == "sub-b")
+        return s.excluded_until != 0;
+    return false;
+  };
+  EXPECT_TRUE(wait_until(excluded_now));
+  stop_daemon();
+  start_daemon();
+  EXPECT_TRUE(excluded_now());
+  EXPECT_EQ(send_report(report("a1")).result, outcome::no_alternative);
+}

@@ -1,8 +1,9 @@
-// The FRONT DOOR over TLS (CAF's OpenSSL module), with the real binaries and
-// certificates made by the openssl command at test time. CAF 0.17's TLS is
-// mutual: the daemon presents its certificate and admits only clients whose
-// certificate its tls-ca signed; plain clients and strangers are refused;
-// beyond loopback the daemon starts only with TLS.
+// The FRONT DOOR over TLS, with the real binaries and certificates made by
+// the openssl command at test time. The daemon's guard terminates TLS in
+// front of CAF: with switchboard.tls-ca it admits only clients whose
+// certificate that CA signed (plain clients and strangers are refused);
+// without it, any TLS client; beyond loopback the daemon starts only with
+// TLS, whatever name the host has.
 
 #include "fixtures/process.hpp"
 #include "fixtures/temp_dir.hpp"
@@ -104,11 +105,27 @@ TEST_F(tls_test, beyond_loopback_only_with_tls) {
   EXPECT_NE(res.err.find("requires TLS"), std::string::npos) << res.err;
   res = run({daemon_binary(), "--switchboard.port=0",
              "--switchboard.db-path=" + file("x.db"),
-             "--switchboard.tls-certificate=" + file("server.pem"),
-             "--switchboard.tls-key=" + file("server.key")});
+             "--switchboard.tls-certificate=" + file("server.pem")});
   EXPECT_EQ(res.rc, 2);
   EXPECT_NE(res.err.find("go together"), std::string::npos) << res.err;
   auto d = start({"--switchboard.host=0.0.0.0"});
   ASSERT_NE(d->port(), 0) << d->log();
   EXPECT_EQ(ping(*d, as("client", "ca")).rc, 0);
+}
+
+TEST_F(tls_test, without_a_ca_any_tls_client_gets_in) {
+  auto d = std::make_unique<daemon_process>(
+    daemon_binary(),
+    std::vector<std::string>{
+      "--switchboard.port=0", "--switchboard.db-path=" + file("state.db"),
+      "--switchboard.tls-certificate=" + file("server.pem"),
+      "--switchboard.tls-key=" + file("server.key")});
+  ASSERT_NE(d->port(), 0) << d->log();
+  // Encrypted without a certificate of its own.
+  auto res = ping(*d, {"--tls"});
+  EXPECT_EQ(res.rc, 0) << res.err;
+  // A client that verifies the daemon (it presents its certificate too).
+  EXPECT_EQ(ping(*d, as("client", "ca")).rc, 0);
+  // Plain BASP on a TLS port is refused.
+  EXPECT_EQ(ping(*d, {}).rc, 1);
 }

@@ -185,7 +185,7 @@ TEST_P(store_test, commit_switch_writes_everything_once_and_is_fenced) {
   ASSERT_EQ(hist->size(), 1u);
   EXPECT_EQ((*hist)[0].from, caf::optional<std::string>{"sub-a"});
   EXPECT_EQ((*hist)[0].to, caf::optional<std::string>{"sub-b"});
-  EXPECT_EQ((*hist)[0].apply.result, apply_result::none); // pending
+  EXPECT_EQ((*hist)[0].apply.result, apply_result::pending);
   EXPECT_EQ((*hist)[0].by, trigger::automatic);
   EXPECT_EQ((*hist)[0].kind, failure_kind::rate_limit);
   EXPECT_EQ((*hist)[0].event_count, 2u);
@@ -217,6 +217,20 @@ TEST_P(store_test, commit_switch_writes_everything_once_and_is_fenced) {
   EXPECT_EQ(agent->generation, 2u);
   EXPECT_EQ(agent->applied_generation, 1u);
   EXPECT_EQ(db->notifications(query{})->size(), 1u);
+  // A switch to a subscription removed meanwhile: a clear error, nothing
+  // written.
+  add_sub("sub-c");
+  auto c = db->subscriptions()->at(2);
+  ASSERT_TRUE(db->remove_subscription("sub-c"));
+  rec.expected_generation = 2;
+  rec.to_id = c.id;
+  rec.to_name = "sub-c";
+  auto gone = db->commit_switch(rec);
+  ASSERT_FALSE(gone);
+  EXPECT_TRUE(is(gone.error(), ec::unknown_subscription))
+    << render(gone.error());
+  EXPECT_NE(render(gone.error()).find("was removed"), std::string::npos);
+  EXPECT_EQ(db->agent("a1")->generation, 2u);
 }
 
 TEST_P(store_test, events_list_filter_count_and_retention) {
