@@ -24,6 +24,11 @@ struct store_options {
   std::string synchronous = "FULL";
   /// How long a statement waits for a lock held by another connection.
   int busy_timeout_ms = 5000;
+  /// The file of the key that seals tokens (token_cipher.hpp): "" =
+  /// "switchboard.key" in the database's folder; a ":memory:" database
+  /// without one gets a key that lives in memory. Created at the first open
+  /// of a database that holds no sealed token.
+  std::string key_file;
 };
 
 class store {
@@ -38,6 +43,13 @@ public:
   store& operator=(const store&) = delete;
 
   const std::string& path() const;
+
+  /// The key file in use ("" for a key in memory).
+  const std::string& key_file() const;
+
+  /// How many plain tokens (from before schema 3) open() sealed; their old
+  /// text was then wiped from the file and its WAL (VACUUM, checkpoint).
+  size_t sealed_at_open() const;
 
   // -- transactions
   // -------------------------------------------------------------
