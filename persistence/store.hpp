@@ -31,6 +31,14 @@ struct store_options {
   std::string key_file;
 };
 
+/// The write-ahead log's bounds. SQLite checkpoints the WAL into the database
+/// every `wal_autocheckpoint_pages` pages (4 MiB at the 4 KiB page size) and
+/// then reuses it from the start; a WAL that a long reader of another process
+/// let grow is cut back to `wal_size_limit` at its next reuse; the store
+/// actor truncates it to zero bytes when it is idle (store::checkpoint).
+constexpr int wal_autocheckpoint_pages = 1000;
+constexpr int64_t wal_size_limit = 16 * 1024 * 1024;
+
 class store {
 public:
   /// Opens (creating with mode 0600 if needed) and migrates the database at
@@ -50,6 +58,17 @@ public:
   /// How many plain tokens (from before schema 3) open() sealed; their old
   /// text was then wiped from the file and its WAL (VACUUM, checkpoint).
   size_t sealed_at_open() const;
+
+  // -- maintenance
+  // --------------------------------------------------------------
+
+  /// The size of the write-ahead log file in bytes (0 if there is none).
+  uint64_t wal_bytes() const;
+
+  /// Copies the WAL into the database and truncates it to zero bytes,
+  /// without waiting: false if a reader in another process still needs it
+  /// (the next call tries again). Never inside a transaction.
+  caf::expected<bool> checkpoint();
 
   // -- transactions
   // -------------------------------------------------------------

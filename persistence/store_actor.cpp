@@ -70,6 +70,19 @@ auto as_ok(Op op) {
   };
 }
 
+/// Idle (nothing waiting in the mailbox) with a WAL past the threshold:
+/// copy it into the database and truncate it, without waiting for readers.
+void maybe_checkpoint(self_ptr self) {
+  auto& st = self->state;
+  if (!self->mailbox().empty() || st.db->wal_bytes() < st.wal_truncate_bytes)
+    return;
+  auto done = st.db->checkpoint();
+  if (done && *done)
+    ++st.checkpoints;
+  else
+    ++st.busy_checkpoints;
+}
+
 void flush(self_ptr self) {
   auto& st = self->state;
   if (st.pending.empty())
@@ -132,6 +145,7 @@ void flush(self_ptr self) {
       ++st.stats.failed_writes;
     batch[i]->finish(std::move(results[i]));
   }
+  maybe_checkpoint(self);
 }
 
 } // namespace

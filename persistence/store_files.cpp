@@ -1,5 +1,5 @@
 // The store and its files: opening (file mode, pragmas, the key, migrations
-// with their data steps).
+// with their data steps), and keeping the WAL short.
 
 #include "messages/error.hpp"
 #include "messages/fingerprint.hpp"
@@ -45,6 +45,9 @@ caf::error configure(SQLite::Database& db, const std::string& path,
     if (mode != "wal")
       return make_error(ec::store_failure,
                         "cannot switch '" + path + "' to WAL mode");
+    db.exec("PRAGMA wal_autocheckpoint="
+            + std::to_string(wal_autocheckpoint_pages));
+    db.exec("PRAGMA journal_size_limit=" + std::to_string(wal_size_limit));
   }
   db.exec("PRAGMA synchronous=" + opts.synchronous);
   db.exec("PRAGMA foreign_keys=ON");
@@ -226,6 +229,32 @@ const std::string& store::key_file() const {
 
 size_t store::sealed_at_open() const {
   return impl_->sealed_at_open;
+}
+
+uint64_t store::wal_bytes() const {
+  struct stat st {};
+  if (impl_->path == ":memory:"
+      || ::stat((impl_->path + "-wal").c_str(), &st) != 0)
+    return 0;
+  return static_cast<uint64_t>(st.st_size);
+}
+
+caf::expected<bool> store::checkpoint() {
+  if (impl_->path == ":memory:")
+    return true;
+  auto* handle = impl_->db.getHandle();
+  // Without a busy handler a checkpoint that would wait for another
+  // process's reader gives up at once instead of stalling every write.
+  sqlite3_busy_timeout(handle, 0);
+  auto rc = sqlite3_wal_checkpoint_v2(
+    handle, nullptr, SQLITE_CHECKPOINT_TRUNCATE, nullptr, nullptr);
+  sqlite3_busy_timeout(handle, impl_->busy_timeout_ms);
+  if (rc == SQLITE_BUSY)
+    return false;
+  if (rc != SQLITE_OK)
+    return make_error(ec::store_failure, std::string{"checkpoint failed: "}
+                                           + sqlite3_errmsg(handle));
+  return true;
 }
 
 } // namespace sb

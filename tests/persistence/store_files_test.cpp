@@ -1,6 +1,7 @@
 // The store's files on a real SQLite file: no token bytes in the database or
 // its WAL, a schema-2 database with plain tokens sealed in place (and the
-// old text wiped), a missing or wrong key refused.
+// old text wiped), a missing or wrong key refused, and a checkpoint that
+// neither waits for nor is fooled by a reader of another connection.
 
 #include "fixtures/temp_dir.hpp"
 #include "messages/error.hpp"
@@ -12,6 +13,7 @@
 #include <SQLiteCpp/Database.h>
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -40,6 +42,17 @@ std::unique_ptr<store> open_ok(const std::string& path,
   auto res = store::open(path, opts);
   EXPECT_TRUE(res) << render(res.error());
   return res ? std::move(*res) : nullptr;
+}
+
+event_info make_event(int i) {
+  event_info ev;
+  ev.agent = "a" + std::to_string(i % 10);
+  ev.subscription = "sub-a";
+  ev.kind = failure_kind::rate_limit;
+  ev.status = 429;
+  ev.message = "usage limit reached";
+  ev.at = t0 + i;
+  return ev;
 }
 
 } // namespace
@@ -155,4 +168,41 @@ TEST(store_at_rest, a_wrong_key_is_refused_without_printing_it) {
   EXPECT_EQ(msg.find(slurp(dir.file("other.key")).substr(0, 64)),
             std::string::npos);
   EXPECT_EQ(msg.find("tok-never-printed"), std::string::npos);
+}
+
+TEST(store_wal, a_reader_elsewhere_delays_the_truncation_without_blocking) {
+  test::temp_dir dir;
+  auto path = dir.file("state.db");
+  auto db = open_ok(path);
+  auto write_events = [&](int from) {
+    ASSERT_FALSE(db->begin());
+    for (int i = from; i < from + 200; ++i)
+      ASSERT_TRUE(db->add_event(make_event(i)));
+    ASSERT_FALSE(db->commit());
+  };
+  write_events(0);
+  // Another process's reader holds a snapshot that needs the WAL.
+  SQLite::Database reader(path, SQLite::OPEN_READONLY);
+  reader.exec("BEGIN");
+  EXPECT_EQ(reader.execAndGet("SELECT COUNT(*) FROM failure_events").getInt(),
+            200);
+  write_events(200);
+  auto started = std::chrono::steady_clock::now();
+  auto done = db->checkpoint();
+  ASSERT_TRUE(done);
+  EXPECT_FALSE(*done);
+  // It gave up at once instead of waiting out the 5 s busy timeout.
+  EXPECT_LT(std::chrono::steady_clock::now() - started,
+            std::chrono::seconds(2));
+  EXPECT_GT(db->wal_bytes(), 0u);
+  reader.exec("COMMIT");
+  done = db->checkpoint();
+  ASSERT_TRUE(done);
+  EXPECT_TRUE(*done);
+  EXPECT_EQ(db->wal_bytes(), 0u);
+  // Writes go on normally after a truncation.
+  write_events(400);
+  query q;
+  q.limit = 10000;
+  EXPECT_EQ(db->events(q)->size(), 600u);
 }
