@@ -449,6 +449,22 @@ void cmd_notifications(const options& o) {
   print(o, to_json(xs), table(rows));
 }
 
+void cmd_backup(const options& o) {
+  // The daemon writes the file: a relative name would be relative to its
+  // folder, not to the caller's.
+  std::error_code ec;
+  auto target = std::filesystem::absolute(o.name, ec).lexically_normal();
+  if (ec || o.name.empty())
+    fail("cannot resolve the backup file '" + o.name + "'", 2);
+  session s{o};
+  auto written = s.call<std::string>(backup_atom::value, target.string());
+  print(o, {{"backup", written}, {"key_file_included", false}},
+        "backup written to " + written
+          + " (mode 0600)\nthe key file is not in the backup: keep a copy of "
+            "the daemon's key file (switchboard.key-file) with it; without "
+            "it the tokens in the backup cannot be read\n");
+}
+
 void cmd_watch(const options& o) {
   session s{o};
   bool json = o.json;
@@ -616,6 +632,11 @@ int run_cli(int argc, char** argv) {
   on(notes, [&] { cmd_notifications(o); });
   on(app.add_subcommand("watch", "live stream of decisions"),
      [&] { cmd_watch(o); });
+  auto backup = app.add_subcommand(
+    "backup", "write an online copy of the database to a new file");
+  backup->add_option("file", o.name, "the new file (never overwritten)")
+    ->required();
+  on(backup, [&] { cmd_backup(o); });
   try {
     app.parse(argc, argv);
   } catch (const CLI::Success& e) {

@@ -70,6 +70,12 @@ public:
   /// (the next call tries again). Never inside a transaction.
   caf::expected<bool> checkpoint();
 
+  /// Writes a consistent copy of the database to `target`, a new file
+  /// created with mode 0600 (an existing file is never overwritten), with
+  /// SQLite's online backup API. The copy's tokens stay sealed: it is useless
+  /// without the key file. Never inside a transaction.
+  caf::error backup(const std::string& target);
+
   // -- transactions
   // -------------------------------------------------------------
 

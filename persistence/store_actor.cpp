@@ -261,6 +261,12 @@ store_actor_impl(store_actor::stateful_pointer<store_state> self,
       flush(self);
       return self->state.db->exclusion_seeds(since, now);
     },
+    [=](backup_atom, const std::string& target) -> caf::result<std::string> {
+      flush(self);
+      if (auto err = self->state.db->backup(target))
+        return err;
+      return target;
+    },
     [=](generation_atom, const std::string& agent,
         uint64_t generation) -> caf::result<std::string> {
       flush(self);

@@ -1,7 +1,8 @@
 // The store's files on a real SQLite file: no token bytes in the database or
 // its WAL, a schema-2 database with plain tokens sealed in place (and the
-// old text wiped), a missing or wrong key refused, and a checkpoint that
-// neither waits for nor is fooled by a reader of another connection.
+// old text wiped), a missing or wrong key refused, online backups, and a
+// checkpoint that neither waits for nor is fooled by a reader of another
+// connection.
 
 #include "fixtures/temp_dir.hpp"
 #include "messages/error.hpp"
@@ -12,6 +13,8 @@
 
 #include <SQLiteCpp/Database.h>
 #include <gtest/gtest.h>
+
+#include <sys/stat.h>
 
 #include <chrono>
 #include <filesystem>
@@ -168,6 +171,50 @@ TEST(store_at_rest, a_wrong_key_is_refused_without_printing_it) {
   EXPECT_EQ(msg.find(slurp(dir.file("other.key")).substr(0, 64)),
             std::string::npos);
   EXPECT_EQ(msg.find("tok-never-printed"), std::string::npos);
+}
+
+TEST(store_backup, a_consistent_0600_copy_that_opens_with_the_key) {
+  test::temp_dir dir;
+  auto path = dir.file("state.db");
+  auto db = open_ok(path);
+  ASSERT_TRUE(db->put_subscription("sub-a", "tok-backup-a", t0));
+  ASSERT_FALSE(db->begin());
+  for (int i = 0; i < 500; ++i)
+    ASSERT_TRUE(db->add_event(make_event(i)));
+  ASSERT_FALSE(db->commit());
+  auto copy = dir.file("copy.db");
+  ASSERT_FALSE(db->backup(copy)) << "backup failed";
+  struct stat st {};
+  ASSERT_EQ(::stat(copy.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  EXPECT_EQ(slurp(copy).find("tok-backup-a"), std::string::npos);
+  // The copy opens with the database's key file, and holds everything.
+  store_options opts;
+  opts.key_file = db->key_file();
+  auto restored = open_ok(copy, opts);
+  ASSERT_TRUE(restored);
+  EXPECT_EQ(restored->subscriptions()->at(0).token.value, "tok-backup-a");
+  query q;
+  q.limit = 10000;
+  EXPECT_EQ(restored->events(q)->size(), 500u);
+  // Without the key, the copy is refused rather than misread.
+  auto keyless = store::open(
+    copy, store_options{"FULL", 5000, dir.file("nope/other.key")});
+  EXPECT_FALSE(keyless);
+}
+
+TEST(store_backup, never_overwrites_and_reports_a_bad_target) {
+  test::temp_dir dir;
+  auto db = open_ok(dir.file("state.db"));
+  auto existing = dir.file("existing.db");
+  std::ofstream{existing} << "keep me";
+  auto err = db->backup(existing);
+  ASSERT_TRUE(err);
+  EXPECT_NE(render(err).find("exists already"), std::string::npos);
+  EXPECT_EQ(slurp(existing), "keep me");
+  err = db->backup(dir.file("no/such/folder/x.db"));
+  ASSERT_TRUE(err);
+  EXPECT_NE(render(err).find("cannot create"), std::string::npos);
 }
 
 TEST(store_wal, a_reader_elsewhere_delays_the_truncation_without_blocking) {
