@@ -16,10 +16,15 @@
 
 #include <CLI/CLI.hpp>
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <iostream>
 #include <iterator>
 #include <sstream>
@@ -69,17 +74,36 @@ struct failure {
   throw failure{message, code};
 }
 
-std::string read_all(const std::string& path, const char* what) {
-  if (path == "-") {
-    std::string data{std::istreambuf_iterator<char>{std::cin},
-                     std::istreambuf_iterator<char>{}};
-    return data;
+/// Reads at most `limit` bytes of a file ('-' = standard input): a token
+/// file is small, and `--token-file /dev/zero` must not read forever.
+std::string read_all(const std::string& path, const char* what, size_t limit) {
+  int fd
+    = path == "-" ? STDIN_FILENO : ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    fail(std::string{"cannot read "} + what + " file '" + path
+           + "': " + std::strerror(errno),
+         2);
+  std::string data;
+  char buf[4096];
+  while (data.size() < limit) {
+    auto n = ::read(fd, buf, std::min(sizeof(buf), limit - data.size()));
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n < 0) {
+      auto why = errno; // a directory: EISDIR
+      if (fd != STDIN_FILENO)
+        ::close(fd);
+      fail(std::string{"cannot read "} + what + " file '" + path
+             + "': " + std::strerror(why),
+           2);
+    }
+    if (n == 0)
+      break;
+    data.append(buf, static_cast<size_t>(n));
   }
-  std::ifstream in{path, std::ios::binary};
-  if (!in)
-    fail(std::string{"cannot read "} + what + " file '" + path + "'", 2);
-  return std::string{std::istreambuf_iterator<char>{in},
-                     std::istreambuf_iterator<char>{}};
+  if (fd != STDIN_FILENO)
+    ::close(fd);
+  return data;
 }
 
 /// Host and port from the daemon's config file ([switchboard] section).
@@ -208,7 +232,9 @@ void cmd_status(const options& o) {
 
 void cmd_sub_add(const options& o) {
   check(validate_name("subscription name", o.name));
-  auto token = trim_token(read_all(o.token_file, "token"));
+  // One byte more than a token may have: a longer file is refused by
+  // validate_token, not read to its end.
+  auto token = trim_token(read_all(o.token_file, "token", max_token_bytes + 1));
   check(validate_token(token));
   session s{o};
   auto change = s.call<subscription_change>(sub_add_atom::value, o.name,
@@ -341,8 +367,11 @@ void cmd_report(const options& o) {
   r.agent = o.name;
   r.status = o.status;
   r.kind = parse_kind<failure_kind>(o.kind).value_or(failure_kind::none);
-  r.error = o.error_file.empty() ? o.error_text
-                                 : read_all(o.error_file, "error text");
+  // The daemon keeps max_error_bytes of it; a few more let the cut fall on
+  // a character boundary.
+  r.error = o.error_file.empty()
+              ? o.error_text
+              : read_all(o.error_file, "error text", max_error_bytes + 4);
   r.subscription = o.subscription;
   if (!o.token_sha256.empty()) {
     auto fp = normalize_fingerprint(o.token_sha256);
