@@ -33,6 +33,10 @@ const option_table<daemon_options>& daemon_option_table() {
     {"db-synchronous", "FULL",
      "FULL (a commit survives power loss) or NORMAL (survives a crash).",
      &o::db_synchronous, 1, 0, "FULL|NORMAL"},
+    {"key-file", "",
+     "Key that encrypts tokens at rest, created 0600 at first start (\"\" = "
+     "switchboard.key in the folder of db-path).",
+     &o::key_file},
     {"log-level", "info", "trace, debug, info, warn, error or off.",
      &o::log_level, 1, 0, "trace|debug|info|warn|error|off"},
     {"log-file", "", "Also log to this rotating file (10 MiB x 3).",
@@ -305,6 +309,9 @@ std::string daemon_config::parse_and_check(int argc, char** argv) {
   if (!remainder.empty())
     return "unexpected argument '" + remainder.front()
            + "' (options look like --switchboard.port=7411)";
+  // CAF divides by the number of workers: 0 would crash it (SIGFPE).
+  if (caf::get_or(content, "scheduler.max-threads", size_t{1}) == 0)
+    return "scheduler.max-threads must be at least 1";
   if (caf::get_or(content, "middleman.workers", size_t{0}) != 0)
     return "middleman.workers must stay 0: with BASP workers CAF 0.17 can "
            "drop replies when clients disconnect (see conf/switchboard.ini)";

@@ -30,6 +30,7 @@ struct daemon_options {
   uint16_t port;
   std::string db_path;
   std::string db_synchronous;
+  std::string key_file;
   std::string log_level;
   std::string log_file;
   std::string tls_certificate;

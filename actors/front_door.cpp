@@ -5,6 +5,7 @@
 #include "messages/register.hpp"
 #include "messages/validate.hpp"
 
+#include <algorithm>
 #include <cctype>
 
 namespace sb {
@@ -49,6 +50,26 @@ caf::result<T> read_store(self_ptr self, const query& q, Ts... xs) {
   auto rp = self->make_response_promise<T>();
   self->request(self->state.deps.store, caf::infinite, std::move(xs)..., q)
     .then([rp](T& result) mutable { rp.deliver(std::move(result)); },
+          [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
+  return rp;
+}
+
+/// An online backup: the STORE writes the copy and the front door answers,
+/// as for reads (the detached store never replies to a remote client).
+caf::result<std::string> backup(self_ptr self, std::string& target) {
+  bool control = std::any_of(target.begin(), target.end(), [](char c) {
+    return static_cast<unsigned char>(c) < 0x20 || c == 0x7f;
+  });
+  if (target.empty() || target[0] != '/' || target.size() > 4096 || control
+      || !valid_utf8(target))
+    return make_error(ec::invalid_argument,
+                      "the backup file must be an absolute path of at most "
+                      "4096 bytes of UTF-8 without control characters");
+  auto rp = self->make_response_promise<std::string>();
+  self
+    ->request(self->state.deps.store, caf::infinite, backup_atom::value,
+              std::move(target))
+    .then([rp](std::string& path) mutable { rp.deliver(std::move(path)); },
           [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
   return rp;
 }
@@ -265,6 +286,7 @@ front_door(front_door_actor::stateful_pointer<front_door_state> self,
     [=, &d](watch_atom, watcher_actor& w) {
       return self->delegate(d.admin, watch_atom::value, std::move(w));
     },
+    [=](backup_atom, std::string& target) { return backup(self, target); },
   };
 }
 

@@ -6,12 +6,14 @@
 #include "actors/root.hpp"
 #include "intake/basp_guard.hpp"
 #include "messages/error.hpp"
+#include "persistence/db_lock.hpp"
 #include "persistence/store.hpp"
 
 #include <caf/actor_system.hpp>
 #include <caf/io/middleman.hpp>
 
 #include <pthread.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <csignal>
@@ -19,7 +21,71 @@
 #include <cstdlib>
 #include <filesystem>
 
-int main(int argc, char** argv) {
+namespace {
+
+/// The database as the daemon holds it: locked, then opened.
+struct opened_database {
+  sb::db_lock lock;
+  std::shared_ptr<sb::store> store;
+};
+
+/// The database's folder: created with mode 0700 if missing. A path that
+/// cannot be examined (a loop of symlinks, a name too long, a file where a
+/// folder should be) is an error line, never an exception.
+caf::error prepare_folder(const std::string& db_path) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  auto parent = fs::path{db_path}.parent_path();
+  if (parent.empty())
+    return caf::none;
+  auto st = fs::status(parent, ec);
+  if (ec && ec != std::errc::no_such_file_or_directory)
+    return sb::make_error(sb::ec::store_failure, "cannot use the folder '"
+                                                   + parent.string()
+                                                   + "': " + ec.message());
+  if (fs::exists(st) && !fs::is_directory(st))
+    return sb::make_error(sb::ec::store_failure, "the folder of the database '"
+                                                   + parent.string()
+                                                   + "' is not a directory");
+  if (fs::exists(st))
+    return caf::none;
+  fs::create_directories(parent, ec);
+  if (ec)
+    return sb::make_error(sb::ec::store_failure, "cannot create '"
+                                                   + parent.string()
+                                                   + "': " + ec.message());
+  fs::permissions(parent, fs::perms::owner_all, ec);
+  return caf::none;
+}
+
+caf::expected<opened_database> open_database(const sb::daemon_options& opts) {
+  if (auto err = prepare_folder(opts.db_path))
+    return err;
+  auto lock = sb::db_lock::acquire(opts.db_path);
+  if (!lock)
+    return lock.error();
+  struct stat st {};
+  if (::stat(opts.db_path.c_str(), &st) == 0 && S_ISREG(st.st_mode)
+      && st.st_size == 0)
+    SB_WARN("the database file {} is empty (0 bytes): starting with a new, "
+            "empty database",
+            opts.db_path);
+  sb::store_options store_opts;
+  store_opts.synchronous = opts.db_synchronous;
+  store_opts.key_file = opts.key_file;
+  auto db = sb::store::open(opts.db_path, store_opts);
+  if (!db)
+    return db.error();
+  if (auto n = (*db)->sealed_at_open(); n > 0)
+    SB_WARN("encrypted {} plain token(s) from an earlier version with the key "
+            "in {}; their plain text was wiped from the database and its WAL",
+            n, (*db)->key_file());
+  SB_INFO("database {} (tokens encrypted with the key in {})", opts.db_path,
+          (*db)->key_file());
+  return opened_database{std::move(*lock), std::move(*db)};
+}
+
+int run(int argc, char** argv) {
   // Signals reach only the main thread's sigwait(): block them before CAF
   // starts its threads, which inherit the mask.
   sigset_t signals;
@@ -45,31 +111,17 @@ int main(int argc, char** argv) {
   SB_INFO("switchboardd starting (config {})",
           cfg.config_file.empty() ? std::string{"built-in defaults"}
                                   : cfg.config_file);
-  // The database, in a folder only we can read.
-  std::error_code ec;
-  auto parent = std::filesystem::path{opts.db_path}.parent_path();
-  if (!parent.empty() && !std::filesystem::exists(parent)) {
-    std::filesystem::create_directories(parent, ec);
-    if (ec) {
-      SB_ERROR("cannot create {}: {}", parent.string(), ec.message());
-      return 1;
-    }
-    std::filesystem::permissions(parent, std::filesystem::perms::owner_all, ec);
-  }
-  sb::store_options store_opts;
-  store_opts.synchronous = opts.db_synchronous;
-  auto db = sb::store::open(opts.db_path, store_opts);
+  // Held until main returns: no second daemon opens this database.
+  auto db = open_database(opts);
   if (!db) {
     SB_ERROR("{}", sb::render(db.error()));
     return 1;
   }
-  SB_INFO("database {}", opts.db_path);
   caf::actor_system sys{cfg};
   // A core component that stops on its own ends the daemon, in order.
   auto on_fatal = [](const std::string&) { ::kill(::getpid(), SIGTERM); };
-  auto d
-    = sb::daemon::start(sys, opts, std::shared_ptr<sb::store>{std::move(*db)},
-                        std::make_shared<sb::wall_clock>(), on_fatal);
+  auto d = sb::daemon::start(sys, opts, std::move(db->store),
+                             std::make_shared<sb::wall_clock>(), on_fatal);
   if (!d) {
     SB_ERROR("{}", sb::render(d.error()));
     return 1;
@@ -79,4 +131,16 @@ int main(int argc, char** argv) {
   SB_INFO("received {}", sig == SIGINT ? "SIGINT" : "SIGTERM");
   (*d)->stop();
   return 0;
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+  try {
+    return run(argc, argv);
+  } catch (const std::exception& e) {
+    // Start-up must end with one line, never an abort.
+    std::fprintf(stderr, "switchboardd: %s\n", e.what());
+    return 1;
+  }
 }

@@ -16,10 +16,15 @@
 
 #include <CLI/CLI.hpp>
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <iostream>
 #include <iterator>
 #include <sstream>
@@ -69,17 +74,36 @@ struct failure {
   throw failure{message, code};
 }
 
-std::string read_all(const std::string& path, const char* what) {
-  if (path == "-") {
-    std::string data{std::istreambuf_iterator<char>{std::cin},
-                     std::istreambuf_iterator<char>{}};
-    return data;
+/// Reads at most `limit` bytes of a file ('-' = standard input): a token
+/// file is small, and `--token-file /dev/zero` must not read forever.
+std::string read_all(const std::string& path, const char* what, size_t limit) {
+  int fd
+    = path == "-" ? STDIN_FILENO : ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    fail(std::string{"cannot read "} + what + " file '" + path
+           + "': " + std::strerror(errno),
+         2);
+  std::string data;
+  char buf[4096];
+  while (data.size() < limit) {
+    auto n = ::read(fd, buf, std::min(sizeof(buf), limit - data.size()));
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n < 0) {
+      auto why = errno; // a directory: EISDIR
+      if (fd != STDIN_FILENO)
+        ::close(fd);
+      fail(std::string{"cannot read "} + what + " file '" + path
+             + "': " + std::strerror(why),
+           2);
+    }
+    if (n == 0)
+      break;
+    data.append(buf, static_cast<size_t>(n));
   }
-  std::ifstream in{path, std::ios::binary};
-  if (!in)
-    fail(std::string{"cannot read "} + what + " file '" + path + "'", 2);
-  return std::string{std::istreambuf_iterator<char>{in},
-                     std::istreambuf_iterator<char>{}};
+  if (fd != STDIN_FILENO)
+    ::close(fd);
+  return data;
 }
 
 /// Host and port from the daemon's config file ([switchboard] section).
@@ -208,7 +232,9 @@ void cmd_status(const options& o) {
 
 void cmd_sub_add(const options& o) {
   check(validate_name("subscription name", o.name));
-  auto token = trim_token(read_all(o.token_file, "token"));
+  // One byte more than a token may have: a longer file is refused by
+  // validate_token, not read to its end.
+  auto token = trim_token(read_all(o.token_file, "token", max_token_bytes + 1));
   check(validate_token(token));
   session s{o};
   auto change = s.call<subscription_change>(sub_add_atom::value, o.name,
@@ -341,8 +367,11 @@ void cmd_report(const options& o) {
   r.agent = o.name;
   r.status = o.status;
   r.kind = parse_kind<failure_kind>(o.kind).value_or(failure_kind::none);
-  r.error = o.error_file.empty() ? o.error_text
-                                 : read_all(o.error_file, "error text");
+  // The daemon keeps max_error_bytes of it; a few more let the cut fall on
+  // a character boundary.
+  r.error = o.error_file.empty()
+              ? o.error_text
+              : read_all(o.error_file, "error text", max_error_bytes + 4);
   r.subscription = o.subscription;
   if (!o.token_sha256.empty()) {
     auto fp = normalize_fingerprint(o.token_sha256);
@@ -445,6 +474,22 @@ void cmd_notifications(const options& o) {
     rows.push_back({std::to_string(x.id), iso_text(x.created_at), x.agent,
                     x.priority, x.status, x.title});
   print(o, to_json(xs), table(rows));
+}
+
+void cmd_backup(const options& o) {
+  // The daemon writes the file: a relative name would be relative to its
+  // folder, not to the caller's.
+  std::error_code ec;
+  auto target = std::filesystem::absolute(o.name, ec).lexically_normal();
+  if (ec || o.name.empty())
+    fail("cannot resolve the backup file '" + o.name + "'", 2);
+  session s{o};
+  auto written = s.call<std::string>(backup_atom::value, target.string());
+  print(o, {{"backup", written}, {"key_file_included", false}},
+        "backup written to " + written
+          + " (mode 0600)\nthe key file is not in the backup: keep a copy of "
+            "the daemon's key file (switchboard.key-file) with it; without "
+            "it the tokens in the backup cannot be read\n");
 }
 
 void cmd_watch(const options& o) {
@@ -617,6 +662,11 @@ int run_cli(int argc, char** argv) {
   on(notes, [&] { cmd_notifications(o); });
   on(app.add_subcommand("watch", "live stream of decisions"),
      [&] { cmd_watch(o); });
+  auto backup = app.add_subcommand(
+    "backup", "write an online copy of the database to a new file");
+  backup->add_option("file", o.name, "the new file (never overwritten)")
+    ->required();
+  on(backup, [&] { cmd_backup(o); });
   try {
     app.parse(argc, argv);
   } catch (const CLI::Success& e) {

@@ -56,7 +56,10 @@ using front_door_actor = caf::typed_actor<
   replies<history_atom, query>::with<std::vector<history_info>>,
   replies<notes_atom, query>::with<std::vector<notification_info>>,
   /// Subscribes a watcher to the live stream of decisions.
-  replies<watch_atom, watcher_actor>::with<ok_atom>>;
+  replies<watch_atom, watcher_actor>::with<ok_atom>,
+  /// An online copy of the database to a new file (absolute path); returns
+  /// the path written.
+  replies<backup_atom, std::string>::with<std::string>>;
 
 /// The STORE actor: owns the SQLite connection. Writes are batched into one
 /// transaction per mailbox drain (group commit) and acknowledged only after
@@ -92,7 +95,9 @@ using store_actor = caf::typed_actor<
   /// Exclusion seeds: since, now.
   replies<failure_atom, millis, millis>::with<std::vector<exclusion_seed>>,
   /// The subscription an agent was on at a generation ("" = none).
-  replies<generation_atom, std::string, uint64_t>::with<std::string>>;
+  replies<generation_atom, std::string, uint64_t>::with<std::string>,
+  /// An online copy of the database to a new file; returns its path.
+  replies<backup_atom, std::string>::with<std::string>>;
 
 /// The SUBSCRIPTION POOL: subscriptions, who is on which, exclusions.
 /// Selection and the count update happen in one step here.

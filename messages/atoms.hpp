@@ -37,6 +37,7 @@ SB_ATOM(events_atom, "events");
 SB_ATOM(history_atom, "history");
 SB_ATOM(notes_atom, "notes");
 SB_ATOM(watch_atom, "watch");
+SB_ATOM(backup_atom, "backup");
 
 // -- internal messages
 // ----------------------------------------------------------

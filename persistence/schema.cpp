@@ -114,6 +114,9 @@ CREATE TABLE token_versions (
 CREATE INDEX token_versions_by_subscription
   ON token_versions(subscription, id);
 )sql",
+  // 3: tokens encrypted at rest. No change of shape: the data step of this
+  // version (store.cpp) seals every plain token in the same transaction.
+  "SELECT 1",
 };
 
 } // namespace
@@ -129,7 +132,7 @@ int64_t schema_version(SQLite::Database& db) {
     .getInt64();
 }
 
-caf::error migrate(SQLite::Database& db) {
+caf::error migrate(SQLite::Database& db, const migration_step& step) {
   try {
     db.exec("CREATE TABLE IF NOT EXISTS schema_version ("
             "version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)");
@@ -142,6 +145,8 @@ caf::error migrate(SQLite::Database& db) {
     for (auto v = current + 1; v <= latest_schema_version(); ++v) {
       SQLite::Transaction tx{db};
       db.exec(migrations[static_cast<size_t>(v - 1)]);
+      if (step)
+        step(db, v);
       db.exec("INSERT INTO schema_version(version, applied_at) VALUES ("
               + std::to_string(v) + ", strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))");
       tx.commit();

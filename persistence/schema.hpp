@@ -7,6 +7,7 @@
 #include <caf/error.hpp>
 
 #include <cstdint>
+#include <functional>
 
 namespace SQLite {
 class Database;
@@ -17,9 +18,14 @@ namespace sb {
 /// The schema version this binary writes.
 int64_t latest_schema_version();
 
+/// The data work of a migration (converting rows), run inside the
+/// migration's transaction right after its SQL: called once per version
+/// applied. It throws to fail the migration.
+using migration_step = std::function<void(SQLite::Database&, int64_t)>;
+
 /// Creates the version table if needed and applies every missing migration,
-/// each in its own transaction.
-caf::error migrate(SQLite::Database& db);
+/// each in its own transaction together with its data step.
+caf::error migrate(SQLite::Database& db, const migration_step& step = {});
 
 /// Reads the schema version (0 for an empty database).
 int64_t schema_version(SQLite::Database& db);

@@ -3,19 +3,13 @@
 #include "messages/error.hpp"
 #include "messages/fingerprint.hpp"
 #include "messages/validate.hpp"
-#include "persistence/schema.hpp"
-#include "persistence/statements.hpp"
+#include "persistence/store_impl.hpp"
 
 #include <SQLiteCpp/Database.h>
 #include <SQLiteCpp/Statement.h>
 
-#include <fcntl.h>
 #include <sqlite3.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
-#include <cerrno>
-#include <cstring>
 #include <map>
 #include <unordered_map>
 
@@ -54,69 +48,10 @@ void bind_optional(SQLite::Statement& st, int index, const std::string& s) {
     st.bind(index, s);
 }
 
-/// Creates the file with mode 0600 before SQLite touches it, and tightens an
-/// existing file that is readable by others. SQLite gives the -wal and -shm
-/// files the mode of the main file.
-caf::error prepare_file(const std::string& path) {
-  if (path == ":memory:" || path.empty())
-    return caf::none;
-  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-  if (fd < 0)
-    return make_error(ec::store_failure, "cannot open database file '" + path
-                                           + "': " + std::strerror(errno));
-  struct stat st {};
-  if (::fstat(fd, &st) == 0 && (st.st_mode & 077) != 0)
-    ::fchmod(fd, 0600);
-  ::close(fd);
-  return caf::none;
-}
-
-/// Schema 2 keeps the fingerprint of every token; a database from schema 1
-/// gets those of its current tokens.
-void backfill_fingerprints(statements& sql) {
-  use list{sql.list_subscriptions};
-  while (list->executeStep()) {
-    use version{sql.insert_token_version};
-    version->bind(1, list->getColumn(1).getString());
-    version->bind(2, token_fingerprint(list->getColumn(2).getString()));
-    version->bind(3, list->getColumn(4).getString());
-    version->exec();
-  }
-}
-
 int commit_hook_trampoline(void* arg) {
   auto* veto = static_cast<std::function<bool()>*>(arg);
   return (*veto)() ? 1 : 0;
 }
-
-} // namespace
-
-struct store::impl {
-  std::string path;
-  SQLite::Database db;
-  /// Prepared by open() once the schema is current.
-  std::unique_ptr<statements> sql;
-  std::function<bool()> veto;
-
-  impl(const std::string& p, int flags, int busy)
-      : path(p), db(p, flags, busy) {
-    // nop
-  }
-
-  template<class F>
-  auto guard(const char* what, F&& f) -> decltype(f()) {
-    try {
-      return f();
-    } catch (const std::exception& e) { // SQLite::Exception included
-      return make_error(ec::store_failure,
-                        std::string{what} + " failed: " + e.what());
-    }
-  }
-
-  caf::expected<stored_agent> read_agent(const std::string& name);
-};
-
-namespace {
 
 stored_agent read_agent_row(SQLite::Statement& st) {
   stored_agent a;
@@ -141,8 +76,8 @@ stored_subscription read_subscription_row(SQLite::Statement& st) {
   stored_subscription s;
   s.id = st.getColumn(0).getInt64();
   s.name = st.getColumn(1).getString();
+  // Sealed as stored: store::subscriptions() opens it.
   s.token.value = st.getColumn(2).getString();
-  s.token_sha256 = token_fingerprint(s.token.value);
   s.created_at = column_time(st.getColumn(3));
   s.updated_at = column_time(st.getColumn(4));
   return s;
@@ -224,44 +159,6 @@ store::store(std::unique_ptr<impl> ptr) : impl_(std::move(ptr)) {
 store::~store() {
   if (impl_ && impl_->veto)
     sqlite3_commit_hook(impl_->db.getHandle(), nullptr, nullptr);
-}
-
-caf::expected<std::unique_ptr<store>> store::open(const std::string& path,
-                                                  const store_options& opts) {
-  if (auto err = prepare_file(path))
-    return err;
-  if (opts.synchronous != "FULL" && opts.synchronous != "NORMAL")
-    return make_error(ec::invalid_argument,
-                      "synchronous must be FULL or NORMAL, got '"
-                        + opts.synchronous + "'");
-  try {
-    auto flags
-      = SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE | SQLite::OPEN_NOMUTEX;
-    auto ptr = std::make_unique<impl>(path, flags, opts.busy_timeout_ms);
-    auto& db = ptr->db;
-    if (path != ":memory:") {
-      auto mode = db.execAndGet("PRAGMA journal_mode=WAL").getString();
-      if (mode != "wal")
-        return make_error(ec::store_failure,
-                          "cannot switch '" + path + "' to WAL mode");
-    }
-    db.exec("PRAGMA synchronous=" + opts.synchronous);
-    db.exec("PRAGMA foreign_keys=ON");
-    // Statement journals in memory, not in temporary files created and
-    // unlinked per statement; a 16 MiB page cache.
-    db.exec("PRAGMA temp_store=MEMORY");
-    db.exec("PRAGMA cache_size=-16384");
-    auto before = schema_version(db);
-    if (auto err = migrate(db))
-      return err;
-    ptr->sql = std::make_unique<statements>(db);
-    if (before == 1)
-      backfill_fingerprints(*ptr->sql);
-    return std::unique_ptr<store>{new store(std::move(ptr))};
-  } catch (const std::exception& e) {
-    return make_error(ec::store_failure,
-                      "cannot open database '" + path + "': " + e.what());
-  }
 }
 
 const std::string& store::path() const {
@@ -360,16 +257,18 @@ store::put_subscription(const std::string& name, const std::string& token,
           result.row.created_at = column_time(find->getColumn(1));
         }
       }
+      // Only the sealed form reaches the file (and its WAL).
+      auto sealed = impl_->cipher.seal(token);
       if (result.rotated) {
         use upd{sql.update_token};
-        upd->bind(1, token);
+        upd->bind(1, sealed);
         upd->bind(2, format_iso(now));
         upd->bind(3, static_cast<int64_t>(result.row.id));
         upd->exec();
       } else {
         use ins{sql.insert_subscription};
         ins->bind(1, name);
-        ins->bind(2, token);
+        ins->bind(2, sealed);
         ins->bind(3, format_iso(now));
         ins->bind(4, format_iso(now));
         ins->exec();
@@ -428,8 +327,22 @@ store::remove_subscription(const std::string& name) {
 caf::expected<std::vector<stored_subscription>> store::subscriptions() {
   return impl_->guard("list subscriptions",
                       [&]() -> caf::expected<std::vector<stored_subscription>> {
-                        use st{impl_->sql->list_subscriptions};
-                        return collect(*st, read_subscription_row);
+                        std::vector<stored_subscription> result;
+                        {
+                          use st{impl_->sql->list_subscriptions};
+                          result = collect(*st, read_subscription_row);
+                        }
+                        for (auto& s : result) {
+                          auto token = impl_->cipher.open(s.token.value);
+                          if (!token)
+                            return make_error(
+                              ec::store_failure,
+                              "the token of subscription '" + s.name
+                                + "' does not open with the key file");
+                          s.token.value = std::move(*token);
+                          s.token_sha256 = token_fingerprint(s.token.value);
+                        }
+                        return result;
                       });
 }
 

@@ -24,7 +24,20 @@ struct store_options {
   std::string synchronous = "FULL";
   /// How long a statement waits for a lock held by another connection.
   int busy_timeout_ms = 5000;
+  /// The file of the key that seals tokens (token_cipher.hpp): "" =
+  /// "switchboard.key" in the database's folder; a ":memory:" database
+  /// without one gets a key that lives in memory. Created at the first open
+  /// of a database that holds no sealed token.
+  std::string key_file;
 };
+
+/// The write-ahead log's bounds. SQLite checkpoints the WAL into the database
+/// every `wal_autocheckpoint_pages` pages (4 MiB at the 4 KiB page size) and
+/// then reuses it from the start; a WAL that a long reader of another process
+/// let grow is cut back to `wal_size_limit` at its next reuse; the store
+/// actor truncates it to zero bytes when it is idle (store::checkpoint).
+constexpr int wal_autocheckpoint_pages = 1000;
+constexpr int64_t wal_size_limit = 16 * 1024 * 1024;
 
 class store {
 public:
@@ -38,6 +51,30 @@ public:
   store& operator=(const store&) = delete;
 
   const std::string& path() const;
+
+  /// The key file in use ("" for a key in memory).
+  const std::string& key_file() const;
+
+  /// How many plain tokens (from before schema 3) open() sealed; their old
+  /// text was then wiped from the file and its WAL (VACUUM, checkpoint).
+  size_t sealed_at_open() const;
+
+  // -- maintenance
+  // --------------------------------------------------------------
+
+  /// The size of the write-ahead log file in bytes (0 if there is none).
+  uint64_t wal_bytes() const;
+
+  /// Copies the WAL into the database and truncates it to zero bytes,
+  /// without waiting: false if a reader in another process still needs it
+  /// (the next call tries again). Never inside a transaction.
+  caf::expected<bool> checkpoint();
+
+  /// Writes a consistent copy of the database to `target`, a new file
+  /// created with mode 0600 (an existing file is never overwritten), with
+  /// SQLite's online backup API. The copy's tokens stay sealed: it is useless
+  /// without the key file. Never inside a transaction.
+  caf::error backup(const std::string& target);
 
   // -- transactions
   // -------------------------------------------------------------

@@ -70,6 +70,19 @@ auto as_ok(Op op) {
   };
 }
 
+/// Idle (nothing waiting in the mailbox) with a WAL past the threshold:
+/// copy it into the database and truncate it, without waiting for readers.
+void maybe_checkpoint(self_ptr self) {
+  auto& st = self->state;
+  if (!self->mailbox().empty() || st.db->wal_bytes() < st.wal_truncate_bytes)
+    return;
+  auto done = st.db->checkpoint();
+  if (done && *done)
+    ++st.checkpoints;
+  else
+    ++st.busy_checkpoints;
+}
+
 void flush(self_ptr self) {
   auto& st = self->state;
   if (st.pending.empty())
@@ -132,6 +145,7 @@ void flush(self_ptr self) {
       ++st.stats.failed_writes;
     batch[i]->finish(std::move(results[i]));
   }
+  maybe_checkpoint(self);
 }
 
 } // namespace
@@ -246,6 +260,12 @@ store_actor_impl(store_actor::stateful_pointer<store_state> self,
         millis now) -> caf::result<std::vector<exclusion_seed>> {
       flush(self);
       return self->state.db->exclusion_seeds(since, now);
+    },
+    [=](backup_atom, const std::string& target) -> caf::result<std::string> {
+      flush(self);
+      if (auto err = self->state.db->backup(target))
+        return err;
+      return target;
     },
     [=](generation_atom, const std::string& agent,
         uint64_t generation) -> caf::result<std::string> {

@@ -9,7 +9,9 @@
 // so a bad write fails alone; no write is acknowledged before its transaction
 // committed, and a failed COMMIT fails every write of the batch. (No message to
 // itself: a self-sent message still queued at exit would keep a detached actor
-// alive and hang the shutdown.)
+// alive and hang the shutdown.) When a commit leaves the mailbox empty, the
+// store is idle: then a WAL past wal_truncate_bytes is checkpointed and
+// truncated, so the WAL stays short however long the daemon runs.
 
 #include "messages/actors.hpp"
 #include "persistence/store.hpp"
@@ -44,6 +46,13 @@ struct store_state {
   /// while more messages keep arriving.
   millis max_delay = 2;
   millis first_pending = 0;
+  /// When the store is idle after a commit and the WAL is at least this
+  /// large, the WAL is checkpointed and truncated to zero bytes.
+  uint64_t wal_truncate_bytes = 1024 * 1024;
+  /// Truncating checkpoints done, and those a reader of another process
+  /// kept from finishing (tried again after the next idle commit).
+  uint64_t checkpoints = 0;
+  uint64_t busy_checkpoints = 0;
 
   /// The counters `status` reports (path and pending filled in on request).
   store_status stats;

@@ -15,6 +15,7 @@ packages=(
   libcurl4-openssl-dev  # Docker Engine API over the unix socket
   libcpp-httplib-dev    # the reference agent server
   libssl-dev
+  libsodium-dev         # tokens encrypted at rest (crypto_secretbox)
   libgoogle-perftools-dev  # tcmalloc for the daemon
 )
 if [[ "${1:-}" == "--test" ]]; then
@@ -25,6 +26,7 @@ if [[ "${1:-}" == "--test" ]]; then
     busybox-static        # the agent-server test image's root file system
     curl python3 procps
     socat                 # a proxy the tests kill or freeze: "engine unreachable"
+    sqlite3               # an outside writer on the daemon's live database
   )
 fi
 

@@ -291,6 +291,7 @@ TEST(protocol_version, a_mismatched_client_is_refused_at_connect_time) {
         [](history_atom, query&) { return std::vector<history_info>{}; },
         [](notes_atom, query&) { return std::vector<notification_info>{}; },
         [](watch_atom, watcher_actor&) { return ok_atom::value; },
+        [](backup_atom, std::string& x) { return x; },
       };
     });
   auto port = server.middleman().publish(fd, 0, "127.0.0.1", true);
