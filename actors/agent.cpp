@@ -111,7 +111,7 @@ agent_info agent_state::snapshot() const {
 // -- reports -----------------------------------------------------------------
 
 caf::result<report_result> agent_state::report(failure_report& r) {
-  if (removed_)
+  if (removed_ || removal_)
     return removed_error(agent_name_);
   if (r.arrived_at == 0)
     r.arrived_at = now();
@@ -212,7 +212,7 @@ void agent_state::flush() {
                       q.reset_at);
           decide(q);
         }
-        quit_if_removed();
+        try_remove();
       },
       [this, reports](caf::error& err) {
         --flushing_;
@@ -220,7 +220,7 @@ void agent_state::flush() {
                  agent_name_, reports->size(), render(err));
         for (auto& q : *reports)
           q.rp.deliver(err);
-        quit_if_removed();
+        try_remove();
       });
 }
 
@@ -238,7 +238,7 @@ void agent_state::tell_pool(const std::string& sub, millis at,
 }
 
 void agent_state::decide(queued_report& q) {
-  if (removed_) {
+  if (removed_ || removal_) {
     q.rp.deliver(removed_error(agent_name_));
     return;
   }
@@ -620,7 +620,7 @@ void agent_state::reconcile() {
 caf::result<report_result> agent_state::assign(std::string target) {
   auto rp = self_->make_response_promise<report_result>();
   when_idle([this, rp, target]() mutable {
-    if (removed_)
+    if (removed_ || removal_)
       rp.deliver(removed_error(agent_name_));
     else
       start_switch(trigger::manual, failure_kind::none, 0, rp, target);
@@ -631,7 +631,7 @@ caf::result<report_result> agent_state::assign(std::string target) {
 caf::result<report_result> agent_state::rotate(int64_t sub_id) {
   auto rp = self_->make_response_promise<report_result>();
   when_idle([this, rp, sub_id]() mutable {
-    if (removed_ || policy_->current().sub_id != sub_id) {
+    if (removed_ || removal_ || policy_->current().sub_id != sub_id) {
       report_result res;
       res.agent = agent_name_;
       res.result = outcome::unchanged;
@@ -726,22 +726,35 @@ caf::result<apply_outcome> agent_state::container_command(container_op op) {
 }
 
 caf::result<std::string> agent_state::remove() {
-  auto rp = self_->make_response_promise<std::string>();
-  when_idle([this, rp]() mutable {
-    self_->request(store_, store_timeout, agent_rm_atom::value, agent_name_)
-      .then(
-        [this, rp](ok_atom) mutable {
-          removed_ = true;
-          self_->send(pool_, leave_atom::value, agent_name_,
-                      policy_->current().sub_id);
-          SB_INFO("agent {} removed", agent_name_);
-          rp.deliver(agent_name_);
-          drop_pending(removed_error(agent_name_));
-          quit_if_removed();
-        },
-        [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
-  });
-  return rp;
+  if (removal_)
+    return make_error(ec::unknown_agent,
+                      "agent '" + agent_name_ + "' is being removed");
+  removal_ = self_->make_response_promise<std::string>();
+  // Reports received but not recorded yet: answered now, nothing recorded.
+  drop_pending(removed_error(agent_name_));
+  try_remove();
+  return *removal_;
+}
+
+void agent_state::try_remove() {
+  // Only once nothing is in flight: a switch half done, or events being
+  // written, would otherwise leave the pool's count or a reply behind.
+  if (!removal_ || removed_ || inflight_ || flushing_ > 0)
+    return;
+  self_->request(store_, store_timeout, agent_rm_atom::value, agent_name_)
+    .then(
+      [this](ok_atom) {
+        removed_ = true;
+        self_->send(pool_, leave_atom::value, agent_name_,
+                    policy_->current().sub_id);
+        SB_INFO("agent {} removed", agent_name_);
+        removal_->deliver(agent_name_);
+        self_->quit();
+      },
+      [this](caf::error& err) {
+        removal_->deliver(std::move(err));
+        removal_.reset();
+      });
 }
 
 // -- helpers -----------------------------------------------------------------
@@ -759,13 +772,7 @@ void agent_state::run_deferred() {
     deferred_.erase(deferred_.begin());
     f();
   }
-}
-
-void agent_state::quit_if_removed() {
-  // Reports whose events are being written still get their answer
-  // (unknown_agent) before the actor goes.
-  if (removed_ && flushing_ == 0)
-    self_->quit();
+  try_remove();
 }
 
 void agent_state::drop_pending(const caf::error& err) {

@@ -149,7 +149,8 @@ private:
   report_result result_of(const inflight_switch& inf) const;
   /// Answers every queued report with `err` (removal).
   void drop_pending(const caf::error& err);
-  void quit_if_removed();
+  /// Removes the agent once nothing is in flight (see remove()).
+  void try_remove();
 
   pointer self_;
   // -- what the database says
@@ -188,6 +189,9 @@ private:
   /// A reconcile timer is pending.
   bool reconcile_timer_ = false;
   bool removed_ = false;
+  /// A removal was asked for: new reports are refused, and the agent is
+  /// deleted once its switch and event writes in flight are done.
+  std::optional<caf::typed_response_promise<std::string>> removal_;
   // -- collaborators
   // -----------------------------------------------------------
   store_actor store_;

@@ -19,10 +19,14 @@
 
 namespace sb {
 
-const option_table<daemon_options>& daemon_option_table() {
-  using o = daemon_options;
-  constexpr int64_t week = 7 * day_ms;
-  static const option_table<daemon_options> table = {
+namespace {
+
+using o = daemon_options;
+constexpr int64_t week = 7 * day_ms;
+
+/// The front door, the database, logs, TLS and the intake limits.
+option_table<daemon_options> service_rows() {
+  return {
     {"host", "127.0.0.1",
      "Address of the front door; anything but loopback requires TLS.", &o::host,
      1},
@@ -58,6 +62,16 @@ const option_table<daemon_options>& daemon_option_table() {
      "Answer bytes buffered for one client that does not read; past it, it is "
      "dropped.",
      &o::max_buffered, 1 << 20, int64_t{1} << 32},
+    {"max-pending-requests", "64",
+     "Requests of one client the daemon works on at once; more wait in its "
+     "connection.",
+     &o::max_pending_requests, 1, 1 << 20},
+  };
+}
+
+/// Containers: the Docker engine, agent servers, token applications.
+option_table<daemon_options> container_rows() {
+  return {
     {"docker-socket", "/var/run/docker.sock",
      "Unix socket of the Docker Engine API (v1.41).", &o::docker_socket, 1},
     {"token-env", "CLAUDE_CODE_OAUTH_TOKEN",
@@ -87,6 +101,12 @@ const option_table<daemon_options>& daemon_option_table() {
      &o::retry_initial, 1, week},
     {"retry-max", "5min", "Longest wait between two retries of an application.",
      &o::retry_max, 1, week},
+  };
+}
+
+/// Periodic jobs and notifications.
+option_table<daemon_options> job_rows() {
+  return {
     {"reconcile-interval", "60s",
      "How often an agent whose container is behind applies its token again.",
      &o::reconcile_interval, 1, week},
@@ -101,6 +121,17 @@ const option_table<daemon_options>& daemon_option_table() {
      "How long one run of notify-command may take before it is killed.",
      &o::notify_timeout, 1, week},
   };
+}
+
+} // namespace
+
+const option_table<daemon_options>& daemon_option_table() {
+  static const option_table<daemon_options> table = [] {
+    auto all = service_rows();
+    for (auto part : {container_rows(), job_rows()})
+      all.insert(all.end(), part.begin(), part.end());
+    return all;
+  }();
   return table;
 }
 

@@ -40,6 +40,7 @@ struct daemon_options {
   uint64_t max_message_size;
   uint64_t max_connections;
   uint64_t max_buffered;
+  uint64_t max_pending_requests;
   // -- containers ------------------------------------------------------------
   std::string docker_socket;
   std::string token_env;

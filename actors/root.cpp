@@ -163,6 +163,7 @@ caf::error daemon::publish() {
   g.backend_port = backend_port_;
   g.max_message_size = o.max_message_size;
   g.max_buffered = o.max_buffered;
+  g.max_pending_requests = o.max_pending_requests;
   g.tls_certificate = o.tls_certificate;
   g.tls_key = o.tls_key;
   g.tls_ca = o.tls_ca;

@@ -68,6 +68,9 @@ struct connection {
   unsigned char down_carry[basp_header_size];
   uint64_t down_payload_left = 0;
   byte_queue up;   ///< for CAF, not taken by its socket yet
+  /// The client's frames from its first request over max_pending_requests
+  /// on: relayed as answers come back (the client is not read meanwhile).
+  byte_queue held;
   byte_queue down; ///< for the client
   std::chrono::steady_clock::time_point deadline; ///< of the first frame
   size_t index = 0;                               ///< in relay_loop::conns_
@@ -133,6 +136,10 @@ private:
   bool may_read_client(const connection& c) const;
   bool read_client(connection& c);
   bool forward_up(connection& c, char* data, size_t len);
+  /// Relays the first `len` bytes (whole frames) of a client's chunk.
+  bool relay_parsed(connection& c, const char* data, size_t len);
+  /// Relays held frames while the pending cap allows.
+  bool resume_held(connection& c);
   bool reject(connection& c, const basp_header& hdr, header_verdict v);
   void first_frame_done(connection& c);
   bool connect_backend(connection& c);

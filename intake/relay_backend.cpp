@@ -121,7 +121,7 @@ bool relay_loop::read_backend(connection& c) {
     auto n = ::recv(c.backend.fd, chunk, read_chunk, 0);
     if (n > 0) {
       observe_answers(c, chunk, static_cast<size_t>(n));
-      if (!send_down(c, chunk, static_cast<size_t>(n)))
+      if (!send_down(c, chunk, static_cast<size_t>(n)) || !resume_held(c))
         return false;
       if (static_cast<size_t>(n) < read_chunk)
         return true;

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <string>
 
 // The client's side of a connection: TLS, reading and checking its frames,
 // writing the answers, and which readiness each socket waits for.
@@ -82,7 +83,8 @@ bool relay_loop::may_read_client(const connection& c) const {
   return !c.closed
          && (c.state == conn_state::first_frame
              || c.state == conn_state::relaying)
-         && c.up.empty() && c.down.size() <= opts_.pause_backlog
+         && c.up.empty() && c.held.empty()
+         && c.down.size() <= opts_.pause_backlog
          && (opts_.max_pending_requests == 0
              || c.pending_requests < opts_.max_pending_requests);
 }
@@ -171,8 +173,17 @@ bool relay_loop::forward_up(connection& c, char* data, size_t len) {
     if (verdict != header_verdict::ok)
       return reject(c, hdr, verdict);
     c.seen_header = true;
-    if (is_request(hdr))
+    if (is_request(hdr)) {
+      if (opts_.max_pending_requests > 0
+          && c.pending_requests >= opts_.max_pending_requests) {
+        // The cap, frame by frame: this request and what follows wait here
+        // until answers come back.
+        c.held.append(data + pos, len - pos);
+        c.carry_len = 0;
+        return relay_parsed(c, data, pos);
+      }
       ++c.pending_requests;
+    }
     pos += basp_header_size;
     c.payload_left = hdr.payload_len;
     if (c.payload_left == 0 && !c.first_done)
@@ -180,12 +191,27 @@ bool relay_loop::forward_up(connection& c, char* data, size_t len) {
   }
   c.carry_len = static_cast<uint8_t>(len - pos);
   std::memcpy(c.carry, data + pos, c.carry_len);
-  if (pos == 0)
+  return relay_parsed(c, data, pos);
+}
+
+bool relay_loop::relay_parsed(connection& c, const char* data, size_t len) {
+  if (len == 0)
     return true;
   // The first header passed: only now is CAF involved.
   if (c.backend.fd < 0 && !connect_backend(c))
     return false;
-  return send_up(c, data, pos);
+  return send_up(c, data, len);
+}
+
+bool relay_loop::resume_held(connection& c) {
+  if (c.held.empty() || c.closed
+      || (opts_.max_pending_requests > 0
+          && c.pending_requests >= opts_.max_pending_requests))
+    return true;
+  // Rare (only at the cap): a copy, since forward_up may hold part again.
+  std::string frames{c.held.data(), c.held.size()};
+  c.held.release();
+  return forward_up(c, frames.data(), frames.size());
 }
 
 bool relay_loop::reject(connection& c, const basp_header& hdr,

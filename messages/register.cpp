@@ -21,7 +21,7 @@ const char* version() {
 }
 
 const char* protocol_version() {
-  return "switchboard-protocol-3";
+  return "switchboard-protocol-4";
 }
 
 const char* to_string(ec code) {

@@ -169,6 +169,8 @@ std::optional<std::string> token_cipher::open(std::string_view stored) const {
   if (!is_sealed(stored))
     return std::nullopt;
   auto b64 = stored.substr(prefix.size());
+  if (b64.empty())
+    return std::nullopt;
   std::vector<unsigned char> box(b64.size());
   size_t len = 0;
   if (sodium_base642bin(box.data(), box.size(), b64.data(), b64.size(), nullptr,

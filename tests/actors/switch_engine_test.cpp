@@ -542,3 +542,39 @@ TEST_F(switch_engine, exclusions_follow_one_rule_across_restarts) {
   EXPECT_TRUE(excluded_now());
   EXPECT_EQ(send_report(report("a1")).result, outcome::no_alternative);
 }
+
+// An agent removed while reports for it are in flight: every report gets an
+// answer (its result, or unknown_agent), none waits for its timeout, and the
+// pool stops counting the agent.
+TEST_F(switch_engine, an_agent_removed_mid_burst_answers_every_report) {
+  for (auto s : {"sub-a", "sub-b", "sub-c"})
+    add_subscription(s);
+  add_agent("a1", "sub-a");
+  auto& self = *self_;
+  using report_handle = decltype(self->request(
+    front_door_, std::chrono::seconds(30), report_atom::value, report("a1")));
+  std::vector<report_handle> reports;
+  for (int i = 0; i < 50; ++i)
+    reports.push_back(self->request(front_door_, std::chrono::seconds(30),
+                                    report_atom::value, report("a1")));
+  auto removal = self->request(front_door_, std::chrono::seconds(30),
+                               agent_rm_atom::value, std::string{"a1"});
+  for (int i = 0; i < 50; ++i)
+    reports.push_back(self->request(front_door_, std::chrono::seconds(30),
+                                    report_atom::value, report("a1")));
+  size_t answered = 0;
+  size_t unknown = 0;
+  for (auto& h : reports)
+    h.receive([&](report_result&) { ++answered; },
+              [&](caf::error& err) {
+                EXPECT_TRUE(is(err, ec::unknown_agent)) << render(err);
+                ++unknown;
+              });
+  removal.receive([](std::string& name) { EXPECT_EQ(name, "a1"); },
+                  [](caf::error& err) { FAIL() << render(err); });
+  EXPECT_EQ(answered + unknown, 100u);
+  EXPECT_GT(unknown, 0u); // the ones behind the removal
+  EXPECT_EQ(counts(), (std::map<std::string, uint32_t>{
+                        {"sub-a", 0}, {"sub-b", 0}, {"sub-c", 0}}));
+  EXPECT_TRUE(agents().empty());
+}

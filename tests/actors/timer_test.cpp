@@ -119,3 +119,58 @@ TEST_F(notifier_test, a_failed_delivery_is_retried_at_the_next_tick) {
     wait_until([&] { return notifications().at(0).status == "delivered"; }));
   EXPECT_EQ(runs(), 2);
 }
+
+namespace {
+
+/// A notify-command that lists its descriptors, starts a child in the
+/// background and hangs.
+daemon_options hanging_notifier(const temp_dir& dir) {
+  daemon_options o;
+  o.notify_command = "ls -l /proc/$$/fd > " + dir.file("fds") + "; sleep 300 & "
+                     + "echo $! > " + dir.file("child") + "; wait";
+  o.notify_interval = 1s;
+  o.notify_timeout = 500ms; // real time: how long one run may take
+  return o;
+}
+
+class hanging_notifier_test : public notifier_dir, public daemon_fixture {
+protected:
+  hanging_notifier_test() : daemon_fixture(hanging_notifier(notify_dir)) {}
+
+  std::string read(const std::string& name) {
+    std::ifstream in{notify_dir.file(name)};
+    return std::string{std::istreambuf_iterator<char>{in},
+                       std::istreambuf_iterator<char>{}};
+  }
+};
+
+/// Gone, or a zombie waiting for its reaper.
+bool dead(pid_t pid) {
+  std::ifstream in{"/proc/" + std::to_string(pid) + "/stat"};
+  std::string stat{std::istreambuf_iterator<char>{in},
+                   std::istreambuf_iterator<char>{}};
+  if (stat.empty())
+    return true;
+  auto state = stat.substr(stat.rfind(')') + 2, 1);
+  return state == "Z" || state == "X";
+}
+
+} // namespace
+
+TEST_F(hanging_notifier_test, a_timeout_kills_everything_the_command_started) {
+  add_subscription("sub-a");
+  add_subscription("sub-b");
+  add_agent("a1", "sub-a");
+  send_report(report("a1"));
+  advance(1000); // the notifier's tick
+  ASSERT_TRUE(wait_until([&] { return !read("child").empty(); }));
+  auto child = static_cast<pid_t>(std::stol(read("child")));
+  // The run times out; its whole process group goes with it.
+  EXPECT_TRUE(wait_until([&] { return dead(child); }, 10s))
+    << "the background child " << child << " outlived the timeout";
+  EXPECT_EQ(notifications().at(0).status, "pending");
+  // The command saw none of the daemon's descriptors (database, sockets).
+  auto fds = read("fds");
+  EXPECT_EQ(fds.find("state.db"), std::string::npos) << fds;
+  EXPECT_EQ(fds.find("socket:"), std::string::npos) << fds;
+}

@@ -24,6 +24,23 @@ double rss_mb(pid_t pid) {
   return 0;
 }
 
+rss_peak::rss_peak(pid_t pid) {
+  peak_ = rss_mb(pid);
+  thread_ = std::thread{[this, pid] {
+    while (!done_) {
+      auto now = rss_mb(pid);
+      if (now > peak_)
+        peak_ = now;
+      std::this_thread::sleep_for(std::chrono::milliseconds(5)); // sampling
+    }
+  }};
+}
+
+rss_peak::~rss_peak() {
+  done_ = true;
+  thread_.join();
+}
+
 double cpu_seconds(pid_t pid) {
   std::ifstream in{"/proc/" + std::to_string(pid) + "/stat"};
   std::string stat{std::istreambuf_iterator<char>{in},

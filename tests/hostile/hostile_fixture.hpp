@@ -29,6 +29,20 @@
 namespace sb::test {
 
 double rss_mb(pid_t pid);
+
+/// The highest RSS of `pid` while it lives, sampled every 5 ms in a thread
+/// of its own (a peak between two requests of the test is not missed).
+class rss_peak {
+public:
+  explicit rss_peak(pid_t pid);
+  ~rss_peak();
+  double mb() const { return peak_.load(); }
+
+private:
+  std::atomic<double> peak_{0};
+  std::atomic<bool> done_{false};
+  std::thread thread_;
+};
 double cpu_seconds(pid_t pid);
 
 /// A TCP connection to 127.0.0.1:`port` (-1 on failure).

@@ -53,7 +53,9 @@ TEST_F(basp_guard_test, forged_3gb_header_is_closed_at_once) {
     "closed in %lld ms and %lld ms\n",
     before, after, static_cast<long long>(first_ms),
     static_cast<long long>(second_ms));
-  EXPECT_LT(after, before + 8 * 1024);
+  if (memory_is_measured()) {
+    EXPECT_LT(after, before + 8 * 1024);
+  }
   EXPECT_EQ(c->ping(), "");
 }
 
@@ -92,7 +94,9 @@ TEST_F(basp_guard_test, garbage_churn_is_closed_and_costs_nothing) {
   std::printf("[ rss      ] %d garbage connections in %lld ms: %zu KiB before, "
               "%zu KiB after\n",
               total, static_cast<long long>(churn_ms), before, after);
-  EXPECT_LT(after, before + 8 * 1024);
+  if (memory_is_measured()) {
+    EXPECT_LT(after, before + 8 * 1024);
+  }
   // The client connected before is answered at once, and so is a new one.
   t0 = std::chrono::steady_clock::now();
   EXPECT_EQ(c->ping(1, 1s), "");
@@ -152,8 +156,10 @@ TEST_F(basp_guard_test, a_client_that_never_reads_is_dropped) {
               rounds, requests, rss_before, rss[0], rss[1], rss[2], rss[3],
               heap_before, heap[0], heap[1], heap[2], heap[3]);
   // Nothing stays behind from one such client to the next.
-  for (auto x : rss)
-    EXPECT_LT(x, rss_before + 24 * 1024);
+  if (memory_is_measured()) {
+    for (auto x : rss)
+      EXPECT_LT(x, rss_before + 24 * 1024);
+  }
   EXPECT_EQ(c->big(3 << 20), 3 << 20);
   EXPECT_EQ(guard->stats().buffered, 0u);
 }
@@ -181,7 +187,7 @@ TEST_F(basp_guard_test, a_flood_of_requests_waits_at_the_pending_cap) {
     burst.insert(burst.end(), rq.begin(), rq.end());
   }
   auto frame_size = burst.size() / 1000;
-  // Bursts until the socket takes nothing for half a second (the guard
+  // Bursts until the socket takes nothing for two seconds (the guard
   // stopped reading) or the guard dropped the connection.
   uint64_t sent = 0;
   for (size_t off = 0;;) {
@@ -193,7 +199,7 @@ TEST_F(basp_guard_test, a_flood_of_requests_waits_at_the_pending_cap) {
     }
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
       pollfd p{fd, POLLOUT, 0};
-      if (::poll(&p, 1, 500) > 0)
+      if (::poll(&p, 1, 2000) > 0)
         continue;
     }
     break;
@@ -223,5 +229,7 @@ TEST_F(basp_guard_test, a_flood_of_requests_waits_at_the_pending_cap) {
   EXPECT_LE(relayed, 1000 + (64 << 10) / frame_size + 1 + answered);
   EXPECT_LT(relayed * 4, sent / frame_size);
   // Without the cap CAF would have made 64 KiB for each request written.
-  EXPECT_LT(after, before + 48 * 1024);
+  if (memory_is_measured()) {
+    EXPECT_LT(after, before + 48 * 1024);
+  }
 }

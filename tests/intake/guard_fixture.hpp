@@ -110,6 +110,18 @@ size_t rss_kib();
 /// Bytes allocated with malloc and not freed, in KiB (every arena).
 size_t heap_kib();
 
+/// False in a build with AddressSanitizer (scripts/sanitize.sh): its
+/// quarantine keeps freed memory and its allocator has no mallinfo, so RSS
+/// and heap figures say nothing about what the guard holds there. The memory
+/// bounds are checked by the normal build.
+constexpr bool memory_is_measured() {
+#if defined(__SANITIZE_ADDRESS__)
+  return false;
+#else
+  return true;
+#endif
+}
+
 /// Waits until `pred` holds, at most `timeout`; re-checks after yielding.
 template<class Pred>
 bool eventually(Pred pred, std::chrono::milliseconds timeout = 10s) {
