@@ -1,6 +1,8 @@
 #include "actors/agent.hpp"
 
+#include "actors/evidence.hpp"
 #include "actors/logging.hpp"
+#include "actors/provider_headers.hpp"
 #include "actors/test_hooks.hpp"
 #include "messages/error.hpp"
 
@@ -18,6 +20,9 @@ namespace {
 // timer per request would cost two clock operations on the hot path.
 constexpr auto store_timeout = caf::infinite;
 constexpr auto pool_timeout = caf::infinite;
+
+/// How long a removed agent keeps answering unknown_agent before it quits.
+constexpr auto removal_grace = std::chrono::seconds(1);
 
 caf::optional<std::string> name_or_null(const std::string& name) {
   if (name.empty())
@@ -48,8 +53,19 @@ outcome outcome_of(trigger by) {
     return outcome::assigned;
   case trigger::rotation:
     return outcome::rotated;
+  case trigger::headroom:
+    return outcome::switched;
   }
   return outcome::switched;
+}
+
+std::string utilization_text(std::optional<double> u) {
+  return u ? "utilization " + format_fraction(*u)
+           : std::string{"utilization unknown"};
+}
+
+std::optional<double> from_caf(const caf::optional<double>& x) {
+  return x ? std::optional<double>{*x} : std::nullopt;
 }
 
 caf::error removed_error(const std::string& name) {
@@ -115,12 +131,37 @@ caf::result<report_result> agent_state::report(failure_report& r) {
     return removed_error(agent_name_);
   if (r.arrived_at == 0)
     r.arrived_at = now();
-  policy_->know_token(ctx_->tokens.current(policy_->current().sub_name));
   report_identity id{r.subscription, r.token_sha256,
                      r.generation ? std::optional<uint64_t>{*r.generation}
                                   : std::nullopt};
+  return attribute(id, r.arrived_at,
+                   [this, r](attribution about, report_promise rp) mutable {
+                     enqueue(r, std::move(about), std::move(rp));
+                   });
+}
+
+caf::result<report_result> agent_state::observe(observation& o) {
+  if (removed_ || removal_)
+    return removed_error(agent_name_);
+  if (o.arrived_at == 0)
+    o.arrived_at = now();
+  auto ev = parse_evidence(o.headers, {}, o.arrived_at);
+  report_identity id{o.subscription, o.token_sha256,
+                     o.generation ? std::optional<uint64_t>{*o.generation}
+                                  : std::nullopt};
+  return attribute(
+    id, o.arrived_at,
+    [this, ev, at = o.arrived_at](attribution about, report_promise rp) {
+      observed(std::move(about), ev, at, std::move(rp));
+    });
+}
+
+caf::result<report_result> agent_state::attribute(const report_identity& id,
+                                                  millis arrived_at,
+                                                  attributed next) {
+  policy_->know_token(ctx_->tokens.current(policy_->current().sub_name));
   auto about
-    = policy_->attribute(id, r.arrived_at, ctx_->board.get()->settle_window);
+    = policy_->attribute(id, arrived_at, ctx_->board.get()->settle_window);
   if (!about)
     return std::move(about.error());
   auto rp = self_->make_response_promise<report_result>();
@@ -132,14 +173,14 @@ caf::result<report_result> agent_state::report(failure_report& r) {
       ->request(store_, store_timeout, generation_atom::value, agent_name_,
                 *about->generation)
       .then(
-        [this, r, rp, a = *about](std::string& sub) mutable {
+        [next, rp, a = *about](std::string& sub) mutable {
           a.subscription = std::move(sub);
-          enqueue(r, std::move(a), rp);
+          next(std::move(a), rp);
         },
         [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
     return rp;
   }
-  enqueue(r, std::move(*about), rp);
+  next(std::move(*about), rp);
   return rp;
 }
 
@@ -158,9 +199,13 @@ void agent_state::enqueue(failure_report& r, attribution about,
   auto cls = classify(r.status, r.error, r.kind);
   queued_report q;
   q.status = r.status;
-  q.reset_at = r.reset_at != 0        ? r.reset_at
-               : r.retry_after_ms > 0 ? r.arrived_at + r.retry_after_ms
-                                      : 0;
+  q.evidence = parse_evidence(r.headers, r.error, r.arrived_at);
+  // The latest instant anything says the subscription is back, bounded like
+  // the headers' resets (the past is ignored, more than 8 days clamped).
+  auto hint = std::max(
+    {r.reset_at, r.retry_after_ms > 0 ? r.arrived_at + r.retry_after_ms : 0,
+     failure_reset(q.evidence)});
+  q.reset_at = bound_reset(hint, r.arrived_at).value_or(0);
   q.rp = std::move(rp);
   SB_DEBUG("agent {}: report {} (execution {}) about {}", agent_name_, r.status,
            r.execution_id, about.subscription);
@@ -209,7 +254,7 @@ void agent_state::flush() {
         for (auto& q : *reports) {
           if (q.facts.kind != failure_kind::ignored)
             tell_pool(q.facts.about.subscription, q.facts.arrived_at,
-                      q.reset_at);
+                      q.reset_at, q.evidence);
           decide(q);
         }
         try_remove();
@@ -224,17 +269,75 @@ void agent_state::flush() {
       });
 }
 
-void agent_state::tell_pool(const std::string& sub, millis at,
-                            millis reset_at) {
+void agent_state::tell_pool(const std::string& sub, millis at, millis reset_at,
+                            const provider_evidence& evidence) {
   // Bursts send one message, not N: repeats within a second that would not
-  // move the exclusion are skipped.
+  // move the exclusion and carry no provider evidence are skipped.
   bool same = sub == told_sub_;
-  if (same && at < told_at_ + 1000 && reset_at <= told_reset_)
+  if (same && at < told_at_ + 1000 && reset_at <= told_reset_
+      && evidence.empty())
     return;
   told_reset_ = same ? std::max(told_reset_, reset_at) : reset_at;
   told_sub_ = sub;
   told_at_ = at;
-  self_->send(pool_, failure_atom::value, sub, at, reset_at);
+  self_->send(pool_, failure_atom::value, sub, at, reset_at, evidence);
+}
+
+// -- observations ------------------------------------------------------------
+
+void agent_state::observed(attribution about, provider_evidence ev,
+                           millis arrived_at, report_promise rp) {
+  report_result res;
+  res.agent = agent_name_;
+  res.generation = policy_->current().generation;
+  res.from = name_or_null(about.subscription);
+  if (about.subscription.empty()) {
+    res.result = outcome::no_subscription;
+    res.reason = "the agent has no subscription";
+    rp.deliver(std::move(res));
+    return;
+  }
+  if (ev.empty()) {
+    res.result = outcome::observed;
+    res.reason = "no rate-limit header the daemon reads; nothing recorded";
+    rp.deliver(std::move(res));
+    return;
+  }
+  report_facts facts{failure_kind::none, {}, std::move(about), arrived_at};
+  auto sub = facts.about.subscription;
+  self_->request(pool_, pool_timeout, evidence_atom::value, sub, std::move(ev))
+    .then([this, facts, rp](headroom& h) { decide_headroom(facts, h, rp); },
+          [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
+}
+
+void agent_state::decide_headroom(const report_facts& facts, const headroom& h,
+                                  report_promise rp) {
+  if (removed_ || removal_) {
+    rp.deliver(removed_error(agent_name_));
+    return;
+  }
+  std::optional<inflight_facts> inflight;
+  if (inflight_)
+    inflight = inflight_facts{inflight_->committed};
+  auto util = from_caf(h.utilization);
+  auto d = policy_->decide_headroom(
+    facts, headroom_facts{util, h.status == provider_status::rejected},
+    *ctx_->board.get(), auto_switch_, inflight, now());
+  switch (d.verdict) {
+  case decision::join:
+    inflight_->waiters.push_back(std::move(rp));
+    return;
+  case decision::switch_now:
+    start_switch(trigger::headroom, failure_kind::none, 0, std::move(rp), {},
+                 util.value_or(1.0));
+    return;
+  case decision::answer:
+    break;
+  }
+  queued_report q;
+  q.facts = facts;
+  q.rp = std::move(rp);
+  answer(q, d);
 }
 
 void agent_state::decide(queued_report& q) {
@@ -292,11 +395,17 @@ void agent_state::answer(const queued_report& q, const decision& d) {
   res.reason = d.reason;
   res.event_count = d.event_count;
   res.retry_after_ms = d.retry_after_ms;
-  SB_INFO("agent {}: report {} on {} -> {} ({})", agent_name_, q.status, about,
+  // An observation has no status: it is no failure.
+  auto what = q.facts.kind == failure_kind::none
+                ? std::string{"observation"}
+                : "report " + std::to_string(q.status);
+  SB_INFO("agent {}: {} on {} -> {} ({})", agent_name_, what, about,
           to_string(d.result), d.reason);
   if (watched())
-    emit("report " + agent_name_ + " " + std::to_string(q.status) + " on "
-         + about + " -> " + to_string(d.result));
+    emit(what.substr(0, what.find(' ')) + " " + agent_name_
+         + (q.facts.kind == failure_kind::none ? std::string{}
+                                               : " " + std::to_string(q.status))
+         + " on " + about + " -> " + to_string(d.result));
   auto rp = q.rp;
   rp.deliver(std::move(res));
 }
@@ -305,7 +414,8 @@ void agent_state::answer(const queued_report& q, const decision& d) {
 
 void agent_state::start_switch(trigger by, failure_kind kind,
                                uint32_t event_count, report_promise rp,
-                               std::string target) {
+                               std::string target,
+                               std::optional<double> from_utilization) {
   auto& cur = policy_->current();
   inflight_switch inf;
   inf.by = by;
@@ -313,6 +423,7 @@ void agent_state::start_switch(trigger by, failure_kind kind,
   inf.from_name = cur.sub_name;
   inf.kind = kind;
   inf.event_count = event_count;
+  inf.from_utilization = from_utilization;
   inf.waiters.push_back(std::move(rp));
   inflight_ = std::move(inf);
   auto on_selected = [this](selection& sel) { selected(std::move(sel)); };
@@ -334,10 +445,21 @@ void agent_state::start_switch(trigger by, failure_kind kind,
     self_->request(pool_, pool_timeout, token_atom::value, cur.sub_id)
       .then(on_selected, on_error);
     break;
+  case trigger::headroom:
+    // Only to a subscription with clearly more headroom.
+    self_
+      ->request(pool_, pool_timeout, select_atom::value, agent_name_,
+                cur.sub_id, *from_utilization - headroom_margin)
+      .then(on_selected, on_error);
+    break;
   }
 }
 
 void agent_state::selected(selection sel) {
+  if (!sel.found && inflight_->by == trigger::headroom) {
+    no_headroom();
+    return;
+  }
   if (!sel.found) {
     no_alternative(sel);
     return;
@@ -365,17 +487,42 @@ void agent_state::no_alternative(const selection& sel) {
                                             : format_iso(sel.earliest_reset);
   SB_WARN("agent {}: no alternative to {} (earliest reset {})", agent_name_,
           from, reset_text);
-  // At most one "pool exhausted" alert per agent per hour.
-  if (exhausted_alert_at_ == 0 || t - exhausted_alert_at_ >= hour_ms) {
+  // One "pool exhausted" alert per agent per reset instant: again only once
+  // the instant it announced has passed (or, with no instant known, after
+  // an hour), not once per report.
+  bool first = exhausted_alert_at_ == 0;
+  bool announced_passed
+    = exhausted_alert_reset_ != 0 && t >= exhausted_alert_reset_;
+  bool hour_passed
+    = exhausted_alert_reset_ == 0 && t - exhausted_alert_at_ >= hour_ms;
+  if (first || announced_passed || hour_passed) {
     exhausted_alert_at_ = t;
-    store_alert("pool_exhausted",
-                "No alternative subscription for '" + agent_name_ + "'",
-                "Agent '" + agent_name_ + "' failed on '" + from
-                  + "' and every other subscription is excluded"
-                  + (sel.earliest_reset == 0
-                       ? std::string{"."}
-                       : "; the earliest known reset is " + reset_text + "."));
+    exhausted_alert_reset_ = sel.earliest_reset;
+    store_alert(
+      "pool_exhausted", "No alternative subscription for '" + agent_name_ + "'",
+      "Agent '" + agent_name_ + "' failed on '" + from + "' after "
+        + phrase(inflight_->kind) + " and every other subscription is excluded"
+        + (sel.earliest_reset == 0
+             ? std::string{"; no reset instant is known."}
+             : "; the earliest comes back at " + reset_text + " (in "
+                 + format_duration(std::max<millis>(
+                   (sel.earliest_reset - t) / minute_ms * minute_ms, minute_ms))
+                 + ")."));
   }
+  finish(std::move(res));
+}
+
+void agent_state::no_headroom() {
+  // A proactive switch with nowhere better to go: the agent stays, nothing
+  // is written.
+  auto res = result_of(*inflight_);
+  res.result = outcome::observed;
+  res.reason = "no subscription at least " + format_fraction(headroom_margin)
+               + " lower in utilization than "
+               + format_fraction(*inflight_->from_utilization)
+               + "; the agent stays on '" + inflight_->from_name + "'";
+  SB_INFO("agent {}: {} near its limit, {}", agent_name_, inflight_->from_name,
+          res.reason);
   finish(std::move(res));
 }
 
@@ -394,17 +541,7 @@ void agent_state::commit(selection sel) {
   rec.event_count = inf.event_count;
   rec.expected_generation = policy_->current().generation;
   rec.at = now();
-  if (inf.by == trigger::automatic) {
-    rec.notify = true;
-    rec.title = "Subscription auto-switched to '" + sel.name + "'";
-    rec.message = "Agent '" + agent_name_
-                  + "' was automatically switched from subscription '"
-                  + inf.from_name + "' to '" + sel.name + "' after "
-                  + phrase(inf.kind) + " (" + std::to_string(inf.event_count)
-                  + " failure(s) within the threshold window); '" + sel.name
-                  + "' had the fewest agents among the subscriptions "
-                    "without a recent failure.";
-  }
+  rec = notification_of(std::move(rec), sel);
   auto at = rec.at;
   self_->request(store_, store_timeout, commit_atom::value, std::move(rec))
     .then([this, sel, at](switch_commit& c) { committed(c, sel, at); },
@@ -413,6 +550,34 @@ void agent_state::commit(selection sel) {
                         inflight_->from_id, sel.id);
             finish_error(err);
           });
+}
+
+switch_record agent_state::notification_of(switch_record rec,
+                                           const selection& sel) const {
+  auto& inf = *inflight_;
+  auto to_util = utilization_text(from_caf(sel.utilization));
+  if (inf.by == trigger::automatic) {
+    rec.notify = true;
+    rec.title = "Subscription auto-switched to '" + sel.name + "'";
+    rec.message = "Agent '" + agent_name_
+                  + "' was automatically switched from subscription '"
+                  + inf.from_name + "' to '" + sel.name + "' after "
+                  + phrase(inf.kind) + " (" + std::to_string(inf.event_count)
+                  + " failure(s) within the threshold window); '" + sel.name
+                  + "' had the most headroom (" + to_util
+                  + ") and the fewest agents among the subscriptions "
+                    "without a recent failure.";
+  } else if (inf.by == trigger::headroom) {
+    rec.notify = true;
+    rec.title = "Subscription switched to '" + sel.name + "' before its limit";
+    rec.message = "Agent '" + agent_name_ + "' was switched from '"
+                  + inf.from_name + "' to '" + sel.name
+                  + "' before hitting the limit: the provider reported '"
+                  + inf.from_name + "' at "
+                  + utilization_text(inf.from_utilization) + "; '" + sel.name
+                  + "' is at " + to_util + ".";
+  }
+  return rec;
 }
 
 void agent_state::committed(const switch_commit& c, const selection& sel,
@@ -491,7 +656,7 @@ void agent_state::finish(report_result res) {
     inf.waiters[i].deliver(std::move(r));
   }
   if (inf.waiters.size() > 1)
-    SB_INFO("agent {}: {} reports coalesced into one {}", agent_name_,
+    SB_INFO("agent {}: {} requests coalesced into one {}", agent_name_,
             inf.waiters.size() - 1, to_string(res.result));
   run_deferred();
 }
@@ -654,6 +819,8 @@ void agent_state::unassign(const std::string& sub_name) {
 }
 
 caf::result<agent_info> agent_state::info() {
+  if (removed_)
+    return removed_error(agent_name_);
   auto result = snapshot();
   result.mailbox = static_cast<uint32_t>(self_->mailbox().size());
   if (container_.empty())
@@ -671,6 +838,8 @@ caf::result<agent_info> agent_state::info() {
 }
 
 caf::result<agent_info> agent_state::set_auto_switch(auto_switch_mode mode) {
+  if (removed_ || removal_)
+    return removed_error(agent_name_);
   auto rp = self_->make_response_promise<agent_info>();
   self_
     ->request(store_, store_timeout, agent_set_atom::value, agent_name_, mode,
@@ -686,6 +855,8 @@ caf::result<agent_info> agent_state::set_auto_switch(auto_switch_mode mode) {
 }
 
 caf::result<apply_outcome> agent_state::container_command(container_op op) {
+  if (removed_ || removal_)
+    return removed_error(agent_name_);
   if (container_.empty())
     return make_error(ec::invalid_argument,
                       "agent '" + agent_name_ + "' has no container");
@@ -749,7 +920,12 @@ void agent_state::try_remove() {
                     policy_->current().sub_id);
         SB_INFO("agent {} removed", agent_name_);
         removal_->deliver(agent_name_);
-        self_->quit();
+        // The ADMIN drops it from the directory on this reply, but a door
+        // may have looked it up just before and still deliver a request:
+        // answered unknown_agent for a moment rather than bounced by a dead
+        // actor. CAF's clock, not the daemon's: a test's manual clock must
+        // not keep a removed agent alive at shutdown.
+        self_->delayed_send(self_, removal_grace, shutdown_atom::value);
       },
       [this](caf::error& err) {
         removal_->deliver(std::move(err));
@@ -811,6 +987,7 @@ agent_actor::behavior_type agent(agent_state::pointer self, stored_agent row,
   st.init(row, std::move(deps));
   return {
     [&st](report_atom, failure_report& r) { return st.report(r); },
+    [&st](observe_atom, observation& o) { return st.observe(o); },
     [&st](flush_atom) { st.flush(); },
     [&st](assign_atom, std::string& target) {
       return st.assign(std::move(target));
@@ -827,6 +1004,7 @@ agent_actor::behavior_type agent(agent_state::pointer self, stored_agent row,
     [&st](apply_wait_atom, uint64_t generation) {
       st.apply_wait_over(generation);
     },
+    [self](shutdown_atom) { self->quit(); },
   };
 }
 

@@ -18,6 +18,12 @@
 //   9. apply            -> the CONTAINER SUPERVISOR applies the token
 //  10. reply            -> switched (first report), coalesced (others)
 //
+// An observation (the headers of a successful response) is attributed the
+// same way; its evidence goes to the POOL, and if it shows the agent's
+// current subscription at its limit (switch_policy::decide_headroom) the
+// same flow runs with trigger `headroom`, to a subscription with clearly
+// more headroom, without a failure event.
+//
 // The state is a class that holds `self` and owns the switch flow as
 // methods; the behavior only dispatches to it. Steps 7-9 run as
 // request(...).then(...) with `inflight_` set, never as a blocking wait:
@@ -64,6 +70,7 @@ public:
   // ----------------------------------------------------------------
 
   caf::result<report_result> report(failure_report& r);
+  caf::result<report_result> observe(observation& o);
   void flush();
   caf::result<report_result> assign(std::string target);
   caf::result<report_result> rotate(int64_t sub_id);
@@ -86,6 +93,8 @@ private:
     int32_t status = 0;
     report_facts facts;
     millis reset_at = 0;
+    /// What the failed response's headers and text said.
+    provider_evidence evidence;
     report_promise rp;
   };
 
@@ -98,6 +107,8 @@ private:
     std::string to_name;
     failure_kind kind = failure_kind::none;
     uint32_t event_count = 0;
+    /// headroom: the utilization that started it.
+    std::optional<double> from_utilization;
     /// The commit is done: the current epoch is this switch's.
     bool committed = false;
     /// The generation it committed (0 before).
@@ -109,18 +120,36 @@ private:
   // -- reports
   // -----------------------------------------------------------------
 
+  /// Attributes a report or an observation (SPEC section 1.2), looking a
+  /// generation older than the epochs kept up in the switch history, then
+  /// runs `next` with the credential it is charged to.
+  using attributed = std::function<void(attribution, report_promise)>;
+  caf::result<report_result> attribute(const report_identity& id,
+                                       millis arrived_at, attributed next);
   void enqueue(failure_report& r, attribution about, report_promise rp);
   void decide(queued_report& q);
   void answer(const queued_report& q, const decision& d);
-  void tell_pool(const std::string& sub, millis at, millis reset_at);
+  void tell_pool(const std::string& sub, millis at, millis reset_at,
+                 const provider_evidence& evidence);
+
+  // -- observations
+  // ------------------------------------------------------------
+
+  void observed(attribution about, provider_evidence ev, millis arrived_at,
+                report_promise rp);
+  void decide_headroom(const report_facts& facts, const headroom& h,
+                       report_promise rp);
 
   // -- the switch flow
   // ---------------------------------------------------------
 
   void start_switch(trigger by, failure_kind kind, uint32_t event_count,
-                    report_promise rp, std::string target = {});
+                    report_promise rp, std::string target = {},
+                    std::optional<double> from_utilization = {});
   void selected(selection sel);
   void no_alternative(const selection& sel);
+  void no_headroom();
+  switch_record notification_of(switch_record rec, const selection& sel) const;
   void commit(selection sel);
   void committed(const switch_commit& c, const selection& sel, millis at);
   /// Answers the switch of `generation` with its application's result.
@@ -180,7 +209,9 @@ private:
   std::string told_sub_;
   millis told_at_ = 0;
   millis told_reset_ = 0;
+  /// The last "pool exhausted" alert: when, and the reset it announced.
   millis exhausted_alert_at_ = 0;
+  millis exhausted_alert_reset_ = 0;
   /// Generation being applied (0 = none).
   uint64_t applying_ = 0;
   /// Wait before the next retry of a failed application, and when it is due.

@@ -35,6 +35,10 @@ const option_table<engine_settings>& setting_table() {
      "After a token is applied, unnamed reports still count against the "
      "previous one for this long (0 = off).",
      &s::settle_window, 0, hour_ms},
+    {"switch-at-utilization", "0.95",
+     "An observed utilization this high on an agent's subscription switches "
+     "it before the limit, to one at least 0.10 lower (off = never).",
+     &s::switch_at_utilization, 10, 100},
   };
   return table;
 }

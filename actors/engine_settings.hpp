@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -42,6 +43,9 @@ struct engine_settings {
   /// After a new token was applied, reports that do not name their
   /// credential are still charged to the previous one for this long.
   millis settle_window;
+  /// An observation at or above this utilization on an agent's current
+  /// subscription switches it before the wall (none = off).
+  std::optional<double> switch_at_utilization;
 };
 
 /// Every runtime setting: key, default, sentence, field and accepted values

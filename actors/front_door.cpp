@@ -74,29 +74,31 @@ caf::result<std::string> backup(self_ptr self, std::string& target) {
   return rp;
 }
 
-/// A report that names its token by fingerprint: the full fingerprint and
-/// the subscription it belongs to (rotated-away tokens included).
-caf::error resolve_token(const daemon_context& ctx, failure_report& r) {
-  if (r.token_sha256.empty()) {
+/// A report or observation that names its token by fingerprint: the full
+/// fingerprint and the subscription it belongs to (rotated-away tokens
+/// included).
+caf::error resolve_token(const daemon_context& ctx, std::string& subscription,
+                         std::string& token_sha256) {
+  if (token_sha256.empty()) {
     // A named subscription must exist: one rule, before and after a restart.
-    if (!r.subscription.empty() && ctx.tokens.current(r.subscription).empty())
+    if (!subscription.empty() && ctx.tokens.current(subscription).empty())
       return make_error(ec::unknown_subscription,
-                        "unknown subscription '" + r.subscription + "'");
+                        "unknown subscription '" + subscription + "'");
     return caf::none;
   }
-  auto prefix = normalize_fingerprint(r.token_sha256);
+  auto prefix = normalize_fingerprint(token_sha256);
   if (!prefix)
     return prefix.error();
   auto token = ctx.tokens.resolve(*prefix);
   if (!token)
     return token.error();
-  if (!r.subscription.empty() && r.subscription != token->subscription)
+  if (!subscription.empty() && subscription != token->subscription)
     return make_error(ec::invalid_argument, "the token " + *prefix
                                               + " belongs to subscription '"
                                               + token->subscription + "', not '"
-                                              + r.subscription + "'");
-  r.token_sha256 = token->sha256;
-  r.subscription = token->subscription;
+                                              + subscription + "'");
+  token_sha256 = token->sha256;
+  subscription = token->subscription;
   return caf::none;
 }
 
@@ -106,12 +108,25 @@ caf::result<report_result> route_report(self_ptr self, failure_report& r) {
   if (auto err = check_report(r, now))
     return err;
   r.arrived_at = now;
-  if (auto err = resolve_token(*st.deps.ctx, r))
+  if (auto err = resolve_token(*st.deps.ctx, r.subscription, r.token_sha256))
     return err;
   auto agent = st.deps.ctx->directory.find(r.agent);
   if (!agent)
     return unknown_agent(r.agent);
   return self->delegate(agent, report_atom::value, std::move(r));
+}
+
+caf::result<report_result> route_observation(self_ptr self, observation& o) {
+  auto& st = self->state;
+  if (auto err = check_observation(o))
+    return err;
+  o.arrived_at = st.deps.ctx->now();
+  if (auto err = resolve_token(*st.deps.ctx, o.subscription, o.token_sha256))
+    return err;
+  auto agent = st.deps.ctx->directory.find(o.agent);
+  if (!agent)
+    return unknown_agent(o.agent);
+  return self->delegate(agent, observe_atom::value, std::move(o));
 }
 
 caf::result<agent_info> add_agent(self_ptr self, agent_spec& spec) {
@@ -224,9 +239,25 @@ caf::error check_report(failure_report& r, millis now) {
   if (r.reset_at != 0 && (r.reset_at < 0 || r.reset_at > now + 366 * day_ms))
     return make_error(ec::invalid_argument,
                       "reset instant must be within a year from now");
+  if (auto err = validate_headers(r.headers))
+    return err;
   // Never trusted: any bytes become valid UTF-8 of bounded size.
   r.error = sanitize_utf8(r.error, max_error_bytes);
   return caf::none;
+}
+
+caf::error check_observation(const observation& o) {
+  if (auto err = validate_name("agent name", o.agent))
+    return err;
+  if (o.headers.empty())
+    return make_error(ec::invalid_argument,
+                      "an observation needs the response's headers");
+  if (auto err = validate_headers(o.headers))
+    return err;
+  if (!o.subscription.empty())
+    if (auto err = validate_name("subscription name", o.subscription))
+      return err;
+  return check_short("source", o.source);
 }
 
 front_door_actor::behavior_type
@@ -240,6 +271,7 @@ front_door(front_door_actor::stateful_pointer<front_door_state> self,
       return self->delegate(d.admin, status_atom::value);
     },
     [=](report_atom, failure_report& r) { return route_report(self, r); },
+    [=](observe_atom, observation& o) { return route_observation(self, o); },
     [=](sub_add_atom, std::string& name, secret& token) {
       return add_subscription(self, name, token);
     },

@@ -39,6 +39,9 @@ front_door(front_door_actor::stateful_pointer<front_door_state> self,
 /// Checks a report and makes its text fields safe (UTF-8, bounded).
 caf::error check_report(failure_report& r, millis now);
 
+/// Checks an observation (agent, headers, identity, source).
+caf::error check_observation(const observation& o);
+
 /// Checks a container name (Docker's rules: [a-zA-Z0-9][a-zA-Z0-9_.-]*).
 caf::error check_container_name(const std::string& name);
 

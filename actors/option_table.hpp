@@ -12,6 +12,7 @@
 #include <caf/timestamp.hpp>
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <variant>
@@ -20,11 +21,14 @@
 namespace sb {
 
 /// The field of `Options` a row sets; its type decides how text is read.
+/// A std::optional<double> field is a fraction from lo/100 to hi/100, or
+/// "off" (none).
 template<class Options>
 using option_field
   = std::variant<std::string Options::*, bool Options::*, uint16_t Options::*,
                  uint32_t Options::*, uint64_t Options::*,
-                 caf::timespan Options::*, millis Options::*>;
+                 caf::timespan Options::*, millis Options::*,
+                 std::optional<double> Options::*>;
 
 template<class Options>
 struct option_row {

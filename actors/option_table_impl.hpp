@@ -7,6 +7,7 @@
 #include "actors/option_table.hpp"
 #include "messages/error.hpp"
 
+#include <charconv>
 #include <chrono>
 #include <type_traits>
 
@@ -37,6 +38,39 @@ inline std::optional<int64_t> parse_count(std::string_view text, int64_t lo,
   if (n < lo || n > hi)
     return std::nullopt;
   return n;
+}
+
+/// "off", or a plain decimal fraction in [lo, hi] ("0.95", "1").
+inline bool parse_fraction(std::string_view text, double lo, double hi,
+                           std::optional<double>& out) {
+  if (text == "off") {
+    out.reset();
+    return true;
+  }
+  if (text.empty() || text.size() > 12 || text.front() == '.'
+      || text.back() == '.'
+      || text.find_first_not_of("0123456789.") != std::string_view::npos)
+    return false;
+  double value = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(),
+                                   value, std::chars_format::fixed);
+  if (ec != std::errc{} || end != text.data() + text.size())
+    return false;
+  if (value < lo || value > hi)
+    return false;
+  out = value;
+  return true;
+}
+
+inline std::string fraction_text(const std::optional<double>& x) {
+  if (!x)
+    return "off";
+  auto text = std::to_string(*x); // "0.950000"
+  while (text.back() == '0')
+    text.pop_back();
+  if (text.back() == '.')
+    text.pop_back();
+  return text;
 }
 
 inline bool one_of(std::string_view choices, std::string_view text) {
@@ -83,6 +117,12 @@ caf::error set_option(const option_row<Options>& row, Options& out,
           field = *ms;
         else
           field = std::chrono::milliseconds(*ms);
+      } else if constexpr (std::is_same_v<T, std::optional<double>>) {
+        if (!detail::parse_fraction(text, row.lo / 100.0, row.hi / 100.0,
+                                    field))
+          return bad("off or a fraction from "
+                     + detail::fraction_text(row.lo / 100.0) + " to "
+                     + detail::fraction_text(row.hi / 100.0));
       } else {
         auto n = detail::parse_count(text, row.lo, row.hi);
         if (!n)
@@ -109,6 +149,8 @@ std::string option_text(const option_row<Options>& row, const Options& x) {
       else if constexpr (std::is_same_v<T, caf::timespan>)
         return format_duration(
           std::chrono::duration_cast<std::chrono::milliseconds>(field).count());
+      else if constexpr (std::is_same_v<T, std::optional<double>>)
+        return detail::fraction_text(field);
       else
         return std::to_string(field);
     },

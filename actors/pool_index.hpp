@@ -2,9 +2,14 @@
 
 // The SUBSCRIPTION POOL's selection index: which subscription is the best
 // alternative, in O(log S) per pick. Subscriptions that are not excluded are
-// kept ordered by (agent count, name); excluded ones are kept ordered by the
-// instant their exclusion ends and move back when it passed. A plain class so
-// the ordering can be tested without actors.
+// kept ordered by (headroom rank, agent count, name); excluded ones are kept
+// ordered by the instant their exclusion ends and move back when it passed.
+// A plain class so the ordering can be tested without actors.
+//
+// Headroom rank: utilization in steps of 0.10 (0.00-0.09, 0.10-0.19, ...,
+// 1.00), so subscriptions of about the same headroom tie and a storm of
+// switches spreads over them by agent count; an unknown utilization ranks
+// after the steps below 0.50 and before the ones from 0.50 up.
 
 #include "messages/time.hpp"
 
@@ -16,6 +21,10 @@
 #include <unordered_map>
 
 namespace sb {
+
+/// An unknown utilization counts as this much where a number is needed
+/// (the ceiling of a proactive switch).
+constexpr double unknown_utilization = 0.5;
 
 class pool_index {
 public:
@@ -29,9 +38,15 @@ public:
   /// The subscription is excluded until `until` (0 = not excluded).
   void set_exclusion(int64_t id, millis until);
 
-  /// The candidate with the fewest agents, then the smallest name, that is
-  /// not `from` and not excluded at `now`.
-  std::optional<int64_t> best(int64_t from, millis now);
+  /// The subscription's utilization now (none = unknown).
+  void set_utilization(int64_t id, std::optional<double> utilization);
+
+  /// The best candidate that is not `from` and not excluded at `now`: the
+  /// most headroom, then the fewest agents, then the smallest name. With a
+  /// `ceiling`, only candidates whose utilization (unknown counts as
+  /// unknown_utilization) is at most that.
+  std::optional<int64_t> best(int64_t from, millis now,
+                              std::optional<double> ceiling = std::nullopt);
 
   /// The earliest instant an excluded subscription other than `from` comes
   /// back (0 if none is excluded).
@@ -42,20 +57,29 @@ public:
   /// Number of subscriptions excluded at `now`.
   size_t excluded(millis now);
 
+  /// The rank of a utilization (see the header comment); smaller is better.
+  static int rank(std::optional<double> utilization);
+
 private:
   struct entry {
     std::string name;
     uint64_t count = 0;
     millis excluded_until = 0;
+    std::optional<double> utilization;
   };
 
-  using candidate_key = std::tuple<uint64_t, std::string, int64_t>;
+  using candidate_key = std::tuple<int, uint64_t, std::string, int64_t>;
+
+  static candidate_key key(int64_t id, const entry& e);
 
   /// Moves subscriptions whose exclusion has ended back to the candidates.
   void refresh(millis now);
 
   void detach(int64_t id, const entry& e);
   void attach(int64_t id, const entry& e);
+
+  template<class F>
+  void update(int64_t id, F f);
 
   std::unordered_map<int64_t, entry> entries_;
   std::set<candidate_key> candidates_;

@@ -15,27 +15,32 @@ using self_ptr = pool_actor::stateful_pointer<pool_state>;
 
 constexpr auto store_timeout = std::chrono::seconds(60);
 
+caf::optional<double> to_caf(std::optional<double> x) {
+  return x ? caf::optional<double>{*x} : caf::none;
+}
+
 subscription_info make_info(const pool_entry& e, millis now, millis window) {
   subscription_info info;
   info.id = e.id;
   info.name = e.name;
   info.fingerprint = e.token_sha256.substr(0, fingerprint_prefix_digits);
   info.agent_count = static_cast<uint32_t>(e.members.size());
-  auto until = e.excluded_until(window);
+  auto until = e.evidence.excluded_until(now, window);
   info.excluded_until = until > now ? until : 0;
-  info.reset_at = e.reset_at;
+  e.evidence.describe(info, now);
   info.created_at = e.created_at;
   info.updated_at = e.updated_at;
   return info;
 }
 
-selection make_selection(const pool_entry& e) {
+selection make_selection(const pool_entry& e, millis now) {
   selection sel;
   sel.found = true;
   sel.id = e.id;
   sel.name = e.name;
   sel.token = e.token;
   sel.token_sha256 = e.token_sha256;
+  sel.utilization = to_caf(e.evidence.utilization(now));
   return sel;
 }
 
@@ -43,15 +48,12 @@ void apply_seeds(pool_state& st, const std::vector<exclusion_seed>& seeds,
                  bool replace) {
   if (replace)
     for (auto& [id, e] : st.subs)
-      e.last_failure_at = 0;
-  for (auto& seed : seeds) {
-    if (auto e = st.find(seed.subscription)) {
-      e->last_failure_at = std::max(e->last_failure_at, seed.last_failure_at);
-      e->reset_at = std::max(e->reset_at, seed.reset_at);
-    }
-  }
+      e.evidence.forget_failures();
+  for (auto& seed : seeds)
+    if (auto e = st.find(seed.subscription))
+      e->evidence.seed(seed);
   for (auto& [id, e] : st.subs)
-    st.update_exclusion(e);
+    st.update(e);
 }
 
 /// Rotation: every agent on the subscription gets the new token through its
@@ -92,9 +94,23 @@ void pool_state::move(const std::string& agent, int64_t from, int64_t to) {
     index.change_count(to, 1);
 }
 
-void pool_state::update_exclusion(pool_entry& e) {
-  index.set_exclusion(e.id,
-                      e.excluded_until(ctx->board.get()->exclusion_window));
+void pool_state::update(pool_entry& e) {
+  auto now = ctx->now();
+  auto until
+    = e.evidence.excluded_until(now, ctx->board.get()->exclusion_window);
+  index.set_exclusion(e.id, until > now ? until : 0);
+  index.set_utilization(e.id, e.evidence.utilization(now));
+  if (auto next = e.evidence.next_change(now); next != 0)
+    changes.emplace(next, e.id);
+}
+
+void pool_state::refresh(millis now) {
+  while (!changes.empty() && changes.begin()->first <= now) {
+    auto id = changes.begin()->second;
+    changes.erase(changes.begin());
+    if (auto e = find(id))
+      update(*e);
+  }
 }
 
 namespace {
@@ -121,15 +137,22 @@ void init(self_ptr self, const snapshot& snap) {
     st.ctx->tokens.add(s.name, s.token_sha256);
   for (auto& a : snap.agents)
     st.move(a.name, 0, a.subscription_id);
+  // The evidence first: it says which failures a success readmitted.
+  for (auto& ev : snap.evidence)
+    if (auto e = st.find(ev.subscription))
+      e->evidence = subscription_evidence{ev};
   apply_seeds(st, snap.exclusions, false);
 }
 
-/// Fewest agents (committed or decided), then name, among the subscriptions
-/// that are not excluded; the agent's count moves in the same step.
-selection select(self_ptr self, const std::string& agent, int64_t from) {
+/// Most headroom, then fewest agents (committed or decided), then name,
+/// among the subscriptions that are not excluded (and, for a proactive
+/// switch, at most at `ceiling`); the agent's count moves in the same step.
+selection select(self_ptr self, const std::string& agent, int64_t from,
+                 std::optional<double> ceiling) {
   auto& st = self->state;
   auto now = st.ctx->now();
-  auto best = st.index.best(from, now);
+  st.refresh(now);
+  auto best = st.index.best(from, now, ceiling);
   if (!best) {
     ++st.exhausted;
     selection none;
@@ -138,7 +161,7 @@ selection select(self_ptr self, const std::string& agent, int64_t from) {
   }
   ++st.selections;
   st.move(agent, from, *best);
-  return make_selection(*st.find(*best));
+  return make_selection(*st.find(*best), now);
 }
 
 caf::result<selection> assign(self_ptr self, const std::string& agent,
@@ -149,16 +172,58 @@ caf::result<selection> assign(self_ptr self, const std::string& agent,
     return make_error(ec::unknown_subscription,
                       "unknown subscription '" + to + "'");
   st.move(agent, from, e->id);
-  return make_selection(*e);
+  return make_selection(*e, st.ctx->now());
+}
+
+/// Writes one subscription's evidence; `done` runs once it is stored (or
+/// the write failed, which is logged: the evidence stays in memory).
+template<class F>
+void save_evidence(self_ptr self, const pool_entry& e, F done) {
+  self
+    ->request(self->state.store, store_timeout, evidence_atom::value,
+              e.evidence.stored(e.name))
+    .then([done](ok_atom) mutable { done(); },
+          [done, name = e.name](caf::error& err) mutable {
+            SB_WARN("subscription-pool could not store the evidence of {}: {}",
+                    name, render(err));
+            done();
+          });
 }
 
 void record_failure(self_ptr self, const std::string& name, millis at,
-                    millis reset_at) {
-  if (auto e = self->state.find(name)) {
-    e->last_failure_at = std::max(e->last_failure_at, at);
-    e->reset_at = std::max(e->reset_at, reset_at);
-    self->state.update_exclusion(*e);
-  }
+                    millis reset_at, const provider_evidence& ev) {
+  auto e = self->state.find(name);
+  if (e == nullptr)
+    return;
+  bool provider_said = !ev.empty();
+  if (e->evidence.failed(at, reset_at, ev) && provider_said)
+    save_evidence(self, *e, [] {});
+  self->state.update(*e);
+}
+
+headroom standing(const pool_entry& e, millis now) {
+  return headroom{to_caf(e.evidence.utilization(now)), e.evidence.status(now)};
+}
+
+/// A successful response's evidence: merged, stored, then answered with the
+/// subscription's standing.
+caf::result<headroom> observe(self_ptr self, const std::string& name,
+                              const provider_evidence& ev) {
+  auto& st = self->state;
+  auto e = st.find(name);
+  if (e == nullptr)
+    return make_error(ec::unknown_subscription,
+                      "unknown subscription '" + name + "'");
+  auto now = st.ctx->now();
+  if (!e->evidence.observed(ev))
+    return standing(*e, now);
+  st.update(*e);
+  auto rp = self->make_response_promise<headroom>();
+  save_evidence(self, *e, [self, rp, name]() mutable {
+    auto e = self->state.find(name);
+    rp.deliver(e ? standing(*e, self->state.ctx->now()) : headroom{});
+  });
+  return rp;
 }
 
 /// A subscription registered (again) under a name whose failures are still
@@ -325,22 +390,30 @@ subscription_pool(pool_actor::stateful_pointer<pool_state> self,
   return {
     [=](status_atom) {
       auto& st = self->state;
+      st.refresh(st.ctx->now());
       return pool_status{st.subs.size(), st.index.excluded(st.ctx->now()),
                          st.selections, st.exhausted};
     },
     [=](select_atom, const std::string& agent, int64_t from) {
-      return select(self, agent, from);
+      return select(self, agent, from, std::nullopt);
+    },
+    [=](select_atom, const std::string& agent, int64_t from, double ceiling) {
+      return select(self, agent, from, ceiling);
     },
     [=](assign_atom, const std::string& agent, int64_t from,
         const std::string& to) { return assign(self, agent, from, to); },
     [=](release_atom, const std::string& agent, int64_t moved_from,
         int64_t moved_to) { self->state.move(agent, moved_to, moved_from); },
-    [=](failure_atom, const std::string& name, millis at, millis reset_at) {
-      record_failure(self, name, at, reset_at);
+    [=](failure_atom, const std::string& name, millis at, millis reset_at,
+        const provider_evidence& ev) {
+      record_failure(self, name, at, reset_at, ev);
+    },
+    [=](evidence_atom, const std::string& name, const provider_evidence& ev) {
+      return observe(self, name, ev);
     },
     [=](token_atom, int64_t id) -> caf::result<selection> {
       if (auto e = self->state.find(id))
-        return make_selection(*e);
+        return make_selection(*e, self->state.ctx->now());
       return make_error(ec::unknown_subscription,
                         "unknown subscription id " + std::to_string(id));
     },

@@ -7,12 +7,15 @@
 // different agents spread over the pool instead of piling onto the same
 // least-loaded subscription.
 //
-// Exclusion: a subscription is not a candidate until
-//   max(newest failure + exclusion-window, latest provider reset instant).
-// A switch never clears the old subscription's failures, so a drained
-// subscription stays out (no ping-pong), and a reset instant only grows.
+// Each subscription's provider evidence and failures live in a
+// subscription_evidence (actors/evidence.hpp), which says how long it is
+// excluded and how much headroom it has; the index (actors/pool_index.hpp)
+// orders the candidates by headroom, then agent count, then name. A switch
+// never clears the old subscription's failures, so a drained subscription
+// stays out (no ping-pong), and a failure's reset instant only grows.
 
 #include "actors/context.hpp"
+#include "actors/evidence.hpp"
 #include "actors/pool_index.hpp"
 #include "messages/actors.hpp"
 
@@ -20,6 +23,7 @@
 #include <caf/typed_event_based_actor.hpp>
 
 #include <map>
+#include <set>
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
@@ -35,13 +39,7 @@ struct pool_entry {
   millis updated_at = 0;
   /// Agents on this subscription, committed or decided.
   std::unordered_set<std::string> members;
-  millis last_failure_at = 0;
-  millis reset_at = 0;
-
-  millis excluded_until(millis window) const {
-    auto by_failure = last_failure_at == 0 ? 0 : last_failure_at + window;
-    return std::max(by_failure, reset_at);
-  }
+  subscription_evidence evidence;
 };
 
 struct pool_state {
@@ -60,8 +58,16 @@ struct pool_state {
   /// Moves `agent` from `from` to `to` (either may be 0 = none).
   void move(const std::string& agent, int64_t from, int64_t to);
 
-  /// Recomputes the index's exclusion of one subscription.
-  void update_exclusion(pool_entry& e);
+  /// Recomputes the index's view of one subscription (exclusion and
+  /// utilization) and when it changes next by time alone.
+  void update(pool_entry& e);
+
+  /// Updates the subscriptions whose utilization ran out by `now`.
+  void refresh(millis now);
+
+  /// When a subscription's utilization changes by time alone (a window's
+  /// reset passing): instant, id.
+  std::set<std::pair<millis, int64_t>> changes;
 
   static inline const char* name = "subscription-pool";
 };

@@ -3,6 +3,7 @@
 #include "messages/error.hpp"
 
 #include <algorithm>
+#include <cstdio>
 
 namespace sb {
 
@@ -11,6 +12,16 @@ namespace {
 std::string name_or_none(const std::string& name) {
   return name.empty() ? std::string{"(none)"} : name;
 }
+
+} // namespace
+
+std::string format_fraction(double x) {
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "%.2f", x);
+  return buf;
+}
+
+namespace {
 
 decision answer(outcome result, std::string reason) {
   decision d;
@@ -183,17 +194,76 @@ decision switch_policy::about_current(const report_facts& r,
     d.event_count = count;
     return d;
   }
-  drop_older(recent_switches_, now - settings.budget_window);
-  if (settings.switch_budget > 0
-      && recent_switches_.size() >= settings.switch_budget) {
-    auto d = held(settings, now);
-    d.event_count = count;
-    return d;
+  if (auto d = over_budget(settings, now)) {
+    d->event_count = count;
+    return *d;
   }
   decision d;
   d.verdict = decision::switch_now;
   d.event_count = count;
   return d;
+}
+
+std::optional<decision>
+switch_policy::over_budget(const engine_settings& settings, millis now) {
+  drop_older(recent_switches_, now - settings.budget_window);
+  if (settings.switch_budget > 0
+      && recent_switches_.size() >= settings.switch_budget)
+    return held(settings, now);
+  return std::nullopt;
+}
+
+decision switch_policy::decide_headroom(
+  const report_facts& r, const headroom_facts& h,
+  const engine_settings& settings, auto_switch_mode agent_mode,
+  const std::optional<inflight_facts>& inflight, millis now) {
+  auto g = r.about.generation;
+  bool current_one = g && *g == current().generation;
+  auto elsewhere = answer(
+    outcome::observed, "evidence about '" + name_or_none(r.about.subscription)
+                         + "' recorded; the agent is on '"
+                         + name_or_none(current().sub_name) + "'");
+  auto& threshold = settings.switch_at_utilization;
+  bool pressure
+    = h.rejected
+      || (threshold && h.utilization && *h.utilization >= *threshold - 1e-9);
+  if (!pressure) {
+    if (!current_one)
+      return elsewhere;
+    auto util = h.utilization ? format_fraction(*h.utilization)
+                              : std::string{"unknown"};
+    return answer(
+      outcome::observed,
+      "utilization " + util
+        + (threshold
+             ? " is below switch-at-utilization " + format_fraction(*threshold)
+             : std::string{"; switch-at-utilization is off"}));
+  }
+  if (!settings.auto_switch)
+    return answer(outcome::disabled, "auto-switch is off");
+  if (agent_mode == auto_switch_mode::off)
+    return answer(outcome::disabled, "auto-switch is off for this agent");
+  if (current_one) {
+    if (inflight) {
+      decision d;
+      d.verdict = decision::join;
+      return d;
+    }
+    if (auto d = over_budget(settings, now))
+      return *d;
+    decision d;
+    d.verdict = decision::switch_now;
+    return d;
+  }
+  // About an assignment the agent is leaving or left: the switch that left
+  // it answers (joined or coalesced), else it is only evidence.
+  if (g)
+    if (auto e = find(*g)) {
+      auto d = about_former(r, *e, settings, inflight);
+      if (d.verdict != decision::answer || d.result != outcome::stale)
+        return d;
+    }
+  return elsewhere;
 }
 
 decision switch_policy::held(const engine_settings& settings, millis now) {
@@ -215,7 +285,7 @@ void switch_policy::committed(const epoch& next, trigger by) {
     rate_limit_failures_.clear();
     auth_failures_.clear();
   }
-  if (by == trigger::automatic)
+  if (by == trigger::automatic || by == trigger::headroom)
     recent_switches_.push_back(next.committed_at);
   push(next);
 }

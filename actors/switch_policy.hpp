@@ -75,6 +75,21 @@ struct report_facts {
   millis arrived_at = 0;
 };
 
+/// What the POOL said of the subscription an observation was about.
+struct headroom_facts {
+  /// none = unknown.
+  std::optional<double> utilization;
+  /// The provider said "rejected".
+  bool rejected = false;
+};
+
+/// "0.97": a utilization for messages and logs.
+std::string format_fraction(double x);
+
+/// A proactive switch goes only to a subscription at least this much lower
+/// in utilization (an unknown one counts as 0.5).
+constexpr double headroom_margin = 0.10;
+
 /// The switch in flight, if any.
 struct inflight_facts {
   /// Its commit is done: the current epoch is the one it created.
@@ -133,9 +148,19 @@ public:
                   auto_switch_mode agent_mode,
                   const std::optional<inflight_facts>& inflight, millis now);
 
+  /// An observation (no failure) whose evidence the POOL merged: gates,
+  /// coalescing, stale, pressure (status rejected, or utilization at or
+  /// above switch-at-utilization) and budget. `switch_now` means a
+  /// proactive (headroom) switch.
+  decision decide_headroom(const report_facts& r, const headroom_facts& h,
+                           const engine_settings& settings,
+                           auto_switch_mode agent_mode,
+                           const std::optional<inflight_facts>& inflight,
+                           millis now);
+
   /// A switch committed: `next` is the new assignment (not applied yet). A
-  /// new subscription starts its threshold counts afresh; an automatic
-  /// switch counts against the budget.
+  /// new subscription starts its threshold counts afresh; an automatic or
+  /// headroom switch counts against the budget.
   void committed(const epoch& next, trigger by);
 
   /// The token of `generation` was applied at `at`: its epoch starts.
@@ -169,6 +194,10 @@ private:
                          millis now);
 
   decision held(const engine_settings& settings, millis now);
+
+  /// The budget check; nothing if a switch is allowed.
+  std::optional<decision> over_budget(const engine_settings& settings,
+                                      millis now);
 
   std::vector<epoch> epochs_;
   std::vector<millis> rate_limit_failures_;

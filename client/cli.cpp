@@ -59,6 +59,8 @@ struct options {
   std::string source;
   double retry_after_s = 0;
   std::string reset_at;
+  std::vector<std::string> headers;
+  std::string headers_file;
   std::string agent_filter;
   std::string subscription_filter;
   uint32_t limit = 50;
@@ -246,16 +248,27 @@ void cmd_sub_add(const options& o) {
   print(o, to_json(change), text + "\n");
 }
 
+std::string fraction_text(const caf::optional<double>& x) {
+  if (!x)
+    return "-";
+  char buf[16];
+  std::snprintf(buf, sizeof(buf), "%.2f", *x);
+  return buf;
+}
+
 void cmd_sub_list(const options& o) {
   session s{o};
   auto subs = s.call<std::vector<subscription_info>>(sub_list_atom::value);
-  std::vector<std::vector<std::string>> rows{{"NAME", "FINGERPRINT", "AGENTS",
-                                              "EXCLUDED_UNTIL", "FAILURES_2H",
-                                              "FAILURES_24H"}};
+  std::vector<std::vector<std::string>> rows{
+    {"NAME", "FINGERPRINT", "AGENTS", "UTIL_5H/7D", "PROVIDER",
+     "EXCLUDED_UNTIL", "FAILURES_2H", "FAILURES_24H"}};
   for (auto& x : subs)
-    rows.push_back({x.name, x.fingerprint, std::to_string(x.agent_count),
-                    iso_text(x.excluded_until), std::to_string(x.failures_2h),
-                    std::to_string(x.failures_24h)});
+    rows.push_back(
+      {x.name, x.fingerprint, std::to_string(x.agent_count),
+       fraction_text(x.utilization_5h) + "/" + fraction_text(x.utilization_7d),
+       x.status == provider_status::unknown ? "-" : to_string(x.status),
+       iso_text(x.excluded_until), std::to_string(x.failures_2h),
+       std::to_string(x.failures_24h)});
   print(o, to_json(subs), table(rows));
 }
 
@@ -362,6 +375,64 @@ void cmd_assign(const options& o) {
   print(o, to_json(res), describe(res) + "\n");
 }
 
+/// A response's headers from --header (repeatable) and --headers-file (what
+/// `curl -D FILE` writes: of several responses, the last one counts).
+std::vector<http_header> collect_headers(const options& o) {
+  std::vector<std::string> lines = o.headers;
+  if (!o.headers_file.empty()) {
+    std::istringstream in{read_all(o.headers_file, "headers", 256 * 1024)};
+    std::vector<std::string> block;
+    for (std::string line; std::getline(in, line);) {
+      if (!line.empty() && line.back() == '\r')
+        line.pop_back();
+      if (line.rfind("HTTP/", 0) == 0)
+        block.clear(); // a status line starts a response
+      else if (!line.empty())
+        block.push_back(line);
+    }
+    lines.insert(lines.end(), block.begin(), block.end());
+  }
+  std::vector<http_header> result;
+  for (auto& line : lines) {
+    auto h = parse_header_line(line);
+    if (!h)
+      fail("bad header '" + line.substr(0, 80) + "': " + render(h.error()), 2);
+    result.push_back(std::move(*h));
+  }
+  check(validate_headers(result));
+  return result;
+}
+
+/// --token-sha256 and --generation, shared by report and observe.
+void identity(const options& o, std::string& token_sha256,
+              caf::optional<uint64_t>& generation) {
+  if (!o.token_sha256.empty()) {
+    auto fp = normalize_fingerprint(o.token_sha256);
+    if (!fp)
+      fail(render(fp.error()), 2);
+    token_sha256 = *fp;
+  }
+  if (o.generation >= 0)
+    generation = static_cast<uint64_t>(o.generation);
+}
+
+void cmd_observe(const options& o) {
+  observation ob;
+  ob.agent = o.name;
+  check(validate_name("agent name", ob.agent));
+  ob.headers = collect_headers(o);
+  if (ob.headers.empty())
+    fail("observe needs the response's headers (--header 'NAME: VALUE' or "
+         "--headers-file FILE)",
+         2);
+  ob.subscription = o.subscription;
+  identity(o, ob.token_sha256, ob.generation);
+  ob.source = o.source;
+  session s{o};
+  auto res = s.call<report_result>(observe_atom::value, std::move(ob));
+  print(o, to_json(res), describe(res) + "\n");
+}
+
 void cmd_report(const options& o) {
   failure_report r;
   r.agent = o.name;
@@ -373,14 +444,8 @@ void cmd_report(const options& o) {
               ? o.error_text
               : read_all(o.error_file, "error text", max_error_bytes + 4);
   r.subscription = o.subscription;
-  if (!o.token_sha256.empty()) {
-    auto fp = normalize_fingerprint(o.token_sha256);
-    if (!fp)
-      fail(render(fp.error()), 2);
-    r.token_sha256 = *fp;
-  }
-  if (o.generation >= 0)
-    r.generation = static_cast<uint64_t>(o.generation);
+  identity(o, r.token_sha256, r.generation);
+  r.headers = collect_headers(o);
   r.execution_id = o.execution_id;
   r.source = o.source;
   if (!std::isfinite(o.retry_after_s) || o.retry_after_s < 0
@@ -617,22 +682,43 @@ int run_cli(int argc, char** argv) {
   report->add_option("--error", o.error_text, "error text");
   report->add_option("--error-file", o.error_file,
                      "read the error text from a file ('-' = stdin)");
-  report->add_option("--subscription", o.subscription,
-                     "subscription the failed request ran on");
-  report->add_option("--token-sha256", o.token_sha256,
-                     "SHA-256 of the token the failed request used (or a "
-                     "prefix of 12+ hex digits)");
-  report
-    ->add_option("--generation", o.generation,
-                 "agent generation whose token the failed request used")
-    ->check(CLI::NonNegativeNumber);
+  // Which credential the request used (issue R2 2/7).
+  auto add_identity = [&o](CLI::App* cmd, const std::string& request) {
+    cmd->add_option("--subscription", o.subscription,
+                    "subscription the " + request + " ran on");
+    cmd->add_option("--token-sha256", o.token_sha256,
+                    "SHA-256 of the token the " + request
+                      + " used (or a prefix of 12+ hex digits)");
+    cmd
+      ->add_option("--generation", o.generation,
+                   "agent generation whose token the " + request + " used")
+      ->check(CLI::NonNegativeNumber);
+  };
+  add_identity(report, "failed request");
   report->add_option("--execution-id", o.execution_id, "execution id");
   report->add_option("--source", o.source, "chat, task, ...");
   report->add_option("--retry-after", o.retry_after_s,
                      "provider hint: retry after this many seconds");
   report->add_option("--reset-at", o.reset_at,
                      "provider hint: reset instant (ISO-8601 UTC)");
+  auto add_headers = [&o](CLI::App* cmd, const char* whose) {
+    cmd->add_option("--header", o.headers,
+                    std::string{"a header of the "} + whose
+                      + " response, 'NAME: VALUE' (repeatable)");
+    cmd->add_option("--headers-file", o.headers_file,
+                    std::string{"the "} + whose
+                      + " response's headers as `curl -D FILE` writes them "
+                        "('-' = stdin)");
+  };
+  add_headers(report, "failed");
   on(report, [&] { cmd_report(o); });
+  auto observe = app.add_subcommand(
+    "observe", "pass a successful response's rate-limit headers (evidence)");
+  observe->add_option("agent", o.name, "agent name")->required();
+  add_headers(observe, "successful");
+  add_identity(observe, "request");
+  observe->add_option("--source", o.source, "chat, task, ...");
+  on(observe, [&] { cmd_observe(o); });
   // settings
   auto settings = app.add_subcommand("settings", "runtime settings");
   settings->require_subcommand(1);

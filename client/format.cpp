@@ -80,6 +80,10 @@ nlohmann::json component_json(const admin_status& x) {
           {"retention_deleted", x.retention_deleted}};
 }
 
+nlohmann::json number_or_null(const caf::optional<double>& x) {
+  return x ? nlohmann::json(*x) : nlohmann::json(nullptr);
+}
+
 } // namespace
 
 nlohmann::json iso_or_null(millis t) {
@@ -112,6 +116,12 @@ nlohmann::json to_json(const subscription_info& x) {
     {"agent_count", x.agent_count},
     {"excluded_until", iso_or_null(x.excluded_until)},
     {"reset_at", iso_or_null(x.reset_at)},
+    {"utilization_5h", number_or_null(x.utilization_5h)},
+    {"utilization_7d", number_or_null(x.utilization_7d)},
+    {"reset_5h_at", iso_or_null(x.reset_5h_at)},
+    {"reset_7d_at", iso_or_null(x.reset_7d_at)},
+    {"provider_status", to_string(x.status)},
+    {"evidence_at", iso_or_null(x.evidence_at)},
     {"failures_2h", x.failures_2h},
     {"failures_24h", x.failures_24h},
     {"failures_2h_by_kind", x.failures_2h_by_kind},

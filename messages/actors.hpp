@@ -35,6 +35,8 @@ using front_door_actor = caf::typed_actor<
   replies<status_atom>::with<status_info>,
   /// A failure report for one agent.
   replies<report_atom, failure_report>::with<report_result>,
+  /// The headers of a successful response of one agent (provider evidence).
+  replies<observe_atom, observation>::with<report_result>,
   /// Registers a subscription, or rotates its token if the name exists.
   replies<sub_add_atom, std::string, secret>::with<subscription_change>,
   replies<sub_list_atom>::with<std::vector<subscription_info>>,
@@ -76,6 +78,9 @@ using store_actor = caf::typed_actor<
   replies<agent_set_atom, std::string, auto_switch_mode, millis>::with<ok_atom>,
   replies<commit_atom, switch_record>::with<switch_commit>,
   replies<applied_atom, apply_record>::with<ok_atom>,
+  /// The provider evidence of one subscription (upsert; a removed
+  /// subscription's is dropped).
+  replies<evidence_atom, stored_evidence>::with<ok_atom>,
   /// Events in one write (an AGENT's queued reports).
   replies<event_atom, std::vector<event_info>>::with<std::vector<int64_t>>,
   replies<notify_atom, notification_info>::with<int64_t>,
@@ -106,12 +111,19 @@ using pool_actor = caf::typed_actor<
   /// Best alternative for an agent on `from` (0 = none); moves the agent's
   /// membership to the pick in the same step.
   replies<select_atom, std::string, int64_t>::with<selection>,
+  /// The same, among candidates whose utilization is at most the ceiling
+  /// (a proactive switch: unknown counts as 0.5).
+  replies<select_atom, std::string, int64_t, double>::with<selection>,
   /// Manual move of an agent from `from` to the named subscription.
   replies<assign_atom, std::string, int64_t, std::string>::with<selection>,
   /// Undo a move whose commit failed: agent, moved from, moved to.
   caf::reacts_to<release_atom, std::string, int64_t, int64_t>,
-  /// A failure was recorded: subscription name, when, provider reset.
-  caf::reacts_to<failure_atom, std::string, millis, millis>,
+  /// A failure was recorded: subscription name, when, provider reset, and
+  /// the evidence its response carried.
+  caf::reacts_to<failure_atom, std::string, millis, millis, provider_evidence>,
+  /// A successful response's evidence about the named subscription; answers
+  /// once it is stored.
+  replies<evidence_atom, std::string, provider_evidence>::with<headroom>,
   /// The current token of a subscription id.
   replies<token_atom, int64_t>::with<selection>,
   /// An agent joined (agent add) or left (agent remove) a subscription.
@@ -144,6 +156,7 @@ using docker_worker_actor
 /// that agent: reports, reassignments, rotations, token applications.
 using agent_actor = caf::typed_actor<
   replies<report_atom, failure_report>::with<report_result>,
+  replies<observe_atom, observation>::with<report_result>,
   /// Manual reassignment to the named subscription.
   replies<assign_atom, std::string>::with<report_result>,
   replies<get_atom>::with<agent_info>,
@@ -161,6 +174,8 @@ using agent_actor = caf::typed_actor<
   caf::reacts_to<reconcile_atom>,
   /// INTERNAL: apply-wait passed for the switch of this generation.
   caf::reacts_to<apply_wait_atom, uint64_t>,
+  /// INTERNAL: a removed agent's grace period is over: quit.
+  caf::reacts_to<shutdown_atom>,
   /// INTERNAL: record the queued reports' events in one write.
   caf::reacts_to<flush_atom>>;
 

@@ -38,6 +38,7 @@ SB_ATOM(history_atom, "history");
 SB_ATOM(notes_atom, "notes");
 SB_ATOM(watch_atom, "watch");
 SB_ATOM(backup_atom, "backup");
+SB_ATOM(observe_atom, "observe");
 
 // -- internal messages
 // ----------------------------------------------------------
@@ -64,6 +65,7 @@ SB_ATOM(pending_atom, "pending");
 SB_ATOM(delivered_atom, "delivered");
 SB_ATOM(generation_atom, "generation");
 SB_ATOM(apply_wait_atom, "applywait");
+SB_ATOM(evidence_atom, "evidence");
 
 #undef SB_ATOM
 

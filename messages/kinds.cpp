@@ -12,11 +12,14 @@ namespace {
 constexpr std::array failure_kind_names{"", "rate_limit", "auth", "ignored"};
 
 constexpr std::array outcome_names{
-  "switched",        "coalesced",       "stale",          "disabled",
-  "ignored",         "no_subscription", "no_alternative", "held",
-  "below_threshold", "assigned",        "rotated",        "unchanged"};
+  "switched",        "coalesced",      "stale",   "disabled",        "ignored",
+  "no_subscription", "no_alternative", "held",    "below_threshold", "assigned",
+  "rotated",         "unchanged",      "observed"};
 
-constexpr std::array trigger_names{"auto", "manual", "rotation"};
+constexpr std::array trigger_names{"auto", "manual", "rotation", "headroom"};
+
+constexpr std::array provider_status_names{"unknown", "allowed",
+                                           "allowed_warning", "rejected"};
 
 constexpr std::array container_op_names{"apply", "start", "stop", "restart",
                                         "inspect"};
@@ -68,6 +71,7 @@ SB_KIND_NAMES(lifecycle, lifecycle_names)
 SB_KIND_NAMES(apply_result, apply_result_names)
 SB_KIND_NAMES(auto_switch_mode, auto_switch_names)
 SB_KIND_NAMES(health, health_names)
+SB_KIND_NAMES(provider_status, provider_status_names)
 
 #undef SB_KIND_NAMES
 

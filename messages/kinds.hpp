@@ -29,6 +29,8 @@ enum class outcome : uint8_t {
   assigned,
   rotated,
   unchanged,
+  /// An observation was recorded and started no switch.
+  observed,
 };
 
 /// Why an agent's credential changed.
@@ -39,6 +41,18 @@ enum class trigger : uint8_t {
   manual,
   /// The token of its subscription was replaced.
   rotation,
+  /// Provider evidence showed its subscription near or at its limit
+  /// (switch before the wall; no failure event).
+  headroom,
+};
+
+/// What the provider says of a subscription's limits
+/// (anthropic-ratelimit-unified-status).
+enum class provider_status : uint8_t {
+  unknown,
+  allowed,
+  allowed_warning,
+  rejected,
 };
 
 /// An operation on an agent's container.
@@ -97,6 +111,7 @@ const char* to_string(lifecycle x);
 const char* to_string(apply_result x);
 const char* to_string(auto_switch_mode x);
 const char* to_string(health x);
+const char* to_string(provider_status x);
 
 /// Parses the text to_string() gives; nothing on any other text.
 template<class Enum>

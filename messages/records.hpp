@@ -124,18 +124,101 @@ typename Inspector::result_type inspect(Inspector& f, apply_record& x) {
            x.result, x.applied, x.at);
 }
 
-/// Per subscription: the newest failure inside the window and the latest
-/// provider reset instant, from which the POOL rebuilds its exclusions.
+/// One usage window of a subscription (5 hours, 7 days) as a provider
+/// response showed it.
+struct usage_window {
+  /// 0..1 (none = the response did not say).
+  caf::optional<double> utilization;
+  /// When the window resets (0 = not said).
+  millis reset_at = 0;
+};
+
+template<class Inspector>
+typename Inspector::result_type inspect(Inspector& f, usage_window& x) {
+  return f(caf::meta::type_name("sb::usage_window"), x.utilization, x.reset_at);
+}
+
+/// What one provider response says about its subscription's limits, read
+/// from its headers and error text by parse_evidence()
+/// (actors/provider_headers.hpp). Every instant is absolute and bounded.
+struct provider_evidence {
+  /// When the provider produced the response: its Date header when that is
+  /// plausible, else when the daemon received it.
+  millis at = 0;
+  /// anthropic-ratelimit-unified-status.
+  provider_status status = provider_status::unknown;
+  /// anthropic-ratelimit-unified-reset (0 = not said).
+  millis reset_at = 0;
+  usage_window five_hour;
+  usage_window seven_day;
+  /// retry-after, as an instant (0 = not said).
+  millis retry_at = 0;
+  /// A usage-limit text of the error body ("Claude AI usage limit
+  /// reached|<epoch>", "... resets at 4pm"), as an instant (0 = none).
+  millis text_reset_at = 0;
+
+  /// True if the response said nothing the daemon reads.
+  bool empty() const {
+    return status == provider_status::unknown && reset_at == 0
+           && !five_hour.utilization && five_hour.reset_at == 0
+           && !seven_day.utilization && seven_day.reset_at == 0 && retry_at == 0
+           && text_reset_at == 0;
+  }
+};
+
+template<class Inspector>
+typename Inspector::result_type inspect(Inspector& f, provider_evidence& x) {
+  return f(caf::meta::type_name("sb::provider_evidence"), x.at, x.status,
+           x.reset_at, x.five_hour, x.seven_day, x.retry_at, x.text_reset_at);
+}
+
+/// The provider evidence the POOL keeps for one subscription, as the STORE
+/// writes it (one row per subscription; actors/evidence.hpp merges it).
+struct stored_evidence {
+  std::string subscription;
+  provider_status status = provider_status::unknown;
+  millis status_at = 0;
+  /// anthropic-ratelimit-unified-reset seen with the status (0 = none).
+  millis status_reset = 0;
+  caf::optional<double> utilization_5h;
+  millis utilization_5h_at = 0;
+  millis reset_5h = 0;
+  caf::optional<double> utilization_7d;
+  millis utilization_7d_at = 0;
+  millis reset_7d = 0;
+  /// The newest evidence of any kind.
+  millis evidence_at = 0;
+  /// A successful response newer than the failures readmitted the
+  /// subscription at this instant: failures without a reset instant up to
+  /// here no longer exclude it.
+  millis readmitted_at = 0;
+};
+
+template<class Inspector>
+typename Inspector::result_type inspect(Inspector& f, stored_evidence& x) {
+  return f(caf::meta::type_name("sb::stored_evidence"), x.subscription,
+           x.status, x.status_at, x.status_reset, x.utilization_5h,
+           x.utilization_5h_at, x.reset_5h, x.utilization_7d,
+           x.utilization_7d_at, x.reset_7d, x.evidence_at, x.readmitted_at);
+}
+
+bool operator==(const stored_evidence& x, const stored_evidence& y);
+
+/// Per subscription: the newest failure inside the window, the newest one
+/// of those that carried no reset instant (it excludes for the exclusion
+/// window) and the latest provider reset instant still ahead, from which the
+/// POOL rebuilds its exclusions.
 struct exclusion_seed {
   std::string subscription;
   millis last_failure_at = 0;
+  millis window_failure_at = 0;
   millis reset_at = 0;
 };
 
 template<class Inspector>
 typename Inspector::result_type inspect(Inspector& f, exclusion_seed& x) {
   return f(caf::meta::type_name("sb::exclusion_seed"), x.subscription,
-           x.last_failure_at, x.reset_at);
+           x.last_failure_at, x.window_failure_at, x.reset_at);
 }
 
 /// Failure counts of one subscription since a cutoff, by kind.
@@ -172,12 +255,13 @@ struct snapshot {
   settings_map settings;
   std::vector<exclusion_seed> exclusions;
   std::vector<token_version> token_versions;
+  std::vector<stored_evidence> evidence;
 };
 
 template<class Inspector>
 typename Inspector::result_type inspect(Inspector& f, snapshot& x) {
   return f(caf::meta::type_name("sb::snapshot"), x.subscriptions, x.agents,
-           x.settings, x.exclusions, x.token_versions);
+           x.settings, x.exclusions, x.token_versions, x.evidence);
 }
 
 } // namespace sb
@@ -193,12 +277,27 @@ struct selection {
   std::string token_sha256;
   /// With found == false: the earliest instant a candidate comes back.
   millis earliest_reset = 0;
+  /// The pick's utilization (none = unknown).
+  caf::optional<double> utilization;
 };
 
 template<class Inspector>
 typename Inspector::result_type inspect(Inspector& f, selection& x) {
   return f(caf::meta::type_name("sb::selection"), x.found, x.id, x.name,
-           x.token, x.token_sha256, x.earliest_reset);
+           x.token, x.token_sha256, x.earliest_reset, x.utilization);
+}
+
+/// The POOL's answer to an observation: the subscription's standing with
+/// the evidence merged.
+struct headroom {
+  /// none = unknown (utilization 1 while the provider rejects).
+  caf::optional<double> utilization;
+  provider_status status = provider_status::unknown;
+};
+
+template<class Inspector>
+typename Inspector::result_type inspect(Inspector& f, headroom& x) {
+  return f(caf::meta::type_name("sb::headroom"), x.utilization, x.status);
 }
 
 /// A token application or a lifecycle operation for one agent's container,

@@ -21,7 +21,7 @@ const char* version() {
 }
 
 const char* protocol_version() {
-  return "switchboard-protocol-4";
+  return "switchboard-protocol-5";
 }
 
 const char* to_string(ec code) {
@@ -97,7 +97,10 @@ void add_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<container_op>("sb::container_op");
   cfg.add_message_type<auto_switch_mode>("sb::auto_switch_mode");
   cfg.add_message_type<apply_outcome>("sb::apply_outcome");
+  cfg.add_message_type<http_header>("sb::http_header");
+  cfg.add_message_type<std::vector<http_header>>("sb::header_list");
   cfg.add_message_type<failure_report>("sb::failure_report");
+  cfg.add_message_type<observation>("sb::observation");
   cfg.add_message_type<report_result>("sb::report_result");
   cfg.add_message_type<subscription_info>("sb::subscription_info");
   cfg.add_message_type<subscription_change>("sb::subscription_change");

@@ -1,5 +1,6 @@
 #include "messages/types.hpp"
 
+#include "messages/records.hpp"
 #include "messages/status.hpp"
 
 #include <tuple>
@@ -37,13 +38,24 @@ bool operator==(const apply_outcome& x, const apply_outcome& y) {
   return std::tie(x.result, x.detail) == std::tie(y.result, y.detail);
 }
 
+bool operator==(const http_header& x, const http_header& y) {
+  return std::tie(x.name, x.value) == std::tie(y.name, y.value);
+}
+
 bool operator==(const failure_report& x, const failure_report& y) {
   return std::tie(x.agent, x.status, x.kind, x.error, x.subscription,
                   x.token_sha256, x.generation, x.execution_id, x.source,
-                  x.retry_after_ms, x.reset_at, x.arrived_at)
+                  x.retry_after_ms, x.reset_at, x.headers, x.arrived_at)
          == std::tie(y.agent, y.status, y.kind, y.error, y.subscription,
                      y.token_sha256, y.generation, y.execution_id, y.source,
-                     y.retry_after_ms, y.reset_at, y.arrived_at);
+                     y.retry_after_ms, y.reset_at, y.headers, y.arrived_at);
+}
+
+bool operator==(const observation& x, const observation& y) {
+  return std::tie(x.agent, x.headers, x.subscription, x.token_sha256,
+                  x.generation, x.source, x.arrived_at)
+         == std::tie(y.agent, y.headers, y.subscription, y.token_sha256,
+                     y.generation, y.source, y.arrived_at);
 }
 
 bool operator==(const report_result& x, const report_result& y) {
@@ -57,13 +69,16 @@ bool operator==(const report_result& x, const report_result& y) {
 
 bool operator==(const subscription_info& x, const subscription_info& y) {
   return std::tie(x.id, x.name, x.fingerprint, x.agent_count, x.excluded_until,
-                  x.reset_at, x.failures_2h, x.failures_24h,
-                  x.failures_2h_by_kind, x.failures_24h_by_kind, x.created_at,
-                  x.updated_at)
+                  x.reset_at, x.utilization_5h, x.utilization_7d, x.reset_5h_at,
+                  x.reset_7d_at, x.status, x.evidence_at, x.failures_2h,
+                  x.failures_24h, x.failures_2h_by_kind, x.failures_24h_by_kind,
+                  x.created_at, x.updated_at)
          == std::tie(y.id, y.name, y.fingerprint, y.agent_count,
-                     y.excluded_until, y.reset_at, y.failures_2h,
-                     y.failures_24h, y.failures_2h_by_kind,
-                     y.failures_24h_by_kind, y.created_at, y.updated_at);
+                     y.excluded_until, y.reset_at, y.utilization_5h,
+                     y.utilization_7d, y.reset_5h_at, y.reset_7d_at, y.status,
+                     y.evidence_at, y.failures_2h, y.failures_24h,
+                     y.failures_2h_by_kind, y.failures_24h_by_kind,
+                     y.created_at, y.updated_at);
 }
 
 bool operator==(const subscription_change& x, const subscription_change& y) {
@@ -163,6 +178,17 @@ bool operator==(const status_info& x, const status_info& y) {
          == std::tie(y.version, y.protocol, y.started_at, y.uptime_ms, y.agents,
                      y.subscriptions, y.components, y.admin, y.intake, y.store,
                      y.pool, y.supervisor);
+}
+
+bool operator==(const stored_evidence& x, const stored_evidence& y) {
+  return std::tie(x.subscription, x.status, x.status_at, x.status_reset,
+                  x.utilization_5h, x.utilization_5h_at, x.reset_5h,
+                  x.utilization_7d, x.utilization_7d_at, x.reset_7d,
+                  x.evidence_at, x.readmitted_at)
+         == std::tie(y.subscription, y.status, y.status_at, y.status_reset,
+                     y.utilization_5h, y.utilization_5h_at, y.reset_5h,
+                     y.utilization_7d, y.utilization_7d_at, y.reset_7d,
+                     y.evidence_at, y.readmitted_at);
 }
 
 } // namespace sb

@@ -70,6 +70,24 @@ apply_outcome parse_apply_outcome(const std::string& text);
 /// A failed outcome with its reason.
 apply_outcome apply_failed(std::string why);
 
+// -- provider responses
+// -----------------------------------------------------------
+
+/// One header of the provider's HTTP response, as the caller saw it. The
+/// daemon reads the rate-limit headers it knows (actors/provider_headers.hpp)
+/// and ignores the others.
+struct http_header {
+  std::string name;
+  std::string value;
+};
+
+template<class Inspector>
+typename Inspector::result_type inspect(Inspector& f, http_header& x) {
+  return f(caf::meta::type_name("sb::http_header"), x.name, x.value);
+}
+
+bool operator==(const http_header& x, const http_header& y);
+
 // -- failure reports
 // --------------------------------------------------------------
 
@@ -96,6 +114,8 @@ struct failure_report {
   int64_t retry_after_ms = 0;
   /// Provider hint: absolute reset instant (0 = none).
   millis reset_at = 0;
+  /// The failed response's headers (rate-limit evidence; may be empty).
+  std::vector<http_header> headers;
   /// When the report entered the daemon (set by the FRONT DOOR).
   millis arrived_at = 0;
 };
@@ -104,11 +124,33 @@ template<class Inspector>
 typename Inspector::result_type inspect(Inspector& f, failure_report& x) {
   return f(caf::meta::type_name("sb::failure_report"), x.agent, x.status,
            x.kind, x.error, x.subscription, x.token_sha256, x.generation,
-           x.execution_id, x.source, x.retry_after_ms, x.reset_at,
+           x.execution_id, x.source, x.retry_after_ms, x.reset_at, x.headers,
            x.arrived_at);
 }
 
 bool operator==(const failure_report& x, const failure_report& y);
+
+/// The headers of a *successful* response of an agent: evidence about its
+/// subscription's limits, no failure. Identity as in a failure report.
+struct observation {
+  std::string agent;
+  std::vector<http_header> headers;
+  std::string subscription;
+  std::string token_sha256;
+  caf::optional<uint64_t> generation;
+  std::string source;
+  /// When the observation entered the daemon (set by the FRONT DOOR).
+  millis arrived_at = 0;
+};
+
+template<class Inspector>
+typename Inspector::result_type inspect(Inspector& f, observation& x) {
+  return f(caf::meta::type_name("sb::observation"), x.agent, x.headers,
+           x.subscription, x.token_sha256, x.generation, x.source,
+           x.arrived_at);
+}
+
+bool operator==(const observation& x, const observation& y);
 
 /// The answer to a report or a reassignment. Every reply names its outcome.
 struct report_result {
@@ -151,8 +193,16 @@ struct subscription_info {
   uint32_t agent_count = 0;
   /// Excluded from selection until this instant (0 = selectable).
   millis excluded_until = 0;
-  /// Latest provider reset instant known (0 = none).
+  /// Latest provider reset instant a failure carried (0 = none).
   millis reset_at = 0;
+  /// Provider evidence (none = not known, or its window's reset passed).
+  caf::optional<double> utilization_5h;
+  caf::optional<double> utilization_7d;
+  millis reset_5h_at = 0;
+  millis reset_7d_at = 0;
+  provider_status status = provider_status::unknown;
+  /// When the newest evidence was seen (0 = never).
+  millis evidence_at = 0;
   uint32_t failures_2h = 0;
   uint32_t failures_24h = 0;
   std::map<std::string, uint32_t> failures_2h_by_kind;
@@ -165,8 +215,10 @@ template<class Inspector>
 typename Inspector::result_type inspect(Inspector& f, subscription_info& x) {
   return f(caf::meta::type_name("sb::subscription_info"), x.id, x.name,
            x.fingerprint, x.agent_count, x.excluded_until, x.reset_at,
-           x.failures_2h, x.failures_24h, x.failures_2h_by_kind,
-           x.failures_24h_by_kind, x.created_at, x.updated_at);
+           x.utilization_5h, x.utilization_7d, x.reset_5h_at, x.reset_7d_at,
+           x.status, x.evidence_at, x.failures_2h, x.failures_24h,
+           x.failures_2h_by_kind, x.failures_24h_by_kind, x.created_at,
+           x.updated_at);
 }
 
 bool operator==(const subscription_info& x, const subscription_info& y);

@@ -2,6 +2,9 @@
 
 #include "messages/error.hpp"
 
+#include <algorithm>
+#include <cctype>
+
 namespace sb {
 
 namespace {
@@ -125,6 +128,74 @@ std::string trim_token(std::string_view raw) {
   while (!raw.empty() && (raw.front() == ' ' || raw.front() == '\t'))
     raw.remove_prefix(1);
   return std::string{raw};
+}
+
+namespace {
+
+bool token_char(char c) {
+  auto u = static_cast<unsigned char>(c);
+  if (std::isalnum(u))
+    return true;
+  return std::string_view{"!#$%&'*+-.^_`|~"}.find(c) != std::string_view::npos;
+}
+
+bool text_char(char c) {
+  auto u = static_cast<unsigned char>(c);
+  return c == '\t' || (u >= 0x20 && u != 0x7f);
+}
+
+caf::error check_header(const http_header& h) {
+  if (h.name.empty() || h.name.size() > max_header_name_bytes
+      || !std::all_of(h.name.begin(), h.name.end(), token_char))
+    return make_error(ec::invalid_argument,
+                      "a header name must be 1 to "
+                        + std::to_string(max_header_name_bytes)
+                        + " letters, digits or !#$%&'*+-.^_`|~");
+  if (h.value.size() > max_header_value_bytes)
+    return make_error(ec::invalid_argument,
+                      "the value of header '" + h.name + "' is longer than "
+                        + std::to_string(max_header_value_bytes) + " bytes");
+  if (!valid_utf8(h.value)
+      || !std::all_of(h.value.begin(), h.value.end(), text_char))
+    return make_error(ec::invalid_argument,
+                      "the value of header '" + h.name
+                        + "' must be UTF-8 without control characters");
+  return caf::none;
+}
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t'))
+    s.remove_prefix(1);
+  while (!s.empty()
+         && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r'
+             || s.back() == '\n'))
+    s.remove_suffix(1);
+  return s;
+}
+
+} // namespace
+
+caf::error validate_headers(const std::vector<http_header>& headers) {
+  if (headers.size() > max_headers)
+    return make_error(ec::invalid_argument,
+                      "at most " + std::to_string(max_headers)
+                        + " headers, got " + std::to_string(headers.size()));
+  for (auto& h : headers)
+    if (auto err = check_header(h))
+      return err;
+  return caf::none;
+}
+
+caf::expected<http_header> parse_header_line(std::string_view line) {
+  auto colon = line.find(':');
+  if (colon == std::string_view::npos)
+    return make_error(ec::invalid_argument,
+                      "a header looks like 'Name: value' (no ':' found)");
+  http_header h{std::string{trim(line.substr(0, colon))},
+                std::string{trim(line.substr(colon + 1))}};
+  if (auto err = check_header(h))
+    return err;
+  return h;
 }
 
 } // namespace sb

@@ -6,9 +6,11 @@
 #include "messages/types.hpp"
 
 #include <caf/error.hpp>
+#include <caf/expected.hpp>
 
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace sb {
 
@@ -23,6 +25,13 @@ constexpr size_t max_token_bytes = 16384;
 
 /// Most rows one `events`, `history` or `notifications` request returns.
 constexpr uint32_t max_query_limit = 10000;
+
+/// Most headers one report or observation may carry.
+constexpr size_t max_headers = 64;
+
+/// Longest header name and value, in bytes.
+constexpr size_t max_header_name_bytes = 128;
+constexpr size_t max_header_value_bytes = 1024;
 
 /// True if `s` is well-formed UTF-8.
 bool valid_utf8(std::string_view s);
@@ -40,6 +49,16 @@ caf::error validate_token(std::string_view token);
 
 /// Checks the filters and the limit (1 to max_query_limit) of a query.
 caf::error validate_query(const query& q);
+
+/// Checks the headers of a report or an observation: at most max_headers;
+/// names are HTTP tokens (RFC 9110) of at most max_header_name_bytes; values
+/// are UTF-8 of at most max_header_value_bytes without control characters
+/// (a tab is allowed).
+caf::error validate_headers(const std::vector<http_header>& headers);
+
+/// Reads one "Name: value" line (as curl -D writes them) into a header; the
+/// value is trimmed. Errors say what is wrong with the line.
+caf::expected<http_header> parse_header_line(std::string_view line);
 
 /// Strips trailing "\r\n" and spaces (what a token file usually ends with).
 std::string trim_token(std::string_view raw);

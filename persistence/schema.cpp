@@ -117,6 +117,53 @@ CREATE INDEX token_versions_by_subscription
   // 3: tokens encrypted at rest. No change of shape: the data step of this
   // version (store.cpp) seals every plain token in the same transaction.
   "SELECT 1",
+  // 4: provider evidence, one row per subscription (gone with it: foreign
+  // keys are on, store_files.cpp), and the 'headroom' trigger. SQLite cannot
+  // alter a CHECK: switch_history is rebuilt with schema 1's columns, ids
+  // kept, and its index made again (DROP TABLE took it). Nothing references
+  // switch_history, so neither the drop nor the rename touches another table.
+  R"sql(
+CREATE TABLE subscription_evidence (
+  subscription_id INTEGER PRIMARY KEY
+    REFERENCES subscriptions(id) ON DELETE CASCADE,
+  status TEXT NOT NULL
+    CHECK (status = 'unknown' OR status = 'allowed'
+           OR status = 'allowed_warning' OR status = 'rejected'),
+  status_at TEXT,
+  status_reset TEXT,
+  utilization_5h REAL,
+  utilization_5h_at TEXT,
+  reset_5h TEXT,
+  utilization_7d REAL,
+  utilization_7d_at TEXT,
+  reset_7d TEXT,
+  evidence_at TEXT,
+  readmitted_at TEXT
+);
+CREATE TABLE switch_history_v4 (
+  id INTEGER PRIMARY KEY,
+  agent TEXT NOT NULL,
+  from_subscription TEXT,
+  to_subscription TEXT,
+  trigger TEXT NOT NULL
+    CHECK (trigger = 'auto' OR trigger = 'manual' OR trigger = 'rotation'
+           OR trigger = 'headroom'),
+  failure_kind TEXT NOT NULL DEFAULT '',
+  event_count INTEGER NOT NULL DEFAULT 0,
+  generation INTEGER NOT NULL,
+  apply_result TEXT NOT NULL DEFAULT 'pending',
+  applied_at TEXT,
+  at TEXT NOT NULL
+);
+INSERT INTO switch_history_v4(id, agent, from_subscription, to_subscription,
+  trigger, failure_kind, event_count, generation, apply_result, applied_at, at)
+SELECT id, agent, from_subscription, to_subscription, trigger, failure_kind,
+  event_count, generation, apply_result, applied_at, at
+FROM switch_history;
+DROP TABLE switch_history;
+ALTER TABLE switch_history_v4 RENAME TO switch_history;
+CREATE INDEX switch_history_by_agent ON switch_history(agent, id);
+)sql",
 };
 
 } // namespace
@@ -132,7 +179,8 @@ int64_t schema_version(SQLite::Database& db) {
     .getInt64();
 }
 
-caf::error migrate(SQLite::Database& db, const migration_step& step) {
+caf::error migrate(SQLite::Database& db, const migration_step& step,
+                   int64_t target) {
   try {
     db.exec("CREATE TABLE IF NOT EXISTS schema_version ("
             "version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)");
@@ -142,7 +190,9 @@ caf::error migrate(SQLite::Database& db, const migration_step& step) {
                         "database schema version " + std::to_string(current)
                           + " is newer than this binary supports ("
                           + std::to_string(latest_schema_version()) + ")");
-    for (auto v = current + 1; v <= latest_schema_version(); ++v) {
+    if (target <= 0 || target > latest_schema_version())
+      target = latest_schema_version();
+    for (auto v = current + 1; v <= target; ++v) {
       SQLite::Transaction tx{db};
       db.exec(migrations[static_cast<size_t>(v - 1)]);
       if (step)

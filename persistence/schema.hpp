@@ -23,9 +23,11 @@ int64_t latest_schema_version();
 /// applied. It throws to fail the migration.
 using migration_step = std::function<void(SQLite::Database&, int64_t)>;
 
-/// Creates the version table if needed and applies every missing migration,
-/// each in its own transaction together with its data step.
-caf::error migrate(SQLite::Database& db, const migration_step& step = {});
+/// Creates the version table if needed and applies every missing migration
+/// up to `target` (0 = the latest; tests build an older database with a
+/// lower one), each in its own transaction together with its data step.
+caf::error migrate(SQLite::Database& db, const migration_step& step = {},
+                   int64_t target = 0);
 
 /// Reads the schema version (0 for an empty database).
 int64_t schema_version(SQLite::Database& db);

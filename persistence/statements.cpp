@@ -78,13 +78,15 @@ statements::statements(SQLite::Database& db)
             "source, execution_id, reset_at, occurred_at FROM failure_events "
             "WHERE (?1 = '' OR agent = ?1) AND (?2 = '' OR subscription = ?2) "
             "ORDER BY id DESC LIMIT ?3"),
-      // Any switch-class failure excludes; a reset instant still in the
-      // future excludes too, however old the event that carried it. Two
-      // queries, each on its index.
+      // Any switch-class failure inside the window counts; one without a
+      // reset instant excludes for the exclusion window, one with a reset
+      // instant until that instant, however old the event that carried it.
+      // Two queries, each on its index.
       newest_failures(
-        db,
-        "SELECT subscription, MAX(occurred_at) FROM failure_events "
-        "WHERE occurred_at > ? AND kind <> 'ignored' GROUP BY subscription"),
+        db, "SELECT subscription, MAX(occurred_at), "
+            "MAX(CASE WHEN reset_at IS NULL THEN occurred_at END) "
+            "FROM failure_events WHERE occurred_at > ? AND kind <> 'ignored' "
+            "GROUP BY subscription"),
       future_resets(
         db, "SELECT subscription, MAX(reset_at) FROM failure_events "
             "WHERE reset_at > ? AND kind <> 'ignored' GROUP BY subscription"),
@@ -95,6 +97,33 @@ statements::statements(SQLite::Database& db)
         db, "DELETE FROM failure_events WHERE id IN (SELECT id FROM "
             "failure_events WHERE occurred_at < ? ORDER BY occurred_at "
             "LIMIT ?)"),
+      // Keyed by name: a subscription removed meanwhile selects no row, so
+      // nothing is written (its evidence went with it).
+      save_evidence(
+        db, "INSERT INTO subscription_evidence(subscription_id, status, "
+            "status_at, status_reset, utilization_5h, utilization_5h_at, "
+            "reset_5h, utilization_7d, utilization_7d_at, reset_7d, "
+            "evidence_at, readmitted_at) "
+            "SELECT id, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12 "
+            "FROM subscriptions WHERE name = ?1 "
+            "ON CONFLICT(subscription_id) DO UPDATE SET "
+            "status = excluded.status, status_at = excluded.status_at, "
+            "status_reset = excluded.status_reset, "
+            "utilization_5h = excluded.utilization_5h, "
+            "utilization_5h_at = excluded.utilization_5h_at, "
+            "reset_5h = excluded.reset_5h, "
+            "utilization_7d = excluded.utilization_7d, "
+            "utilization_7d_at = excluded.utilization_7d_at, "
+            "reset_7d = excluded.reset_7d, "
+            "evidence_at = excluded.evidence_at, "
+            "readmitted_at = excluded.readmitted_at"),
+      list_evidence(
+        db, "SELECT s.name, e.status, e.status_at, e.status_reset, "
+            "e.utilization_5h, e.utilization_5h_at, e.reset_5h, "
+            "e.utilization_7d, e.utilization_7d_at, e.reset_7d, "
+            "e.evidence_at, e.readmitted_at FROM subscription_evidence e "
+            "JOIN subscriptions s ON s.id = e.subscription_id "
+            "ORDER BY s.name"),
       list_history(
         db, "SELECT id, agent, from_subscription, to_subscription, trigger, "
             "failure_kind, event_count, generation, apply_result, at "

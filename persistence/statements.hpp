@@ -51,6 +51,9 @@ struct statements {
   SQLite::Statement future_resets;
   SQLite::Statement count_failures;
   SQLite::Statement delete_old_events;
+  // -- provider evidence -----------------------------------------------------
+  SQLite::Statement save_evidence;
+  SQLite::Statement list_evidence;
   // -- history, notifications, settings --------------------------------------
   SQLite::Statement list_history;
   SQLite::Statement insert_notification;

@@ -41,6 +41,20 @@ caf::optional<std::string> column_optional(const SQLite::Column& c) {
   return c.getString();
 }
 
+void bind_optional(SQLite::Statement& st, int index,
+                   const caf::optional<double>& x) {
+  if (x)
+    st.bind(index, *x);
+  else
+    st.bind(index);
+}
+
+caf::optional<double> column_double(const SQLite::Column& c) {
+  if (c.isNull())
+    return caf::none;
+  return c.getDouble();
+}
+
 void bind_optional(SQLite::Statement& st, int index, const std::string& s) {
   if (s.empty())
     st.bind(index);
@@ -115,6 +129,24 @@ history_info read_history_row(SQLite::Statement& st) {
   h.apply = parse_apply_outcome(st.getColumn(8).getString());
   h.at = column_time(st.getColumn(9));
   return h;
+}
+
+stored_evidence read_evidence_row(SQLite::Statement& st) {
+  stored_evidence ev;
+  ev.subscription = st.getColumn(0).getString();
+  ev.status = parse_kind<provider_status>(st.getColumn(1).getString())
+                .value_or(provider_status::unknown);
+  ev.status_at = column_time(st.getColumn(2));
+  ev.status_reset = column_time(st.getColumn(3));
+  ev.utilization_5h = column_double(st.getColumn(4));
+  ev.utilization_5h_at = column_time(st.getColumn(5));
+  ev.reset_5h = column_time(st.getColumn(6));
+  ev.utilization_7d = column_double(st.getColumn(7));
+  ev.utilization_7d_at = column_time(st.getColumn(8));
+  ev.reset_7d = column_time(st.getColumn(9));
+  ev.evidence_at = column_time(st.getColumn(10));
+  ev.readmitted_at = column_time(st.getColumn(11));
+  return ev;
 }
 
 notification_info read_notification_row(SQLite::Statement& st) {
@@ -553,9 +585,11 @@ caf::expected<std::vector<exclusion_seed>> store::exclusion_seeds(millis since,
       {
         use recent{sql.newest_failures};
         recent->bind(1, format_iso(since));
-        while (recent->executeStep())
-          seeds[recent->getColumn(0).getString()].last_failure_at
-            = column_time(recent->getColumn(1));
+        while (recent->executeStep()) {
+          auto& seed = seeds[recent->getColumn(0).getString()];
+          seed.last_failure_at = column_time(recent->getColumn(1));
+          seed.window_failure_at = column_time(recent->getColumn(2));
+        }
       }
       {
         use resets{sql.future_resets};
@@ -595,6 +629,38 @@ caf::expected<uint64_t> store::delete_events_before(millis cutoff,
     st->bind(2, static_cast<int64_t>(batch));
     return static_cast<uint64_t>(st->exec());
   });
+}
+
+// -- provider evidence
+// --------------------------------------------------------------
+
+caf::error store::save_evidence(const stored_evidence& ev) {
+  return impl_->guard("save provider evidence", [&]() -> caf::error {
+    use st{impl_->sql->save_evidence};
+    st->bind(1, ev.subscription);
+    st->bind(2, to_string(ev.status));
+    bind_time(*st, 3, ev.status_at);
+    bind_time(*st, 4, ev.status_reset);
+    bind_optional(*st, 5, ev.utilization_5h);
+    bind_time(*st, 6, ev.utilization_5h_at);
+    bind_time(*st, 7, ev.reset_5h);
+    bind_optional(*st, 8, ev.utilization_7d);
+    bind_time(*st, 9, ev.utilization_7d_at);
+    bind_time(*st, 10, ev.reset_7d);
+    bind_time(*st, 11, ev.evidence_at);
+    bind_time(*st, 12, ev.readmitted_at);
+    // No row when the subscription is gone: nothing to keep.
+    st->exec();
+    return caf::none;
+  });
+}
+
+caf::expected<std::vector<stored_evidence>> store::evidence() {
+  return impl_->guard("list provider evidence",
+                      [&]() -> caf::expected<std::vector<stored_evidence>> {
+                        use st{impl_->sql->list_evidence};
+                        return collect(*st, read_evidence_row);
+                      });
 }
 
 // -- history and notifications
@@ -735,6 +801,10 @@ caf::expected<snapshot> store::load(millis now, millis window) {
   if (!versions)
     return versions.error();
   result.token_versions = std::move(*versions);
+  auto ev = evidence();
+  if (!ev)
+    return ev.error();
+  result.evidence = std::move(*ev);
   return result;
 }
 

@@ -136,8 +136,9 @@ public:
   caf::expected<int64_t> add_event(const event_info& ev);
   caf::expected<std::vector<event_info>> events(const query& q);
 
-  /// Newest failure per subscription since `since`, plus reset instants
-  /// still in the future at `now`.
+  /// Per subscription: its newest failure since `since`, the newest of those
+  /// that carried no reset instant (window_failure_at), and the latest reset
+  /// instant still in the future at `now`.
   caf::expected<std::vector<exclusion_seed>> exclusion_seeds(millis since,
                                                              millis now);
 
@@ -146,6 +147,17 @@ public:
 
   /// Deletes at most `batch` events older than `cutoff`; returns how many.
   caf::expected<uint64_t> delete_events_before(millis cutoff, uint32_t batch);
+
+  // -- provider evidence
+  // --------------------------------------------------------
+
+  /// Writes the evidence of one subscription, replacing what it had. A
+  /// subscription that does not exist (removed meanwhile) is no error:
+  /// nothing is written.
+  caf::error save_evidence(const stored_evidence& ev);
+
+  /// The evidence of every subscription that has some, by name.
+  caf::expected<std::vector<stored_evidence>> evidence();
 
   // -- history and notifications
   // ------------------------------------------------

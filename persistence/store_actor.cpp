@@ -198,6 +198,10 @@ store_actor_impl(store_actor::stateful_pointer<store_state> self,
       return defer<ok_atom>(
         self, as_ok([=](store& db) { return db.record_apply(rec); }));
     },
+    [=](evidence_atom, const stored_evidence& ev) {
+      return defer<ok_atom>(
+        self, as_ok([=](store& db) { return db.save_evidence(ev); }));
+    },
     [=](event_atom, const std::vector<event_info>& evs) {
       return defer<std::vector<int64_t>>(
         self, [=](store& db) -> caf::expected<std::vector<int64_t>> {

@@ -44,3 +44,23 @@ TEST(engine_settings, bad_values_name_the_key) {
   // Nothing above changed the settings.
   EXPECT_EQ(to_settings_map(s), to_settings_map(engine_settings{}));
 }
+
+TEST(engine_settings, switch_at_utilization_is_a_fraction_or_off) {
+  engine_settings s;
+  ASSERT_TRUE(s.switch_at_utilization);
+  EXPECT_DOUBLE_EQ(*s.switch_at_utilization, 0.95);
+  EXPECT_EQ(to_settings_map(s).at("switch-at-utilization"), "0.95");
+  EXPECT_FALSE(apply_setting(s, "switch-at-utilization", "off"));
+  EXPECT_FALSE(s.switch_at_utilization);
+  EXPECT_EQ(to_settings_map(s).at("switch-at-utilization"), "off");
+  EXPECT_FALSE(apply_setting(s, "switch-at-utilization", "1"));
+  EXPECT_DOUBLE_EQ(*s.switch_at_utilization, 1.0);
+  EXPECT_EQ(normalize_setting("switch-at-utilization", "0.900"),
+            std::string{"0.9"});
+  for (auto bad : {"95%", "0.05", "1.5", "-0.9", ".9", "0.9.1", "", "on"}) {
+    auto err = apply_setting(s, "switch-at-utilization", bad);
+    ASSERT_TRUE(err) << bad;
+    EXPECT_NE(render(err).find("switch-at-utilization"), std::string::npos);
+  }
+  EXPECT_DOUBLE_EQ(*s.switch_at_utilization, 1.0); // unchanged by bad input
+}

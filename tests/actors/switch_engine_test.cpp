@@ -17,18 +17,6 @@ namespace {
 
 class switch_engine : public daemon_fixture {
 protected:
-  std::map<std::string, uint32_t> counts() {
-    std::map<std::string, uint32_t> result;
-    for (auto& s : subscriptions())
-      result[s.name] = s.agent_count;
-    return result;
-  }
-
-  size_t count(const std::vector<report_result>& rs, outcome o) {
-    return static_cast<size_t>(std::count_if(
-      rs.begin(), rs.end(), [&](auto& r) { return r.result == o; }));
-  }
-
   /// An agent whose failures exclude its subscription but never move it.
   void add_observer(const std::string& name, const std::string& sub) {
     add_agent(name, sub);

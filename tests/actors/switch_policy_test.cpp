@@ -230,3 +230,74 @@ TEST_F(switch_policy_test, unassigned_agents_report_nothing_to_attribute) {
   EXPECT_EQ(policy.current().sub_id, 0);
   EXPECT_EQ(policy.attribute(unnamed(), t0 + 1, 0)->subscription, "");
 }
+
+// -- observations (switching before the wall) --------------------------------
+
+namespace {
+
+class headroom_policy_test : public switch_policy_test {
+protected:
+  decision observe(const report_identity& id, millis at,
+                   std::optional<double> utilization, bool rejected = false,
+                   std::optional<inflight_facts> inflight = std::nullopt) {
+    auto about = policy.attribute(id, at, settings.settle_window);
+    EXPECT_TRUE(about);
+    return policy.decide_headroom(
+      report_facts{failure_kind::none, {}, *about, at},
+      headroom_facts{utilization, rejected}, settings, auto_switch_mode::on,
+      inflight, at);
+  }
+};
+
+} // namespace
+
+TEST_F(headroom_policy_test, pressure_on_the_current_subscription_switches) {
+  auto d = observe(unnamed(), t0, 0.95);
+  EXPECT_EQ(d.verdict, decision::switch_now);
+  d = observe(unnamed(), t0, 0.2, true); // rejected is the wall
+  EXPECT_EQ(d.verdict, decision::switch_now);
+  // A switch in flight answers it.
+  d = observe(unnamed(), t0, 0.97, false, inflight_facts{false});
+  EXPECT_EQ(d.verdict, decision::join);
+}
+
+TEST_F(headroom_policy_test, below_the_threshold_unknown_or_off_it_stays) {
+  auto d = observe(unnamed(), t0, 0.94);
+  EXPECT_EQ(d.verdict, decision::answer);
+  EXPECT_EQ(d.result, outcome::observed);
+  EXPECT_NE(d.reason.find("0.94 is below switch-at-utilization 0.95"),
+            std::string::npos)
+    << d.reason;
+  EXPECT_EQ(observe(unnamed(), t0, std::nullopt).result, outcome::observed);
+  settings.switch_at_utilization.reset();
+  EXPECT_EQ(observe(unnamed(), t0, 1.0).result, outcome::observed);
+  EXPECT_EQ(observe(unnamed(), t0, 1.0, true).verdict, decision::switch_now);
+  settings.auto_switch = false;
+  EXPECT_EQ(observe(unnamed(), t0, 1.0, true).result, outcome::disabled);
+}
+
+TEST_F(headroom_policy_test, evidence_about_another_subscription_only_informs) {
+  auto d = observe(named("sub-c"), t0, 0.99);
+  EXPECT_EQ(d.verdict, decision::answer);
+  EXPECT_EQ(d.result, outcome::observed);
+  EXPECT_NE(d.reason.find("the agent is on 'sub-a'"), std::string::npos);
+}
+
+TEST_F(headroom_policy_test, late_evidence_of_the_old_token_joins_its_switch) {
+  switch_to_b(t0 + 1000);
+  // Unnamed, inside the settle window: it was sub-a's; coalesced.
+  auto d = observe(unnamed(), t0 + 2000, 0.99);
+  EXPECT_EQ(d.result, outcome::coalesced);
+  EXPECT_EQ(d.switch_to, "sub-b");
+  // After it: about sub-b, the current one.
+  EXPECT_EQ(observe(unnamed(), t0 + 4000, 0.99).verdict, decision::switch_now);
+}
+
+TEST_F(headroom_policy_test, headroom_switches_count_against_the_budget) {
+  settings.switch_budget = 2;
+  policy.committed(epoch{1, 2, "sub-b", "sha-b1", t0, t0}, trigger::headroom);
+  policy.committed(epoch{2, 3, "sub-c", "sha-c1", t0 + 1, t0 + 1},
+                   trigger::headroom);
+  auto d = observe(unnamed(), t0 + settle + 10, 0.99);
+  EXPECT_EQ(d.result, outcome::held);
+}

@@ -390,6 +390,61 @@ TEST_F(daemon_cli_test, reports_history_events_and_notifications) {
   EXPECT_NE(text.out.find("no_alternative"), std::string::npos) << text.out;
 }
 
+TEST_F(daemon_cli_test, provider_headers_from_the_command_line) {
+  for (auto s : {"sub-a", "sub-b", "sub-c"})
+    ok({"subscription", "add", s, "--token-file", "-"}, std::string{"t-"} + s);
+  ok({"agent", "add", "a1", "--subscription", "sub-a"});
+  auto r = ok({"observe", "a1", "--subscription", "sub-b", "--header",
+               "anthropic-ratelimit-unified-status: allowed", "--header",
+               "Anthropic-Ratelimit-Unified-5h-Utilization:0.2"});
+  EXPECT_EQ(r["outcome"], "observed");
+  // What `curl -D` writes: a redirect, then the answer; the last counts.
+  auto file = write_file(
+    "headers.txt", "HTTP/1.1 301 Moved Permanently\r\n"
+                   "anthropic-ratelimit-unified-5h-utilization: 0.99\r\n\r\n"
+                   "HTTP/2 200\r\ncontent-type: application/json\r\n"
+                   "anthropic-ratelimit-unified-5h-utilization: 0.5\r\n"
+                   "anthropic-ratelimit-unified-7d-utilization: 0.25\r\n\r\n");
+  ok({"observe", "a1", "--subscription", "sub-c", "--headers-file", file});
+  auto subs = ok({"subscription", "list"});
+  ASSERT_EQ(subs.size(), 3u);
+  EXPECT_TRUE(subs[0]["utilization_5h"].is_null());
+  EXPECT_EQ(subs[1]["utilization_5h"], 0.2);
+  EXPECT_EQ(subs[1]["provider_status"], "allowed");
+  EXPECT_FALSE(subs[1]["evidence_at"].is_null());
+  EXPECT_EQ(subs[2]["utilization_5h"], 0.5);
+  EXPECT_EQ(subs[2]["utilization_7d"], 0.25);
+  EXPECT_TRUE(subs[2]["reset_5h_at"].is_null());
+  // At the wall: a headroom switch to the subscription with most headroom.
+  r = ok({"observe", "a1", "--header",
+          "anthropic-ratelimit-unified-5h-utilization: 0.97"});
+  EXPECT_EQ(r["outcome"], "switched");
+  EXPECT_EQ(r["to"], "sub-b");
+  auto hist = ok({"history", "--agent", "a1"});
+  ASSERT_EQ(hist.size(), 1u);
+  EXPECT_EQ(hist[0]["trigger"], "headroom");
+  EXPECT_EQ(ok({"events"}).size(), 0u); // no failure event
+  // A 429 with a retry-after excludes sub-b until then, not for 2 hours.
+  r = ok({"report", "a1", "--status", "429", "--subscription", "sub-b",
+          "--header", "retry-after: 120"});
+  EXPECT_EQ(r["outcome"], "switched");
+  subs = ok({"subscription", "list"});
+  auto until = subs[1]["excluded_until"].get<std::string>();
+  auto reset = subs[1]["reset_at"].get<std::string>();
+  EXPECT_EQ(until, reset);
+  // Errors: nothing sent, one line.
+  fails({"observe", "a1"}, "observe needs the response's headers");
+  fails({"observe", "a1", "--header", "no colon here"}, "bad header");
+  fails({"report", "a1", "--status", "429", "--header", "bad name: x"},
+        "header name");
+  fails(
+    {"observe", "a1", "--subscription", "sub-zz", "--header", "retry-after: 1"},
+    "unknown subscription 'sub-zz'");
+  auto table = cli({"subscription", "list"});
+  EXPECT_NE(table.out.find("UTIL_5H/7D"), std::string::npos) << table.out;
+  EXPECT_NE(table.out.find("0.50/0.25"), std::string::npos) << table.out;
+}
+
 TEST_F(daemon_cli_test, sixty_four_reports_from_many_processes_switch_once) {
   for (auto s : {"sub-a", "sub-b", "sub-c"})
     ok({"subscription", "add", s, "--token-file", "-"}, std::string{"t-"} + s);

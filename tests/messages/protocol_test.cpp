@@ -26,6 +26,7 @@ namespace {
 /// Echoes every wire type back; `ping` with a name answers an sb error.
 using echo_actor = caf::typed_actor<
   replies<secret>::with<secret>, replies<failure_report>::with<failure_report>,
+  replies<observation>::with<observation>,
   replies<report_result>::with<report_result>,
   replies<subscription_info>::with<subscription_info>,
   replies<subscription_change>::with<subscription_change>,
@@ -44,6 +45,7 @@ echo_actor::behavior_type echo(echo_actor::pointer) {
   return {
     [](secret& x) { return x; },
     [](failure_report& x) { return x; },
+    [](observation& x) { return x; },
     [](report_result& x) { return x; },
     [](subscription_info& x) { return x; },
     [](subscription_change& x) { return x; },
@@ -134,8 +136,19 @@ TEST_F(protocol_test, every_message_type_round_trips) {
   r.source = "chat";
   r.retry_after_ms = 30000;
   r.reset_at = 1'800'000'000'000;
+  r.headers = {{"retry-after", "30"},
+               {"anthropic-ratelimit-unified-status", "rejected"}};
   r.arrived_at = 1'800'000'000'123;
   expect_round_trip(r);
+  observation ob;
+  ob.agent = "a1";
+  ob.headers = {{"anthropic-ratelimit-unified-5h-utilization", "0.97"}};
+  ob.subscription = "sub-a";
+  ob.token_sha256 = std::string(64, 'a');
+  ob.generation = uint64_t{3};
+  ob.source = "task";
+  ob.arrived_at = 1'800'000'000'456;
+  expect_round_trip(ob);
   expect_round_trip(apply_failed("engine unreachable"));
   report_result rr;
   rr.result = outcome::no_alternative;
@@ -156,6 +169,11 @@ TEST_F(protocol_test, every_message_type_round_trips) {
   si.agent_count = 3;
   si.excluded_until = 1'800'000'000'000;
   si.reset_at = 1'800'000'100'000;
+  si.utilization_5h = 0.97;
+  si.reset_5h_at = 1'800'000'200'000;
+  si.reset_7d_at = 1'800'000'300'000;
+  si.status = provider_status::allowed_warning;
+  si.evidence_at = 1'800'000'000'999;
   si.failures_2h = 2;
   si.failures_24h = 5;
   si.failures_2h_by_kind = {{"rate_limit", 2}};
@@ -269,6 +287,7 @@ TEST(protocol_version, a_mismatched_client_is_refused_at_connect_time) {
         [](ping_atom) { return std::string{"pong"}; },
         [](status_atom) { return status_info{}; },
         [](report_atom, failure_report&) { return report_result{}; },
+        [](observe_atom, observation&) { return report_result{}; },
         [](sub_add_atom, std::string&, secret&) {
           return subscription_change{};
         },

@@ -12,6 +12,7 @@
 #include <caf/scheduler/test_coordinator.hpp>
 #include <caf/scoped_actor.hpp>
 
+#include <SQLiteCpp/Database.h>
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -203,6 +204,71 @@ TEST_F(store_actor_test, a_bad_write_fails_alone_inside_a_batch) {
   good2.receive([](stored_agent& a) { EXPECT_EQ(a.name, "a3"); },
                 [&](caf::error& err) { FAIL() << render(err); });
   EXPECT_EQ(status().commits, 2u);
+}
+
+TEST_F(store_actor_test,
+       evidence_is_a_batched_write_acknowledged_after_commit) {
+  std::atomic<bool> kill{true};
+  gate g;
+  std::atomic<int> hook_calls{0};
+  db->set_commit_veto([&] {
+    if (hook_calls++ == 0)
+      g.wait();
+    return kill.load();
+  });
+  actor = spawn();
+  stored_evidence ev;
+  ev.subscription = "sub-a";
+  ev.status = provider_status::allowed_warning;
+  ev.utilization_5h = 0.9;
+  ev.evidence_at = t0;
+  auto evidence = [&](const std::string& sub) {
+    auto x = ev;
+    x.subscription = sub;
+    return self->request(actor, 10s, evidence_atom::value, x);
+  };
+  // A killed transaction acknowledges no evidence.
+  auto lost = self->request(actor, 10s, sub_add_atom::value,
+                            std::string{"sub-a"}, secret{"tok-a"}, t0);
+  while (!g.entered)
+    std::this_thread::yield();
+  auto lost_ev = evidence("sub-a");
+  g.release();
+  lost.receive(
+    [](subscription_upsert&) { FAIL() << "acknowledged"; },
+    [](caf::error& err) { EXPECT_TRUE(is(err, ec::store_failure)); });
+  lost_ev.receive([](ok_atom) { FAIL() << "acknowledged"; },
+                  [](caf::error& err) {
+                    EXPECT_TRUE(is(err, ec::store_failure)) << render(err);
+                  });
+  // One batch: the subscription, its evidence, and evidence of a
+  // subscription that does not exist (no error, nothing written).
+  kill = false;
+  auto before = status().commits;
+  auto added = self->request(actor, 10s, sub_add_atom::value,
+                             std::string{"sub-a"}, secret{"tok-a"}, t0);
+  auto saved = evidence("sub-a");
+  auto orphan = evidence("no-such-sub");
+  added.receive([](subscription_upsert&) {},
+                [&](caf::error& err) { FAIL() << render(err); });
+  saved.receive([](ok_atom) {},
+                [&](caf::error& err) { FAIL() << render(err); });
+  orphan.receive([](ok_atom) {},
+                 [&](caf::error& err) { FAIL() << render(err); });
+  auto st = status();
+  EXPECT_GE(st.commits - before, 1u);
+  EXPECT_LE(st.commits - before, 3u);
+  EXPECT_EQ(st.failed_writes, 2u); // the two killed ones
+  // Acknowledged means committed: another connection sees it.
+  SQLite::Database raw(dir.file("state.db"), SQLite::OPEN_READONLY);
+  EXPECT_EQ(
+    raw.execAndGet("SELECT COUNT(*) FROM subscription_evidence").getInt(), 1);
+  EXPECT_EQ(raw
+              .execAndGet("SELECT e.status FROM subscription_evidence e JOIN "
+                          "subscriptions s ON s.id = e.subscription_id "
+                          "WHERE s.name = 'sub-a'")
+              .getString(),
+            "allowed_warning");
 }
 
 // The batch deadline on CAF's deterministic scheduler and a clock the test

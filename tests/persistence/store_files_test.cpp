@@ -100,13 +100,15 @@ TEST(store_at_rest, a_schema_2_database_is_sealed_in_place_and_wiped) {
   test::temp_dir dir;
   auto path = dir.file("v2.db");
   {
-    // A database as schema 2 left it: plain tokens (one rotated, one of a
-    // removed subscription lingering in free space) and no key file.
-    ASSERT_TRUE(store::open(path));
-    std::filesystem::remove(dir.file("switchboard.key"));
-    SQLite::Database raw(path, SQLite::OPEN_READWRITE);
+    // A database as schema 2 left it (this binary's first two migrations):
+    // plain tokens (one rotated, one of a removed subscription lingering in
+    // free space) and no key file.
+    SQLite::Database raw(path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
+    raw.exec("PRAGMA journal_mode=WAL");
     raw.exec("PRAGMA secure_delete=OFF");
-    raw.exec("DELETE FROM schema_version WHERE version > 2");
+    ASSERT_FALSE(migrate(raw, {}, 2));
+    ASSERT_EQ(schema_version(raw), 2);
+    ASSERT_FALSE(std::filesystem::exists(dir.file("switchboard.key")));
     for (auto [name, token] : {std::pair{"old", "plain-token-old-1111"},
                                std::pair{"rot", "plain-token-rot-AAAA"},
                                std::pair{"gone", "plain-token-gone-9999"}})

@@ -392,12 +392,11 @@ TEST(store_file, a_schema_1_database_gets_the_fingerprints_of_its_tokens) {
   test::temp_dir dir;
   auto path = dir.file("v1.db");
   {
-    // A database as schema 1 left it: made by this binary, then taken back
-    // to version 1 (no fingerprints) with one subscription in it.
-    ASSERT_TRUE(store::open(path));
-    SQLite::Database raw(path, SQLite::OPEN_READWRITE);
-    raw.exec("DROP TABLE token_versions");
-    raw.exec("DELETE FROM schema_version WHERE version > 1");
+    // A database as schema 1 left it (no fingerprints) with one
+    // subscription in it: this binary's first migration only.
+    SQLite::Database raw(path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
+    ASSERT_FALSE(migrate(raw, {}, 1));
+    ASSERT_EQ(schema_version(raw), 1);
     raw.exec("INSERT INTO subscriptions(name, token, created_at, updated_at) "
              "VALUES ('old', 'tok-old', '2026-01-01T00:00:00.000Z', "
              "'2026-01-02T00:00:00.000Z')");
