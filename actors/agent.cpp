@@ -124,33 +124,69 @@ agent_info agent_state::snapshot() const {
   return info;
 }
 
+// -- counted replies ---------------------------------------------------------
+
+void report_promise::deliver(report_result res) {
+  count(res.result);
+  rp_.deliver(std::move(res));
+}
+
+void report_promise::deliver(caf::error err) {
+  count(std::nullopt);
+  rp_.deliver(std::move(err));
+}
+
+void report_promise::count(std::optional<outcome> result) {
+  if (ctx_ == nullptr)
+    return;
+  switch (what_) {
+  case reply_for::report: {
+    auto took = std::max<millis>(ctx_->now() - arrived_at_, 0);
+    ctx_->stats->report_answered(result, kind_,
+                                 static_cast<double>(took) / 1000.0);
+    break;
+  }
+  case reply_for::observation:
+    ctx_->stats->observation_answered(result);
+    break;
+  case reply_for::command:
+    break;
+  }
+}
+
 // -- reports -----------------------------------------------------------------
 
 caf::result<report_result> agent_state::report(failure_report& r) {
-  if (removed_ || removal_)
-    return removed_error(agent_name_);
   if (r.arrived_at == 0)
     r.arrived_at = now();
+  if (removed_ || removal_) {
+    make_promise(reply_for::report, r.arrived_at)
+      .deliver(removed_error(agent_name_));
+    return caf::delegated<report_result>{};
+  }
   report_identity id{r.subscription, r.token_sha256,
                      r.generation ? std::optional<uint64_t>{*r.generation}
                                   : std::nullopt};
-  return attribute(id, r.arrived_at,
+  return attribute(id, r.arrived_at, reply_for::report,
                    [this, r](attribution about, report_promise rp) mutable {
                      enqueue(r, std::move(about), std::move(rp));
                    });
 }
 
 caf::result<report_result> agent_state::observe(observation& o) {
-  if (removed_ || removal_)
-    return removed_error(agent_name_);
   if (o.arrived_at == 0)
     o.arrived_at = now();
+  if (removed_ || removal_) {
+    make_promise(reply_for::observation, o.arrived_at)
+      .deliver(removed_error(agent_name_));
+    return caf::delegated<report_result>{};
+  }
   auto ev = parse_evidence(o.headers, {}, o.arrived_at);
   report_identity id{o.subscription, o.token_sha256,
                      o.generation ? std::optional<uint64_t>{*o.generation}
                                   : std::nullopt};
   return attribute(
-    id, o.arrived_at,
+    id, o.arrived_at, reply_for::observation,
     [this, ev, at = o.arrived_at](attribution about, report_promise rp) {
       observed(std::move(about), ev, at, std::move(rp));
     });
@@ -158,13 +194,16 @@ caf::result<report_result> agent_state::observe(observation& o) {
 
 caf::result<report_result> agent_state::attribute(const report_identity& id,
                                                   millis arrived_at,
+                                                  reply_for what,
                                                   attributed next) {
   policy_->know_token(ctx_->tokens.current(policy_->current().sub_name));
   auto about
     = policy_->attribute(id, arrived_at, ctx_->board.get()->settle_window);
-  if (!about)
-    return std::move(about.error());
-  auto rp = self_->make_response_promise<report_result>();
+  auto rp = make_promise(what, arrived_at);
+  if (!about) {
+    rp.deliver(std::move(about.error()));
+    return rp.promise();
+  }
   if (about->named && about->generation && about->subscription.empty()
       && !policy_->find(*about->generation)) {
     // A generation older than the assignments kept in memory: the switch
@@ -178,10 +217,15 @@ caf::result<report_result> agent_state::attribute(const report_identity& id,
           next(std::move(a), rp);
         },
         [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
-    return rp;
+    return rp.promise();
   }
   next(std::move(*about), rp);
-  return rp;
+  return rp.promise();
+}
+
+report_promise agent_state::make_promise(reply_for what, millis arrived_at) {
+  return report_promise{self_->make_response_promise<report_result>(),
+                        ctx_.get(), what, arrived_at};
 }
 
 void agent_state::enqueue(failure_report& r, attribution about,
@@ -197,6 +241,7 @@ void agent_state::enqueue(failure_report& r, attribution about,
     return;
   }
   auto cls = classify(r.status, r.error, r.kind);
+  rp.classified(cls.kind);
   queued_report q;
   q.status = r.status;
   q.evidence = parse_evidence(r.headers, r.error, r.arrived_at);
@@ -584,6 +629,7 @@ void agent_state::committed(const switch_commit& c, const selection& sel,
                             millis at) {
   auto& inf = *inflight_;
   inf.committed = true;
+  ctx_->stats->switched(inf.by);
   policy_->committed(
     epoch{c.generation, sel.id, sel.name, sel.token_sha256, at, 0}, inf.by);
   if (inf.by != trigger::rotation)
@@ -682,15 +728,25 @@ void agent_state::apply_token(uint64_t generation, secret token,
   req.generation = generation;
   req.token = std::move(token);
   applying_ = generation;
+  // Measured on the steady clock: a duration, not an instant of the daemon.
+  auto started = std::chrono::steady_clock::now();
+  auto count = [stats = ctx_->stats, started](const apply_outcome& result) {
+    std::chrono::duration<double> took
+      = std::chrono::steady_clock::now() - started;
+    stats->token_applied(result.result, took.count());
+  };
   self_
     ->request(supervisor_, container_op_timeout(ctx_->opts), apply_atom::value,
               std::move(req))
     .then(
-      [this, generation, done](apply_outcome& result) {
+      [this, generation, done, count](apply_outcome& result) {
+        count(result);
         record_apply(generation, std::move(result), done);
       },
-      [this, generation, done](caf::error& err) {
-        record_apply(generation, apply_failed(render(err)), done);
+      [this, generation, done, count](caf::error& err) {
+        auto result = apply_failed(render(err));
+        count(result);
+        record_apply(generation, std::move(result), done);
       });
 }
 
@@ -783,18 +839,18 @@ void agent_state::reconcile() {
 // -- other requests ----------------------------------------------------------
 
 caf::result<report_result> agent_state::assign(std::string target) {
-  auto rp = self_->make_response_promise<report_result>();
+  auto rp = make_promise(reply_for::command, now());
   when_idle([this, rp, target]() mutable {
     if (removed_ || removal_)
       rp.deliver(removed_error(agent_name_));
     else
       start_switch(trigger::manual, failure_kind::none, 0, rp, target);
   });
-  return rp;
+  return rp.promise();
 }
 
 caf::result<report_result> agent_state::rotate(int64_t sub_id) {
-  auto rp = self_->make_response_promise<report_result>();
+  auto rp = make_promise(reply_for::command, now());
   when_idle([this, rp, sub_id]() mutable {
     if (removed_ || removal_ || policy_->current().sub_id != sub_id) {
       report_result res;
@@ -807,7 +863,7 @@ caf::result<report_result> agent_state::rotate(int64_t sub_id) {
     }
     start_switch(trigger::rotation, failure_kind::none, 0, rp);
   });
-  return rp;
+  return rp.promise();
 }
 
 void agent_state::unassign(const std::string& sub_name) {

@@ -55,10 +55,47 @@ struct agent_deps {
   context_ptr ctx;
 };
 
+/// What a report_result answers, for the metrics.
+enum class reply_for : uint8_t { report, observation, command };
+
+/// The promise of a report_result that counts itself in the metrics when it
+/// is delivered (actors/metrics.hpp): outcome, kind and the time since the
+/// request arrived. Copies share nothing; deliver through one of them once.
+class report_promise {
+public:
+  report_promise() = default;
+
+  report_promise(caf::typed_response_promise<report_result> rp,
+                 const daemon_context* ctx, reply_for what, millis arrived_at)
+      : rp_(std::move(rp)), ctx_(ctx), what_(what), arrived_at_(arrived_at) {
+    // nop
+  }
+
+  /// What the report was classified as (counted with its outcome).
+  void classified(failure_kind kind) { kind_ = kind; }
+
+  void deliver(report_result res);
+
+  void deliver(caf::error err);
+
+  /// For a handler's return value.
+  const caf::typed_response_promise<report_result>& promise() const {
+    return rp_;
+  }
+
+private:
+  void count(std::optional<outcome> result);
+
+  caf::typed_response_promise<report_result> rp_;
+  const daemon_context* ctx_ = nullptr;
+  reply_for what_ = reply_for::command;
+  failure_kind kind_ = failure_kind::none;
+  millis arrived_at_ = 0;
+};
+
 class agent_state {
 public:
   using pointer = agent_actor::stateful_pointer<agent_state>;
-  using report_promise = caf::typed_response_promise<report_result>;
 
   explicit agent_state(pointer self) : self_(self) {
     // nop
@@ -125,7 +162,11 @@ private:
   /// runs `next` with the credential it is charged to.
   using attributed = std::function<void(attribution, report_promise)>;
   caf::result<report_result> attribute(const report_identity& id,
-                                       millis arrived_at, attributed next);
+                                       millis arrived_at, reply_for what,
+                                       attributed next);
+
+  /// A promise of the current request's reply, counted as `what`.
+  report_promise make_promise(reply_for what, millis arrived_at);
   void enqueue(failure_report& r, attribution about, report_promise rp);
   void decide(queued_report& q);
   void answer(const queued_report& q, const decision& d);

@@ -66,6 +66,21 @@ option_table<daemon_options> service_rows() {
      "Requests of one client the daemon works on at once; more wait in its "
      "connection.",
      &o::max_pending_requests, 1, 1 << 20},
+    // -- the HTTP front (http/http_front.hpp) --------------------------------
+    {"http-host", "127.0.0.1",
+     "Address of the HTTP front; anything but loopback requires "
+     "tls-certificate, tls-key and http-token-file.",
+     &o::http_host, 1},
+    {"http-port", "7412",
+     "Port of the HTTP front (0 = any free port, -1 = no HTTP front).",
+     &o::http_port, -1, 65535},
+    {"http-token-file", "",
+     "File with the bearer token every /v1/ request must carry "
+     "(\"\" = none, loopback only).",
+     &o::http_token_file},
+    {"http-workers", "4",
+     "Threads that serve HTTP requests; each holds one connection at a time.",
+     &o::http_workers, 1, 256},
   };
 }
 
@@ -234,6 +249,23 @@ std::optional<std::string> pick(const caf::settings& content,
   return std::nullopt;
 }
 
+/// The HTTP front: beyond loopback only with TLS and a bearer token.
+std::string check_http(const daemon_options& o) {
+  if (o.http_port < 0)
+    return {};
+  if (!o.http_token_file.empty()
+      && !std::filesystem::is_regular_file(o.http_token_file))
+    return "switchboard.http-token-file: no file '" + o.http_token_file + "'";
+  if (auto problem = intake::check_loopback(o.http_host); !problem.empty()) {
+    if (o.tls_certificate.empty() || o.http_token_file.empty())
+      return "switchboard.http-host: " + problem
+             + "; the HTTP front beyond loopback needs "
+               "switchboard.tls-certificate, switchboard.tls-key and "
+               "switchboard.http-token-file";
+  }
+  return {};
+}
+
 /// Checks of values that depend on each other.
 std::string check_together(const daemon_options& o) {
   if (o.tls_certificate.empty() != o.tls_key.empty())
@@ -251,6 +283,8 @@ std::string check_together(const daemon_options& o) {
   if (o.tls_certificate.empty())
     if (auto problem = intake::check_loopback(o.host); !problem.empty())
       return "switchboard.host: " + problem;
+  if (auto problem = check_http(o); !problem.empty())
+    return problem;
   if (o.retry_max < o.retry_initial)
     return "switchboard.retry-max must not be shorter than "
            "switchboard.retry-initial";

@@ -41,6 +41,11 @@ struct daemon_options {
   uint64_t max_connections;
   uint64_t max_buffered;
   uint64_t max_pending_requests;
+  // -- the HTTP front (http/http_front.hpp) ----------------------------------
+  std::string http_host;
+  int32_t http_port;
+  std::string http_token_file;
+  uint64_t http_workers;
   // -- containers ------------------------------------------------------------
   std::string docker_socket;
   std::string token_env;

@@ -3,12 +3,14 @@
 // What every actor of the daemon shares without a message: the options it was
 // started with, the runtime settings board, the clock, the number of watchers
 // (so AGENTs format watch lines only when someone listens) and the directory
-// of agents (written by the ADMIN, read by the FRONT DOOR).
+// of agents (written by the ADMIN, read by the FRONT DOOR), the metrics and
+// whether the daemon is draining (shutting down).
 
 #include "actors/clock.hpp"
 #include "actors/config.hpp"
 #include "actors/directory.hpp"
 #include "actors/engine_settings.hpp"
+#include "actors/metrics.hpp"
 #include "actors/token_index.hpp"
 #include "intake/basp_guard.hpp"
 #include "messages/time.hpp"
@@ -41,6 +43,10 @@ struct daemon_context {
   token_index tokens;
   /// The network intake's counters (set by the ROOT while the guard runs).
   std::function<intake::guard_stats()> intake;
+  /// Counters and histograms, bumped where things happen (GET /metrics).
+  metrics_ptr stats = std::make_shared<metrics>();
+  /// Set first thing on shutdown: not ready, no new requests over HTTP.
+  std::atomic<bool> draining{false};
 };
 
 using context_ptr = std::shared_ptr<daemon_context>;

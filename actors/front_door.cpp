@@ -102,31 +102,38 @@ caf::error resolve_token(const daemon_context& ctx, std::string& subscription,
   return caf::none;
 }
 
-caf::result<report_result> route_report(self_ptr self, failure_report& r) {
-  auto& st = self->state;
-  auto now = st.deps.ctx->now();
-  if (auto err = check_report(r, now))
+/// Where a report or an observation goes: its AGENT, or an error.
+template<class T>
+caf::expected<agent_actor> route(self_ptr self, T& x, caf::error checked) {
+  if (checked)
+    return checked;
+  auto& ctx = *self->state.deps.ctx;
+  x.arrived_at = ctx.now();
+  if (auto err = resolve_token(ctx, x.subscription, x.token_sha256))
     return err;
-  r.arrived_at = now;
-  if (auto err = resolve_token(*st.deps.ctx, r.subscription, r.token_sha256))
-    return err;
-  auto agent = st.deps.ctx->directory.find(r.agent);
+  auto agent = ctx.directory.find(x.agent);
   if (!agent)
-    return unknown_agent(r.agent);
-  return self->delegate(agent, report_atom::value, std::move(r));
+    return unknown_agent(x.agent);
+  return agent;
+}
+
+caf::result<report_result> route_report(self_ptr self, failure_report& r) {
+  auto agent = route(self, r, check_report(r, self->state.deps.ctx->now()));
+  if (!agent) {
+    self->state.deps.ctx->stats->report_answered(
+      std::nullopt, failure_kind::none, std::nullopt);
+    return std::move(agent.error());
+  }
+  return self->delegate(*agent, report_atom::value, std::move(r));
 }
 
 caf::result<report_result> route_observation(self_ptr self, observation& o) {
-  auto& st = self->state;
-  if (auto err = check_observation(o))
-    return err;
-  o.arrived_at = st.deps.ctx->now();
-  if (auto err = resolve_token(*st.deps.ctx, o.subscription, o.token_sha256))
-    return err;
-  auto agent = st.deps.ctx->directory.find(o.agent);
-  if (!agent)
-    return unknown_agent(o.agent);
-  return self->delegate(agent, observe_atom::value, std::move(o));
+  auto agent = route(self, o, check_observation(o));
+  if (!agent) {
+    self->state.deps.ctx->stats->observation_answered(std::nullopt);
+    return std::move(agent.error());
+  }
+  return self->delegate(*agent, observe_atom::value, std::move(o));
 }
 
 caf::result<agent_info> add_agent(self_ptr self, agent_spec& spec) {

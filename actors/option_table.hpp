@@ -26,7 +26,7 @@ namespace sb {
 template<class Options>
 using option_field
   = std::variant<std::string Options::*, bool Options::*, uint16_t Options::*,
-                 uint32_t Options::*, uint64_t Options::*,
+                 uint32_t Options::*, uint64_t Options::*, int32_t Options::*,
                  caf::timespan Options::*, millis Options::*,
                  std::optional<double> Options::*>;
 

@@ -24,9 +24,12 @@ inline std::string duration_range_text(int64_t lo, int64_t hi) {
          + " (e.g. 30s, 10m, 2h)";
 }
 
-/// Whole number in [lo, hi], or nothing.
+/// Whole number in [lo, hi] (a sign only if lo < 0), or nothing.
 inline std::optional<int64_t> parse_count(std::string_view text, int64_t lo,
                                           int64_t hi) {
+  bool negative = lo < 0 && !text.empty() && text.front() == '-';
+  if (negative)
+    text.remove_prefix(1);
   if (text.empty() || text.size() > 18)
     return std::nullopt;
   int64_t n = 0;
@@ -35,6 +38,8 @@ inline std::optional<int64_t> parse_count(std::string_view text, int64_t lo,
       return std::nullopt;
     n = n * 10 + (c - '0');
   }
+  if (negative)
+    n = -n;
   if (n < lo || n > hi)
     return std::nullopt;
   return n;

@@ -115,8 +115,9 @@ caf::expected<std::unique_ptr<daemon>> daemon::start(caf::actor_system& sys,
   d->ctx_ = std::make_shared<daemon_context>(std::move(opts), *settings,
                                              std::move(clock));
   auto& ctx = d->ctx_;
-  d->store_ = sys.spawn<caf::detached>(store_actor_impl, std::move(db),
-                                       [c = ctx->clock] { return c->now(); });
+  d->store_ = sys.spawn<caf::detached>(
+    store_actor_impl, std::move(db), [c = ctx->clock] { return c->now(); },
+    [stats = ctx->stats](size_t n) { stats->store_committed(n); });
   d->pool_ = sys.spawn(subscription_pool, d->store_, ctx, snap);
   d->supervisor_ = sys.spawn(container_supervisor, ctx);
   d->admin_
@@ -192,6 +193,8 @@ void daemon::stop() {
     return;
   stopped_ = true;
   SB_INFO("shutting down");
+  if (ctx_)
+    ctx_->draining = true;
   caf::scoped_actor self{sys_};
   using namespace std::chrono_literals;
   // 1. Intake: no new requests.
@@ -213,6 +216,9 @@ void daemon::stop() {
                });
     stop_and_wait(self, admin_, 2s);
   }
+  // The other doors answered "draining" meanwhile.
+  for (auto& d : doors_)
+    d->stop();
   // 3. The rest, in order: notifier, supervisor, pool, store.
   stop_and_wait(self, notifier_,
                 2s

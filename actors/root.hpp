@@ -8,6 +8,7 @@
 // exit otherwise.
 
 #include "actors/context.hpp"
+#include "actors/door.hpp"
 #include "messages/actors.hpp"
 
 #include <caf/actor_system.hpp>
@@ -63,6 +64,10 @@ public:
 
   const context_ptr& context() const { return ctx_; }
 
+  /// Hands over a second door (the HTTP front): stopped with the daemon,
+  /// after the agents drained.
+  void attach(std::unique_ptr<door> d) { doors_.push_back(std::move(d)); }
+
   /// Ordered shutdown; idempotent.
   void stop();
 
@@ -84,6 +89,7 @@ private:
   /// CAF's listener on 127.0.0.1, behind the guard.
   uint16_t backend_port_ = 0;
   std::unique_ptr<intake::basp_guard> guard_;
+  std::vector<std::unique_ptr<door>> doors_;
   uint16_t port_ = 0;
   bool stopped_ = false;
 };

@@ -61,12 +61,22 @@ const epoch* switch_policy::find(uint64_t generation) const {
 }
 
 const epoch& switch_policy::in_force(millis t, millis settle_window) const {
-  // An epoch is in force once its token was applied and the settle window
-  // after that has passed; a report in the same millisecond still belongs
-  // to the previous one (the safe side: it cannot cause a second switch).
-  for (auto i = epochs_.rbegin(); i != epochs_.rend(); ++i)
-    if (i->applied_at != 0 && t > i->applied_at + settle_window)
+  // The newest epoch whose token was applied before t ran the request,
+  // unless t is within the settle window after that application: then the
+  // one before it did (the request was sent before the change reached the
+  // container). A report in the same millisecond still belongs to the
+  // previous one (the safe side: it cannot cause a second switch). Two
+  // switches close together: a report within the second one's window is
+  // charged to the subscription that second switch left, not to an older
+  // one.
+  for (auto i = epochs_.rbegin(); i != epochs_.rend(); ++i) {
+    if (i->applied_at == 0 || t <= i->applied_at)
+      continue;
+    if (t > i->applied_at + settle_window)
       return *i;
+    auto before = std::next(i);
+    return before != epochs_.rend() ? *before : *i;
+  }
   return epochs_.front();
 }
 

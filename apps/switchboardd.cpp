@@ -4,6 +4,7 @@
 #include "actors/config.hpp"
 #include "actors/logging.hpp"
 #include "actors/root.hpp"
+#include "http/http_front.hpp"
 #include "intake/basp_guard.hpp"
 #include "messages/error.hpp"
 #include "persistence/db_lock.hpp"
@@ -125,6 +126,17 @@ int run(int argc, char** argv) {
   if (!d) {
     SB_ERROR("{}", sb::render(d.error()));
     return 1;
+  }
+  if (opts.http_port >= 0) {
+    auto http
+      = sb::http::http_front::start(sys, (*d)->front_door(), (*d)->context(),
+                                    sb::http::http_settings::of(opts));
+    if (!http) {
+      SB_ERROR("{}", sb::render(http.error()));
+      (*d)->stop();
+      return 1;
+    }
+    (*d)->attach(std::move(*http));
   }
   int sig = 0;
   sigwait(&signals, &sig);

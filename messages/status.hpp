@@ -45,13 +45,20 @@ struct store_status {
   uint64_t isolated_batches = 0;
   /// Writes waiting for the next commit.
   uint64_t pending = 0;
+  /// The database took a write lock when asked (BEGIN IMMEDIATE, then
+  /// ROLLBACK); if not, why.
+  bool writable = true;
+  std::string write_error;
+  /// Notifications in the outbox not delivered yet.
+  uint64_t notifications_pending = 0;
 };
 
 template<class Inspector>
 typename Inspector::result_type inspect(Inspector& f, store_status& x) {
   return f(caf::meta::type_name("sb::store_status"), x.path, x.commits,
            x.writes, x.failed_commits, x.failed_writes, x.largest_batch,
-           x.isolated_batches, x.pending);
+           x.isolated_batches, x.pending, x.writable, x.write_error,
+           x.notifications_pending);
 }
 
 bool operator==(const store_status& x, const store_status& y);

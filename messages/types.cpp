@@ -138,10 +138,11 @@ bool operator==(const component_health& x, const component_health& y) {
 bool operator==(const store_status& x, const store_status& y) {
   return std::tie(x.path, x.commits, x.writes, x.failed_commits,
                   x.failed_writes, x.largest_batch, x.isolated_batches,
-                  x.pending)
+                  x.pending, x.writable, x.write_error, x.notifications_pending)
          == std::tie(y.path, y.commits, y.writes, y.failed_commits,
                      y.failed_writes, y.largest_batch, y.isolated_batches,
-                     y.pending);
+                     y.pending, y.writable, y.write_error,
+                     y.notifications_pending);
 }
 
 bool operator==(const pool_status& x, const pool_status& y) {

@@ -10,6 +10,7 @@
 
 #include <sqlite3.h>
 
+#include <algorithm>
 #include <map>
 #include <unordered_map>
 
@@ -205,6 +206,18 @@ caf::error store::begin() {
     impl_->db.exec("BEGIN IMMEDIATE");
     return caf::none;
   });
+}
+
+caf::error store::probe_write() {
+  // A probe answers now: an outside writer holding the lock for longer
+  // than a moment is what it reports, not something to wait out.
+  constexpr int probe_wait_ms = 250;
+  auto* handle = impl_->db.getHandle();
+  sqlite3_busy_timeout(handle, std::min(probe_wait_ms, impl_->busy_timeout_ms));
+  auto err = begin();
+  rollback();
+  sqlite3_busy_timeout(handle, impl_->busy_timeout_ms);
+  return err;
 }
 
 caf::error store::commit() {
@@ -712,6 +725,18 @@ store::pending_notifications(uint32_t limit) {
       st->bind(1, static_cast<int64_t>(std::min(limit, max_query_limit)));
       return collect(*st, read_notification_row);
     });
+}
+
+caf::expected<uint64_t> store::count_pending_notifications() {
+  return impl_->guard("count pending notifications",
+                      [&]() -> caf::expected<uint64_t> {
+                        // The partial index notifications_pending.
+                        return static_cast<uint64_t>(
+                          impl_->db
+                            .execAndGet("SELECT count(*) FROM notifications "
+                                        "WHERE status = 'pending'")
+                            .getInt64());
+                      });
 }
 
 caf::error store::mark_delivered(int64_t id, millis at) {

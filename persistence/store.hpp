@@ -82,6 +82,11 @@ public:
   /// Group commit: begin() once, then each write between savepoint() and
   /// release() (or rollback_to() on failure), then commit().
   caf::error begin();
+
+  /// Whether a write could start now: takes the write lock (BEGIN
+  /// IMMEDIATE, waiting at most 250 ms for another writer) and rolls back
+  /// at once. Outside a transaction only.
+  caf::error probe_write();
   caf::error commit();
   void rollback();
   caf::error savepoint();
@@ -170,6 +175,9 @@ public:
   /// Notifications not delivered yet, oldest first.
   caf::expected<std::vector<notification_info>>
   pending_notifications(uint32_t limit);
+
+  /// How many notifications are not delivered yet.
+  caf::expected<uint64_t> count_pending_notifications();
 
   // -- settings
   // -----------------------------------------------------------------

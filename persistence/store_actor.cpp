@@ -140,6 +140,8 @@ void flush(self_ptr self) {
   }
   ++st.stats.commits;
   st.stats.writes += n;
+  if (st.on_commit)
+    st.on_commit(n);
   for (size_t i = 0; i < n; ++i) {
     if (results[i])
       ++st.stats.failed_writes;
@@ -152,10 +154,12 @@ void flush(self_ptr self) {
 
 store_actor::behavior_type
 store_actor_impl(store_actor::stateful_pointer<store_state> self,
-                 std::shared_ptr<store> db_ptr, std::function<millis()> now) {
+                 std::shared_ptr<store> db_ptr, std::function<millis()> now,
+                 std::function<void(size_t)> on_commit) {
   // The actor is the only user of the connection from here on.
   self->state.db = std::move(db_ptr);
   self->state.now = std::move(now);
+  self->state.on_commit = std::move(on_commit);
   return {
     [=](status_atom) {
       flush(self);
@@ -163,6 +167,12 @@ store_actor_impl(store_actor::stateful_pointer<store_state> self,
       auto result = st.stats;
       result.path = st.db->path();
       result.pending = st.pending.size();
+      if (auto err = st.db->probe_write()) {
+        result.writable = false;
+        result.write_error = render(err);
+      }
+      if (auto n = st.db->count_pending_notifications())
+        result.notifications_pending = *n;
       return result;
     },
     // -- writes -------------------------------------------------------------

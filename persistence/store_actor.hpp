@@ -39,6 +39,8 @@ struct store_state {
   std::shared_ptr<store> db;
   /// Milliseconds for the batch deadline (the daemon's clock).
   std::function<millis()> now;
+  /// Told the size of every committed batch (the metrics), if set.
+  std::function<void(size_t)> on_commit;
   std::vector<std::unique_ptr<job>> pending;
   /// Upper bound of writes per transaction.
   size_t max_batch = 4096;
@@ -60,10 +62,14 @@ struct store_state {
   static inline const char* name = "store";
 };
 
+/// No on_commit hook (a typed null, since spawn takes no default arguments).
+inline const std::function<void(size_t)> no_commit_hook;
+
 /// Spawn with caf::detached: every call blocks on SQLite. `now` drives the
-/// batch deadline.
+/// batch deadline; `on_commit` (optional) hears each batch's size.
 store_actor::behavior_type
 store_actor_impl(store_actor::stateful_pointer<store_state> self,
-                 std::shared_ptr<store> db, std::function<millis()> now);
+                 std::shared_ptr<store> db, std::function<millis()> now,
+                 std::function<void(size_t)> on_commit);
 
 } // namespace sb

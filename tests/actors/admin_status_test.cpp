@@ -54,7 +54,8 @@ TEST(admin_status, a_component_that_never_answers_is_listed_unresponsive) {
   auto& sched
     = dynamic_cast<caf::scheduler::test_coordinator&>(sys.scheduler());
   auto held = std::make_shared<std::vector<caf::response_promise>>();
-  auto store = answering(sys, store_status{"state.db", 7, 9, 0, 0, 3, 0, 0});
+  auto store = answering(
+    sys, store_status{"state.db", 7, 9, 0, 0, 3, 0, 0, true, {}, 0});
   auto pool = silent(sys, held);
   supervisor_status sup;
   sup.workers = 4;

@@ -76,6 +76,22 @@ TEST_F(switch_policy_test, unnamed_reports_belong_to_the_epoch_in_force) {
   EXPECT_FALSE(policy.attribute(unnamed(), t0, settle)->named);
 }
 
+TEST_F(switch_policy_test, two_close_switches_charge_the_one_left_last) {
+  // sub-a -> sub-b applied at t0 + 1000; sub-b -> sub-c (a named report of
+  // sub-b) applied at t0 + 1500, inside sub-b's settle window.
+  switch_to_b(t0 + 1000);
+  policy.committed(epoch{2, 3, "sub-c", "sha-c1", t0 + 1200, 0},
+                   trigger::automatic);
+  policy.applied(2, t0 + 1500);
+  auto at = [&](millis t) {
+    return policy.attribute(unnamed(), t, settle)->subscription;
+  };
+  EXPECT_EQ(at(t0 + 1200), "sub-a");          // sub-b not settled yet
+  EXPECT_EQ(at(t0 + 1600), "sub-b");          // within sub-c's window
+  EXPECT_EQ(at(t0 + 1500 + settle), "sub-b"); // its last millisecond
+  EXPECT_EQ(at(t0 + 1500 + settle + 1), "sub-c");
+}
+
 TEST_F(switch_policy_test, a_late_report_of_the_old_token_coalesces) {
   switch_to_b(t0 + 1000);
   auto d = report(unnamed(), t0 + 1500);

@@ -6,6 +6,7 @@
 
 #include "fixtures/daemon_fixture.hpp"
 #include "fixtures/docker_env.hpp"
+#include "fixtures/http_client.hpp"
 #include "fixtures/wait.hpp"
 
 #include <sys/wait.h>
@@ -342,6 +343,36 @@ protected:
 };
 
 } // namespace
+
+TEST_F(flaky_engine_test, readyz_follows_the_engine) {
+  add_subscription("sub-a");
+  auto http = start_http();
+  ASSERT_NE(http, 0);
+  auto get = [http](const std::string& path) {
+    return http_call("GET", "http://127.0.0.1:" + std::to_string(http) + path);
+  };
+  // Without a container the engine does not matter for readiness.
+  proxy.stop();
+  EXPECT_EQ(get("/readyz").status, 200);
+  proxy.start();
+  auto c = env.start_agent(unique("readyz"), "token-of-sub-a");
+  add_agent("a1", "sub-a", c.name);
+  EXPECT_EQ(get("/readyz").status, 200) << get("/readyz").body;
+  EXPECT_NE(get("/metrics").body.find("switchboard_docker_engine_up 1"),
+            std::string::npos);
+  proxy.stop();
+  auto down = get("/readyz");
+  EXPECT_EQ(down.status, 503);
+  EXPECT_NE(down.body.find("the Docker engine does not answer"),
+            std::string::npos)
+    << down.body;
+  EXPECT_NE(get("/metrics").body.find("switchboard_docker_engine_up 0"),
+            std::string::npos);
+  // Liveness is not readiness: the daemon itself answers.
+  EXPECT_EQ(get("/healthz").status, 200);
+  proxy.start();
+  EXPECT_EQ(get("/readyz").status, 200);
+}
 
 TEST_F(flaky_engine_test, an_unreachable_engine_fails_the_apply_then_it_heals) {
   add_subscription("sub-a");

@@ -5,10 +5,13 @@
 // without it, any TLS client; beyond loopback the daemon starts only with
 // TLS, whatever name the host has.
 
+#include "fixtures/http_client.hpp"
 #include "fixtures/process.hpp"
 #include "fixtures/temp_dir.hpp"
 
 #include <gtest/gtest.h>
+
+#include <fstream>
 
 using namespace sb;
 using namespace sb::test;
@@ -128,4 +131,39 @@ TEST_F(tls_test, without_a_ca_any_tls_client_gets_in) {
   EXPECT_EQ(ping(*d, as("client", "ca")).rc, 0);
   // Plain BASP on a TLS port is refused.
   EXPECT_EQ(ping(*d, {}).rc, 1);
+}
+
+TEST_F(tls_test, the_http_front_beyond_loopback_needs_tls_and_a_token) {
+  std::ofstream{file("http-token")} << "front-door-token\n";
+  // Without TLS (or without a token file) the daemon refuses to start.
+  auto res
+    = run({daemon_binary(), "--switchboard.port=0", "--switchboard.http-port=0",
+           "--switchboard.http-host=0.0.0.0",
+           "--switchboard.http-token-file=" + file("http-token"),
+           "--switchboard.db-path=" + file("x.db")});
+  EXPECT_EQ(res.rc, 2);
+  EXPECT_NE(res.err.find("switchboard.http-host"), std::string::npos)
+    << res.err;
+  auto d = start({"--switchboard.http-host=0.0.0.0",
+                  "--switchboard.http-token-file=" + file("http-token")});
+  ASSERT_NE(d->port(), 0) << d->log();
+  auto port = d->http_port();
+  ASSERT_NE(port, 0) << d->log();
+  auto https = "https://127.0.0.1:" + std::to_string(port);
+  http_call_options o;
+  o.cainfo = file("ca.pem");
+  o.bearer = "front-door-token";
+  auto status = http_call("GET", https + "/v1/status", {}, o);
+  EXPECT_EQ(status.status, 200) << status.body << status.error;
+  EXPECT_EQ(status.json()["agents"], 0);
+  o.bearer.clear();
+  EXPECT_EQ(http_call("GET", https + "/v1/status", {}, o).status, 401);
+  EXPECT_EQ(http_call("GET", https + "/healthz", {}, o).status, 200);
+  // Plain HTTP on the TLS port gets no answer.
+  auto plain
+    = http_call("GET", "http://127.0.0.1:" + std::to_string(port) + "/healthz");
+  EXPECT_NE(plain.status, 200);
+  // A client that does not trust the daemon's CA.
+  o.cainfo = file("other.pem");
+  EXPECT_EQ(http_call("GET", https + "/healthz", {}, o).status, 0);
 }

@@ -214,7 +214,7 @@ TEST_F(protocol_test, every_message_type_round_trips) {
   st.components = {{"store", health::running, {}},
                    {"subscription-pool", health::unresponsive, "timeout"}};
   st.admin = admin_status{1, 2, 3};
-  st.store = store_status{"/x.db", 1, 2, 3, 4, 5, 6, 7};
+  st.store = store_status{"/x.db", 1, 2, 3, 4, 5, 6, 7, false, "locked", 8};
   st.pool = pool_status{1, 2, 3, 4};
   supervisor_status sup;
   sup.containers = 1;

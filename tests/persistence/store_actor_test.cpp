@@ -74,7 +74,8 @@ protected:
   }
 
   store_actor spawn() {
-    return sys.spawn<caf::detached>(store_actor_impl, db, wall_clock_ms);
+    return sys.spawn<caf::detached>(store_actor_impl, db, wall_clock_ms,
+                                    no_commit_hook);
   }
 
   void TearDown() override {
@@ -288,8 +289,9 @@ TEST(store_actor_deadline, a_batch_commits_at_its_deadline_under_load) {
   auto db = store::open(":memory:");
   ASSERT_TRUE(db) << render(db.error());
   auto now = std::make_shared<millis>(t0);
-  auto aut = sys.spawn(store_actor_impl, std::shared_ptr<store>{std::move(*db)},
-                       [now] { return *now; });
+  auto aut = sys.spawn(
+    store_actor_impl, std::shared_ptr<store>{std::move(*db)},
+    [now] { return *now; }, no_commit_hook);
   sched.run();
   auto& st
     = caf::actor_cast<store_actor::stateful_pointer<store_state>>(aut)->state;

@@ -128,7 +128,8 @@ TEST(wal_bound, two_hundred_thousand_events_keep_the_wal_short) {
   seed(*db);
   config cfg;
   caf::actor_system sys{cfg};
-  auto actor = sys.spawn<caf::detached>(store_actor_impl, db, wall_clock_ms);
+  auto actor = sys.spawn<caf::detached>(store_actor_impl, db, wall_clock_ms,
+                                        no_commit_hook);
   std::atomic<uint64_t> max_wal{0};
   std::atomic<int> failures{0};
   auto started = std::chrono::steady_clock::now();

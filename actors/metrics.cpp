@@ -1,0 +1,255 @@
+// The daemon's Prometheus metrics (actors/metrics.hpp).
+
+#include "actors/metrics.hpp"
+
+#include <prometheus/counter.h>
+#include <prometheus/family.h>
+#include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
+#include <prometheus/text_serializer.h>
+
+#include <array>
+#include <atomic>
+#include <mutex>
+#include <sstream>
+
+namespace sb {
+
+namespace {
+
+using prometheus::Counter;
+using prometheus::Family;
+using prometheus::Gauge;
+using prometheus::Histogram;
+
+/// More than any enum of messages/kinds.hpp has enumerators.
+constexpr size_t max_enum = 16;
+
+/// The label value of an answer: its outcome, or "error".
+std::string outcome_label(std::optional<outcome> x) {
+  return x ? to_string(*x) : "error";
+}
+
+std::string kind_label(failure_kind x) {
+  return x == failure_kind::none ? "none" : to_string(x);
+}
+
+/// The slot of an answer's outcome: 0 is "error", the outcomes follow.
+size_t outcome_slot(std::optional<outcome> x) {
+  return x ? std::min(static_cast<size_t>(*x) + 1, max_enum - 1) : 0;
+}
+
+template<class Enum>
+size_t index_of(Enum x) {
+  return std::min(static_cast<size_t>(x), max_enum - 1);
+}
+
+/// Series created on first use (only what happened shows up), then reached
+/// without a lock: an atomic pointer per label combination.
+template<class T, size_t N>
+class lazy_series {
+public:
+  explicit lazy_series(Family<T>& family) : family_(family) {
+    for (auto& x : slots_)
+      x.store(nullptr, std::memory_order_relaxed);
+  }
+
+  template<class Make>
+  T& at(size_t i, Make labels) {
+    auto p = slots_[i].load(std::memory_order_acquire);
+    if (p != nullptr)
+      return *p;
+    std::lock_guard<std::mutex> guard{mutex_};
+    p = slots_[i].load(std::memory_order_relaxed);
+    if (p == nullptr) {
+      p = &family_.Add(labels());
+      slots_[i].store(p, std::memory_order_release);
+    }
+    return *p;
+  }
+
+private:
+  Family<T>& family_;
+  std::mutex mutex_;
+  std::array<std::atomic<T*>, N> slots_;
+};
+
+Histogram::BucketBoundaries duration_buckets() {
+  return {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
+          0.25,  0.5,    1,     2.5,  5,     10,   30};
+}
+
+Histogram::BucketBoundaries apply_buckets() {
+  return {0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 60, 120};
+}
+
+Histogram::BucketBoundaries batch_buckets() {
+  return {1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024};
+}
+
+Gauge& gauge(prometheus::Registry& r, const std::string& name,
+             const std::string& help) {
+  return prometheus::BuildGauge().Name(name).Help(help).Register(r).Add({});
+}
+
+} // namespace
+
+struct metrics::impl {
+  prometheus::Registry registry;
+
+  Family<Counter>& reports = prometheus::BuildCounter()
+                               .Name("switchboard_reports_total")
+                               .Help("Failure reports answered, by outcome "
+                                     "and by the kind they were classified as")
+                               .Register(registry);
+  lazy_series<Counter, max_enum * max_enum> report_series{reports};
+
+  Family<Counter>& observations = prometheus::BuildCounter()
+                                    .Name("switchboard_observations_total")
+                                    .Help("Observations (provider evidence of "
+                                          "successful responses) answered")
+                                    .Register(registry);
+  lazy_series<Counter, max_enum> observation_series{observations};
+
+  Family<Counter>& switches = prometheus::BuildCounter()
+                                .Name("switchboard_switches_total")
+                                .Help("Switches committed, by trigger")
+                                .Register(registry);
+  lazy_series<Counter, max_enum> switch_series{switches};
+
+  Family<Counter>& applications
+    = prometheus::BuildCounter()
+        .Name("switchboard_token_applications_total")
+        .Help("Token applications to containers, by result")
+        .Register(registry);
+  lazy_series<Counter, max_enum> application_series{applications};
+
+  Histogram& report_duration = prometheus::BuildHistogram()
+                                 .Name("switchboard_report_duration_seconds")
+                                 .Help("From a report's arrival to its answer")
+                                 .Register(registry)
+                                 .Add({}, duration_buckets());
+
+  Histogram& apply_duration
+    = prometheus::BuildHistogram()
+        .Name("switchboard_apply_duration_seconds")
+        .Help("From a token application's request to its result")
+        .Register(registry)
+        .Add({}, apply_buckets());
+
+  Histogram& batch_size = prometheus::BuildHistogram()
+                            .Name("switchboard_store_commit_batch_size")
+                            .Help("Writes per store transaction (group commit)")
+                            .Register(registry)
+                            .Add({}, batch_buckets());
+
+  Gauge& agents = gauge(registry, "switchboard_agents", "Agents registered");
+  Gauge& agents_behind = gauge(registry, "switchboard_agents_behind",
+                               "Agents whose container runs an older token "
+                               "generation than the one committed");
+  Gauge& subscriptions
+    = gauge(registry, "switchboard_subscriptions", "Subscriptions registered");
+  Gauge& excluded = gauge(registry, "switchboard_subscriptions_excluded",
+                          "Subscriptions excluded from selection now");
+  Gauge& pending = gauge(registry, "switchboard_notifications_pending",
+                         "Notifications in the outbox not yet delivered");
+  Gauge& containers = gauge(registry, "switchboard_containers",
+                            "Agents that run in a container");
+  Gauge& engine_up = gauge(registry, "switchboard_docker_engine_up",
+                           "1 if the Docker engine answered a ping, 0 if not");
+  Gauge& unresponsive
+    = gauge(registry, "switchboard_components_unresponsive",
+            "Daemon components that did not answer the scrape in time");
+
+  /// One scrape at a time sets the gauges and serializes.
+  std::mutex render_mutex;
+};
+
+metrics::metrics() : impl_(std::make_unique<impl>()) {
+  // The series alerts and dashboards use show up from the start at 0: an
+  // increase() over a series that appears only with its first event misses
+  // that event. The rest appear when they first happen.
+  for (auto by : {trigger::automatic, trigger::manual, trigger::rotation,
+                  trigger::headroom})
+    impl_->switch_series.at(index_of(by), [by] {
+      return prometheus::Labels{{"trigger", to_string(by)}};
+    });
+  for (auto o : {outcome::switched, outcome::coalesced, outcome::no_alternative,
+                 outcome::stale, outcome::ignored})
+    for (auto k : {failure_kind::rate_limit, failure_kind::auth})
+      impl_->report_series.at(outcome_slot(o) * max_enum + index_of(k), [o, k] {
+        return prometheus::Labels{{"outcome", outcome_label(o)},
+                                  {"kind", kind_label(k)}};
+      });
+  for (auto r : {apply_result::hot_reloaded, apply_result::restarted,
+                 apply_result::failed})
+    impl_->application_series.at(index_of(r), [r] {
+      return prometheus::Labels{{"result", to_string(r)}};
+    });
+}
+
+metrics::~metrics() = default;
+
+void metrics::report_answered(std::optional<outcome> result, failure_kind kind,
+                              std::optional<double> seconds) {
+  auto i = outcome_slot(result) * max_enum + index_of(kind);
+  impl_->report_series
+    .at(i,
+        [&] {
+          return prometheus::Labels{{"outcome", outcome_label(result)},
+                                    {"kind", kind_label(kind)}};
+        })
+    .Increment();
+  if (seconds)
+    impl_->report_duration.Observe(*seconds);
+}
+
+void metrics::observation_answered(std::optional<outcome> result) {
+  impl_->observation_series
+    .at(outcome_slot(result),
+        [&] {
+          return prometheus::Labels{{"outcome", outcome_label(result)}};
+        })
+    .Increment();
+}
+
+void metrics::switched(trigger by) {
+  impl_->switch_series
+    .at(index_of(by),
+        [&] {
+          return prometheus::Labels{{"trigger", to_string(by)}};
+        })
+    .Increment();
+}
+
+void metrics::token_applied(apply_result result, double seconds) {
+  impl_->application_series
+    .at(index_of(result),
+        [&] {
+          return prometheus::Labels{{"result", to_string(result)}};
+        })
+    .Increment();
+  impl_->apply_duration.Observe(seconds);
+}
+
+void metrics::store_committed(size_t writes) {
+  impl_->batch_size.Observe(static_cast<double>(writes));
+}
+
+std::string metrics::render(const metric_gauges& g) {
+  std::lock_guard<std::mutex> guard{impl_->render_mutex};
+  impl_->agents.Set(static_cast<double>(g.agents));
+  impl_->agents_behind.Set(static_cast<double>(g.agents_behind));
+  impl_->subscriptions.Set(static_cast<double>(g.subscriptions));
+  impl_->excluded.Set(static_cast<double>(g.subscriptions_excluded));
+  impl_->pending.Set(static_cast<double>(g.notifications_pending));
+  impl_->containers.Set(static_cast<double>(g.containers));
+  impl_->engine_up.Set(g.docker_engine_up ? 1 : 0);
+  impl_->unresponsive.Set(static_cast<double>(g.components_unresponsive));
+  std::ostringstream out;
+  prometheus::TextSerializer{}.Serialize(out, impl_->registry.Collect());
+  return out.str();
+}
+
+} // namespace sb

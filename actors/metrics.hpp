@@ -1,0 +1,76 @@
+#pragma once
+
+// The daemon's Prometheus metrics (GET /metrics on the HTTP front), on
+// prometheus-cpp's core registry and text serializer. Counters and
+// histograms are bumped where things happen (an AGENT answering a report,
+// committing a switch, recording a token application; the STORE committing a
+// batch): each is a lock-free atomic add on a series created once, so the
+// hot path pays nanoseconds. Gauges that describe the whole daemon (agents,
+// agents behind, excluded subscriptions, pending notifications, the Docker
+// engine) are gathered by the ADMIN at scrape time and passed to render().
+//
+// This header stays free of prometheus-cpp: actors include it.
+
+#include "messages/kinds.hpp"
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+
+namespace sb {
+
+/// What a scrape gathers from the actors.
+struct metric_gauges {
+  uint64_t agents = 0;
+  /// Agents whose generation is ahead of the generation applied.
+  uint64_t agents_behind = 0;
+  uint64_t subscriptions = 0;
+  uint64_t subscriptions_excluded = 0;
+  uint64_t notifications_pending = 0;
+  /// Agents with a container.
+  uint64_t containers = 0;
+  /// The Docker engine answered the scrape's ping.
+  bool docker_engine_up = false;
+  /// Components that did not answer the scrape in time.
+  uint64_t components_unresponsive = 0;
+};
+
+class metrics {
+public:
+  metrics();
+  ~metrics();
+
+  metrics(const metrics&) = delete;
+  metrics& operator=(const metrics&) = delete;
+
+  /// A report was answered: its outcome (nothing: an error), how it was
+  /// classified and how long it took from its arrival (nothing: refused
+  /// before it reached its AGENT, not timed).
+  void report_answered(std::optional<outcome> result, failure_kind kind,
+                       std::optional<double> seconds);
+
+  /// An observation was answered.
+  void observation_answered(std::optional<outcome> result);
+
+  /// A switch was committed.
+  void switched(trigger by);
+
+  /// A token application ended; `seconds` from the request to the result.
+  void token_applied(apply_result result, double seconds);
+
+  /// The STORE committed a batch of this many writes.
+  void store_committed(size_t writes);
+
+  /// The text exposition (format 0.0.4) of every metric, with the gauges.
+  std::string render(const metric_gauges& gauges);
+
+private:
+  struct impl;
+  std::unique_ptr<impl> impl_;
+};
+
+using metrics_ptr = std::shared_ptr<metrics>;
+
+} // namespace sb

@@ -1,0 +1,564 @@
+// The HTTP front (http/http_front.hpp) on cpp-httplib, as Debian builds it
+// (libcpp-httplib-dev: OpenSSL support compiled in).
+
+#include "http/http_front.hpp"
+
+#include "actors/logging.hpp"
+#include "docker_client/docker_api.hpp"
+#include "http/routes.hpp"
+#include "intake/listen.hpp"
+#include "messages/error.hpp"
+#include "messages/json.hpp"
+
+#include <caf/scoped_actor.hpp>
+
+#include <httplib.h>
+
+#include <openssl/crypto.h>
+#include <openssl/sha.h>
+#include <sys/socket.h>
+
+#include <array>
+#include <condition_variable>
+#include <deque>
+#include <fstream>
+#include <mutex>
+#include <set>
+#include <thread>
+
+namespace sb::http {
+
+namespace {
+
+using json = nlohmann::json;
+using namespace std::chrono_literals;
+
+/// Idle keep-alive connections and slow clients are closed after this.
+constexpr time_t io_timeout_s = 5;
+
+/// Accepted connections waiting for a thread, per thread.
+constexpr size_t queue_per_worker = 4;
+
+/// How long a probe waits for the daemon's components and the engine.
+constexpr auto probe_timeout = 5s;
+constexpr auto engine_timeout = 2s;
+
+/// The threads that serve connections. cpp-httplib's own pool queues
+/// without bound (every accepted socket waits, holding a descriptor); this
+/// one makes the listener wait instead, so the kernel's backlog holds the
+/// excess.
+class bounded_pool : public httplib::TaskQueue {
+public:
+  bounded_pool(size_t threads, size_t max_queued) : max_queued_(max_queued) {
+    for (size_t i = 0; i < threads; ++i)
+      threads_.emplace_back([this] { work(); });
+  }
+
+  void enqueue(std::function<void()> fn) override {
+    std::unique_lock<std::mutex> lock{mutex_};
+    not_full_.wait(lock,
+                   [this] { return jobs_.size() < max_queued_ || shutdown_; });
+    jobs_.push_back(std::move(fn));
+    not_empty_.notify_one();
+  }
+
+  void shutdown() override {
+    {
+      std::lock_guard<std::mutex> guard{mutex_};
+      shutdown_ = true;
+    }
+    not_empty_.notify_all();
+    not_full_.notify_all();
+    for (auto& t : threads_)
+      t.join();
+  }
+
+private:
+  void work() {
+    for (;;) {
+      std::function<void()> fn;
+      {
+        std::unique_lock<std::mutex> lock{mutex_};
+        not_empty_.wait(lock, [this] { return !jobs_.empty() || shutdown_; });
+        if (jobs_.empty())
+          return;
+        fn = std::move(jobs_.front());
+        jobs_.pop_front();
+        not_full_.notify_one();
+      }
+      fn();
+    }
+  }
+
+  size_t max_queued_;
+  std::mutex mutex_;
+  std::condition_variable not_empty_;
+  std::condition_variable not_full_;
+  std::deque<std::function<void()>> jobs_;
+  std::vector<std::thread> threads_;
+  bool shutdown_ = false;
+};
+
+/// cpp-httplib keeps the listening socket to itself; the loopback check
+/// needs the address actually bound.
+template<class Base>
+class server : public Base {
+public:
+  using Base::Base;
+
+  socket_t listening_socket() const { return this->svr_sock_; }
+};
+
+using digest = std::array<unsigned char, SHA256_DIGEST_LENGTH>;
+
+digest sha256(const std::string& text) {
+  digest d{};
+  SHA256(reinterpret_cast<const unsigned char*>(text.data()), text.size(),
+         d.data());
+  return d;
+}
+
+/// The token in the file, without surrounding whitespace.
+caf::expected<std::string> read_token(const std::string& path) {
+  std::ifstream in{path, std::ios::binary};
+  if (!in)
+    return make_error(ec::invalid_argument,
+                      "switchboard.http-token-file: cannot read '" + path
+                        + "'");
+  std::string text((std::istreambuf_iterator<char>(in)),
+                   std::istreambuf_iterator<char>());
+  auto first = text.find_first_not_of(" \t\r\n");
+  auto last = text.find_last_not_of(" \t\r\n");
+  if (first == std::string::npos)
+    return make_error(ec::invalid_argument,
+                      "switchboard.http-token-file: '" + path + "' is empty");
+  return text.substr(first, last - first + 1);
+}
+
+void send_json(httplib::Response& res, int status, const json& doc) {
+  res.status = status;
+  res.set_content(doc.dump() + "\n", "application/json");
+}
+
+void send_error(httplib::Response& res, const caf::error& err) {
+  send_json(res, status_of(err), error_json(err));
+}
+
+/// Where a path goes and which methods it takes.
+struct route_info {
+  bool known = false;
+  bool post = false;
+  bool v1 = false;
+};
+
+route_info route_of(const std::string& path) {
+  static const std::set<std::string> gets{
+    "/v1/status", "/v1/agents",  "/v1/subscriptions",
+    "/v1/events", "/v1/history", "/v1/notifications",
+    "/healthz",   "/readyz",     "/metrics"};
+  route_info r;
+  r.v1 = path.rfind("/v1/", 0) == 0;
+  if (path == "/v1/reports" || path == "/v1/observations") {
+    r.known = r.post = true;
+  } else if (gets.count(path) > 0) {
+    r.known = true;
+  } else if (path.rfind("/v1/agents/", 0) == 0 && path.size() > 11
+             && path.find('/', 11) == std::string::npos) {
+    r.known = true;
+  }
+  return r;
+}
+
+} // namespace
+
+struct http_front::impl {
+  impl(caf::actor_system& system, front_door_actor front, context_ptr c,
+       http_settings s)
+      : sys(system), door(std::move(front)), ctx(std::move(c)),
+        settings(std::move(s)) {
+    // nop
+  }
+
+  caf::actor_system& sys;
+  front_door_actor door;
+  context_ptr ctx;
+  http_settings settings;
+  std::unique_ptr<httplib::Server> server;
+  std::thread thread;
+  uint16_t port = 0;
+  std::optional<digest> token;
+  bool stopped = false;
+
+  /// Sends one request to the FRONT DOOR and waits for its answer.
+  template<class T, class... Ts>
+  caf::expected<T> ask(caf::duration timeout, Ts&&... xs) {
+    caf::scoped_actor self{sys};
+    caf::expected<T> result{caf::error{}};
+    self->request(door, timeout, std::forward<Ts>(xs)...)
+      .receive([&](T& x) { result = std::move(x); },
+               [&](caf::error& err) { result = std::move(err); });
+    return result;
+  }
+
+  caf::duration report_timeout() const {
+    return caf::duration{settings.report_timeout};
+  }
+
+  template<class T, class... Ts>
+  void answer(httplib::Response& res, caf::duration timeout, Ts&&... xs) {
+    auto x = ask<T>(timeout, std::forward<Ts>(xs)...);
+    if (!x)
+      return send_error(res, x.error());
+    send_json(res, 200, to_json(*x));
+  }
+
+  bool authorized(const httplib::Request& req) const {
+    if (!token)
+      return true;
+    auto header = req.get_header_value("Authorization");
+    constexpr std::string_view scheme = "Bearer ";
+    if (header.size() <= scheme.size()
+        || header.compare(0, scheme.size(), scheme) != 0)
+      return false;
+    // Digests of equal length, compared in constant time: neither the
+    // token's bytes nor its length leak through timing.
+    auto given = sha256(header.substr(scheme.size()));
+    return CRYPTO_memcmp(given.data(), token->data(), given.size()) == 0;
+  }
+
+  httplib::Server::HandlerResponse pre_route(const httplib::Request& req,
+                                             httplib::Response& res) {
+    using hr = httplib::Server::HandlerResponse;
+    auto r = route_of(req.path);
+    if (!r.known) {
+      send_json(res, 404,
+                error_json("not_found", "no such endpoint: " + req.method + " "
+                                          + sanitize(req.path)));
+      return hr::Handled;
+    }
+    bool get = req.method == "GET" || req.method == "HEAD";
+    if ((r.post && req.method != "POST") || (!r.post && !get)) {
+      res.set_header("Allow", r.post ? "POST" : "GET, HEAD");
+      send_json(res, 405,
+                error_json("method_not_allowed",
+                           req.method + " is not allowed on " + req.path));
+      return hr::Handled;
+    }
+    if (r.v1 && !authorized(req)) {
+      res.set_header("WWW-Authenticate", "Bearer realm=\"switchboard\"");
+      send_json(res, 401,
+                error_json("unauthorized",
+                           "this endpoint needs Authorization: Bearer TOKEN"));
+      return hr::Handled;
+    }
+    if (r.post && ctx->draining) {
+      send_json(res, 503,
+                error_json("shutting_down", "the daemon is shutting down"));
+      return hr::Handled;
+    }
+    return hr::Unhandled;
+  }
+
+  static std::string sanitize(const std::string& path) {
+    return path.size() > 200 ? path.substr(0, 200) + "..." : path;
+  }
+
+  void post_report(const httplib::Request& req, httplib::Response& res) {
+    auto r = report_from_json(req.body);
+    if (!r)
+      return send_error(res, r.error());
+    answer<report_result>(res, report_timeout(), report_atom::value,
+                          std::move(*r));
+  }
+
+  void post_observation(const httplib::Request& req, httplib::Response& res) {
+    auto o = observation_from_json(req.body);
+    if (!o)
+      return send_error(res, o.error());
+    answer<report_result>(res, report_timeout(), observe_atom::value,
+                          std::move(*o));
+  }
+
+  template<class T, class Atom>
+  void read_query(const httplib::Request& req, httplib::Response& res,
+                  Atom atom, bool with_subscription) {
+    std::multimap<std::string, std::string> params{req.params.begin(),
+                                                   req.params.end()};
+    auto q = query_from_params(params, with_subscription);
+    if (!q)
+      return send_error(res, q.error());
+    answer<std::vector<T>>(res, caf::duration{probe_timeout * 6}, atom, *q);
+  }
+
+  /// Asks the engine for its version: does it answer?
+  bool engine_up() const {
+    docker::docker_api api{settings.docker_socket,
+                           std::chrono::milliseconds{engine_timeout}};
+    return static_cast<bool>(api.version());
+  }
+
+  void healthz(httplib::Response& res) {
+    auto st
+      = ask<status_info>(caf::duration{probe_timeout}, status_atom::value);
+    if (!st)
+      return send_json(
+        res, 503,
+        {{"status", "unhealthy"},
+         {"reasons", {"the daemon did not answer: " + render(st.error())}}});
+    auto reasons = json::array();
+    for (auto& c : st->components)
+      if (c.state != health::running)
+        reasons.push_back("component " + c.name
+                          + " did not answer: " + c.error);
+    if (reasons.empty())
+      return send_json(res, 200, {{"status", "ok"}});
+    send_json(res, 503, {{"status", "unhealthy"}, {"reasons", reasons}});
+  }
+
+  void readyz(httplib::Response& res) {
+    if (ctx->draining)
+      return send_json(
+        res, 503,
+        {{"ready", false}, {"reasons", {"the daemon is shutting down"}}});
+    auto st
+      = ask<status_info>(caf::duration{probe_timeout}, status_atom::value);
+    auto agents = ask<std::vector<agent_info>>(caf::duration{probe_timeout},
+                                               agent_ls_atom::value);
+    if (!st || !agents) {
+      auto& err = !st ? st.error() : agents.error();
+      return send_json(
+        res, 503,
+        {{"ready", false},
+         {"reasons", {"the daemon did not answer: " + render(err)}}});
+    }
+    std::optional<bool> engine;
+    if (any_container(*agents))
+      engine = engine_up();
+    auto r = judge_readiness(*st, *agents, engine, ctx->draining);
+    send_json(res, r.ready ? 200 : 503,
+              {{"ready", r.ready}, {"reasons", r.reasons}});
+  }
+
+  void metrics(httplib::Response& res) {
+    auto st
+      = ask<status_info>(caf::duration{probe_timeout}, status_atom::value);
+    auto agents = ask<std::vector<agent_info>>(caf::duration{probe_timeout},
+                                               agent_ls_atom::value);
+    if (!st || !agents)
+      return send_error(res, !st ? st.error() : agents.error());
+    auto text = ctx->stats->render(gauges_of(*st, *agents, engine_up()));
+    res.status = 200;
+    res.set_content(text, "text/plain; version=0.0.4; charset=utf-8");
+  }
+
+  void install_routes() {
+    auto& s = *server;
+    s.set_pre_routing_handler(
+      [this](const httplib::Request& req, httplib::Response& res) {
+        return pre_route(req, res);
+      });
+    s.Post("/v1/reports",
+           [this](const httplib::Request& req, httplib::Response& res) {
+             post_report(req, res);
+           });
+    s.Post("/v1/observations",
+           [this](const httplib::Request& req, httplib::Response& res) {
+             post_observation(req, res);
+           });
+    install_reads();
+    s.Get("/healthz", [this](const httplib::Request&, httplib::Response& res) {
+      healthz(res);
+    });
+    s.Get("/readyz", [this](const httplib::Request&, httplib::Response& res) {
+      readyz(res);
+    });
+    s.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
+      metrics(res);
+    });
+    install_errors();
+  }
+
+  void install_reads() {
+    auto& s = *server;
+    auto read_timeout = caf::duration{probe_timeout * 6};
+    s.Get("/v1/status", [this, read_timeout](const httplib::Request&,
+                                             httplib::Response& res) {
+      answer<status_info>(res, read_timeout, status_atom::value);
+    });
+    s.Get("/v1/agents", [this, read_timeout](const httplib::Request&,
+                                             httplib::Response& res) {
+      answer<std::vector<agent_info>>(res, read_timeout, agent_ls_atom::value);
+    });
+    s.Get(R"(/v1/agents/([^/]+))",
+          [this, read_timeout](const httplib::Request& req,
+                               httplib::Response& res) {
+            answer<agent_info>(res, read_timeout, agent_get_atom::value,
+                               std::string{req.matches[1]});
+          });
+    s.Get("/v1/subscriptions", [this, read_timeout](const httplib::Request&,
+                                                    httplib::Response& res) {
+      answer<std::vector<subscription_info>>(res, read_timeout,
+                                             sub_list_atom::value);
+    });
+    s.Get("/v1/events",
+          [this](const httplib::Request& req, httplib::Response& res) {
+            read_query<event_info>(req, res, events_atom::value, true);
+          });
+    s.Get("/v1/history",
+          [this](const httplib::Request& req, httplib::Response& res) {
+            read_query<history_info>(req, res, history_atom::value, true);
+          });
+    s.Get("/v1/notifications",
+          [this](const httplib::Request& req, httplib::Response& res) {
+            read_query<notification_info>(req, res, notes_atom::value, false);
+          });
+  }
+
+  void install_errors() {
+    auto& s = *server;
+    // Every error without a body of ours (413 from the body bound, 400 from
+    // a request cpp-httplib could not parse) gets one.
+    s.set_error_handler([](const httplib::Request&, httplib::Response& res) {
+      if (!res.body.empty())
+        return;
+      if (res.status == 413)
+        send_json(res, 413,
+                  error_json("payload_too_large",
+                             "the body is larger than "
+                               + std::to_string(max_body_bytes) + " bytes"));
+      else
+        send_json(res, res.status,
+                  error_json(res.status == 404 ? "not_found" : "bad_request",
+                             "HTTP " + std::to_string(res.status)));
+    });
+    s.set_exception_handler([](const httplib::Request&, httplib::Response& res,
+                               std::exception_ptr ep) {
+      std::string what = "unknown";
+      try {
+        std::rethrow_exception(ep);
+      } catch (const std::exception& e) {
+        what = e.what();
+      } catch (...) {
+        // what stays "unknown"
+      }
+      SB_ERROR("http: request failed: {}", what);
+      send_json(res, 500, error_json("internal", "the request failed"));
+    });
+  }
+};
+
+http_front::http_front(std::unique_ptr<impl> x) : impl_(std::move(x)) {
+  // nop
+}
+
+http_front::~http_front() {
+  stop();
+}
+
+uint16_t http_front::port() const {
+  return impl_->port;
+}
+
+void http_front::stop() {
+  if (impl_->stopped)
+    return;
+  impl_->stopped = true;
+  impl_->server->stop();
+  if (impl_->thread.joinable())
+    impl_->thread.join();
+  SB_INFO("http: stopped");
+}
+
+namespace {
+
+std::unique_ptr<httplib::Server> make_server(const http_settings& o) {
+  if (o.tls_certificate.empty())
+    return std::make_unique<server<httplib::Server>>();
+  return std::make_unique<server<httplib::SSLServer>>(o.tls_certificate.c_str(),
+                                                      o.tls_key.c_str());
+}
+
+socket_t listening_socket(httplib::Server& s, bool tls) {
+  if (tls)
+    return static_cast<server<httplib::SSLServer>&>(s).listening_socket();
+  return static_cast<server<httplib::Server>&>(s).listening_socket();
+}
+
+/// "" if the bound address may serve what the options allow, else why not.
+std::string check_bound(httplib::Server& s, const http_settings& o,
+                        bool has_token) {
+  sockaddr_storage addr{};
+  socklen_t len = sizeof(addr);
+  auto fd = listening_socket(s, !o.tls_certificate.empty());
+  if (::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0)
+    return "cannot read the address bound";
+  auto* sa = reinterpret_cast<sockaddr*>(&addr);
+  if (intake::is_loopback(sa) || (!o.tls_certificate.empty() && has_token))
+    return {};
+  return "switchboard.http-host: " + intake::format_address(sa, false)
+         + " is not loopback; the HTTP front beyond loopback needs "
+           "switchboard.tls-certificate, switchboard.tls-key and "
+           "switchboard.http-token-file";
+}
+
+} // namespace
+
+http_settings http_settings::of(const daemon_options& o) {
+  http_settings s;
+  s.host = o.http_host;
+  s.port = static_cast<uint16_t>(std::max(o.http_port, 0));
+  s.token_file = o.http_token_file;
+  s.workers = static_cast<size_t>(o.http_workers);
+  s.tls_certificate = o.tls_certificate;
+  s.tls_key = o.tls_key;
+  s.docker_socket = o.docker_socket;
+  s.report_timeout = o.apply_wait + std::chrono::seconds(30);
+  return s;
+}
+
+caf::expected<std::unique_ptr<http_front>>
+http_front::start(caf::actor_system& sys, front_door_actor door,
+                  context_ptr ctx, http_settings settings) {
+  auto x = std::make_unique<impl>(sys, std::move(door), std::move(ctx),
+                                  std::move(settings));
+  auto& o = x->settings;
+  if (!o.token_file.empty()) {
+    auto token = read_token(o.token_file);
+    if (!token)
+      return token.error();
+    x->token = sha256(*token);
+  }
+  x->server = make_server(o);
+  if (!x->server->is_valid())
+    return make_error(ec::invalid_argument,
+                      "the HTTP front cannot use switchboard.tls-certificate "
+                      "and switchboard.tls-key");
+  auto& s = *x->server;
+  auto workers = o.workers;
+  s.new_task_queue = [workers] {
+    return new bounded_pool(workers, workers * queue_per_worker);
+  };
+  s.set_payload_max_length(max_body_bytes);
+  s.set_read_timeout(io_timeout_s, 0);
+  s.set_write_timeout(io_timeout_s, 0);
+  s.set_keep_alive_timeout(io_timeout_s);
+  s.set_keep_alive_max_count(100);
+  x->install_routes();
+  auto port = o.port == 0 ? s.bind_to_any_port(o.host)
+                          : (s.bind_to_port(o.host, o.port) ? o.port : -1);
+  if (port <= 0)
+    return make_error(ec::unavailable, "the HTTP front cannot listen on "
+                                         + o.host + ":"
+                                         + std::to_string(o.port));
+  if (auto problem = check_bound(s, o, x->token.has_value()); !problem.empty())
+    return make_error(ec::invalid_argument, problem);
+  x->port = static_cast<uint16_t>(port);
+  x->thread
+    = std::thread{[srv = x->server.get()] { srv->listen_after_bind(); }};
+  SB_INFO("http: listening on {}:{}{}{}", o.host, x->port,
+          o.tls_certificate.empty() ? "" : " (TLS)",
+          x->token ? ", bearer token required on /v1/" : "");
+  return std::unique_ptr<http_front>{new http_front(std::move(x))};
+}
+
+} // namespace sb::http

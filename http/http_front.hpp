@@ -1,0 +1,84 @@
+#pragma once
+
+// The HTTP front: a second door into the FRONT DOOR for callers that do not
+// speak CAF (any language, curl), plus the operator's probes.
+//
+//   POST /v1/reports, /v1/observations        -> report_result
+//   GET  /v1/status, /v1/agents, /v1/agents/{name}, /v1/subscriptions,
+//        /v1/events, /v1/history, /v1/notifications (the CLI's filters as
+//        query parameters)                    -> the CLI's --json document
+//   GET  /healthz  200 while every component answers, else 503
+//   GET  /readyz   200 when the store writes, the Docker engine answers (if
+//                  an agent has a container) and the daemon is not
+//                  draining; else 503 with {"ready": false, "reasons": [...]}
+//   GET  /metrics  Prometheus text format (actors/metrics.hpp)
+//
+// Each request becomes the message the CLI would send, through the same
+// FRONT DOOR and its checks; no token is readable. Errors are
+// {"error": {"code", "message"}} with 400, 401, 404, 405, 413, 503 or 504.
+// Bounds: bodies up to 64 KiB, http-workers threads (a connection holds one
+// while it is open, idle ones are closed after 5 s), at most 4 x
+// http-workers accepted connections waiting for a thread (the listener stops
+// accepting beyond that: the kernel's backlog holds the rest).
+//
+// Security: with switchboard.http-token-file every /v1/ request needs
+// "Authorization: Bearer <token>" (compared in constant time), even on
+// loopback; /healthz, /readyz and /metrics stay open. Beyond loopback the
+// front refuses to start without TLS (tls-certificate, tls-key) and a token
+// file.
+
+#include "actors/context.hpp"
+#include "actors/door.hpp"
+#include "messages/actors.hpp"
+
+#include <caf/actor_system.hpp>
+#include <caf/expected.hpp>
+
+#include <memory>
+
+namespace sb::http {
+
+/// What the HTTP front is started with (from daemon_options by default).
+struct http_settings {
+  std::string host = "127.0.0.1";
+  /// 0 = any free port.
+  uint16_t port = 0;
+  std::string token_file;
+  size_t workers = 4;
+  std::string tls_certificate;
+  std::string tls_key;
+  /// Pinged by /readyz and /metrics.
+  std::string docker_socket;
+  /// How long a report may take: apply-wait plus a margin.
+  caf::timespan report_timeout = std::chrono::seconds(60);
+
+  static http_settings of(const daemon_options& o);
+};
+
+class http_front : public door {
+public:
+  /// Binds settings.host:port and serves on its own threads.
+  static caf::expected<std::unique_ptr<http_front>>
+  start(caf::actor_system& sys, front_door_actor door, context_ptr ctx,
+        http_settings settings);
+
+  ~http_front() override;
+
+  http_front(const http_front&) = delete;
+  http_front& operator=(const http_front&) = delete;
+
+  /// The port bound (useful with http-port 0).
+  uint16_t port() const;
+
+  /// Stops accepting, finishes the requests in progress; idempotent.
+  void stop() override;
+
+  struct impl;
+
+private:
+  explicit http_front(std::unique_ptr<impl> x);
+
+  std::unique_ptr<impl> impl_;
+};
+
+} // namespace sb::http

@@ -1,0 +1,378 @@
+// The HTTP front's pure half (http/routes.hpp).
+
+#include "http/routes.hpp"
+
+#include "messages/error.hpp"
+#include "messages/kinds.hpp"
+#include "messages/time.hpp"
+#include "messages/validate.hpp"
+
+#include <caf/sec.hpp>
+
+#include <cmath>
+#include <set>
+
+namespace sb::http {
+
+namespace {
+
+using json = nlohmann::json;
+
+caf::error bad(std::string what) {
+  return make_error(ec::invalid_argument, std::move(what));
+}
+
+/// Reads the fields of one JSON object, each at most once, and refuses any
+/// field it was not asked for.
+class fields {
+public:
+  explicit fields(const json& object) : object_(object) {
+    // nop
+  }
+
+  /// A string field; nothing if absent (null counts as absent).
+  caf::expected<std::optional<std::string>> text(const char* name) {
+    auto x = take(name);
+    if (!x)
+      return std::optional<std::string>{};
+    if (!x->is_string())
+      return bad(std::string{"'"} + name + "' must be a string");
+    return std::optional<std::string>{x->get<std::string>()};
+  }
+
+  /// A whole number from lo to hi.
+  caf::expected<std::optional<int64_t>> whole(const char* name, int64_t lo,
+                                              int64_t hi) {
+    auto x = take(name);
+    if (!x)
+      return std::optional<int64_t>{};
+    auto out_of_range
+      = bad(std::string{"'"} + name + "' must be a whole number from "
+            + std::to_string(lo) + " to " + std::to_string(hi));
+    if (!x->is_number_integer())
+      return out_of_range;
+    if (x->is_number_unsigned()) {
+      auto v = x->get<uint64_t>();
+      if (v > static_cast<uint64_t>(hi))
+        return out_of_range;
+      return std::optional<int64_t>{static_cast<int64_t>(v)};
+    }
+    auto v = x->get<int64_t>();
+    if (v < lo || v > hi)
+      return out_of_range;
+    return std::optional<int64_t>{v};
+  }
+
+  /// A number (integer or not) from lo to hi.
+  caf::expected<std::optional<double>> number(const char* name, double lo,
+                                              double hi) {
+    auto x = take(name);
+    if (!x)
+      return std::optional<double>{};
+    if (!x->is_number())
+      return bad(std::string{"'"} + name + "' must be a number");
+    auto v = x->get<double>();
+    if (!std::isfinite(v) || v < lo || v > hi)
+      return bad(std::string{"'"} + name + "' must be from "
+                 + std::to_string(static_cast<int64_t>(lo)) + " to "
+                 + std::to_string(static_cast<int64_t>(hi)));
+    return std::optional<double>{v};
+  }
+
+  /// The raw value, or nullptr if absent or null.
+  const json* take(const char* name) {
+    taken_.insert(name);
+    auto i = object_.find(name);
+    if (i == object_.end() || i->is_null())
+      return nullptr;
+    return &*i;
+  }
+
+  /// An error naming the first field nobody asked for.
+  caf::error unknown() const {
+    for (auto& [key, value] : object_.items())
+      if (taken_.count(key) == 0)
+        return bad("unknown field '" + sanitize_utf8(key, 64) + "'");
+    return caf::none;
+  }
+
+private:
+  const json& object_;
+  std::set<std::string> taken_;
+};
+
+caf::expected<json> parse_object(std::string_view body) {
+  auto doc = json::parse(body.begin(), body.end(), nullptr, false);
+  if (doc.is_discarded())
+    return bad("the body is not valid JSON");
+  if (!doc.is_object())
+    return bad("the body must be a JSON object");
+  return doc;
+}
+
+/// "headers": {"name": "value" | ["value", ...]}.
+caf::error read_headers(const json* x, std::vector<http_header>& out) {
+  if (x == nullptr)
+    return caf::none;
+  if (!x->is_object())
+    return bad("'headers' must be an object of header names to values");
+  for (auto& [name, value] : x->items()) {
+    if (value.is_string()) {
+      out.push_back({name, value.get<std::string>()});
+      continue;
+    }
+    if (!value.is_array())
+      return bad("header '" + sanitize_utf8(name, 64)
+                 + "' must be a string or an array of strings");
+    for (auto& v : value) {
+      if (!v.is_string())
+        return bad("header '" + sanitize_utf8(name, 64)
+                   + "' must be a string or an array of strings");
+      out.push_back({name, v.get<std::string>()});
+    }
+  }
+  // The body's bound limits how many; the FRONT DOOR's validate_headers
+  // checks the count, the names and the values.
+  return caf::none;
+}
+
+/// The credential fields a report and an observation share.
+template<class T>
+caf::error read_identity(fields& f, T& x) {
+  auto sub = f.text("subscription");
+  if (!sub)
+    return sub.error();
+  x.subscription = sub->value_or("");
+  auto sha = f.text("token_sha256");
+  if (!sha)
+    return sha.error();
+  x.token_sha256 = sha->value_or("");
+  auto gen = f.whole("generation", 0, INT64_MAX);
+  if (!gen)
+    return gen.error();
+  if (*gen)
+    x.generation = static_cast<uint64_t>(**gen);
+  auto source = f.text("source");
+  if (!source)
+    return source.error();
+  x.source = source->value_or("");
+  return caf::none;
+}
+
+caf::error read_agent(fields& f, std::string& agent) {
+  auto name = f.text("agent");
+  if (!name)
+    return name.error();
+  if (!*name)
+    return bad("'agent' is required");
+  agent = std::move(**name);
+  return caf::none;
+}
+
+caf::error read_report_extras(fields& f, failure_report& r) {
+  auto kind = f.text("kind");
+  if (!kind)
+    return kind.error();
+  if (*kind) {
+    auto k = parse_kind<failure_kind>(**kind);
+    if (!k || (*k != failure_kind::rate_limit && *k != failure_kind::auth))
+      return bad("'kind' must be rate_limit or auth");
+    r.kind = *k;
+  }
+  auto error = f.text("error");
+  if (!error)
+    return error.error();
+  r.error = error->value_or("");
+  auto retry = f.number("retry_after", 0, 366.0 * 86400);
+  if (!retry)
+    return retry.error();
+  if (*retry)
+    r.retry_after_ms = static_cast<int64_t>(std::llround(**retry * 1000));
+  auto reset = f.text("reset_at");
+  if (!reset)
+    return reset.error();
+  if (*reset) {
+    auto t = parse_iso(**reset);
+    if (!t)
+      return bad("'reset_at' must look like 2026-11-27T22:00:00Z");
+    r.reset_at = *t;
+  }
+  auto execution = f.text("execution_id");
+  if (!execution)
+    return execution.error();
+  r.execution_id = execution->value_or("");
+  return caf::none;
+}
+
+} // namespace
+
+caf::expected<failure_report> report_from_json(std::string_view body) {
+  auto doc = parse_object(body);
+  if (!doc)
+    return doc.error();
+  fields f{*doc};
+  failure_report r;
+  if (auto err = read_agent(f, r.agent))
+    return err;
+  auto status = f.whole("status", 0, 999);
+  if (!status)
+    return status.error();
+  r.status = static_cast<int32_t>(status->value_or(0));
+  if (auto err = read_report_extras(f, r))
+    return err;
+  if (auto err = read_identity(f, r))
+    return err;
+  if (auto err = read_headers(f.take("headers"), r.headers))
+    return err;
+  if (auto err = f.unknown())
+    return err;
+  return r;
+}
+
+caf::expected<observation> observation_from_json(std::string_view body) {
+  auto doc = parse_object(body);
+  if (!doc)
+    return doc.error();
+  fields f{*doc};
+  observation o;
+  if (auto err = read_agent(f, o.agent))
+    return err;
+  if (auto err = read_identity(f, o))
+    return err;
+  if (auto err = read_headers(f.take("headers"), o.headers))
+    return err;
+  if (auto err = f.unknown())
+    return err;
+  return o;
+}
+
+caf::expected<query>
+query_from_params(const std::multimap<std::string, std::string>& params,
+                  bool with_subscription) {
+  query q;
+  for (auto& [key, value] : params) {
+    if (params.count(key) > 1)
+      return bad("query parameter '" + sanitize_utf8(key, 64)
+                 + "' is given more than once");
+    if (key == "agent") {
+      q.agent = value;
+    } else if (key == "subscription" && with_subscription) {
+      q.subscription = value;
+    } else if (key == "limit") {
+      uint64_t n = 0;
+      bool digits
+        = !value.empty() && value.size() <= 9
+          && value.find_first_not_of("0123456789") == std::string::npos;
+      if (digits)
+        n = std::stoull(value);
+      if (!digits || n < 1 || n > max_query_limit)
+        return bad("limit must be from 1 to "
+                   + std::to_string(max_query_limit));
+      q.limit = static_cast<uint32_t>(n);
+    } else {
+      return bad("unknown query parameter '" + sanitize_utf8(key, 64) + "'");
+    }
+  }
+  if (auto err = validate_query(q))
+    return err;
+  return q;
+}
+
+int status_of(const caf::error& err) {
+  if (err.category() == error_category) {
+    switch (static_cast<ec>(err.code())) {
+    case ec::invalid_name:
+    case ec::invalid_argument:
+      return 400;
+    case ec::unknown_agent:
+    case ec::unknown_subscription:
+    case ec::not_found:
+      return 404;
+    case ec::duplicate_agent:
+    case ec::conflict:
+      return 409;
+    case ec::unavailable:
+    case ec::shutting_down:
+    case ec::docker_unreachable:
+      return 503;
+    case ec::timeout:
+      return 504;
+    default:
+      return 500;
+    }
+  }
+  if (err == caf::sec::request_timeout)
+    return 504;
+  if (err == caf::sec::request_receiver_down)
+    return 503;
+  return 500;
+}
+
+json error_json(std::string_view code, std::string_view message) {
+  return {{"error", {{"code", code}, {"message", message}}}};
+}
+
+json error_json(const caf::error& err) {
+  std::string code;
+  if (err.category() == error_category)
+    code = to_string(static_cast<ec>(err.code()));
+  else if (err == caf::sec::request_timeout)
+    code = "timeout";
+  else if (err == caf::sec::request_receiver_down)
+    code = "unavailable";
+  else
+    code = "internal";
+  return error_json(code, render(err));
+}
+
+bool any_container(const std::vector<agent_info>& agents) {
+  for (auto& a : agents)
+    if (a.container)
+      return true;
+  return false;
+}
+
+readiness judge_readiness(const status_info& st,
+                          const std::vector<agent_info>& agents,
+                          std::optional<bool> engine_up, bool draining) {
+  readiness r;
+  auto no = [&r](std::string why) {
+    r.ready = false;
+    r.reasons.push_back(std::move(why));
+  };
+  if (draining)
+    no("the daemon is shutting down");
+  for (auto& c : st.components)
+    if (c.state != health::running)
+      no("component " + c.name + " did not answer: " + c.error);
+  if (st.store && !st.store->writable)
+    no("the store cannot write: " + st.store->write_error);
+  if (any_container(agents) && engine_up && !*engine_up)
+    no("the Docker engine does not answer");
+  return r;
+}
+
+metric_gauges gauges_of(const status_info& st,
+                        const std::vector<agent_info>& agents, bool engine_up) {
+  metric_gauges g;
+  g.agents = agents.size();
+  for (auto& a : agents) {
+    if (a.generation > a.applied_generation)
+      ++g.agents_behind;
+    if (a.container)
+      ++g.containers;
+  }
+  if (st.pool) {
+    g.subscriptions = st.pool->subscriptions;
+    g.subscriptions_excluded = st.pool->excluded;
+  }
+  if (st.store)
+    g.notifications_pending = st.store->notifications_pending;
+  g.docker_engine_up = engine_up;
+  for (auto& c : st.components)
+    if (c.state != health::running)
+      ++g.components_unresponsive;
+  return g;
+}
+
+} // namespace sb::http

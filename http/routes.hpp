@@ -1,0 +1,76 @@
+#pragma once
+
+// The HTTP front's pure half: JSON bodies and query strings in, the same
+// messages the CAF FRONT DOOR takes out; errors as HTTP statuses with
+// {"error": {"code", "message"}}; readiness and metric gauges from what the
+// daemon's components answered. Nothing here talks to an actor or a socket,
+// so every rule is tested case by case (tests/http/routes_test.cpp).
+
+#include "actors/metrics.hpp"
+#include "messages/status.hpp"
+#include "messages/types.hpp"
+
+#include <caf/error.hpp>
+#include <caf/expected.hpp>
+
+#include <nlohmann/json.hpp>
+
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace sb::http {
+
+/// Largest request body accepted (413 above).
+constexpr size_t max_body_bytes = 64 * 1024;
+
+/// POST /v1/reports: {"agent", "status", and optionally "kind", "error",
+/// "subscription", "token_sha256", "generation", "retry_after" (seconds),
+/// "reset_at" (ISO-8601), "headers" (object: name -> value or [values]),
+/// "execution_id", "source"}. Unknown fields and wrong types are errors
+/// (ec::invalid_argument); the FRONT DOOR checks the values.
+caf::expected<failure_report> report_from_json(std::string_view body);
+
+/// POST /v1/observations: {"agent", "headers", and optionally
+/// "subscription", "token_sha256", "generation", "source"}.
+caf::expected<observation> observation_from_json(std::string_view body);
+
+/// The filters of /v1/events, /v1/history (agent, subscription, limit) and
+/// /v1/notifications (agent, limit): an unknown or repeated parameter is an
+/// error.
+caf::expected<query>
+query_from_params(const std::multimap<std::string, std::string>& params,
+                  bool with_subscription);
+
+/// The HTTP status of an error: 400 bad input, 404 unknown agent or
+/// subscription, 409 conflict, 503 unavailable or shutting down, 504
+/// timeout, 500 anything else.
+int status_of(const caf::error& err);
+
+/// {"error": {"code": "...", "message": "..."}}.
+nlohmann::json error_json(const caf::error& err);
+nlohmann::json error_json(std::string_view code, std::string_view message);
+
+/// What /readyz answers: ready, or the reasons why not.
+struct readiness {
+  bool ready = true;
+  std::vector<std::string> reasons;
+};
+
+/// Ready when every component answered, the store is writable, the Docker
+/// engine answered if any agent has a container (`engine_up` nothing: not
+/// asked), and the daemon is not draining.
+readiness judge_readiness(const status_info& st,
+                          const std::vector<agent_info>& agents,
+                          std::optional<bool> engine_up, bool draining);
+
+/// True if any agent runs in a container (the engine matters then).
+bool any_container(const std::vector<agent_info>& agents);
+
+/// The gauges of a scrape.
+metric_gauges gauges_of(const status_info& st,
+                        const std::vector<agent_info>& agents, bool engine_up);
+
+} // namespace sb::http

@@ -1,0 +1,238 @@
+// The JSON shape of each answer (messages/json.hpp).
+
+#include "messages/json.hpp"
+
+#include "messages/kinds.hpp"
+#include "messages/time.hpp"
+
+namespace sb {
+
+namespace {
+
+nlohmann::json opt(const caf::optional<std::string>& x) {
+  if (x)
+    return *x;
+  return nullptr;
+}
+
+nlohmann::json kind_or_null(failure_kind x) {
+  if (x == failure_kind::none)
+    return nullptr;
+  return to_string(x);
+}
+
+nlohmann::json apply_or_null(const apply_outcome& x) {
+  if (x.result == apply_result::none)
+    return nullptr;
+  return to_string(x);
+}
+
+nlohmann::json component_json(const store_status& x) {
+  return {{"path", x.path},
+          {"commits", x.commits},
+          {"writes", x.writes},
+          {"failed_commits", x.failed_commits},
+          {"failed_writes", x.failed_writes},
+          {"largest_batch", x.largest_batch},
+          {"isolated_batches", x.isolated_batches},
+          {"pending", x.pending},
+          {"writable", x.writable},
+          {"write_error", x.write_error.empty()
+                            ? nlohmann::json(nullptr)
+                            : nlohmann::json(x.write_error)},
+          {"notifications_pending", x.notifications_pending}};
+}
+
+nlohmann::json component_json(const pool_status& x) {
+  return {{"subscriptions", x.subscriptions},
+          {"excluded", x.excluded},
+          {"selections", x.selections},
+          {"exhausted", x.exhausted}};
+}
+
+nlohmann::json component_json(const supervisor_status& x) {
+  return {{"containers", x.containers},
+          {"by_state", x.by_state},
+          {"queued", x.queued},
+          {"workers", x.workers},
+          {"workers_busy", x.workers_busy},
+          {"operations", x.operations},
+          {"coalesced", x.coalesced},
+          {"superseded", x.superseded},
+          {"docker_socket", x.docker_socket}};
+}
+
+nlohmann::json component_json(const intake_status& x) {
+  return {{"open_connections", x.open_connections},
+          {"max_connections", x.max_connections},
+          {"accepted", x.accepted},
+          {"refused", x.refused},
+          {"closed_oversize", x.closed_oversize},
+          {"closed_bad_header", x.closed_bad_header},
+          {"closed_slow_reader", x.closed_slow_reader},
+          {"tls_failures", x.tls_failures},
+          {"buffered", x.buffered}};
+}
+
+nlohmann::json component_json(const admin_status& x) {
+  return {{"agents", x.agents},
+          {"watchers", x.watchers},
+          {"retention_deleted", x.retention_deleted}};
+}
+
+nlohmann::json number_or_null(const caf::optional<double>& x) {
+  return x ? nlohmann::json(*x) : nlohmann::json(nullptr);
+}
+
+} // namespace
+
+nlohmann::json iso_or_null(millis t) {
+  if (t == 0)
+    return nullptr;
+  return format_iso(t);
+}
+
+nlohmann::json to_json(const report_result& x) {
+  return {
+    {"outcome", to_string(x.result)},
+    {"agent", x.agent},
+    {"from", opt(x.from)},
+    {"to", opt(x.to)},
+    {"generation", x.generation},
+    {"failure_kind", kind_or_null(x.kind)},
+    {"reason", x.reason},
+    {"event_count", x.event_count},
+    {"apply", apply_or_null(x.apply)},
+    {"retry_after_ms", x.retry_after_ms},
+    {"reset_at", iso_or_null(x.reset_at)},
+  };
+}
+
+nlohmann::json to_json(const subscription_info& x) {
+  return {
+    {"id", x.id},
+    {"name", x.name},
+    {"fingerprint", x.fingerprint},
+    {"agent_count", x.agent_count},
+    {"excluded_until", iso_or_null(x.excluded_until)},
+    {"reset_at", iso_or_null(x.reset_at)},
+    {"utilization_5h", number_or_null(x.utilization_5h)},
+    {"utilization_7d", number_or_null(x.utilization_7d)},
+    {"reset_5h_at", iso_or_null(x.reset_5h_at)},
+    {"reset_7d_at", iso_or_null(x.reset_7d_at)},
+    {"provider_status", to_string(x.status)},
+    {"evidence_at", iso_or_null(x.evidence_at)},
+    {"failures_2h", x.failures_2h},
+    {"failures_24h", x.failures_24h},
+    {"failures_2h_by_kind", x.failures_2h_by_kind},
+    {"failures_24h_by_kind", x.failures_24h_by_kind},
+    {"created_at", iso_or_null(x.created_at)},
+    {"updated_at", iso_or_null(x.updated_at)},
+  };
+}
+
+nlohmann::json to_json(const subscription_change& x) {
+  auto result = to_json(x.info);
+  result["rotated"] = x.rotated;
+  result["reloading"] = x.reloading;
+  return result;
+}
+
+nlohmann::json to_json(const agent_info& x) {
+  nlohmann::json last_apply = nullptr;
+  if (x.last_apply.result != apply_result::none)
+    last_apply = {{"result", to_string(x.last_apply)},
+                  {"at", iso_or_null(x.last_apply_at)}};
+  return {
+    {"name", x.name},
+    {"subscription", opt(x.subscription)},
+    {"generation", x.generation},
+    {"applied_generation", x.applied_generation},
+    {"container", opt(x.container)},
+    {"container_state", x.container
+                          ? nlohmann::json(to_string(x.container_state))
+                          : nlohmann::json(nullptr)},
+    {"switching", x.switching},
+    {"auto_switch", to_string(x.auto_switch)},
+    {"last_apply", last_apply},
+    {"last_switch_at", iso_or_null(x.last_switch_at)},
+    {"epoch_started_at", iso_or_null(x.epoch_started_at)},
+    {"settle_until", iso_or_null(x.settle_until)},
+    {"retry_at", iso_or_null(x.retry_at)},
+    {"recent_switches", x.recent_switches},
+    {"mailbox", x.mailbox},
+  };
+}
+
+nlohmann::json to_json(const status_info& x) {
+  auto components = nlohmann::json::object();
+  for (auto& c : x.components) {
+    nlohmann::json entry = nlohmann::json::object();
+    if (c.name == "admin")
+      entry = component_json(x.admin);
+    else if (c.name == "intake" && x.intake)
+      entry = component_json(*x.intake);
+    else if (c.name == "store" && x.store)
+      entry = component_json(*x.store);
+    else if (c.name == "subscription-pool" && x.pool)
+      entry = component_json(*x.pool);
+    else if (c.name == "container-supervisor" && x.supervisor)
+      entry = component_json(*x.supervisor);
+    entry["state"] = to_string(c.state);
+    if (!c.error.empty())
+      entry["error"] = c.error;
+    components[c.name] = std::move(entry);
+  }
+  return {
+    {"version", x.version},
+    {"protocol", x.protocol},
+    {"started_at", iso_or_null(x.started_at)},
+    {"uptime_s", static_cast<double>(x.uptime_ms) / 1000.0},
+    {"agents", x.agents},
+    {"subscriptions", x.subscriptions ? nlohmann::json(*x.subscriptions)
+                                      : nlohmann::json(nullptr)},
+    {"components", components},
+  };
+}
+
+nlohmann::json to_json(const event_info& x) {
+  return {
+    {"id", x.id},
+    {"agent", x.agent},
+    {"subscription", x.subscription},
+    {"kind", to_string(x.kind)},
+    {"reason", x.reason},
+    {"status", x.status},
+    {"message", x.message},
+    {"source", x.source},
+    {"execution_id", x.execution_id},
+    {"reset_at", iso_or_null(x.reset_at)},
+    {"at", iso_or_null(x.at)},
+  };
+}
+
+nlohmann::json to_json(const history_info& x) {
+  return {
+    {"id", x.id},
+    {"agent", x.agent},
+    {"from", opt(x.from)},
+    {"to", opt(x.to)},
+    {"trigger", to_string(x.by)},
+    {"generation", x.generation},
+    {"failure_kind", kind_or_null(x.kind)},
+    {"event_count", x.event_count},
+    {"apply", to_string(x.apply)},
+    {"at", iso_or_null(x.at)},
+  };
+}
+
+nlohmann::json to_json(const notification_info& x) {
+  return {
+    {"id", x.id},           {"agent", x.agent},
+    {"kind", x.kind},       {"title", x.title},
+    {"message", x.message}, {"priority", x.priority},
+    {"status", x.status},   {"created_at", iso_or_null(x.created_at)},
+  };
+}
+
+} // namespace sb
