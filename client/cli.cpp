@@ -66,14 +66,47 @@ struct options {
   uint32_t limit = 50;
 };
 
-/// A failure to report: message and exit status.
+/// A failure to report: message, exit status and, for --json, a code
+/// ("usage" for a wrong command line, else the daemon's error code).
 struct failure {
   std::string message;
   int code = 1;
+  std::string name;
 };
 
-[[noreturn]] void fail(const std::string& message, int code = 1) {
-  throw failure{message, code};
+/// Exit status 2: bad input from the caller (an option, an argument, a
+/// file it names), found before anything is sent; 1: anything else (the
+/// daemon unreachable, or its refusal).
+[[noreturn]] void fail(const std::string& message, int code = 1,
+                       std::string name = {}) {
+  if (name.empty())
+    name = code == 2 ? "usage" : "error";
+  throw failure{message, code, std::move(name)};
+}
+
+/// The code of an error for --json: ours by name, CAF's as "error".
+std::string code_of(const caf::error& err) {
+  if (err.category() == error_category)
+    return to_string(static_cast<ec>(err.code()));
+  if (err == caf::sec::request_timeout)
+    return "timeout";
+  return "error";
+}
+
+/// Prints a failure: one line on stderr, or with --json one object on
+/// stdout ({"error": {"code", "message"}}).
+int report_failure(bool json, const failure& f) {
+  std::fflush(stdout);
+  if (json) {
+    std::cout << nlohmann::json{{"error",
+                                 {{"code", f.name}, {"message", f.message}}}}
+                   .dump()
+              << '\n';
+    std::cout.flush();
+  } else {
+    std::fprintf(stderr, "switchboard: %s\n", f.message.c_str());
+  }
+  return f.code;
 }
 
 /// Reads at most `limit` bytes of a file ('-' = standard input): a token
@@ -147,7 +180,7 @@ public:
     auto fd = connect(*sys_, o.ep);
     if (!fd) {
       // A hung connect keeps a thread busy: leave without cleanup.
-      std::fprintf(stderr, "switchboard: %s\n", render(fd.error()).c_str());
+      report_failure(o.json, failure{render(fd.error()), 1, "unavailable"});
       std::fflush(stdout);
       std::_Exit(1);
     }
@@ -166,7 +199,7 @@ public:
       static_cast<int64_t>(std::llround(opts_.timeout_s * 1000)));
     auto result = client::call<T>(*sys_, fd_, timeout, std::forward<Ts>(xs)...);
     if (!result)
-      fail(render(result.error()));
+      fail(render(result.error()), 1, code_of(result.error()));
     return std::move(*result);
   }
 
@@ -188,6 +221,20 @@ void print(const options& o, const nlohmann::json& j, const std::string& text) {
   else
     std::cout << text;
   std::cout.flush();
+}
+
+/// A setting's value for --json: a number if it is one ("6", "0.95"), the
+/// text otherwise ("on", "2h", "off").
+nlohmann::json setting_json(const std::string& value) {
+  bool numeric = !value.empty()
+                 && value.find_first_not_of("0123456789.") == std::string::npos
+                 && std::count(value.begin(), value.end(), '.') <= 1
+                 && value.front() != '.' && value.back() != '.';
+  if (!numeric)
+    return value;
+  if (value.find('.') == std::string::npos && value.size() <= 18)
+    return std::stoll(value);
+  return std::stod(value);
 }
 
 std::string opt_text(const caf::optional<std::string>& x) {
@@ -461,6 +508,8 @@ void cmd_report(const options& o) {
   check(validate_name("agent name", r.agent));
   if (r.status == 0 && r.kind == failure_kind::none)
     fail("report needs --status CODE (or --kind rate_limit|auth)", 2);
+  if (r.status != 0 && (r.status < 100 || r.status > 599))
+    fail("--status must be an HTTP status from 100 to 599", 2);
   r.error = sanitize_utf8(r.error, max_error_bytes);
   session s{o};
   auto res = s.call<report_result>(report_atom::value, std::move(r));
@@ -474,20 +523,23 @@ void cmd_settings_get(const options& o) {
     auto i = all.find(o.name);
     if (i == all.end())
       fail("unknown setting '" + o.name + "'");
-    print(o, {{i->first, i->second}}, i->second + "\n");
+    print(o, {{i->first, setting_json(i->second)}}, i->second + "\n");
     return;
   }
   std::string text;
-  for (auto& [k, v] : all)
+  auto doc = nlohmann::json::object();
+  for (auto& [k, v] : all) {
     text += k + " = " + v + "\n";
-  print(o, nlohmann::json(all), text);
+    doc[k] = setting_json(v);
+  }
+  print(o, doc, text);
 }
 
 void cmd_settings_set(const options& o) {
   session s{o};
   auto all = s.call<settings_map>(setting_atom::value, o.name, o.second);
   auto value = all.count(o.name) ? all.at(o.name) : o.second;
-  print(o, {{o.name, value}}, o.name + " = " + value + "\n");
+  print(o, {{o.name, setting_json(value)}}, o.name + " = " + value + "\n");
 }
 
 query make_query(const options& o) {
@@ -594,6 +646,9 @@ int run_cli(int argc, char** argv) {
   CLI::App app{"switchboard: talk to a running switchboardd"};
   app.set_version_flag("--version", version());
   app.require_subcommand(1);
+  // The global options (--json, --port, ...) also after the subcommand:
+  // `switchboard agent list --json`. Subcommands inherit this.
+  app.fallthrough();
   app.add_option("--host", o.ep.host, "daemon address (default 127.0.0.1)");
   app.add_option("--port", o.ep.port, "daemon port (default 7411)");
   app.add_option("--config", o.config,
@@ -758,8 +813,12 @@ int run_cli(int argc, char** argv) {
   } catch (const CLI::Success& e) {
     return app.exit(e); // --help, --version
   } catch (const CLI::ParseError& e) {
-    std::fprintf(stderr, "switchboard: %s (see --help)\n", e.what());
-    return 2;
+    // --json may not have been read yet when parsing stopped.
+    bool json = o.json || std::any_of(argv + 1, argv + argc, [](char* a) {
+                  return std::strcmp(a, "--json") == 0;
+                });
+    return report_failure(
+      json, failure{std::string{e.what()} + " (see --help)", 2, "usage"});
   }
   o.host_given = app.count("--host") > 0;
   o.port_given = app.count("--port") > 0;
@@ -770,9 +829,7 @@ int run_cli(int argc, char** argv) {
     if (command)
       command();
   } catch (const failure& f) {
-    std::fflush(stdout);
-    std::fprintf(stderr, "switchboard: %s\n", f.message.c_str());
-    return f.code;
+    return report_failure(o.json, f);
   }
   return 0;
 }

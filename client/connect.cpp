@@ -40,6 +40,25 @@ void configure(caf::actor_system_config& cfg, const endpoint& ep) {
   }
 }
 
+namespace {
+
+/// Why a connection failed, in the operator's words (not CAF's error names).
+std::string connect_failure(const caf::error& err, bool tls) {
+  if (err == caf::sec::cannot_connect_to_node)
+    return "nothing accepts connections there";
+  if (err == caf::sec::malformed_basp_message
+      || err == caf::sec::connection_timeout)
+    return tls ? "the connection closed during the TLS handshake: check the "
+                 "certificates"
+               : "the connection closed before the handshake: not a "
+                 "switchboardd, or one that needs TLS (--tls or --tls-ca)";
+  if (err == caf::sec::request_timeout)
+    return "no answer";
+  return "connection failed";
+}
+
+} // namespace
+
 caf::expected<front_door_actor> connect(caf::actor_system& sys,
                                         const endpoint& ep,
                                         std::chrono::milliseconds timeout) {
@@ -78,7 +97,8 @@ caf::expected<front_door_actor> connect(caf::actor_system& sys,
                               "expects (version mismatch)");
     }
     return make_error(ec::unavailable, "daemon not reachable at " + where + " ("
-                                         + sys.render(err) + ")");
+                                         + connect_failure(err, ep.tls())
+                                         + ")");
   }
   return std::move(*handle);
 }

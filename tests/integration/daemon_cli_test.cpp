@@ -237,7 +237,7 @@ TEST_F(daemon_cli_test, state_survives_a_restart) {
   }
   auto settings = ok({"settings", "get"});
   EXPECT_EQ(settings["auto-switch"], "off");
-  EXPECT_EQ(settings["switch-budget"], "3");
+  EXPECT_EQ(settings["switch-budget"], 3); // a JSON number
   EXPECT_EQ(ok({"agent", "show", "a2"})["auto_switch"], "off");
 }
 
@@ -261,6 +261,42 @@ TEST_F(daemon_cli_test, unreachable_daemon_is_a_clear_error) {
   EXPECT_NE(res.err.find("not reachable"), std::string::npos) << res.err;
   EXPECT_EQ(std::count(res.err.begin(), res.err.end(), '\n'), 1) << res.err;
   EXPECT_LT(took, std::chrono::seconds(10));
+}
+
+TEST_F(daemon_cli_test, json_after_the_subcommand_and_json_errors) {
+  ok({"subscription", "add", "sub-a", "--token-file", "-"}, "t-a");
+  auto after = run({cli_binary(), "--port", std::to_string(daemon->port()),
+                    "subscription", "list", "--json"});
+  ASSERT_EQ(after.rc, 0) << after.err;
+  EXPECT_EQ(nlohmann::json::parse(after.out).at(0)["name"], "sub-a");
+  // The daemon's refusal: exit 1, the daemon's code.
+  auto unknown = run({cli_binary(), "--port", std::to_string(daemon->port()),
+                      "agent", "show", "ghost", "--json"});
+  EXPECT_EQ(unknown.rc, 1);
+  EXPECT_TRUE(unknown.err.empty()) << unknown.err;
+  auto doc = nlohmann::json::parse(unknown.out);
+  EXPECT_EQ(doc["error"]["code"], "unknown_agent");
+  EXPECT_EQ(doc["error"]["message"], "unknown agent 'ghost'");
+  // Bad input: exit 2, code "usage", nothing sent.
+  auto usage = run({cli_binary(), "--port", std::to_string(daemon->port()),
+                    "report", "a1", "--status", "42", "--json"});
+  EXPECT_EQ(usage.rc, 2);
+  EXPECT_EQ(nlohmann::json::parse(usage.out)["error"]["code"], "usage");
+  auto parse = run({cli_binary(), "--json", "agent", "list", "--frob"});
+  EXPECT_EQ(parse.rc, 2);
+  EXPECT_EQ(nlohmann::json::parse(parse.out)["error"]["code"], "usage");
+  // Not reachable: exit 1, "unavailable", in the operator's words.
+  auto away = run({cli_binary(), "--port", "1", "status", "--json"});
+  EXPECT_EQ(away.rc, 1);
+  auto gone = nlohmann::json::parse(away.out);
+  EXPECT_EQ(gone["error"]["code"], "unavailable");
+  EXPECT_EQ(gone["error"]["message"].get<std::string>().find("system_error"),
+            std::string::npos)
+    << gone.dump();
+  // Settings: numbers are numbers, words stay words.
+  auto settings = ok({"settings", "get"});
+  EXPECT_TRUE(settings["switch-budget"].is_number()) << settings.dump();
+  EXPECT_EQ(settings["auto-switch"], "on");
 }
 
 TEST_F(daemon_cli_test, usage_errors_exit_2) {

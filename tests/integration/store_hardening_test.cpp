@@ -69,7 +69,7 @@ TEST_F(store_hardening, an_outside_writer_does_not_lock_the_daemon_out) {
   auto events = ok({"events", "--limit", "100"});
   EXPECT_EQ(events.size(), 6u);
   EXPECT_EQ(ok({"agent", "list"}).size(), 3u);
-  EXPECT_EQ(ok({"settings", "get"})["switch-budget"], "9");
+  EXPECT_EQ(ok({"settings", "get"})["switch-budget"], 9);
   auto st = ok({"status"});
   EXPECT_EQ(st["components"]["store"]["failed_commits"], 0) << st.dump();
   // And the outside reader sees what the daemon wrote.
