@@ -5,16 +5,21 @@
 // --daemon PATH) as a separate process on a temporary database and a free
 // loopback port, registers S subscriptions and A agents (agent i on
 // subscription i mod S), then sends B concurrent 429 reports for every agent
-// at once over CAF's network from this process, waits for every reply and
-// checks the result: exactly A switches when S >= 2A, one notification per
-// switch, A*B events. Prints a table, or one JSON line with --json. Exits
-// non-zero if the check fails.
+// from this process, waits for every reply and checks the result: exactly A
+// switches when S >= 2A, one notification per switch, A*B events. The reports
+// go through one of the daemon's two doors (--transport): `caf` (default) all
+// at once over CAF's network from one actor, or `http` as POST /v1/reports
+// to the daemon's HTTP front on a free port, over --http-connections
+// keep-alive connections at once (bench/http_burst.hpp). Registration and
+// the checks use CAF either way. Prints a table, or one JSON line with
+// --json. Exits non-zero if the check fails.
 //
 // Scale mode (--scale): writes A agents and S subscriptions straight into a
 // new database, starts the daemon on it and reports the boot time until the
 // front door accepts connections, its resident memory, and the latency of
 // `status` and `agent show`.
 
+#include "bench/http_burst.hpp"
 #include "client/connect.hpp"
 #include "messages/actors.hpp"
 #include "messages/register.hpp"
@@ -52,6 +57,7 @@
 #include <thread>
 
 using namespace sb;
+using sb::bench::burst_outcome;
 using clock_type = std::chrono::steady_clock;
 
 namespace {
@@ -69,6 +75,10 @@ struct options {
   std::vector<std::string> daemon_args;
   bool transport_only = false;
   bool wait = false;
+  /// The door the burst goes through: "caf" or "http".
+  std::string transport = "caf";
+  int http_connections = 64;
+  int http_workers = 8;
 };
 
 double ms_since(clock_type::time_point t) {
@@ -136,12 +146,22 @@ double rss_mb(pid_t pid) {
 struct daemon_child {
   pid_t pid = -1;
   uint16_t port = 0;
+  /// Set before start: serve HTTP on a free port too (else the front is off).
+  bool http = false;
+  uint16_t http_port = 0;
   double boot_s = 0;
+
+  bool listening() const {
+    return port_open(port) && (!http || port_open(http_port));
+  }
 
   bool start(const std::string& binary, const std::string& dir,
              const std::string& log_level,
              const std::vector<std::string>& extra) {
     port = free_port();
+    http_port = 0;
+    while (http && (http_port == 0 || http_port == port))
+      http_port = free_port();
     auto started = clock_type::now();
     pid = ::fork();
     if (pid == 0) {
@@ -154,6 +174,8 @@ struct daemon_child {
       auto db_arg = "--switchboard.db-path=" + dir + "/bench.db";
       auto level_arg = "--switchboard.log-level=" + log_level;
       auto sock_arg = "--switchboard.docker-socket=" + dir + "/no-docker.sock";
+      auto http_arg = "--switchboard.http-port="
+                      + (http ? std::to_string(http_port) : "-1");
       std::vector<std::string> args;
       if (auto wrapper = std::getenv("SB_BENCH_DAEMON_WRAPPER")) {
         // For profiling, e.g. "valgrind --tool=callgrind" (split at spaces).
@@ -161,7 +183,8 @@ struct daemon_child {
         for (std::string w; words >> w;)
           args.push_back(w);
       }
-      args.insert(args.end(), {binary, port_arg, db_arg, level_arg, sock_arg});
+      args.insert(args.end(),
+                  {binary, port_arg, db_arg, level_arg, sock_arg, http_arg});
       args.insert(args.end(), extra.begin(), extra.end());
       std::vector<char*> argv;
       for (auto& a : args)
@@ -170,10 +193,11 @@ struct daemon_child {
       ::execvp(argv[0], argv.data());
       ::_exit(127);
     }
-    // Bounded wait until the front door accepts connections.
+    // Bounded wait until the front door (and the HTTP front) accept
+    // connections.
     auto deadline = started + std::chrono::seconds(120);
     while (clock_type::now() < deadline) {
-      if (port_open(port)) {
+      if (listening()) {
         boot_s = ms_since(started) / 1000.0;
         return true;
       }
@@ -207,13 +231,6 @@ struct bench_config : caf::actor_system_config {
 
 /// Sends every report at once from one actor and records, per report, the
 /// time from send to reply.
-struct burst_outcome {
-  std::vector<double> latencies_ms;
-  size_t errors = 0;
-  std::map<std::string, size_t> outcomes;
-  double wall_s = 0;
-};
-
 burst_outcome run_burst(caf::actor_system& sys, const front_door_actor& fd,
                         std::vector<failure_report> reports) {
   auto done = std::make_shared<std::promise<burst_outcome>>();
@@ -241,8 +258,9 @@ burst_outcome run_burst(caf::actor_system& sys, const front_door_actor& fd,
               out->outcomes["ping"]++;
               finish();
             },
-            [=](caf::error&) {
-              ++out->errors;
+            [=](caf::error& err) {
+              if (++out->errors == 1)
+                out->first_error = render(err);
               finish();
             });
         continue;
@@ -256,9 +274,10 @@ burst_outcome run_burst(caf::actor_system& sys, const front_door_actor& fd,
             out->outcomes[to_string(res.result)]++;
             finish();
           },
-          [=](caf::error&) {
+          [=](caf::error& err) {
             out->latencies_ms.push_back(ms_since(sent));
-            ++out->errors;
+            if (++out->errors == 1)
+              out->first_error = render(err);
             finish();
           });
     }
@@ -294,7 +313,14 @@ std::optional<front_door_actor> start_and_connect(const options& o,
                                                   const std::string& dir,
                                                   daemon_child& d,
                                                   caf::actor_system& sys) {
-  if (!d.start(o.daemon, dir, o.log_level, o.daemon_args)) {
+  // The bench's own daemon options first: a --daemon-arg may override them.
+  std::vector<std::string> extra;
+  d.http = o.transport == "http";
+  if (d.http)
+    extra.push_back("--switchboard.http-workers="
+                    + std::to_string(o.http_workers));
+  extra.insert(extra.end(), o.daemon_args.begin(), o.daemon_args.end());
+  if (!d.start(o.daemon, dir, o.log_level, extra)) {
     std::cerr << "switchboard-bench: the daemon did not start (see " << dir
               << "/daemon.log)\n";
     return std::nullopt;
@@ -309,14 +335,9 @@ std::optional<front_door_actor> start_and_connect(const options& o,
   return *fd;
 }
 
-int burst_mode(const options& o, const std::string& dir) {
-  daemon_child d;
-  bench_config cfg;
-  caf::actor_system sys{cfg};
-  auto fd_res = start_and_connect(o, dir, d, sys);
-  if (!fd_res)
-    return 2;
-  auto fd = *fd_res;
+/// Registers S subscriptions and A agents (agent i on subscription i mod S).
+void register_fleet(caf::actor_system& sys, const front_door_actor& fd,
+                    const options& o) {
   for (int i = 0; i < o.subscriptions; ++i)
     must<subscription_change>(sys, fd, sub_add_atom::value, sub_name(i),
                               secret{"bench-token-" + std::to_string(i)});
@@ -324,8 +345,11 @@ int burst_mode(const options& o, const std::string& dir) {
     must<agent_info>(
       sys, fd, agent_add_atom::value,
       agent_spec{agent_name(i), sub_name(i % o.subscriptions), ""});
-  // The burst: B reports per agent, all in flight at once. Each names the
-  // subscription the failed request ran on, as the platform knows it.
+}
+
+/// The burst: B reports per agent. Each names the subscription the failed
+/// request ran on, as the platform knows it.
+std::vector<failure_report> make_reports(const options& o) {
   std::vector<failure_report> reports;
   reports.reserve(static_cast<size_t>(o.agents) * o.burst);
   for (int b = 0; b < o.burst; ++b)
@@ -341,6 +365,125 @@ int burst_mode(const options& o, const std::string& dir) {
   if (o.transport_only)
     for (auto& r : reports)
       r.agent.clear();
+  return reports;
+}
+
+/// What the burst left in the database.
+struct burst_counts {
+  int64_t switches = 0;
+  int64_t notifications = 0;
+  int64_t events = 0;
+};
+
+burst_counts count_results(const std::string& dir) {
+  SQLite::Database db{dir + "/bench.db", SQLite::OPEN_READONLY};
+  burst_counts c;
+  c.switches = count(db, "SELECT COUNT(*) FROM switch_history "
+                         "WHERE trigger = 'auto'");
+  c.notifications = count(db, "SELECT COUNT(*) FROM notifications "
+                              "WHERE kind = 'switch'");
+  c.events = count(db, "SELECT COUNT(*) FROM failure_events");
+  return c;
+}
+
+/// The daemon's side of the burst, measured around it.
+struct burst_costs {
+  double daemon_cpu_s = 0;
+  double bench_cpu_s = 0;
+  double daemon_rss_mb = 0;
+  store_status store;
+};
+
+nlohmann::json burst_summary(const options& o, const burst_outcome& out,
+                             const burst_counts& c, const burst_costs& k) {
+  int64_t total = static_cast<int64_t>(o.agents) * o.burst;
+  bool ok = out.errors == 0 && c.events == total
+            && c.notifications == c.switches
+            && (o.subscriptions < 2 * o.agents || c.switches == o.agents);
+  nlohmann::json j = {
+    {"mode", "burst"},
+    {"transport", o.transport},
+    {"agents", o.agents},
+    {"subscriptions", o.subscriptions},
+    {"burst", o.burst},
+    {"reports", total},
+    {"switches", c.switches},
+    {"notifications", c.notifications},
+    {"events", c.events},
+    {"errors", out.errors},
+    {"outcomes", out.outcomes},
+    {"wall_s", out.wall_s},
+    {"reports_per_s", static_cast<double>(total) / out.wall_s},
+    {"min_ms", percentile(out.latencies_ms, 0.0)},
+    {"p50_ms", percentile(out.latencies_ms, 0.50)},
+    {"p99_ms", percentile(out.latencies_ms, 0.99)},
+    {"max_ms", percentile(out.latencies_ms, 1.0)},
+    {"daemon_rss_mb", k.daemon_rss_mb},
+    {"daemon_cpu_s", k.daemon_cpu_s},
+    {"store_commits", k.store.commits},
+    {"store_largest_batch", k.store.largest_batch},
+    {"bench_cpu_s", k.bench_cpu_s},
+    {"check", ok ? "passed" : "FAILED"},
+  };
+  if (o.transport == "http") {
+    j["http_connections"] = std::min<int64_t>(total, o.http_connections);
+    j["http_workers"] = o.http_workers;
+  }
+  return j;
+}
+
+void print_burst(const nlohmann::json& j) {
+  std::printf("switchboard burst: %d agents, %d subscriptions, %d reports "
+              "per agent\n",
+              j["agents"].get<int>(), j["subscriptions"].get<int>(),
+              j["burst"].get<int>());
+  if (j["transport"] == "http")
+    std::printf("  transport      http (POST /v1/reports), %d connections, "
+                "%d daemon HTTP workers\n",
+                j["http_connections"].get<int>(), j["http_workers"].get<int>());
+  else
+    std::printf("  transport      caf (all at once from one actor)\n");
+  std::printf("  reports        %lld in %.3f s = %.0f reports/s\n",
+              j["reports"].get<long long>(), j["wall_s"].get<double>(),
+              j["reports_per_s"].get<double>());
+  std::printf("  latency        min %.1f ms, p50 %.1f ms, p99 %.1f ms, "
+              "max %.1f ms\n",
+              j["min_ms"].get<double>(), j["p50_ms"].get<double>(),
+              j["p99_ms"].get<double>(), j["max_ms"].get<double>());
+  std::printf("  switches       %lld, notifications %lld, events %lld\n",
+              j["switches"].get<long long>(),
+              j["notifications"].get<long long>(),
+              j["events"].get<long long>());
+  std::printf("  daemon RSS     %.1f MB\n", j["daemon_rss_mb"].get<double>());
+  std::printf("  CPU            daemon %.3f s, bench %.3f s\n",
+              j["daemon_cpu_s"].get<double>(), j["bench_cpu_s"].get<double>());
+  std::printf("  store          %llu commits since start, largest batch "
+              "%llu\n",
+              j["store_commits"].get<unsigned long long>(),
+              j["store_largest_batch"].get<unsigned long long>());
+  std::printf("  check          %s\n", j["check"].get<std::string>().c_str());
+}
+
+/// Sends the burst through the chosen door.
+burst_outcome send_burst(const options& o, caf::actor_system& sys,
+                         const front_door_actor& fd, const daemon_child& d,
+                         std::vector<failure_report> reports) {
+  if (o.transport == "http")
+    return sb::bench::run_http_burst(d.http_port, reports,
+                                     static_cast<size_t>(o.http_connections));
+  return run_burst(sys, fd, std::move(reports));
+}
+
+int burst_mode(const options& o, const std::string& dir) {
+  daemon_child d;
+  bench_config cfg;
+  caf::actor_system sys{cfg};
+  auto fd_res = start_and_connect(o, dir, d, sys);
+  if (!fd_res)
+    return 2;
+  auto fd = *fd_res;
+  register_fleet(sys, fd, o);
+  auto reports = make_reports(o);
   if (o.wait) {
     // For profiling: attach to the daemon now, then press enter.
     std::cerr << "daemon pid " << d.pid << ": press enter for the burst"
@@ -348,75 +491,26 @@ int burst_mode(const options& o, const std::string& dir) {
     std::string line;
     std::getline(std::cin, line);
   }
+  burst_costs k;
   auto daemon_cpu0 = cpu_s(d.pid);
   auto bench_cpu0 = cpu_s(::getpid());
-  auto out = run_burst(sys, fd, std::move(reports));
-  auto daemon_cpu = cpu_s(d.pid) - daemon_cpu0;
-  auto bench_cpu = cpu_s(::getpid()) - bench_cpu0;
-  auto rss = rss_mb(d.pid);
+  auto out = send_burst(o, sys, fd, d, std::move(reports));
+  k.daemon_cpu_s = cpu_s(d.pid) - daemon_cpu0;
+  k.bench_cpu_s = cpu_s(::getpid()) - bench_cpu0;
+  k.daemon_rss_mb = rss_mb(d.pid);
   // The store's group commit: how many transactions carried the burst.
   auto st = must<status_info>(sys, fd, status_atom::value);
-  auto store = st.store.value_or(store_status{});
+  k.store = st.store.value_or(store_status{});
   d.stop();
-  SQLite::Database db{dir + "/bench.db", SQLite::OPEN_READONLY};
-  auto switches = count(db, "SELECT COUNT(*) FROM switch_history "
-                            "WHERE trigger = 'auto'");
-  auto notes = count(db, "SELECT COUNT(*) FROM notifications "
-                         "WHERE kind = 'switch'");
-  auto events = count(db, "SELECT COUNT(*) FROM failure_events");
-  int64_t total = static_cast<int64_t>(o.agents) * o.burst;
-  bool ok = out.errors == 0 && events == total && notes == switches
-            && (o.subscriptions < 2 * o.agents || switches == o.agents);
-  nlohmann::json j = {
-    {"mode", "burst"},
-    {"agents", o.agents},
-    {"subscriptions", o.subscriptions},
-    {"burst", o.burst},
-    {"reports", total},
-    {"switches", switches},
-    {"notifications", notes},
-    {"events", events},
-    {"errors", out.errors},
-    {"outcomes", out.outcomes},
-    {"wall_s", out.wall_s},
-    {"reports_per_s", static_cast<double>(total) / out.wall_s},
-    {"p50_ms", percentile(out.latencies_ms, 0.50)},
-    {"p99_ms", percentile(out.latencies_ms, 0.99)},
-    {"max_ms", percentile(out.latencies_ms, 1.0)},
-    {"daemon_rss_mb", rss},
-    {"daemon_cpu_s", daemon_cpu},
-    {"store_commits", store.commits},
-    {"store_largest_batch", store.largest_batch},
-    {"bench_cpu_s", bench_cpu},
-    {"check", ok ? "passed" : "FAILED"},
-  };
-  if (o.json) {
+  if (out.errors > 0)
+    std::cerr << "switchboard-bench: " << out.errors
+              << " reports failed; the first: " << out.first_error << "\n";
+  auto j = burst_summary(o, out, count_results(dir), k);
+  if (o.json)
     std::cout << j.dump() << std::endl;
-  } else {
-    std::printf("switchboard burst: %d agents, %d subscriptions, %d reports "
-                "per agent\n",
-                o.agents, o.subscriptions, o.burst);
-    std::printf("  reports        %lld in %.3f s = %.0f reports/s\n",
-                static_cast<long long>(total), out.wall_s,
-                static_cast<double>(total) / out.wall_s);
-    std::printf(
-      "  latency        min %.1f ms, p50 %.1f ms, p99 %.1f ms, "
-      "max %.1f ms\n",
-      percentile(out.latencies_ms, 0.0), percentile(out.latencies_ms, 0.5),
-      percentile(out.latencies_ms, 0.99), percentile(out.latencies_ms, 1.0));
-    std::printf("  switches       %lld, notifications %lld, events %lld\n",
-                static_cast<long long>(switches), static_cast<long long>(notes),
-                static_cast<long long>(events));
-    std::printf("  daemon RSS     %.1f MB\n", rss);
-    std::printf("  CPU            daemon %.3f s, bench %.3f s\n", daemon_cpu,
-                bench_cpu);
-    std::printf("  store          %llu commits since start, largest batch "
-                "%llu\n",
-                static_cast<unsigned long long>(store.commits),
-                static_cast<unsigned long long>(store.largest_batch));
-    std::printf("  check          %s\n", ok ? "passed" : "FAILED");
-  }
-  return ok ? 0 : 1;
+  else
+    print_burst(j);
+  return j["check"] == "passed" ? 0 : 1;
 }
 
 /// Fills a fresh database with S subscriptions and A agents in one
@@ -547,9 +641,28 @@ int main(int argc, char** argv) {
   app.add_flag("--wait", o.wait,
                "wait for a line on stdin before the burst (to attach a "
                "profiler to the daemon)");
+  app
+    .add_option("--transport", o.transport,
+                "the door of the burst: caf (default) or http (POST "
+                "/v1/reports to the daemon's HTTP front)")
+    ->check(CLI::IsMember({"caf", "http"}));
+  app
+    .add_option("--http-connections", o.http_connections,
+                "with --transport http: connections at once (default 64)")
+    ->check(CLI::Range(1, 1024));
+  app
+    .add_option("--http-workers", o.http_workers,
+                "with --transport http: the daemon's "
+                "switchboard.http-workers (default 8)")
+    ->check(CLI::Range(1, 256));
   app.add_option("--keep", o.keep_dir,
                  "use this folder for the database and log, and keep it");
   CLI11_PARSE(app, argc, argv);
+  if (o.transport_only && o.transport != "caf") {
+    std::cerr << "switchboard-bench: --transport-only measures CAF's network "
+                 "layer; it needs --transport caf\n";
+    return 2;
+  }
   if (o.daemon.empty())
     o.daemon = (std::filesystem::path{argv[0]}.parent_path() / "switchboardd")
                  .string();

@@ -543,6 +543,9 @@ http_front::start(caf::actor_system& sys, front_door_actor door,
   s.set_write_timeout(io_timeout_s, 0);
   s.set_keep_alive_timeout(io_timeout_s);
   s.set_keep_alive_max_count(100);
+  // cpp-httplib writes headers and body separately: without TCP_NODELAY the
+  // body waits for the client's delayed ACK (40 ms per request).
+  s.set_tcp_nodelay(true);
   x->install_routes();
   auto port = o.port == 0 ? s.bind_to_any_port(o.host)
                           : (s.bind_to_port(o.host, o.port) ? o.port : -1);
@@ -552,6 +555,10 @@ http_front::start(caf::actor_system& sys, front_door_actor door,
                                          + std::to_string(o.port));
   if (auto problem = check_bound(s, o, x->token.has_value()); !problem.empty())
     return make_error(ec::invalid_argument, problem);
+  // cpp-httplib listens with a backlog of 5: a burst of callers beyond the
+  // queued connections would see dropped SYNs and resets. Listening again
+  // on the bound socket raises it.
+  ::listen(listening_socket(s, !o.tls_certificate.empty()), SOMAXCONN);
   x->port = static_cast<uint16_t>(port);
   x->thread
     = std::thread{[srv = x->server.get()] { srv->listen_after_bind(); }};
