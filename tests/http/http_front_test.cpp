@@ -298,3 +298,27 @@ TEST_F(http_token_test, beyond_loopback_without_tls_it_refuses_to_start) {
   ASSERT_FALSE(front);
   EXPECT_NE(render(front.error()).find("http-token-file"), std::string::npos);
 }
+
+TEST_F(http_token_test, more_callers_than_threads_all_get_answers) {
+  // Two threads, 100 callers at once: the excess waits in the listen
+  // backlog (cpp-httplib's own backlog of 5 dropped their SYNs).
+  add_subscription("sub-a");
+  add_agent("a1", "sub-a");
+  http::http_settings s;
+  s.workers = 2;
+  auto port = start_http(s);
+  ASSERT_NE(port, 0);
+  std::vector<http_reply> replies(100);
+  std::vector<std::thread> callers;
+  for (size_t i = 0; i < replies.size(); ++i)
+    callers.emplace_back([&, i] {
+      replies[i] = http_call("GET", "http://127.0.0.1:" + std::to_string(port)
+                                      + "/v1/agents/a1");
+    });
+  for (auto& t : callers)
+    t.join();
+  for (auto& r : replies) {
+    EXPECT_EQ(r.status, 200) << r.error;
+    EXPECT_EQ(r.json()["name"], "a1");
+  }
+}
