@@ -3,6 +3,7 @@
 
 #include "actors/config.hpp"
 #include "actors/logging.hpp"
+#include "actors/reload.hpp"
 #include "actors/root.hpp"
 #include "http/http_front.hpp"
 #include "intake/basp_guard.hpp"
@@ -86,6 +87,31 @@ caf::expected<opened_database> open_database(const sb::daemon_options& opts) {
   return opened_database{std::move(*lock), std::move(*db)};
 }
 
+/// SIGHUP: the configuration again, from the same file and command line.
+void reload(int argc, char** argv, caf::actor_system& sys, sb::daemon& d,
+            sb::daemon_options& running) {
+  SB_INFO("received SIGHUP: reading the configuration again");
+  sb::daemon_config fresh;
+  if (auto err = fresh.parse_and_check(argc, argv); !err.empty()) {
+    SB_ERROR("configuration reload refused, the running configuration stays: "
+             "{}",
+             err);
+    return;
+  }
+  auto report = sb::apply_reload(sys, d.front_door(), running, fresh.opts);
+  for (auto& key : report.applied)
+    SB_INFO("configuration reload: {} applied", key);
+  for (auto& key : report.need_restart)
+    SB_WARN("configuration reload: {} changed; it takes effect at the next "
+            "restart",
+            key);
+  for (auto& why : report.failed)
+    SB_ERROR("configuration reload: {}", why);
+  if (report.applied.empty() && report.need_restart.empty()
+      && report.failed.empty())
+    SB_INFO("configuration reload: nothing changed");
+}
+
 int run(int argc, char** argv) {
   // Signals reach only the main thread's sigwait(): block them before CAF
   // starts its threads, which inherit the mask.
@@ -93,6 +119,7 @@ int run(int argc, char** argv) {
   sigemptyset(&signals);
   sigaddset(&signals, SIGINT);
   sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   sb::daemon_config cfg;
   if (auto err = cfg.parse_and_check(argc, argv); !err.empty()) {
@@ -138,9 +165,17 @@ int run(int argc, char** argv) {
     }
     (*d)->attach(std::move(*http));
   }
-  int sig = 0;
-  sigwait(&signals, &sig);
-  SB_INFO("received {}", sig == SIGINT ? "SIGINT" : "SIGTERM");
+  auto running = opts;
+  for (;;) {
+    int sig = 0;
+    sigwait(&signals, &sig);
+    if (sig == SIGHUP) {
+      reload(argc, argv, sys, **d, running);
+      continue;
+    }
+    SB_INFO("received {}", sig == SIGINT ? "SIGINT" : "SIGTERM");
+    break;
+  }
   (*d)->stop();
   return 0;
 }

@@ -68,6 +68,8 @@ struct options {
   int burst = 8;
   bool json = false;
   bool scale = false;
+  /// --scale: seconds of idle CPU measured after the reads (0 = none).
+  int idle_s = 0;
   int samples = 200;
   std::string daemon;
   std::string log_level = "info";
@@ -574,6 +576,16 @@ int scale_mode(const options& o, const std::string& dir) {
     show_ms.push_back(ms_since(t));
   }
   auto rss = rss_mb(d.pid);
+  // At rest: nothing sent for idle_s seconds; the daemon's own CPU time
+  // over that window, as a share of one core. The connection stays open
+  // (as a CLI's or a backend's would), nothing else runs.
+  double idle_pct = 0;
+  if (o.idle_s > 0) {
+    std::this_thread::sleep_for(std::chrono::seconds(2)); // reads settle
+    auto before = cpu_s(d.pid);
+    std::this_thread::sleep_for(std::chrono::seconds(o.idle_s));
+    idle_pct = 100.0 * (cpu_s(d.pid) - before) / o.idle_s;
+  }
   bool ok = st.agents == static_cast<uint64_t>(o.agents)
             && st.subscriptions == static_cast<uint64_t>(o.subscriptions);
   nlohmann::json j = {
@@ -588,6 +600,8 @@ int scale_mode(const options& o, const std::string& dir) {
     {"agent_show_p50_ms", percentile(show_ms, 0.5)},
     {"agent_show_p99_ms", percentile(show_ms, 0.99)},
     {"daemon_rss_mb", rss},
+    {"idle_s", o.idle_s},
+    {"idle_cpu_percent", idle_pct},
     {"check", ok ? "passed" : "FAILED"},
   };
   if (o.json) {
@@ -605,6 +619,9 @@ int scale_mode(const options& o, const std::string& dir) {
                 percentile(status_ms, 0.99));
     std::printf("  agent show          p50 %.2f ms, p99 %.2f ms\n",
                 percentile(show_ms, 0.5), percentile(show_ms, 0.99));
+    if (o.idle_s > 0)
+      std::printf("  idle CPU            %.3f%% of a core over %d s\n",
+                  idle_pct, o.idle_s);
     std::printf("  check               %s\n", ok ? "passed" : "FAILED");
   }
   return ok ? 0 : 1;
@@ -626,6 +643,11 @@ int main(int argc, char** argv) {
   app.add_flag("--json", o.json, "print one JSON line");
   app.add_flag("--scale", o.scale,
                "boot time, memory and read latency at fleet size instead");
+  app
+    .add_option("--idle", o.idle_s,
+                "with --scale: then measure the daemon's CPU at rest over "
+                "this many seconds (default 0: not measured)")
+    ->check(CLI::Range(0, 3600));
   app.add_option("--samples", o.samples,
                  "requests per latency measurement in --scale (default 200)");
   app.add_option("--daemon", o.daemon,

@@ -1,0 +1,75 @@
+// SIGHUP reload (actors/reload.hpp).
+
+#include "actors/reload.hpp"
+
+#include "actors/logging.hpp"
+#include "actors/option_table_impl.hpp"
+#include "messages/error.hpp"
+
+#include <caf/scoped_actor.hpp>
+
+#include <spdlog/spdlog.h>
+
+namespace sb {
+
+namespace {
+
+/// The [settings] values that changed, and their new text.
+std::vector<std::pair<std::string, std::string>>
+changed_settings(const settings_map& running, const settings_map& fresh) {
+  std::vector<std::pair<std::string, std::string>> result;
+  for (auto& [key, value] : fresh) {
+    auto i = running.find(key);
+    if (i == running.end() || i->second != value)
+      result.emplace_back(key, value);
+  }
+  return result;
+}
+
+void apply_settings(caf::actor_system& sys, const front_door_actor& door,
+                    daemon_options& running, const daemon_options& fresh,
+                    reload_report& out) {
+  caf::scoped_actor self{sys};
+  for (auto& [key, value] :
+       changed_settings(running.settings, fresh.settings)) {
+    auto name = "settings." + key;
+    self
+      ->request(door, std::chrono::seconds(10), setting_atom::value, key, value)
+      .receive(
+        [&](settings_map&) {
+          running.settings[key] = value;
+          out.applied.push_back(name);
+        },
+        [&](caf::error& err) {
+          out.failed.push_back(name + ": " + render(err));
+        });
+  }
+  // A key removed from the file keeps its running value (the default is
+  // not re-applied over what was set at run time).
+}
+
+} // namespace
+
+reload_report apply_reload(caf::actor_system& sys, const front_door_actor& door,
+                           daemon_options& running,
+                           const daemon_options& fresh) {
+  reload_report out;
+  for (auto& row : daemon_option_table()) {
+    auto before = option_text(row, running);
+    auto after = option_text(row, fresh);
+    if (before == after)
+      continue;
+    auto name = "switchboard." + std::string{row.key};
+    if (row.key == "log-level") {
+      spdlog::default_logger()->set_level(spdlog::level::from_str(after));
+      running.log_level = fresh.log_level;
+      out.applied.push_back(name);
+    } else {
+      out.need_restart.push_back(name);
+    }
+  }
+  apply_settings(sys, door, running, fresh, out);
+  return out;
+}
+
+} // namespace sb

@@ -1,0 +1,77 @@
+// SIGHUP reloads the configuration of the real daemon: what can change at
+// run time takes effect and is logged by name, the rest is logged as
+// needing a restart, a bad file is refused and the daemon stays up.
+
+#include "fixtures/process.hpp"
+#include "fixtures/temp_dir.hpp"
+#include "fixtures/wait.hpp"
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <csignal>
+#include <fstream>
+
+using namespace sb;
+using namespace sb::test;
+using namespace std::chrono_literals;
+
+namespace {
+
+class reload_test : public ::testing::Test {
+protected:
+  void write_config(const std::string& log_level, int budget,
+                    const std::string& docker_timeout) {
+    std::ofstream out{dir.file("switchboard.ini")};
+    out << "[switchboard]\nlog-level=\"" << log_level
+        << "\"\ndocker-timeout=\"" << docker_timeout
+        << "\"\n[settings]\nswitch-budget=" << budget << "\n";
+  }
+
+  nlohmann::json settings() {
+    auto res = run({cli_binary(), "--port", std::to_string(daemon->port()),
+                    "--json", "settings", "get"});
+    EXPECT_EQ(res.rc, 0) << res.err;
+    return nlohmann::json::parse(res.out, nullptr, false);
+  }
+
+  bool logged(const std::string& text) {
+    return wait_until(
+      [&] { return daemon->log().find(text) != std::string::npos; }, 10s);
+  }
+
+  temp_dir dir;
+  std::unique_ptr<daemon_process> daemon;
+};
+
+} // namespace
+
+TEST_F(reload_test, sighup_applies_what_it_can_and_names_the_rest) {
+  write_config("info", 4, "30s");
+  daemon = std::make_unique<daemon_process>(
+    daemon_binary(),
+    std::vector<std::string>{"--config-file=" + dir.file("switchboard.ini"),
+                             "--switchboard.port=0",
+                             "--switchboard.db-path=" + dir.file("state.db")});
+  ASSERT_NE(daemon->port(), 0) << daemon->log();
+  EXPECT_EQ(settings()["switch-budget"], 4);
+  write_config("debug", 7, "45s");
+  ASSERT_EQ(::kill(daemon->pid(), SIGHUP), 0);
+  EXPECT_TRUE(logged("configuration reload: switchboard.log-level applied"))
+    << daemon->log();
+  EXPECT_TRUE(logged("configuration reload: settings.switch-budget applied"));
+  EXPECT_TRUE(logged("configuration reload: switchboard.docker-timeout "
+                     "changed; it takes effect at the next restart"));
+  EXPECT_EQ(settings()["switch-budget"], 7);
+  // The new log level is in force: debug lines appear.
+  EXPECT_TRUE(logged(" debug "));
+  // A bad file is refused; the running configuration stays.
+  write_config("loud", 9, "45s");
+  ASSERT_EQ(::kill(daemon->pid(), SIGHUP), 0);
+  EXPECT_TRUE(logged("configuration reload refused"));
+  EXPECT_NE(daemon->log().find("loud"), std::string::npos);
+  EXPECT_EQ(settings()["switch-budget"], 7);
+  // Still the same process, and it stops cleanly.
+  EXPECT_FALSE(daemon->wait_exit(100ms).has_value());
+  EXPECT_EQ(daemon->terminate(), std::optional<int>{0});
+}
