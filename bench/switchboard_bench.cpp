@@ -581,7 +581,9 @@ int scale_mode(const options& o, const std::string& dir) {
   // (as a CLI's or a backend's would), nothing else runs.
   double idle_pct = 0;
   if (o.idle_s > 0) {
-    std::this_thread::sleep_for(std::chrono::seconds(2)); // reads settle
+    // The reads' tail (workers polling, the store's idle checkpoint) is
+    // not rest.
+    std::this_thread::sleep_for(std::chrono::seconds(5));
     auto before = cpu_s(d.pid);
     std::this_thread::sleep_for(std::chrono::seconds(o.idle_s));
     idle_pct = 100.0 * (cpu_s(d.pid) - before) / o.idle_s;

@@ -28,6 +28,7 @@ if [[ "${1:-}" == "--test" ]]; then
     curl python3 procps
     socat                 # a proxy the tests kill or freeze: "engine unreachable"
     sqlite3               # an outside writer on the daemon's live database
+    dpkg-dev file         # cpack -G DEB: dpkg-shlibdeps (scripts/check-install.sh)
   )
 fi
 
