@@ -16,6 +16,7 @@
 
 #include <pthread.h>
 #include <sys/stat.h>
+#include <systemd/sd-daemon.h>
 #include <unistd.h>
 
 #include <csignal>
@@ -91,11 +92,13 @@ caf::expected<opened_database> open_database(const sb::daemon_options& opts) {
 void reload(int argc, char** argv, caf::actor_system& sys, sb::daemon& d,
             sb::daemon_options& running) {
   SB_INFO("received SIGHUP: reading the configuration again");
+  sd_notify(0, "RELOADING=1");
   sb::daemon_config fresh;
   if (auto err = fresh.parse_and_check(argc, argv); !err.empty()) {
     SB_ERROR("configuration reload refused, the running configuration stays: "
              "{}",
              err);
+    sd_notify(0, "READY=1");
     return;
   }
   auto report = sb::apply_reload(sys, d.front_door(), running, fresh.opts);
@@ -110,6 +113,7 @@ void reload(int argc, char** argv, caf::actor_system& sys, sb::daemon& d,
   if (report.applied.empty() && report.need_restart.empty()
       && report.failed.empty())
     SB_INFO("configuration reload: nothing changed");
+  sd_notify(0, "READY=1");
 }
 
 int run(int argc, char** argv) {
@@ -165,6 +169,9 @@ int run(int argc, char** argv) {
     }
     (*d)->attach(std::move(*http));
   }
+  // Under systemd (Type=notify): ready once every door listens.
+  sd_notifyf(0, "READY=1\nSTATUS=listening on %s:%u", opts.host.c_str(),
+             static_cast<unsigned>((*d)->port()));
   auto running = opts;
   for (;;) {
     int sig = 0;
@@ -174,6 +181,7 @@ int run(int argc, char** argv) {
       continue;
     }
     SB_INFO("received {}", sig == SIGINT ? "SIGINT" : "SIGTERM");
+    sd_notify(0, "STOPPING=1");
     break;
   }
   (*d)->stop();

@@ -43,6 +43,15 @@ if command -v systemd-analyze >/dev/null; then
   fi
   [[ -z "$out" ]] || { echo "$out" >&2; fail "systemd-analyze verify warned"; }
   echo "check-install: systemd-analyze verify clean"
+  # The exposure score of the unit's hardening: at most 3.0 ("OK").
+  if score=$(systemd-analyze security --offline=yes \
+               "$work/switchboardd.service" 2>/dev/null \
+             | sed -n 's/.*Overall exposure level for [^:]*: \([0-9.]*\).*/\1/p'); then
+    [[ -n "$score" ]] || fail "systemd-analyze security printed no score"
+    awk -v s="$score" 'BEGIN { exit !(s <= 3.0) }' \
+      || fail "the unit's exposure level is $score, above 3.0"
+    echo "check-install: systemd-analyze security: exposure $score"
+  fi
 fi
 
 # 3. The .deb.

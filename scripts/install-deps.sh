@@ -18,6 +18,7 @@ packages=(
   libssl-dev
   libsodium-dev         # tokens encrypted at rest (crypto_secretbox)
   libgoogle-perftools-dev  # tcmalloc for the daemon
+  libsystemd-dev        # sd_notify: readiness, reload and stop for Type=notify
 )
 if [[ "${1:-}" == "--test" ]]; then
   packages+=(

@@ -9,6 +9,10 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
 #include <csignal>
 #include <fstream>
 
@@ -23,9 +27,8 @@ protected:
   void write_config(const std::string& log_level, int budget,
                     const std::string& docker_timeout) {
     std::ofstream out{dir.file("switchboard.ini")};
-    out << "[switchboard]\nlog-level=\"" << log_level
-        << "\"\ndocker-timeout=\"" << docker_timeout
-        << "\"\n[settings]\nswitch-budget=" << budget << "\n";
+    out << "[switchboard]\nlog-level=\"" << log_level << "\"\ndocker-timeout=\""
+        << docker_timeout << "\"\n[settings]\nswitch-budget=" << budget << "\n";
   }
 
   nlohmann::json settings() {
@@ -44,7 +47,68 @@ protected:
   std::unique_ptr<daemon_process> daemon;
 };
 
+/// What systemd would listen on for sd_notify: a unix datagram socket.
+class notify_socket {
+public:
+  explicit notify_socket(const std::string& path) : path_(path) {
+    fd_ = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    std::snprintf(addr.sun_path, sizeof(addr.sun_path), "%s", path.c_str());
+    bound_ = ::bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
+    timeval tv{0, 100'000};
+    ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+  }
+
+  ~notify_socket() { ::close(fd_); }
+
+  bool bound() const { return bound_; }
+
+  /// Waits (bounded) for a message containing `text`; everything received
+  /// on the way is kept in `seen`.
+  bool wait_for(const std::string& text) {
+    return wait_until(
+      [&] {
+        char buf[512];
+        auto n = ::recv(fd_, buf, sizeof(buf), 0);
+        if (n > 0)
+          seen.append(buf, static_cast<size_t>(n)).append("|");
+        return seen.find(text) != std::string::npos;
+      },
+      10s);
+  }
+
+  std::string seen;
+
+private:
+  std::string path_;
+  int fd_ = -1;
+  bool bound_ = false;
+};
+
 } // namespace
+
+TEST_F(reload_test, systemd_hears_ready_reloading_and_stopping) {
+  notify_socket sd{dir.file("notify.sock")};
+  ASSERT_TRUE(sd.bound());
+  write_config("info", 4, "30s");
+  daemon = std::make_unique<daemon_process>(
+    daemon_binary(),
+    std::vector<std::string>{"--config-file=" + dir.file("switchboard.ini"),
+                             "--switchboard.port=0",
+                             "--switchboard.db-path=" + dir.file("state.db")},
+    20s, std::vector<std::string>{"NOTIFY_SOCKET=" + dir.file("notify.sock")});
+  ASSERT_NE(daemon->port(), 0) << daemon->log();
+  EXPECT_TRUE(sd.wait_for("READY=1")) << sd.seen;
+  EXPECT_NE(sd.seen.find("STATUS=listening on"), std::string::npos) << sd.seen;
+  sd.seen.clear();
+  ASSERT_EQ(::kill(daemon->pid(), SIGHUP), 0);
+  EXPECT_TRUE(sd.wait_for("RELOADING=1")) << sd.seen;
+  EXPECT_TRUE(sd.wait_for("READY=1")) << sd.seen;
+  sd.seen.clear();
+  EXPECT_EQ(daemon->terminate(), std::optional<int>{0});
+  EXPECT_TRUE(sd.wait_for("STOPPING=1")) << sd.seen;
+}
 
 TEST_F(reload_test, sighup_applies_what_it_can_and_names_the_rest) {
   write_config("info", 4, "30s");
