@@ -33,6 +33,7 @@ struct daemon_options {
   std::string key_file;
   std::string log_level;
   std::string log_file;
+  std::string log_format;
   std::string tls_certificate;
   std::string tls_key;
   std::string tls_ca;

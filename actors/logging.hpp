@@ -21,9 +21,17 @@
 
 namespace sb {
 
-/// Sets up the default logger: stderr, plus a rotating file if `file` is not
-/// empty (10 MiB per file, 3 files). Returns an error text, or "" on success.
-std::string setup_logging(const std::string& level, const std::string& file);
+/// Sets up the default logger: stderr (or systemd's journal), plus a
+/// rotating file if `file` is not empty (10 MiB per file, 3 files).
+/// `format`: text (one line: time, level, message with control characters
+/// escaped), json (one object per line: at, level, message), journal (the
+/// journal with priorities), or auto (journal when stderr is the journal's
+/// stream, JOURNAL_STREAM; else text). Returns an error text, or "".
+std::string setup_logging(const std::string& level, const std::string& file,
+                          const std::string& format = "auto");
+
+/// True if `format` is auto, text, json or journal.
+bool valid_log_format(const std::string& format);
 
 /// True if `level` is one of trace, debug, info, warn, error, off.
 bool valid_log_level(const std::string& level);

@@ -133,7 +133,8 @@ int run(int argc, char** argv) {
   if (cfg.help_printed)
     return 0;
   auto& opts = cfg.opts;
-  if (auto err = sb::setup_logging(opts.log_level, opts.log_file);
+  if (auto err
+      = sb::setup_logging(opts.log_level, opts.log_file, opts.log_format);
       !err.empty()) {
     std::fprintf(stderr, "switchboardd: %s\n", err.c_str());
     return 2;

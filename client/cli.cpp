@@ -104,7 +104,8 @@ int report_failure(bool json, const failure& f) {
               << '\n';
     std::cout.flush();
   } else {
-    std::fprintf(stderr, "switchboard: %s\n", f.message.c_str());
+    std::fprintf(stderr, "switchboard: %s\n",
+                 escape_for_terminal(f.message).c_str());
   }
   return f.code;
 }
@@ -215,11 +216,30 @@ private:
   std::unique_ptr<caf::scoped_actor> self_;
 };
 
+/// Text for a terminal: each line with its control characters, escape
+/// sequences and bidi overrides escaped (names and error texts come from
+/// callers and providers); the line breaks stay.
+std::string terminal_text(const std::string& text) {
+  std::string out;
+  size_t start = 0;
+  while (start < text.size()) {
+    auto end = text.find('\n', start);
+    auto last = end == std::string::npos ? text.size() : end;
+    out += escape_for_terminal(
+      std::string_view{text}.substr(start, last - start));
+    if (end == std::string::npos)
+      break;
+    out += '\n';
+    start = end + 1;
+  }
+  return out;
+}
+
 void print(const options& o, const nlohmann::json& j, const std::string& text) {
   if (o.json)
     std::cout << j.dump() << '\n';
   else
-    std::cout << text;
+    std::cout << terminal_text(text);
   std::cout.flush();
 }
 
@@ -622,8 +642,8 @@ void cmd_watch(const options& o) {
                            .dump()
                       << std::endl;
           else
-            std::cout << format_iso(wall_clock_ms()) << " " << line
-                      << std::endl;
+            std::cout << format_iso(wall_clock_ms()) << " "
+                      << escape_for_terminal(line) << std::endl;
         },
       };
     });

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstdio>
 
 namespace sb {
 
@@ -71,6 +72,61 @@ std::string sanitize_utf8(std::string_view s, size_t max_bytes) {
   return out;
 }
 
+namespace {
+
+/// The code point of a valid `n`-byte sequence at s[i].
+uint32_t code_point(std::string_view s, size_t i, size_t n) {
+  auto b = [&](size_t k) { return static_cast<unsigned char>(s[i + k]); };
+  switch (n) {
+  case 1:
+    return b(0);
+  case 2:
+    return ((b(0) & 0x1Fu) << 6) | (b(1) & 0x3Fu);
+  case 3:
+    return ((b(0) & 0x0Fu) << 12) | ((b(1) & 0x3Fu) << 6) | (b(2) & 0x3Fu);
+  default:
+    return ((b(0) & 0x07u) << 18) | ((b(1) & 0x3Fu) << 12)
+           | ((b(2) & 0x3Fu) << 6) | (b(3) & 0x3Fu);
+  }
+}
+
+/// C0 and C1 controls, DEL, and the bidi embeddings, overrides and
+/// isolates (U+202A-202E, U+2066-2069) that reorder what a terminal shows.
+bool unsafe_code_point(uint32_t c) {
+  return c < 0x20 || c == 0x7F || (c >= 0x80 && c <= 0x9F)
+         || (c >= 0x202A && c <= 0x202E) || (c >= 0x2066 && c <= 0x2069);
+}
+
+} // namespace
+
+std::string escape_for_terminal(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  char buf[16];
+  for (size_t i = 0; i < s.size();) {
+    auto n = utf8_sequence(s, i);
+    if (n == 0) {
+      std::snprintf(buf, sizeof(buf), "\\x%02X",
+                    static_cast<unsigned char>(s[i]));
+      out += buf;
+      ++i;
+      continue;
+    }
+    auto c = code_point(s, i, n);
+    if (unsafe_code_point(c)) {
+      if (c < 0x80)
+        std::snprintf(buf, sizeof(buf), "\\x%02X", c);
+      else
+        std::snprintf(buf, sizeof(buf), "\\u%04X", c);
+      out += buf;
+    } else {
+      out.append(s.substr(i, n));
+    }
+    i += n;
+  }
+  return out;
+}
+
 caf::error validate_name(std::string_view what, std::string_view name) {
   std::string label{what};
   if (name.empty())
@@ -81,11 +137,14 @@ caf::error validate_name(std::string_view what, std::string_view name) {
                                           + " bytes");
   if (!valid_utf8(name))
     return make_error(ec::invalid_name, label + " is not valid UTF-8");
-  for (auto ch : name) {
-    auto c = static_cast<unsigned char>(ch);
-    if (c < 0x20 || c == 0x7F)
+  for (size_t i = 0; i < name.size();) {
+    auto n = utf8_sequence(name, i);
+    if (unsafe_code_point(code_point(name, i, n)))
       return make_error(ec::invalid_name,
-                        label + " contains a control character");
+                        label
+                          + " contains a control character or a bidi "
+                            "override");
+    i += n;
   }
   return caf::none;
 }

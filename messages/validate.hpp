@@ -40,6 +40,11 @@ bool valid_utf8(std::string_view s);
 /// most `max_bytes` without cutting a character.
 std::string sanitize_utf8(std::string_view s, size_t max_bytes);
 
+/// `s` safe for a terminal or a log line: control characters (C0, DEL, C1,
+/// so ESC sequences too) and bidi overrides and isolates become \xNN or
+/// \uNNNN, invalid UTF-8 bytes \xNN; everything else stays as it is.
+std::string escape_for_terminal(std::string_view s);
+
 /// Checks a name: not empty, at most max_name_bytes, valid UTF-8, no control
 /// characters. `what` names the field in the error ("agent name").
 caf::error validate_name(std::string_view what, std::string_view name);

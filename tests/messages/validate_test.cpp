@@ -56,3 +56,29 @@ TEST(validate, utf8_sanitizing_and_truncation) {
   EXPECT_TRUE(valid_utf8(safe));
   EXPECT_LE(safe.size(), 4096u);
 }
+
+TEST(validate, terminal_output_escapes_controls_escapes_and_bidi) {
+  EXPECT_EQ(escape_for_terminal("agent-1 ok"), "agent-1 ok");
+  EXPECT_EQ(escape_for_terminal("Ünïcødé ✓"), "Ünïcødé ✓");
+  // An ANSI sequence that would clear the screen, a bell, a line feed.
+  EXPECT_EQ(escape_for_terminal("a\x1B[2Jb\x07\n"), "a\\x1B[2Jb\\x07\\x0A");
+  // C1 control CSI (U+009B), RIGHT-TO-LEFT OVERRIDE (U+202E), FIRST STRONG
+  // ISOLATE (U+2068).
+  EXPECT_EQ(escape_for_terminal("x\xC2\x9By"), "x\\u009By");
+  EXPECT_EQ(escape_for_terminal("evil\xE2\x80\xAEtxt.exe"),
+            "evil\\u202Etxt.exe");
+  EXPECT_EQ(escape_for_terminal("\xE2\x81\xA8"), "\\u2068");
+  // Invalid UTF-8 bytes are shown, not passed on.
+  EXPECT_EQ(escape_for_terminal("a\xFF"), "a\\xFF");
+}
+
+TEST(validate, names_refuse_c1_controls_and_bidi_overrides) {
+  EXPECT_FALSE(validate_name("agent name", "agent-ü"));
+  for (auto bad :
+       {"a\x1B[31m", "a\xC2\x85", "a\xE2\x80\xAE", "a\xE2\x81\xA6"}) {
+    auto err = validate_name("agent name", bad);
+    ASSERT_TRUE(err) << bad;
+    EXPECT_NE(render(err).find("control character or a bidi override"),
+              std::string::npos);
+  }
+}
