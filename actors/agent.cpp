@@ -771,10 +771,20 @@ void agent_state::record_apply(uint64_t generation, apply_outcome result,
     applied_generation_ = generation;
   if (rec.applied)
     policy_->applied(generation, rec.at);
+  // One line per application: applied (how), not applied (why; with the
+  // retry when one is scheduled), or what happened instead.
+  bool retry = generation == policy_->current().generation
+               && result.result == apply_result::failed;
+  if (rec.applied)
+    SB_INFO("agent {}: token of generation {} applied ({})", agent_name_,
+            generation, to_string(result.result));
+  else if (!retry)
+    SB_WARN("agent {}: token of generation {} not applied: {}", agent_name_,
+            generation,
+            result.result == apply_result::failed ? result.detail
+                                                  : to_string(result));
   if (generation == policy_->current().generation)
-    schedule_retry(result);
-  SB_INFO("agent {}: token of generation {}: {}", agent_name_, generation,
-          to_string(result));
+    schedule_retry(result, generation);
   if (watched())
     emit("apply " + agent_name_ + " generation " + std::to_string(generation)
          + " " + to_string(result));
@@ -787,7 +797,8 @@ void agent_state::record_apply(uint64_t generation, apply_outcome result,
           });
 }
 
-void agent_state::schedule_retry(const apply_outcome& result) {
+void agent_state::schedule_retry(const apply_outcome& result,
+                                 uint64_t generation) {
   // A failed application is retried with exponential backoff (a fresh
   // failure doubles the wait, up to retry-max). not_running and a vanished
   // container are no failures to retry quickly: while the container stays
@@ -809,8 +820,9 @@ void agent_state::schedule_retry(const apply_outcome& result) {
                    : std::min(retry_delay_ * 2, o.retry_max);
   auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(retry_delay_);
   retry_at_ = now() + ms.count();
-  SB_WARN("agent {}: token application failed ({}); retrying in {} ms",
-          agent_name_, result.detail, ms.count());
+  SB_WARN("agent {}: token of generation {} not applied: {}; retrying in {} "
+          "ms",
+          agent_name_, generation, result.detail, ms.count());
   ctx_->clock->send_later(self_, retry_delay_, reconcile_atom::value);
 }
 
@@ -821,8 +833,10 @@ void agent_state::reconcile() {
   if (removed_ || inflight_ || applying_ != 0 || cur.sub_id == 0
       || applied_generation_ >= cur.generation)
     return;
-  SB_INFO("agent {}: container is behind (applied {} < {}), applying again",
-          agent_name_, applied_generation_, cur.generation);
+  // A retry was announced with the failure; a plain reconcile says why.
+  if (retry_delay_.count() == 0)
+    SB_INFO("agent {}: container is behind (applied {} < {}), applying again",
+            agent_name_, applied_generation_, cur.generation);
   self_->request(pool_, pool_timeout, token_atom::value, cur.sub_id)
     .then(
       [this, generation = cur.generation](selection& sel) {

@@ -204,7 +204,7 @@ private:
   using apply_done = std::function<void(const apply_outcome&)>;
   void apply_token(uint64_t generation, secret token, apply_done done);
   void record_apply(uint64_t generation, apply_outcome result, apply_done done);
-  void schedule_retry(const apply_outcome& result);
+  void schedule_retry(const apply_outcome& result, uint64_t generation);
 
   // -- helpers
   // -----------------------------------------------------------------

@@ -633,3 +633,34 @@ TEST(notify_command, delivers_the_outbox_once_and_retries_failures) {
             std::string::npos);
   EXPECT_TRUE(d.terminate(std::chrono::seconds(5)).has_value());
 }
+
+TEST_F(daemon_cli_test, a_failed_application_is_one_log_line_per_attempt) {
+  // No engine behind the socket: every application fails, and is retried.
+  daemon.reset();
+  start({"--switchboard.docker-socket=" + dir.file("no-engine.sock"),
+         "--switchboard.retry-initial=100ms", "--switchboard.retry-max=100ms",
+         "--switchboard.apply-wait=1s"});
+  for (auto s : {"sub-a", "sub-b"})
+    ok({"subscription", "add", s, "--token-file", "-"}, std::string{"t-"} + s);
+  ok({"agent", "add", "x", "--subscription", "sub-a", "--container", "c-x"});
+  ok({"report", "x", "--status", "429"});
+  auto lines = [&](const std::string& text) {
+    auto log = daemon->log();
+    size_t n = 0;
+    for (auto at = log.find(text); at != std::string::npos;
+         at = log.find(text, at + 1))
+      ++n;
+    return n;
+  };
+  // Three attempts: the first and two retries.
+  ASSERT_TRUE(
+    wait_until([&] { return lines("token of generation 1 not applied") >= 3; },
+               std::chrono::seconds(20)))
+    << daemon->log();
+  auto log = daemon->log();
+  EXPECT_EQ(log.find("generation 1 applied"), std::string::npos) << log;
+  EXPECT_EQ(lines("container is behind"), 0u) << log;
+  EXPECT_EQ(lines("retrying in 100 ms"),
+            lines("token of generation 1 not applied"))
+    << log;
+}
