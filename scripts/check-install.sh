@@ -18,6 +18,8 @@ for f in usr/bin/switchboardd usr/bin/switchboard \
          usr/lib/systemd/system/switchboardd.service \
          usr/lib/sysusers.d/switchboard.conf \
          usr/share/doc/switchboard/README.md \
+         usr/share/bash-completion/completions/switchboard \
+         usr/share/bash-completion/completions/switchboardd \
          usr/share/doc/switchboard/examples/report_429.py; do
   [[ -e "$root/$f" ]] || fail "missing /$f in the install tree"
 done
