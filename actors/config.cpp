@@ -99,6 +99,11 @@ option_table<daemon_options> container_rows() {
     {"agent-port", "8000",
      "Port of the agent server without a switchboard.agent-port label.",
      &o::agent_port, 1, 65535},
+    {"agent-secret-file", "",
+     "File with the secret sent to agent servers on a token reload "
+     "(X-Switchboard-Secret); a container's switchboard.agent-secret-file "
+     "label overrides it (\"\" = none).",
+     &o::agent_secret_file},
     {"docker-workers", "4", "Docker operations that may run at the same time.",
      &o::docker_workers, 1, 1024},
     {"docker-timeout", "30s", "Timeout of one Docker Engine API call.",

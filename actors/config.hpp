@@ -51,6 +51,7 @@ struct daemon_options {
   std::string docker_socket;
   std::string token_env;
   uint16_t agent_port;
+  std::string agent_secret_file;
   uint64_t docker_workers;
   caf::timespan docker_timeout;
   caf::timespan reload_timeout;

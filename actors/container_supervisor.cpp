@@ -213,6 +213,7 @@ void spawn_workers(self_ptr self) {
   settings.health_timeout = duration_cast<milliseconds>(o.health_timeout);
   settings.stop_timeout
     = std::chrono::duration_cast<std::chrono::seconds>(o.stop_timeout);
+  settings.agent_secret_file = o.agent_secret_file;
   auto docker_timeout = duration_cast<milliseconds>(o.docker_timeout);
   st.workers = o.docker_workers;
   for (size_t i = 0; i < st.workers; ++i)

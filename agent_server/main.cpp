@@ -82,7 +82,11 @@
 //   (`docker run --init`).
 //
 // OPTIONS
-//   --host HOST            address to listen on (default 0.0.0.0)
+//   --host HOST            address to listen on (default 127.0.0.1; beyond
+//                          loopback only with a secret)
+//   --secret-file PATH     the secret a reload must carry in
+//                          X-Switchboard-Secret (compared in constant time;
+//                          else 401). Also from SWITCHBOARD_AGENT_SECRET.
 //   --port PORT            port to listen on (default 8000; 0 = any free port,
 //                          the chosen one is logged)
 //   --token-env NAME       variable holding the startup token
@@ -99,6 +103,7 @@
 #include <nlohmann/json.hpp>
 
 #include <fcntl.h>
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <pthread.h>
 #include <signal.h>
@@ -168,6 +173,19 @@ std::string sha256_hex(const std::string& data) {
     out += hex[digest[i] & 0x0f];
   }
   return out;
+}
+
+/// Compares two secrets in constant time: their SHA-256 digests, so neither
+/// the bytes nor the length leak through timing.
+bool same_secret(const std::string& given, const std::string& expected) {
+  auto a = sha256_hex(given);
+  auto b = sha256_hex(expected);
+  return CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
+}
+
+bool loopback_host(const std::string& host) {
+  return host == "127.0.0.1" || host == "::1" || host == "localhost"
+         || host.rfind("127.", 0) == 0;
 }
 
 /// The whole content of `path`, or nothing if it cannot be opened.
@@ -358,7 +376,10 @@ void reply_error(httplib::Response& res, int status, const std::string& msg) {
 }
 
 struct options {
-  std::string host = "0.0.0.0";
+  std::string host = "127.0.0.1";
+  std::string secret_file;
+  /// The shared secret ("" = none: loopback only).
+  std::string secret;
   int port = 8000;
   std::string token_env = "CLAUDE_CODE_OAUTH_TOKEN";
   std::string token_file = "/var/lib/agent-server/oauth-token";
@@ -381,6 +402,12 @@ void install_routes(httplib::Server& svr, const options& opts,
     svr.Post(
       "/api/credentials/reload-token",
       [&opts, &creds](const httplib::Request& req, httplib::Response& res) {
+        if (!opts.secret.empty()
+            && !same_secret(req.get_header_value("X-Switchboard-Secret"),
+                            opts.secret))
+          return reply_error(res, 401,
+                             "a reload needs the shared secret in "
+                             "X-Switchboard-Secret");
         auto body = json::parse(req.body, nullptr, false);
         if (body.is_discarded() || !body.is_object())
           return reply_error(res, 400, "body must be a JSON object");
@@ -564,11 +591,29 @@ int main(int argc, char** argv) {
     ->capture_default_str();
   app.add_flag("--no-reload", opts.no_reload,
                "Do not offer POST /api/credentials/reload-token (404)");
+  app.add_option("--secret-file", opts.secret_file,
+                 "File with the secret a reload must carry in "
+                 "X-Switchboard-Secret (or SWITCHBOARD_AGENT_SECRET)");
   app
     .add_option("--reload-delay-ms", opts.reload_delay_ms,
                 "Take this long to answer (and apply) a reload")
     ->check(CLI::Range(0, 600000));
   CLI11_PARSE(app, argc, argv);
+  if (!opts.secret_file.empty()) {
+    auto text = read_file(opts.secret_file);
+    if (!text) {
+      log_line("cannot read the secret file " + opts.secret_file);
+      return 2;
+    }
+    opts.secret = trim_right(*text);
+  } else if (auto* env = std::getenv("SWITCHBOARD_AGENT_SECRET")) {
+    opts.secret = trim_right(env);
+  }
+  if (!opts.no_reload && opts.secret.empty() && !loopback_host(opts.host)) {
+    log_line("refusing to offer the reload endpoint on " + opts.host
+             + " without a secret (--secret-file or SWITCHBOARD_AGENT_SECRET)");
+    return 2;
+  }
 
   // Block SIGTERM and SIGINT before any thread exists, so every thread
   // (including httplib's pool) inherits the mask and only sigwait() below

@@ -4,6 +4,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include <fstream>
+
 namespace sb::docker {
 
 namespace {
@@ -16,12 +18,16 @@ std::string base_url(const std::string& host, uint16_t port) {
 
 reload_result agent_server_client::reload_token(
   const std::string& host, uint16_t port, const std::string& token,
-  bool remove_api_key, std::chrono::milliseconds timeout, uint64_t generation) {
+  bool remove_api_key, std::chrono::milliseconds timeout, uint64_t generation,
+  const std::string& secret) {
   auto url = base_url(host, port) + "/api/credentials/reload-token";
   nlohmann::json body = {{"token", token}, {"remove_api_key", remove_api_key}};
   if (generation > 0)
     body["generation"] = generation;
-  auto res = http_.request("POST", url, body.dump(), timeout);
+  std::vector<std::string> headers;
+  if (!secret.empty())
+    headers.push_back(std::string{secret_header} + ": " + secret);
+  auto res = http_.request("POST", url, body.dump(), timeout, headers);
   reload_result out;
   if (!res) {
     out.outcome = is(res.error(), ec::timeout) ? reload_result::timeout
@@ -45,6 +51,26 @@ reload_result agent_server_client::reload_token(
                  + ")";
   }
   return out;
+}
+
+caf::expected<std::string> read_secret(const std::string& path) {
+  if (path.empty())
+    return std::string{};
+  std::ifstream in{path, std::ios::binary};
+  if (!in)
+    return make_error(ec::invalid_argument,
+                      "cannot read the agent secret file '" + path + "'");
+  std::string text;
+  char buf[4096];
+  // A secret is short: at most 4 KiB are read.
+  in.read(buf, sizeof(buf));
+  text.assign(buf, static_cast<size_t>(in.gcount()));
+  auto first = text.find_first_not_of(" \t\r\n");
+  auto last = text.find_last_not_of(" \t\r\n");
+  if (first == std::string::npos)
+    return make_error(ec::invalid_argument,
+                      "the agent secret file '" + path + "' is empty");
+  return text.substr(first, last - first + 1);
 }
 
 bool agent_server_client::healthy(const std::string& host, uint16_t port,

@@ -33,16 +33,29 @@ struct reload_result {
   std::string detail;
 };
 
+/// The header that carries the secret shared with the agent servers.
+constexpr const char* secret_header = "X-Switchboard-Secret";
+
+/// The container label naming a secret file for that container only (else
+/// the daemon's switchboard.agent-secret-file).
+constexpr const char* secret_file_label = "switchboard.agent-secret-file";
+
+/// The secret in `path`, without surrounding whitespace ("" if the path is
+/// empty); an error if the file cannot be read or is empty.
+caf::expected<std::string> read_secret(const std::string& path);
+
 class agent_server_client {
 public:
   agent_server_client() = default;
 
   /// POSTs the token (and the agent generation it belongs to, if known:
-  /// the agent server then names it in its answers).
+  /// the agent server then names it in its answers), with the shared
+  /// secret in X-Switchboard-Secret if not empty.
   reload_result reload_token(const std::string& host, uint16_t port,
                              const std::string& token, bool remove_api_key,
                              std::chrono::milliseconds timeout,
-                             uint64_t generation = 0);
+                             uint64_t generation = 0,
+                             const std::string& secret = {});
 
   /// True if GET /health answers 2xx within `timeout`.
   bool healthy(const std::string& host, uint16_t port,

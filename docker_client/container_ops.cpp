@@ -117,8 +117,13 @@ op_outcome do_apply(docker_api& engine, agent_server_client& agents,
                     const op_settings& cfg, const progress_fn& progress) {
   progress(lifecycle::reloading);
   auto [host, port] = agent_endpoint(info, cfg.default_agent_port);
+  auto label = info.labels.find(secret_file_label);
+  auto secret = read_secret(label != info.labels.end() ? label->second
+                                                       : cfg.agent_secret_file);
+  if (!secret)
+    return failed(render(secret.error()), lifecycle::running, info.id);
   auto rr = agents.reload_token(host, port, req.token, true, cfg.reload_timeout,
-                                req.generation);
+                                req.generation, *secret);
   switch (rr.outcome) {
   case reload_result::reloaded: {
     auto out = settle(engine, info.id, apply_result::hot_reloaded);

@@ -37,6 +37,9 @@ struct op_settings {
   std::chrono::milliseconds reload_timeout = std::chrono::seconds(10);
   std::chrono::milliseconds health_timeout = std::chrono::seconds(60);
   std::chrono::seconds stop_timeout = std::chrono::seconds(10);
+  /// File with the secret the agent servers expect on a reload ("" =
+  /// none); a container's switchboard.agent-secret-file label overrides it.
+  std::string agent_secret_file;
 };
 
 struct op_request {

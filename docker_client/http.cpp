@@ -74,8 +74,8 @@ http_client::~http_client() {
 
 caf::expected<http_response>
 http_client::request(const std::string& method, const std::string& url,
-                     const std::string& body,
-                     std::chrono::milliseconds timeout) {
+                     const std::string& body, std::chrono::milliseconds timeout,
+                     const std::vector<std::string>& extra_headers) {
   auto* c = impl_->curl;
   if (c == nullptr)
     return make_error(ec::docker_failure, "cannot initialize libcurl");
@@ -86,12 +86,15 @@ http_client::request(const std::string& method, const std::string& url,
   curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, write_header);
   curl_easy_setopt(c, CURLOPT_HEADERDATA, &res.headers);
   struct curl_slist* headers = nullptr;
+  for (auto& h : extra_headers)
+    headers = curl_slist_append(headers, h.c_str());
   if (!body.empty() || method == "POST") {
     headers = curl_slist_append(headers, "Content-Type: application/json");
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
     curl_easy_setopt(c, CURLOPT_POSTFIELDS, body.c_str());
     curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, static_cast<long>(body.size()));
   }
+  if (headers)
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
   auto rc = curl_easy_perform(c);
   if (headers)
     curl_slist_free_all(headers);

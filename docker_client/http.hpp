@@ -13,6 +13,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace sb::docker {
 
@@ -35,10 +36,10 @@ public:
   /// Performs one request. Errors: ec::docker_unreachable (cannot connect),
   /// ec::timeout, ec::docker_failure (other transport errors). HTTP error
   /// statuses are not errors here: the caller reads `status`.
-  caf::expected<http_response> request(const std::string& method,
-                                       const std::string& url,
-                                       const std::string& body,
-                                       std::chrono::milliseconds timeout);
+  caf::expected<http_response>
+  request(const std::string& method, const std::string& url,
+          const std::string& body, std::chrono::milliseconds timeout,
+          const std::vector<std::string>& extra_headers = {});
 
   /// Performs a request whose body arrives over time (a stream), handing
   /// each piece to `on_data` as it comes; `on_data` returns false to stop.

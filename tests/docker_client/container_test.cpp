@@ -106,6 +106,35 @@ TEST_F(container_test, a_switch_hot_reloads_without_touching_the_container) {
   EXPECT_EQ(to_string(history("a1").at(0).apply), "hot_reloaded");
 }
 
+TEST_F(container_test, a_reload_needs_the_agent_servers_secret) {
+  add_subscription("sub-a");
+  add_subscription("sub-b");
+  add_subscription("sub-c");
+  auto c = env.start_agent(unique("secret"), "token-of-sub-a", true, {},
+                           {"SWITCHBOARD_AGENT_SECRET=s3cret-shared"});
+  add_agent("a1", "sub-a", c.name);
+  // The daemon does not know the secret: refused, nothing changes in the
+  // container, and the failure says why.
+  auto r = send_report(report("a1"));
+  EXPECT_EQ(r.result, outcome::switched);
+  EXPECT_EQ(r.apply.result, apply_result::failed);
+  EXPECT_NE(r.apply.detail.find("HTTP 401"), std::string::npos)
+    << r.apply.detail;
+  EXPECT_EQ(env.status(c).token_sha256, sha256_hex("token-of-sub-a"));
+  // With the secret file, the reload goes through.
+  auto file = dir.file("agent-secret");
+  std::ofstream{file} << "s3cret-shared\n";
+  stop_daemon();
+  base_opts_.agent_secret_file = file;
+  start_daemon();
+  EXPECT_TRUE(wait_until(
+    [&] { return env.status(c).token_sha256 == sha256_hex("token-of-sub-b"); },
+    30s))
+    << "the retry after the restart did not reload the token";
+  EXPECT_EQ(env.status(c).reloads, 1);
+  EXPECT_EQ(env.inspect(c.name).id, c.id); // hot-reloaded, not recreated
+}
+
 TEST_F(container_test, without_the_reload_endpoint_the_container_is_recreated) {
   auto c = setup("fallback", false);
   auto before = env.inspect(c.name);
