@@ -67,6 +67,16 @@ void finish(self_ptr self, const std::string& name, docker_job_result res,
   e.current.reset();
   move_to(name, e, res.state, true);
   e.last_result = res.result;
+  if (res.engine_answered) {
+    st.engine = "reachable";
+    st.engine_error.clear();
+  } else {
+    if (st.engine != "unreachable")
+      SB_WARN("the Docker engine at {} does not answer: {}",
+              st.ctx->opts.docker_socket, res.result.detail);
+    st.engine = "unreachable";
+    st.engine_error = res.result.detail;
+  }
   if (!res.container_id.empty())
     e.container_id = res.container_id;
   if (bakes_token(op.op) && succeeded(res.result.result)
@@ -198,6 +208,8 @@ supervisor_status status_of(const supervisor_state& st) {
   s.coalesced = st.coalesced;
   s.superseded = st.superseded;
   s.docker_socket = st.ctx->opts.docker_socket;
+  s.engine = st.engine;
+  s.engine_error = st.engine_error;
   return s;
 }
 

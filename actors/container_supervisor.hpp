@@ -76,6 +76,9 @@ struct supervisor_state {
   uint64_t operations = 0;
   uint64_t coalesced = 0;
   uint64_t superseded = 0;
+  /// What the last operation found of the engine (supervisor_status).
+  std::string engine = "unknown";
+  std::string engine_error;
   static inline const char* name = "container-supervisor";
 };
 

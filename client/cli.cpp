@@ -28,6 +28,7 @@
 #include <iostream>
 #include <iterator>
 #include <sstream>
+#include <thread>
 
 namespace sb::client {
 
@@ -374,6 +375,39 @@ std::string agent_text(const agent_info& a) {
   return table(rows);
 }
 
+/// After `agent add --container C`: a warning on stderr (the agent is
+/// added either way) if C does not exist or the engine does not answer. The
+/// supervisor inspects C right after the add; this waits (bounded) for it.
+void warn_about_container(session& s, const std::string& agent,
+                          const std::string& container) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  agent_info info;
+  do {
+    info = s.call<agent_info>(agent_get_atom::value, agent);
+    if (info.container_state != lifecycle::unknown)
+      break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  } while (std::chrono::steady_clock::now() < deadline);
+  auto say = [](const std::string& text) {
+    std::fprintf(stderr, "switchboard: warning: %s\n",
+                 escape_for_terminal(text).c_str());
+  };
+  if (info.container_state == lifecycle::absent) {
+    say("container '" + container
+        + "' does not exist; tokens are applied once it does");
+    return;
+  }
+  if (info.container_state != lifecycle::failed)
+    return;
+  auto st = s.call<status_info>(status_atom::value);
+  if (st.supervisor && st.supervisor->engine == "unreachable")
+    say("the Docker engine at " + st.supervisor->docker_socket
+        + " does not answer (" + st.supervisor->engine_error + "); container '"
+        + container + "' could not be inspected");
+  else
+    say("container '" + container + "' could not be inspected");
+}
+
 void cmd_agent_add(const options& o) {
   check(validate_name("agent name", o.spec.name));
   if (!o.spec.subscription.empty())
@@ -381,6 +415,8 @@ void cmd_agent_add(const options& o) {
   session s{o};
   auto info = s.call<agent_info>(agent_add_atom::value, o.spec);
   print(o, to_json(info), "added agent " + info.name + "\n");
+  if (!o.spec.container.empty())
+    warn_about_container(s, info.name, o.spec.container);
 }
 
 void cmd_agent_list(const options& o) {

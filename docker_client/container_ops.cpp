@@ -258,7 +258,10 @@ op_outcome run_container_op(docker_api& engine, agent_server_client& agents,
   if (!info) {
     if (is(info.error(), ec::not_found))
       return done(apply_result::no_container, lifecycle::absent, {});
-    return failed(render(info.error()), lifecycle::failed);
+    auto out = failed(render(info.error()), lifecycle::failed);
+    out.engine_answered = !is(info.error(), ec::docker_unreachable)
+                          && !is(info.error(), ec::timeout);
+    return out;
   }
   switch (req.op) {
   case container_op::inspect:

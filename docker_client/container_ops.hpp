@@ -60,6 +60,9 @@ struct op_outcome {
   /// Lifecycle state afterwards: absent, stopped, running or failed.
   lifecycle state = lifecycle::unknown;
   std::string container_id;
+  /// The engine answered the operation's first call (false: unreachable or
+  /// no answer in time).
+  bool engine_answered = true;
 };
 
 /// Called with an intermediate state (recreating, ...).

@@ -22,7 +22,8 @@ docker_worker(docker_worker_actor::stateful_pointer<docker_worker_state> self,
       };
       auto out = docker::run_container_op(*st.engine, *st.agents, req,
                                           st.settings, progress);
-      return docker_job_result{out.result, out.state, out.container_id};
+      return docker_job_result{out.result, out.state, out.container_id,
+                               out.engine_answered};
     },
   };
 }

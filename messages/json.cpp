@@ -59,7 +59,11 @@ nlohmann::json component_json(const supervisor_status& x) {
           {"operations", x.operations},
           {"coalesced", x.coalesced},
           {"superseded", x.superseded},
-          {"docker_socket", x.docker_socket}};
+          {"docker_socket", x.docker_socket},
+          {"engine", x.engine},
+          {"engine_error", x.engine_error.empty()
+                             ? nlohmann::json(nullptr)
+                             : nlohmann::json(x.engine_error)}};
 }
 
 nlohmann::json component_json(const intake_status& x) {

@@ -338,12 +338,14 @@ struct docker_job_result {
   apply_outcome result;
   lifecycle state = lifecycle::unknown;
   std::string container_id;
+  /// The engine answered (false: unreachable or no answer in time).
+  bool engine_answered = true;
 };
 
 template<class Inspector>
 typename Inspector::result_type inspect(Inspector& f, docker_job_result& x) {
   return f(caf::meta::type_name("sb::docker_job_result"), x.result, x.state,
-           x.container_id);
+           x.container_id, x.engine_answered);
 }
 
 } // namespace sb

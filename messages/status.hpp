@@ -91,13 +91,18 @@ struct supervisor_status {
   uint64_t coalesced = 0;
   uint64_t superseded = 0;
   std::string docker_socket;
+  /// What the last Docker operation found: "unknown" (none yet),
+  /// "reachable" or "unreachable" (then engine_error says why).
+  std::string engine = "unknown";
+  std::string engine_error;
 };
 
 template<class Inspector>
 typename Inspector::result_type inspect(Inspector& f, supervisor_status& x) {
   return f(caf::meta::type_name("sb::supervisor_status"), x.containers,
            x.by_state, x.queued, x.workers, x.workers_busy, x.operations,
-           x.coalesced, x.superseded, x.docker_socket);
+           x.coalesced, x.superseded, x.docker_socket, x.engine,
+           x.engine_error);
 }
 
 bool operator==(const supervisor_status& x, const supervisor_status& y);

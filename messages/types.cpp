@@ -152,10 +152,11 @@ bool operator==(const pool_status& x, const pool_status& y) {
 
 bool operator==(const supervisor_status& x, const supervisor_status& y) {
   return std::tie(x.containers, x.by_state, x.queued, x.workers, x.workers_busy,
-                  x.operations, x.coalesced, x.superseded, x.docker_socket)
+                  x.operations, x.coalesced, x.superseded, x.docker_socket,
+                  x.engine, x.engine_error)
          == std::tie(y.containers, y.by_state, y.queued, y.workers,
                      y.workers_busy, y.operations, y.coalesced, y.superseded,
-                     y.docker_socket);
+                     y.docker_socket, y.engine, y.engine_error);
 }
 
 bool operator==(const admin_status& x, const admin_status& y) {

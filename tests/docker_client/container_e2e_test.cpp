@@ -201,3 +201,16 @@ TEST_F(container_e2e, the_agent_server_names_the_token_a_request_used) {
   EXPECT_EQ(r["to"], "team-b");
   EXPECT_EQ(r["generation"], 1);
 }
+
+TEST_F(container_e2e, adding_an_agent_warns_about_a_missing_container) {
+  start();
+  ok({"subscription", "add", "team-a", "--token-file", "-"}, "sk-token-a");
+  auto res = cli({"agent", "add", "a1", "--subscription", "team-a",
+                  "--container", unique("never-created")});
+  EXPECT_EQ(res.rc, 0) << res.err; // added anyway
+  EXPECT_EQ(json::parse(res.out)["name"], "a1");
+  EXPECT_NE(res.err.find("warning: container"), std::string::npos) << res.err;
+  EXPECT_NE(res.err.find("does not exist"), std::string::npos) << res.err;
+  EXPECT_EQ(ok({"status"})["components"]["container-supervisor"]["engine"],
+            "reachable");
+}

@@ -664,3 +664,20 @@ TEST_F(daemon_cli_test, a_failed_application_is_one_log_line_per_attempt) {
             lines("token of generation 1 not applied"))
     << log;
 }
+
+TEST_F(daemon_cli_test, an_unreachable_engine_is_named_in_status_and_on_add) {
+  daemon.reset();
+  start({"--switchboard.docker-socket=" + dir.file("no-engine.sock")});
+  ok({"subscription", "add", "sub-a", "--token-file", "-"}, "t-a");
+  EXPECT_EQ(ok({"status"})["components"]["container-supervisor"]["engine"],
+            "unknown");
+  auto res = cli(
+    {"agent", "add", "x", "--subscription", "sub-a", "--container", "c-x"});
+  EXPECT_EQ(res.rc, 0) << res.err;
+  EXPECT_NE(res.err.find("warning: the Docker engine at"), std::string::npos)
+    << res.err;
+  auto sup = ok({"status"})["components"]["container-supervisor"];
+  EXPECT_EQ(sup["engine"], "unreachable") << sup.dump();
+  EXPECT_NE(sup["engine_error"].get<std::string>().find("no-engine.sock"),
+            std::string::npos);
+}
