@@ -319,9 +319,9 @@ admin(admin_actor::stateful_pointer<admin_state> self, store_actor store,
       return set_setting(self, key, value);
     },
     [=](watch_atom, watcher_actor& w) { return add_watcher(self, w); },
-    [=](watch_atom, const std::string& line) {
+    [=](watch_atom, const watch_event& ev) {
       for (auto& w : self->state.watchers)
-        self->send(w, watch_atom::value, line);
+        self->send(w, watch_atom::value, ev);
     },
     [=](retention_atom) { run_retention(self); },
     [=](shutdown_atom) { return shutdown(self); },

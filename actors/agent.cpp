@@ -402,6 +402,8 @@ void agent_state::decide(queued_report& q) {
   case decision::switch_now:
     start_switch(trigger::automatic, q.facts.kind, d.event_count,
                  std::move(q.rp));
+    inflight_->started_by = q.facts;
+    inflight_->status = q.status;
     return;
   case decision::answer:
     break;
@@ -447,10 +449,7 @@ void agent_state::answer(const queued_report& q, const decision& d) {
   SB_INFO("agent {}: {} on {} -> {} ({})", agent_name_, what, about,
           to_string(d.result), d.reason);
   if (watched())
-    emit(what.substr(0, what.find(' ')) + " " + agent_name_
-         + (q.facts.kind == failure_kind::none ? std::string{}
-                                               : " " + std::to_string(q.status))
-         + " on " + about + " -> " + to_string(d.result));
+    emit(report_event(q.facts, q.status, res));
   auto rp = q.rp;
   rp.deliver(std::move(res));
 }
@@ -637,10 +636,19 @@ void agent_state::committed(const switch_commit& c, const selection& sel,
   SB_INFO("agent {}: {} {} -> {} committed (generation {}, {} events)",
           agent_name_, to_string(inf.by), name_or_none(inf.from_name), sel.name,
           c.generation, inf.event_count);
-  if (watched())
-    emit("switch " + agent_name_ + " " + name_or_none(inf.from_name) + " -> "
-         + sel.name + " generation " + std::to_string(c.generation) + " ("
-         + to_string(inf.by) + ")");
+  if (watched()) {
+    watch_event ev;
+    ev.kind = "switch";
+    ev.agent = agent_name_;
+    ev.from = name_or_null(inf.from_name);
+    ev.to = name_or_null(sel.name);
+    ev.generation = c.generation;
+    ev.outcome = to_string(inf.by);
+    ev.line = "switch " + agent_name_ + " " + name_or_none(inf.from_name)
+              + " -> " + sel.name + " generation "
+              + std::to_string(c.generation) + " (" + to_string(inf.by) + ")";
+    emit(std::move(ev));
+  }
   fault_point(test_hook::crash_after_commit);
   auto generation = c.generation;
   inf.generation = generation;
@@ -699,6 +707,8 @@ void agent_state::finish(report_result res) {
                  + to_string(res.result) + ")";
       r.result = outcome::coalesced;
     }
+    if (i == 0 && inf.started_by && watched())
+      emit(report_event(*inf.started_by, inf.status, r));
     inf.waiters[i].deliver(std::move(r));
   }
   if (inf.waiters.size() > 1)
@@ -785,9 +795,16 @@ void agent_state::record_apply(uint64_t generation, apply_outcome result,
                                                   : to_string(result));
   if (generation == policy_->current().generation)
     schedule_retry(result, generation);
-  if (watched())
-    emit("apply " + agent_name_ + " generation " + std::to_string(generation)
-         + " " + to_string(result));
+  if (watched()) {
+    watch_event ev;
+    ev.kind = "apply";
+    ev.agent = agent_name_;
+    ev.generation = generation;
+    ev.apply = to_string(result);
+    ev.line = "apply " + agent_name_ + " generation "
+              + std::to_string(generation) + " " + to_string(result);
+    emit(std::move(ev));
+  }
   self_->request(store_, store_timeout, applied_atom::value, std::move(rec))
     .then([done, result](ok_atom) { done(result); },
           [this, done, result](caf::error& err) {
@@ -1028,8 +1045,28 @@ void agent_state::drop_pending(const caf::error& err) {
   queued_events_.clear();
 }
 
-void agent_state::emit(const std::string& line) {
-  self_->send(admin_, watch_atom::value, line);
+void agent_state::emit(watch_event ev) {
+  ev.at = now();
+  self_->send(admin_, watch_atom::value, std::move(ev));
+}
+
+watch_event agent_state::report_event(const report_facts& facts, int32_t status,
+                                      const report_result& res) const {
+  // An observation has no status: it is no failure.
+  bool report = facts.kind != failure_kind::none;
+  auto& about = facts.about.subscription;
+  watch_event ev;
+  ev.kind = report ? "report" : "observation";
+  ev.agent = agent_name_;
+  ev.from = name_or_null(about);
+  ev.to = res.to;
+  ev.generation = res.generation;
+  ev.outcome = to_string(res.result);
+  ev.status = report ? status : 0;
+  ev.line = ev.kind + " " + agent_name_
+            + (report ? " " + std::to_string(status) : std::string{}) + " on "
+            + about + " -> " + ev.outcome;
+  return ev;
 }
 
 void agent_state::store_alert(std::string kind, std::string title,

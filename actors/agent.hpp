@@ -152,6 +152,9 @@ private:
     uint64_t generation = 0;
     /// Replies waiting for this switch; the first one started it.
     std::vector<report_promise> waiters;
+    /// A report started it: what it said (for the watchers' report line).
+    std::optional<report_facts> started_by;
+    int32_t status = 0;
   };
 
   // -- reports
@@ -214,7 +217,12 @@ private:
   void run_deferred();
   millis now() const { return ctx_->now(); }
   bool watched() const { return ctx_->watchers.load() > 0; }
-  void emit(const std::string& line);
+  /// Sends a decision to the watchers (through the ADMIN), stamped now.
+  void emit(watch_event ev);
+
+  /// The watch event of an answered report or observation.
+  watch_event report_event(const report_facts& facts, int32_t status,
+                           const report_result& res) const;
   void store_alert(std::string kind, std::string title, std::string message);
   report_result result_of(const inflight_switch& inf) const;
   /// Answers every queued report with `err` (removal).

@@ -671,15 +671,12 @@ void cmd_watch(const options& o) {
   auto watcher = s.system().spawn(
     [json](watcher_actor::pointer) -> watcher_actor::behavior_type {
       return {
-        [json](watch_atom, const std::string& line) {
+        [json](watch_atom, const watch_event& ev) {
           if (json)
-            std::cout << nlohmann::json{{"at", format_iso(wall_clock_ms())},
-                                        {"line", line}}
-                           .dump()
-                      << std::endl;
+            std::cout << to_json(ev).dump() << std::endl;
           else
-            std::cout << format_iso(wall_clock_ms()) << " "
-                      << escape_for_terminal(line) << std::endl;
+            std::cout << format_iso(ev.at) << " "
+                      << escape_for_terminal(ev.line) << std::endl;
         },
       };
     });

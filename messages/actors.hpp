@@ -21,7 +21,7 @@ template<class... Ts>
 using replies = caf::replies_to<Ts...>;
 
 /// A client of `watch`: receives one line per decision.
-using watcher_actor = caf::typed_actor<caf::reacts_to<watch_atom, std::string>>;
+using watcher_actor = caf::typed_actor<caf::reacts_to<watch_atom, watch_event>>;
 
 /// The FRONT DOOR: the one published handle. Checks every request, stamps
 /// arrival on reports and routes each request to the actor that owns it:
@@ -190,7 +190,7 @@ using admin_actor = caf::typed_actor<
   replies<setting_atom, std::string, std::string>::with<settings_map>,
   replies<watch_atom, watcher_actor>::with<ok_atom>,
   /// A line for the watchers.
-  caf::reacts_to<watch_atom, std::string>,
+  caf::reacts_to<watch_atom, watch_event>,
   /// The periodic retention job, driven by the ROOT.
   caf::reacts_to<retention_atom>,
   /// Stop every AGENT, then quit (ordered shutdown).

@@ -239,4 +239,17 @@ nlohmann::json to_json(const notification_info& x) {
   };
 }
 
+nlohmann::json to_json(const watch_event& x) {
+  nlohmann::json j = {{"at", iso_or_null(x.at)}, {"kind", x.kind},
+                      {"agent", x.agent},        {"from", opt(x.from)},
+                      {"to", opt(x.to)},         {"generation", x.generation}};
+  j["outcome"]
+    = x.outcome.empty() ? nlohmann::json(nullptr) : nlohmann::json(x.outcome);
+  j["apply"]
+    = x.apply.empty() ? nlohmann::json(nullptr) : nlohmann::json(x.apply);
+  j["status"]
+    = x.status == 0 ? nlohmann::json(nullptr) : nlohmann::json(x.status);
+  return j;
+}
+
 } // namespace sb

@@ -21,6 +21,7 @@ nlohmann::json to_json(const status_info& x);
 nlohmann::json to_json(const event_info& x);
 nlohmann::json to_json(const history_info& x);
 nlohmann::json to_json(const notification_info& x);
+nlohmann::json to_json(const watch_event& x);
 
 template<class T>
 nlohmann::json to_json(const std::vector<T>& xs) {

@@ -98,6 +98,7 @@ void add_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<auto_switch_mode>("sb::auto_switch_mode");
   cfg.add_message_type<apply_outcome>("sb::apply_outcome");
   cfg.add_message_type<http_header>("sb::http_header");
+  cfg.add_message_type<watch_event>("sb::watch_event");
   cfg.add_message_type<std::vector<http_header>>("sb::header_list");
   cfg.add_message_type<failure_report>("sb::failure_report");
   cfg.add_message_type<observation>("sb::observation");

@@ -38,6 +38,13 @@ bool operator==(const apply_outcome& x, const apply_outcome& y) {
   return std::tie(x.result, x.detail) == std::tie(y.result, y.detail);
 }
 
+bool operator==(const watch_event& x, const watch_event& y) {
+  return std::tie(x.at, x.kind, x.agent, x.from, x.to, x.generation, x.outcome,
+                  x.apply, x.status, x.line)
+         == std::tie(y.at, y.kind, y.agent, y.from, y.to, y.generation,
+                     y.outcome, y.apply, y.status, y.line);
+}
+
 bool operator==(const http_header& x, const http_header& y) {
   return std::tie(x.name, x.value) == std::tie(y.name, y.value);
 }

@@ -88,6 +88,38 @@ typename Inspector::result_type inspect(Inspector& f, http_header& x) {
 
 bool operator==(const http_header& x, const http_header& y);
 
+// -- the live stream (switchboard watch)
+// ------------------------------------------
+
+/// One decision as it happens: a report or observation answered, a switch
+/// committed, a token application ended.
+struct watch_event {
+  /// When it happened in the daemon.
+  millis at = 0;
+  /// report | observation | switch | apply.
+  std::string kind;
+  std::string agent;
+  caf::optional<std::string> from;
+  caf::optional<std::string> to;
+  uint64_t generation = 0;
+  /// report/observation: its outcome; switch: its trigger.
+  std::string outcome;
+  /// apply: the result ("hot_reloaded", "failed: ...").
+  std::string apply;
+  /// report: the HTTP status.
+  int32_t status = 0;
+  /// The line `switchboard watch` prints.
+  std::string line;
+};
+
+template<class Inspector>
+typename Inspector::result_type inspect(Inspector& f, watch_event& x) {
+  return f(caf::meta::type_name("sb::watch_event"), x.at, x.kind, x.agent,
+           x.from, x.to, x.generation, x.outcome, x.apply, x.status, x.line);
+}
+
+bool operator==(const watch_event& x, const watch_event& y);
+
 // -- failure reports
 // --------------------------------------------------------------
 

@@ -479,25 +479,44 @@ TEST_F(switch_engine, watchers_see_every_decision) {
   add_subscription("sub-a");
   add_subscription("sub-b");
   add_agent("a1", "sub-a");
-  auto lines = std::make_shared<std::vector<std::string>>();
+  auto events = std::make_shared<std::vector<watch_event>>();
   auto mtx = std::make_shared<std::mutex>();
   auto watcher = client_->spawn(
-    [lines, mtx](watcher_actor::pointer) -> watcher_actor::behavior_type {
-      return {[lines, mtx](watch_atom, const std::string& line) {
+    [events, mtx](watcher_actor::pointer) -> watcher_actor::behavior_type {
+      return {[events, mtx](watch_atom, const watch_event& ev) {
         std::lock_guard<std::mutex> guard{*mtx};
-        lines->push_back(line);
+        events->push_back(ev);
       }};
     });
   call<ok_atom>(watch_atom::value, watcher);
   send_report(report("a1"));
-  auto seen = [&](const std::string& needle) {
+  auto find = [&](const std::string& kind) -> std::optional<watch_event> {
     std::lock_guard<std::mutex> guard{*mtx};
-    return std::any_of(lines->begin(), lines->end(), [&](auto& l) {
-      return l.find(needle) != std::string::npos;
-    });
+    for (auto& ev : *events)
+      if (ev.kind == kind)
+        return ev;
+    return std::nullopt;
   };
-  EXPECT_TRUE(wait_until([&] { return seen("switch a1 sub-a -> sub-b"); }));
-  EXPECT_TRUE(wait_until([&] { return seen("apply a1 generation 1"); }));
+  ASSERT_TRUE(wait_until([&] { return find("apply").has_value(); }));
+  ASSERT_TRUE(wait_until([&] { return find("report").has_value(); }));
+  auto sw = *find("switch");
+  EXPECT_EQ(sw.agent, "a1");
+  EXPECT_EQ(sw.from, caf::optional<std::string>{"sub-a"});
+  EXPECT_EQ(sw.to, caf::optional<std::string>{"sub-b"});
+  EXPECT_EQ(sw.generation, 1u);
+  EXPECT_EQ(sw.outcome, "auto");
+  EXPECT_EQ(sw.at, now());
+  EXPECT_EQ(sw.line, "switch a1 sub-a -> sub-b generation 1 (auto)");
+  auto ap = *find("apply");
+  EXPECT_EQ(ap.generation, 1u);
+  EXPECT_EQ(ap.apply, "no_container");
+  // The report that started the switch is in the stream too.
+  auto rep = *find("report");
+  EXPECT_EQ(rep.outcome, "switched");
+  EXPECT_EQ(rep.status, 429);
+  EXPECT_EQ(rep.from, caf::optional<std::string>{"sub-a"});
+  EXPECT_EQ(rep.to, caf::optional<std::string>{"sub-b"});
+  EXPECT_EQ(rep.line, "report a1 429 on sub-a -> switched");
   caf::anon_send_exit(watcher, caf::exit_reason::user_shutdown);
 }
 

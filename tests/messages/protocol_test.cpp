@@ -7,6 +7,7 @@
 #include "client/connect.hpp"
 #include "messages/actors.hpp"
 #include "messages/error.hpp"
+#include "messages/json.hpp"
 #include "messages/register.hpp"
 
 #include <caf/actor_system.hpp>
@@ -35,6 +36,7 @@ using echo_actor = caf::typed_actor<
   replies<status_info>::with<status_info>, replies<query>::with<query>,
   replies<event_info>::with<event_info>,
   replies<history_info>::with<history_info>,
+  replies<watch_event>::with<watch_event>,
   replies<notification_info>::with<notification_info>,
   replies<settings_map>::with<settings_map>,
   replies<std::vector<std::string>>::with<std::vector<std::string>>,
@@ -56,6 +58,7 @@ echo_actor::behavior_type echo(echo_actor::pointer) {
     [](query& x) { return x; },
     [](event_info& x) { return x; },
     [](history_info& x) { return x; },
+    [](watch_event& x) { return x; },
     [](notification_info& x) { return x; },
     [](settings_map& x) { return x; },
     [](std::vector<std::string>& x) { return x; },
@@ -258,6 +261,17 @@ TEST_F(protocol_test, every_message_type_round_trips) {
                       "message", "high", "pending", 1'800'000'000'000};
   expect_round_trip(n);
   expect_round_trip(settings_map{{"auto-switch", "off"}});
+  watch_event we;
+  we.at = 1'800'000'000'000;
+  we.kind = "report";
+  we.agent = "a1";
+  we.from = std::string{"sub-a"};
+  we.to = std::string{"sub-b"};
+  we.generation = 3;
+  we.outcome = "switched";
+  we.status = 429;
+  we.line = "report a1 429 on sub-a -> switched";
+  expect_round_trip(we);
   expect_round_trip(std::vector<std::string>{"a", "b", ""});
 }
 
@@ -337,4 +351,25 @@ TEST(protocol_version, a_mismatched_client_is_refused_at_connect_time) {
       << render(handle.error());
   }
   caf::anon_send_exit(fd, caf::exit_reason::user_shutdown);
+}
+
+TEST(json_shapes, a_watch_event_is_one_structured_object) {
+  watch_event we;
+  we.at = 1'800'000'000'000;
+  we.kind = "apply";
+  we.agent = "a1";
+  we.generation = 2;
+  we.apply = "hot_reloaded";
+  we.line = "apply a1 generation 2 hot_reloaded";
+  auto j = to_json(we);
+  EXPECT_EQ(j["at"], "2027-01-15T08:00:00.000Z");
+  EXPECT_EQ(j["kind"], "apply");
+  EXPECT_EQ(j["agent"], "a1");
+  EXPECT_TRUE(j["from"].is_null());
+  EXPECT_TRUE(j["to"].is_null());
+  EXPECT_EQ(j["generation"], 2);
+  EXPECT_TRUE(j["outcome"].is_null());
+  EXPECT_EQ(j["apply"], "hot_reloaded");
+  EXPECT_TRUE(j["status"].is_null());
+  EXPECT_FALSE(j.contains("line"));
 }
