@@ -9,6 +9,7 @@
 #include "intake/listen.hpp"
 #include "messages/error.hpp"
 #include "messages/json.hpp"
+#include "messages/validate.hpp"
 
 #include <caf/scoped_actor.hpp>
 
@@ -42,6 +43,9 @@ constexpr size_t queue_per_worker = 4;
 /// How long a probe waits for the daemon's components and the engine.
 constexpr auto probe_timeout = 5s;
 constexpr auto engine_timeout = 2s;
+
+/// How long a read (/v1/status, /v1/events, ...) may take.
+constexpr auto read_wait = 30s;
 
 /// The threads that serve connections. cpp-httplib's own pool queues
 /// without bound (every accepted socket waits, holding a descriptor); this
@@ -137,7 +141,11 @@ caf::expected<std::string> read_token(const std::string& path) {
 
 void send_json(httplib::Response& res, int status, const json& doc) {
   res.status = status;
-  res.set_content(doc.dump() + "\n", "application/json");
+  // A request's path or fields may be any bytes (%FF decodes to 0xFF):
+  // invalid UTF-8 in a message becomes U+FFFD instead of throwing.
+  res.set_content(doc.dump(-1, ' ', false, json::error_handler_t::replace)
+                    + "\n",
+                  "application/json");
 }
 
 void send_error(httplib::Response& res, const caf::error& err) {
@@ -233,15 +241,16 @@ struct http_front::impl {
     if (!r.known) {
       send_json(res, 404,
                 error_json("not_found", "no such endpoint: " + req.method + " "
-                                          + sanitize(req.path)));
+                                          + shown(req.path)));
       return hr::Handled;
     }
     bool get = req.method == "GET" || req.method == "HEAD";
     if ((r.post && req.method != "POST") || (!r.post && !get)) {
       res.set_header("Allow", r.post ? "POST" : "GET, HEAD");
-      send_json(res, 405,
-                error_json("method_not_allowed",
-                           req.method + " is not allowed on " + req.path));
+      send_json(
+        res, 405,
+        error_json("method_not_allowed",
+                   req.method + " is not allowed on " + shown(req.path)));
       return hr::Handled;
     }
     if (r.v1 && !authorized(req)) {
@@ -259,8 +268,10 @@ struct http_front::impl {
     return hr::Unhandled;
   }
 
-  static std::string sanitize(const std::string& path) {
-    return path.size() > 200 ? path.substr(0, 200) + "..." : path;
+  /// A path for an error message: at most 200 bytes, cut on a character.
+  static std::string shown(const std::string& path) {
+    auto cut = sanitize_utf8(path, 200);
+    return cut.size() < path.size() ? cut + "..." : cut;
   }
 
   void post_report(const httplib::Request& req, httplib::Response& res) {
@@ -287,7 +298,7 @@ struct http_front::impl {
     auto q = query_from_params(params, with_subscription);
     if (!q)
       return send_error(res, q.error());
-    answer<std::vector<T>>(res, caf::duration{probe_timeout * 6}, atom, *q);
+    answer<std::vector<T>>(res, caf::duration{read_wait}, atom, *q);
   }
 
   /// Asks the engine for its version: does it answer?
@@ -380,7 +391,7 @@ struct http_front::impl {
 
   void install_reads() {
     auto& s = *server;
-    auto read_timeout = caf::duration{probe_timeout * 6};
+    auto read_timeout = caf::duration{read_wait};
     s.Get("/v1/status", [this, read_timeout](const httplib::Request&,
                                              httplib::Response& res) {
       answer<status_info>(res, read_timeout, status_atom::value);

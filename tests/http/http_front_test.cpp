@@ -322,3 +322,17 @@ TEST_F(http_token_test, more_callers_than_threads_all_get_answers) {
     EXPECT_EQ(r.json()["name"], "a1");
   }
 }
+
+TEST_F(http_front_test, any_bytes_in_the_path_get_a_json_error) {
+  // %FF decodes to a byte that is not UTF-8: the error still serializes.
+  auto unknown = get("/x%FF");
+  EXPECT_EQ(unknown.status, 404) << unknown.body;
+  EXPECT_EQ(unknown.json()["error"]["code"], "not_found");
+  auto wrong = http_call("DELETE", url("/v1/agents/a%FF"));
+  EXPECT_EQ(wrong.status, 405) << wrong.body;
+  EXPECT_EQ(wrong.json()["error"]["code"], "method_not_allowed");
+  auto agent = get("/v1/agents/a%FF");
+  EXPECT_EQ(agent.status, 400) << agent.body;
+  EXPECT_EQ(get("/" + std::string(300, 'p')).json()["error"]["code"],
+            "not_found");
+}
