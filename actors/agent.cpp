@@ -638,7 +638,7 @@ void agent_state::committed(const switch_commit& c, const selection& sel,
           c.generation, inf.event_count);
   if (watched()) {
     watch_event ev;
-    ev.kind = "switch";
+    ev.kind = watch_kind::switched;
     ev.agent = agent_name_;
     ev.from = name_or_null(inf.from_name);
     ev.to = name_or_null(sel.name);
@@ -797,7 +797,7 @@ void agent_state::record_apply(uint64_t generation, apply_outcome result,
     schedule_retry(result, generation);
   if (watched()) {
     watch_event ev;
-    ev.kind = "apply";
+    ev.kind = watch_kind::apply;
     ev.agent = agent_name_;
     ev.generation = generation;
     ev.apply = to_string(result);
@@ -1056,14 +1056,14 @@ watch_event agent_state::report_event(const report_facts& facts, int32_t status,
   bool report = facts.kind != failure_kind::none;
   auto& about = facts.about.subscription;
   watch_event ev;
-  ev.kind = report ? "report" : "observation";
+  ev.kind = report ? watch_kind::report : watch_kind::observation;
   ev.agent = agent_name_;
   ev.from = name_or_null(about);
   ev.to = res.to;
   ev.generation = res.generation;
   ev.outcome = to_string(res.result);
   ev.status = report ? status : 0;
-  ev.line = ev.kind + " " + agent_name_
+  ev.line = std::string{to_string(ev.kind)} + " " + agent_name_
             + (report ? " " + std::to_string(status) : std::string{}) + " on "
             + about + " -> " + ev.outcome;
   return ev;

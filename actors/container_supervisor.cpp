@@ -68,13 +68,13 @@ void finish(self_ptr self, const std::string& name, docker_job_result res,
   move_to(name, e, res.state, true);
   e.last_result = res.result;
   if (res.engine_answered) {
-    st.engine = "reachable";
+    st.engine = engine_state::reachable;
     st.engine_error.clear();
   } else {
-    if (st.engine != "unreachable")
+    if (st.engine != engine_state::unreachable)
       SB_WARN("the Docker engine at {} does not answer: {}",
               st.ctx->opts.docker_socket, res.result.detail);
-    st.engine = "unreachable";
+    st.engine = engine_state::unreachable;
     st.engine_error = res.result.detail;
   }
   if (!res.container_id.empty())

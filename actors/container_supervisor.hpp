@@ -77,7 +77,7 @@ struct supervisor_state {
   uint64_t coalesced = 0;
   uint64_t superseded = 0;
   /// What the last operation found of the engine (supervisor_status).
-  std::string engine = "unknown";
+  engine_state engine = engine_state::unknown;
   std::string engine_error;
   static inline const char* name = "container-supervisor";
 };

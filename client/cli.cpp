@@ -400,7 +400,7 @@ void warn_about_container(session& s, const std::string& agent,
   if (info.container_state != lifecycle::failed)
     return;
   auto st = s.call<status_info>(status_atom::value);
-  if (st.supervisor && st.supervisor->engine == "unreachable")
+  if (st.supervisor && st.supervisor->engine == engine_state::unreachable)
     say("the Docker engine at " + st.supervisor->docker_socket
         + " does not answer (" + st.supervisor->engine_error + "); container '"
         + container + "' could not be inspected");

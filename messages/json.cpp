@@ -60,7 +60,7 @@ nlohmann::json component_json(const supervisor_status& x) {
           {"coalesced", x.coalesced},
           {"superseded", x.superseded},
           {"docker_socket", x.docker_socket},
-          {"engine", x.engine},
+          {"engine", to_string(x.engine)},
           {"engine_error", x.engine_error.empty()
                              ? nlohmann::json(nullptr)
                              : nlohmann::json(x.engine_error)}};
@@ -240,7 +240,7 @@ nlohmann::json to_json(const notification_info& x) {
 }
 
 nlohmann::json to_json(const watch_event& x) {
-  nlohmann::json j = {{"at", iso_or_null(x.at)}, {"kind", x.kind},
+  nlohmann::json j = {{"at", iso_or_null(x.at)}, {"kind", to_string(x.kind)},
                       {"agent", x.agent},        {"from", opt(x.from)},
                       {"to", opt(x.to)},         {"generation", x.generation}};
   j["outcome"]

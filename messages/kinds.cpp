@@ -37,6 +37,11 @@ constexpr std::array auto_switch_names{"on", "off"};
 
 constexpr std::array health_names{"running", "unresponsive"};
 
+constexpr std::array engine_state_names{"unknown", "reachable", "unreachable"};
+
+constexpr std::array watch_kind_names{"report", "observation", "switch",
+                                      "apply"};
+
 template<class Enum, size_t N>
 const char* name_of(const std::array<const char*, N>& names, Enum x) {
   auto i = static_cast<size_t>(x);
@@ -72,6 +77,8 @@ SB_KIND_NAMES(apply_result, apply_result_names)
 SB_KIND_NAMES(auto_switch_mode, auto_switch_names)
 SB_KIND_NAMES(health, health_names)
 SB_KIND_NAMES(provider_status, provider_status_names)
+SB_KIND_NAMES(engine_state, engine_state_names)
+SB_KIND_NAMES(watch_kind, watch_kind_names)
 
 #undef SB_KIND_NAMES
 

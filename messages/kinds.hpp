@@ -103,6 +103,12 @@ enum class auto_switch_mode : uint8_t { on, off };
 /// How a component answered the ADMIN's status request.
 enum class health : uint8_t { running, unresponsive };
 
+/// What the last Docker operation found of the engine.
+enum class engine_state : uint8_t { unknown, reachable, unreachable };
+
+/// What a watch event is about ("switch" for `switched`).
+enum class watch_kind : uint8_t { report, observation, switched, apply };
+
 const char* to_string(failure_kind x);
 const char* to_string(outcome x);
 const char* to_string(trigger x);
@@ -112,6 +118,8 @@ const char* to_string(apply_result x);
 const char* to_string(auto_switch_mode x);
 const char* to_string(health x);
 const char* to_string(provider_status x);
+const char* to_string(engine_state x);
+const char* to_string(watch_kind x);
 
 /// Parses the text to_string() gives; nothing on any other text.
 template<class Enum>

@@ -91,9 +91,9 @@ struct supervisor_status {
   uint64_t coalesced = 0;
   uint64_t superseded = 0;
   std::string docker_socket;
-  /// What the last Docker operation found: "unknown" (none yet),
-  /// "reachable" or "unreachable" (then engine_error says why).
-  std::string engine = "unknown";
+  /// What the last Docker operation found (unreachable: engine_error says
+  /// why).
+  engine_state engine = engine_state::unknown;
   std::string engine_error;
 };
 

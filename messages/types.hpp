@@ -96,8 +96,7 @@ bool operator==(const http_header& x, const http_header& y);
 struct watch_event {
   /// When it happened in the daemon.
   millis at = 0;
-  /// report | observation | switch | apply.
-  std::string kind;
+  watch_kind kind = watch_kind::report;
   std::string agent;
   caf::optional<std::string> from;
   caf::optional<std::string> to;

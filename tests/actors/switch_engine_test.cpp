@@ -493,7 +493,7 @@ TEST_F(switch_engine, watchers_see_every_decision) {
   auto find = [&](const std::string& kind) -> std::optional<watch_event> {
     std::lock_guard<std::mutex> guard{*mtx};
     for (auto& ev : *events)
-      if (ev.kind == kind)
+      if (to_string(ev.kind) == kind)
         return ev;
     return std::nullopt;
   };

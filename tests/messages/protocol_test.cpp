@@ -263,7 +263,7 @@ TEST_F(protocol_test, every_message_type_round_trips) {
   expect_round_trip(settings_map{{"auto-switch", "off"}});
   watch_event we;
   we.at = 1'800'000'000'000;
-  we.kind = "report";
+  we.kind = watch_kind::report;
   we.agent = "a1";
   we.from = std::string{"sub-a"};
   we.to = std::string{"sub-b"};
@@ -356,7 +356,7 @@ TEST(protocol_version, a_mismatched_client_is_refused_at_connect_time) {
 TEST(json_shapes, a_watch_event_is_one_structured_object) {
   watch_event we;
   we.at = 1'800'000'000'000;
-  we.kind = "apply";
+  we.kind = watch_kind::apply;
   we.agent = "a1";
   we.generation = 2;
   we.apply = "hot_reloaded";
