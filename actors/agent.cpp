@@ -746,8 +746,8 @@ void agent_state::apply_token(uint64_t generation, secret token,
     stats->token_applied(result.result, took.count());
   };
   self_
-    ->request(supervisor_, container_op_timeout(ctx_->opts), apply_atom::value,
-              std::move(req))
+    ->request(supervisor_, ctx_->live.get().container_op_timeout(),
+              apply_atom::value, std::move(req))
     .then(
       [this, generation, done, count](apply_outcome& result) {
         count(result);
@@ -956,7 +956,7 @@ caf::result<apply_outcome> agent_state::container_command(container_op op) {
     container_request req{agent_name_, container_, op, generation,
                           std::move(token)};
     self_
-      ->request(supervisor_, container_op_timeout(ctx_->opts),
+      ->request(supervisor_, ctx_->live.get().container_op_timeout(),
                 apply_atom::value, std::move(req))
       .then(
         [this, rp, op, generation](apply_outcome& result) mutable {

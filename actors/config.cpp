@@ -163,12 +163,6 @@ daemon_options::daemon_options() {
   apply_defaults(daemon_option_table(), *this);
 }
 
-caf::timespan container_op_timeout(const daemon_options& o) {
-  // A recreate: inspect, create, stop, remove, rename, start, then the
-  // health wait; each Docker call bounded by docker-timeout.
-  return o.health_timeout + o.stop_timeout + o.docker_timeout * 4;
-}
-
 namespace {
 
 /// Sections that belong to CAF itself and are passed through.

@@ -74,10 +74,6 @@ struct daemon_options {
 /// Every [switchboard] key, in the order of conf/switchboard.ini.
 const option_table<daemon_options>& daemon_option_table();
 
-/// How long the supervisor may take for one operation on a container: the
-/// bound of every request an AGENT sends it.
-caf::timespan container_op_timeout(const daemon_options& opts);
-
 class daemon_config : public caf::actor_system_config {
 public:
   daemon_config();

@@ -216,21 +216,27 @@ supervisor_status status_of(const supervisor_state& st) {
 void spawn_workers(self_ptr self) {
   auto& st = self->state;
   auto& o = st.ctx->opts;
-  using std::chrono::duration_cast;
-  using std::chrono::milliseconds;
-  docker::op_settings settings;
-  settings.token_env = o.token_env;
-  settings.default_agent_port = o.agent_port;
-  settings.reload_timeout = duration_cast<milliseconds>(o.reload_timeout);
-  settings.health_timeout = duration_cast<milliseconds>(o.health_timeout);
-  settings.stop_timeout
-    = std::chrono::duration_cast<std::chrono::seconds>(o.stop_timeout);
-  settings.agent_secret_file = o.agent_secret_file;
-  auto docker_timeout = duration_cast<milliseconds>(o.docker_timeout);
+  // Fixed for the process: the socket, the variable, the port, the secret.
+  // Read before each operation: the timeouts (a reload changes them).
+  auto settings = [ctx = st.ctx] {
+    using std::chrono::duration_cast;
+    using std::chrono::milliseconds;
+    auto live = ctx->live.get();
+    worker_settings s;
+    s.engine_timeout = duration_cast<milliseconds>(live.docker_timeout);
+    s.ops.token_env = ctx->opts.token_env;
+    s.ops.default_agent_port = ctx->opts.agent_port;
+    s.ops.agent_secret_file = ctx->opts.agent_secret_file;
+    s.ops.reload_timeout = duration_cast<milliseconds>(live.reload_timeout);
+    s.ops.health_timeout = duration_cast<milliseconds>(live.health_timeout);
+    s.ops.stop_timeout
+      = std::chrono::duration_cast<std::chrono::seconds>(live.stop_timeout);
+    return s;
+  };
   st.workers = o.docker_workers;
   for (size_t i = 0; i < st.workers; ++i)
     st.idle.push_back(self->spawn<caf::detached + caf::linked>(
-      docker_worker, o.docker_socket, docker_timeout, settings,
+      docker_worker, o.docker_socket, worker_settings_source{settings},
       caf::actor_cast<supervisor_actor>(self)));
 }
 

@@ -1,15 +1,16 @@
 #pragma once
 
 // What every actor of the daemon shares without a message: the options it was
-// started with, the runtime settings board, the clock, the number of watchers
-// (so AGENTs format watch lines only when someone listens) and the directory
-// of agents (written by the ADMIN, read by the FRONT DOOR), the metrics and
-// whether the daemon is draining (shutting down).
+// started with, those a reload changes, the runtime settings board, the clock,
+// the number of watchers (so AGENTs format watch lines only when someone
+// listens) and the directory of agents (written by the ADMIN, read by the
+// FRONT DOOR), the metrics and whether the daemon is draining.
 
 #include "actors/clock.hpp"
 #include "actors/config.hpp"
 #include "actors/directory.hpp"
 #include "actors/engine_settings.hpp"
+#include "actors/live_options.hpp"
 #include "actors/metrics.hpp"
 #include "actors/token_index.hpp"
 #include "intake/basp_guard.hpp"
@@ -24,14 +25,18 @@ namespace sb {
 struct daemon_context {
   daemon_context(daemon_options options, engine_settings initial,
                  clock_ptr daemon_clock)
-      : opts(std::move(options)), board(std::move(initial)),
-        clock(std::move(daemon_clock)), started_at(clock->now()) {
+      : opts(std::move(options)), live(live_options::of(opts)),
+        board(std::move(initial)), clock(std::move(daemon_clock)),
+        started_at(clock->now()) {
     // nop
   }
 
   millis now() const { return clock->now(); }
 
+  /// As started; the keys a reload can change are read from `live`.
   daemon_options opts;
+  /// Notify command and timing, Docker timeouts: changed by SIGHUP.
+  live_board live;
   settings_board board;
   /// `now()` and every timer.
   clock_ptr clock;

@@ -9,7 +9,8 @@
 // else (or a timeout) leaves it pending for the next round: delivery is at
 // least once, and survives restarts. The ROOT sends a tick every
 // switchboard.notify-interval. Without a command, notifications stay
-// pending for `switchboard notifications` and other readers of the outbox.
+// pending for `switchboard notifications` and other readers of the outbox;
+// the command and its timing are read each round (a reload changes them).
 
 #include "actors/context.hpp"
 #include "messages/actors.hpp"

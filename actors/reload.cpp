@@ -51,9 +51,10 @@ void apply_settings(caf::actor_system& sys, const front_door_actor& door,
 } // namespace
 
 reload_report apply_reload(caf::actor_system& sys, const front_door_actor& door,
-                           daemon_options& running,
+                           live_board& live, daemon_options& running,
                            const daemon_options& fresh) {
   reload_report out;
+  bool live_changed = false;
   for (auto& row : daemon_option_table()) {
     auto before = option_text(row, running);
     auto after = option_text(row, fresh);
@@ -64,10 +65,19 @@ reload_report apply_reload(caf::actor_system& sys, const front_door_actor& door,
       spdlog::default_logger()->set_level(spdlog::level::from_str(after));
       running.log_level = fresh.log_level;
       out.applied.push_back(name);
+    } else if (live_options::is_live(row.key)) {
+      if (auto err = set_option(row, running, after, "switchboard.")) {
+        out.failed.push_back(name + ": " + render(err));
+        continue;
+      }
+      live_changed = true;
+      out.applied.push_back(name);
     } else {
       out.need_restart.push_back(name);
     }
   }
+  if (live_changed)
+    live.set(live_options::of(running));
   apply_settings(sys, door, running, fresh, out);
   return out;
 }

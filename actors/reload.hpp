@@ -3,11 +3,13 @@
 // SIGHUP: the daemon reads its configuration again (the same file and
 // command line it started with). A file that does not parse or check is
 // refused and the running configuration stays. Otherwise each key that
-// changed is logged by name: the log level and the [settings] values take
-// effect at once (a setting as `switchboard settings set` would set it);
-// every other key needs a restart, and says so.
+// changed is logged by name: the log level, the notifier's command and
+// timing, the Docker timeouts (actors/live_options.hpp) and the [settings]
+// values take effect at once (a setting as `switchboard settings set` would
+// set it); every other key needs a restart, and says so.
 
 #include "actors/config.hpp"
+#include "actors/live_options.hpp"
 #include "messages/actors.hpp"
 
 #include <caf/actor_system.hpp>
@@ -27,9 +29,10 @@ struct reload_report {
 };
 
 /// Compares `running` with `fresh`, applies what can change at run time
-/// (through `door` for settings) and updates `running` to what now runs.
+/// (through `door` for settings, `live` for the live keys) and updates
+/// `running` to what now runs.
 reload_report apply_reload(caf::actor_system& sys, const front_door_actor& door,
-                           daemon_options& running,
+                           live_board& live, daemon_options& running,
                            const daemon_options& fresh);
 
 } // namespace sb

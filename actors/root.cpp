@@ -65,7 +65,6 @@ root(root_actor::pointer self, admin_actor admin,
       on_fatal(name);
   });
   auto retention = ctx->opts.retention_interval;
-  auto notify = ctx->opts.notify_interval;
   self->send(self, retention_atom::value);
   if (notifier)
     self->send(self, tick_atom::value);
@@ -76,7 +75,8 @@ root(root_actor::pointer self, admin_actor admin,
     },
     [=](tick_atom) {
       self->send(notifier, tick_atom::value);
-      ctx->clock->send_later(self, notify, tick_atom::value);
+      ctx->clock->send_later(self, ctx->live.get().notify_interval,
+                             tick_atom::value);
     },
   };
 }
@@ -131,11 +131,10 @@ caf::expected<std::unique_ptr<daemon>> daemon::start(caf::actor_system& sys,
     {"admin", caf::actor_cast<caf::actor>(d->admin_)},
     {"front-door", caf::actor_cast<caf::actor>(d->front_door_)},
   };
-  if (!ctx->opts.notify_command.empty()) {
-    d->notifier_ = sys.spawn<caf::detached>(notifier, d->store_, ctx);
-    components.emplace_back("notifier",
-                            caf::actor_cast<caf::actor>(d->notifier_));
-  }
+  // Always there: a reload may set notify-command later.
+  d->notifier_ = sys.spawn<caf::detached>(notifier, d->store_, ctx);
+  components.emplace_back("notifier",
+                          caf::actor_cast<caf::actor>(d->notifier_));
   d->root_ = sys.spawn(root, d->admin_, std::move(components), ctx,
                        std::move(on_fatal), d->notifier_);
   SB_INFO("loaded {} subscriptions and {} agents", snap->subscriptions.size(),
@@ -223,7 +222,7 @@ void daemon::stop() {
   stop_and_wait(self, notifier_,
                 2s
                   + std::chrono::duration_cast<std::chrono::milliseconds>(
-                    ctx_->opts.notify_timeout));
+                    ctx_->live.get().notify_timeout));
   stop_and_wait(self, supervisor_, 5s);
   stop_and_wait(self, pool_, 2s);
   stop_and_wait(self, store_, 5s);

@@ -101,7 +101,8 @@ void reload(int argc, char** argv, caf::actor_system& sys, sb::daemon& d,
     sd_notify(0, "READY=1");
     return;
   }
-  auto report = sb::apply_reload(sys, d.front_door(), running, fresh.opts);
+  auto report = sb::apply_reload(sys, d.front_door(), d.context()->live,
+                                 running, fresh.opts);
   for (auto& key : report.applied)
     SB_INFO("configuration reload: {} applied", key);
   for (auto& key : report.need_restart)

@@ -57,6 +57,9 @@ public:
 
   const std::string& socket_path() const { return socket_; }
 
+  /// The bound of each later call (a reload may change it).
+  void set_timeout(std::chrono::milliseconds timeout) { timeout_ = timeout; }
+
   /// GET /version: the engine's API version ("1.41").
   caf::expected<std::string> version();
 

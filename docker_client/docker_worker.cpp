@@ -4,11 +4,11 @@ namespace sb {
 
 docker_worker_actor::behavior_type
 docker_worker(docker_worker_actor::stateful_pointer<docker_worker_state> self,
-              std::string socket_path, std::chrono::milliseconds timeout,
-              docker::op_settings settings, supervisor_actor supervisor) {
+              std::string socket_path, worker_settings_source settings,
+              supervisor_actor supervisor) {
   auto& st = self->state;
-  st.engine
-    = std::make_unique<docker::docker_api>(std::move(socket_path), timeout);
+  st.engine = std::make_unique<docker::docker_api>(std::move(socket_path),
+                                                   settings().engine_timeout);
   st.agents = std::make_unique<docker::agent_server_client>();
   st.settings = std::move(settings);
   st.supervisor = std::move(supervisor);
@@ -20,8 +20,10 @@ docker_worker(docker_worker_actor::stateful_pointer<docker_worker_state> self,
       auto progress = [&](lifecycle state) {
         self->send(st.supervisor, progress_atom::value, job.container, state);
       };
-      auto out = docker::run_container_op(*st.engine, *st.agents, req,
-                                          st.settings, progress);
+      auto now = st.settings();
+      st.engine->set_timeout(now.engine_timeout);
+      auto out = docker::run_container_op(*st.engine, *st.agents, req, now.ops,
+                                          progress);
       return docker_job_result{out.result, out.state, out.container_id,
                                out.engine_answered};
     },

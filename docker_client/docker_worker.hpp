@@ -12,14 +12,23 @@
 #include <caf/stateful_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
 
+#include <functional>
 #include <memory>
 
 namespace sb {
 
+/// What a worker reads before each operation (a reload may change it).
+struct worker_settings {
+  std::chrono::milliseconds engine_timeout;
+  docker::op_settings ops;
+};
+
+using worker_settings_source = std::function<worker_settings()>;
+
 struct docker_worker_state {
   std::unique_ptr<docker::docker_api> engine;
   std::unique_ptr<docker::agent_server_client> agents;
-  docker::op_settings settings;
+  worker_settings_source settings;
   supervisor_actor supervisor;
   static inline const char* name = "docker-worker";
 };
@@ -27,7 +36,7 @@ struct docker_worker_state {
 /// Spawn with caf::detached.
 docker_worker_actor::behavior_type
 docker_worker(docker_worker_actor::stateful_pointer<docker_worker_state> self,
-              std::string socket_path, std::chrono::milliseconds timeout,
-              docker::op_settings settings, supervisor_actor supervisor);
+              std::string socket_path, worker_settings_source settings,
+              supervisor_actor supervisor);
 
 } // namespace sb

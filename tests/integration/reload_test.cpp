@@ -25,10 +25,18 @@ namespace {
 class reload_test : public ::testing::Test {
 protected:
   void write_config(const std::string& log_level, int budget,
-                    const std::string& docker_timeout) {
+                    const std::string& docker_timeout,
+                    const std::string& extra = "") {
     std::ofstream out{dir.file("switchboard.ini")};
     out << "[switchboard]\nlog-level=\"" << log_level << "\"\ndocker-timeout=\""
-        << docker_timeout << "\"\n[settings]\nswitch-budget=" << budget << "\n";
+        << docker_timeout << "\"\n"
+        << extra << "[settings]\nswitch-budget=" << budget << "\n";
+  }
+
+  run_result cli(std::vector<std::string> args, const std::string& input = "") {
+    args.insert(args.begin(),
+                {cli_binary(), "--port", std::to_string(daemon->port())});
+    return run(args, input);
   }
 
   nlohmann::json settings() {
@@ -125,7 +133,7 @@ TEST_F(reload_test, sighup_applies_what_it_can_and_names_the_rest) {
     << daemon->log();
   EXPECT_TRUE(logged("configuration reload: settings.switch-budget applied"));
   EXPECT_TRUE(logged("configuration reload: switchboard.docker-timeout "
-                     "changed; it takes effect at the next restart"));
+                     "applied"));
   EXPECT_EQ(settings()["switch-budget"], 7);
   // The new log level is in force: debug lines appear.
   EXPECT_TRUE(logged(" debug "));
@@ -137,5 +145,56 @@ TEST_F(reload_test, sighup_applies_what_it_can_and_names_the_rest) {
   EXPECT_EQ(settings()["switch-budget"], 7);
   // Still the same process, and it stops cleanly.
   EXPECT_FALSE(daemon->wait_exit(100ms).has_value());
+  EXPECT_EQ(daemon->terminate(), std::optional<int>{0});
+}
+
+TEST_F(reload_test, a_notify_command_set_by_reload_delivers_the_outbox) {
+  write_config("info", 4, "30s");
+  daemon = std::make_unique<daemon_process>(
+    daemon_binary(),
+    std::vector<std::string>{"--config-file=" + dir.file("switchboard.ini"),
+                             "--switchboard.port=0",
+                             "--switchboard.db-path=" + dir.file("state.db")});
+  ASSERT_NE(daemon->port(), 0) << daemon->log();
+  for (auto name : {"sub-a", "sub-b"}) {
+    auto added = cli({"subscription", "add", name, "--token-file", "-"},
+                     std::string{"token-of-"} + name);
+    ASSERT_EQ(added.rc, 0) << added.err << added.out;
+  }
+  auto agent = cli({"agent", "add", "a1", "--subscription", "sub-a"});
+  ASSERT_EQ(agent.rc, 0) << agent.err;
+  auto switched = cli({"report", "a1", "--status", "429", "--json"});
+  ASSERT_EQ(switched.rc, 0) << switched.err;
+  ASSERT_NE(switched.out.find("switched"), std::string::npos) << switched.out;
+  // No command yet: the switch waits in the outbox.
+  auto pending = cli({"notifications", "--json"});
+  ASSERT_NE(pending.out.find("pending"), std::string::npos) << pending.out;
+  // A reload sets one (and changes a key that needs a restart).
+  auto out = dir.file("delivered.json");
+  write_config("info", 4, "30s",
+               "notify-command=\"cat >> " + out
+                 + "\"\nnotify-interval=\"50ms\"\nhttp-workers=2\n");
+  ASSERT_EQ(::kill(daemon->pid(), SIGHUP), 0);
+  EXPECT_TRUE(logged("configuration reload: switchboard.notify-command "
+                     "applied"))
+    << daemon->log();
+  EXPECT_TRUE(logged("configuration reload: switchboard.notify-interval "
+                     "applied"));
+  EXPECT_TRUE(logged("configuration reload: switchboard.http-workers changed; "
+                     "it takes effect at the next restart"));
+  // The pending notification is delivered through the new command.
+  EXPECT_TRUE(wait_until(
+    [&] {
+      std::ifstream in{out};
+      std::string text{std::istreambuf_iterator<char>{in}, {}};
+      return text.find("\"a1\"") != std::string::npos;
+    },
+    10s));
+  EXPECT_TRUE(wait_until(
+    [&] {
+      return cli({"notifications", "--json"}).out.find("\"pending\"")
+             == std::string::npos;
+    },
+    10s));
   EXPECT_EQ(daemon->terminate(), std::optional<int>{0});
 }

@@ -1,0 +1,73 @@
+#pragma once
+
+// The [switchboard] keys that a SIGHUP reload changes while the daemon runs:
+// the notifier's command and timing and the Docker timeouts. They are read
+// where they are used (each notifier round, each container operation, each
+// request to the supervisor), so a reload takes effect from the next one.
+// Every other key of daemon_options is fixed for the life of the process.
+
+#include "actors/config.hpp"
+
+#include <caf/timestamp.hpp>
+
+#include <mutex>
+#include <string>
+
+namespace sb {
+
+struct live_options {
+  std::string notify_command;
+  caf::timespan notify_interval{};
+  caf::timespan notify_timeout{};
+  caf::timespan docker_timeout{};
+  caf::timespan reload_timeout{};
+  caf::timespan health_timeout{};
+  caf::timespan stop_timeout{};
+
+  static live_options of(const daemon_options& o) {
+    return {o.notify_command, o.notify_interval, o.notify_timeout,
+            o.docker_timeout, o.reload_timeout,  o.health_timeout,
+            o.stop_timeout};
+  }
+
+  /// Whether `key` (without "switchboard.") is one of these.
+  static bool is_live(std::string_view key) {
+    return key == "notify-command" || key == "notify-interval"
+           || key == "notify-timeout" || key == "docker-timeout"
+           || key == "reload-timeout" || key == "health-timeout"
+           || key == "stop-timeout";
+  }
+
+  /// How long the supervisor may take for one operation on a container (a
+  /// recreate: inspect, create, stop, remove, rename, start, then the health
+  /// wait; each Docker call bounded by docker-timeout): the bound of every
+  /// request an AGENT sends it.
+  caf::timespan container_op_timeout() const {
+    return health_timeout + stop_timeout + docker_timeout * 4;
+  }
+};
+
+/// Read by the notifier, the docker workers and the AGENTs; written by the
+/// reload only. Copies are cheap next to what they time.
+class live_board {
+public:
+  explicit live_board(live_options initial) : value_(std::move(initial)) {
+    // nop
+  }
+
+  live_options get() const {
+    std::lock_guard<std::mutex> guard{mtx_};
+    return value_;
+  }
+
+  void set(live_options next) {
+    std::lock_guard<std::mutex> guard{mtx_};
+    value_ = std::move(next);
+  }
+
+private:
+  mutable std::mutex mtx_;
+  live_options value_;
+};
+
+} // namespace sb
