@@ -32,6 +32,10 @@ option_table<daemon_options> service_rows() {
      1},
     {"port", "7411", "Port of the front door (0 = any free port).", &o::port, 0,
      65535},
+    {"store", "sqlite",
+     "Where the state lives: sqlite (db-path, one host) or postgresql "
+     "(postgres-url, one database for several daemons).",
+     &o::store, 1, 0, "sqlite|postgresql"},
     {"db-path", "data/switchboard.db",
      "SQLite database file, created with mode 0600.", &o::db_path, 1},
     {"db-synchronous", "FULL",
@@ -41,6 +45,14 @@ option_table<daemon_options> service_rows() {
      "Key that encrypts tokens at rest, created 0600 at first start (\"\" = "
      "switchboard.key in the folder of db-path).",
      &o::key_file},
+    {"postgres-url", "",
+     "store = postgresql: the database, as postgresql://USER@HOST:PORT/DB or "
+     "key=value pairs, without the password.",
+     &o::postgres_url},
+    {"postgres-password-file", "",
+     "store = postgresql: file whose first line is the password (\"\" = none, "
+     "or ~/.pgpass).",
+     &o::postgres_password_file},
     {"log-level", "info", "trace, debug, info, warn, error or off.",
      &o::log_level, 1, 0, "trace|debug|info|warn|error|off"},
     {"log-file", "", "Also log to this rotating file (10 MiB x 3).",

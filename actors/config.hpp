@@ -28,9 +28,12 @@ struct daemon_options {
 
   std::string host;
   uint16_t port;
+  std::string store;
   std::string db_path;
   std::string db_synchronous;
   std::string key_file;
+  std::string postgres_url;
+  std::string postgres_password_file;
   std::string log_level;
   std::string log_file;
   std::string log_format;

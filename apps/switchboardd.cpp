@@ -9,7 +9,9 @@
 #include "intake/basp_guard.hpp"
 #include "messages/error.hpp"
 #include "persistence/db_lock.hpp"
+#include "persistence/postgres_store.hpp"
 #include "persistence/store.hpp"
+#include "persistence/token_cipher.hpp"
 
 #include <caf/actor_system.hpp>
 #include <caf/io/middleman.hpp>
@@ -23,12 +25,14 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <optional>
 
 namespace {
 
-/// The database as the daemon holds it: locked, then opened.
+/// The database as the daemon holds it: an SQLite file locked, then opened;
+/// a PostgreSQL database (shared by design: no lock) opened.
 struct opened_database {
-  sb::db_lock lock;
+  std::optional<sb::db_lock> lock;
   std::shared_ptr<sb::store> store;
 };
 
@@ -61,7 +65,49 @@ caf::error prepare_folder(const std::string& db_path) {
   return caf::none;
 }
 
+/// True if a libpq URL or conninfo carries a password ("user:pw@" or
+/// "password=").
+bool has_password(const std::string& url) {
+  if (url.find("password=") != std::string::npos)
+    return true;
+  auto scheme = url.find("://");
+  if (scheme == std::string::npos)
+    return false;
+  auto at = url.find('@', scheme + 3);
+  auto slash = url.find('/', scheme + 3);
+  if (at == std::string::npos || (slash != std::string::npos && slash < at))
+    return false;
+  return url.find(':', scheme + 3) < at;
+}
+
+caf::expected<opened_database> open_postgres(const sb::daemon_options& opts) {
+  using sb::ec;
+  if (opts.postgres_url.empty())
+    return sb::make_error(ec::invalid_argument,
+                          "switchboard.store = postgresql needs "
+                          "switchboard.postgres-url");
+  if (has_password(opts.postgres_url))
+    return sb::make_error(ec::invalid_argument,
+                          "switchboard.postgres-url must not carry the "
+                          "password: put it in switchboard.postgres-password-"
+                          "file (mode 0600)");
+  sb::postgres_options pg;
+  pg.url = opts.postgres_url;
+  pg.password_file = opts.postgres_password_file;
+  pg.key_file = sb::key_file_for(opts.db_path, opts.key_file);
+  if (auto err = prepare_folder(pg.key_file))
+    return err;
+  auto db = sb::postgres_store::open(pg);
+  if (!db)
+    return db.error();
+  SB_INFO("database {} (PostgreSQL; tokens encrypted with the key in {})",
+          (*db)->path(), (*db)->key_file());
+  return opened_database{std::nullopt, std::move(*db)};
+}
+
 caf::expected<opened_database> open_database(const sb::daemon_options& opts) {
+  if (opts.store == "postgresql")
+    return open_postgres(opts);
   if (auto err = prepare_folder(opts.db_path))
     return err;
   auto lock = sb::db_lock::acquire(opts.db_path);

@@ -38,6 +38,7 @@
 
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <libpq-fe.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -81,6 +82,10 @@ struct options {
   std::string transport = "caf";
   int http_connections = 64;
   int http_workers = 8;
+  /// The daemon's store: SQLite in the bench's folder unless a PostgreSQL
+  /// database (empty) is given.
+  std::string postgres_url;
+  std::string postgres_password_file;
 };
 
 double ms_since(clock_type::time_point t) {
@@ -321,6 +326,12 @@ std::optional<front_door_actor> start_and_connect(const options& o,
   if (d.http)
     extra.push_back("--switchboard.http-workers="
                     + std::to_string(o.http_workers));
+  if (!o.postgres_url.empty()) {
+    extra.push_back("--switchboard.store=postgresql");
+    extra.push_back("--switchboard.postgres-url=" + o.postgres_url);
+    extra.push_back("--switchboard.postgres-password-file="
+                    + o.postgres_password_file);
+  }
   extra.insert(extra.end(), o.daemon_args.begin(), o.daemon_args.end());
   if (!d.start(o.daemon, dir, o.log_level, extra)) {
     std::cerr << "switchboard-bench: the daemon did not start (see " << dir
@@ -377,7 +388,52 @@ struct burst_counts {
   int64_t events = 0;
 };
 
-burst_counts count_results(const std::string& dir) {
+/// One number from the PostgreSQL database (libpq: the URL and the password
+/// go as separate parameters, nothing is quoted by hand).
+int64_t count_postgres(PGconn* conn, const char* sql) {
+  auto* res = PQexec(conn, sql);
+  int64_t n = -1;
+  if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1)
+    n = std::stoll(PQgetvalue(res, 0, 0));
+  else
+    std::cerr << "switchboard-bench: " << PQerrorMessage(conn);
+  PQclear(res);
+  return n;
+}
+
+std::string first_line_of(const std::string& path) {
+  std::ifstream in{path};
+  std::string line;
+  std::getline(in, line);
+  return line;
+}
+
+burst_counts count_results_postgres(const options& o) {
+  auto password = o.postgres_password_file.empty()
+                    ? std::string{}
+                    : first_line_of(o.postgres_password_file);
+  const char* keys[]
+    = {"dbname", password.empty() ? nullptr : "password", nullptr};
+  const char* values[] = {o.postgres_url.c_str(), password.c_str(), nullptr};
+  auto* conn = PQconnectdbParams(keys, values, 1);
+  burst_counts c;
+  if (PQstatus(conn) != CONNECTION_OK) {
+    std::cerr << "switchboard-bench: " << PQerrorMessage(conn);
+  } else {
+    c.switches = count_postgres(conn, "SELECT COUNT(*) FROM switch_history "
+                                      "WHERE trigger = 'auto'");
+    c.notifications = count_postgres(conn, "SELECT COUNT(*) FROM "
+                                           "notifications WHERE kind = "
+                                           "'switch'");
+    c.events = count_postgres(conn, "SELECT COUNT(*) FROM failure_events");
+  }
+  PQfinish(conn);
+  return c;
+}
+
+burst_counts count_results(const options& o, const std::string& dir) {
+  if (!o.postgres_url.empty())
+    return count_results_postgres(o);
   SQLite::Database db{dir + "/bench.db", SQLite::OPEN_READONLY};
   burst_counts c;
   c.switches = count(db, "SELECT COUNT(*) FROM switch_history "
@@ -507,7 +563,7 @@ int burst_mode(const options& o, const std::string& dir) {
   if (out.errors > 0)
     std::cerr << "switchboard-bench: " << out.errors
               << " reports failed; the first: " << out.first_error << "\n";
-  auto j = burst_summary(o, out, count_results(dir), k);
+  auto j = burst_summary(o, out, count_results(o, dir), k);
   if (o.json)
     std::cout << j.dump() << std::endl;
   else
@@ -679,12 +735,22 @@ int main(int argc, char** argv) {
                 "with --transport http: the daemon's "
                 "switchboard.http-workers (default 8)")
     ->check(CLI::Range(1, 256));
+  app.add_option("--postgres-url", o.postgres_url,
+                 "burst on the PostgreSQL store: an empty database, as "
+                 "postgresql://USER@HOST:PORT/DB (default: SQLite)");
+  app.add_option("--postgres-password-file", o.postgres_password_file,
+                 "with --postgres-url: the file with its password");
   app.add_option("--keep", o.keep_dir,
                  "use this folder for the database and log, and keep it");
   CLI11_PARSE(app, argc, argv);
   if (o.transport_only && o.transport != "caf") {
     std::cerr << "switchboard-bench: --transport-only measures CAF's network "
                  "layer; it needs --transport caf\n";
+    return 2;
+  }
+  if (o.scale && !o.postgres_url.empty()) {
+    std::cerr << "switchboard-bench: --scale fills an SQLite file; "
+                 "--postgres-url is for the burst\n";
     return 2;
   }
   if (o.daemon.empty())

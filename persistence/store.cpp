@@ -91,7 +91,7 @@ stored_subscription read_subscription_row(SQLite::Statement& st) {
   stored_subscription s;
   s.id = st.getColumn(0).getInt64();
   s.name = st.getColumn(1).getString();
-  // Sealed as stored: store::subscriptions() opens it.
+  // Sealed as stored: sqlite_store::subscriptions() opens it.
   s.token.value = st.getColumn(2).getString();
   s.created_at = column_time(st.getColumn(3));
   s.updated_at = column_time(st.getColumn(4));
@@ -174,7 +174,8 @@ auto collect(SQLite::Statement& st, Row read_row) {
 
 } // namespace
 
-caf::expected<stored_agent> store::impl::read_agent(const std::string& name) {
+caf::expected<stored_agent>
+sqlite_store::impl::read_agent(const std::string& name) {
   use st{sql->agent_by_name};
   st->bind(1, name);
   if (!st->executeStep())
@@ -185,30 +186,32 @@ caf::expected<stored_agent> store::impl::read_agent(const std::string& name) {
 // -- construction
 // ---------------------------------------------------------------
 
-store::store(std::unique_ptr<impl> ptr) : impl_(std::move(ptr)) {
+sqlite_store::sqlite_store(std::unique_ptr<impl> ptr) : impl_(std::move(ptr)) {
   // nop
 }
 
-store::~store() {
+store::~store() = default;
+
+sqlite_store::~sqlite_store() {
   if (impl_ && impl_->veto)
     sqlite3_commit_hook(impl_->db.getHandle(), nullptr, nullptr);
 }
 
-const std::string& store::path() const {
+const std::string& sqlite_store::path() const {
   return impl_->path;
 }
 
 // -- transactions
 // -----------------------------------------------------------------
 
-caf::error store::begin() {
+caf::error sqlite_store::begin() {
   return impl_->guard("BEGIN", [&]() -> caf::error {
     impl_->db.exec("BEGIN IMMEDIATE");
     return caf::none;
   });
 }
 
-caf::error store::probe_write() {
+caf::error sqlite_store::probe_write() {
   // A probe answers now: an outside writer holding the lock for longer
   // than a moment is what it reports, not something to wait out.
   constexpr int probe_wait_ms = 250;
@@ -220,20 +223,20 @@ caf::error store::probe_write() {
   return err;
 }
 
-caf::error store::commit() {
+caf::error sqlite_store::commit() {
   return impl_->guard("COMMIT", [&]() -> caf::error {
     impl_->db.exec("COMMIT");
     return caf::none;
   });
 }
 
-void store::rollback() {
+void sqlite_store::rollback() {
   // After a vetoed or failed COMMIT, SQLite may have rolled back already.
   if (sqlite3_get_autocommit(impl_->db.getHandle()) == 0)
     sqlite3_exec(impl_->db.getHandle(), "ROLLBACK", nullptr, nullptr, nullptr);
 }
 
-caf::error store::savepoint() {
+caf::error sqlite_store::savepoint() {
   return impl_->guard("SAVEPOINT", [&]() -> caf::error {
     use {
       impl_->sql->savepoint
@@ -242,7 +245,7 @@ caf::error store::savepoint() {
   });
 }
 
-caf::error store::release() {
+caf::error sqlite_store::release() {
   return impl_->guard("RELEASE", [&]() -> caf::error {
     use {
       impl_->sql->release
@@ -251,7 +254,7 @@ caf::error store::release() {
   });
 }
 
-void store::rollback_to() {
+void sqlite_store::rollback_to() {
   try {
     use {
       impl_->sql->rollback_to
@@ -264,7 +267,7 @@ void store::rollback_to() {
   }
 }
 
-void store::set_commit_veto(std::function<bool()> veto) {
+void sqlite_store::set_commit_veto(std::function<bool()> veto) {
   impl_->veto = std::move(veto);
   if (impl_->veto)
     sqlite3_commit_hook(impl_->db.getHandle(), commit_hook_trampoline,
@@ -277,8 +280,8 @@ void store::set_commit_veto(std::function<bool()> veto) {
 // ----------------------------------------------------------------
 
 caf::expected<subscription_upsert>
-store::put_subscription(const std::string& name, const std::string& token,
-                        millis now) {
+sqlite_store::put_subscription(const std::string& name,
+                               const std::string& token, millis now) {
   return impl_->guard(
     "put subscription", [&]() -> caf::expected<subscription_upsert> {
       auto& sql = *impl_->sql;
@@ -336,7 +339,7 @@ store::put_subscription(const std::string& name, const std::string& token,
 }
 
 caf::expected<std::vector<std::string>>
-store::remove_subscription(const std::string& name) {
+sqlite_store::remove_subscription(const std::string& name) {
   return impl_->guard(
     "remove subscription", [&]() -> caf::expected<std::vector<std::string>> {
       auto& sql = *impl_->sql;
@@ -369,7 +372,7 @@ store::remove_subscription(const std::string& name) {
     });
 }
 
-caf::expected<std::vector<stored_subscription>> store::subscriptions() {
+caf::expected<std::vector<stored_subscription>> sqlite_store::subscriptions() {
   return impl_->guard("list subscriptions",
                       [&]() -> caf::expected<std::vector<stored_subscription>> {
                         std::vector<stored_subscription> result;
@@ -394,8 +397,8 @@ caf::expected<std::vector<stored_subscription>> store::subscriptions() {
 // -- agents
 // -------------------------------------------------------------------------
 
-caf::expected<stored_agent> store::add_agent(const agent_spec& spec,
-                                             millis now) {
+caf::expected<stored_agent> sqlite_store::add_agent(const agent_spec& spec,
+                                                    millis now) {
   return impl_->guard("add agent", [&]() -> caf::expected<stored_agent> {
     auto& sql = *impl_->sql;
     {
@@ -430,7 +433,7 @@ caf::expected<stored_agent> store::add_agent(const agent_spec& spec,
   });
 }
 
-caf::error store::remove_agent(const std::string& name) {
+caf::error sqlite_store::remove_agent(const std::string& name) {
   return impl_->guard("remove agent", [&]() -> caf::error {
     use del{impl_->sql->delete_agent};
     del->bind(1, name);
@@ -440,7 +443,7 @@ caf::error store::remove_agent(const std::string& name) {
   });
 }
 
-caf::expected<std::vector<stored_agent>> store::agents() {
+caf::expected<std::vector<stored_agent>> sqlite_store::agents() {
   return impl_->guard("list agents",
                       [&]() -> caf::expected<std::vector<stored_agent>> {
                         use st{impl_->sql->list_agents};
@@ -448,14 +451,15 @@ caf::expected<std::vector<stored_agent>> store::agents() {
                       });
 }
 
-caf::expected<stored_agent> store::agent(const std::string& name) {
+caf::expected<stored_agent> sqlite_store::agent(const std::string& name) {
   return impl_->guard("read agent", [&]() -> caf::expected<stored_agent> {
     return impl_->read_agent(name);
   });
 }
 
-caf::error store::set_agent_auto_switch(const std::string& name,
-                                        auto_switch_mode value, millis now) {
+caf::error sqlite_store::set_agent_auto_switch(const std::string& name,
+                                               auto_switch_mode value,
+                                               millis now) {
   return impl_->guard("set agent auto-switch", [&]() -> caf::error {
     use st{impl_->sql->set_auto_switch};
     st->bind(1, to_string(value));
@@ -467,7 +471,8 @@ caf::error store::set_agent_auto_switch(const std::string& name,
   });
 }
 
-caf::expected<switch_commit> store::commit_switch(const switch_record& rec) {
+caf::expected<switch_commit>
+sqlite_store::commit_switch(const switch_record& rec) {
   return impl_->guard("commit switch", [&]() -> caf::expected<switch_commit> {
     auto& sql = *impl_->sql;
     switch_commit result;
@@ -530,7 +535,7 @@ caf::expected<switch_commit> store::commit_switch(const switch_record& rec) {
   });
 }
 
-caf::error store::record_apply(const apply_record& rec) {
+caf::error sqlite_store::record_apply(const apply_record& rec) {
   return impl_->guard("record apply", [&]() -> caf::error {
     auto& sql = *impl_->sql;
     auto text = to_string(rec.result);
@@ -559,7 +564,7 @@ caf::error store::record_apply(const apply_record& rec) {
 // -- failure events
 // -----------------------------------------------------------------
 
-caf::expected<int64_t> store::add_event(const event_info& ev) {
+caf::expected<int64_t> sqlite_store::add_event(const event_info& ev) {
   return impl_->guard("record failure event", [&]() -> caf::expected<int64_t> {
     use ins{impl_->sql->insert_event};
     // The event outlives the statement: bind its text without copies.
@@ -578,7 +583,7 @@ caf::expected<int64_t> store::add_event(const event_info& ev) {
   });
 }
 
-caf::expected<std::vector<event_info>> store::events(const query& q) {
+caf::expected<std::vector<event_info>> sqlite_store::events(const query& q) {
   return impl_->guard(
     "list events", [&]() -> caf::expected<std::vector<event_info>> {
       use st{impl_->sql->list_events};
@@ -589,8 +594,8 @@ caf::expected<std::vector<event_info>> store::events(const query& q) {
     });
 }
 
-caf::expected<std::vector<exclusion_seed>> store::exclusion_seeds(millis since,
-                                                                  millis now) {
+caf::expected<std::vector<exclusion_seed>>
+sqlite_store::exclusion_seeds(millis since, millis now) {
   return impl_->guard(
     "read exclusions", [&]() -> caf::expected<std::vector<exclusion_seed>> {
       auto& sql = *impl_->sql;
@@ -621,7 +626,8 @@ caf::expected<std::vector<exclusion_seed>> store::exclusion_seeds(millis since,
     });
 }
 
-caf::expected<std::vector<failure_count>> store::failure_counts(millis since) {
+caf::expected<std::vector<failure_count>>
+sqlite_store::failure_counts(millis since) {
   return impl_->guard(
     "count failures", [&]() -> caf::expected<std::vector<failure_count>> {
       use st{impl_->sql->count_failures};
@@ -634,8 +640,8 @@ caf::expected<std::vector<failure_count>> store::failure_counts(millis since) {
     });
 }
 
-caf::expected<uint64_t> store::delete_events_before(millis cutoff,
-                                                    uint32_t batch) {
+caf::expected<uint64_t> sqlite_store::delete_events_before(millis cutoff,
+                                                           uint32_t batch) {
   return impl_->guard("delete old events", [&]() -> caf::expected<uint64_t> {
     use st{impl_->sql->delete_old_events};
     st->bind(1, format_iso(cutoff));
@@ -647,7 +653,7 @@ caf::expected<uint64_t> store::delete_events_before(millis cutoff,
 // -- provider evidence
 // --------------------------------------------------------------
 
-caf::error store::save_evidence(const stored_evidence& ev) {
+caf::error sqlite_store::save_evidence(const stored_evidence& ev) {
   return impl_->guard("save provider evidence", [&]() -> caf::error {
     use st{impl_->sql->save_evidence};
     st->bind(1, ev.subscription);
@@ -668,7 +674,7 @@ caf::error store::save_evidence(const stored_evidence& ev) {
   });
 }
 
-caf::expected<std::vector<stored_evidence>> store::evidence() {
+caf::expected<std::vector<stored_evidence>> sqlite_store::evidence() {
   return impl_->guard("list provider evidence",
                       [&]() -> caf::expected<std::vector<stored_evidence>> {
                         use st{impl_->sql->list_evidence};
@@ -679,7 +685,7 @@ caf::expected<std::vector<stored_evidence>> store::evidence() {
 // -- history and notifications
 // ------------------------------------------------------
 
-caf::expected<std::vector<history_info>> store::history(const query& q) {
+caf::expected<std::vector<history_info>> sqlite_store::history(const query& q) {
   return impl_->guard(
     "list history", [&]() -> caf::expected<std::vector<history_info>> {
       use st{impl_->sql->list_history};
@@ -690,7 +696,8 @@ caf::expected<std::vector<history_info>> store::history(const query& q) {
     });
 }
 
-caf::expected<int64_t> store::add_notification(const notification_info& n) {
+caf::expected<int64_t>
+sqlite_store::add_notification(const notification_info& n) {
   return impl_->guard("add notification", [&]() -> caf::expected<int64_t> {
     use ins{impl_->sql->insert_notification};
     ins->bind(1, n.agent);
@@ -705,7 +712,7 @@ caf::expected<int64_t> store::add_notification(const notification_info& n) {
 }
 
 caf::expected<std::vector<notification_info>>
-store::notifications(const query& q) {
+sqlite_store::notifications(const query& q) {
   return impl_->guard(
     "list notifications",
     [&]() -> caf::expected<std::vector<notification_info>> {
@@ -717,7 +724,7 @@ store::notifications(const query& q) {
 }
 
 caf::expected<std::vector<notification_info>>
-store::pending_notifications(uint32_t limit) {
+sqlite_store::pending_notifications(uint32_t limit) {
   return impl_->guard(
     "list pending notifications",
     [&]() -> caf::expected<std::vector<notification_info>> {
@@ -727,7 +734,7 @@ store::pending_notifications(uint32_t limit) {
     });
 }
 
-caf::expected<uint64_t> store::count_pending_notifications() {
+caf::expected<uint64_t> sqlite_store::count_pending_notifications() {
   return impl_->guard("count pending notifications",
                       [&]() -> caf::expected<uint64_t> {
                         // The partial index notifications_pending.
@@ -739,7 +746,7 @@ caf::expected<uint64_t> store::count_pending_notifications() {
                       });
 }
 
-caf::error store::mark_delivered(int64_t id, millis at) {
+caf::error sqlite_store::mark_delivered(int64_t id, millis at) {
   return impl_->guard("mark notification delivered", [&]() -> caf::error {
     use st{impl_->sql->mark_delivered};
     st->bind(1, format_iso(at));
@@ -752,7 +759,7 @@ caf::error store::mark_delivered(int64_t id, millis at) {
 // -- settings
 // -----------------------------------------------------------------------
 
-caf::expected<settings_map> store::settings() {
+caf::expected<settings_map> sqlite_store::settings() {
   return impl_->guard("read settings", [&]() -> caf::expected<settings_map> {
     settings_map result;
     use st{impl_->sql->list_settings};
@@ -763,8 +770,8 @@ caf::expected<settings_map> store::settings() {
   });
 }
 
-caf::error store::put_setting(const std::string& key, const std::string& value,
-                              millis now) {
+caf::error sqlite_store::put_setting(const std::string& key,
+                                     const std::string& value, millis now) {
   return impl_->guard("write setting", [&]() -> caf::error {
     use st{impl_->sql->put_setting};
     st->bind(1, key);
@@ -775,7 +782,7 @@ caf::error store::put_setting(const std::string& key, const std::string& value,
   });
 }
 
-caf::expected<std::vector<token_version>> store::token_versions() {
+caf::expected<std::vector<token_version>> sqlite_store::token_versions() {
   return impl_->guard("list token versions",
                       [&]() -> caf::expected<std::vector<token_version>> {
                         use st{impl_->sql->list_token_versions};
@@ -788,8 +795,8 @@ caf::expected<std::vector<token_version>> store::token_versions() {
 }
 
 caf::expected<std::string>
-store::subscription_of_generation(const std::string& agent,
-                                  uint64_t generation) {
+sqlite_store::subscription_of_generation(const std::string& agent,
+                                         uint64_t generation) {
   return impl_->guard("read the subscription of a generation",
                       [&]() -> caf::expected<std::string> {
                         use st{impl_->sql->subscription_of_generation};

@@ -1,9 +1,12 @@
 #pragma once
 
-// The STORE: a plain class over one SQLite connection (SQLiteCpp) that
-// returns caf::expected. It knows nothing about actors; the store actor
-// (store_actor.hpp) owns one instance and batches writes into transactions.
-// Every SQLite exception is caught here and becomes an ec::store_failure.
+// The STORE: the interface of the daemon's durable state, returning
+// caf::expected. It knows nothing about actors; the store actor
+// (store_actor.hpp) owns one and batches writes into transactions. Two
+// backends: sqlite_store (sqlite_store.hpp, the embedded default: one file,
+// one host) and postgres_store (postgres_store.hpp: several daemons share one
+// database). Every exception of a backend is caught there and becomes an
+// ec::store_failure.
 
 #include "messages/records.hpp"
 #include "messages/types.hpp"
@@ -41,117 +44,125 @@ constexpr int64_t wal_size_limit = 16 * 1024 * 1024;
 
 class store {
 public:
-  /// Opens (creating with mode 0600 if needed) and migrates the database at
-  /// `path`; ":memory:" gives a private in-memory database.
+  /// Opens (creating with mode 0600 if needed) and migrates the SQLite
+  /// database at `path`; ":memory:" gives a private in-memory database.
   static caf::expected<std::unique_ptr<store>>
   open(const std::string& path, const store_options& opts = {});
 
-  ~store();
+  virtual ~store();
   store(const store&) = delete;
   store& operator=(const store&) = delete;
 
-  const std::string& path() const;
+  virtual const std::string& path() const = 0;
 
   /// The key file in use ("" for a key in memory).
-  const std::string& key_file() const;
+  virtual const std::string& key_file() const = 0;
 
   /// How many plain tokens (from before schema 3) open() sealed; their old
   /// text was then wiped from the file and its WAL (VACUUM, checkpoint).
-  size_t sealed_at_open() const;
+  virtual size_t sealed_at_open() const = 0;
 
   // -- maintenance
   // --------------------------------------------------------------
 
   /// The size of the write-ahead log file in bytes (0 if there is none).
-  uint64_t wal_bytes() const;
+  virtual uint64_t wal_bytes() const = 0;
 
   /// Copies the WAL into the database and truncates it to zero bytes,
   /// without waiting: false if a reader in another process still needs it
   /// (the next call tries again). Never inside a transaction.
-  caf::expected<bool> checkpoint();
+  virtual caf::expected<bool> checkpoint() = 0;
 
   /// Writes a consistent copy of the database to `target`, a new file
   /// created with mode 0600 (an existing file is never overwritten), with
   /// SQLite's online backup API. The copy's tokens stay sealed: it is useless
   /// without the key file. Never inside a transaction.
-  caf::error backup(const std::string& target);
+  virtual caf::error backup(const std::string& target) = 0;
 
   // -- transactions
   // -------------------------------------------------------------
 
   /// Group commit: begin() once, then each write between savepoint() and
   /// release() (or rollback_to() on failure), then commit().
-  caf::error begin();
+  virtual caf::error begin() = 0;
 
   /// Whether a write could start now: takes the write lock (BEGIN
   /// IMMEDIATE, waiting at most 250 ms for another writer) and rolls back
   /// at once. Outside a transaction only.
-  caf::error probe_write();
-  caf::error commit();
-  void rollback();
-  caf::error savepoint();
-  caf::error release();
-  void rollback_to();
+  virtual caf::error probe_write() = 0;
+  virtual caf::error commit() = 0;
+  virtual void rollback() = 0;
+  virtual caf::error savepoint() = 0;
+  virtual caf::error release() = 0;
+  virtual void rollback_to() = 0;
 
   /// Test hook: while set and returning true, every COMMIT is turned into a
   /// rollback by SQLite's commit hook ("the transaction is killed").
-  void set_commit_veto(std::function<bool()> veto);
+  virtual void set_commit_veto(std::function<bool()> veto) = 0;
 
   // -- subscriptions
   // ------------------------------------------------------------
 
-  caf::expected<subscription_upsert> put_subscription(const std::string& name,
-                                                      const std::string& token,
-                                                      millis now);
+  virtual caf::expected<subscription_upsert>
+  put_subscription(const std::string& name, const std::string& token,
+                   millis now)
+    = 0;
 
   /// Deletes the subscription and unassigns its agents; returns their names.
-  caf::expected<std::vector<std::string>>
-  remove_subscription(const std::string& name);
+  virtual caf::expected<std::vector<std::string>>
+  remove_subscription(const std::string& name) = 0;
 
-  caf::expected<std::vector<stored_subscription>> subscriptions();
+  virtual caf::expected<std::vector<stored_subscription>> subscriptions() = 0;
 
   /// Every token version (fingerprint) of every subscription, oldest first.
-  caf::expected<std::vector<token_version>> token_versions();
+  virtual caf::expected<std::vector<token_version>> token_versions() = 0;
 
   // -- agents
   // -------------------------------------------------------------------
 
-  caf::expected<stored_agent> add_agent(const agent_spec& spec, millis now);
-  caf::error remove_agent(const std::string& name);
-  caf::expected<std::vector<stored_agent>> agents();
-  caf::expected<stored_agent> agent(const std::string& name);
-  caf::error set_agent_auto_switch(const std::string& name,
-                                   auto_switch_mode value, millis now);
+  virtual caf::expected<stored_agent> add_agent(const agent_spec& spec,
+                                                millis now)
+    = 0;
+  virtual caf::error remove_agent(const std::string& name) = 0;
+  virtual caf::expected<std::vector<stored_agent>> agents() = 0;
+  virtual caf::expected<stored_agent> agent(const std::string& name) = 0;
+  virtual caf::error set_agent_auto_switch(const std::string& name,
+                                           auto_switch_mode value, millis now)
+    = 0;
 
   /// Commits a credential change; fails with ec::conflict if the agent's
   /// generation is not `rec.expected_generation`.
-  caf::expected<switch_commit> commit_switch(const switch_record& rec);
+  virtual caf::expected<switch_commit> commit_switch(const switch_record& rec)
+    = 0;
 
   /// Records a token application on the agent and on its history row.
-  caf::error record_apply(const apply_record& rec);
+  virtual caf::error record_apply(const apply_record& rec) = 0;
 
   /// The subscription an agent was on at `generation` ("" = none), from the
   /// switch history; an error if there is no such generation.
-  caf::expected<std::string>
-  subscription_of_generation(const std::string& agent, uint64_t generation);
+  virtual caf::expected<std::string>
+  subscription_of_generation(const std::string& agent, uint64_t generation) = 0;
 
   // -- failure events
   // -----------------------------------------------------------
 
-  caf::expected<int64_t> add_event(const event_info& ev);
-  caf::expected<std::vector<event_info>> events(const query& q);
+  virtual caf::expected<int64_t> add_event(const event_info& ev) = 0;
+  virtual caf::expected<std::vector<event_info>> events(const query& q) = 0;
 
   /// Per subscription: its newest failure since `since`, the newest of those
   /// that carried no reset instant (window_failure_at), and the latest reset
   /// instant still in the future at `now`.
-  caf::expected<std::vector<exclusion_seed>> exclusion_seeds(millis since,
-                                                             millis now);
+  virtual caf::expected<std::vector<exclusion_seed>>
+  exclusion_seeds(millis since, millis now) = 0;
 
   /// Failure counts per subscription and kind since `since`.
-  caf::expected<std::vector<failure_count>> failure_counts(millis since);
+  virtual caf::expected<std::vector<failure_count>> failure_counts(millis since)
+    = 0;
 
   /// Deletes at most `batch` events older than `cutoff`; returns how many.
-  caf::expected<uint64_t> delete_events_before(millis cutoff, uint32_t batch);
+  virtual caf::expected<uint64_t> delete_events_before(millis cutoff,
+                                                       uint32_t batch)
+    = 0;
 
   // -- provider evidence
   // --------------------------------------------------------
@@ -159,40 +170,41 @@ public:
   /// Writes the evidence of one subscription, replacing what it had. A
   /// subscription that does not exist (removed meanwhile) is no error:
   /// nothing is written.
-  caf::error save_evidence(const stored_evidence& ev);
+  virtual caf::error save_evidence(const stored_evidence& ev) = 0;
 
   /// The evidence of every subscription that has some, by name.
-  caf::expected<std::vector<stored_evidence>> evidence();
+  virtual caf::expected<std::vector<stored_evidence>> evidence() = 0;
 
   // -- history and notifications
   // ------------------------------------------------
 
-  caf::expected<std::vector<history_info>> history(const query& q);
-  caf::expected<int64_t> add_notification(const notification_info& n);
-  caf::expected<std::vector<notification_info>> notifications(const query& q);
-  caf::error mark_delivered(int64_t id, millis at);
+  virtual caf::expected<std::vector<history_info>> history(const query& q) = 0;
+  virtual caf::expected<int64_t> add_notification(const notification_info& n)
+    = 0;
+  virtual caf::expected<std::vector<notification_info>>
+  notifications(const query& q) = 0;
+  virtual caf::error mark_delivered(int64_t id, millis at) = 0;
 
   /// Notifications not delivered yet, oldest first.
-  caf::expected<std::vector<notification_info>>
-  pending_notifications(uint32_t limit);
+  virtual caf::expected<std::vector<notification_info>>
+  pending_notifications(uint32_t limit) = 0;
 
   /// How many notifications are not delivered yet.
-  caf::expected<uint64_t> count_pending_notifications();
+  virtual caf::expected<uint64_t> count_pending_notifications() = 0;
 
   // -- settings
   // -----------------------------------------------------------------
 
-  caf::expected<settings_map> settings();
-  caf::error put_setting(const std::string& key, const std::string& value,
-                         millis now);
+  virtual caf::expected<settings_map> settings() = 0;
+  virtual caf::error put_setting(const std::string& key,
+                                 const std::string& value, millis now)
+    = 0;
 
   /// Everything the daemon needs at boot. Exclusions cover `window` back.
   caf::expected<snapshot> load(millis now, millis window);
 
-private:
-  struct impl;
-  explicit store(std::unique_ptr<impl> ptr);
-  std::unique_ptr<impl> impl_;
+protected:
+  store() = default;
 };
 
 } // namespace sb

@@ -200,7 +200,8 @@ caf::expected<std::unique_ptr<store>> store::open(const std::string& path,
   try {
     auto flags
       = SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE | SQLite::OPEN_NOMUTEX;
-    auto ptr = std::make_unique<impl>(path, flags, opts.busy_timeout_ms);
+    auto ptr
+      = std::make_unique<sqlite_store::impl>(path, flags, opts.busy_timeout_ms);
     auto& db = ptr->db;
     if (auto err = configure(db, path, opts))
       return err;
@@ -216,22 +217,22 @@ caf::expected<std::unique_ptr<store>> store::open(const std::string& path,
       return sealed.error();
     ptr->sealed_at_open = *sealed;
     ptr->sql = std::make_unique<statements>(db);
-    return std::unique_ptr<store>{new store(std::move(ptr))};
+    return std::unique_ptr<store>{new sqlite_store(std::move(ptr))};
   } catch (const std::exception& e) {
     return make_error(ec::store_failure,
                       "cannot open database '" + path + "': " + e.what());
   }
 }
 
-const std::string& store::key_file() const {
+const std::string& sqlite_store::key_file() const {
   return impl_->key_file;
 }
 
-size_t store::sealed_at_open() const {
+size_t sqlite_store::sealed_at_open() const {
   return impl_->sealed_at_open;
 }
 
-uint64_t store::wal_bytes() const {
+uint64_t sqlite_store::wal_bytes() const {
   struct stat st {};
   if (impl_->path == ":memory:"
       || ::stat((impl_->path + "-wal").c_str(), &st) != 0)
@@ -239,7 +240,7 @@ uint64_t store::wal_bytes() const {
   return static_cast<uint64_t>(st.st_size);
 }
 
-caf::expected<bool> store::checkpoint() {
+caf::expected<bool> sqlite_store::checkpoint() {
   if (impl_->path == ":memory:")
     return true;
   auto* handle = impl_->db.getHandle();
@@ -257,7 +258,7 @@ caf::expected<bool> store::checkpoint() {
   return true;
 }
 
-caf::error store::backup(const std::string& target) {
+caf::error sqlite_store::backup(const std::string& target) {
   // O_EXCL: never overwrite, never follow a planted symlink; 0600 from the
   // first byte.
   int fd = ::open(target.c_str(),

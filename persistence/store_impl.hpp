@@ -5,8 +5,8 @@
 // the store.
 
 #include "messages/error.hpp"
+#include "persistence/sqlite_store.hpp"
 #include "persistence/statements.hpp"
-#include "persistence/store.hpp"
 #include "persistence/token_cipher.hpp"
 
 #include <SQLiteCpp/Database.h>
@@ -17,7 +17,7 @@
 
 namespace sb {
 
-struct store::impl {
+struct sqlite_store::impl {
   std::string path;
   SQLite::Database db;
   int busy_timeout_ms;

@@ -19,6 +19,7 @@ packages=(
   libsodium-dev         # tokens encrypted at rest (crypto_secretbox)
   libgoogle-perftools-dev  # tcmalloc for the daemon
   libsystemd-dev        # sd_notify: readiness, reload and stop for Type=notify
+  libpqxx-dev           # the PostgreSQL store (libpqxx 6 and libpq)
 )
 if [[ "${1:-}" == "--test" ]]; then
   packages+=(
@@ -30,6 +31,7 @@ if [[ "${1:-}" == "--test" ]]; then
     socat                 # a proxy the tests kill or freeze: "engine unreachable"
     sqlite3               # an outside writer on the daemon's live database
     dpkg-dev file         # cpack -G DEB: dpkg-shlibdeps (scripts/check-install.sh)
+    postgresql-15         # a private cluster for the PostgreSQL store's tests
   )
 fi
 

@@ -2,7 +2,8 @@
 # Builds the unit and engine tests with AddressSanitizer and
 # UndefinedBehaviorSanitizer into build-asan/ and runs them: the switch
 # policy, the agents over a real SQLite file and real CAF connections, the
-# store, the wire protocol and the network guard. (Containers and the real
+# store (on SQLite and on a private PostgreSQL cluster), the wire protocol
+# and the network guard. (Containers and the real
 # binaries are left to the normal build: the daemon links tcmalloc, which
 # does not mix with ASan.) Installs what is missing first.
 set -euo pipefail
@@ -23,6 +24,11 @@ cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=None -DCMAKE_CXX_FLAGS="$flags" \
   -DSB_BUILD_TESTS=ON -DSB_TEST_HOOKS=ON -DSB_WERROR=OFF >/dev/null
 targets=(messages_tests persistence_tests actors_tests intake_tests)
 cmake --build build-asan -j2 --target "${targets[@]}"
+# The store's tests run on PostgreSQL too: the private cluster ctest's
+# fixture would start (the same folder the tests are built to read).
+pg_dir=$(sed -n 's/^SB_POSTGRES_DIR:STRING=//p' build-asan/CMakeCache.txt)
+tests/fixtures/postgres-up.sh "$pg_dir"
+trap 'tests/fixtures/postgres-down.sh "$pg_dir" >/dev/null' EXIT
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:suppressions=$PWD/scripts/ubsan.supp
 failed=0

@@ -1,9 +1,13 @@
-// The STORE class on a real SQLite file and on ":memory:": every operation,
-// migrations from an empty file, file mode, the one timestamp format.
+// The STORE on every backend (a real SQLite file, SQLite's ":memory:", a
+// fresh PostgreSQL database): every operation, the same answers and errors.
+// Then SQLite's own: migrations from an empty file, file mode, the one
+// timestamp format.
 
+#include "fixtures/postgres_env.hpp"
 #include "fixtures/temp_dir.hpp"
 #include "messages/error.hpp"
 #include "messages/fingerprint.hpp"
+#include "persistence/postgres_store.hpp"
 #include "persistence/schema.hpp"
 #include "persistence/store.hpp"
 
@@ -14,6 +18,7 @@
 
 #include <fstream>
 #include <map>
+#include <optional>
 
 using namespace sb;
 
@@ -21,13 +26,28 @@ namespace {
 
 constexpr millis t0 = 1'800'000'000'000; // 2027-01-15T08:00:00Z
 
-class store_test : public ::testing::TestWithParam<bool> {
+enum class backend { memory, file, postgres };
+
+class store_test : public ::testing::TestWithParam<backend> {
 protected:
   void SetUp() override {
-    path = GetParam() ? dir.file("state.db") : std::string{":memory:"};
-    auto res = store::open(path);
+    auto res = open_store();
     ASSERT_TRUE(res) << render(res.error());
     db = std::move(*res);
+  }
+
+  caf::expected<std::unique_ptr<store>> open_store() {
+    switch (GetParam()) {
+    case backend::memory:
+      return store::open(":memory:");
+    case backend::file:
+      return store::open(dir.file("state.db"));
+    case backend::postgres:
+      pg.emplace();
+      return postgres_store::open(
+        {pg->url(), pg->password_file(), dir.file("switchboard.key")});
+    }
+    return make_error(ec::invalid_argument, "no such backend");
   }
 
   /// A subscription whose token is "token-of-NAME" unless given.
@@ -47,9 +67,31 @@ protected:
   }
 
   test::temp_dir dir;
-  std::string path;
+  /// The PostgreSQL backend's database: dropped after the store closed.
+  std::optional<test::postgres_database> pg;
   std::unique_ptr<store> db;
 };
+
+const char* to_string(backend x) {
+  switch (x) {
+  case backend::memory:
+    return "memory";
+  case backend::file:
+    return "file";
+  case backend::postgres:
+    return "postgres";
+  }
+  return "unknown";
+}
+
+/// How GoogleTest shows the parameter (and ctest's test names).
+void PrintTo(backend x, std::ostream* out) {
+  *out << to_string(x);
+}
+
+std::string backend_name(const ::testing::TestParamInfo<backend>& info) {
+  return to_string(info.param);
+}
 
 event_info make_event(const std::string& agent, const std::string& sub,
                       millis at, failure_kind kind = failure_kind::rate_limit) {
@@ -335,10 +377,13 @@ TEST_P(store_test, load_returns_everything) {
   EXPECT_EQ(snap->exclusions.size(), 1u);
 }
 
-INSTANTIATE_TEST_SUITE_P(file_and_memory, store_test, ::testing::Bool(),
-                         [](const auto& info) {
-                           return info.param ? "file" : "memory";
-                         });
+INSTANTIATE_TEST_SUITE_P(file_and_memory, store_test,
+                         ::testing::Values(backend::memory, backend::file),
+                         backend_name);
+
+// Needs the private cluster of ctest's fixture postgres_server.
+INSTANTIATE_TEST_SUITE_P(postgres, store_test,
+                         ::testing::Values(backend::postgres), backend_name);
 
 // -- file-only properties
 // ---------------------------------------------------------
