@@ -33,8 +33,8 @@ option_table<daemon_options> service_rows() {
     {"port", "7411", "Port of the front door (0 = any free port).", &o::port, 0,
      65535},
     {"store", "sqlite",
-     "Where the state lives: sqlite (db-path, one host) or postgresql "
-     "(postgres-url, one database for several daemons).",
+     "Where the state lives: sqlite (the file db-path) or postgresql (the "
+     "database postgres-url).",
      &o::store, 1, 0, "sqlite|postgresql"},
     {"db-path", "data/switchboard.db",
      "SQLite database file, created with mode 0600.", &o::db_path, 1},

@@ -28,6 +28,11 @@ struct postgres_options {
   /// Created (mode 0600) when missing and the database holds no sealed
   /// token.
   std::string key_file;
+  /// Hold a session-level advisory lock for the life of the store (taken
+  /// again on every reconnect): a second exclusive store on the database is
+  /// refused. The daemon sets it: one switchboardd per database until
+  /// agents have owners among several (the multi-node part is not built).
+  bool exclusive = false;
 };
 
 class postgres_store final : public store {
