@@ -95,7 +95,6 @@ caf::expected<opened_database> open_postgres(const sb::daemon_options& opts) {
   pg.url = opts.postgres_url;
   pg.password_file = opts.postgres_password_file;
   pg.key_file = sb::key_file_for(opts.db_path, opts.key_file);
-  pg.exclusive = true;
   if (auto err = prepare_folder(pg.key_file))
     return err;
   auto db = sb::postgres_store::open(pg);

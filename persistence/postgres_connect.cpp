@@ -240,10 +240,6 @@ caf::error postgres_store::impl::connect() {
   try {
     conn = std::make_unique<pqxx::connection>(target.conninfo);
     session = std::make_unique<pqxx::nontransaction>(*conn);
-    if (auto err = lock_database()) {
-      disconnect();
-      return err;
-    }
     prepare_statements(*conn);
     return caf::none;
   } catch (const std::exception& e) {
@@ -252,28 +248,6 @@ caf::error postgres_store::impl::connect() {
                       "cannot connect to '" + target.display
                         + "': " + scrub(e.what(), target.secrets));
   }
-}
-
-caf::error postgres_store::impl::lock_database() {
-  if (!exclusive)
-    return caf::none;
-  // "sbdaemon": one key for every Switchboard database; the lock is the
-  // session's, so the server releases it when this connection ends (a
-  // daemon killed with -9 included).
-  constexpr int64_t daemon_lock = 0x73626461656d6f6e;
-  auto r = session->exec("SELECT pg_try_advisory_lock("
-                         + std::to_string(daemon_lock) + ")");
-  if (r[0][0].as<bool>())
-    return caf::none;
-  auto holder = session->exec(
-    "SELECT COALESCE(MAX(client_addr::text || ' pid ' || a.pid), 'a session "
-    "of this server') FROM pg_locks l JOIN pg_stat_activity a ON a.pid = "
-    "l.pid WHERE l.locktype = 'advisory' AND l.granted AND l.objid = "
-    + std::to_string(daemon_lock & 0xffffffff));
-  return make_error(ec::store_failure,
-                    "another switchboardd uses the database '" + target.display
-                      + "' (" + holder[0][0].as<std::string>()
-                      + "): one daemon per database");
 }
 
 void postgres_store::impl::disconnect() noexcept {
@@ -343,13 +317,10 @@ postgres_store::open(const postgres_options& opts) {
   auto ptr = std::make_unique<impl>();
   ptr->target = std::move(*target);
   ptr->key_file = opts.key_file;
-  ptr->exclusive = opts.exclusive;
   auto& d = *ptr;
   try {
     d.conn = std::make_unique<pqxx::connection>(d.target.conninfo);
     d.session = std::make_unique<pqxx::nontransaction>(*d.conn);
-    if (auto err = d.lock_database())
-      return err;
     if (auto err = d.set_up())
       return err;
   } catch (const std::exception& e) {

@@ -119,7 +119,10 @@ extern const pg_statement put_setting;
 struct postgres_store::impl {
   postgres_target target;
   std::string key_file;
-  bool exclusive = false;
+  /// The node this connection acts for ("" = none: no fence but the
+  /// generation) and its lease epoch (store::set_node).
+  std::string node;
+  int64_t epoch = 0;
   /// Seals and opens the tokens column (open() reads the key file).
   token_cipher cipher = token_cipher::random_key();
   /// None after a failure that broke it: the next call connects again.
@@ -140,10 +143,6 @@ struct postgres_store::impl {
   /// At open, on the connection just made: the key (read or created, and
   /// checked against the stored tokens), migrations, statements.
   caf::error set_up();
-
-  /// With `exclusive`: takes the daemon's advisory lock on the connection
-  /// just made, or says who holds it.
-  caf::error lock_database();
 
   /// Closes the connection (after it broke).
   void disconnect() noexcept;

@@ -146,6 +146,23 @@ ALTER TABLE switch_history ADD CONSTRAINT switch_history_trigger
   CHECK (trigger = 'auto' OR trigger = 'manual' OR trigger = 'rotation'
          OR trigger = 'headroom');
 )sql",
+  // 5: the daemons that share this database (persistence/store.hpp, "nodes")
+  // and each agent's owner. Leases are on the server's clock (timestamptz,
+  // clock_timestamp()): the hosts' clocks never decide who owns what. Epochs
+  // come from one sequence: a node that joins again never reuses one.
+  R"sql(
+CREATE SEQUENCE node_epochs;
+CREATE TABLE nodes (
+  name TEXT COLLATE "C" PRIMARY KEY,
+  host TEXT NOT NULL DEFAULT '',
+  port INTEGER NOT NULL DEFAULT 0,
+  epoch BIGINT NOT NULL,
+  lease_until TIMESTAMPTZ NOT NULL,
+  joined_at TIMESTAMPTZ NOT NULL
+);
+ALTER TABLE agents ADD COLUMN owner TEXT COLLATE "C";
+CREATE INDEX agents_by_owner ON agents(owner);
+)sql",
 };
 
 /// Applies migrations current + 1 up to the latest, each recorded in

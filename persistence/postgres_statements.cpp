@@ -63,7 +63,8 @@ const pg_statement agent_exists{"agent_exists",
                                 "SELECT 1 FROM agents WHERE name = $1"};
 const pg_statement insert_agent{
   "insert_agent", "INSERT INTO agents(name, subscription_id, container, "
-                  "created_at, updated_at) VALUES ($1, $2, $3, $4, $5)"};
+                  "created_at, updated_at, owner) "
+                  "VALUES ($1, $2, $3, $4, $5, NULLIF($6, ''))"};
 const pg_statement delete_agent{"delete_agent",
                                 "DELETE FROM agents WHERE name = $1"};
 const pg_statement list_agents{"list_agents",
@@ -78,7 +79,12 @@ const pg_statement subscription_name_by_id{
 const pg_statement switch_agent{
   "switch_agent", "UPDATE agents SET subscription_id = $1, "
                   "generation = generation + 1, last_switch_at = $2, "
-                  "updated_at = $2 WHERE name = $3 AND generation = $4"};
+                  "updated_at = $2 WHERE name = $3 AND generation = $4 "
+                  // The fence: only the owner, while its lease of this
+                  // epoch runs ('' = a database without nodes).
+                  "AND ($5::text = '' OR (owner = $5 AND EXISTS (SELECT 1 "
+                  "FROM nodes WHERE name = $5 AND epoch = $6 "
+                  "AND lease_until > clock_timestamp())))"};
 const pg_statement insert_history{
   "insert_history",
   "INSERT INTO switch_history(agent, from_subscription, to_subscription, "

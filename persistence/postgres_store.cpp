@@ -297,7 +297,8 @@ caf::expected<stored_agent> postgres_store::add_agent(const agent_spec& spec,
       sub_id = column_int(found[0][0]);
     }
     d.run(pg::insert_agent, spec.name, id_or_null(sub_id),
-          text_or_null(spec.container), format_iso(now), format_iso(now));
+          text_or_null(spec.container), format_iso(now), format_iso(now),
+          d.node);
     return d.read_agent(spec.name);
   });
 }
@@ -346,13 +347,19 @@ postgres_store::commit_switch(const switch_record& rec) {
                         "subscription '" + rec.to_name
                           + "' was removed while the switch to it was "
                             "being decided; nothing changed");
-    auto upd
-      = d.run(pg::switch_agent, id_or_null(rec.to_id), format_iso(rec.at),
-              rec.agent, static_cast<int64_t>(rec.expected_generation));
+    auto upd = d.run(
+      pg::switch_agent, id_or_null(rec.to_id), format_iso(rec.at), rec.agent,
+      static_cast<int64_t>(rec.expected_generation), d.node, d.epoch);
     if (upd.affected_rows() == 0) {
       auto cur = d.read_agent(rec.agent);
       if (!cur)
         return cur.error();
+      if (cur->generation == rec.expected_generation)
+        return make_error(ec::conflict,
+                          "node '" + d.node + "' no longer owns agent '"
+                            + rec.agent
+                            + "' (its lease ended or another node took the "
+                              "agent over); nothing changed");
       return make_error(ec::conflict,
                         "agent '" + rec.agent + "' is at generation "
                           + std::to_string(cur->generation) + ", expected "

@@ -28,11 +28,6 @@ struct postgres_options {
   /// Created (mode 0600) when missing and the database holds no sealed
   /// token.
   std::string key_file;
-  /// Hold a session-level advisory lock for the life of the store (taken
-  /// again on every reconnect): a second exclusive store on the database is
-  /// refused. The daemon sets it: one switchboardd per database until
-  /// agents have owners among several (the multi-node part is not built).
-  bool exclusive = false;
 };
 
 class postgres_store final : public store {
@@ -159,6 +154,19 @@ public:
   caf::expected<settings_map> settings() override;
   caf::error put_setting(const std::string& key, const std::string& value,
                          millis now) override;
+
+  // -- nodes (postgres_nodes.cpp)
+  // ----------------------------------------------------------------
+
+  bool shared() const override { return true; }
+  caf::expected<int64_t> join(const std::string& name, millis ttl) override;
+  caf::error advertise(const std::string& host, uint16_t port) override;
+  void set_node(const std::string& name, int64_t epoch) override;
+  caf::expected<bool> renew(millis ttl) override;
+  caf::expected<std::vector<std::string>> take_over() override;
+  caf::expected<node_address> owner_of(const std::string& agent) override;
+  caf::expected<std::vector<std::string>> owned_agents() override;
+  caf::expected<std::vector<node_row>> nodes() override;
 
 private:
   struct impl;

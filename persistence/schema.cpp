@@ -164,6 +164,10 @@ DROP TABLE switch_history;
 ALTER TABLE switch_history_v4 RENAME TO switch_history;
 CREATE INDEX switch_history_by_agent ON switch_history(agent, id);
 )sql",
+  // 5: nodes and agent owners exist in a shared (PostgreSQL) database only:
+  // an SQLite file has one daemon. The version is kept in step so that N
+  // names the same shape in both backends.
+  "SELECT 1",
 };
 
 } // namespace

@@ -192,6 +192,48 @@ sqlite_store::sqlite_store(std::unique_ptr<impl> ptr) : impl_(std::move(ptr)) {
 
 store::~store() = default;
 
+namespace {
+
+caf::error not_shared() {
+  return make_error(ec::invalid_argument,
+                    "an SQLite store has one daemon: several nodes need "
+                    "switchboard.store = postgresql");
+}
+
+} // namespace
+
+caf::expected<int64_t> store::join(const std::string&, millis) {
+  return not_shared();
+}
+
+caf::error store::advertise(const std::string&, uint16_t) {
+  return not_shared();
+}
+
+void store::set_node(const std::string&, int64_t) {
+  // nop: one daemon, no fence beyond the generation
+}
+
+caf::expected<bool> store::renew(millis) {
+  return not_shared();
+}
+
+caf::expected<std::vector<std::string>> store::take_over() {
+  return not_shared();
+}
+
+caf::expected<node_address> store::owner_of(const std::string&) {
+  return not_shared();
+}
+
+caf::expected<std::vector<std::string>> store::owned_agents() {
+  return not_shared();
+}
+
+caf::expected<std::vector<node_row>> store::nodes() {
+  return not_shared();
+}
+
 sqlite_store::~sqlite_store() {
   if (impl_ && impl_->veto)
     sqlite3_commit_hook(impl_->db.getHandle(), nullptr, nullptr);

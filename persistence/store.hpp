@@ -42,6 +42,26 @@ struct store_options {
 constexpr int wal_autocheckpoint_pages = 1000;
 constexpr int64_t wal_size_limit = 16 * 1024 * 1024;
 
+/// Where the owner of an agent is reached (store::owner_of).
+struct node_address {
+  /// "" = no owner (a database without nodes).
+  std::string node;
+  std::string host;
+  uint16_t port = 0;
+};
+
+/// One daemon of a shared database (store::nodes).
+struct node_row {
+  std::string name;
+  std::string host;
+  uint16_t port = 0;
+  int64_t epoch = 0;
+  /// Whether its lease runs (on the database server's clock).
+  bool live = false;
+  /// Agents it owns.
+  uint64_t agents = 0;
+};
+
 class store {
 public:
   /// Opens (creating with mode 0600 if needed) and migrates the SQLite
@@ -199,6 +219,44 @@ public:
   virtual caf::error put_setting(const std::string& key,
                                  const std::string& value, millis now)
     = 0;
+
+  // -- nodes: several daemons on one (PostgreSQL) database
+  // ---------------------------------------------------------
+
+  /// Whether several daemons may share this store (PostgreSQL). The
+  /// methods below answer an error on a store that is not shared.
+  virtual bool shared() const { return false; }
+
+  /// Joins the daemons of the database as node `name` with a fresh lease
+  /// epoch and a lease of `ttl`; agents without an owner become this
+  /// node's. Refused (ec::conflict) while a node of that name holds a live
+  /// lease. Returns the epoch.
+  virtual caf::expected<int64_t> join(const std::string& name, millis ttl);
+
+  /// Where the other nodes reach this one's front door.
+  virtual caf::error advertise(const std::string& host, uint16_t port);
+
+  /// This connection acts for node `name` at `epoch` (join() sets it too):
+  /// add_agent makes it the owner, commit_switch is fenced on it.
+  virtual void set_node(const std::string& name, int64_t epoch);
+
+  /// Extends this node's lease by `ttl`; false if it has none any more
+  /// (another node took its agents over: it must stop acting for them).
+  virtual caf::expected<bool> renew(millis ttl);
+
+  /// Takes over the agents of every node whose lease ended (at most one
+  /// node wins each: row locks) and forgets those nodes; returns the agents.
+  virtual caf::expected<std::vector<std::string>> take_over();
+
+  /// The node that owns `agent` and its address (ec::unknown_agent if
+  /// there is no such agent).
+  virtual caf::expected<node_address> owner_of(const std::string& agent);
+
+  /// The agents this node owns.
+  virtual caf::expected<std::vector<std::string>> owned_agents();
+
+  /// Every node, by name.
+  virtual caf::expected<std::vector<node_row>> nodes();
 
   /// Everything the daemon needs at boot. Exclusions cover `window` back.
   caf::expected<snapshot> load(millis now, millis window);

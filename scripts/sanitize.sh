@@ -30,6 +30,7 @@ pg_dir=$(sed -n 's/^SB_POSTGRES_DIR:STRING=//p' build-asan/CMakeCache.txt)
 tests/fixtures/postgres-up.sh "$pg_dir"
 trap 'tests/fixtures/postgres-down.sh "$pg_dir" >/dev/null' EXIT
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0
+export LSAN_OPTIONS=suppressions=$PWD/scripts/lsan.supp
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:suppressions=$PWD/scripts/ubsan.supp
 failed=0
 for t in "${targets[@]}"; do

@@ -1,0 +1,191 @@
+// The nodes of a shared PostgreSQL store (store.hpp, "nodes"): who owns which
+// agent, leases on the server's clock, takeover of the agents of a node whose
+// lease ended. Not on a hot path: plain parameterized statements.
+
+#include "messages/error.hpp"
+#include "persistence/postgres_impl.hpp"
+
+namespace sb {
+
+namespace {
+
+/// `ttl` as a PostgreSQL interval expression on parameter `$n`.
+std::string lease_end(int n) {
+  return "clock_timestamp() + $" + std::to_string(n)
+         + "::bigint * interval '1 millisecond'";
+}
+
+/// Runs `f` in a transaction of its own on the session (outside the group
+/// commit: the cluster's connection never holds one).
+template<class F>
+auto in_transaction(pqxx::nontransaction& session, F&& f) -> decltype(f()) {
+  session.exec("BEGIN");
+  try {
+    auto result = f();
+    session.exec(result ? "COMMIT" : "ROLLBACK");
+    return result;
+  } catch (...) {
+    try {
+      session.exec("ROLLBACK");
+    } catch (...) {
+      // A broken connection: the server rolled back already.
+    }
+    throw;
+  }
+}
+
+} // namespace
+
+caf::expected<int64_t> postgres_store::join(const std::string& name,
+                                            millis ttl) {
+  return impl_->guard("join the nodes", [&]() -> caf::expected<int64_t> {
+    auto& d = *impl_;
+    auto out = in_transaction(*d.session, [&]() -> caf::expected<int64_t> {
+      auto& s = *d.session;
+      auto held = s.exec_params("SELECT lease_until > clock_timestamp(), "
+                                "to_char(lease_until AT TIME ZONE 'UTC', "
+                                "'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') "
+                                "FROM nodes WHERE name = $1 FOR UPDATE",
+                                name);
+      if (!held.empty() && held[0][0].as<bool>())
+        return make_error(ec::conflict,
+                          "node '" + name
+                            + "' is running already (its lease runs until "
+                            + held[0][1].as<std::string>()
+                            + "); give this daemon another "
+                              "switchboard.node-name");
+      auto res = s.exec_params(
+        "INSERT INTO nodes(name, epoch, lease_until, joined_at) VALUES ($1, "
+        "nextval('node_epochs'), "
+          + lease_end(2)
+          + ", clock_timestamp()) ON CONFLICT (name) DO UPDATE SET epoch = "
+            "EXCLUDED.epoch, lease_until = EXCLUDED.lease_until, joined_at = "
+            "EXCLUDED.joined_at, host = '', port = 0 RETURNING epoch",
+        name, static_cast<int64_t>(ttl));
+      s.exec_params("UPDATE agents SET owner = $1 WHERE owner IS NULL", name);
+      return res[0][0].as<int64_t>();
+    });
+    if (out) {
+      d.node = name;
+      d.epoch = *out;
+    }
+    return out;
+  });
+}
+
+caf::error postgres_store::advertise(const std::string& host, uint16_t port) {
+  return impl_->guard("advertise the node", [&]() -> caf::error {
+    auto& d = *impl_;
+    auto res = d.session->exec_params(
+      "UPDATE nodes SET host = $1, port = $2 WHERE name = $3 AND epoch = $4",
+      host, static_cast<int>(port), d.node, d.epoch);
+    if (res.affected_rows() == 0)
+      return make_error(ec::conflict,
+                        "node '" + d.node + "' has no lease any more");
+    return caf::none;
+  });
+}
+
+void postgres_store::set_node(const std::string& name, int64_t epoch) {
+  impl_->node = name;
+  impl_->epoch = epoch;
+}
+
+caf::expected<bool> postgres_store::renew(millis ttl) {
+  return impl_->guard("renew the lease", [&]() -> caf::expected<bool> {
+    auto& d = *impl_;
+    auto res
+      = d.session->exec_params("UPDATE nodes SET lease_until = " + lease_end(1)
+                                 + " WHERE name = $2 AND epoch = $3",
+                               static_cast<int64_t>(ttl), d.node, d.epoch);
+    return res.affected_rows() == 1;
+  });
+}
+
+caf::expected<std::vector<std::string>> postgres_store::take_over() {
+  using result_t = caf::expected<std::vector<std::string>>;
+  return impl_->guard("take over agents", [&]() -> result_t {
+    auto& d = *impl_;
+    return in_transaction(*d.session, [&]() -> result_t {
+      auto& s = *d.session;
+      std::vector<std::string> agents;
+      // Rows another node is taking over right now are skipped: each
+      // expired node goes to exactly one taker.
+      auto dead = s.exec_params(
+        "SELECT name FROM nodes WHERE name <> $1 AND lease_until < "
+        "clock_timestamp() ORDER BY name FOR UPDATE SKIP LOCKED",
+        d.node);
+      for (const auto& row : dead) {
+        auto name = row[0].as<std::string>();
+        auto moved = s.exec_params("UPDATE agents SET owner = $1 WHERE owner "
+                                   "= $2 RETURNING name",
+                                   d.node, name);
+        for (const auto& m : moved)
+          agents.push_back(m[0].as<std::string>());
+        s.exec_params("DELETE FROM nodes WHERE name = $1", name);
+      }
+      // Only a node whose own lease runs takes anything over.
+      auto mine = s.exec_params("SELECT 1 FROM nodes WHERE name = $1 AND "
+                                "epoch = $2 AND lease_until > "
+                                "clock_timestamp()",
+                                d.node, d.epoch);
+      if (mine.empty())
+        return make_error(ec::conflict,
+                          "node '" + d.node + "' has no lease any more");
+      return agents;
+    });
+  });
+}
+
+caf::expected<node_address> postgres_store::owner_of(const std::string& agent) {
+  return impl_->guard("find the owner", [&]() -> caf::expected<node_address> {
+    auto res = impl_->session->exec_params(
+      "SELECT COALESCE(a.owner, ''), COALESCE(n.host, ''), "
+      "COALESCE(n.port, 0) FROM agents a LEFT JOIN nodes n ON n.name = "
+      "a.owner WHERE a.name = $1",
+      agent);
+    if (res.empty())
+      return make_error(ec::unknown_agent, "unknown agent '" + agent + "'");
+    node_address out;
+    out.node = res[0][0].as<std::string>();
+    out.host = res[0][1].as<std::string>();
+    out.port = static_cast<uint16_t>(res[0][2].as<int>());
+    return out;
+  });
+}
+
+caf::expected<std::vector<std::string>> postgres_store::owned_agents() {
+  using result_t = caf::expected<std::vector<std::string>>;
+  return impl_->guard("list owned agents", [&]() -> result_t {
+    auto res = impl_->session->exec_params(
+      "SELECT name FROM agents WHERE owner = $1 ORDER BY name", impl_->node);
+    std::vector<std::string> out;
+    for (const auto& row : res)
+      out.push_back(row[0].as<std::string>());
+    return out;
+  });
+}
+
+caf::expected<std::vector<node_row>> postgres_store::nodes() {
+  using result_t = caf::expected<std::vector<node_row>>;
+  return impl_->guard("list nodes", [&]() -> result_t {
+    auto res = impl_->session->exec(
+      "SELECT n.name, n.host, n.port, n.epoch, n.lease_until > "
+      "clock_timestamp(), (SELECT COUNT(*) FROM agents a WHERE a.owner = "
+      "n.name) FROM nodes n ORDER BY n.name");
+    std::vector<node_row> out;
+    for (const auto& row : res) {
+      node_row n;
+      n.name = row[0].as<std::string>();
+      n.host = row[1].as<std::string>();
+      n.port = static_cast<uint16_t>(row[2].as<int>());
+      n.epoch = row[3].as<int64_t>();
+      n.live = row[4].as<bool>();
+      n.agents = row[5].as<uint64_t>();
+      out.push_back(std::move(n));
+    }
+    return out;
+  });
+}
+
+} // namespace sb
