@@ -277,6 +277,24 @@ ok_atom add_watcher(self_ptr self, watcher_actor& w) {
   return ok_atom::value;
 }
 
+/// Agents taken over from a node whose lease ended: they become this node's
+/// AGENTs, and those whose container is behind apply their token again
+/// (reconcile; it fails, and says so, when their engine is not this one).
+void adopt(self_ptr self, std::vector<stored_agent>& rows) {
+  auto& st = self->state;
+  for (auto& row : rows) {
+    if (st.agents.count(row.name) != 0)
+      continue;
+    bool behind
+      = row.subscription_id != 0 && row.applied_generation < row.generation;
+    auto name = row.name;
+    auto handle = spawn_agent(self, std::move(row));
+    SB_INFO("agent {}: now owned by this node", name);
+    if (behind)
+      self->send(handle, reconcile_atom::value);
+  }
+}
+
 void init(self_ptr self, const snapshot& snap) {
   auto& st = self->state;
   st.agents.reserve(snap.agents.size());
@@ -324,6 +342,7 @@ admin(admin_actor::stateful_pointer<admin_state> self, store_actor store,
         self->send(w, watch_atom::value, ev);
     },
     [=](retention_atom) { run_retention(self); },
+    [=](adopt_atom, std::vector<stored_agent>& rows) { adopt(self, rows); },
     [=](shutdown_atom) { return shutdown(self); },
   };
 }

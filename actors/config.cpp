@@ -24,7 +24,7 @@ namespace {
 using o = daemon_options;
 constexpr int64_t week = 7 * day_ms;
 
-/// The front door, the database, logs, TLS and the intake limits.
+/// The front door, the database and the nodes that share a PostgreSQL one.
 option_table<daemon_options> service_rows() {
   return {
     {"host", "127.0.0.1",
@@ -53,6 +53,25 @@ option_table<daemon_options> service_rows() {
      "store = postgresql: file whose first line is the password (\"\" = none, "
      "or ~/.pgpass).",
      &o::postgres_password_file},
+    {"node-name", "",
+     "store = postgresql: this daemon's name among the nodes sharing the "
+     "database (\"\" = the host name).",
+     &o::node_name},
+    {"advertise-host", "",
+     "store = postgresql: the address other nodes reach this front door at "
+     "(\"\" = host).",
+     &o::advertise_host},
+    {"lease-ttl", "10s",
+     "store = postgresql: how long this node's ownership of its agents lasts "
+     "without renewal (renewed every third of it); then another node takes "
+     "them over.",
+     &o::lease_ttl, 1000, 3'600'000},
+  };
+}
+
+/// Logs, TLS and the intake limits.
+option_table<daemon_options> log_and_intake_rows() {
+  return {
     {"log-level", "info", "trace, debug, info, warn, error or off.",
      &o::log_level, 1, 0, "trace|debug|info|warn|error|off"},
     {"log-file", "", "Also log to this rotating file (10 MiB x 3).",
@@ -164,7 +183,7 @@ option_table<daemon_options> job_rows() {
 const option_table<daemon_options>& daemon_option_table() {
   static const option_table<daemon_options> table = [] {
     auto all = service_rows();
-    for (auto part : {container_rows(), job_rows()})
+    for (auto part : {log_and_intake_rows(), container_rows(), job_rows()})
       all.insert(all.end(), part.begin(), part.end());
     return all;
   }();

@@ -34,6 +34,10 @@ struct daemon_options {
   std::string key_file;
   std::string postgres_url;
   std::string postgres_password_file;
+  // -- several daemons on one PostgreSQL store (actors/cluster.hpp) --------
+  std::string node_name;
+  std::string advertise_host;
+  caf::timespan lease_ttl;
   std::string log_level;
   std::string log_file;
   std::string log_format;

@@ -5,8 +5,13 @@
 #include "messages/register.hpp"
 #include "messages/validate.hpp"
 
+#include <caf/io/middleman.hpp>
+#include <caf/io/middleman_actor.hpp>
+
 #include <algorithm>
 #include <cctype>
+#include <chrono>
+#include <set>
 
 namespace sb {
 
@@ -31,14 +36,88 @@ caf::error unknown_agent(const std::string& name) {
   return make_error(ec::unknown_agent, "unknown agent '" + name + "'");
 }
 
-/// Hands a request for one agent to its AGENT, if the directory knows it.
+constexpr auto owner_timeout = std::chrono::seconds(5);
+constexpr auto forward_timeout = std::chrono::seconds(60);
+
+/// Sends the request to a connected peer and relays its answer.
 template<class T, class... Ts>
-caf::result<T> to_agent(self_ptr self, const std::string& name, Ts&&... xs) {
+void send_to_peer(self_ptr self, const std::string& key, front_door_actor peer,
+                  caf::typed_response_promise<T> rp, Ts... xs) {
+  self->request(peer, forward_timeout, std::move(xs)...)
+    .then([rp](T& x) mutable { rp.deliver(std::move(x)); },
+          [self, key, rp](caf::error& err) mutable {
+            // A peer that failed is connected afresh next time.
+            self->state.peers.erase(key);
+            rp.deliver(std::move(err));
+          });
+}
+
+/// Connects to the front door at host:port (once) and sends the request.
+template<class T, class... Ts>
+void to_peer(self_ptr self, const std::string& node, const std::string& host,
+             uint16_t port, caf::typed_response_promise<T> rp, Ts... xs) {
+  auto key = host + ":" + std::to_string(port);
+  auto i = self->state.peers.find(key);
+  if (i != self->state.peers.end()) {
+    send_to_peer<T>(self, key, i->second, std::move(rp), std::move(xs)...);
+    return;
+  }
+  auto mm = self->system().middleman().actor_handle();
+  self->request(mm, owner_timeout, caf::connect_atom::value, host, port)
+    .then(
+      [=](const caf::node_id&, caf::strong_actor_ptr& ptr,
+          const std::set<std::string>&) mutable {
+        auto peer = caf::actor_cast<front_door_actor>(std::move(ptr));
+        if (!peer) {
+          rp.deliver(make_error(ec::unavailable, "node '" + node + "' at " + key
+                                                   + " offers no front door"));
+          return;
+        }
+        self->state.peers[key] = peer;
+        send_to_peer<T>(self, key, peer, rp, xs...);
+      },
+      [=](caf::error&) mutable {
+        rp.deliver(make_error(ec::unavailable, "the agent's owner, node '"
+                                                 + node + "' at " + key
+                                                 + ", does not answer"));
+      });
+}
+
+/// A request for an agent this node does not run (`xs`, as the FRONT DOOR
+/// takes it): to its owner, if another node owns it.
+template<class T, class... Ts>
+caf::result<T> forward(self_ptr self, const std::string& name, Ts... xs) {
+  auto& d = self->state.deps;
+  if (!d.cluster)
+    return unknown_agent(name);
+  auto rp = self->make_response_promise<T>();
+  self->request(d.cluster, owner_timeout, owner_atom::value, name)
+    .then(
+      [=](std::string& node, std::string& host, uint16_t port) mutable {
+        if (node.empty() || port == 0)
+          rp.deliver(unknown_agent(name));
+        else if (node == self->state.deps.node)
+          rp.deliver(make_error(ec::unavailable,
+                                "agent '" + name
+                                  + "' is being taken over by this node; "
+                                    "try again"));
+        else
+          to_peer<T>(self, node, host, port, rp, xs...);
+      },
+      [=](caf::error& err) mutable { rp.deliver(std::move(err)); });
+  return rp;
+}
+
+/// Hands a request for one agent to its AGENT (`xs`), if the directory
+/// knows it; else `elsewhere()` (forward() to the owner).
+template<class T, class Elsewhere, class... Ts>
+caf::result<T> to_agent(self_ptr self, const std::string& name,
+                        Elsewhere elsewhere, Ts&&... xs) {
   if (auto err = validate_name("agent name", name))
     return err;
   auto agent = self->state.deps.ctx->directory.find(name);
   if (!agent)
-    return unknown_agent(name);
+    return elsewhere();
   return self->delegate(agent, std::forward<Ts>(xs)...);
 }
 
@@ -112,8 +191,9 @@ caf::expected<agent_actor> route(self_ptr self, T& x, caf::error checked) {
   if (auto err = resolve_token(ctx, x.subscription, x.token_sha256))
     return err;
   auto agent = ctx.directory.find(x.agent);
-  if (!agent)
+  if (!agent && !self->state.deps.cluster)
     return unknown_agent(x.agent);
+  // Invalid: another node may run it (forward()).
   return agent;
 }
 
@@ -124,6 +204,8 @@ caf::result<report_result> route_report(self_ptr self, failure_report& r) {
       std::nullopt, failure_kind::none, std::nullopt);
     return std::move(agent.error());
   }
+  if (!*agent)
+    return forward<report_result>(self, r.agent, report_atom::value, r);
   return self->delegate(*agent, report_atom::value, std::move(r));
 }
 
@@ -133,6 +215,8 @@ caf::result<report_result> route_observation(self_ptr self, observation& o) {
     self->state.deps.ctx->stats->observation_answered(std::nullopt);
     return std::move(agent.error());
   }
+  if (!*agent)
+    return forward<report_result>(self, o.agent, observe_atom::value, o);
   return self->delegate(*agent, observe_atom::value, std::move(o));
 }
 
@@ -178,7 +262,10 @@ caf::result<report_result> assign(self_ptr self, std::string& name,
                                   std::string& sub) {
   if (auto err = validate_name("subscription name", sub))
     return err;
-  return to_agent<report_result>(self, name, assign_atom::value,
+  auto elsewhere = [=] {
+    return forward<report_result>(self, name, assign_atom::value, name, sub);
+  };
+  return to_agent<report_result>(self, name, elsewhere, assign_atom::value,
                                  std::move(sub));
 }
 
@@ -189,7 +276,11 @@ caf::result<apply_outcome> container_command(self_ptr self, std::string& name,
     return make_error(ec::invalid_argument,
                       "unknown container operation (use start, stop or "
                       "restart)");
-  return to_agent<apply_outcome>(self, name, lifecycle_atom::value, op);
+  auto elsewhere = [=] {
+    return forward<apply_outcome>(self, name, lifecycle_atom::value, name, op);
+  };
+  return to_agent<apply_outcome>(self, name, elsewhere, lifecycle_atom::value,
+                                 op);
 }
 
 caf::result<settings_map> set_setting(self_ptr self, std::string& key,
@@ -293,11 +384,19 @@ front_door(front_door_actor::stateful_pointer<front_door_state> self,
       return self->delegate(d.admin, agent_ls_atom::value);
     },
     [=](agent_get_atom, std::string& name) {
-      return to_agent<agent_info>(self, name, get_atom::value);
+      auto elsewhere = [=] {
+        return forward<agent_info>(self, name, agent_get_atom::value, name);
+      };
+      return to_agent<agent_info>(self, name, elsewhere, get_atom::value);
     },
     [=](agent_rm_atom, std::string& name) { return remove_agent(self, name); },
     [=](agent_set_atom, std::string& name, auto_switch_mode mode) {
-      return to_agent<agent_info>(self, name, agent_set_atom::value, mode);
+      auto elsewhere = [=] {
+        return forward<agent_info>(self, name, agent_set_atom::value, name,
+                                   mode);
+      };
+      return to_agent<agent_info>(self, name, elsewhere, agent_set_atom::value,
+                                  mode);
     },
     [=](assign_atom, std::string& name, std::string& sub) {
       return assign(self, name, sub);

@@ -11,12 +11,19 @@
 //                               STORE never replies to a remote client)
 //   the directory, settings, -> the ADMIN
 //   watchers and status
+// With several nodes on a shared store, a request for an agent this node
+// does not own is forwarded to the owner's FRONT DOOR over CAF (the CLUSTER
+// says which node owns it and where it listens) and the answer relayed: a
+// client can talk to any node.
 
 #include "actors/context.hpp"
 #include "messages/actors.hpp"
 
 #include <caf/stateful_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
+
+#include <string>
+#include <unordered_map>
 
 namespace sb {
 
@@ -25,10 +32,16 @@ struct front_door_deps {
   pool_actor pool;
   store_actor store;
   context_ptr ctx;
+  /// Invalid without a shared store: every agent is this daemon's.
+  cluster_actor cluster = {};
+  /// This node's name ("" without a shared store).
+  std::string node = {};
 };
 
 struct front_door_state {
   front_door_deps deps;
+  /// The other nodes' front doors, by "host:port", connected on first use.
+  std::unordered_map<std::string, front_door_actor> peers;
   static inline const char* name = "front-door";
 };
 

@@ -1,6 +1,7 @@
 #include "actors/root.hpp"
 
 #include "actors/admin.hpp"
+#include "actors/cluster.hpp"
 #include "actors/container_supervisor.hpp"
 #include "actors/front_door.hpp"
 #include "actors/logging.hpp"
@@ -15,8 +16,10 @@
 #include <caf/scoped_actor.hpp>
 #include <caf/system_messages.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <map>
+#include <set>
 
 namespace sb {
 
@@ -50,7 +53,8 @@ void stop_and_wait(caf::scoped_actor& self, const Handle& handle,
 root_actor::behavior_type
 root(root_actor::pointer self, admin_actor admin,
      std::vector<std::pair<std::string, caf::actor>> components,
-     context_ptr ctx, fatal_handler on_fatal, notifier_actor notifier) {
+     context_ptr ctx, fatal_handler on_fatal, notifier_actor notifier,
+     cluster_actor cluster) {
   auto names = std::make_shared<std::map<caf::actor_addr, std::string>>();
   for (auto& [name, handle] : components) {
     self->monitor(handle);
@@ -68,6 +72,10 @@ root(root_actor::pointer self, admin_actor admin,
   self->send(self, retention_atom::value);
   if (notifier)
     self->send(self, tick_atom::value);
+  if (cluster) {
+    self->send(self, lease_atom::value);
+    self->send(self, shared_atom::value);
+  }
   return {
     [=](retention_atom) {
       self->send(admin, retention_atom::value);
@@ -78,16 +86,67 @@ root(root_actor::pointer self, admin_actor admin,
       ctx->clock->send_later(self, ctx->live.get().notify_interval,
                              tick_atom::value);
     },
+    [=](lease_atom) {
+      self->send(cluster, lease_atom::value);
+      ctx->clock->send_later(self, ctx->opts.lease_ttl / 3, lease_atom::value);
+    },
+    [=](shared_atom) {
+      self->send(cluster, shared_atom::value);
+      ctx->clock->send_later(self, shared_refresh, shared_atom::value);
+    },
   };
 }
 
-caf::expected<std::unique_ptr<daemon>> daemon::start(caf::actor_system& sys,
-                                                     daemon_options opts,
-                                                     std::shared_ptr<store> db,
-                                                     clock_ptr clock,
-                                                     fatal_handler on_fatal) {
+namespace {
+
+/// Joins the nodes of a shared store as `node`; both connections act for it
+/// (the main one's commits are fenced on its epoch).
+caf::error join_nodes(store& db, store& cluster_db, const std::string& node,
+                      caf::timespan ttl) {
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(ttl).count();
+  auto epoch = cluster_db.join(node, ms);
+  if (!epoch)
+    return epoch.error();
+  db.set_node(node, *epoch);
+  SB_INFO("node {} joined the shared database (lease epoch {}, lease {} ms)",
+          node, *epoch, ms);
+  return caf::none;
+}
+
+/// The snapshot with only the agents `db`'s node owns (the ADMIN runs
+/// those; the POOL counts every agent).
+std::shared_ptr<const snapshot> owned_part(const snapshot& snap, store& db) {
+  auto owned = db.owned_agents();
+  auto part = std::make_shared<snapshot>(snap);
+  if (!owned) {
+    SB_WARN("cannot list the agents of this node: {}", render(owned.error()));
+    part->agents.clear();
+    return part;
+  }
+  std::set<std::string> mine{owned->begin(), owned->end()};
+  part->agents.erase(std::remove_if(part->agents.begin(), part->agents.end(),
+                                    [&](const stored_agent& a) {
+                                      return mine.count(a.name) == 0;
+                                    }),
+                     part->agents.end());
+  return part;
+}
+
+} // namespace
+
+caf::expected<std::unique_ptr<daemon>>
+daemon::start(caf::actor_system& sys, daemon_options opts,
+              std::shared_ptr<store> db, clock_ptr clock,
+              fatal_handler on_fatal, std::shared_ptr<store> cluster_db) {
   if (!clock)
     clock = std::make_shared<wall_clock>();
+  std::string node;
+  if (cluster_db) {
+    node = node_name_of(opts);
+    auto joined = join_nodes(*db, *cluster_db, node, opts.lease_ttl);
+    if (joined)
+      return joined;
+  }
   // Runtime settings: built-in defaults, then the config file, then what
   // was set at run time (the database).
   auto now = clock->now();
@@ -120,10 +179,20 @@ caf::expected<std::unique_ptr<daemon>> daemon::start(caf::actor_system& sys,
     [stats = ctx->stats](size_t n) { stats->store_committed(n); });
   d->pool_ = sys.spawn(subscription_pool, d->store_, ctx, snap);
   d->supervisor_ = sys.spawn(container_supervisor, ctx);
-  d->admin_
-    = sys.spawn(sb::admin, d->store_, d->pool_, d->supervisor_, ctx, snap);
-  d->front_door_ = sys.spawn(
-    sb::front_door, front_door_deps{d->admin_, d->pool_, d->store_, ctx});
+  d->admin_ = sys.spawn(sb::admin, d->store_, d->pool_, d->supervisor_, ctx,
+                        cluster_db ? owned_part(*snap, *cluster_db) : snap);
+  if (cluster_db) {
+    std::function<void()> deposed = [on_fatal] {
+      if (on_fatal)
+        on_fatal("cluster");
+    };
+    d->cluster_
+      = sys.spawn<caf::detached>(cluster, std::move(cluster_db), d->admin_,
+                                 d->pool_, ctx, node, std::move(deposed));
+  }
+  d->front_door_
+    = sys.spawn(sb::front_door, front_door_deps{d->admin_, d->pool_, d->store_,
+                                                ctx, d->cluster_, node});
   std::vector<std::pair<std::string, caf::actor>> components = {
     {"store", caf::actor_cast<caf::actor>(d->store_)},
     {"subscription-pool", caf::actor_cast<caf::actor>(d->pool_)},
@@ -135,8 +204,11 @@ caf::expected<std::unique_ptr<daemon>> daemon::start(caf::actor_system& sys,
   d->notifier_ = sys.spawn<caf::detached>(notifier, d->store_, ctx);
   components.emplace_back("notifier",
                           caf::actor_cast<caf::actor>(d->notifier_));
+  if (d->cluster_)
+    components.emplace_back("cluster",
+                            caf::actor_cast<caf::actor>(d->cluster_));
   d->root_ = sys.spawn(root, d->admin_, std::move(components), ctx,
-                       std::move(on_fatal), d->notifier_);
+                       std::move(on_fatal), d->notifier_, d->cluster_);
   SB_INFO("loaded {} subscriptions and {} agents", snap->subscriptions.size(),
           snap->agents.size());
   if (auto err = d->publish()) {
@@ -180,6 +252,18 @@ caf::error daemon::publish() {
   ctx_->intake = [guard = guard_.get()] { return guard->stats(); };
   SB_INFO("listening on {}:{}{}", o.host, port_,
           o.tls_certificate.empty() ? "" : " (TLS)");
+  if (cluster_) {
+    auto host = o.advertise_host.empty() ? o.host : o.advertise_host;
+    caf::scoped_actor self{sys_};
+    caf::error failed;
+    self
+      ->request(cluster_, std::chrono::seconds(10), advertise_atom::value, host,
+                port_)
+      .receive([](ok_atom) {}, [&](caf::error& err) { failed = err; });
+    if (failed)
+      return failed;
+    SB_INFO("node {}:{} advertised to the other nodes", host, port_);
+  }
   return caf::none;
 }
 
@@ -224,6 +308,7 @@ void daemon::stop() {
                   + std::chrono::duration_cast<std::chrono::milliseconds>(
                     ctx_->live.get().notify_timeout));
   stop_and_wait(self, supervisor_, 5s);
+  stop_and_wait(self, cluster_, 5s);
   stop_and_wait(self, pool_, 2s);
   stop_and_wait(self, store_, 5s);
   SB_INFO("stopped");

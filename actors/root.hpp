@@ -41,16 +41,20 @@ root_actor::behavior_type
 root(root_actor::pointer self, admin_actor admin,
      std::vector<std::pair<std::string, caf::actor>> components,
      context_ptr ctx, fatal_handler on_fatal,
-     notifier_actor notifier = notifier_actor{});
+     notifier_actor notifier = notifier_actor{},
+     cluster_actor cluster = cluster_actor{});
 
 class daemon {
 public:
   /// Loads the database, spawns every component and publishes the FRONT DOOR
   /// on opts.host:opts.port (0 = a free port): CAF listens on loopback and
-  /// the BASP guard owns the public address (and TLS) in front of it.
+  /// the BASP guard owns the public address (and TLS) in front of it. With
+  /// `cluster_db` (a second connection to a shared store) the daemon joins
+  /// the nodes of the database first and runs only the agents it owns.
   static caf::expected<std::unique_ptr<daemon>>
   start(caf::actor_system& sys, daemon_options opts, std::shared_ptr<store> db,
-        clock_ptr clock = nullptr, fatal_handler on_fatal = nullptr);
+        clock_ptr clock = nullptr, fatal_handler on_fatal = nullptr,
+        std::shared_ptr<store> cluster_db = nullptr);
 
   ~daemon();
 
@@ -86,6 +90,7 @@ private:
   front_door_actor front_door_;
   root_actor root_;
   notifier_actor notifier_;
+  cluster_actor cluster_;
   /// CAF's listener on 127.0.0.1, behind the guard.
   uint16_t backend_port_ = 0;
   std::unique_ptr<intake::basp_guard> guard_;

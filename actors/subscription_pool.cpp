@@ -144,6 +144,52 @@ void init(self_ptr self, const snapshot& snap) {
   apply_seeds(st, snap.exclusions, false);
 }
 
+/// Several nodes: what other nodes wrote to the shared database reaches this
+/// pool. New subscriptions and rotated tokens are taken over; the agents of
+/// other nodes count where the database has them (this node's own agents
+/// keep this pool's view, which includes switches decided and not yet
+/// committed); failures recorded anywhere exclude here too (seeds only
+/// extend an exclusion). Provider evidence (utilization) stays per node.
+void merge_shared(self_ptr self, const snapshot& snap) {
+  auto& st = self->state;
+  for (auto& s : snap.subscriptions) {
+    auto* e = st.find(s.id);
+    if (!e) {
+      st.by_name[s.name] = s.id;
+      st.index.add(s.id, s.name);
+      e = &st.subs[s.id];
+      e->id = s.id;
+      e->name = s.name;
+      e->created_at = s.created_at;
+      SB_INFO("subscription {} registered by another node", s.name);
+    }
+    if (e->token_sha256 != s.token_sha256) {
+      e->token = s.token;
+      e->token_sha256 = s.token_sha256;
+      e->updated_at = s.updated_at;
+      st.ctx->tokens.add(s.name, s.token_sha256);
+    }
+  }
+  std::unordered_map<int64_t, std::unordered_set<std::string>> remote;
+  for (auto& a : snap.agents)
+    if (a.subscription_id != 0 && !st.ctx->directory.find(a.name))
+      remote[a.subscription_id].insert(a.name);
+  for (auto& [id, e] : st.subs) {
+    std::unordered_set<std::string> members;
+    for (auto& name : e.members)
+      if (st.ctx->directory.find(name))
+        members.insert(name);
+    auto& theirs = remote[id];
+    members.insert(theirs.begin(), theirs.end());
+    auto delta = static_cast<int64_t>(members.size())
+                 - static_cast<int64_t>(e.members.size());
+    if (delta != 0)
+      st.index.change_count(id, delta);
+    e.members = std::move(members);
+  }
+  apply_seeds(st, snap.exclusions, false);
+}
+
 /// Most headroom, then fewest agents (committed or decided), then name,
 /// among the subscriptions that are not excluded (and, for a proactive
 /// switch, at most at `ceiling`); the agent's count moves in the same step.
@@ -431,6 +477,9 @@ subscription_pool(pool_actor::stateful_pointer<pool_state> self,
     },
     [=](sub_list_atom) { return list(self); },
     [=](settings_atom) { reload_exclusions(self); },
+    [=](shared_atom, const std::shared_ptr<const snapshot>& snap) {
+      merge_shared(self, *snap);
+    },
   };
 }
 

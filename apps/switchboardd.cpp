@@ -34,6 +34,8 @@ namespace {
 struct opened_database {
   std::optional<sb::db_lock> lock;
   std::shared_ptr<sb::store> store;
+  /// PostgreSQL: a second connection for the node's lease and lookups.
+  std::shared_ptr<sb::store> cluster = nullptr;
 };
 
 /// The database's folder: created with mode 0700 if missing. A path that
@@ -100,9 +102,12 @@ caf::expected<opened_database> open_postgres(const sb::daemon_options& opts) {
   auto db = sb::postgres_store::open(pg);
   if (!db)
     return db.error();
+  auto cluster = sb::postgres_store::open(pg);
+  if (!cluster)
+    return cluster.error();
   SB_INFO("database {} (PostgreSQL; tokens encrypted with the key in {})",
           (*db)->path(), (*db)->key_file());
-  return opened_database{std::nullopt, std::move(*db)};
+  return opened_database{std::nullopt, std::move(*db), std::move(*cluster)};
 }
 
 caf::expected<opened_database> open_database(const sb::daemon_options& opts) {
@@ -201,7 +206,8 @@ int run(int argc, char** argv) {
   // A core component that stops on its own ends the daemon, in order.
   auto on_fatal = [](const std::string&) { ::kill(::getpid(), SIGTERM); };
   auto d = sb::daemon::start(sys, opts, std::move(db->store),
-                             std::make_shared<sb::wall_clock>(), on_fatal);
+                             std::make_shared<sb::wall_clock>(), on_fatal,
+                             std::move(db->cluster));
   if (!d) {
     SB_ERROR("{}", sb::render(d.error()));
     return 1;

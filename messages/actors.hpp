@@ -135,7 +135,9 @@ using pool_actor = caf::typed_actor<
   replies<sub_rm_atom, std::string>::with<std::vector<std::string>>,
   replies<sub_list_atom>::with<std::vector<subscription_info>>,
   /// The exclusion window changed: re-read exclusions from the store.
-  caf::reacts_to<settings_atom>>;
+  caf::reacts_to<settings_atom>,
+  /// Several nodes: what the shared database holds now (CLUSTER).
+  caf::reacts_to<shared_atom, std::shared_ptr<const snapshot>>>;
 
 /// The CONTAINER SUPERVISOR: one lifecycle state machine per container.
 using supervisor_actor = caf::typed_actor<
@@ -193,14 +195,36 @@ using admin_actor = caf::typed_actor<
   caf::reacts_to<watch_atom, watch_event>,
   /// The periodic retention job, driven by the ROOT.
   caf::reacts_to<retention_atom>,
+  /// Agents this node took over from a node whose lease ended (CLUSTER).
+  caf::reacts_to<adopt_atom, std::vector<stored_agent>>,
   /// Stop every AGENT, then quit (ordered shutdown).
   replies<shutdown_atom>::with<ok_atom>>;
 
 /// The NOTIFIER: delivers the notification outbox (see actors/notifier.hpp).
 using notifier_actor = caf::typed_actor<caf::reacts_to<tick_atom>>;
 
-/// The ROOT's timer: the periodic jobs it hands to the ADMIN and NOTIFIER.
+/// The CLUSTER: this daemon among the nodes of a shared (PostgreSQL) store
+/// (see actors/cluster.hpp).
+using cluster_actor = caf::typed_actor<
+  /// Renew the lease, take over the agents of expired nodes (ROOT's timer).
+  caf::reacts_to<lease_atom>,
+  /// Read the shared pool (subscriptions, assignments, failures) for the
+  /// POOL (ROOT's timer, every shared_refresh).
+  caf::reacts_to<shared_atom>,
+  /// The node that owns an agent and where its front door listens: node,
+  /// host, port (node "" = none).
+  replies<owner_atom, std::string>::with<std::string, std::string, uint16_t>,
+  /// Where the other nodes reach this one.
+  replies<advertise_atom, std::string, uint16_t>::with<ok_atom>>;
+
+/// The ROOT's timer: the periodic jobs it hands to the ADMIN, the NOTIFIER
+/// and the CLUSTER.
 using root_actor
-  = caf::typed_actor<caf::reacts_to<retention_atom>, caf::reacts_to<tick_atom>>;
+  = caf::typed_actor<caf::reacts_to<retention_atom>, caf::reacts_to<tick_atom>,
+                     caf::reacts_to<lease_atom>, caf::reacts_to<shared_atom>>;
 
 } // namespace sb
+
+// The CLUSTER hands the POOL a whole snapshot of the shared database by
+// pointer: a local message, never serialized (it never leaves the process).
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::shared_ptr<const sb::snapshot>)

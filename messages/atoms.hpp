@@ -66,6 +66,11 @@ SB_ATOM(delivered_atom, "delivered");
 SB_ATOM(generation_atom, "generation");
 SB_ATOM(apply_wait_atom, "applywait");
 SB_ATOM(evidence_atom, "evidence");
+SB_ATOM(lease_atom, "lease");
+SB_ATOM(owner_atom, "owner");
+SB_ATOM(adopt_atom, "adopt");
+SB_ATOM(advertise_atom, "advertise");
+SB_ATOM(shared_atom, "shared");
 
 #undef SB_ATOM
 

@@ -42,7 +42,8 @@ caf::expected<int64_t> postgres_store::join(const std::string& name,
     auto& d = *impl_;
     auto out = in_transaction(*d.session, [&]() -> caf::expected<int64_t> {
       auto& s = *d.session;
-      auto held = s.exec_params("SELECT lease_until > clock_timestamp(), "
+      auto held = s.exec_params("SELECT lease_until > clock_timestamp() AND "
+                                "left_at IS NULL, "
                                 "to_char(lease_until AT TIME ZONE 'UTC', "
                                 "'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') "
                                 "FROM nodes WHERE name = $1 FOR UPDATE",
@@ -60,7 +61,8 @@ caf::expected<int64_t> postgres_store::join(const std::string& name,
           + lease_end(2)
           + ", clock_timestamp()) ON CONFLICT (name) DO UPDATE SET epoch = "
             "EXCLUDED.epoch, lease_until = EXCLUDED.lease_until, joined_at = "
-            "EXCLUDED.joined_at, host = '', port = 0 RETURNING epoch",
+            "EXCLUDED.joined_at, host = '', port = 0, left_at = NULL "
+            "RETURNING epoch",
         name, static_cast<int64_t>(ttl));
       s.exec_params("UPDATE agents SET owner = $1 WHERE owner IS NULL", name);
       return res[0][0].as<int64_t>();
@@ -82,6 +84,16 @@ caf::error postgres_store::advertise(const std::string& host, uint16_t port) {
     if (res.affected_rows() == 0)
       return make_error(ec::conflict,
                         "node '" + d.node + "' has no lease any more");
+    return caf::none;
+  });
+}
+
+caf::error postgres_store::leave() {
+  return impl_->guard("leave the nodes", [&]() -> caf::error {
+    auto& d = *impl_;
+    d.session->exec_params("UPDATE nodes SET left_at = clock_timestamp() "
+                           "WHERE name = $1 AND epoch = $2",
+                           d.node, d.epoch);
     return caf::none;
   });
 }

@@ -158,7 +158,10 @@ CREATE TABLE nodes (
   port INTEGER NOT NULL DEFAULT 0,
   epoch BIGINT NOT NULL,
   lease_until TIMESTAMPTZ NOT NULL,
-  joined_at TIMESTAMPTZ NOT NULL
+  joined_at TIMESTAMPTZ NOT NULL,
+  -- Stopped cleanly: it may join again at once (a restart keeps its agents
+  -- while its lease runs); a node that crashed waits for its lease to end.
+  left_at TIMESTAMPTZ
 );
 ALTER TABLE agents ADD COLUMN owner TEXT COLLATE "C";
 CREATE INDEX agents_by_owner ON agents(owner);

@@ -162,6 +162,7 @@ public:
   caf::expected<int64_t> join(const std::string& name, millis ttl) override;
   caf::error advertise(const std::string& host, uint16_t port) override;
   void set_node(const std::string& name, int64_t epoch) override;
+  caf::error leave() override;
   caf::expected<bool> renew(millis ttl) override;
   caf::expected<std::vector<std::string>> take_over() override;
   caf::expected<node_address> owner_of(const std::string& agent) override;

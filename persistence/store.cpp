@@ -214,6 +214,10 @@ void store::set_node(const std::string&, int64_t) {
   // nop: one daemon, no fence beyond the generation
 }
 
+caf::error store::leave() {
+  return not_shared();
+}
+
 caf::expected<bool> store::renew(millis) {
   return not_shared();
 }

@@ -229,8 +229,8 @@ public:
 
   /// Joins the daemons of the database as node `name` with a fresh lease
   /// epoch and a lease of `ttl`; agents without an owner become this
-  /// node's. Refused (ec::conflict) while a node of that name holds a live
-  /// lease. Returns the epoch.
+  /// node's. Refused (ec::conflict) while a node of that name that did not
+  /// leave() holds a live lease. Returns the epoch.
   virtual caf::expected<int64_t> join(const std::string& name, millis ttl);
 
   /// Where the other nodes reach this one's front door.
@@ -239,6 +239,10 @@ public:
   /// This connection acts for node `name` at `epoch` (join() sets it too):
   /// add_agent makes it the owner, commit_switch is fenced on it.
   virtual void set_node(const std::string& name, int64_t epoch);
+
+  /// This node stops cleanly: a daemon of its name may join again at once;
+  /// its agents stay its own until its lease ends.
+  virtual caf::error leave();
 
   /// Extends this node's lease by `ttl`; false if it has none any more
   /// (another node took its agents over: it must stop acting for them).

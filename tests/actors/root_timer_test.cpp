@@ -66,7 +66,7 @@ protected:
 TEST_F(root_timer_test, retention_runs_at_start_and_every_interval) {
   aut = sys.spawn(root, caf::actor_cast<admin_actor>(fake_admin),
                   std::vector<std::pair<std::string, caf::actor>>{}, ctx,
-                  fatal_handler{}, notifier_actor{});
+                  fatal_handler{}, notifier_actor{}, cluster_actor{});
   sched.run();
   EXPECT_EQ(seen->retention, 1); // once at start-up
   sched.advance_time(std::chrono::minutes(59));
@@ -90,7 +90,7 @@ TEST_F(root_timer_test, a_component_that_stops_calls_the_fatal_handler) {
     root, caf::actor_cast<admin_actor>(fake_admin),
     std::vector<std::pair<std::string, caf::actor>>{{"store", victim}}, ctx,
     fatal_handler{[fatal](const std::string& name) { *fatal = name; }},
-    notifier_actor{});
+    notifier_actor{}, cluster_actor{});
   sched.run();
   EXPECT_EQ(*fatal, "");
   caf::anon_send_exit(victim, caf::exit_reason::kill);
@@ -110,7 +110,8 @@ TEST_F(root_timer_test, the_notifier_gets_a_tick_every_notify_interval) {
   aut = sys.spawn(root, caf::actor_cast<admin_actor>(fake_admin),
                   std::vector<std::pair<std::string, caf::actor>>{}, ctx,
                   fatal_handler{},
-                  caf::actor_cast<notifier_actor>(fake_notifier));
+                  caf::actor_cast<notifier_actor>(fake_notifier),
+                  cluster_actor{});
   sched.run();
   EXPECT_EQ(*ticks, 1); // at once
   sched.advance_time(std::chrono::seconds(1));
@@ -136,4 +137,42 @@ TEST_F(root_timer_test, the_notifier_gets_a_tick_every_notify_interval) {
   }
   EXPECT_EQ(*ticks, 17);
   caf::anon_send_exit(fake_notifier, caf::exit_reason::user_shutdown);
+}
+
+TEST_F(root_timer_test, the_cluster_renews_its_lease_every_third_of_the_ttl) {
+  auto leases = std::make_shared<int>(0);
+  auto reads = std::make_shared<int>(0);
+  auto fake_cluster
+    = sys.spawn([leases, reads](caf::event_based_actor*) -> caf::behavior {
+        return {[leases](lease_atom) { ++*leases; },
+                [reads](shared_atom) { ++*reads; }};
+      });
+  ctx->opts.lease_ttl = std::chrono::seconds(9);
+  aut = sys.spawn(root, caf::actor_cast<admin_actor>(fake_admin),
+                  std::vector<std::pair<std::string, caf::actor>>{}, ctx,
+                  fatal_handler{}, notifier_actor{},
+                  caf::actor_cast<cluster_actor>(fake_cluster));
+  sched.run();
+  EXPECT_EQ(*leases, 1); // at once: join, then take over what expired
+  sched.advance_time(std::chrono::seconds(2));
+  sched.run();
+  EXPECT_EQ(*leases, 1);
+  sched.advance_time(std::chrono::seconds(1));
+  sched.run();
+  EXPECT_EQ(*leases, 2);
+  for (int i = 0; i < 10; ++i) {
+    sched.advance_time(std::chrono::seconds(3));
+    sched.run();
+  }
+  EXPECT_EQ(*leases, 12);
+  // The shared pool is read at once and every 500 ms (each step of the test
+  // clock above passed at least one).
+  EXPECT_EQ(*reads, 13);
+  for (int i = 0; i < 4; ++i) {
+    sched.advance_time(std::chrono::milliseconds(500));
+    sched.run();
+  }
+  EXPECT_EQ(*reads, 17);
+  EXPECT_EQ(*leases, 12);
+  caf::anon_send_exit(fake_cluster, caf::exit_reason::user_shutdown);
 }

@@ -1,0 +1,130 @@
+#include "actors/cluster.hpp"
+
+#include "actors/logging.hpp"
+#include "messages/error.hpp"
+
+#include <unistd.h>
+
+namespace sb {
+
+namespace {
+
+using self_ptr = cluster_actor::stateful_pointer<cluster_state>;
+
+millis ttl_of(const cluster_state& st) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+           st.ctx->opts.lease_ttl)
+    .count();
+}
+
+/// The agents taken over, read back for the ADMIN.
+void adopt(self_ptr self, const std::vector<std::string>& names) {
+  auto& st = self->state;
+  std::vector<stored_agent> rows;
+  for (auto& name : names) {
+    auto row = st.db->agent(name);
+    if (row)
+      rows.push_back(std::move(*row));
+    else
+      SB_WARN("took over agent {} but cannot read it: {}", name,
+              render(row.error()));
+  }
+  if (rows.empty())
+    return;
+  SB_WARN("took over {} agent(s) of node(s) whose lease ended", rows.size());
+  self->send(st.admin, adopt_atom::value, std::move(rows));
+}
+
+void renew(self_ptr self) {
+  auto& st = self->state;
+  if (st.deposed)
+    return;
+  auto renewed = st.db->renew(ttl_of(st));
+  if (!renewed) {
+    // The database is away: the lease may run out meanwhile, and then the
+    // store fences every commit of this node until it knows more.
+    SB_WARN("cannot renew the lease of node {}: {}", st.node,
+            render(renewed.error()));
+    return;
+  }
+  if (!*renewed) {
+    st.deposed = true;
+    SB_ERROR("node {} lost its lease: another node took its agents over; "
+             "stopping (a restart joins again)",
+             st.node);
+    if (st.on_deposed)
+      st.on_deposed();
+    return;
+  }
+  auto taken = st.db->take_over();
+  if (!taken) {
+    SB_WARN("cannot take over the agents of expired nodes: {}",
+            render(taken.error()));
+    return;
+  }
+  adopt(self, *taken);
+}
+
+/// The shared pool as the database holds it, for the POOL.
+void read_shared(self_ptr self) {
+  auto& st = self->state;
+  auto now = st.ctx->now();
+  auto snap = st.db->load(now, st.ctx->board.get()->exclusion_window);
+  if (!snap) {
+    SB_DEBUG("cannot read the shared pool: {}", render(snap.error()));
+    return;
+  }
+  self->send(st.pool, shared_atom::value,
+             std::make_shared<const snapshot>(std::move(*snap)));
+}
+
+} // namespace
+
+std::string node_name_of(const daemon_options& opts) {
+  if (!opts.node_name.empty())
+    return opts.node_name;
+  char host[256] = {};
+  if (::gethostname(host, sizeof(host) - 1) != 0 || host[0] == '\0')
+    return "switchboard";
+  return host;
+}
+
+cluster_actor::behavior_type cluster(self_ptr self, std::shared_ptr<store> db,
+                                     admin_actor admin, pool_actor pool,
+                                     context_ptr ctx, std::string node,
+                                     std::function<void()> on_deposed) {
+  auto& st = self->state;
+  st.db = std::move(db);
+  st.admin = std::move(admin);
+  st.pool = std::move(pool);
+  st.ctx = std::move(ctx);
+  st.node = std::move(node);
+  st.on_deposed = std::move(on_deposed);
+  // A clean stop leaves: a restart of this node joins again at once and
+  // keeps its agents (they stay this node's until its lease ends).
+  self->attach_functor([db = st.db, node = st.node](const caf::error& why) {
+    if (why != caf::exit_reason::user_shutdown)
+      return;
+    if (auto err = db->leave())
+      SB_WARN("node {} could not leave cleanly: {}", node, render(err));
+  });
+  return {
+    [=](lease_atom) { renew(self); },
+    [=](shared_atom) { read_shared(self); },
+    [=](owner_atom, const std::string& agent)
+      -> caf::result<std::string, std::string, uint16_t> {
+      auto owner = self->state.db->owner_of(agent);
+      if (!owner)
+        return std::move(owner.error());
+      return {owner->node, owner->host, owner->port};
+    },
+    [=](advertise_atom, const std::string& host,
+        uint16_t port) -> caf::result<ok_atom> {
+      if (auto err = self->state.db->advertise(host, port))
+        return err;
+      return ok_atom::value;
+    },
+  };
+}
+
+} // namespace sb

@@ -1,0 +1,261 @@
+// Several real daemons on one PostgreSQL database (the private cluster of
+// ctest's fixture): every agent has one owner; a client talks to any node and
+// the request is forwarded to the owner; a burst split between two nodes
+// gives one switch; when the owner is killed with -9, another node takes its
+// agents over once the lease ended, generations stay contiguous and no
+// acknowledged event is lost.
+
+#include "fixtures/postgres_env.hpp"
+#include "fixtures/process.hpp"
+#include "fixtures/temp_dir.hpp"
+#include "fixtures/wait.hpp"
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <atomic>
+#include <future>
+#include <map>
+
+using namespace sb::test;
+using namespace std::chrono_literals;
+
+namespace {
+
+class nodes_test : public ::testing::Test {
+protected:
+  std::unique_ptr<daemon_process> start(const std::string& node) {
+    std::vector<std::string> args{
+      "--switchboard.port=0",
+      "--switchboard.http-port=-1",
+      "--switchboard.store=postgresql",
+      "--switchboard.postgres-url=" + db.url(),
+      "--switchboard.postgres-password-file=" + db.password_file(),
+      "--switchboard.key-file=" + dir.file("switchboard.key"),
+      "--switchboard.db-path=" + dir.file(node + ".db"),
+      "--switchboard.node-name=" + node,
+      "--switchboard.lease-ttl=2s"};
+    auto d = std::make_unique<daemon_process>(daemon_binary(), args);
+    EXPECT_NE(d->port(), 0) << d->log();
+    return d;
+  }
+
+  static run_result cli(daemon_process& d, std::vector<std::string> a,
+                        const std::string& input = "") {
+    a.insert(a.begin(), {cli_binary(), "--port", std::to_string(d.port())});
+    return run(a, input);
+  }
+
+  static nlohmann::json json(daemon_process& d, std::vector<std::string> a) {
+    a.push_back("--json");
+    auto res = cli(d, a);
+    EXPECT_EQ(res.rc, 0) << res.err << res.out;
+    return nlohmann::json::parse(res.out, nullptr, false);
+  }
+
+  void add_pool(daemon_process& d, int subscriptions) {
+    for (int i = 0; i < subscriptions; ++i) {
+      auto name = "sub-" + std::to_string(i);
+      auto added = cli(d, {"subscription", "add", name, "--token-file", "-"},
+                       "token-of-" + name);
+      ASSERT_EQ(added.rc, 0) << added.err << added.out;
+    }
+  }
+
+  void add_agent(daemon_process& d, const std::string& name,
+                 const std::string& sub) {
+    auto added = cli(d, {"agent", "add", name, "--subscription", sub});
+    ASSERT_EQ(added.rc, 0) << added.err << added.out;
+  }
+
+  /// `n` unnamed 429 reports for `agent`, at once, alternating between the
+  /// daemons given; the outcomes of those that were acknowledged.
+  static std::vector<std::string> burst(const std::vector<daemon_process*>& to,
+                                        const std::string& agent, int n) {
+    std::vector<std::future<run_result>> calls;
+    for (int i = 0; i < n; ++i) {
+      auto* d = to[static_cast<size_t>(i) % to.size()];
+      calls.push_back(std::async(std::launch::async, [d, agent] {
+        return cli(*d, {"report", agent, "--status", "429", "--json"});
+      }));
+    }
+    std::vector<std::string> outcomes;
+    for (auto& c : calls) {
+      auto res = c.get();
+      if (res.rc != 0)
+        continue;
+      auto doc = nlohmann::json::parse(res.out, nullptr, false);
+      outcomes.push_back(doc.value("outcome", std::string{"?"}));
+    }
+    return outcomes;
+  }
+
+  postgres_database db;
+  temp_dir dir;
+};
+
+} // namespace
+
+TEST_F(nodes_test, a_client_talks_to_any_node) {
+  ASSERT_TRUE(db.ok());
+  auto a = start("alpha");
+  auto b = start("beta");
+  add_pool(*a, 2);
+  add_agent(*a, "a1", "sub-0");
+  add_agent(*b, "b1", "sub-1");
+  // Each node answers for the other's agent: forwarded to the owner.
+  auto shown = json(*b, {"agent", "show", "a1"});
+  EXPECT_EQ(shown["subscription"], "sub-0") << shown;
+  EXPECT_EQ(json(*a, {"agent", "show", "b1"})["subscription"], "sub-1");
+  auto r = json(*b, {"report", "a1", "--status", "429"});
+  EXPECT_EQ(r["outcome"], "switched") << r;
+  EXPECT_EQ(json(*a, {"agent", "show", "a1"})["subscription"], "sub-1");
+  EXPECT_EQ(json(*a, {"history"}).size(), 1u);
+  // An agent no node has: the same error from any node.
+  auto ghost = cli(*b, {"agent", "show", "ghost"});
+  EXPECT_EQ(ghost.rc, 1);
+  EXPECT_NE(ghost.err.find("unknown agent 'ghost'"), std::string::npos)
+    << ghost.err;
+  EXPECT_EQ(a->terminate(), std::optional<int>{0});
+  EXPECT_EQ(b->terminate(), std::optional<int>{0});
+}
+
+TEST_F(nodes_test, a_burst_split_between_two_nodes_switches_once) {
+  ASSERT_TRUE(db.ok());
+  auto a = start("alpha");
+  auto b = start("beta");
+  add_pool(*a, 3);
+  add_agent(*a, "a1", "sub-0");
+  auto outcomes = burst({a.get(), b.get()}, "a1", 32);
+  ASSERT_EQ(outcomes.size(), 32u);
+  EXPECT_EQ(std::count(outcomes.begin(), outcomes.end(), "switched"), 1);
+  EXPECT_EQ(json(*b, {"history"}).size(), 1u);
+  EXPECT_EQ(json(*a, {"events", "--limit", "100"}).size(), 32u);
+  EXPECT_TRUE(
+    wait_until([&] { return json(*a, {"notifications"}).size() == 1u; }, 10s));
+  EXPECT_EQ(json(*a, {"agent", "show", "a1"})["generation"], 1);
+  EXPECT_EQ(a->terminate(), std::optional<int>{0});
+  EXPECT_EQ(b->terminate(), std::optional<int>{0});
+}
+
+TEST_F(nodes_test, the_owner_killed_mid_burst_is_taken_over) {
+  ASSERT_TRUE(db.ok());
+  auto a = start("alpha");
+  auto b = start("beta");
+  add_pool(*a, 3);
+  add_agent(*a, "a1", "sub-0");
+  // A burst to the owner, killed while it runs.
+  std::atomic<int> acknowledged{0};
+  std::vector<std::future<void>> calls;
+  for (int i = 0; i < 16; ++i)
+    calls.push_back(std::async(std::launch::async, [&] {
+      if (cli(*a, {"report", "a1", "--status", "429", "--json"}).rc == 0)
+        ++acknowledged;
+    }));
+  ASSERT_TRUE(wait_until([&] { return acknowledged > 0; }, 20s));
+  a->kill_hard();
+  for (auto& c : calls)
+    c.get();
+  // Once alpha's lease ended, beta owns a1 and answers for it.
+  ASSERT_TRUE(wait_until(
+    [&] {
+      return cli(*b, {"agent", "show", "a1", "--json"}).rc == 0;
+    },
+    20s))
+    << b->log();
+  EXPECT_NE(b->log().find("took over 1 agent"), std::string::npos) << b->log();
+  auto before = json(*b, {"agent", "show", "a1"});
+  EXPECT_EQ(before["generation"], 1) << before;
+  // The next switch is the next generation, decided by the new owner; the
+  // settle window of alpha's switch is over only after 30 s, so name the
+  // subscription it now runs on.
+  auto r = json(*b, {"report", "a1", "--status", "429", "--subscription",
+                     before["subscription"].get<std::string>()});
+  EXPECT_EQ(r["outcome"], "switched") << r;
+  EXPECT_EQ(json(*b, {"agent", "show", "a1"})["generation"], 2);
+  auto history = json(*b, {"history"});
+  ASSERT_EQ(history.size(), 2u);
+  // No acknowledged event lost, no duplicate notification.
+  EXPECT_GE(json(*b, {"events", "--limit", "100"}).size(),
+            static_cast<size_t>(acknowledged) + 1);
+  EXPECT_TRUE(
+    wait_until([&] { return json(*b, {"notifications"}).size() == 2u; }, 10s));
+  EXPECT_EQ(b->terminate(), std::optional<int>{0});
+}
+
+TEST_F(nodes_test, storms_on_two_nodes_spread_over_the_global_counts) {
+  ASSERT_TRUE(db.ok());
+  auto a = start("alpha");
+  auto b = start("beta");
+  add_pool(*a, 5); // sub-0 holds everyone, sub-1..4 are free
+  std::vector<std::pair<daemon_process*, std::string>> agents;
+  for (int i = 0; i < 40; ++i) {
+    auto* owner = i % 2 == 0 ? a.get() : b.get();
+    auto name = "agent-" + std::to_string(i);
+    add_agent(*owner, name, "sub-0");
+    agents.emplace_back(owner, name);
+  }
+  // Every agent fails at once, each report sent to its own node.
+  std::vector<std::future<run_result>> calls;
+  for (auto& [owner, name] : agents)
+    calls.push_back(std::async(std::launch::async, [owner, name] {
+      return cli(*owner, {"report", name, "--status", "429", "--subscription",
+                          "sub-0", "--json"});
+    }));
+  int switched = 0;
+  for (auto& c : calls) {
+    auto res = c.get();
+    ASSERT_EQ(res.rc, 0) << res.err << res.out;
+    switched += nlohmann::json::parse(res.out)["outcome"] == "switched";
+  }
+  EXPECT_EQ(switched, 40);
+  EXPECT_EQ(json(*a, {"history", "--limit", "100"}).size(), 40u);
+  // The global counts (read from either node once it has refreshed).
+  std::map<std::string, int> counts;
+  for (auto& [owner, name] : agents) {
+    auto shown = json(*owner, {"agent", "show", name});
+    EXPECT_EQ(shown["generation"], 1) << shown;
+    ++counts[shown["subscription"].get<std::string>()];
+  }
+  EXPECT_EQ(counts.count("sub-0"), 0u);
+  int lo = 40, hi = 0;
+  for (int i = 1; i <= 4; ++i) {
+    auto n = counts["sub-" + std::to_string(i)];
+    lo = std::min(lo, n);
+    hi = std::max(hi, n);
+  }
+  EXPECT_LE(hi - lo, 1) << "sub-1..4: " << counts["sub-1"] << " "
+                        << counts["sub-2"] << " " << counts["sub-3"] << " "
+                        << counts["sub-4"];
+  EXPECT_EQ(a->terminate(), std::optional<int>{0});
+  EXPECT_EQ(b->terminate(), std::optional<int>{0});
+}
+
+TEST_F(nodes_test, a_subscription_excluded_on_one_node_is_excluded_on_all) {
+  ASSERT_TRUE(db.ok());
+  auto a = start("alpha");
+  auto b = start("beta");
+  add_pool(*a, 3);
+  add_agent(*a, "a1", "sub-0");
+  add_agent(*b, "b1", "sub-2");
+  // sub-0 is rate limited on alpha: a1 moves to sub-1.
+  auto r
+    = json(*a, {"report", "a1", "--status", "429", "--subscription", "sub-0"});
+  ASSERT_EQ(r["outcome"], "switched") << r;
+  // beta's pool learns it from the database (every 500 ms).
+  auto excluded_on_b = [&] {
+    for (auto& s : json(*b, {"subscription", "list"}))
+      if (s["name"] == "sub-0")
+        return !s["excluded_until"].is_null();
+    return false;
+  };
+  ASSERT_TRUE(wait_until(excluded_on_b, 5s));
+  // b1 fails on sub-2: sub-0 has fewer agents, but it is excluded.
+  auto rb
+    = json(*b, {"report", "b1", "--status", "429", "--subscription", "sub-2"});
+  EXPECT_EQ(rb["outcome"], "switched") << rb;
+  EXPECT_EQ(json(*b, {"agent", "show", "b1"})["subscription"], "sub-1");
+  EXPECT_EQ(a->terminate(), std::optional<int>{0});
+  EXPECT_EQ(b->terminate(), std::optional<int>{0});
+}
