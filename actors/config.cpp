@@ -9,6 +9,7 @@
 
 #include <caf/config_value.hpp>
 #include <caf/io/middleman.hpp>
+#include <caf/openssl/manager.hpp>
 #include <caf/pec.hpp>
 #include <caf/settings.hpp>
 
@@ -346,6 +347,14 @@ std::string daemon_help() {
            "set` stores a value that wins)\n"
          + option_help(setting_table(), "settings")
          + "\nCAF's own options (scheduler, middleman): --long-help\n";
+}
+
+void daemon_config::enable_node_tls() {
+  load<caf::openssl::manager>();
+  set("openssl.certificate", opts.tls_certificate);
+  set("openssl.key", opts.tls_key);
+  if (!opts.tls_ca.empty())
+    set("openssl.cafile", opts.tls_ca);
 }
 
 daemon_config::daemon_config() {

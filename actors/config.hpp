@@ -90,6 +90,12 @@ public:
   /// and --version.
   std::string parse_and_check(int argc, char** argv);
 
+  /// Several nodes with TLS: the daemon also connects to the other nodes'
+  /// front doors over TLS (CAF's OpenSSL module), presenting its own
+  /// certificate and checking theirs against tls-ca. After
+  /// parse_and_check(), before the actor system exists.
+  void enable_node_tls();
+
   daemon_options opts;
   std::string config_file;
   bool help_printed = false;

@@ -7,6 +7,7 @@
 
 #include <caf/io/middleman.hpp>
 #include <caf/io/middleman_actor.hpp>
+#include <caf/openssl/manager.hpp>
 
 #include <algorithm>
 #include <cctype>
@@ -62,7 +63,11 @@ void to_peer(self_ptr self, const std::string& node, const std::string& host,
     send_to_peer<T>(self, key, i->second, std::move(rp), std::move(xs)...);
     return;
   }
-  auto mm = self->system().middleman().actor_handle();
+  // With TLS the other nodes' guards only take TLS clients with a
+  // certificate their CA signed: this daemon's own (daemon_config).
+  auto& sys = self->system();
+  auto mm = sys.has_openssl_manager() ? sys.openssl_manager().actor_handle()
+                                      : sys.middleman().actor_handle();
   self->request(mm, owner_timeout, caf::connect_atom::value, host, port)
     .then(
       [=](const caf::node_id&, caf::strong_actor_ptr& ptr,

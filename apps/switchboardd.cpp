@@ -202,6 +202,8 @@ int run(int argc, char** argv) {
     SB_ERROR("{}", sb::render(db.error()));
     return 1;
   }
+  if (opts.store == "postgresql" && !opts.tls_certificate.empty())
+    cfg.enable_node_tls();
   caf::actor_system sys{cfg};
   // A core component that stops on its own ends the daemon, in order.
   auto on_fatal = [](const std::string&) { ::kill(::getpid(), SIGTERM); };

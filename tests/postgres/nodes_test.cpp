@@ -25,7 +25,8 @@ namespace {
 
 class nodes_test : public ::testing::Test {
 protected:
-  std::unique_ptr<daemon_process> start(const std::string& node) {
+  std::unique_ptr<daemon_process> start(const std::string& node,
+                                        std::vector<std::string> extra = {}) {
     std::vector<std::string> args{
       "--switchboard.port=0",
       "--switchboard.http-port=-1",
@@ -36,6 +37,7 @@ protected:
       "--switchboard.db-path=" + dir.file(node + ".db"),
       "--switchboard.node-name=" + node,
       "--switchboard.lease-ttl=2s"};
+    args.insert(args.end(), extra.begin(), extra.end());
     auto d = std::make_unique<daemon_process>(daemon_binary(), args);
     EXPECT_NE(d->port(), 0) << d->log();
     return d;
@@ -256,6 +258,56 @@ TEST_F(nodes_test, a_subscription_excluded_on_one_node_is_excluded_on_all) {
     = json(*b, {"report", "b1", "--status", "429", "--subscription", "sub-2"});
   EXPECT_EQ(rb["outcome"], "switched") << rb;
   EXPECT_EQ(json(*b, {"agent", "show", "b1"})["subscription"], "sub-1");
+  EXPECT_EQ(a->terminate(), std::optional<int>{0});
+  EXPECT_EQ(b->terminate(), std::optional<int>{0});
+}
+
+TEST_F(nodes_test, nodes_forward_to_each_other_over_tls) {
+  ASSERT_TRUE(db.ok());
+  // One CA; each node's certificate is its server and its client identity.
+  auto openssl = [&](std::vector<std::string> a) {
+    a.insert(a.begin(), "/usr/bin/openssl");
+    auto res = run(a);
+    ASSERT_EQ(res.rc, 0) << res.err;
+  };
+  openssl({"req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout",
+           dir.file("ca.key"), "-out", dir.file("ca.pem"), "-days", "2",
+           "-subj", "/CN=ca"});
+  for (std::string who : {"alpha", "beta", "cli"}) {
+    openssl({"req", "-newkey", "rsa:2048", "-nodes", "-keyout",
+             dir.file(who + ".key"), "-out", dir.file(who + ".csr"), "-subj",
+             "/CN=localhost"});
+    openssl({"x509", "-req", "-in", dir.file(who + ".csr"), "-CA",
+             dir.file("ca.pem"), "-CAkey", dir.file("ca.key"),
+             "-CAcreateserial", "-out", dir.file(who + ".pem"), "-days", "2"});
+  }
+  auto tls = [&](const std::string& who) {
+    return std::vector<std::string>{
+      "--switchboard.tls-certificate=" + dir.file(who + ".pem"),
+      "--switchboard.tls-key=" + dir.file(who + ".key"),
+      "--switchboard.tls-ca=" + dir.file("ca.pem")};
+  };
+  auto a = start("alpha", tls("alpha"));
+  auto b = start("beta", tls("beta"));
+  auto cli_tls = [&](daemon_process& d, std::vector<std::string> x,
+                     const std::string& input = "") {
+    x.insert(x.begin(),
+             {cli_binary(), "--port", std::to_string(d.port()), "--tls-ca",
+              dir.file("ca.pem"), "--tls-cert", dir.file("cli.pem"),
+              "--tls-key", dir.file("cli.key")});
+    return run(x, input);
+  };
+  for (auto name : {"sub-0", "sub-1"})
+    ASSERT_EQ(cli_tls(*a, {"subscription", "add", name, "--token-file", "-"},
+                      std::string{"token-of-"} + name)
+                .rc,
+              0);
+  ASSERT_EQ(cli_tls(*a, {"agent", "add", "a1", "--subscription", "sub-0"}).rc,
+            0);
+  // Sent to beta, forwarded to alpha over TLS.
+  auto shown = cli_tls(*b, {"agent", "show", "a1", "--json"});
+  ASSERT_EQ(shown.rc, 0) << shown.err << shown.out << b->log();
+  EXPECT_EQ(nlohmann::json::parse(shown.out)["subscription"], "sub-0");
   EXPECT_EQ(a->terminate(), std::optional<int>{0});
   EXPECT_EQ(b->terminate(), std::optional<int>{0});
 }
