@@ -116,6 +116,10 @@ caf::result<status_info> status(self_ptr self) {
                       g.buffered};
     info.components.push_back({"intake", health::running, {}});
   }
+  if (auto c = st.ctx->cluster.get()) {
+    info.cluster = std::move(*c);
+    info.components.push_back({"cluster", health::running, {}});
+  }
   auto rp = self->make_response_promise<status_info>();
   fan_in<status_info> fi{rp, std::move(info), [](status_info& x) {
                            if (x.pool)

@@ -17,15 +17,34 @@ millis ttl_of(const cluster_state& st) {
     .count();
 }
 
+/// The view `status` shows: this node and every node of the database.
+void publish_view(cluster_state& st) {
+  cluster_status view;
+  view.node = st.node;
+  view.taken_over = st.taken_over;
+  view.taken_over_behind = st.taken_over_behind;
+  if (auto nodes = st.db->nodes())
+    for (auto& n : *nodes) {
+      if (n.name == st.node)
+        view.epoch = n.epoch;
+      view.nodes.push_back(
+        node_status{n.name, n.host, n.port, n.epoch, n.live, n.agents});
+    }
+  st.ctx->cluster.set(std::move(view));
+}
+
 /// The agents taken over, read back for the ADMIN.
 void adopt(self_ptr self, const std::vector<std::string>& names) {
   auto& st = self->state;
   std::vector<stored_agent> rows;
   for (auto& name : names) {
     auto row = st.db->agent(name);
-    if (row)
+    if (row) {
+      ++st.taken_over;
+      if (!row->container.empty() && row->applied_generation < row->generation)
+        ++st.taken_over_behind;
       rows.push_back(std::move(*row));
-    else
+    } else
       SB_WARN("took over agent {} but cannot read it: {}", name,
               render(row.error()));
   }
@@ -57,12 +76,12 @@ void renew(self_ptr self) {
     return;
   }
   auto taken = st.db->take_over();
-  if (!taken) {
+  if (!taken)
     SB_WARN("cannot take over the agents of expired nodes: {}",
             render(taken.error()));
-    return;
-  }
-  adopt(self, *taken);
+  else
+    adopt(self, *taken);
+  publish_view(st);
 }
 
 /// The shared pool as the database holds it, for the POOL.

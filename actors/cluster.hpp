@@ -46,6 +46,8 @@ struct cluster_state {
   /// This node's name (switchboard.node-name or the host name).
   std::string node;
   bool deposed = false;
+  uint64_t taken_over = 0;
+  uint64_t taken_over_behind = 0;
   static inline const char* name = "cluster";
 };
 

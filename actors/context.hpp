@@ -14,13 +14,34 @@
 #include "actors/metrics.hpp"
 #include "actors/token_index.hpp"
 #include "intake/basp_guard.hpp"
+#include "messages/status.hpp"
 #include "messages/time.hpp"
 
 #include <atomic>
 #include <functional>
 #include <memory>
+#include <mutex>
+#include <optional>
 
 namespace sb {
+
+/// Several nodes: the CLUSTER's view for `status`, written by it only.
+class cluster_board {
+public:
+  std::optional<cluster_status> get() const {
+    std::lock_guard<std::mutex> guard{mtx_};
+    return value_;
+  }
+
+  void set(cluster_status x) {
+    std::lock_guard<std::mutex> guard{mtx_};
+    value_ = std::move(x);
+  }
+
+private:
+  mutable std::mutex mtx_;
+  std::optional<cluster_status> value_;
+};
 
 struct daemon_context {
   daemon_context(daemon_options options, engine_settings initial,
@@ -50,6 +71,8 @@ struct daemon_context {
   std::function<intake::guard_stats()> intake;
   /// Counters and histograms, bumped where things happen (GET /metrics).
   metrics_ptr stats = std::make_shared<metrics>();
+  /// None without a shared store.
+  cluster_board cluster;
   /// Set first thing on shutdown: not ready, no new requests over HTTP.
   std::atomic<bool> draining{false};
 };

@@ -43,6 +43,19 @@ millis subscription_evidence::window::valid_until() const {
   return reset_at != 0 ? reset_at : seen_at + length;
 }
 
+bool subscription_evidence::take_newer(const stored_evidence& s) {
+  if (s.evidence_at <= evidence_at_)
+    return false;
+  subscription_evidence theirs{s};
+  // The failures stay this node's own (seeded from the database as well).
+  theirs.last_failure_at_ = last_failure_at_;
+  theirs.window_failure_at_
+    = s.readmitted_at > window_failure_at_ ? 0 : window_failure_at_;
+  theirs.reset_at_ = reset_at_;
+  *this = theirs;
+  return true;
+}
+
 void subscription_evidence::seed(const exclusion_seed& seed) {
   last_failure_at_ = std::max(last_failure_at_, seed.last_failure_at);
   // A success after these failures readmitted the subscription already.

@@ -44,6 +44,12 @@ public:
   /// Starts from what the STORE kept (the name is not kept here).
   explicit subscription_evidence(const stored_evidence& stored);
 
+  /// Several nodes: the provider evidence another node stored, if it is
+  /// newer than this one's (its status and windows replace these; the
+  /// failures stay, unless that node saw a success after them). True if it
+  /// was taken.
+  bool take_newer(const stored_evidence& stored);
+
   /// A failure read back from the events at boot (see exclusion_seed).
   void seed(const exclusion_seed& seed);
 

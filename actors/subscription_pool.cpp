@@ -149,7 +149,8 @@ void init(self_ptr self, const snapshot& snap) {
 /// other nodes count where the database has them (this node's own agents
 /// keep this pool's view, which includes switches decided and not yet
 /// committed); failures recorded anywhere exclude here too (seeds only
-/// extend an exclusion). Provider evidence (utilization) stays per node.
+/// extend an exclusion); provider evidence newer than this pool's replaces
+/// it.
 void merge_shared(self_ptr self, const snapshot& snap) {
   auto& st = self->state;
   for (auto& s : snap.subscriptions) {
@@ -187,6 +188,11 @@ void merge_shared(self_ptr self, const snapshot& snap) {
       st.index.change_count(id, delta);
     e.members = std::move(members);
   }
+  // Provider evidence another node saw more recently than this one: its
+  // utilization and status count here too (the failures are re-seeded).
+  for (auto& ev : snap.evidence)
+    if (auto e = st.find(ev.subscription))
+      e->evidence.take_newer(ev);
   apply_seeds(st, snap.exclusions, false);
 }
 

@@ -66,6 +66,21 @@ nlohmann::json component_json(const supervisor_status& x) {
                              : nlohmann::json(x.engine_error)}};
 }
 
+nlohmann::json component_json(const cluster_status& x) {
+  auto nodes = nlohmann::json::array();
+  for (auto& n : x.nodes)
+    nodes.push_back({{"name", n.name},
+                     {"address", n.host + ":" + std::to_string(n.port)},
+                     {"epoch", n.epoch},
+                     {"live", n.live},
+                     {"agents", n.agents}});
+  return {{"node", x.node},
+          {"epoch", x.epoch},
+          {"taken_over", x.taken_over},
+          {"taken_over_behind", x.taken_over_behind},
+          {"nodes", nodes}};
+}
+
 nlohmann::json component_json(const intake_status& x) {
   return {{"open_connections", x.open_connections},
           {"max_connections", x.max_connections},
@@ -182,6 +197,8 @@ nlohmann::json to_json(const status_info& x) {
       entry = component_json(*x.pool);
     else if (c.name == "container-supervisor" && x.supervisor)
       entry = component_json(*x.supervisor);
+    else if (c.name == "cluster" && x.cluster)
+      entry = component_json(*x.cluster);
     entry["state"] = to_string(c.state);
     if (!c.error.empty())
       entry["error"] = c.error;

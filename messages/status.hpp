@@ -149,6 +149,49 @@ typename Inspector::result_type inspect(Inspector& f, intake_status& x) {
 
 bool operator==(const intake_status& x, const intake_status& y);
 
+/// One daemon of a shared (PostgreSQL) store, as the database has it.
+struct node_status {
+  std::string name;
+  /// Where its front door is reached.
+  std::string host;
+  uint16_t port = 0;
+  int64_t epoch = 0;
+  /// Its lease runs.
+  bool live = false;
+  /// Agents it owns.
+  uint64_t agents = 0;
+};
+
+template<class Inspector>
+typename Inspector::result_type inspect(Inspector& f, node_status& x) {
+  return f(caf::meta::type_name("sb::node_status"), x.name, x.host, x.port,
+           x.epoch, x.live, x.agents);
+}
+
+bool operator==(const node_status& x, const node_status& y);
+
+/// This daemon among the nodes of a shared store (the CLUSTER's view,
+/// refreshed at each lease renewal).
+struct cluster_status {
+  std::string node;
+  int64_t epoch = 0;
+  /// Agents taken over from nodes whose lease ended, since start.
+  uint64_t taken_over = 0;
+  /// Of those, the ones whose container was behind: they reconcile on this
+  /// node's engine, which fails (and `agent show` says why) when their
+  /// container is on the lost host.
+  uint64_t taken_over_behind = 0;
+  std::vector<node_status> nodes;
+};
+
+template<class Inspector>
+typename Inspector::result_type inspect(Inspector& f, cluster_status& x) {
+  return f(caf::meta::type_name("sb::cluster_status"), x.node, x.epoch,
+           x.taken_over, x.taken_over_behind, x.nodes);
+}
+
+bool operator==(const cluster_status& x, const cluster_status& y);
+
 struct status_info {
   std::string version;
   std::string protocol;
@@ -164,13 +207,15 @@ struct status_info {
   caf::optional<store_status> store;
   caf::optional<pool_status> pool;
   caf::optional<supervisor_status> supervisor;
+  /// Several nodes on a shared store only.
+  caf::optional<cluster_status> cluster;
 };
 
 template<class Inspector>
 typename Inspector::result_type inspect(Inspector& f, status_info& x) {
   return f(caf::meta::type_name("sb::status_info"), x.version, x.protocol,
            x.started_at, x.uptime_ms, x.agents, x.subscriptions, x.components,
-           x.admin, x.intake, x.store, x.pool, x.supervisor);
+           x.admin, x.intake, x.store, x.pool, x.supervisor, x.cluster);
 }
 
 bool operator==(const status_info& x, const status_info& y);

@@ -180,13 +180,24 @@ bool operator==(const intake_status& x, const intake_status& y) {
                      y.closed_slow_reader, y.tls_failures, y.buffered);
 }
 
+bool operator==(const node_status& x, const node_status& y) {
+  return std::tie(x.name, x.host, x.port, x.epoch, x.live, x.agents)
+         == std::tie(y.name, y.host, y.port, y.epoch, y.live, y.agents);
+}
+
+bool operator==(const cluster_status& x, const cluster_status& y) {
+  return std::tie(x.node, x.epoch, x.taken_over, x.taken_over_behind, x.nodes)
+         == std::tie(y.node, y.epoch, y.taken_over, y.taken_over_behind,
+                     y.nodes);
+}
+
 bool operator==(const status_info& x, const status_info& y) {
   return std::tie(x.version, x.protocol, x.started_at, x.uptime_ms, x.agents,
                   x.subscriptions, x.components, x.admin, x.intake, x.store,
-                  x.pool, x.supervisor)
+                  x.pool, x.supervisor, x.cluster)
          == std::tie(y.version, y.protocol, y.started_at, y.uptime_ms, y.agents,
                      y.subscriptions, y.components, y.admin, y.intake, y.store,
-                     y.pool, y.supervisor);
+                     y.pool, y.supervisor, y.cluster);
 }
 
 bool operator==(const stored_evidence& x, const stored_evidence& y) {

@@ -205,3 +205,23 @@ TEST(pool_index, a_ceiling_keeps_only_clearly_better_candidates) {
   EXPECT_EQ(idx.best(1, 0, 0.87), 4);
   EXPECT_FALSE(idx.best(1, 0, 0.45).has_value());
 }
+
+TEST(subscription_evidence, newer_evidence_of_another_node_is_taken) {
+  subscription_evidence here;
+  here.observed(utilization(t0, 0.2));
+  here.failed(t0 + minute_ms, 0, seen(t0 + minute_ms));
+  // Another node saw 0.95 later: its view wins, this node's failure stays.
+  subscription_evidence there;
+  there.observed(utilization(t0 + 2 * minute_ms, 0.95));
+  auto stored = there.stored("sub-a");
+  EXPECT_TRUE(here.take_newer(stored));
+  EXPECT_DOUBLE_EQ(here.utilization(t0 + 3 * minute_ms).value_or(0), 0.95);
+  EXPECT_EQ(here.excluded_until(t0 + 3 * minute_ms, window),
+            t0 + minute_ms + window);
+  // The same or older evidence changes nothing.
+  EXPECT_FALSE(here.take_newer(stored));
+  subscription_evidence old;
+  old.observed(utilization(t0, 0.1));
+  EXPECT_FALSE(here.take_newer(old.stored("sub-a")));
+  EXPECT_DOUBLE_EQ(here.utilization(t0 + 3 * minute_ms).value_or(0), 0.95);
+}

@@ -25,8 +25,11 @@ namespace {
 
 class nodes_test : public ::testing::Test {
 protected:
+  /// A node; its lease is long unless the test is about losing it (a busy
+  /// machine must not make a node lose its agents by accident).
   std::unique_ptr<daemon_process> start(const std::string& node,
-                                        std::vector<std::string> extra = {}) {
+                                        std::vector<std::string> extra = {},
+                                        const std::string& lease_ttl = "10s") {
     std::vector<std::string> args{
       "--switchboard.port=0",
       "--switchboard.http-port=-1",
@@ -36,7 +39,7 @@ protected:
       "--switchboard.key-file=" + dir.file("switchboard.key"),
       "--switchboard.db-path=" + dir.file(node + ".db"),
       "--switchboard.node-name=" + node,
-      "--switchboard.lease-ttl=2s"};
+      "--switchboard.lease-ttl=" + lease_ttl};
     args.insert(args.end(), extra.begin(), extra.end());
     auto d = std::make_unique<daemon_process>(daemon_binary(), args);
     EXPECT_NE(d->port(), 0) << d->log();
@@ -143,8 +146,8 @@ TEST_F(nodes_test, a_burst_split_between_two_nodes_switches_once) {
 
 TEST_F(nodes_test, the_owner_killed_mid_burst_is_taken_over) {
   ASSERT_TRUE(db.ok());
-  auto a = start("alpha");
-  auto b = start("beta");
+  auto a = start("alpha", {}, "3s");
+  auto b = start("beta", {}, "3s");
   add_pool(*a, 3);
   add_agent(*a, "a1", "sub-0");
   // A burst to the owner, killed while it runs.
@@ -253,6 +256,20 @@ TEST_F(nodes_test, a_subscription_excluded_on_one_node_is_excluded_on_all) {
     return false;
   };
   ASSERT_TRUE(wait_until(excluded_on_b, 5s));
+  // What a response on alpha said about sub-2 reaches beta as well.
+  auto seen
+    = json(*a, {"observe", "a1", "--subscription", "sub-2", "--header",
+                "anthropic-ratelimit-unified-status: allowed", "--header",
+                "anthropic-ratelimit-unified-5h-utilization: 0.42"});
+  ASSERT_EQ(seen["outcome"], "observed") << seen;
+  auto utilization_on_b = [&] {
+    for (auto& s : json(*b, {"subscription", "list"}))
+      if (s["name"] == "sub-2")
+        return s["utilization_5h"].is_number()
+               && s["utilization_5h"].get<double>() > 0.41;
+    return false;
+  };
+  EXPECT_TRUE(wait_until(utilization_on_b, 5s));
   // b1 fails on sub-2: sub-0 has fewer agents, but it is excluded.
   auto rb
     = json(*b, {"report", "b1", "--status", "429", "--subscription", "sub-2"});
