@@ -67,28 +67,16 @@ caf::error prepare_folder(const std::string& db_path) {
   return caf::none;
 }
 
-/// True if a libpq URL or conninfo carries a password ("user:pw@" or
-/// "password=").
-bool has_password(const std::string& url) {
-  if (url.find("password=") != std::string::npos)
-    return true;
-  auto scheme = url.find("://");
-  if (scheme == std::string::npos)
-    return false;
-  auto at = url.find('@', scheme + 3);
-  auto slash = url.find('/', scheme + 3);
-  if (at == std::string::npos || (slash != std::string::npos && slash < at))
-    return false;
-  return url.find(':', scheme + 3) < at;
-}
-
 caf::expected<opened_database> open_postgres(const sb::daemon_options& opts) {
   using sb::ec;
   if (opts.postgres_url.empty())
     return sb::make_error(ec::invalid_argument,
                           "switchboard.store = postgresql needs "
                           "switchboard.postgres-url");
-  if (has_password(opts.postgres_url))
+  auto has_password = sb::postgres_url_has_password(opts.postgres_url);
+  if (!has_password)
+    return has_password.error();
+  if (*has_password)
     return sb::make_error(ec::invalid_argument,
                           "switchboard.postgres-url must not carry the "
                           "password: put it in switchboard.postgres-password-"

@@ -173,6 +173,14 @@ caf::error check_key(pqxx::transaction_base& session,
 
 } // namespace
 
+caf::expected<bool> postgres_url_has_password(const std::string& url) {
+  std::string password;
+  auto pairs = parse_url(url, password);
+  if (!pairs)
+    return pairs.error();
+  return !password.empty();
+}
+
 caf::expected<postgres_target> resolve_target(const postgres_options& opts) {
   postgres_target result;
   std::string url_password;

@@ -30,6 +30,11 @@ struct postgres_options {
   std::string key_file;
 };
 
+/// Whether `url` (a libpq URI or key=value conninfo) names a password, as
+/// libpq reads it; an error if libpq cannot read it (the error never shows
+/// the password).
+caf::expected<bool> postgres_url_has_password(const std::string& url);
+
 class postgres_store final : public store {
 public:
   /// Connects, migrates (under an advisory lock: daemons starting together

@@ -33,6 +33,16 @@ protected:
         << extra << "[settings]\nswitch-budget=" << budget << "\n";
   }
 
+  /// The real daemon on the test's config file (and `env`); check port().
+  void start(std::vector<std::string> env = {}) {
+    daemon = std::make_unique<daemon_process>(
+      daemon_binary(),
+      std::vector<std::string>{"--config-file=" + dir.file("switchboard.ini"),
+                               "--switchboard.port=0",
+                               "--switchboard.db-path=" + dir.file("state.db")},
+      20s, std::move(env));
+  }
+
   run_result cli(std::vector<std::string> args, const std::string& input = "") {
     args.insert(args.begin(),
                 {cli_binary(), "--port", std::to_string(daemon->port())});
@@ -100,12 +110,7 @@ TEST_F(reload_test, systemd_hears_ready_reloading_and_stopping) {
   notify_socket sd{dir.file("notify.sock")};
   ASSERT_TRUE(sd.bound());
   write_config("info", 4, "30s");
-  daemon = std::make_unique<daemon_process>(
-    daemon_binary(),
-    std::vector<std::string>{"--config-file=" + dir.file("switchboard.ini"),
-                             "--switchboard.port=0",
-                             "--switchboard.db-path=" + dir.file("state.db")},
-    20s, std::vector<std::string>{"NOTIFY_SOCKET=" + dir.file("notify.sock")});
+  start({"NOTIFY_SOCKET=" + dir.file("notify.sock")});
   ASSERT_NE(daemon->port(), 0) << daemon->log();
   EXPECT_TRUE(sd.wait_for("READY=1")) << sd.seen;
   EXPECT_NE(sd.seen.find("STATUS=listening on"), std::string::npos) << sd.seen;
@@ -120,11 +125,7 @@ TEST_F(reload_test, systemd_hears_ready_reloading_and_stopping) {
 
 TEST_F(reload_test, sighup_applies_what_it_can_and_names_the_rest) {
   write_config("info", 4, "30s");
-  daemon = std::make_unique<daemon_process>(
-    daemon_binary(),
-    std::vector<std::string>{"--config-file=" + dir.file("switchboard.ini"),
-                             "--switchboard.port=0",
-                             "--switchboard.db-path=" + dir.file("state.db")});
+  start();
   ASSERT_NE(daemon->port(), 0) << daemon->log();
   EXPECT_EQ(settings()["switch-budget"], 4);
   write_config("debug", 7, "45s");
@@ -150,11 +151,7 @@ TEST_F(reload_test, sighup_applies_what_it_can_and_names_the_rest) {
 
 TEST_F(reload_test, a_notify_command_set_by_reload_delivers_the_outbox) {
   write_config("info", 4, "30s");
-  daemon = std::make_unique<daemon_process>(
-    daemon_binary(),
-    std::vector<std::string>{"--config-file=" + dir.file("switchboard.ini"),
-                             "--switchboard.port=0",
-                             "--switchboard.db-path=" + dir.file("state.db")});
+  start();
   ASSERT_NE(daemon->port(), 0) << daemon->log();
   for (auto name : {"sub-a", "sub-b"}) {
     auto added = cli({"subscription", "add", name, "--token-file", "-"},

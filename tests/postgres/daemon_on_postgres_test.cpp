@@ -27,18 +27,6 @@ using namespace std::chrono_literals;
 
 namespace {
 
-uint16_t pick_port() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
-  socklen_t len = sizeof(addr);
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  ::close(fd);
-  return ntohs(addr.sin_port);
-}
-
 bool accepts(uint16_t port) {
   int fd = ::socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in addr{};
@@ -68,7 +56,7 @@ std::string with_port(const std::string& url, uint16_t port) {
 class server_proxy {
 public:
   explicit server_proxy(uint16_t target) : target_(target) {
-    port_ = pick_port();
+    port_ = free_port();
     start();
   }
 
@@ -195,7 +183,7 @@ TEST_F(daemon_on_postgres, start_up_refuses_clearly_and_names_no_password) {
   EXPECT_EQ(res.err.find("hunter2-secret"), std::string::npos) << res.err;
   // No server there: refused at start-up, with the reason.
   res = run([&] {
-    auto a = args(with_port(db.url(), pick_port()));
+    auto a = args(with_port(db.url(), free_port()));
     a.insert(a.begin(), daemon_binary());
     return a;
   }());

@@ -59,6 +59,15 @@ protected:
     return nlohmann::json::parse(res.out, nullptr, false);
   }
 
+  /// One row of `subscription list` as node `d` sees it (null if absent).
+  static nlohmann::json subscription(daemon_process& d,
+                                     const std::string& name) {
+    for (auto& s : json(d, {"subscription", "list"}))
+      if (s["name"] == name)
+        return s;
+    return nlohmann::json(nullptr);
+  }
+
   void add_pool(daemon_process& d, int subscriptions) {
     for (int i = 0; i < subscriptions; ++i) {
       auto name = "sub-" + std::to_string(i);
@@ -249,12 +258,8 @@ TEST_F(nodes_test, a_subscription_excluded_on_one_node_is_excluded_on_all) {
     = json(*a, {"report", "a1", "--status", "429", "--subscription", "sub-0"});
   ASSERT_EQ(r["outcome"], "switched") << r;
   // beta's pool learns it from the database (every 500 ms).
-  auto excluded_on_b = [&] {
-    for (auto& s : json(*b, {"subscription", "list"}))
-      if (s["name"] == "sub-0")
-        return !s["excluded_until"].is_null();
-    return false;
-  };
+  auto excluded_on_b
+    = [&] { return !subscription(*b, "sub-0")["excluded_until"].is_null(); };
   ASSERT_TRUE(wait_until(excluded_on_b, 5s));
   // What a response on alpha said about sub-2 reaches beta as well.
   auto seen
@@ -263,11 +268,8 @@ TEST_F(nodes_test, a_subscription_excluded_on_one_node_is_excluded_on_all) {
                 "anthropic-ratelimit-unified-5h-utilization: 0.42"});
   ASSERT_EQ(seen["outcome"], "observed") << seen;
   auto utilization_on_b = [&] {
-    for (auto& s : json(*b, {"subscription", "list"}))
-      if (s["name"] == "sub-2")
-        return s["utilization_5h"].is_number()
-               && s["utilization_5h"].get<double>() > 0.41;
-    return false;
+    auto u = subscription(*b, "sub-2")["utilization_5h"];
+    return u.is_number() && u.get<double>() > 0.41;
   };
   EXPECT_TRUE(wait_until(utilization_on_b, 5s));
   // b1 fails on sub-2: sub-0 has fewer agents, but it is excluded.
