@@ -32,6 +32,7 @@ if [[ "${1:-}" == "--test" ]]; then
     sqlite3               # an outside writer on the daemon's live database
     dpkg-dev file         # cpack -G DEB: dpkg-shlibdeps (scripts/check-install.sh)
     postgresql-15         # a private cluster for the PostgreSQL store's tests
+    openssl               # the TLS tests make their CA and certificates with it
   )
 fi
 
