@@ -21,6 +21,10 @@ namespace {
 constexpr auto store_timeout = caf::infinite;
 constexpr auto pool_timeout = caf::infinite;
 
+/// Several nodes: stale picks of one switch before its commit goes without
+/// the balance check (so a storm on other nodes cannot hold it off).
+constexpr uint32_t max_repicks = 8;
+
 /// How long a removed agent keeps answering unknown_agent before it quits.
 constexpr auto removal_grace = std::chrono::seconds(1);
 
@@ -470,9 +474,15 @@ void agent_state::start_switch(trigger by, failure_kind kind,
   inf.from_utilization = from_utilization;
   inf.waiters.push_back(std::move(rp));
   inflight_ = std::move(inf);
+  request_selection(std::move(target));
+}
+
+void agent_state::request_selection(std::string target) {
+  auto& inf = *inflight_;
+  auto& cur = policy_->current();
   auto on_selected = [this](selection& sel) { selected(std::move(sel)); };
   auto on_error = [this](caf::error& err) { finish_error(err); };
-  switch (by) {
+  switch (inf.by) {
   case trigger::automatic:
     self_
       ->request(pool_, pool_timeout, select_atom::value, agent_name_,
@@ -493,7 +503,7 @@ void agent_state::start_switch(trigger by, failure_kind kind,
     // Only to a subscription with clearly more headroom.
     self_
       ->request(pool_, pool_timeout, select_atom::value, agent_name_,
-                cur.sub_id, *from_utilization - headroom_margin)
+                cur.sub_id, *inf.from_utilization - headroom_margin)
       .then(on_selected, on_error);
     break;
   }
@@ -585,15 +595,40 @@ void agent_state::commit(selection sel) {
   rec.event_count = inf.event_count;
   rec.expected_generation = policy_->current().generation;
   rec.at = now();
+  if (inf.repicks < max_repicks)
+    rec.balance = sel.balance;
   rec = notification_of(std::move(rec), sel);
   auto at = rec.at;
   self_->request(store_, store_timeout, commit_atom::value, std::move(rec))
-    .then([this, sel, at](switch_commit& c) { committed(c, sel, at); },
-          [this, sel](caf::error& err) {
-            self_->send(pool_, release_atom::value, agent_name_,
-                        inflight_->from_id, sel.id);
-            finish_error(err);
-          });
+    .then(
+      [this, sel, at](switch_commit& c) {
+        if (c.stale)
+          repick(sel, c);
+        else
+          committed(c, sel, at);
+      },
+      [this, sel](caf::error& err) {
+        self_->send(pool_, release_atom::value, agent_name_, inflight_->from_id,
+                    sel.id);
+        finish_error(err);
+      });
+}
+
+void agent_state::repick(const selection& sel, switch_commit& c) {
+  auto& inf = *inflight_;
+  ++inf.repicks;
+  ctx_->stats->repicked();
+  SB_DEBUG("agent {}: {} has more agents than another candidate once the "
+           "other nodes' are counted; picking again ({} of {})",
+           agent_name_, sel.name, inf.repicks, max_repicks);
+  std::vector<int64_t> subs;
+  for (auto& b : sel.balance)
+    subs.push_back(b.subscription);
+  // In this order at the POOL (one sender): undo the move, learn the seats,
+  // pick again.
+  self_->send(pool_, release_atom::value, agent_name_, inf.from_id, sel.id);
+  self_->send(pool_, shared_atom::value, std::move(subs), std::move(c.others));
+  request_selection({});
 }
 
 switch_record agent_state::notification_of(switch_record rec,

@@ -155,6 +155,10 @@ private:
     /// A report started it: what it said (for the watchers' report line).
     std::optional<report_facts> started_by;
     int32_t status = 0;
+    /// Several nodes: picks the store found stale (another node's agents
+    /// made the pick the worse one); past max_repicks the next commit goes
+    /// unchecked.
+    uint32_t repicks = 0;
   };
 
   // -- reports
@@ -190,7 +194,12 @@ private:
   void start_switch(trigger by, failure_kind kind, uint32_t event_count,
                     report_promise rp, std::string target = {},
                     std::optional<double> from_utilization = {});
+  /// Asks the POOL for the destination of the switch in flight.
+  void request_selection(std::string target);
   void selected(selection sel);
+  /// The store found the pick stale: the POOL learns where the other
+  /// nodes' agents are and picks again.
+  void repick(const selection& sel, switch_commit& c);
   void no_alternative(const selection& sel);
   void no_headroom();
   switch_record notification_of(switch_record rec, const selection& sel) const;

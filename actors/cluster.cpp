@@ -3,9 +3,100 @@
 #include "actors/logging.hpp"
 #include "messages/error.hpp"
 
+#include <caf/send.hpp>
+
 #include <unistd.h>
 
+#include <atomic>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+
 namespace sb {
+
+/// The thread that waits on a LISTEN connection and wakes the CLUSTER when
+/// another node committed a change of the shared pool (see cluster.hpp).
+/// stop() ends it within one wait (250 ms) or one connection attempt.
+class change_watch {
+public:
+  change_watch(std::shared_ptr<store> db, caf::weak_actor_ptr cluster)
+      : db_(std::move(db)), cluster_(std::move(cluster)) {
+    thread_ = std::thread{[this] { run(); }};
+  }
+
+  ~change_watch() { stop(); }
+
+  void stop() {
+    {
+      std::lock_guard<std::mutex> guard{mtx_};
+      stopping_ = true;
+    }
+    cv_.notify_all();
+    if (thread_.joinable())
+      thread_.join();
+  }
+
+private:
+  void wake() {
+    if (auto ptr = caf::actor_cast<caf::strong_actor_ptr>(cluster_))
+      caf::anon_send(caf::actor_cast<cluster_actor>(ptr), shared_atom::value);
+  }
+
+  /// Waits `d` unless stopped first; false once stopped.
+  bool pause(std::chrono::milliseconds d) {
+    std::unique_lock<std::mutex> guard{mtx_};
+    return !cv_.wait_for(guard, d, [this] { return stopping_; });
+  }
+
+  bool stopping() {
+    std::lock_guard<std::mutex> guard{mtx_};
+    return stopping_;
+  }
+
+  void run() {
+    std::unique_ptr<store::change_listener> listener;
+    bool down = false;
+    while (!stopping()) {
+      if (!listener) {
+        auto opened = db_->listen();
+        if (!opened) {
+          if (!down)
+            SB_WARN("cannot listen for other nodes' changes: {}; reading the "
+                    "shared pool every {} ms until it can",
+                    render(opened.error()), change_fallback.count());
+          down = true;
+          wake();
+          pause(change_fallback);
+          continue;
+        }
+        if (down)
+          SB_INFO("listening for other nodes' changes again");
+        down = false;
+        listener = std::move(*opened);
+        // What was missed while not listening.
+        wake();
+      }
+      auto heard = listener->wait(250);
+      if (!heard) {
+        SB_WARN("{}", render(heard.error()));
+        listener.reset();
+        down = true;
+        continue;
+      }
+      if (*heard) {
+        wake();
+        pause(change_coalesce);
+      }
+    }
+  }
+
+  std::shared_ptr<store> db_;
+  caf::weak_actor_ptr cluster_;
+  std::mutex mtx_;
+  std::condition_variable cv_;
+  bool stopping_ = false;
+  std::thread thread_;
+};
 
 namespace {
 
@@ -121,12 +212,16 @@ cluster_actor::behavior_type cluster(self_ptr self, std::shared_ptr<store> db,
   st.on_deposed = std::move(on_deposed);
   // A clean stop leaves: a restart of this node joins again at once and
   // keeps its agents (they stay this node's until its lease ends).
-  self->attach_functor([db = st.db, node = st.node](const caf::error& why) {
-    if (why != caf::exit_reason::user_shutdown)
-      return;
-    if (auto err = db->leave())
-      SB_WARN("node {} could not leave cleanly: {}", node, render(err));
-  });
+  st.watch = std::make_shared<change_watch>(
+    st.db, caf::actor_cast<caf::weak_actor_ptr>(self->ctrl()));
+  self->attach_functor(
+    [db = st.db, node = st.node, watch = st.watch](const caf::error& why) {
+      watch->stop();
+      if (why != caf::exit_reason::user_shutdown)
+        return;
+      if (auto err = db->leave())
+        SB_WARN("node {} could not leave cleanly: {}", node, render(err));
+    });
   return {
     [=](lease_atom) { renew(self); },
     [=](shared_atom) { read_shared(self); },

@@ -12,10 +12,18 @@
 // gone (taken over while it was away) stops: `on_deposed` shuts the daemon
 // down, and a restart joins again with a fresh epoch.
 //
-// Every shared-refresh (500 ms) it reads the shared pool (subscriptions,
-// assignments, failures of every node) and hands it to the POOL, so a
-// subscription excluded on one node is excluded on all within a second and
-// storms on several nodes spread over the global counts.
+// It reads the shared pool (subscriptions, assignments, failures and
+// provider evidence of every node) and hands it to the POOL whenever another
+// node committed a change to it: each such commit runs pg_notify before
+// COMMIT, and a thread of the CLUSTER waits on a connection that LISTENs
+// (change_watch), waking the CLUSTER at most every change_coalesce. A read
+// every shared_refresh is the safety net for a notification missed while
+// the listening connection was down; while it cannot listen, the thread
+// wakes the CLUSTER every change_fallback instead. So a subscription
+// excluded on one node is excluded on all within a second. Where the other
+// nodes' agents sit decides the switches of this node's POOL only as a
+// first guess: the store checks each automatic switch against the shared
+// database under a lock (store::lock_selection).
 //
 // The FRONT DOOR asks it who owns an agent it does not have, to forward the
 // request there. A detached actor with its own connection to the database:
@@ -34,8 +42,16 @@
 
 namespace sb {
 
-/// How often the CLUSTER reads the shared pool for the POOL.
-constexpr auto shared_refresh = std::chrono::milliseconds(500);
+/// The safety net: a read of the shared pool at least this often.
+constexpr auto shared_refresh = std::chrono::milliseconds(2000);
+
+/// At most one read per this much when notifications keep coming.
+constexpr auto change_coalesce = std::chrono::milliseconds(200);
+
+/// Without a listening connection: a read this often.
+constexpr auto change_fallback = std::chrono::milliseconds(500);
+
+class change_watch;
 
 struct cluster_state {
   std::shared_ptr<store> db;
@@ -48,6 +64,8 @@ struct cluster_state {
   bool deposed = false;
   uint64_t taken_over = 0;
   uint64_t taken_over_behind = 0;
+  /// Stopped (its thread joined) when the CLUSTER exits.
+  std::shared_ptr<change_watch> watch;
   static inline const char* name = "cluster";
 };
 

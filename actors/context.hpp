@@ -73,6 +73,9 @@ struct daemon_context {
   metrics_ptr stats = std::make_shared<metrics>();
   /// None without a shared store.
   cluster_board cluster;
+  /// Several nodes share the store: the POOL asks the store to check the
+  /// balance of each automatic switch (switch_record::balance).
+  bool shared_pool = false;
   /// Set first thing on shutdown: not ready, no new requests over HTTP.
   std::atomic<bool> draining{false};
 };

@@ -118,6 +118,14 @@ struct metrics::impl {
                                 .Register(registry);
   lazy_series<Counter, max_enum> switch_series{switches};
 
+  Counter& repicks = prometheus::BuildCounter()
+                       .Name("switchboard_switch_repicks_total")
+                       .Help("Several nodes: picks the store found stale "
+                             "under the selection lock (the pool picked "
+                             "again)")
+                       .Register(registry)
+                       .Add({});
+
   Family<Counter>& applications
     = prometheus::BuildCounter()
         .Name("switchboard_token_applications_total")
@@ -221,6 +229,10 @@ void metrics::switched(trigger by) {
           return prometheus::Labels{{"trigger", to_string(by)}};
         })
     .Increment();
+}
+
+void metrics::repicked() {
+  impl_->repicks.Increment();
 }
 
 void metrics::token_applied(apply_result result, double seconds) {

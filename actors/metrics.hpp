@@ -57,6 +57,10 @@ public:
   /// A switch was committed.
   void switched(trigger by);
 
+  /// Several nodes: the store found a pick stale (another node's agents
+  /// made it the worse one) and the POOL picked again.
+  void repicked();
+
   /// A token application ended; `seconds` from the request to the result.
   void token_applied(apply_result result, double seconds);
 

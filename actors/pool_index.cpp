@@ -101,6 +101,27 @@ std::optional<int64_t> pool_index::best(int64_t from, millis now,
   return std::nullopt;
 }
 
+std::vector<int64_t> pool_index::peers(int64_t best, int64_t from, millis now,
+                                       std::optional<double> ceiling) {
+  refresh(now);
+  std::vector<int64_t> out;
+  auto i = entries_.find(best);
+  if (i == entries_.end())
+    return out;
+  auto best_rank = rank(i->second.utilization);
+  for (auto& k : candidates_) {
+    if (std::get<0>(k) > best_rank)
+      break;
+    auto id = std::get<3>(k);
+    if (std::get<0>(k) < best_rank || id == from)
+      continue;
+    auto u = entries_[id].utilization.value_or(unknown_utilization);
+    if (!ceiling || u <= *ceiling + 1e-9)
+      out.push_back(id);
+  }
+  return out;
+}
+
 millis pool_index::earliest_return(int64_t from, millis now) {
   refresh(now);
   for (auto& [until, id] : excluded_)

@@ -19,6 +19,7 @@
 #include <string>
 #include <tuple>
 #include <unordered_map>
+#include <vector>
 
 namespace sb {
 
@@ -47,6 +48,12 @@ public:
   /// unknown_utilization) is at most that.
   std::optional<int64_t> best(int64_t from, millis now,
                               std::optional<double> ceiling = std::nullopt);
+
+  /// The candidates that tie with `best` in headroom rank (best included,
+  /// `from` and excluded ones not; with a `ceiling`, only those within it):
+  /// where another node's agents could make `best` the worse pick.
+  std::vector<int64_t> peers(int64_t best, int64_t from, millis now,
+                             std::optional<double> ceiling = std::nullopt);
 
   /// The earliest instant an excluded subscription other than `from` comes
   /// back (0 if none is excluded).

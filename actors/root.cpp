@@ -132,6 +132,34 @@ std::shared_ptr<const snapshot> owned_part(const snapshot& snap, store& db) {
   return part;
 }
 
+/// Loads what the database holds into `snap` and returns the runtime
+/// settings: built-in defaults, then the config file, then what was set at
+/// run time (the database); the exclusions cover the window they give.
+caf::expected<engine_settings> load_state(const daemon_options& opts, store& db,
+                                          millis now, snapshot& snap) {
+  auto defaults = make_engine_settings(opts.settings);
+  if (!defaults)
+    return defaults.error();
+  auto loaded = db.load(now, defaults->exclusion_window);
+  if (!loaded)
+    return loaded.error();
+  snap = std::move(*loaded);
+  auto merged = opts.settings;
+  for (auto& [key, value] : snap.settings)
+    merged[key] = value;
+  auto settings = make_engine_settings(merged);
+  if (!settings)
+    return make_error(ec::invalid_argument, "stored settings are invalid: "
+                                              + render(settings.error()));
+  if (settings->exclusion_window != defaults->exclusion_window) {
+    auto seeds = db.exclusion_seeds(now - settings->exclusion_window, now);
+    if (!seeds)
+      return seeds.error();
+    snap.exclusions = std::move(*seeds);
+  }
+  return settings;
+}
+
 } // namespace
 
 caf::expected<std::unique_ptr<daemon>>
@@ -147,33 +175,16 @@ daemon::start(caf::actor_system& sys, daemon_options opts,
     if (joined)
       return joined;
   }
-  // Runtime settings: built-in defaults, then the config file, then what
-  // was set at run time (the database).
-  auto now = clock->now();
-  auto defaults = make_engine_settings(opts.settings);
-  if (!defaults)
-    return defaults.error();
-  auto snap_value = db->load(now, defaults->exclusion_window);
-  if (!snap_value)
-    return snap_value.error();
-  auto merged = opts.settings;
-  for (auto& [key, value] : snap_value->settings)
-    merged[key] = value;
-  auto settings = make_engine_settings(merged);
+  auto snap_value = snapshot{};
+  auto settings = load_state(opts, *db, clock->now(), snap_value);
   if (!settings)
-    return make_error(ec::invalid_argument, "stored settings are invalid: "
-                                              + render(settings.error()));
-  if (settings->exclusion_window != defaults->exclusion_window) {
-    auto seeds = db->exclusion_seeds(now - settings->exclusion_window, now);
-    if (!seeds)
-      return seeds.error();
-    snap_value->exclusions = std::move(*seeds);
-  }
-  auto snap = std::make_shared<const snapshot>(std::move(*snap_value));
+    return settings.error();
+  auto snap = std::make_shared<const snapshot>(std::move(snap_value));
   std::unique_ptr<daemon> d{new daemon(sys)};
   d->ctx_ = std::make_shared<daemon_context>(std::move(opts), *settings,
                                              std::move(clock));
   auto& ctx = d->ctx_;
+  ctx->shared_pool = static_cast<bool>(cluster_db);
   d->store_ = sys.spawn<caf::detached>(
     store_actor_impl, std::move(db), [c = ctx->clock] { return c->now(); },
     [stats = ctx->stats](size_t n) { stats->store_committed(n); });

@@ -24,7 +24,7 @@ subscription_info make_info(const pool_entry& e, millis now, millis window) {
   info.id = e.id;
   info.name = e.name;
   info.fingerprint = e.token_sha256.substr(0, fingerprint_prefix_digits);
-  info.agent_count = static_cast<uint32_t>(e.members.size());
+  info.agent_count = static_cast<uint32_t>(e.agents());
   auto until = e.evidence.excluded_until(now, window);
   info.excluded_until = until > now ? until : 0;
   e.evidence.describe(info, now);
@@ -90,8 +90,27 @@ pool_entry* pool_state::find(int64_t id) {
 void pool_state::move(const std::string& agent, int64_t from, int64_t to) {
   if (auto e = find(from); e && e->members.erase(agent) > 0)
     index.change_count(from, -1);
-  if (auto e = find(to); e && e->members.insert(agent).second)
+  auto e = find(to);
+  if (e == nullptr)
+    return;
+  // An agent taken over from another node was counted there.
+  if (e->remote.erase(agent) > 0)
+    index.change_count(to, -1);
+  if (e->members.insert(agent).second)
     index.change_count(to, 1);
+}
+
+void pool_state::seat_remote(int64_t id,
+                             std::unordered_set<std::string> names) {
+  auto e = find(id);
+  if (e == nullptr)
+    return;
+  auto before = static_cast<int64_t>(e->agents());
+  for (auto& name : names)
+    e->members.erase(name);
+  e->remote = std::move(names);
+  if (auto delta = static_cast<int64_t>(e->agents()) - before; delta != 0)
+    index.change_count(id, delta);
 }
 
 void pool_state::update(pool_entry& e) {
@@ -176,17 +195,15 @@ void merge_shared(self_ptr self, const snapshot& snap) {
     if (a.subscription_id != 0 && !st.ctx->directory.find(a.name))
       remote[a.subscription_id].insert(a.name);
   for (auto& [id, e] : st.subs) {
-    std::unordered_set<std::string> members;
-    for (auto& name : e.members)
-      if (st.ctx->directory.find(name))
-        members.insert(name);
-    auto& theirs = remote[id];
-    members.insert(theirs.begin(), theirs.end());
-    auto delta = static_cast<int64_t>(members.size())
-                 - static_cast<int64_t>(e.members.size());
-    if (delta != 0)
-      st.index.change_count(id, delta);
-    e.members = std::move(members);
+    // At boot every agent was counted as this node's until the first read.
+    for (auto i = e.members.begin(); i != e.members.end();)
+      if (st.ctx->directory.find(*i)) {
+        ++i;
+      } else {
+        i = e.members.erase(i);
+        st.index.change_count(id, -1);
+      }
+    st.seat_remote(id, std::move(remote[id]));
   }
   // Provider evidence another node saw more recently than this one: its
   // utilization and status count here too (the failures are re-seeded).
@@ -213,7 +230,13 @@ selection select(self_ptr self, const std::string& agent, int64_t from,
   }
   ++st.selections;
   st.move(agent, from, *best);
-  return make_selection(*st.find(*best), now);
+  auto sel = make_selection(*st.find(*best), now);
+  if (st.ctx->shared_pool)
+    for (auto id : st.index.peers(*best, from, now, ceiling)) {
+      auto own = st.find(id)->members.size() - (id == *best ? 1 : 0);
+      sel.balance.push_back(seat_count{id, static_cast<uint32_t>(own)});
+    }
+  return sel;
 }
 
 caf::result<selection> assign(self_ptr self, const std::string& agent,
@@ -485,6 +508,14 @@ subscription_pool(pool_actor::stateful_pointer<pool_state> self,
     [=](settings_atom) { reload_exclusions(self); },
     [=](shared_atom, const std::shared_ptr<const snapshot>& snap) {
       merge_shared(self, *snap);
+    },
+    [=](shared_atom, const std::vector<int64_t>& subs,
+        const std::vector<agent_seat>& seats) {
+      std::unordered_map<int64_t, std::unordered_set<std::string>> by_sub;
+      for (auto& seat : seats)
+        by_sub[seat.subscription].insert(seat.agent);
+      for (auto id : subs)
+        self->state.seat_remote(id, std::move(by_sub[id]));
     },
   };
 }

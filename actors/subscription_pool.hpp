@@ -37,8 +37,13 @@ struct pool_entry {
   std::string token_sha256;
   millis created_at = 0;
   millis updated_at = 0;
-  /// Agents on this subscription, committed or decided.
+  /// This node's agents on this subscription, committed or decided.
   std::unordered_set<std::string> members;
+  /// Several nodes: the other nodes' agents on it, as the shared database
+  /// had them when last read (CLUSTER) or at a stale commit (AGENT).
+  std::unordered_set<std::string> remote;
+
+  size_t agents() const { return members.size() + remote.size(); }
   subscription_evidence evidence;
 };
 
@@ -57,6 +62,10 @@ struct pool_state {
 
   /// Moves `agent` from `from` to `to` (either may be 0 = none).
   void move(const std::string& agent, int64_t from, int64_t to);
+
+  /// Several nodes: the other nodes' agents on subscription `id` are
+  /// `names` now (none of them is this node's any more).
+  void seat_remote(int64_t id, std::unordered_set<std::string> names);
 
   /// Recomputes the index's view of one subscription (exclusion and
   /// utilization) and when it changes next by time alone.

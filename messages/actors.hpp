@@ -137,7 +137,10 @@ using pool_actor = caf::typed_actor<
   /// The exclusion window changed: re-read exclusions from the store.
   caf::reacts_to<settings_atom>,
   /// Several nodes: what the shared database holds now (CLUSTER).
-  caf::reacts_to<shared_atom, std::shared_ptr<const snapshot>>>;
+  caf::reacts_to<shared_atom, std::shared_ptr<const snapshot>>,
+  /// Several nodes: a commit found the pick stale; the other nodes' agents
+  /// on these subscriptions are the seats (AGENT, before it picks again).
+  caf::reacts_to<shared_atom, std::vector<int64_t>, std::vector<agent_seat>>>;
 
 /// The CONTAINER SUPERVISOR: one lifecycle state machine per container.
 using supervisor_actor = caf::typed_actor<

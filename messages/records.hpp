@@ -65,6 +65,31 @@ typename Inspector::result_type inspect(Inspector& f, stored_agent& x) {
            x.last_switch_at, x.created_at);
 }
 
+/// Several nodes: how many of this node's agents sit on a candidate
+/// subscription when the POOL picked (the switching agent not counted). The
+/// store adds the other nodes' agents as the database has them.
+struct seat_count {
+  int64_t subscription = 0;
+  uint32_t agents = 0;
+};
+
+template<class Inspector>
+typename Inspector::result_type inspect(Inspector& f, seat_count& x) {
+  return f(caf::meta::type_name("sb::seat_count"), x.subscription, x.agents);
+}
+
+/// Several nodes: an agent of another node and its subscription, as the
+/// shared database has it.
+struct agent_seat {
+  std::string agent;
+  int64_t subscription = 0;
+};
+
+template<class Inspector>
+typename Inspector::result_type inspect(Inspector& f, agent_seat& x) {
+  return f(caf::meta::type_name("sb::agent_seat"), x.agent, x.subscription);
+}
+
 /// A change of an agent's credential, committed in one transaction:
 /// assignment, generation + 1 (fenced on `expected_generation`), a history
 /// row and, if `notify`, one notification.
@@ -84,13 +109,20 @@ struct switch_record {
   bool notify = false;
   std::string title;
   std::string message;
+  /// Several nodes: `to_id` and the candidates that tied with it in
+  /// headroom, with this node's agents on each. Not empty: the store commits
+  /// only if `to_id` still has no more agents than any of them once the
+  /// other nodes' agents are counted, under the selection lock (see
+  /// store::lock_selection). Empty: no such check (one node, manual).
+  std::vector<seat_count> balance;
 };
 
 template<class Inspector>
 typename Inspector::result_type inspect(Inspector& f, switch_record& x) {
   return f(caf::meta::type_name("sb::switch_record"), x.agent, x.from_id,
            x.from_name, x.to_id, x.to_name, x.by, x.kind, x.event_count,
-           x.expected_generation, x.at, x.notify, x.title, x.message);
+           x.expected_generation, x.at, x.notify, x.title, x.message,
+           x.balance);
 }
 
 /// What a committed switch wrote.
@@ -99,12 +131,17 @@ struct switch_commit {
   int64_t history_id = 0;
   /// 0 when no notification was written.
   int64_t notification_id = 0;
+  /// Nothing was written: the balance check found `to_id` more loaded than
+  /// another candidate. `others` has the other nodes' agents on the
+  /// candidates, for the POOL to pick again.
+  bool stale = false;
+  std::vector<agent_seat> others;
 };
 
 template<class Inspector>
 typename Inspector::result_type inspect(Inspector& f, switch_commit& x) {
   return f(caf::meta::type_name("sb::switch_commit"), x.generation,
-           x.history_id, x.notification_id);
+           x.history_id, x.notification_id, x.stale, x.others);
 }
 
 /// The outcome of one token application, recorded on the agent row and on the
@@ -279,12 +316,14 @@ struct selection {
   millis earliest_reset = 0;
   /// The pick's utilization (none = unknown).
   caf::optional<double> utilization;
+  /// Several nodes, automatic picks: for switch_record::balance.
+  std::vector<seat_count> balance;
 };
 
 template<class Inspector>
 typename Inspector::result_type inspect(Inspector& f, selection& x) {
   return f(caf::meta::type_name("sb::selection"), x.found, x.id, x.name,
-           x.token, x.token_sha256, x.earliest_reset, x.utilization);
+           x.token, x.token_sha256, x.earliest_reset, x.utilization, x.balance);
 }
 
 /// The POOL's answer to an observation: the subscription's standing with

@@ -18,6 +18,10 @@ namespace sb {
 
 namespace {
 
+/// The advisory lock of balance-checked switch commits ("sbselect" in
+/// ASCII; the migrations hold another).
+constexpr int64_t selection_lock = 0x736273656c656374;
+
 // -- where to connect
 // --------------------------------------------------------------
 
@@ -381,6 +385,15 @@ caf::error postgres_store::begin() {
                         "BEGIN failed: a transaction is open already");
     impl_->exec("BEGIN");
     impl_->in_tx = true;
+    impl_->pool_changed = false;
+    return caf::none;
+  });
+}
+
+caf::error postgres_store::lock_selection() {
+  return impl_->guard("take the selection lock", [&]() -> caf::error {
+    impl_->exec("SELECT pg_advisory_xact_lock(" + std::to_string(selection_lock)
+                + ")");
     return caf::none;
   });
 }
@@ -421,9 +434,15 @@ caf::error postgres_store::commit() {
     // The server answers COMMIT of a transaction that a failed statement
     // aborted with a silent ROLLBACK; the SELECT before it fails instead.
     // One round trip for both. On failure the transaction stays open until
-    // rollback(), as in SQLite.
-    impl_->exec("SELECT 1; COMMIT");
+    // rollback(), as in SQLite. A transaction that changed the shared pool
+    // notifies the other nodes' listeners (delivered once it committed).
+    std::string sql = "SELECT 1; ";
+    if (impl_->pool_changed)
+      sql += "SELECT pg_notify(" + impl_->session->quote(pool_channel) + ", "
+             + impl_->session->quote(impl_->node) + "); ";
+    impl_->exec(sql + "COMMIT");
     impl_->in_tx = false;
+    impl_->pool_changed = false;
     return caf::none;
   });
 }

@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <pqxx/pqxx>
 #include <string>
 #include <utility>
@@ -91,6 +92,7 @@ extern const pg_statement insert_switch_notification;
 extern const pg_statement record_apply_on_agent;
 extern const pg_statement record_apply_on_history;
 extern const pg_statement subscription_of_generation;
+extern const pg_statement seats_of_others;
 // -- failure events
 extern const pg_statement insert_event;
 extern const pg_statement list_events;
@@ -132,6 +134,9 @@ struct postgres_store::impl {
   std::unique_ptr<pqxx::nontransaction> session;
   /// Between begin() and commit() or rollback().
   bool in_tx = false;
+  /// This transaction wrote what other nodes' pools read (subscriptions,
+  /// agents, assignments, failures, evidence): commit() notifies them.
+  bool pool_changed = false;
   /// The connection broke inside a transaction: the server rolled it back,
   /// so every call fails until rollback() says the caller knows.
   bool tx_lost = false;
@@ -175,6 +180,16 @@ struct postgres_store::impl {
   pqxx::result exec(const std::string& sql) { return session->exec(sql); }
 
   caf::expected<stored_agent> read_agent(const std::string& name);
+
+  /// Several nodes: none if `rec.to_id` has no more agents than any other
+  /// candidate of rec.balance, counting the other nodes' agents as the
+  /// database has them; else the stale answer with those agents
+  /// (postgres_nodes.cpp).
+  std::optional<switch_commit> check_balance(const switch_record& rec);
 };
+
+/// The channel on which a commit that changed the shared pool notifies the
+/// other nodes; the payload is the writer's node name.
+constexpr const char* pool_channel = "switchboard_pool";
 
 } // namespace sb

@@ -5,6 +5,8 @@
 #include "messages/error.hpp"
 #include "persistence/postgres_impl.hpp"
 
+#include <map>
+
 namespace sb {
 
 namespace {
@@ -198,6 +200,35 @@ caf::expected<std::vector<node_row>> postgres_store::nodes() {
     }
     return out;
   });
+}
+
+// -- the shared pool's balance
+// ---------------------------------------------------------
+
+std::optional<switch_commit>
+postgres_store::impl::check_balance(const switch_record& rec) {
+  // Called under the selection lock: every other balance-checked commit is
+  // either committed (and seen here, READ COMMITTED) or waits for this one.
+  std::string ids = "{";
+  for (auto& c : rec.balance)
+    ids += (ids.size() > 1 ? "," : "") + std::to_string(c.subscription);
+  ids += "}";
+  std::map<int64_t, uint64_t> total;
+  for (auto& c : rec.balance)
+    total[c.subscription] += c.agents;
+  switch_commit stale;
+  for (const auto& row : run(pg::seats_of_others, node, ids)) {
+    agent_seat seat{row[0].as<std::string>(), row[1].as<int64_t>()};
+    ++total[seat.subscription];
+    stale.others.push_back(std::move(seat));
+  }
+  auto mine = total[rec.to_id];
+  for (auto& [id, n] : total)
+    if (id != rec.to_id && n < mine) {
+      stale.stale = true;
+      return stale;
+    }
+  return std::nullopt;
 }
 
 } // namespace sb

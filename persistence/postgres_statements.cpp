@@ -85,6 +85,11 @@ const pg_statement switch_agent{
                   "AND ($5::text = '' OR (owner = $5 AND EXISTS (SELECT 1 "
                   "FROM nodes WHERE name = $5 AND epoch = $6 "
                   "AND lease_until > clock_timestamp())))"};
+// The other nodes' agents on a set of subscriptions (a balance check).
+const pg_statement seats_of_others{
+  "seats_of_others",
+  "SELECT name, subscription_id FROM agents WHERE owner IS DISTINCT FROM $1 "
+  "AND subscription_id = ANY($2::bigint[])"};
 const pg_statement insert_history{
   "insert_history",
   "INSERT INTO switch_history(agent, from_subscription, to_subscription, "
@@ -237,6 +242,7 @@ void prepare_statements(pqxx::connection_base& conn) {
     &pg::set_auto_switch,
     &pg::subscription_name_by_id,
     &pg::switch_agent,
+    &pg::seats_of_others,
     &pg::insert_history,
     &pg::insert_switch_notification,
     &pg::record_apply_on_agent,

@@ -221,6 +221,7 @@ postgres_store::put_subscription(const std::string& name,
         result.row.created_at = now;
       }
       d.run(pg::insert_token_version, name, sha, format_iso(now));
+      d.pool_changed = true;
       result.row.name = name;
       result.row.token.value = token;
       result.row.token_sha256 = sha;
@@ -244,6 +245,7 @@ postgres_store::remove_subscription(const std::string& name) {
       d.run(pg::unassign_agents, id);
       d.run(pg::delete_subscription, id);
       d.run(pg::delete_token_versions, name);
+      d.pool_changed = true;
       return agents;
     });
 }
@@ -299,6 +301,7 @@ caf::expected<stored_agent> postgres_store::add_agent(const agent_spec& spec,
     d.run(pg::insert_agent, spec.name, id_or_null(sub_id),
           text_or_null(spec.container), format_iso(now), format_iso(now),
           d.node);
+    d.pool_changed = true;
     return d.read_agent(spec.name);
   });
 }
@@ -307,6 +310,7 @@ caf::error postgres_store::remove_agent(const std::string& name) {
   return impl_->guard("remove agent", [&]() -> caf::error {
     if (impl_->run(pg::delete_agent, name).affected_rows() == 0)
       return make_error(ec::unknown_agent, "unknown agent '" + name + "'");
+    impl_->pool_changed = true;
     return caf::none;
   });
 }
@@ -347,6 +351,9 @@ postgres_store::commit_switch(const switch_record& rec) {
                         "subscription '" + rec.to_name
                           + "' was removed while the switch to it was "
                             "being decided; nothing changed");
+    if (!rec.balance.empty())
+      if (auto stale = d.check_balance(rec))
+        return std::move(*stale);
     auto upd = d.run(
       pg::switch_agent, id_or_null(rec.to_id), format_iso(rec.at), rec.agent,
       static_cast<int64_t>(rec.expected_generation), d.node, d.epoch);
@@ -365,6 +372,7 @@ postgres_store::commit_switch(const switch_record& rec) {
                           + std::to_string(cur->generation) + ", expected "
                           + std::to_string(rec.expected_generation));
     }
+    d.pool_changed = true;
     switch_commit result;
     result.generation = rec.expected_generation + 1;
     auto generation = static_cast<int64_t>(result.generation);
@@ -422,6 +430,7 @@ caf::expected<int64_t> postgres_store::add_event(const event_info& ev) {
                           to_string(ev.kind), ev.reason, ev.status, ev.message,
                           ev.source, ev.execution_id, iso_or_null(ev.reset_at),
                           format_iso(ev.at));
+    impl_->pool_changed = true;
     return column_int(res[0][0]);
   });
 }
@@ -491,6 +500,7 @@ caf::error postgres_store::save_evidence(const stored_evidence& ev) {
                double_or_null(ev.utilization_7d),
                iso_or_null(ev.utilization_7d_at), iso_or_null(ev.reset_7d),
                iso_or_null(ev.evidence_at), iso_or_null(ev.readmitted_at));
+    impl_->pool_changed = true;
     return caf::none;
   });
 }

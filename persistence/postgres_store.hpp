@@ -81,6 +81,11 @@ public:
   caf::error release() override;
   void rollback_to() override;
 
+  /// A transaction-level advisory lock (its key spells "sbselect"): only
+  /// balance-checked switch commits take it, so the other writes of the
+  /// nodes never wait for it.
+  caf::error lock_selection() override;
+
   /// At commit(), a veto returning true rolls the transaction back instead.
   void set_commit_veto(std::function<bool()> veto) override;
 
@@ -173,6 +178,7 @@ public:
   caf::expected<node_address> owner_of(const std::string& agent) override;
   caf::expected<std::vector<std::string>> owned_agents() override;
   caf::expected<std::vector<node_row>> nodes() override;
+  caf::expected<std::unique_ptr<change_listener>> listen() override;
 
 private:
   struct impl;

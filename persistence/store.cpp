@@ -238,6 +238,10 @@ caf::expected<std::vector<node_row>> store::nodes() {
   return not_shared();
 }
 
+caf::expected<std::unique_ptr<store::change_listener>> store::listen() {
+  return not_shared();
+}
+
 sqlite_store::~sqlite_store() {
   if (impl_ && impl_->veto)
     sqlite3_commit_hook(impl_->db.getHandle(), nullptr, nullptr);

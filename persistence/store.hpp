@@ -116,6 +116,13 @@ public:
   virtual caf::error release() = 0;
   virtual void rollback_to() = 0;
 
+  /// Several nodes: right after begin(), waits for the selection lock,
+  /// held to the transaction's end, so a switch commit's balance check
+  /// (switch_record::balance) sees every other node's committed assignments
+  /// and no other node's balance-checked switch commits between the check
+  /// and the write. A store of one daemon has nothing to wait for.
+  virtual caf::error lock_selection() { return caf::none; }
+
   /// Test hook: while set and returning true, every COMMIT is turned into a
   /// rollback by SQLite's commit hook ("the transaction is killed").
   virtual void set_commit_veto(std::function<bool()> veto) = 0;
@@ -261,6 +268,21 @@ public:
 
   /// Every node, by name.
   virtual caf::expected<std::vector<node_row>> nodes();
+
+  /// Several nodes: a connection of its own that hears the other nodes'
+  /// commits to the shared pool (the store's commit() announces them).
+  class change_listener {
+  public:
+    virtual ~change_listener() = default;
+
+    /// Waits at most `timeout`; true if another node committed a change of
+    /// the shared pool meanwhile. An error when the connection broke (open
+    /// a new listener).
+    virtual caf::expected<bool> wait(millis timeout) = 0;
+  };
+
+  /// Opens a change_listener (an error on a store that is not shared).
+  virtual caf::expected<std::unique_ptr<change_listener>> listen();
 
   /// Everything the daemon needs at boot. Exclusions cover `window` back.
   caf::expected<snapshot> load(millis now, millis window);

@@ -44,13 +44,15 @@ struct write_job final : store_state::job {
 /// Queues a write whose value is produced by `op(store&)` (returning
 /// caf::expected<T>) and answers the requester after the batch commits.
 template<class T, class Op>
-caf::typed_response_promise<T> defer(self_ptr self, Op op) {
+caf::typed_response_promise<T> defer(self_ptr self, Op op,
+                                     bool selects = false) {
   auto rp = self->template make_response_promise<T>();
   auto& st = self->state;
   if (st.pending.empty())
     st.first_pending = st.now();
-  st.pending.emplace_back(
-    std::make_unique<write_job<T, Op>>(std::move(op), rp));
+  auto job = std::make_unique<write_job<T, Op>>(std::move(op), rp);
+  job->selects = selects;
+  st.pending.emplace_back(std::move(job));
   // Group commit: wait while more messages are queued (they may be writes
   // that join this transaction); commit once the mailbox has drained, the
   // batch is full, or its first write has waited max_delay.
@@ -83,6 +85,19 @@ void maybe_checkpoint(self_ptr self) {
     ++st.busy_checkpoints;
 }
 
+/// BEGIN, and the selection lock first thing if a write of `batch` needs
+/// it: every transaction takes that lock before any row lock, so two
+/// nodes' batches cannot deadlock on it.
+caf::error begin(store& db,
+                 const std::vector<std::unique_ptr<store_state::job>>& batch) {
+  if (auto err = db.begin())
+    return err;
+  for (auto& job : batch)
+    if (job->selects)
+      return db.lock_selection();
+  return caf::none;
+}
+
 void flush(self_ptr self) {
   auto& st = self->state;
   if (st.pending.empty())
@@ -100,7 +115,7 @@ void flush(self_ptr self) {
   // runs again with a savepoint around each write, so the bad one fails
   // alone and the others still commit.
   bool isolate = false;
-  auto err = st.db->begin();
+  auto err = begin(*st.db, batch);
   if (!err) {
     for (size_t i = 0; i < n && !isolate; ++i) {
       results[i] = batch[i]->run(*st.db);
@@ -113,7 +128,7 @@ void flush(self_ptr self) {
   }
   if (!err && isolate) {
     ++st.stats.isolated_batches;
-    err = st.db->begin();
+    err = begin(*st.db, batch);
     if (!err) {
       for (size_t i = 0; i < n; ++i) {
         if (auto sp = st.db->savepoint()) {
@@ -202,7 +217,8 @@ store_actor_impl(store_actor::stateful_pointer<store_state> self,
     },
     [=](commit_atom, const switch_record& rec) {
       return defer<switch_commit>(
-        self, [=](store& db) { return db.commit_switch(rec); });
+        self, [=](store& db) { return db.commit_switch(rec); },
+        !rec.balance.empty());
     },
     [=](applied_atom, const apply_record& rec) {
       return defer<ok_atom>(

@@ -34,6 +34,9 @@ struct store_state {
     virtual ~job() = default;
     virtual caf::error run(store& db) = 0;
     virtual void finish(caf::error err) = 0;
+    /// A balance-checked switch: its transaction takes the selection lock
+    /// first (store::lock_selection).
+    bool selects = false;
   };
 
   std::shared_ptr<store> db;

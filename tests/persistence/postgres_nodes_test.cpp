@@ -156,3 +156,111 @@ TEST_F(postgres_nodes_test, an_sqlite_store_has_no_nodes) {
   ASSERT_FALSE(joined);
   EXPECT_NE(render(joined.error()).find("postgresql"), std::string::npos);
 }
+
+TEST_F(postgres_nodes_test, a_commit_heard_by_the_other_nodes_only) {
+  auto a = open_store();
+  auto b = open_store();
+  ASSERT_TRUE(a && b);
+  ASSERT_TRUE(a->join("alpha", 60'000));
+  ASSERT_TRUE(b->join("beta", 60'000));
+  auto on_a = a->listen();
+  auto on_b = b->listen();
+  ASSERT_TRUE(on_a && on_b);
+  // Nothing yet: the wait times out.
+  auto quiet = (*on_b)->wait(50);
+  ASSERT_TRUE(quiet) << render(quiet.error());
+  EXPECT_FALSE(*quiet);
+  // alpha commits a failure: beta hears it, alpha does not hear itself.
+  ASSERT_FALSE(a->begin());
+  ASSERT_TRUE(a->put_subscription("sub-0", "tok-0", t0));
+  ASSERT_FALSE(a->commit());
+  auto heard = (*on_b)->wait(5000);
+  ASSERT_TRUE(heard) << render(heard.error());
+  EXPECT_TRUE(*heard);
+  auto self = (*on_a)->wait(200);
+  ASSERT_TRUE(self);
+  EXPECT_FALSE(*self);
+  // Every commit, not only the first.
+  ASSERT_FALSE(a->begin());
+  ASSERT_TRUE(a->put_subscription("sub-2", "tok-2", t0));
+  ASSERT_FALSE(a->commit());
+  auto again = (*on_b)->wait(5000);
+  ASSERT_TRUE(again) << render(again.error());
+  EXPECT_TRUE(*again);
+  // A transaction rolled back announces nothing; a read-only one neither.
+  ASSERT_FALSE(a->begin());
+  ASSERT_TRUE(a->put_subscription("sub-1", "tok-1", t0));
+  a->rollback();
+  ASSERT_FALSE(a->begin());
+  ASSERT_TRUE(a->subscriptions());
+  ASSERT_FALSE(a->commit());
+  auto none = (*on_b)->wait(200);
+  ASSERT_TRUE(none);
+  EXPECT_FALSE(*none);
+}
+
+TEST_F(postgres_nodes_test, a_switch_onto_a_busier_subscription_is_stale) {
+  auto a = open_store();
+  auto b = open_store();
+  ASSERT_TRUE(a && b);
+  ASSERT_TRUE(a->join("alpha", 60'000));
+  ASSERT_TRUE(b->join("beta", 60'000));
+  auto s0 = a->put_subscription("sub-0", "tok-0", t0);
+  auto s1 = a->put_subscription("sub-1", "tok-1", t0);
+  auto s2 = a->put_subscription("sub-2", "tok-2", t0);
+  ASSERT_TRUE(s0 && s1 && s2);
+  ASSERT_TRUE(a->add_agent(agent_spec{"a1", "sub-0", ""}, t0));
+  // beta's two agents sit on sub-1, which alpha's pool thought empty.
+  ASSERT_TRUE(b->add_agent(agent_spec{"b1", "sub-1", ""}, t0));
+  ASSERT_TRUE(b->add_agent(agent_spec{"b2", "sub-1", ""}, t0));
+  auto rec = switch_to(s1->row, 0);
+  rec.balance = {seat_count{s1->row.id, 0}, seat_count{s2->row.id, 0}};
+  ASSERT_FALSE(a->begin());
+  ASSERT_FALSE(a->lock_selection());
+  auto stale = a->commit_switch(rec);
+  ASSERT_FALSE(a->commit());
+  ASSERT_TRUE(stale) << render(stale.error());
+  EXPECT_TRUE(stale->stale);
+  EXPECT_EQ(stale->generation, 0u);
+  ASSERT_EQ(stale->others.size(), 2u);
+  for (auto& seat : stale->others)
+    EXPECT_EQ(seat.subscription, s1->row.id) << seat.agent;
+  // Nothing was written.
+  EXPECT_EQ(a->agent("a1")->generation, 0u);
+  EXPECT_EQ(a->agent("a1")->subscription, "sub-0");
+  // sub-2 with one agent of alpha's own vs sub-1 with beta's two: fine.
+  auto ok = switch_to(s2->row, 0);
+  ok.balance = {seat_count{s1->row.id, 0}, seat_count{s2->row.id, 1}};
+  ASSERT_FALSE(a->begin());
+  ASSERT_FALSE(a->lock_selection());
+  auto done = a->commit_switch(ok);
+  ASSERT_FALSE(a->commit());
+  ASSERT_TRUE(done) << render(done.error());
+  EXPECT_FALSE(done->stale);
+  EXPECT_EQ(done->generation, 1u);
+  EXPECT_EQ(a->agent("a1")->subscription, "sub-2");
+}
+
+TEST_F(postgres_nodes_test, the_selection_lock_makes_the_other_node_wait) {
+  auto a = open_store();
+  auto b = open_store();
+  ASSERT_TRUE(a && b);
+  ASSERT_FALSE(a->begin());
+  ASSERT_FALSE(a->lock_selection());
+  // beta's transaction waits for alpha's lock until alpha commits.
+  std::promise<void> b_locked;
+  auto waited = b_locked.get_future();
+  auto other = std::async(std::launch::async, [&] {
+    auto err = b->begin();
+    if (!err)
+      err = b->lock_selection();
+    b_locked.set_value();
+    if (!err)
+      err = b->commit();
+    return err;
+  });
+  EXPECT_EQ(waited.wait_for(300ms), std::future_status::timeout);
+  ASSERT_FALSE(a->commit());
+  EXPECT_EQ(waited.wait_for(10s), std::future_status::ready);
+  EXPECT_FALSE(other.get());
+}
