@@ -109,7 +109,7 @@ millis ttl_of(const cluster_state& st) {
 }
 
 /// The view `status` shows: this node and every node of the database.
-void publish_view(cluster_state& st) {
+cluster_status publish_view(cluster_state& st) {
   cluster_status view;
   view.node = st.node;
   view.taken_over = st.taken_over;
@@ -121,7 +121,8 @@ void publish_view(cluster_state& st) {
       view.nodes.push_back(
         node_status{n.name, n.host, n.port, n.epoch, n.live, n.agents});
     }
-  st.ctx->cluster.set(std::move(view));
+  st.ctx->cluster.set(view);
+  return view;
 }
 
 /// The agents taken over, read back for the ADMIN.
@@ -232,6 +233,7 @@ cluster_actor::behavior_type cluster(self_ptr self, std::shared_ptr<store> db,
         return std::move(owner.error());
       return {owner->node, owner->host, owner->port};
     },
+    [=](status_atom) { return publish_view(self->state); },
     [=](advertise_atom, const std::string& host,
         uint16_t port) -> caf::result<ok_atom> {
       if (auto err = self->state.db->advertise(host, port))

@@ -12,6 +12,8 @@
 #include <algorithm>
 #include <cctype>
 #include <chrono>
+#include <iterator>
+#include <memory>
 #include <set>
 
 namespace sb {
@@ -39,28 +41,33 @@ caf::error unknown_agent(const std::string& name) {
 
 constexpr auto owner_timeout = std::chrono::seconds(5);
 constexpr auto forward_timeout = std::chrono::seconds(60);
+/// A node's part of `agent list`: a list, no container work to wait for.
+constexpr auto list_timeout = std::chrono::seconds(5);
 
-/// Sends the request to a connected peer and relays its answer.
-template<class T, class... Ts>
+/// Sends the request to a connected peer; `done` gets its answer (as
+/// caf::expected<T>) or an error after `timeout`.
+template<class T, class Done, class... Ts>
 void send_to_peer(self_ptr self, const std::string& key, front_door_actor peer,
-                  caf::typed_response_promise<T> rp, Ts... xs) {
-  self->request(peer, forward_timeout, std::move(xs)...)
-    .then([rp](T& x) mutable { rp.deliver(std::move(x)); },
-          [self, key, rp](caf::error& err) mutable {
+                  caf::timespan timeout, Done done, Ts... xs) {
+  self->request(peer, timeout, std::move(xs)...)
+    .then([done](T& x) mutable { done(caf::expected<T>{std::move(x)}); },
+          [self, key, done](caf::error& err) mutable {
             // A peer that failed is connected afresh next time.
             self->state.peers.erase(key);
-            rp.deliver(std::move(err));
+            done(caf::expected<T>{std::move(err)});
           });
 }
 
-/// Connects to the front door at host:port (once) and sends the request.
-template<class T, class... Ts>
-void to_peer(self_ptr self, const std::string& node, const std::string& host,
-             uint16_t port, caf::typed_response_promise<T> rp, Ts... xs) {
+/// Connects to the front door of `node` at host:port (once) and sends it
+/// the request; `done` gets the answer. `whose` names the node in errors.
+template<class T, class Done, class... Ts>
+void to_peer(self_ptr self, const std::string& whose, const std::string& host,
+             uint16_t port, caf::timespan timeout, Done done, Ts... xs) {
   auto key = host + ":" + std::to_string(port);
   auto i = self->state.peers.find(key);
   if (i != self->state.peers.end()) {
-    send_to_peer<T>(self, key, i->second, std::move(rp), std::move(xs)...);
+    send_to_peer<T>(self, key, i->second, timeout, std::move(done),
+                    std::move(xs)...);
     return;
   }
   // With TLS the other nodes' guards only take TLS clients with a
@@ -74,18 +81,28 @@ void to_peer(self_ptr self, const std::string& node, const std::string& host,
           const std::set<std::string>&) mutable {
         auto peer = caf::actor_cast<front_door_actor>(std::move(ptr));
         if (!peer) {
-          rp.deliver(make_error(ec::unavailable, "node '" + node + "' at " + key
-                                                   + " offers no front door"));
+          done(caf::expected<T>{make_error(
+            ec::unavailable, whose + " at " + key + " offers no front door")});
           return;
         }
         self->state.peers[key] = peer;
-        send_to_peer<T>(self, key, peer, rp, xs...);
+        send_to_peer<T>(self, key, peer, timeout, done, xs...);
       },
       [=](caf::error&) mutable {
-        rp.deliver(make_error(ec::unavailable, "the agent's owner, node '"
-                                                 + node + "' at " + key
-                                                 + ", does not answer"));
+        done(caf::expected<T>{make_error(
+          ec::unavailable, whose + " at " + key + " does not answer")});
       });
+}
+
+/// Hands an answer (or error) to the requester.
+template<class T>
+auto deliver_to(caf::typed_response_promise<T> rp) {
+  return [rp](caf::expected<T> x) mutable {
+    if (x)
+      rp.deliver(std::move(*x));
+    else
+      rp.deliver(std::move(x.error()));
+  };
 }
 
 /// A request for an agent this node does not run (`xs`, as the FRONT DOOR
@@ -107,7 +124,106 @@ caf::result<T> forward(self_ptr self, const std::string& name, Ts... xs) {
                                   + "' is being taken over by this node; "
                                     "try again"));
         else
-          to_peer<T>(self, node, host, port, rp, xs...);
+          to_peer<T>(self, "the agent's owner, node '" + node + "'", host, port,
+                     forward_timeout, deliver_to(rp), xs...);
+      },
+      [=](caf::error& err) mutable { rp.deliver(std::move(err)); });
+  return rp;
+}
+
+using agent_list = std::vector<agent_info>;
+
+/// This node's agents (from the ADMIN), each marked with this node's name.
+caf::result<agent_list> list_here(self_ptr self) {
+  auto& d = self->state.deps;
+  if (!d.cluster)
+    return self->delegate(d.admin, agent_ls_atom::value);
+  auto rp = self->make_response_promise<agent_list>();
+  self->request(d.admin, forward_timeout, agent_ls_atom::value)
+    .then(
+      [rp, node = d.node](agent_list& xs) mutable {
+        for (auto& x : xs)
+          x.node = node;
+        rp.deliver(std::move(xs));
+      },
+      [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
+  return rp;
+}
+
+/// The parts of a fleet-wide list as they come in; answers once all did,
+/// or at the first error.
+struct fleet_list {
+  caf::typed_response_promise<agent_list> rp;
+  agent_list all;
+  size_t waiting = 0;
+  bool answered = false;
+
+  void add(caf::expected<agent_list> part) {
+    if (answered)
+      return;
+    if (!part) {
+      answered = true;
+      rp.deliver(std::move(part.error()));
+      return;
+    }
+    std::move(part->begin(), part->end(), std::back_inserter(all));
+    if (--waiting > 0)
+      return;
+    answered = true;
+    std::sort(all.begin(), all.end(),
+              [](auto& a, auto& b) { return a.name < b.name; });
+    rp.deliver(std::move(all));
+  }
+};
+
+/// Several nodes: the agents of every node whose lease runs (as the
+/// database says now), each with its node: this node's from the ADMIN, the
+/// others' from their front doors. A live node that does not answer fails
+/// the list (its agents would be missing without a word); a node whose
+/// lease ended is left out (its agents show up with the node that takes
+/// them over).
+caf::result<agent_list> list_fleet(self_ptr self) {
+  auto& d = self->state.deps;
+  if (!d.cluster)
+    return self->delegate(d.admin, agent_ls_atom::value);
+  auto rp = self->make_response_promise<agent_list>();
+  self->request(d.cluster, owner_timeout, status_atom::value)
+    .then(
+      [=](cluster_status& view) mutable {
+        auto g = std::make_shared<fleet_list>();
+        g->rp = rp;
+        g->waiting = 1;
+        auto& here = self->state.deps.node;
+        for (auto& n : view.nodes)
+          if (n.name != here && n.live && n.port != 0)
+            ++g->waiting;
+        self
+          ->request(self->state.deps.admin, forward_timeout,
+                    agent_ls_atom::value)
+          .then(
+            [g, here](agent_list& xs) {
+              for (auto& x : xs)
+                x.node = here;
+              g->add(std::move(xs));
+            },
+            [g](caf::error& err) { g->add(std::move(err)); });
+        for (auto& n : view.nodes) {
+          if (n.name == here || !n.live || n.port == 0)
+            continue;
+          auto whose = "node '" + n.name + "'";
+          auto done = [g, whose](caf::expected<agent_list> x) {
+            if (!x)
+              x = make_error(ec::unavailable,
+                             whose + " did not list its agents ("
+                               + render(x.error())
+                               + "); its lease still runs: once it ends, "
+                                 "another node takes its agents over and "
+                                 "lists them");
+            g->add(std::move(x));
+          };
+          to_peer<agent_list>(self, whose, n.host, n.port, list_timeout,
+                              std::move(done), agent_ls_atom::value, n.name);
+        }
       },
       [=](caf::error& err) mutable { rp.deliver(std::move(err)); });
   return rp;
@@ -385,8 +501,13 @@ front_door(front_door_actor::stateful_pointer<front_door_state> self,
       return remove_subscription(self, name);
     },
     [=](agent_add_atom, agent_spec& spec) { return add_agent(self, spec); },
-    [=, &d](agent_ls_atom) {
-      return self->delegate(d.admin, agent_ls_atom::value);
+    [=](agent_ls_atom) { return list_fleet(self); },
+    [=](agent_ls_atom, const std::string& node) -> caf::result<agent_list> {
+      if (node != self->state.deps.node)
+        return make_error(ec::invalid_argument, "this is node '"
+                                                  + self->state.deps.node
+                                                  + "', not '" + node + "'");
+      return list_here(self);
     },
     [=](agent_get_atom, std::string& name) {
       auto elsewhere = [=] {

@@ -422,15 +422,23 @@ void cmd_agent_add(const options& o) {
 void cmd_agent_list(const options& o) {
   session s{o};
   auto agents = s.call<std::vector<agent_info>>(agent_ls_atom::value);
+  // Several nodes: which node runs each agent.
+  bool nodes = std::any_of(agents.begin(), agents.end(),
+                           [](auto& a) { return !a.node.empty(); });
   std::vector<std::vector<std::string>> rows{
     {"NAME", "SUBSCRIPTION", "GENERATION", "APPLIED", "CONTAINER", "STATE",
      "SWITCHING"}};
-  for (auto& a : agents)
+  if (nodes)
+    rows[0].push_back("NODE");
+  for (auto& a : agents) {
     rows.push_back({a.name, opt_text(a.subscription),
                     std::to_string(a.generation),
                     std::to_string(a.applied_generation), opt_text(a.container),
                     a.container ? to_string(a.container_state) : "-",
                     a.switching ? "yes" : "no"});
+    if (nodes)
+      rows.back().push_back(a.node);
+  }
   print(o, to_json(agents), table(rows));
 }
 

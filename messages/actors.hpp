@@ -43,7 +43,10 @@ using front_door_actor = caf::typed_actor<
   /// Removes a subscription; returns the agents that lost their assignment.
   replies<sub_rm_atom, std::string>::with<std::vector<std::string>>,
   replies<agent_add_atom, agent_spec>::with<agent_info>,
+  /// Every agent (several nodes: of every node whose lease runs).
   replies<agent_ls_atom>::with<std::vector<agent_info>>,
+  /// Several nodes: the agents of the named node (the one asked).
+  replies<agent_ls_atom, std::string>::with<std::vector<agent_info>>,
   replies<agent_get_atom, std::string>::with<agent_info>,
   replies<agent_rm_atom, std::string>::with<std::string>,
   /// Per-agent auto-switch: agent, mode.
@@ -218,7 +221,9 @@ using cluster_actor = caf::typed_actor<
   /// host, port (node "" = none).
   replies<owner_atom, std::string>::with<std::string, std::string, uint16_t>,
   /// Where the other nodes reach this one.
-  replies<advertise_atom, std::string, uint16_t>::with<ok_atom>>;
+  replies<advertise_atom, std::string, uint16_t>::with<ok_atom>,
+  /// Every node as the database has it now.
+  replies<status_atom>::with<cluster_status>>;
 
 /// The ROOT's timer: the periodic jobs it hands to the ADMIN, the NOTIFIER
 /// and the CLUSTER.

@@ -180,6 +180,7 @@ nlohmann::json to_json(const agent_info& x) {
     {"retry_at", iso_or_null(x.retry_at)},
     {"recent_switches", x.recent_switches},
     {"mailbox", x.mailbox},
+    {"node", x.node.empty() ? nlohmann::json(nullptr) : nlohmann::json(x.node)},
   };
 }
 

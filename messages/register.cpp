@@ -21,7 +21,7 @@ const char* version() {
 }
 
 const char* protocol_version() {
-  return "switchboard-protocol-6";
+  return "switchboard-protocol-7";
 }
 
 const char* to_string(ec code) {

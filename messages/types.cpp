@@ -103,12 +103,12 @@ bool operator==(const agent_info& x, const agent_info& y) {
                   x.applied_generation, x.switching, x.auto_switch,
                   x.container_state, x.last_apply, x.last_apply_at,
                   x.last_switch_at, x.epoch_started_at, x.settle_until,
-                  x.retry_at, x.mailbox, x.recent_switches)
+                  x.retry_at, x.mailbox, x.recent_switches, x.node)
          == std::tie(y.name, y.subscription, y.container, y.generation,
                      y.applied_generation, y.switching, y.auto_switch,
                      y.container_state, y.last_apply, y.last_apply_at,
                      y.last_switch_at, y.epoch_started_at, y.settle_until,
-                     y.retry_at, y.mailbox, y.recent_switches);
+                     y.retry_at, y.mailbox, y.recent_switches, y.node);
 }
 
 bool operator==(const query& x, const query& y) {

@@ -311,6 +311,9 @@ struct agent_info {
   uint32_t mailbox = 0;
   /// Switches inside the budget window.
   uint32_t recent_switches = 0;
+  /// Several nodes: the node that owns and runs it, in `agent list`
+  /// ("" = a daemon of its own).
+  std::string node;
 };
 
 template<class Inspector>
@@ -319,7 +322,7 @@ typename Inspector::result_type inspect(Inspector& f, agent_info& x) {
            x.container, x.generation, x.applied_generation, x.switching,
            x.auto_switch, x.container_state, x.last_apply, x.last_apply_at,
            x.last_switch_at, x.epoch_started_at, x.settle_until, x.retry_at,
-           x.mailbox, x.recent_switches);
+           x.mailbox, x.recent_switches, x.node);
 }
 
 bool operator==(const agent_info& x, const agent_info& y);

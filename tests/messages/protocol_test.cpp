@@ -205,6 +205,7 @@ TEST_F(protocol_test, every_message_type_round_trips) {
   ai.retry_at = 1'800'000'000'002;
   ai.mailbox = 9;
   ai.recent_switches = 2;
+  ai.node = "host-a";
   expect_round_trip(ai);
   expect_round_trip(std::vector<agent_info>{ai, ai});
   status_info st;
@@ -309,6 +310,7 @@ TEST(protocol_version, a_mismatched_client_is_refused_at_connect_time) {
         [](sub_rm_atom, std::string&) { return std::vector<std::string>{}; },
         [](agent_add_atom, agent_spec&) { return agent_info{}; },
         [](agent_ls_atom) { return std::vector<agent_info>{}; },
+        [](agent_ls_atom, std::string&) { return std::vector<agent_info>{}; },
         [](agent_get_atom, std::string&) { return agent_info{}; },
         [](agent_rm_atom, std::string& x) { return x; },
         [](agent_set_atom, std::string&, auto_switch_mode) {

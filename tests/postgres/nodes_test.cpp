@@ -133,8 +133,27 @@ TEST_F(nodes_test, a_client_talks_to_any_node) {
   EXPECT_EQ(ghost.rc, 1);
   EXPECT_NE(ghost.err.find("unknown agent 'ghost'"), std::string::npos)
     << ghost.err;
+  // `agent list` on any node lists the fleet, each agent with its node.
+  for (auto* d : {a.get(), b.get()}) {
+    auto all = json(*d, {"agent", "list"});
+    ASSERT_EQ(all.size(), 2u) << all;
+    EXPECT_EQ(all[0]["name"], "a1");
+    EXPECT_EQ(all[0]["node"], "alpha");
+    EXPECT_EQ(all[0]["subscription"], "sub-1");
+    EXPECT_EQ(all[1]["name"], "b1");
+    EXPECT_EQ(all[1]["node"], "beta");
+  }
+  auto table = cli(*b, {"agent", "list"});
+  EXPECT_NE(table.out.find("NODE"), std::string::npos) << table.out;
+  // A node that went away without leaving (its lease still runs): the list
+  // says so instead of leaving its agents out.
+  b->kill_hard();
+  auto partial = cli(*a, {"agent", "list"});
+  EXPECT_EQ(partial.rc, 1) << partial.out;
+  EXPECT_NE(partial.err.find("node 'beta' did not list its agents"),
+            std::string::npos)
+    << partial.err;
   EXPECT_EQ(a->terminate(), std::optional<int>{0});
-  EXPECT_EQ(b->terminate(), std::optional<int>{0});
 }
 
 TEST_F(nodes_test, a_burst_split_between_two_nodes_switches_once) {
