@@ -178,6 +178,9 @@ store_actor_impl(store_actor::stateful_pointer<store_state> self,
   return {
     [=](status_atom) {
       flush(self);
+      // An idle moment too: a reply of the last commit can bring a request
+      // into the mailbox before that commit's idle check ran.
+      maybe_checkpoint(self);
       auto& st = self->state;
       auto result = st.stats;
       result.path = st.db->path();
