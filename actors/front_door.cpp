@@ -85,6 +85,10 @@ void to_peer(self_ptr self, const std::string& whose, const std::string& host,
             ec::unavailable, whose + " at " + key + " offers no front door")});
           return;
         }
+        // CAF drops what is sent to the proxy of a node whose connection
+        // closed: forget it when that happens, so the next request connects
+        // afresh (and fails at once if the node is gone).
+        self->monitor(peer);
         self->state.peers[key] = peer;
         send_to_peer<T>(self, key, peer, timeout, done, xs...);
       },
@@ -102,6 +106,19 @@ auto deliver_to(caf::typed_response_promise<T> rp) {
       rp.deliver(std::move(*x));
     else
       rp.deliver(std::move(x.error()));
+  };
+}
+
+/// `done`, with an error of CAF's (a timeout, a lost connection) saying
+/// which node it came from; the daemon's own errors pass as they are.
+template<class Done>
+auto named(const std::string& node, Done done) {
+  return [node, done](auto x) mutable {
+    if (!x && x.error().category() != error_category)
+      x = make_error(ec::unavailable,
+                     "the agent's owner, node '" + node
+                       + "', did not answer: " + render(x.error()));
+    done(std::move(x));
   };
 }
 
@@ -125,7 +142,7 @@ caf::result<T> forward(self_ptr self, const std::string& name, Ts... xs) {
                                     "try again"));
         else
           to_peer<T>(self, "the agent's owner, node '" + node + "'", host, port,
-                     forward_timeout, deliver_to(rp), xs...);
+                     forward_timeout, named(node, deliver_to(rp)), xs...);
       },
       [=](caf::error& err) mutable { rp.deliver(std::move(err)); });
   return rp;
@@ -484,6 +501,14 @@ front_door(front_door_actor::stateful_pointer<front_door_state> self,
            front_door_deps deps) {
   self->state.deps = std::move(deps);
   auto& d = self->state.deps;
+  self->set_down_handler([self](caf::down_msg& dm) {
+    auto& peers = self->state.peers;
+    for (auto i = peers.begin(); i != peers.end();)
+      if (i->second.address() == dm.source)
+        i = peers.erase(i);
+      else
+        ++i;
+  });
   return {
     [](ping_atom) { return std::string{protocol_version()}; },
     [=, &d](status_atom) {

@@ -153,6 +153,13 @@ TEST_F(nodes_test, a_client_talks_to_any_node) {
   EXPECT_NE(partial.err.find("node 'beta' did not list its agents"),
             std::string::npos)
     << partial.err;
+  // A request for one of its agents: the owner is named (at once: the
+  // front door forgets the peer whose connection closed).
+  auto shown_dead = cli(*a, {"agent", "show", "b1"});
+  EXPECT_EQ(shown_dead.rc, 1);
+  EXPECT_NE(shown_dead.err.find("the agent's owner, node 'beta'"),
+            std::string::npos)
+    << shown_dead.err;
   EXPECT_EQ(a->terminate(), std::optional<int>{0});
 }
 
