@@ -114,13 +114,12 @@ cluster_status publish_view(cluster_state& st) {
   view.node = st.node;
   view.taken_over = st.taken_over;
   view.taken_over_behind = st.taken_over_behind;
-  if (auto nodes = st.db->nodes())
-    for (auto& n : *nodes) {
+  if (auto nodes = st.db->nodes()) {
+    view.nodes = std::move(*nodes);
+    for (auto& n : view.nodes)
       if (n.name == st.node)
         view.epoch = n.epoch;
-      view.nodes.push_back(
-        node_status{n.name, n.host, n.port, n.epoch, n.live, n.agents});
-    }
+  }
   st.ctx->cluster.set(view);
   return view;
 }

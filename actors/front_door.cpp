@@ -150,21 +150,21 @@ caf::result<T> forward(self_ptr self, const std::string& name, Ts... xs) {
 
 using agent_list = std::vector<agent_info>;
 
-/// This node's agents (from the ADMIN), each marked with this node's name.
-caf::result<agent_list> list_here(self_ptr self) {
+/// This node's agents from the ADMIN, each marked with this node's name,
+/// to `done` (as caf::expected<agent_list>).
+template<class Done>
+void list_here(self_ptr self, Done done) {
   auto& d = self->state.deps;
-  if (!d.cluster)
-    return self->delegate(d.admin, agent_ls_atom::value);
-  auto rp = self->make_response_promise<agent_list>();
   self->request(d.admin, forward_timeout, agent_ls_atom::value)
     .then(
-      [rp, node = d.node](agent_list& xs) mutable {
+      [done, node = d.node](agent_list& xs) mutable {
         for (auto& x : xs)
           x.node = node;
-        rp.deliver(std::move(xs));
+        done(caf::expected<agent_list>{std::move(xs)});
       },
-      [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
-  return rp;
+      [done](caf::error& err) mutable {
+        done(caf::expected<agent_list>{std::move(err)});
+      });
 }
 
 /// The parts of a fleet-wide list as they come in; answers once all did,
@@ -193,6 +193,18 @@ struct fleet_list {
   }
 };
 
+/// Several nodes: another node's part of `agent list` (the node named is
+/// this one).
+caf::result<agent_list> list_node(self_ptr self, const std::string& node) {
+  if (node != self->state.deps.node)
+    return make_error(ec::invalid_argument, "this is node '"
+                                              + self->state.deps.node
+                                              + "', not '" + node + "'");
+  auto rp = self->make_response_promise<agent_list>();
+  list_here(self, deliver_to(rp));
+  return rp;
+}
+
 /// Several nodes: the agents of every node whose lease runs (as the
 /// database says now), each with its node: this node's from the ADMIN, the
 /// others' from their front doors. A live node that does not answer fails
@@ -207,26 +219,17 @@ caf::result<agent_list> list_fleet(self_ptr self) {
   self->request(d.cluster, owner_timeout, status_atom::value)
     .then(
       [=](cluster_status& view) mutable {
-        auto g = std::make_shared<fleet_list>();
-        g->rp = rp;
-        g->waiting = 1;
         auto& here = self->state.deps.node;
+        std::vector<node_status> others;
         for (auto& n : view.nodes)
           if (n.name != here && n.live && n.port != 0)
-            ++g->waiting;
-        self
-          ->request(self->state.deps.admin, forward_timeout,
-                    agent_ls_atom::value)
-          .then(
-            [g, here](agent_list& xs) {
-              for (auto& x : xs)
-                x.node = here;
-              g->add(std::move(xs));
-            },
-            [g](caf::error& err) { g->add(std::move(err)); });
-        for (auto& n : view.nodes) {
-          if (n.name == here || !n.live || n.port == 0)
-            continue;
+            others.push_back(n);
+        auto g = std::make_shared<fleet_list>();
+        g->rp = rp;
+        g->waiting = others.size() + 1;
+        list_here(self,
+                  [g](caf::expected<agent_list> x) { g->add(std::move(x)); });
+        for (auto& n : others) {
           auto whose = "node '" + n.name + "'";
           auto done = [g, whose](caf::expected<agent_list> x) {
             if (!x)
@@ -527,12 +530,8 @@ front_door(front_door_actor::stateful_pointer<front_door_state> self,
     },
     [=](agent_add_atom, agent_spec& spec) { return add_agent(self, spec); },
     [=](agent_ls_atom) { return list_fleet(self); },
-    [=](agent_ls_atom, const std::string& node) -> caf::result<agent_list> {
-      if (node != self->state.deps.node)
-        return make_error(ec::invalid_argument, "this is node '"
-                                                  + self->state.deps.node
-                                                  + "', not '" + node + "'");
-      return list_here(self);
+    [=](agent_ls_atom, const std::string& node) {
+      return list_node(self, node);
     },
     [=](agent_get_atom, std::string& name) {
       auto elsewhere = [=] {

@@ -49,6 +49,37 @@ std::string scrub(std::string text, const std::vector<std::string>& secrets);
 /// (schema.hpp), so a version means the same tables in both backends.
 int64_t postgres_latest_schema_version();
 
+/// Whether a transaction's body succeeded (COMMIT) or not (ROLLBACK).
+inline bool succeeded(const caf::error& err) {
+  return !err;
+}
+
+template<class T>
+bool succeeded(const caf::expected<T>& x) {
+  return static_cast<bool>(x);
+}
+
+/// Runs `f` (returning caf::error or caf::expected) in a transaction of its
+/// own on `session`, outside the group commit: COMMIT if it succeeded, else
+/// ROLLBACK; an exception rolls back (if the connection still can) and
+/// passes on.
+template<class F>
+auto in_transaction(pqxx::transaction_base& session, F&& f) -> decltype(f()) {
+  session.exec("BEGIN");
+  try {
+    auto result = f();
+    session.exec(succeeded(result) ? "COMMIT" : "ROLLBACK");
+    return result;
+  } catch (...) {
+    try {
+      session.exec("ROLLBACK");
+    } catch (...) {
+      // A broken connection: the server rolled back already.
+    }
+    throw;
+  }
+}
+
 /// Applies every missing migration in one transaction that holds the
 /// migration advisory lock (daemons starting together wait for each other);
 /// refuses a database newer than this binary. Outside a transaction only.

@@ -17,25 +17,6 @@ std::string lease_end(int n) {
          + "::bigint * interval '1 millisecond'";
 }
 
-/// Runs `f` in a transaction of its own on the session (outside the group
-/// commit: the cluster's connection never holds one).
-template<class F>
-auto in_transaction(pqxx::nontransaction& session, F&& f) -> decltype(f()) {
-  session.exec("BEGIN");
-  try {
-    auto result = f();
-    session.exec(result ? "COMMIT" : "ROLLBACK");
-    return result;
-  } catch (...) {
-    try {
-      session.exec("ROLLBACK");
-    } catch (...) {
-      // A broken connection: the server rolled back already.
-    }
-    throw;
-  }
-}
-
 } // namespace
 
 caf::expected<int64_t> postgres_store::join(const std::string& name,
@@ -180,16 +161,16 @@ caf::expected<std::vector<std::string>> postgres_store::owned_agents() {
   });
 }
 
-caf::expected<std::vector<node_row>> postgres_store::nodes() {
-  using result_t = caf::expected<std::vector<node_row>>;
+caf::expected<std::vector<node_status>> postgres_store::nodes() {
+  using result_t = caf::expected<std::vector<node_status>>;
   return impl_->guard("list nodes", [&]() -> result_t {
     auto res = impl_->session->exec(
       "SELECT n.name, n.host, n.port, n.epoch, n.lease_until > "
       "clock_timestamp(), (SELECT COUNT(*) FROM agents a WHERE a.owner = "
       "n.name) FROM nodes n ORDER BY n.name");
-    std::vector<node_row> out;
+    std::vector<node_status> out;
     for (const auto& row : res) {
-      node_row n;
+      node_status n;
       n.name = row[0].as<std::string>();
       n.host = row[1].as<std::string>();
       n.port = static_cast<uint16_t>(row[2].as<int>());

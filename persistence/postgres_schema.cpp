@@ -207,19 +207,7 @@ int64_t postgres_latest_schema_version() {
 caf::error postgres_migrate(pqxx::transaction_base& session) {
   // One transaction for every step: DDL is transactional in PostgreSQL, so
   // a failed migration leaves the database as it was.
-  session.exec("BEGIN");
-  try {
-    auto err = migrate_locked(session);
-    session.exec(err ? "ROLLBACK" : "COMMIT");
-    return err;
-  } catch (...) {
-    try {
-      session.exec("ROLLBACK");
-    } catch (...) {
-      // A broken connection: the server rolled back already.
-    }
-    throw;
-  }
+  return in_transaction(session, [&] { return migrate_locked(session); });
 }
 
 } // namespace sb

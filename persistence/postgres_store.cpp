@@ -456,13 +456,7 @@ postgres_store::exclusion_seeds(millis since, millis now) {
       }
       for (const auto& r : impl_->run(pg::future_resets, format_iso(now)))
         seeds[column_text(r[0])].reset_at = column_time(r[1]);
-      std::vector<exclusion_seed> result;
-      result.reserve(seeds.size());
-      for (auto& [name, seed] : seeds) {
-        seed.subscription = name;
-        result.push_back(std::move(seed));
-      }
-      return result;
+      return seed_list(std::move(seeds));
     });
 }
 

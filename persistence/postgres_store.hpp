@@ -177,7 +177,7 @@ public:
   caf::expected<std::vector<std::string>> take_over() override;
   caf::expected<node_address> owner_of(const std::string& agent) override;
   caf::expected<std::vector<std::string>> owned_agents() override;
-  caf::expected<std::vector<node_row>> nodes() override;
+  caf::expected<std::vector<node_status>> nodes() override;
   caf::expected<std::unique_ptr<change_listener>> listen() override;
 
 private:

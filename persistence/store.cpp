@@ -202,6 +202,17 @@ caf::error not_shared() {
 
 } // namespace
 
+std::vector<exclusion_seed>
+seed_list(std::map<std::string, exclusion_seed> seeds) {
+  std::vector<exclusion_seed> result;
+  result.reserve(seeds.size());
+  for (auto& [name, seed] : seeds) {
+    seed.subscription = name;
+    result.push_back(std::move(seed));
+  }
+  return result;
+}
+
 caf::expected<int64_t> store::join(const std::string&, millis) {
   return not_shared();
 }
@@ -234,7 +245,7 @@ caf::expected<std::vector<std::string>> store::owned_agents() {
   return not_shared();
 }
 
-caf::expected<std::vector<node_row>> store::nodes() {
+caf::expected<std::vector<node_status>> store::nodes() {
   return not_shared();
 }
 
@@ -666,13 +677,7 @@ sqlite_store::exclusion_seeds(millis since, millis now) {
           seeds[resets->getColumn(0).getString()].reset_at
             = column_time(resets->getColumn(1));
       }
-      std::vector<exclusion_seed> result;
-      result.reserve(seeds.size());
-      for (auto& [name, seed] : seeds) {
-        seed.subscription = name;
-        result.push_back(std::move(seed));
-      }
-      return result;
+      return seed_list(std::move(seeds));
     });
 }
 

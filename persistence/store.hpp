@@ -9,12 +9,14 @@
 // ec::store_failure.
 
 #include "messages/records.hpp"
+#include "messages/status.hpp"
 #include "messages/types.hpp"
 
 #include <caf/error.hpp>
 #include <caf/expected.hpp>
 
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -50,17 +52,10 @@ struct node_address {
   uint16_t port = 0;
 };
 
-/// One daemon of a shared database (store::nodes).
-struct node_row {
-  std::string name;
-  std::string host;
-  uint16_t port = 0;
-  int64_t epoch = 0;
-  /// Whether its lease runs (on the database server's clock).
-  bool live = false;
-  /// Agents it owns.
-  uint64_t agents = 0;
-};
+/// For the backends: exclusion seeds gathered by subscription name, as a
+/// list with each one's name filled in.
+std::vector<exclusion_seed>
+seed_list(std::map<std::string, exclusion_seed> seeds);
 
 class store {
 public:
@@ -267,7 +262,7 @@ public:
   virtual caf::expected<std::vector<std::string>> owned_agents();
 
   /// Every node, by name.
-  virtual caf::expected<std::vector<node_row>> nodes();
+  virtual caf::expected<std::vector<node_status>> nodes();
 
   /// Several nodes: a connection of its own that hears the other nodes'
   /// commits to the shared pool (the store's commit() announces them).

@@ -9,9 +9,10 @@
 // so a bad write fails alone; no write is acknowledged before its transaction
 // committed, and a failed COMMIT fails every write of the batch. (No message to
 // itself: a self-sent message still queued at exit would keep a detached actor
-// alive and hang the shutdown.) When a commit leaves the mailbox empty, the
-// store is idle: then a WAL past wal_truncate_bytes is checkpointed and
-// truncated, so the WAL stays short however long the daemon runs.
+// alive and hang the shutdown.) When a commit, or a `status` request, leaves
+// the mailbox empty, the store is idle: then a WAL past wal_truncate_bytes is
+// checkpointed and truncated, so the WAL stays short however long the daemon
+// runs.
 
 #include "messages/actors.hpp"
 #include "persistence/store.hpp"
