@@ -40,6 +40,9 @@ caf::error unknown_agent(const std::string& name) {
 }
 
 constexpr auto owner_timeout = std::chrono::seconds(5);
+/// A read or a backup chunk of the STORE's (it may be busy with a large
+/// group commit, never for this long).
+constexpr auto store_timeout = std::chrono::seconds(60);
 constexpr auto forward_timeout = std::chrono::seconds(60);
 /// A node's part of `agent list`: a list, no container work to wait for.
 constexpr auto list_timeout = std::chrono::seconds(5);
@@ -268,28 +271,30 @@ caf::result<T> read_store(self_ptr self, const query& q, Ts... xs) {
   if (auto err = validate_query(q))
     return err;
   auto rp = self->make_response_promise<T>();
-  self->request(self->state.deps.store, caf::infinite, std::move(xs)..., q)
+  self->request(self->state.deps.store, store_timeout, std::move(xs)..., q)
     .then([rp](T& result) mutable { rp.deliver(std::move(result)); },
           [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
   return rp;
 }
 
-/// An online backup: the STORE writes the copy and the front door answers,
-/// as for reads (the detached store never replies to a remote client).
-caf::result<std::string> backup(self_ptr self, std::string& target) {
-  bool control = std::any_of(target.begin(), target.end(), [](char c) {
-    return static_cast<unsigned char>(c) < 0x20 || c == 0x7f;
-  });
-  if (target.empty() || target[0] != '/' || target.size() > 4096 || control
-      || !valid_utf8(target))
-    return make_error(ec::invalid_argument,
-                      "the backup file must be an absolute path of at most "
-                      "4096 bytes of UTF-8 without control characters");
-  auto rp = self->make_response_promise<std::string>();
+/// An online backup: the STORE copies the database into a private file of
+/// the daemon's, and the client reads it chunk by chunk (the daemon never
+/// writes a path a client names).
+caf::result<backup_info> start_backup(self_ptr self) {
+  auto rp = self->make_response_promise<backup_info>();
+  self->request(self->state.deps.store, store_timeout, backup_atom::value)
+    .then([rp](backup_info& x) mutable { rp.deliver(std::move(x)); },
+          [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
+  return rp;
+}
+
+caf::result<backup_chunk> read_backup(self_ptr self, std::string& id,
+                                      uint64_t offset) {
+  auto rp = self->make_response_promise<backup_chunk>();
   self
-    ->request(self->state.deps.store, caf::infinite, backup_atom::value,
-              std::move(target))
-    .then([rp](std::string& path) mutable { rp.deliver(std::move(path)); },
+    ->request(self->state.deps.store, store_timeout, backup_atom::value,
+              std::move(id), offset)
+    .then([rp](backup_chunk& x) mutable { rp.deliver(std::move(x)); },
           [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
   return rp;
 }
@@ -561,20 +566,21 @@ front_door(front_door_actor::stateful_pointer<front_door_state> self,
       return set_setting(self, key, value);
     },
     [=](events_atom, query& q) {
-      return read_store<std::vector<event_info>>(self, q, events_atom::value);
+      return read_store<event_page>(self, q, events_atom::value);
     },
     [=](history_atom, query& q) {
-      return read_store<std::vector<history_info>>(self, q,
-                                                   history_atom::value);
+      return read_store<history_page>(self, q, history_atom::value);
     },
     [=](notes_atom, query& q) {
-      return read_store<std::vector<notification_info>>(self, q,
-                                                        notes_atom::value);
+      return read_store<notification_page>(self, q, notes_atom::value);
     },
     [=, &d](watch_atom, watcher_actor& w) {
       return self->delegate(d.admin, watch_atom::value, std::move(w));
     },
-    [=](backup_atom, std::string& target) { return backup(self, target); },
+    [=](backup_atom) { return start_backup(self); },
+    [=](backup_atom, std::string& id, uint64_t offset) {
+      return read_backup(self, id, offset);
+    },
   };
 }
 

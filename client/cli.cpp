@@ -1,5 +1,6 @@
 #include "client/cli.hpp"
 
+#include "client/backup_file.hpp"
 #include "client/connect.hpp"
 #include "client/format.hpp"
 #include "messages/error.hpp"
@@ -65,6 +66,7 @@ struct options {
   std::string agent_filter;
   std::string subscription_filter;
   uint32_t limit = 50;
+  bool force = false;
 };
 
 /// A failure to report: message, exit status and, for --json, a code
@@ -617,10 +619,27 @@ query make_query(const options& o) {
   return q;
 }
 
+/// Reads page after page (each answer of the daemon is one page of at most
+/// max_page_items) until the query's limit or the end.
+template<class T, class Atom>
+std::vector<T> read_pages(session& s, Atom atom, query q) {
+  std::vector<T> all;
+  auto want = q.limit;
+  for (;;) {
+    q.limit = std::min<uint32_t>(want - static_cast<uint32_t>(all.size()),
+                                 max_page_items);
+    auto p = s.call<page<T>>(atom, q);
+    std::move(p.items.begin(), p.items.end(), std::back_inserter(all));
+    if (p.next == 0 || all.size() >= want)
+      return all;
+    q.before = p.next;
+  }
+}
+
 void cmd_events(const options& o) {
   auto q = make_query(o);
   session s{o};
-  auto xs = s.call<std::vector<event_info>>(events_atom::value, q);
+  auto xs = read_pages<event_info>(s, events_atom::value, q);
   std::vector<std::vector<std::string>> rows{
     {"AT", "AGENT", "SUBSCRIPTION", "KIND", "STATUS", "MESSAGE"}};
   for (auto& x : xs)
@@ -634,7 +653,7 @@ void cmd_events(const options& o) {
 void cmd_history(const options& o) {
   auto q = make_query(o);
   session s{o};
-  auto xs = s.call<std::vector<history_info>>(history_atom::value, q);
+  auto xs = read_pages<history_info>(s, history_atom::value, q);
   std::vector<std::vector<std::string>> rows{
     {"AT", "AGENT", "FROM", "TO", "GENERATION", "TRIGGER", "KIND", "APPLY"}};
   for (auto& x : xs)
@@ -648,7 +667,7 @@ void cmd_history(const options& o) {
 void cmd_notifications(const options& o) {
   auto q = make_query(o);
   session s{o};
-  auto xs = s.call<std::vector<notification_info>>(notes_atom::value, q);
+  auto xs = read_pages<notification_info>(s, notes_atom::value, q);
   std::vector<std::vector<std::string>> rows{
     {"ID", "CREATED_AT", "AGENT", "PRIORITY", "STATUS", "TITLE"}};
   for (auto& x : xs)
@@ -658,19 +677,38 @@ void cmd_notifications(const options& o) {
 }
 
 void cmd_backup(const options& o) {
-  // The daemon writes the file: a relative name would be relative to its
-  // folder, not to the caller's.
-  std::error_code ec;
-  auto target = std::filesystem::absolute(o.name, ec).lexically_normal();
-  if (ec || o.name.empty())
-    fail("cannot resolve the backup file '" + o.name + "'", 2);
+  if (o.name.empty())
+    fail("the backup needs a file name", 2);
+  // Checked before the daemon makes the copy: an existing file (or a
+  // symlink) is refused without --force, a folder that is not there too.
+  auto out = backup_file::open(o.name, o.force);
+  if (!out)
+    fail(render(out.error()), 2);
   session s{o};
-  auto written = s.call<std::string>(backup_atom::value, target.string());
-  print(o, {{"backup", written}, {"key_file_included", false}},
-        "backup written to " + written
-          + " (mode 0600)\nthe key file is not in the backup: keep a copy of "
-            "the daemon's key file (switchboard.key-file) with it; without "
-            "it the tokens in the backup cannot be read\n");
+  auto info = s.call<backup_info>(backup_atom::value);
+  uint64_t offset = 0;
+  for (;;) {
+    auto chunk = s.call<backup_chunk>(backup_atom::value, info.id, offset);
+    if (auto err = out->write(chunk.bytes); !err.empty())
+      fail(err);
+    offset += chunk.bytes.size();
+    if (chunk.last)
+      break;
+    if (chunk.bytes.empty())
+      fail("the daemon's backup ended early");
+  }
+  if (offset != info.size)
+    fail("the backup is " + std::to_string(offset) + " bytes, the daemon said "
+         + std::to_string(info.size));
+  auto written = out->commit();
+  if (!written)
+    fail(render(written.error()));
+  print(o,
+        {{"backup", *written}, {"bytes", offset}, {"key_file_included", false}},
+        "backup written to " + *written + " (" + std::to_string(offset)
+          + " bytes, mode 0600)\nthe key file is not in the backup: keep a "
+            "copy of the daemon's key file (switchboard.key-file) with it; "
+            "without it the tokens in the backup cannot be read\n");
 }
 
 void cmd_watch(const options& o) {
@@ -866,8 +904,13 @@ int run_cli(int argc, char** argv) {
      [&] { cmd_watch(o); });
   auto backup = app.add_subcommand(
     "backup", "write an online copy of the database to a new file");
-  backup->add_option("file", o.name, "the new file (never overwritten)")
+  backup
+    ->add_option("file", o.name,
+                 "the new file, written by this command (mode 0600)")
     ->required();
+  backup->add_flag("--force", o.force,
+                   "replace the file if it exists (a symlink there is "
+                   "replaced, never followed)");
   on(backup, [&] { cmd_backup(o); });
   try {
     app.parse(argc, argv);

@@ -298,7 +298,14 @@ struct http_front::impl {
     auto q = query_from_params(params, with_subscription);
     if (!q)
       return send_error(res, q.error());
-    answer<std::vector<T>>(res, caf::duration{read_wait}, atom, *q);
+    // One page per request: the items as an array, the cursor of the next
+    // page (if any) in a header.
+    auto p = ask<page<T>>(caf::duration{read_wait}, atom, *q);
+    if (!p)
+      return send_error(res, p.error());
+    if (p->next != 0)
+      res.set_header("X-Switchboard-Next", std::to_string(p->next));
+    send_json(res, 200, to_json(p->items));
   }
 
   /// Asks the engine for its version: does it answer?

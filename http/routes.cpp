@@ -269,6 +269,14 @@ query_from_params(const std::multimap<std::string, std::string>& params,
         return bad("limit must be from 1 to "
                    + std::to_string(max_query_limit));
       q.limit = static_cast<uint32_t>(n);
+    } else if (key == "before") {
+      bool digits
+        = !value.empty() && value.size() <= 18
+          && value.find_first_not_of("0123456789") == std::string::npos;
+      if (!digits)
+        return bad("before must be an id (the X-Switchboard-Next header of "
+                   "the previous page)");
+      q.before = std::stoll(value);
     } else {
       return bad("unknown query parameter '" + sanitize_utf8(key, 64) + "'");
     }
@@ -291,6 +299,8 @@ int status_of(const caf::error& err) {
     case ec::duplicate_agent:
     case ec::conflict:
       return 409;
+    case ec::forbidden:
+      return 403;
     case ec::unavailable:
     case ec::shutting_down:
     case ec::docker_unreachable:

@@ -37,8 +37,9 @@ caf::expected<failure_report> report_from_json(std::string_view body);
 /// "subscription", "token_sha256", "generation", "source"}.
 caf::expected<observation> observation_from_json(std::string_view body);
 
-/// The filters of /v1/events, /v1/history (agent, subscription, limit) and
-/// /v1/notifications (agent, limit): an unknown or repeated parameter is an
+/// The filters of /v1/events, /v1/history (agent, subscription, limit,
+/// before) and /v1/notifications (agent, limit, before): an unknown or
+/// repeated parameter is an
 /// error.
 caf::expected<query>
 query_from_params(const std::multimap<std::string, std::string>& params,

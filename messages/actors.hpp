@@ -57,14 +57,18 @@ using front_door_actor = caf::typed_actor<
   replies<lifecycle_atom, std::string, container_op>::with<apply_outcome>,
   replies<settings_atom>::with<settings_map>,
   replies<setting_atom, std::string, std::string>::with<settings_map>,
-  replies<events_atom, query>::with<std::vector<event_info>>,
-  replies<history_atom, query>::with<std::vector<history_info>>,
-  replies<notes_atom, query>::with<std::vector<notification_info>>,
-  /// Subscribes a watcher to the live stream of decisions.
+  /// Reads of history, one page each (messages/types.hpp: query, page).
+  replies<events_atom, query>::with<event_page>,
+  replies<history_atom, query>::with<history_page>,
+  replies<notes_atom, query>::with<notification_page>,
+  /// Subscribes a watcher to the live stream of decisions. The watcher must
+  /// live on the requesting client's node.
   replies<watch_atom, watcher_actor>::with<ok_atom>,
-  /// An online copy of the database to a new file (absolute path); returns
-  /// the path written.
-  replies<backup_atom, std::string>::with<std::string>>;
+  /// An online copy of the database into a private file of the daemon's;
+  /// the client reads it with the next request and writes its file itself.
+  replies<backup_atom>::with<backup_info>,
+  /// A chunk of that copy: id, offset.
+  replies<backup_atom, std::string, uint64_t>::with<backup_chunk>>;
 
 /// The STORE actor: owns the SQLite connection. Writes are batched into one
 /// transaction per mailbox drain (group commit) and acknowledged only after
@@ -94,9 +98,9 @@ using store_actor = caf::typed_actor<
   replies<retention_atom, millis, uint32_t>::with<uint64_t>,
   // -- reads
   // -----------------------------------------------------------------
-  replies<events_atom, query>::with<std::vector<event_info>>,
-  replies<history_atom, query>::with<std::vector<history_info>>,
-  replies<notes_atom, query>::with<std::vector<notification_info>>,
+  replies<events_atom, query>::with<event_page>,
+  replies<history_atom, query>::with<history_page>,
+  replies<notes_atom, query>::with<notification_page>,
   replies<counts_atom, millis>::with<std::vector<failure_count>>,
   /// The outbox: pending notifications, oldest first, at most N.
   replies<pending_atom, uint32_t>::with<std::vector<notification_info>>,
@@ -104,8 +108,11 @@ using store_actor = caf::typed_actor<
   replies<failure_atom, millis, millis>::with<std::vector<exclusion_seed>>,
   /// The subscription an agent was on at a generation ("" = none).
   replies<generation_atom, std::string, uint64_t>::with<std::string>,
-  /// An online copy of the database to a new file; returns its path.
-  replies<backup_atom, std::string>::with<std::string>>;
+  /// An online copy of the database into a private file (deleted once
+  /// read to its end, or after it was left unread for a minute).
+  replies<backup_atom>::with<backup_info>,
+  /// A chunk of that copy: id, offset.
+  replies<backup_atom, std::string, uint64_t>::with<backup_chunk>>;
 
 /// The SUBSCRIPTION POOL: subscriptions, who is on which, exclusions.
 /// Selection and the count update happen in one step here.

@@ -41,6 +41,9 @@ enum class ec : uint8_t {
   timeout,
   /// No such container (HTTP 404 from the engine).
   not_found,
+  /// The client's credential does not allow this request (a `report`
+  /// credential asking to change something).
+  forbidden,
 };
 
 /// Returns the enumerator's name, e.g. "unknown_agent".

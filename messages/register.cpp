@@ -21,7 +21,7 @@ const char* version() {
 }
 
 const char* protocol_version() {
-  return "switchboard-protocol-7";
+  return "switchboard-protocol-8";
 }
 
 const char* to_string(ec code) {
@@ -54,6 +54,8 @@ const char* to_string(ec code) {
     return "timeout";
   case ec::not_found:
     return "not_found";
+  case ec::forbidden:
+    return "forbidden";
   }
   return "unknown_error";
 }
@@ -112,6 +114,11 @@ void add_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<event_info>("sb::event_info");
   cfg.add_message_type<history_info>("sb::history_info");
   cfg.add_message_type<notification_info>("sb::notification_info");
+  cfg.add_message_type<event_page>("sb::event_page");
+  cfg.add_message_type<history_page>("sb::history_page");
+  cfg.add_message_type<notification_page>("sb::notification_page");
+  cfg.add_message_type<backup_info>("sb::backup_info");
+  cfg.add_message_type<backup_chunk>("sb::backup_chunk");
   cfg.add_message_type<settings_map>("sb::settings_map");
   cfg.add_message_type<std::map<std::string, uint32_t>>("sb::count_map");
   cfg.add_message_type<std::vector<std::string>>("sb::string_list");

@@ -51,6 +51,11 @@ struct store_status {
   std::string write_error;
   /// Notifications in the outbox not delivered yet.
   uint64_t notifications_pending = 0;
+  /// This node's agents whose generation is ahead of the one applied to
+  /// their container, and those with a container (as the database has
+  /// them: /readyz and /metrics ask no AGENT).
+  uint64_t agents_behind = 0;
+  uint64_t containers = 0;
 };
 
 template<class Inspector>
@@ -58,7 +63,7 @@ typename Inspector::result_type inspect(Inspector& f, store_status& x) {
   return f(caf::meta::type_name("sb::store_status"), x.path, x.commits,
            x.writes, x.failed_commits, x.failed_writes, x.largest_batch,
            x.isolated_batches, x.pending, x.writable, x.write_error,
-           x.notifications_pending);
+           x.notifications_pending, x.agents_behind, x.containers);
 }
 
 bool operator==(const store_status& x, const store_status& y);
@@ -137,6 +142,17 @@ struct intake_status {
   uint64_t tls_failures = 0;
   /// Answer bytes waiting for clients now.
   uint64_t buffered = 0;
+  /// Refused: no credential, or a wrong one.
+  uint64_t refused_auth = 0;
+  /// Closed: a frame addressed to anything but the front door, or of a kind
+  /// a client never sends (a second handshake, a forged response, ...).
+  uint64_t closed_forbidden = 0;
+  /// Closed: the credential and first frame, or a message once started,
+  /// did not arrive in time.
+  uint64_t closed_timeout = 0;
+  /// Closed to make room: a connection that had not authenticated yet, when
+  /// every slot was taken.
+  uint64_t evicted = 0;
 };
 
 template<class Inspector>
@@ -144,7 +160,8 @@ typename Inspector::result_type inspect(Inspector& f, intake_status& x) {
   return f(caf::meta::type_name("sb::intake_status"), x.open_connections,
            x.max_connections, x.accepted, x.refused, x.closed_oversize,
            x.closed_bad_header, x.closed_slow_reader, x.tls_failures,
-           x.buffered);
+           x.buffered, x.refused_auth, x.closed_forbidden, x.closed_timeout,
+           x.evicted);
 }
 
 bool operator==(const intake_status& x, const intake_status& y);

@@ -112,8 +112,16 @@ bool operator==(const agent_info& x, const agent_info& y) {
 }
 
 bool operator==(const query& x, const query& y) {
-  return std::tie(x.agent, x.subscription, x.limit)
-         == std::tie(y.agent, y.subscription, y.limit);
+  return std::tie(x.agent, x.subscription, x.limit, x.before)
+         == std::tie(y.agent, y.subscription, y.limit, y.before);
+}
+
+bool operator==(const backup_info& x, const backup_info& y) {
+  return x.id == y.id && x.size == y.size;
+}
+
+bool operator==(const backup_chunk& x, const backup_chunk& y) {
+  return x.bytes == y.bytes && x.last == y.last;
 }
 
 bool operator==(const event_info& x, const event_info& y) {
@@ -145,11 +153,12 @@ bool operator==(const component_health& x, const component_health& y) {
 bool operator==(const store_status& x, const store_status& y) {
   return std::tie(x.path, x.commits, x.writes, x.failed_commits,
                   x.failed_writes, x.largest_batch, x.isolated_batches,
-                  x.pending, x.writable, x.write_error, x.notifications_pending)
+                  x.pending, x.writable, x.write_error, x.notifications_pending,
+                  x.agents_behind, x.containers)
          == std::tie(y.path, y.commits, y.writes, y.failed_commits,
                      y.failed_writes, y.largest_batch, y.isolated_batches,
                      y.pending, y.writable, y.write_error,
-                     y.notifications_pending);
+                     y.notifications_pending, y.agents_behind, y.containers);
 }
 
 bool operator==(const pool_status& x, const pool_status& y) {
@@ -174,10 +183,13 @@ bool operator==(const admin_status& x, const admin_status& y) {
 bool operator==(const intake_status& x, const intake_status& y) {
   return std::tie(x.open_connections, x.max_connections, x.accepted, x.refused,
                   x.closed_oversize, x.closed_bad_header, x.closed_slow_reader,
-                  x.tls_failures, x.buffered)
+                  x.tls_failures, x.buffered, x.refused_auth,
+                  x.closed_forbidden, x.closed_timeout, x.evicted)
          == std::tie(y.open_connections, y.max_connections, y.accepted,
                      y.refused, y.closed_oversize, y.closed_bad_header,
-                     y.closed_slow_reader, y.tls_failures, y.buffered);
+                     y.closed_slow_reader, y.tls_failures, y.buffered,
+                     y.refused_auth, y.closed_forbidden, y.closed_timeout,
+                     y.evicted);
 }
 
 bool operator==(const node_status& x, const node_status& y) {

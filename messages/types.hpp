@@ -330,16 +330,47 @@ bool operator==(const agent_info& x, const agent_info& y);
 // -- history
 // ----------------------------------------------------------------------
 
-/// Filter for `events`, `history` and `notifications` (empty = any).
+/// Filter for `events`, `history` and `notifications` (empty = any), newest
+/// first. One answer is one page: at most `limit` items (at most
+/// max_page_items) and about max_page_bytes; `before` is the cursor a page
+/// hands out (only items with a smaller id; 0 = from the newest).
 struct query {
   std::string agent;
   std::string subscription;
   uint32_t limit = 50;
+  int64_t before = 0;
 };
 
 template<class Inspector>
 typename Inspector::result_type inspect(Inspector& f, query& x) {
-  return f(caf::meta::type_name("sb::query"), x.agent, x.subscription, x.limit);
+  return f(caf::meta::type_name("sb::query"), x.agent, x.subscription, x.limit,
+           x.before);
+}
+
+/// The most items one page holds, whatever `limit` asks for.
+constexpr uint32_t max_page_items = 1000;
+
+/// A page stops growing once its items' text passes this many bytes, so no
+/// single answer (and nothing a client that never reads makes the daemon
+/// hold per request) is larger than about this.
+constexpr size_t max_page_bytes = 256 * 1024;
+
+/// One page of a read: `next` is the cursor for the following page (the
+/// query's `before`), 0 when there is nothing more.
+template<class T>
+struct page {
+  std::vector<T> items;
+  int64_t next = 0;
+};
+
+template<class Inspector, class T>
+typename Inspector::result_type inspect(Inspector& f, page<T>& x) {
+  return f(caf::meta::type_name("sb::page"), x.items, x.next);
+}
+
+template<class T>
+bool operator==(const page<T>& x, const page<T>& y) {
+  return x.items == y.items && x.next == y.next;
 }
 
 bool operator==(const query& x, const query& y);
@@ -413,5 +444,44 @@ bool operator==(const notification_info& x, const notification_info& y);
 
 /// Runtime settings as the CLI sees them: key -> value.
 using settings_map = std::map<std::string, std::string>;
+
+using event_page = page<event_info>;
+using history_page = page<history_info>;
+using notification_page = page<notification_info>;
+
+// -- backup
+// -----------------------------------------------------------------------
+
+/// An online copy of the database, made by the daemon into a private file
+/// and read by the client chunk by chunk (the daemon never writes a path a
+/// client names).
+struct backup_info {
+  /// Names the copy in backup_chunk requests; random, unguessable.
+  std::string id;
+  uint64_t size = 0;
+};
+
+template<class Inspector>
+typename Inspector::result_type inspect(Inspector& f, backup_info& x) {
+  return f(caf::meta::type_name("sb::backup_info"), x.id, x.size);
+}
+
+bool operator==(const backup_info& x, const backup_info& y);
+
+/// At most this many bytes per chunk.
+constexpr uint64_t max_backup_chunk = 256 * 1024;
+
+struct backup_chunk {
+  std::string bytes;
+  /// The copy ends with this chunk (the daemon deletes its file).
+  bool last = false;
+};
+
+template<class Inspector>
+typename Inspector::result_type inspect(Inspector& f, backup_chunk& x) {
+  return f(caf::meta::type_name("sb::backup_chunk"), x.bytes, x.last);
+}
+
+bool operator==(const backup_chunk& x, const backup_chunk& y);
 
 } // namespace sb

@@ -176,6 +176,9 @@ caf::error validate_query(const query& q) {
     return make_error(ec::invalid_argument,
                       "limit must be from 1 to "
                         + std::to_string(max_query_limit));
+  if (q.before < 0)
+    return make_error(ec::invalid_argument,
+                      "before must be an id (0 = from the newest)");
   return caf::none;
 }
 

@@ -165,6 +165,71 @@ void flush(self_ptr self) {
   maybe_checkpoint(self);
 }
 
+/// One page of a read: `fetch(q)` returns up to q.limit items newest
+/// first (ids below q.before); the page holds at most max_page_items and
+/// about max_page_bytes, and names the cursor of the next one.
+template<class T, class Fetch>
+caf::result<page<T>> read_page(self_ptr self, query q, Fetch fetch,
+                               size_t (*weight)(const T&)) {
+  flush(self);
+  auto want = std::min(q.limit, max_page_items);
+  q.limit = want + 1; // one more: is there a next page?
+  auto rows = fetch(*self->state.db, q);
+  if (!rows)
+    return std::move(rows.error());
+  page<T> result;
+  size_t bytes = 0;
+  for (auto& row : *rows) {
+    if (result.items.size() == want || bytes >= max_page_bytes) {
+      result.next = result.items.back().id;
+      break;
+    }
+    bytes += weight(row);
+    result.items.push_back(std::move(row));
+  }
+  return result;
+}
+
+size_t weight_of(const event_info& x) {
+  return 64 + x.agent.size() + x.subscription.size() + x.reason.size()
+         + x.message.size() + x.source.size() + x.execution_id.size();
+}
+
+size_t weight_of(const history_info& x) {
+  return 96 + x.agent.size() + (x.from ? x.from->size() : 0)
+         + (x.to ? x.to->size() : 0) + x.apply.detail.size();
+}
+
+size_t weight_of(const notification_info& x) {
+  return 64 + x.agent.size() + x.kind.size() + x.title.size() + x.message.size()
+         + x.priority.size() + x.status.size();
+}
+
+backup_spool& spool(self_ptr self) {
+  auto& st = self->state;
+  if (!st.backups) {
+    auto path = st.db->path();
+    bool file = !path.empty() && path != ":memory:" && !st.db->shared();
+    st.backups = std::make_unique<backup_spool>(file ? path + ".backup" : "");
+  }
+  return *st.backups;
+}
+
+caf::result<backup_info> start_backup(self_ptr self) {
+  flush(self);
+  auto& db = *self->state.db;
+  if (db.shared()) // PostgreSQL: the store says how instead
+    if (auto err = db.backup({}))
+      return err;
+  auto made
+    = spool(self).create(self->state.now(), [&](const std::string& path) {
+        return db.backup(path);
+      });
+  if (!made)
+    return std::move(made.error());
+  return std::move(*made);
+}
+
 } // namespace
 
 store_actor::behavior_type
@@ -175,6 +240,13 @@ store_actor_impl(store_actor::stateful_pointer<store_state> self,
   self->state.db = std::move(db_ptr);
   self->state.now = std::move(now);
   self->state.on_commit = std::move(on_commit);
+  // Stopped (the ROOT's ordered shutdown): what the batch holds still
+  // commits and every writer gets its answer; copies being read go.
+  self->set_exit_handler([=](caf::exit_msg& msg) {
+    flush(self);
+    self->state.backups.reset();
+    self->quit(msg.reason);
+  });
   return {
     [=](status_atom) {
       flush(self);
@@ -266,19 +338,20 @@ store_actor_impl(store_actor::stateful_pointer<store_state> self,
     },
     // -- reads: first commit what is queued, so a read sees every write that
     // was sent before it (and no write is left waiting for a drain) --------
-    [=](events_atom, const query& q) -> caf::result<std::vector<event_info>> {
-      flush(self);
-      return self->state.db->events(q);
+    [=](events_atom, const query& q) {
+      return read_page<event_info>(
+        self, q, [](store& db, const query& x) { return db.events(x); },
+        weight_of);
     },
-    [=](history_atom,
-        const query& q) -> caf::result<std::vector<history_info>> {
-      flush(self);
-      return self->state.db->history(q);
+    [=](history_atom, const query& q) {
+      return read_page<history_info>(
+        self, q, [](store& db, const query& x) { return db.history(x); },
+        weight_of);
     },
-    [=](notes_atom,
-        const query& q) -> caf::result<std::vector<notification_info>> {
-      flush(self);
-      return self->state.db->notifications(q);
+    [=](notes_atom, const query& q) {
+      return read_page<notification_info>(
+        self, q, [](store& db, const query& x) { return db.notifications(x); },
+        weight_of);
     },
     [=](pending_atom,
         uint32_t limit) -> caf::result<std::vector<notification_info>> {
@@ -294,11 +367,13 @@ store_actor_impl(store_actor::stateful_pointer<store_state> self,
       flush(self);
       return self->state.db->exclusion_seeds(since, now);
     },
-    [=](backup_atom, const std::string& target) -> caf::result<std::string> {
-      flush(self);
-      if (auto err = self->state.db->backup(target))
-        return err;
-      return target;
+    [=](backup_atom) { return start_backup(self); },
+    [=](backup_atom, const std::string& id,
+        uint64_t offset) -> caf::result<backup_chunk> {
+      auto chunk = spool(self).read(id, offset, self->state.now());
+      if (!chunk)
+        return std::move(chunk.error());
+      return std::move(*chunk);
     },
     [=](generation_atom, const std::string& agent,
         uint64_t generation) -> caf::result<std::string> {

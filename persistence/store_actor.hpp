@@ -15,6 +15,7 @@
 // runs.
 
 #include "messages/actors.hpp"
+#include "persistence/backup_spool.hpp"
 #include "persistence/store.hpp"
 
 #include <caf/stateful_actor.hpp>
@@ -62,6 +63,9 @@ struct store_state {
 
   /// The counters `status` reports (path and pending filled in on request).
   store_status stats;
+
+  /// Online copies being read by clients (created on the first backup).
+  std::unique_ptr<backup_spool> backups;
 
   static inline const char* name = "store";
 };

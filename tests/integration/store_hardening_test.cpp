@@ -187,9 +187,10 @@ TEST_F(store_hardening, backup_while_reports_are_written) {
   ASSERT_TRUE(events);
   EXPECT_GE(events->size(), static_cast<size_t>(before));
   EXPECT_LE(events->size(), static_cast<size_t>(answered.load()));
-  // Never over an existing file; --json says the key is not in it.
+  // Never over an existing file (refused before the daemon is asked);
+  // --json says the key is not in it.
   auto again = cli({"backup", copy});
-  EXPECT_EQ(again.rc, 1);
+  EXPECT_EQ(again.rc, 2);
   ASSERT_EQ(error_lines(again.err).size(), 1u) << again.err;
   EXPECT_NE(again.err.find("exists already"), std::string::npos) << again.err;
   auto j = ok({"backup", dir.file("second.db")});

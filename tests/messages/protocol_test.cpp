@@ -41,6 +41,11 @@ using echo_actor = caf::typed_actor<
   replies<settings_map>::with<settings_map>,
   replies<std::vector<std::string>>::with<std::vector<std::string>>,
   replies<std::vector<agent_info>>::with<std::vector<agent_info>>,
+  replies<event_page>::with<event_page>,
+  replies<history_page>::with<history_page>,
+  replies<notification_page>::with<notification_page>,
+  replies<backup_info>::with<backup_info>,
+  replies<backup_chunk>::with<backup_chunk>,
   replies<ping_atom, std::string>::with<std::string>>;
 
 echo_actor::behavior_type echo(echo_actor::pointer) {
@@ -63,6 +68,11 @@ echo_actor::behavior_type echo(echo_actor::pointer) {
     [](settings_map& x) { return x; },
     [](std::vector<std::string>& x) { return x; },
     [](std::vector<agent_info>& x) { return x; },
+    [](event_page& x) { return x; },
+    [](history_page& x) { return x; },
+    [](notification_page& x) { return x; },
+    [](backup_info& x) { return x; },
+    [](backup_chunk& x) { return x; },
     [](ping_atom, std::string& name) -> caf::result<std::string> {
       return make_error(ec::unknown_agent, "unknown agent '" + name + "'");
     },
@@ -218,7 +228,9 @@ TEST_F(protocol_test, every_message_type_round_trips) {
   st.components = {{"store", health::running, {}},
                    {"subscription-pool", health::unresponsive, "timeout"}};
   st.admin = admin_status{1, 2, 3};
-  st.store = store_status{"/x.db", 1, 2, 3, 4, 5, 6, 7, false, "locked", 8};
+  st.store
+    = store_status{"/x.db", 1, 2, 3, 4, 5, 6, 7, false, "locked", 8, 9, 10};
+  st.intake = intake_status{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13};
   st.pool = pool_status{1, 2, 3, 4};
   supervisor_status sup;
   sup.containers = 1;
@@ -232,7 +244,7 @@ TEST_F(protocol_test, every_message_type_round_trips) {
   sup.docker_socket = "/run/docker.sock";
   st.supervisor = sup;
   expect_round_trip(st);
-  expect_round_trip(query{"a1", "sub-a", 10});
+  expect_round_trip(query{"a1", "sub-a", 10, 77});
   event_info ev;
   ev.id = 1;
   ev.agent = "a1";
@@ -246,6 +258,7 @@ TEST_F(protocol_test, every_message_type_round_trips) {
   ev.reset_at = 1'800'000'000'001;
   ev.at = 1'800'000'000'000;
   expect_round_trip(ev);
+  expect_round_trip(event_page{{ev, ev}, 41});
   history_info h;
   h.id = 2;
   h.agent = "a1";
@@ -258,9 +271,13 @@ TEST_F(protocol_test, every_message_type_round_trips) {
   h.apply = apply_outcome{apply_result::restarted, {}};
   h.at = 1'800'000'000'000;
   expect_round_trip(h);
+  expect_round_trip(history_page{{h}, 2});
   notification_info n{3,         "a1",   "switch",  "title",
                       "message", "high", "pending", 1'800'000'000'000};
   expect_round_trip(n);
+  expect_round_trip(notification_page{{n}, 3});
+  expect_round_trip(backup_info{"0123456789abcdef0123456789abcdef", 4096});
+  expect_round_trip(backup_chunk{std::string("\0\1SQLite", 8), true});
   expect_round_trip(settings_map{{"auto-switch", "off"}});
   watch_event we;
   we.at = 1'800'000'000'000;
@@ -322,11 +339,12 @@ TEST(protocol_version, a_mismatched_client_is_refused_at_connect_time) {
         },
         [](settings_atom) { return settings_map{}; },
         [](setting_atom, std::string&, std::string&) { return settings_map{}; },
-        [](events_atom, query&) { return std::vector<event_info>{}; },
-        [](history_atom, query&) { return std::vector<history_info>{}; },
-        [](notes_atom, query&) { return std::vector<notification_info>{}; },
+        [](events_atom, query&) { return event_page{}; },
+        [](history_atom, query&) { return history_page{}; },
+        [](notes_atom, query&) { return notification_page{}; },
         [](watch_atom, watcher_actor&) { return ok_atom::value; },
-        [](backup_atom, std::string& x) { return x; },
+        [](backup_atom) { return backup_info{}; },
+        [](backup_atom, std::string&, uint64_t) { return backup_chunk{}; },
       };
     });
   auto port = server.middleman().publish(fd, 0, "127.0.0.1", true);

@@ -98,9 +98,18 @@ protected:
 
   size_t count_events() {
     size_t n = 0;
-    self->request(actor, 5s, events_atom::value, query{"", "", 10000})
-      .receive([&](std::vector<event_info>& xs) { n = xs.size(); },
-               [&](caf::error& err) { ADD_FAILURE() << render(err); });
+    query q{"", "", max_page_items};
+    for (bool more = true; more;) {
+      more = false;
+      self->request(actor, 5s, events_atom::value, q)
+        .receive(
+          [&](event_page& p) {
+            n += p.items.size();
+            q.before = p.next;
+            more = p.next != 0;
+          },
+          [&](caf::error& err) { ADD_FAILURE() << render(err); });
+    }
     return n;
   }
 

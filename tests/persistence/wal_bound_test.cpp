@@ -106,11 +106,11 @@ void drive(caf::actor_system& sys, store_actor actor, int id,
     if (round % 25 != 0)
       continue;
     self->request(actor, 30s, events_atom::value, query{"", "", 5})
-      .receive([](std::vector<event_info>&) {}, fail);
+      .receive([](event_page&) {}, fail);
     self->request(actor, 30s, generation_atom::value, "agent-0", uint64_t{1})
       .receive([](std::string&) {}, fail);
     self->request(actor, 30s, events_atom::value, query{"agent-7", "", 5})
-      .receive([](std::vector<event_info>&) {}, fail);
+      .receive([](event_page&) {}, fail);
     self->request(actor, 30s, pending_atom::value, uint32_t{5})
       .receive([](std::vector<notification_info>&) {}, fail);
   }

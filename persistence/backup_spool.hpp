@@ -1,0 +1,67 @@
+#pragma once
+
+// Where the STORE keeps the online copies a client is reading: a private
+// folder (mode 0700) of the daemon's, one file (mode 0600) per copy, named
+// by a random id. The client reads a copy chunk by chunk over its
+// authenticated connection and writes its own file; the daemon never opens a
+// path a client names. A copy is deleted once read to its end, when it was
+// left unread for `idle_ms`, and at exit; at most `max_copies` exist at once.
+
+#include "messages/time.hpp"
+#include "messages/types.hpp"
+
+#include <caf/expected.hpp>
+
+#include <functional>
+#include <map>
+#include <string>
+
+namespace sb {
+
+class backup_spool {
+public:
+  /// `folder` is created (0700) on first use; "" = a private folder under
+  /// the system's temporary directory (an in-memory database).
+  explicit backup_spool(std::string folder) : folder_(std::move(folder)) {}
+
+  ~backup_spool(); ///< Deletes every copy.
+
+  backup_spool(const backup_spool&) = delete;
+  backup_spool& operator=(const backup_spool&) = delete;
+
+  /// A new copy: `write(path)` writes it to a fresh path of the spool
+  /// (which does not exist yet). Expired copies go first.
+  caf::expected<backup_info>
+  create(millis now,
+         const std::function<caf::error(const std::string&)>& write);
+
+  /// Up to max_backup_chunk bytes of copy `id` from `offset`; the chunk
+  /// that reaches the end is `last` and deletes the copy.
+  caf::expected<backup_chunk> read(const std::string& id, uint64_t offset,
+                                   millis now);
+
+  /// Deletes copies left unread for idle_ms.
+  void expire(millis now);
+
+  /// Copies that exist now.
+  size_t size() const { return copies_.size(); }
+
+  millis idle_ms = 60'000;
+  size_t max_copies = 4;
+
+private:
+  struct copy {
+    std::string path;
+    uint64_t size = 0;
+    millis touched = 0;
+  };
+
+  caf::error prepare_folder();
+  void remove(std::map<std::string, copy>::iterator i);
+
+  std::string folder_;
+  bool ready_ = false;
+  std::map<std::string, copy> copies_;
+};
+
+} // namespace sb
