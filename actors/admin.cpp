@@ -7,6 +7,7 @@
 #include "messages/register.hpp"
 
 #include <caf/actor_cast.hpp>
+#include <caf/send.hpp>
 #include <caf/system_messages.hpp>
 
 #include <algorithm>
@@ -112,8 +113,12 @@ caf::result<status_info> status(self_ptr self) {
                       g.closed_oversize,
                       g.closed_bad_header,
                       g.closed_slow_reader,
-                      g.tls_failures + g.closed_handshake_timeout,
-                      g.buffered};
+                      g.tls_failures,
+                      g.buffered,
+                      g.refused_auth,
+                      g.closed_forbidden,
+                      g.closed_handshake_timeout + g.closed_message_timeout,
+                      g.evicted};
     info.components.push_back({"intake", health::running, {}});
   }
   if (auto c = st.ctx->cluster.get()) {
@@ -342,8 +347,10 @@ admin(admin_actor::stateful_pointer<admin_state> self, store_actor store,
     },
     [=](watch_atom, watcher_actor& w) { return add_watcher(self, w); },
     [=](watch_atom, const watch_event& ev) {
+      // Anonymous: a watcher is a client's actor, and a message from the
+      // ADMIN would put the ADMIN's handle on the wire.
       for (auto& w : self->state.watchers)
-        self->send(w, watch_atom::value, ev);
+        caf::anon_send(w, watch_atom::value, ev);
     },
     [=](retention_atom) { run_retention(self); },
     [=](adopt_atom, std::vector<stored_agent>& rows) { adopt(self, rows); },

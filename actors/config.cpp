@@ -9,7 +9,6 @@
 
 #include <caf/config_value.hpp>
 #include <caf/io/middleman.hpp>
-#include <caf/openssl/manager.hpp>
 #include <caf/pec.hpp>
 #include <caf/settings.hpp>
 
@@ -94,10 +93,22 @@ option_table<daemon_options> log_and_intake_rows() {
     {"max-connections", "256",
      "Client connections at once; more are refused (lowered to fit ulimit -n).",
      &o::max_connections, 1, 1 << 20},
+    {"admin-token-file", "auth/admin.token",
+     "The admin credential (every command), created 0640 at the first start; "
+     "whoever may read it administers.",
+     &o::admin_token_file, 1},
+    {"report-token-file", "auth/report.token",
+     "The report credential (report, observe, read), created 0640 at the "
+     "first start.",
+     &o::report_token_file, 1},
     {"max-buffered", "33554432",
      "Answer bytes buffered for one client that does not read; past it, it is "
      "dropped.",
      &o::max_buffered, 1 << 20, int64_t{1} << 32},
+    {"max-buffered-total", "268435456",
+     "Answer bytes buffered for all clients together; past it, the client "
+     "with the largest backlog is dropped.",
+     &o::max_buffered_total, 1 << 20, int64_t{1} << 40},
     {"max-pending-requests", "64",
      "Requests of one client the daemon works on at once; more wait in its "
      "connection.",
@@ -105,15 +116,13 @@ option_table<daemon_options> log_and_intake_rows() {
     // -- the HTTP front (http/http_front.hpp) --------------------------------
     {"http-host", "127.0.0.1",
      "Address of the HTTP front; anything but loopback requires "
-     "tls-certificate, tls-key and http-token-file.",
+     "tls-certificate and tls-key.",
      &o::http_host, 1},
     {"http-port", "7412",
      "Port of the HTTP front (0 = any free port, -1 = no HTTP front).",
      &o::http_port, -1, 65535},
     {"http-token-file", "",
-     "File with the bearer token every /v1/ request must carry "
-     "(\"\" = none, loopback only).",
-     &o::http_token_file},
+     "Former name of admin-token-file (\"\" = not used).", &o::http_token_file},
     {"http-workers", "4",
      "Threads that serve HTTP requests; each holds one connection at a time.",
      &o::http_workers, 1, 256},
@@ -284,25 +293,39 @@ std::optional<std::string> pick(const caf::settings& content,
   return std::nullopt;
 }
 
-/// The HTTP front: beyond loopback only with TLS and a bearer token.
+/// The HTTP front: beyond loopback only with TLS (its bearer tokens are the
+/// admin and report credentials).
 std::string check_http(const daemon_options& o) {
   if (o.http_port < 0)
     return {};
-  if (!o.http_token_file.empty()
-      && !std::filesystem::is_regular_file(o.http_token_file))
-    return "switchboard.http-token-file: no file '" + o.http_token_file + "'";
   if (auto problem = intake::check_loopback(o.http_host); !problem.empty()) {
-    if (o.tls_certificate.empty() || o.http_token_file.empty())
+    if (o.tls_certificate.empty())
       return "switchboard.http-host: " + problem
              + "; the HTTP front beyond loopback needs "
-               "switchboard.tls-certificate, switchboard.tls-key and "
-               "switchboard.http-token-file";
+               "switchboard.tls-certificate and switchboard.tls-key";
   }
   return {};
 }
 
+/// http-token-file is the former name of admin-token-file.
+std::string resolve_aliases(daemon_options& o) {
+  if (o.http_token_file.empty())
+    return {};
+  if (o.admin_token_file != daemon_options{}.admin_token_file
+      && o.admin_token_file != o.http_token_file)
+    return "switchboard.http-token-file is the former name of "
+           "switchboard.admin-token-file: set only admin-token-file";
+  o.admin_token_file = o.http_token_file;
+  return {};
+}
+
 /// Checks of values that depend on each other.
-std::string check_together(const daemon_options& o) {
+std::string check_together(daemon_options& o) {
+  if (auto problem = resolve_aliases(o); !problem.empty())
+    return problem;
+  if (o.admin_token_file == o.report_token_file)
+    return "switchboard.admin-token-file and switchboard.report-token-file "
+           "must be two files (one credential per scope)";
   if (o.tls_certificate.empty() != o.tls_key.empty())
     return "switchboard.tls-certificate and switchboard.tls-key go together";
   if (!o.tls_ca.empty() && o.tls_certificate.empty())
@@ -347,14 +370,6 @@ std::string daemon_help() {
            "set` stores a value that wins)\n"
          + option_help(setting_table(), "settings")
          + "\nCAF's own options (scheduler, middleman): --long-help\n";
-}
-
-void daemon_config::enable_node_tls() {
-  load<caf::openssl::manager>();
-  set("openssl.certificate", opts.tls_certificate);
-  set("openssl.key", opts.tls_key);
-  if (!opts.tls_ca.empty())
-    set("openssl.cafile", opts.tls_ca);
 }
 
 daemon_config::daemon_config() {

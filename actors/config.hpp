@@ -45,9 +45,12 @@ struct daemon_options {
   std::string tls_key;
   std::string tls_ca;
   // -- network intake (the BASP guard, intake/basp_guard.hpp) ----------------
+  std::string admin_token_file;
+  std::string report_token_file;
   uint64_t max_message_size;
   uint64_t max_connections;
   uint64_t max_buffered;
+  uint64_t max_buffered_total;
   uint64_t max_pending_requests;
   // -- the HTTP front (http/http_front.hpp) ----------------------------------
   std::string http_host;
@@ -89,12 +92,6 @@ public:
   /// line, or "" on success. Sets `help_printed` for -h, --help, --long-help
   /// and --version.
   std::string parse_and_check(int argc, char** argv);
-
-  /// Several nodes with TLS: the daemon also connects to the other nodes'
-  /// front doors over TLS (CAF's OpenSSL module), presenting its own
-  /// certificate and checking theirs against tls-ca. After
-  /// parse_and_check(), before the actor system exists.
-  void enable_node_tls();
 
   daemon_options opts;
   std::string config_file;

@@ -7,12 +7,21 @@
 
 namespace sb {
 
+namespace intake {
+struct credentials;
+} // namespace intake
+
 class door {
 public:
   virtual ~door() = default;
 
   /// Stops taking requests and finishes those in progress; idempotent.
   virtual void stop() = 0;
+
+  /// The credential files were read again (a reload).
+  virtual void set_credentials(const intake::credentials&) {
+    // a door without credentials of its own
+  }
 };
 
 } // namespace sb

@@ -1,13 +1,12 @@
 #include "actors/front_door.hpp"
 
+#include "client/connect.hpp"
 #include "messages/error.hpp"
 #include "messages/fingerprint.hpp"
 #include "messages/register.hpp"
 #include "messages/validate.hpp"
 
-#include <caf/io/middleman.hpp>
-#include <caf/io/middleman_actor.hpp>
-#include <caf/openssl/manager.hpp>
+#include <caf/typed_event_based_actor.hpp>
 
 #include <algorithm>
 #include <cctype>
@@ -43,6 +42,64 @@ constexpr auto owner_timeout = std::chrono::seconds(5);
 /// A read or a backup chunk of the STORE's (it may be busy with a large
 /// group commit, never for this long).
 constexpr auto store_timeout = std::chrono::seconds(60);
+/// The ADMIN and the POOL: a status fans out with 3 s deadlines, a list asks
+/// every AGENT (30 s each at most), a rotation reaches every AGENT on the
+/// subscription.
+constexpr auto component_timeout = std::chrono::minutes(2);
+
+/// An AGENT's answer can wait for its token application (apply-wait) and
+/// for the switch it joined: generous, never unbounded.
+caf::timespan agent_timeout(const daemon_context& ctx) {
+  return ctx.opts.apply_wait + std::chrono::minutes(2);
+}
+
+/// Asks `dest` and answers the client from here: a reply never comes from
+/// another actor than the FRONT DOOR, so no other actor's handle ever
+/// reaches a client (`delegate` would let the AGENT, the POOL or the ADMIN
+/// answer, and put their ids on the wire).
+template<class T, class Handle, class... Ts>
+caf::result<T> ask(self_ptr self, const Handle& dest, caf::timespan timeout,
+                   Ts&&... xs) {
+  auto rp = self->make_response_promise<T>();
+  self->request(dest, timeout, std::forward<Ts>(xs)...)
+    .then([rp](T& x) mutable { rp.deliver(std::move(x)); },
+          [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
+  return rp;
+}
+
+/// The report credential may report, observe and read; everything that
+/// changes something needs the admin credential.
+caf::error needs_admin(self_ptr self, const char* what) {
+  if (self->state.deps.access == scope::admin)
+    return caf::none;
+  return make_error(ec::forbidden,
+                    std::string{what}
+                      + " needs the admin credential: this client has the "
+                        "report credential, which may report, observe and "
+                        "read");
+}
+
+/// Connects to another node's front door: TCP (and TLS), this node's
+/// credential, CAF's handshake. Blocking, so in a detached actor of its
+/// own, one per connection attempt.
+using dialer_actor = caf::typed_actor<
+  replies<caf::connect_atom, std::string, uint16_t>::with<front_door_actor>>;
+
+dialer_actor::behavior_type dialer(dialer_actor::pointer self,
+                                   client::endpoint ep) {
+  return {
+    [=](caf::connect_atom, const std::string& host,
+        uint16_t port) mutable -> caf::result<front_door_actor> {
+      ep.host = host;
+      ep.port = port;
+      auto door = client::connect(self->system(), ep, owner_timeout);
+      self->quit();
+      if (!door)
+        return std::move(door.error());
+      return std::move(*door);
+    },
+  };
+}
 constexpr auto forward_timeout = std::chrono::seconds(60);
 /// A node's part of `agent list`: a list, no container work to wait for.
 constexpr auto list_timeout = std::chrono::seconds(5);
@@ -73,21 +130,12 @@ void to_peer(self_ptr self, const std::string& whose, const std::string& host,
                     std::move(xs)...);
     return;
   }
-  // With TLS the other nodes' guards only take TLS clients with a
-  // certificate their CA signed: this daemon's own (daemon_config).
-  auto& sys = self->system();
-  auto mm = sys.has_openssl_manager() ? sys.openssl_manager().actor_handle()
-                                      : sys.middleman().actor_handle();
-  self->request(mm, owner_timeout, caf::connect_atom::value, host, port)
+  // The other nodes' guards authenticate this node as any client: its
+  // admin credential (and, with TLS, its certificate).
+  auto dial = self->spawn<caf::detached>(dialer, self->state.deps.peer);
+  self->request(dial, owner_timeout * 2, caf::connect_atom::value, host, port)
     .then(
-      [=](const caf::node_id&, caf::strong_actor_ptr& ptr,
-          const std::set<std::string>&) mutable {
-        auto peer = caf::actor_cast<front_door_actor>(std::move(ptr));
-        if (!peer) {
-          done(caf::expected<T>{make_error(
-            ec::unavailable, whose + " at " + key + " offers no front door")});
-          return;
-        }
+      [=](front_door_actor& peer) mutable {
         // CAF drops what is sent to the proxy of a node whose connection
         // closed: forget it when that happens, so the next request connects
         // afresh (and fails at once if the node is gone).
@@ -95,9 +143,10 @@ void to_peer(self_ptr self, const std::string& whose, const std::string& host,
         self->state.peers[key] = peer;
         send_to_peer<T>(self, key, peer, timeout, done, xs...);
       },
-      [=](caf::error&) mutable {
-        done(caf::expected<T>{make_error(
-          ec::unavailable, whose + " at " + key + " does not answer")});
+      [=](caf::error& err) mutable {
+        done(caf::expected<T>{
+          make_error(ec::unavailable, whose + " at " + key
+                                        + " does not answer: " + render(err))});
       });
 }
 
@@ -217,7 +266,8 @@ caf::result<agent_list> list_node(self_ptr self, const std::string& node) {
 caf::result<agent_list> list_fleet(self_ptr self) {
   auto& d = self->state.deps;
   if (!d.cluster)
-    return self->delegate(d.admin, agent_ls_atom::value);
+    return ask<agent_list>(self, d.admin, component_timeout,
+                           agent_ls_atom::value);
   auto rp = self->make_response_promise<agent_list>();
   self->request(d.cluster, owner_timeout, status_atom::value)
     .then(
@@ -262,7 +312,8 @@ caf::result<T> to_agent(self_ptr self, const std::string& name,
   auto agent = self->state.deps.ctx->directory.find(name);
   if (!agent)
     return elsewhere();
-  return self->delegate(agent, std::forward<Ts>(xs)...);
+  return ask<T>(self, agent, agent_timeout(*self->state.deps.ctx),
+                std::forward<Ts>(xs)...);
 }
 
 /// Asks the STORE and answers the requester from here.
@@ -281,6 +332,8 @@ caf::result<T> read_store(self_ptr self, const query& q, Ts... xs) {
 /// the daemon's, and the client reads it chunk by chunk (the daemon never
 /// writes a path a client names).
 caf::result<backup_info> start_backup(self_ptr self) {
+  if (auto err = needs_admin(self, "backup"))
+    return err;
   auto rp = self->make_response_promise<backup_info>();
   self->request(self->state.deps.store, store_timeout, backup_atom::value)
     .then([rp](backup_info& x) mutable { rp.deliver(std::move(x)); },
@@ -290,6 +343,8 @@ caf::result<backup_info> start_backup(self_ptr self) {
 
 caf::result<backup_chunk> read_backup(self_ptr self, std::string& id,
                                       uint64_t offset) {
+  if (auto err = needs_admin(self, "backup"))
+    return err;
   auto rp = self->make_response_promise<backup_chunk>();
   self
     ->request(self->state.deps.store, store_timeout, backup_atom::value,
@@ -352,7 +407,8 @@ caf::result<report_result> route_report(self_ptr self, failure_report& r) {
   }
   if (!*agent)
     return forward<report_result>(self, r.agent, report_atom::value, r);
-  return self->delegate(*agent, report_atom::value, std::move(r));
+  return ask<report_result>(self, *agent, agent_timeout(*self->state.deps.ctx),
+                            report_atom::value, std::move(r));
 }
 
 caf::result<report_result> route_observation(self_ptr self, observation& o) {
@@ -363,10 +419,13 @@ caf::result<report_result> route_observation(self_ptr self, observation& o) {
   }
   if (!*agent)
     return forward<report_result>(self, o.agent, observe_atom::value, o);
-  return self->delegate(*agent, observe_atom::value, std::move(o));
+  return ask<report_result>(self, *agent, agent_timeout(*self->state.deps.ctx),
+                            observe_atom::value, std::move(o));
 }
 
 caf::result<agent_info> add_agent(self_ptr self, agent_spec& spec) {
+  if (auto err = needs_admin(self, "agent add"))
+    return err;
   if (auto err = validate_name("agent name", spec.name))
     return err;
   if (!spec.subscription.empty())
@@ -375,37 +434,47 @@ caf::result<agent_info> add_agent(self_ptr self, agent_spec& spec) {
   if (!spec.container.empty())
     if (auto err = check_container_name(spec.container))
       return err;
-  return self->delegate(self->state.deps.admin, agent_add_atom::value,
-                        std::move(spec));
+  return ask<agent_info>(self, self->state.deps.admin, component_timeout,
+                         agent_add_atom::value, std::move(spec));
 }
 
 caf::result<subscription_change>
 add_subscription(self_ptr self, std::string& name, secret& token) {
+  if (auto err = needs_admin(self, "subscription add"))
+    return err;
   if (auto err = validate_name("subscription name", name))
     return err;
   if (auto err = validate_token(token.value))
     return err;
-  return self->delegate(self->state.deps.pool, sub_add_atom::value,
-                        std::move(name), std::move(token));
+  return ask<subscription_change>(self, self->state.deps.pool,
+                                  component_timeout, sub_add_atom::value,
+                                  std::move(name), std::move(token));
 }
 
 caf::result<std::vector<std::string>> remove_subscription(self_ptr self,
                                                           std::string& name) {
+  if (auto err = needs_admin(self, "subscription remove"))
+    return err;
   if (auto err = validate_name("subscription name", name))
     return err;
-  return self->delegate(self->state.deps.pool, sub_rm_atom::value,
-                        std::move(name));
+  return ask<std::vector<std::string>>(self, self->state.deps.pool,
+                                       component_timeout, sub_rm_atom::value,
+                                       std::move(name));
 }
 
 caf::result<std::string> remove_agent(self_ptr self, std::string& name) {
+  if (auto err = needs_admin(self, "agent remove"))
+    return err;
   if (auto err = validate_name("agent name", name))
     return err;
-  return self->delegate(self->state.deps.admin, agent_rm_atom::value,
-                        std::move(name));
+  return ask<std::string>(self, self->state.deps.admin, component_timeout,
+                          agent_rm_atom::value, std::move(name));
 }
 
 caf::result<report_result> assign(self_ptr self, std::string& name,
                                   std::string& sub) {
+  if (auto err = needs_admin(self, "assign"))
+    return err;
   if (auto err = validate_name("subscription name", sub))
     return err;
   auto elsewhere = [=] {
@@ -417,6 +486,8 @@ caf::result<report_result> assign(self_ptr self, std::string& name,
 
 caf::result<apply_outcome> container_command(self_ptr self, std::string& name,
                                              container_op op) {
+  if (auto err = needs_admin(self, "agent start/stop/restart"))
+    return err;
   if (op != container_op::start && op != container_op::stop
       && op != container_op::restart)
     return make_error(ec::invalid_argument,
@@ -431,12 +502,37 @@ caf::result<apply_outcome> container_command(self_ptr self, std::string& name,
 
 caf::result<settings_map> set_setting(self_ptr self, std::string& key,
                                       std::string& value) {
+  if (auto err = needs_admin(self, "settings set"))
+    return err;
   if (auto err = check_short("setting key", key))
     return err;
   if (auto err = check_short("setting value", value))
     return err;
-  return self->delegate(self->state.deps.admin, setting_atom::value,
-                        std::move(key), std::move(value));
+  return ask<settings_map>(self, self->state.deps.admin, component_timeout,
+                           setting_atom::value, std::move(key),
+                           std::move(value));
+}
+
+caf::result<agent_info> set_agent(self_ptr self, std::string& name,
+                                  auto_switch_mode mode) {
+  if (auto err = needs_admin(self, "agent set"))
+    return err;
+  auto elsewhere = [=] {
+    return forward<agent_info>(self, name, agent_set_atom::value, name, mode);
+  };
+  return to_agent<agent_info>(self, name, elsewhere, agent_set_atom::value,
+                              mode);
+}
+
+/// A watcher must live on the node of the client that asks (a handle of
+/// the daemon's own actors, or of another client's, is refused).
+caf::result<ok_atom> add_watcher(self_ptr self, watcher_actor& w) {
+  auto sender = self->current_sender();
+  if (!w || !sender || w.node() == self->node() || w.node() != sender->node())
+    return make_error(ec::invalid_argument,
+                      "the watcher must be an actor of the client that asks");
+  return ask<ok_atom>(self, self->state.deps.admin, component_timeout,
+                      watch_atom::value, std::move(w));
 }
 
 } // namespace
@@ -520,7 +616,8 @@ front_door(front_door_actor::stateful_pointer<front_door_state> self,
   return {
     [](ping_atom) { return std::string{protocol_version()}; },
     [=, &d](status_atom) {
-      return self->delegate(d.admin, status_atom::value);
+      return ask<status_info>(self, d.admin, component_timeout,
+                              status_atom::value);
     },
     [=](report_atom, failure_report& r) { return route_report(self, r); },
     [=](observe_atom, observation& o) { return route_observation(self, o); },
@@ -528,7 +625,8 @@ front_door(front_door_actor::stateful_pointer<front_door_state> self,
       return add_subscription(self, name, token);
     },
     [=, &d](sub_list_atom) {
-      return self->delegate(d.pool, sub_list_atom::value);
+      return ask<std::vector<subscription_info>>(
+        self, d.pool, component_timeout, sub_list_atom::value);
     },
     [=](sub_rm_atom, std::string& name) {
       return remove_subscription(self, name);
@@ -546,12 +644,7 @@ front_door(front_door_actor::stateful_pointer<front_door_state> self,
     },
     [=](agent_rm_atom, std::string& name) { return remove_agent(self, name); },
     [=](agent_set_atom, std::string& name, auto_switch_mode mode) {
-      auto elsewhere = [=] {
-        return forward<agent_info>(self, name, agent_set_atom::value, name,
-                                   mode);
-      };
-      return to_agent<agent_info>(self, name, elsewhere, agent_set_atom::value,
-                                  mode);
+      return set_agent(self, name, mode);
     },
     [=](assign_atom, std::string& name, std::string& sub) {
       return assign(self, name, sub);
@@ -560,7 +653,8 @@ front_door(front_door_actor::stateful_pointer<front_door_state> self,
       return container_command(self, name, op);
     },
     [=, &d](settings_atom) {
-      return self->delegate(d.admin, settings_atom::value);
+      return ask<settings_map>(self, d.admin, component_timeout,
+                               settings_atom::value);
     },
     [=](setting_atom, std::string& key, std::string& value) {
       return set_setting(self, key, value);
@@ -574,9 +668,7 @@ front_door(front_door_actor::stateful_pointer<front_door_state> self,
     [=](notes_atom, query& q) {
       return read_store<notification_page>(self, q, notes_atom::value);
     },
-    [=, &d](watch_atom, watcher_actor& w) {
-      return self->delegate(d.admin, watch_atom::value, std::move(w));
-    },
+    [=](watch_atom, watcher_actor& w) { return add_watcher(self, w); },
     [=](backup_atom) { return start_backup(self); },
     [=](backup_atom, std::string& id, uint64_t offset) {
       return read_backup(self, id, offset);

@@ -1,10 +1,13 @@
 #pragma once
 
-// The FRONT DOOR: the one handle published on the network. It checks every
-// request (names, sizes, UTF-8, ranges: bad input gets a clear error and
-// reaches no other actor), stamps each failure report with its arrival time
-// (the instant attribution is decided against), and routes every request to
-// the actor that owns it:
+// The FRONT DOOR: the only actor a client can address. There are two, one per
+// scope of credential (the guard connects each client to the one its
+// credential grants): the `report` one refuses what changes something. It
+// checks every request (names, sizes, UTF-8, ranges: bad input gets a clear
+// error and reaches no other actor), stamps each failure report with its
+// arrival time (the instant attribution is decided against), routes every
+// request to the actor that owns it and answers from here (so no other
+// actor's handle ever reaches a client):
 //   agent requests           -> the AGENT, found in the directory
 //   subscription requests    -> the POOL
 //   reads of history         -> the STORE (answered from here: the detached
@@ -17,7 +20,9 @@
 // client can talk to any node.
 
 #include "actors/context.hpp"
+#include "client/connect.hpp"
 #include "messages/actors.hpp"
+#include "messages/auth_line.hpp"
 
 #include <caf/stateful_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
@@ -36,6 +41,11 @@ struct front_door_deps {
   cluster_actor cluster = {};
   /// This node's name ("" without a shared store).
   std::string node = {};
+  /// What the connections of this FRONT DOOR may do.
+  scope access = scope::admin;
+  /// How this node reaches another node's front door (its credential and
+  /// TLS settings; host and port are the peer's).
+  client::endpoint peer = {};
 };
 
 struct front_door_state {

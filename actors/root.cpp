@@ -8,6 +8,8 @@
 #include "actors/notifier.hpp"
 #include "actors/subscription_pool.hpp"
 #include "intake/basp_guard.hpp"
+#include "intake/caf_door.hpp"
+#include "intake/token_files.hpp"
 #include "messages/error.hpp"
 #include "persistence/store.hpp"
 #include "persistence/store_actor.hpp"
@@ -132,6 +134,52 @@ std::shared_ptr<const snapshot> owned_part(const snapshot& snap, store& db) {
   return part;
 }
 
+/// The credentials of the two scopes, from their files (created at the
+/// first start). Nothing of a token appears in an error.
+caf::expected<intake::credentials> load_credentials(const daemon_options& o,
+                                                    bool create) {
+  intake::credentials creds;
+  for (auto [key, path, out] :
+       {std::tuple{"switchboard.admin-token-file", &o.admin_token_file,
+                   &creds.admin_token},
+        std::tuple{"switchboard.report-token-file", &o.report_token_file,
+                   &creds.report_token}}) {
+    auto file = create ? intake::load_or_create_token(*path, key)
+                       : intake::load_token(*path, key);
+    if (!file.error.empty())
+      return make_error(ec::invalid_argument, file.error);
+    if (file.created)
+      SB_INFO("created the {} credential in {} (mode 0640): whoever may "
+              "read it may use it",
+              std::string_view{key}.substr(12, 5) == "admin" ? "admin"
+                                                             : "report",
+              *path);
+    *out = std::move(file.token);
+  }
+  if (creds.admin_token == creds.report_token)
+    return make_error(ec::invalid_argument,
+                      "switchboard.admin-token-file and "
+                      "switchboard.report-token-file hold the same token: "
+                      "the report credential would administer");
+  return creds;
+}
+
+/// How this node reaches other nodes' front doors: as any client, with its
+/// admin credential and, with TLS, its own certificate (checked by their
+/// tls-ca), checking theirs against its tls-ca.
+client::endpoint peer_endpoint(const daemon_options& o,
+                               const intake::credentials& creds) {
+  client::endpoint ep;
+  ep.token = creds.admin_token;
+  if (!o.tls_certificate.empty()) {
+    ep.tls_ca = o.tls_ca;
+    ep.tls_certificate = o.tls_certificate;
+    ep.tls_key = o.tls_key;
+    ep.tls_unverified = o.tls_ca.empty();
+  }
+  return ep;
+}
+
 /// Loads what the database holds into `snap` and returns the runtime
 /// settings: built-in defaults, then the config file, then what was set at
 /// run time (the database); the exclusions cover the window they give.
@@ -175,6 +223,9 @@ daemon::start(caf::actor_system& sys, daemon_options opts,
     if (joined)
       return joined;
   }
+  auto creds = load_credentials(opts, true);
+  if (!creds)
+    return creds.error();
   auto snap_value = snapshot{};
   auto settings = load_state(opts, *db, clock->now(), snap_value);
   if (!settings)
@@ -184,6 +235,7 @@ daemon::start(caf::actor_system& sys, daemon_options opts,
   d->ctx_ = std::make_shared<daemon_context>(std::move(opts), *settings,
                                              std::move(clock));
   auto& ctx = d->ctx_;
+  d->creds_ = std::move(*creds);
   ctx->shared_pool = static_cast<bool>(cluster_db);
   d->store_ = sys.spawn<caf::detached>(
     store_actor_impl, std::move(db), [c = ctx->clock] { return c->now(); },
@@ -201,15 +253,19 @@ daemon::start(caf::actor_system& sys, daemon_options opts,
       = sys.spawn<caf::detached>(cluster, std::move(cluster_db), d->admin_,
                                  d->pool_, ctx, node, std::move(deposed));
   }
-  d->front_door_
-    = sys.spawn(sb::front_door, front_door_deps{d->admin_, d->pool_, d->store_,
-                                                ctx, d->cluster_, node});
+  front_door_deps doors{d->admin_, d->pool_, d->store_, ctx, d->cluster_, node};
+  doors.peer = peer_endpoint(ctx->opts, d->creds_);
+  doors.access = scope::admin;
+  d->front_door_ = sys.spawn(sb::front_door, doors);
+  doors.access = scope::report;
+  d->report_door_ = sys.spawn(sb::front_door, doors);
   std::vector<std::pair<std::string, caf::actor>> components = {
     {"store", caf::actor_cast<caf::actor>(d->store_)},
     {"subscription-pool", caf::actor_cast<caf::actor>(d->pool_)},
     {"container-supervisor", caf::actor_cast<caf::actor>(d->supervisor_)},
     {"admin", caf::actor_cast<caf::actor>(d->admin_)},
     {"front-door", caf::actor_cast<caf::actor>(d->front_door_)},
+    {"front-door (report)", caf::actor_cast<caf::actor>(d->report_door_)},
   };
   // Always there: a reload may set notify-command later.
   d->notifier_ = sys.spawn<caf::detached>(notifier, d->store_, ctx);
@@ -231,21 +287,29 @@ daemon::start(caf::actor_system& sys, daemon_options opts,
 }
 
 caf::error daemon::publish() {
-  // CAF listens on loopback only; the guard checks every client frame before
-  // CAF reads it (CAF 0.17 would allocate whatever a header claims) and owns
-  // the public address, TLS included.
+  // CAF listens nowhere: the guard owns the public address (TLS included),
+  // authenticates each client, checks every frame it sends (CAF 0.17 would
+  // allocate whatever a header claims, and deliver to any actor it can find)
+  // and hands the connection to CAF as one end of a socketpair.
   auto& o = ctx_->opts;
-  auto backend = sys_.middleman().publish(front_door_, 0, "127.0.0.1", true);
-  if (!backend)
-    return make_error(ec::unavailable, "cannot listen on 127.0.0.1: "
-                                         + sys_.render(backend.error()));
-  backend_port_ = *backend;
+  caf_door_ = std::make_unique<intake::caf_door>(
+    sys_, caf::actor_cast<caf::strong_actor_ptr>(front_door_),
+    caf::actor_cast<caf::strong_actor_ptr>(report_door_),
+    sys_.message_types<front_door_actor>(),
+    intake::input_type_names<front_door_actor>(sys_));
   intake::guard_options g;
   g.host = o.host;
   g.port = o.port;
-  g.backend_port = backend_port_;
+  g.hand_over = [door = caf_door_.get()](int fd, scope s) {
+    return door->hand_over(fd, s);
+  };
+  g.rules = caf_door_->rules();
+  g.admin_door = front_door_.id();
+  g.report_door = report_door_.id();
+  g.tokens = creds_;
   g.max_message_size = o.max_message_size;
   g.max_buffered = o.max_buffered;
+  g.max_buffered_total = o.max_buffered_total;
   g.max_pending_requests = o.max_pending_requests;
   g.tls_certificate = o.tls_certificate;
   g.tls_key = o.tls_key;
@@ -278,8 +342,29 @@ caf::error daemon::publish() {
   return caf::none;
 }
 
+daemon::daemon(caf::actor_system& sys) : sys_(sys) {
+  // nop
+}
+
 daemon::~daemon() {
   stop();
+}
+
+std::string daemon::reload_credentials() {
+  auto fresh = load_credentials(ctx_->opts, false);
+  if (!fresh)
+    return render(fresh.error());
+  if (fresh->admin_token == creds_.admin_token
+      && fresh->report_token == creds_.report_token)
+    return {};
+  creds_ = std::move(*fresh);
+  if (guard_)
+    guard_->set_credentials(creds_);
+  for (auto& d : doors_)
+    d->set_credentials(creds_);
+  SB_INFO("credentials reloaded: connections of a changed credential are "
+          "closed");
+  return {};
 }
 
 void daemon::stop() {
@@ -296,10 +381,11 @@ void daemon::stop() {
     ctx_->intake = nullptr;
     guard_->stop();
   }
-  if (backend_port_ != 0)
-    sys_.middleman().unpublish(front_door_, backend_port_);
+  if (caf_door_)
+    caf_door_->close();
   stop_and_wait(self, root_, 2s);
   stop_and_wait(self, front_door_, 2s);
+  stop_and_wait(self, report_door_, 2s);
   // 2. Agents: the ADMIN stops every AGENT, then itself.
   if (admin_) {
     self->request(admin_, 5s, shutdown_atom::value)

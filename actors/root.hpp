@@ -27,6 +27,7 @@ class store;
 
 namespace intake {
 class basp_guard;
+class caf_door;
 } // namespace intake
 
 /// Called when a core component stops while the daemon is not shutting down.
@@ -46,11 +47,12 @@ root(root_actor::pointer self, admin_actor admin,
 
 class daemon {
 public:
-  /// Loads the database, spawns every component and publishes the FRONT DOOR
-  /// on opts.host:opts.port (0 = a free port): CAF listens on loopback and
-  /// the BASP guard owns the public address (and TLS) in front of it. With
-  /// `cluster_db` (a second connection to a shared store) the daemon joins
-  /// the nodes of the database first and runs only the agents it owns.
+  /// Loads the database, reads (or creates) the credential files, spawns
+  /// every component and opens the front door on opts.host:opts.port (0 = a
+  /// free port): the BASP guard owns that address (and TLS) and hands each
+  /// authenticated client to CAF, which listens nowhere. With `cluster_db`
+  /// (a second connection to a shared store) the daemon joins the nodes of
+  /// the database first and runs only the agents it owns.
   static caf::expected<std::unique_ptr<daemon>>
   start(caf::actor_system& sys, daemon_options opts, std::shared_ptr<store> db,
         clock_ptr clock = nullptr, fatal_handler on_fatal = nullptr,
@@ -64,7 +66,18 @@ public:
   /// The port the FRONT DOOR listens on (the guard's public port).
   uint16_t port() const { return port_; }
 
+  /// The FRONT DOOR of the admin credential (everything), and of the report
+  /// credential (report, observe, read).
   front_door_actor front_door() const { return front_door_; }
+  front_door_actor report_door() const { return report_door_; }
+
+  /// The tokens clients present, as read from the credential files.
+  const intake::credentials& credentials() const { return creds_; }
+
+  /// A reload: reads the credential files again; connections whose token
+  /// changed are closed. Returns an error line, or "" (nothing changed or
+  /// the new tokens are in force).
+  std::string reload_credentials();
 
   const context_ptr& context() const { return ctx_; }
 
@@ -79,7 +92,7 @@ private:
   /// Publishes the FRONT DOOR behind the guard; sets port_.
   caf::error publish();
 
-  explicit daemon(caf::actor_system& sys) : sys_(sys) {}
+  explicit daemon(caf::actor_system& sys);
 
   caf::actor_system& sys_;
   context_ptr ctx_;
@@ -88,11 +101,12 @@ private:
   supervisor_actor supervisor_;
   admin_actor admin_;
   front_door_actor front_door_;
+  front_door_actor report_door_;
   root_actor root_;
   notifier_actor notifier_;
   cluster_actor cluster_;
-  /// CAF's listener on 127.0.0.1, behind the guard.
-  uint16_t backend_port_ = 0;
+  intake::credentials creds_;
+  std::unique_ptr<intake::caf_door> caf_door_;
   std::unique_ptr<intake::basp_guard> guard_;
   std::vector<std::unique_ptr<door>> doors_;
   uint16_t port_ = 0;

@@ -150,6 +150,11 @@ void reload(int argc, char** argv, caf::actor_system& sys, sb::daemon& d,
             key);
   for (auto& why : report.failed)
     SB_ERROR("configuration reload: {}", why);
+  // The credential files are read again whatever else changed: replacing a
+  // token file and reloading is how a credential is revoked.
+  if (auto err = d.reload_credentials(); !err.empty())
+    SB_ERROR("configuration reload: the credentials stay as they were: {}",
+             err);
   if (report.applied.empty() && report.need_restart.empty()
       && report.failed.empty())
     SB_INFO("configuration reload: nothing changed");
@@ -190,8 +195,6 @@ int run(int argc, char** argv) {
     SB_ERROR("{}", sb::render(db.error()));
     return 1;
   }
-  if (opts.store == "postgresql" && !opts.tls_certificate.empty())
-    cfg.enable_node_tls();
   caf::actor_system sys{cfg};
   // A core component that stops on its own ends the daemon, in order.
   auto on_fatal = [](const std::string&) { ::kill(::getpid(), SIGTERM); };
@@ -203,9 +206,10 @@ int run(int argc, char** argv) {
     return 1;
   }
   if (opts.http_port >= 0) {
-    auto http
-      = sb::http::http_front::start(sys, (*d)->front_door(), (*d)->context(),
-                                    sb::http::http_settings::of(opts));
+    auto settings = sb::http::http_settings::of(opts);
+    settings.tokens = (*d)->credentials();
+    auto http = sb::http::http_front::start(
+      sys, (*d)->front_door(), (*d)->report_door(), (*d)->context(), settings);
     if (!http) {
       SB_ERROR("{}", sb::render(http.error()));
       (*d)->stop();

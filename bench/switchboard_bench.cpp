@@ -232,7 +232,7 @@ struct daemon_child {
 struct bench_config : caf::actor_system_config {
   bench_config() {
     client::endpoint ep;
-    client::configure(*this, ep);
+    client::configure(*this);
   }
 };
 

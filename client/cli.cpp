@@ -1,6 +1,7 @@
 #include "client/cli.hpp"
 
 #include "client/backup_file.hpp"
+#include "client/client_config.hpp"
 #include "client/connect.hpp"
 #include "client/format.hpp"
 #include "messages/error.hpp"
@@ -41,6 +42,9 @@ struct options {
   bool host_given = false;
   bool port_given = false;
   std::string config;
+  std::string auth_file;
+  /// Where the credential came from (for messages).
+  std::string credential_file;
   bool json = false;
   double timeout_s = 120;
   // Arguments of the subcommands.
@@ -145,32 +149,6 @@ std::string read_all(const std::string& path, const char* what, size_t limit) {
   return data;
 }
 
-/// Host and port from the daemon's config file ([switchboard] section).
-void read_config(options& o) {
-  auto path = o.config;
-  bool named = !path.empty();
-  if (!named) {
-    if (!std::filesystem::exists("conf/switchboard.ini"))
-      return;
-    path = "conf/switchboard.ini";
-  }
-  auto raw = caf::actor_system_config::parse_config_file(path.c_str());
-  if (!raw) {
-    if (named)
-      fail("cannot read config file '" + path
-             + "': " + caf::to_string(raw.error()),
-           2);
-    return;
-  }
-  if (!o.host_given)
-    if (auto host = caf::get_if<std::string>(&*raw, "switchboard.host"))
-      o.ep.host = *host;
-  if (!o.port_given)
-    if (auto port = caf::get_if<int64_t>(&*raw, "switchboard.port");
-        port && *port > 0 && *port <= 65535)
-      o.ep.port = static_cast<uint16_t>(*port);
-}
-
 void check(const caf::error& err, int code = 2) {
   if (err)
     fail(render(err), code);
@@ -179,12 +157,18 @@ void check(const caf::error& err, int code = 2) {
 class session {
 public:
   explicit session(const options& o) : opts_(o) {
-    configure(cfg_, o.ep);
+    configure(cfg_);
     sys_ = std::make_unique<caf::actor_system>(cfg_);
     auto fd = connect(*sys_, o.ep);
     if (!fd) {
+      auto refused = is(fd.error(), ec::unauthenticated);
+      auto message = render(fd.error());
+      if (refused && !o.credential_file.empty())
+        message += " (credential from '" + o.credential_file + "')";
       // A hung connect keeps a thread busy: leave without cleanup.
-      report_failure(o.json, failure{render(fd.error()), 1, "unavailable"});
+      report_failure(
+        o.json,
+        failure{message, 1, refused ? "unauthenticated" : "unavailable"});
       std::fflush(stdout);
       std::_Exit(1);
     }
@@ -751,22 +735,27 @@ int run_cli(int argc, char** argv) {
   app.add_option("--host", o.ep.host, "daemon address (default 127.0.0.1)");
   app.add_option("--port", o.ep.port, "daemon port (default 7411)");
   app.add_option("--config", o.config,
-                 "read host and port from this daemon config file "
-                 "(default: conf/switchboard.ini if present)");
+                 "the daemon's config file: its host, port and credential "
+                 "files (default: SWITCHBOARD_CONFIG, else "
+                 "/etc/switchboard/switchboard.ini)");
+  app.add_option("--auth-file", o.auth_file,
+                 "file holding the credential: the daemon's admin or report "
+                 "token (default: SWITCHBOARD_AUTH_FILE, else the config's "
+                 "admin-token-file if readable, else its report-token-file)");
   app.add_flag("--json", o.json, "print JSON instead of text");
   app
     .add_option("--timeout", o.timeout_s,
                 "seconds to wait for an answer (default 120)")
     ->check(CLI::Range(0.1, 3600.0));
   app.add_option("--tls-ca", o.ep.tls_ca,
-                 "TLS: CA that signed the daemon's certificate");
+                 "TLS: CA that signed the daemon's certificate (verifies it)");
   app.add_option("--tls-cert", o.ep.tls_certificate,
                  "TLS: this client's certificate (signed by the daemon's "
-                 "switchboard.tls-ca)");
+                 "switchboard.tls-ca; it stands for the admin credential)");
   app.add_option("--tls-key", o.ep.tls_key, "TLS: key of --tls-cert");
   app.add_flag("--tls", o.ep.tls_unverified,
-               "TLS without a client certificate: encrypted, but the daemon "
-               "is not verified (use the three --tls-* options for that)");
+               "TLS without --tls-ca: encrypted, but the daemon is not "
+               "verified");
   std::function<void()> command;
   auto on = [&](CLI::App* sub, std::function<void()> f) {
     sub->callback([&command, f] { command = f; });
@@ -927,9 +916,14 @@ int run_cli(int argc, char** argv) {
   o.host_given = app.count("--host") > 0;
   o.port_given = app.count("--port") > 0;
   try {
-    read_config(o);
-    if (auto problem = o.ep.tls_problem(); !problem.empty())
-      fail(problem, 2);
+    client_sources found;
+    auto problem = resolve_client(
+      {o.config, o.auth_file, o.host_given, o.port_given}, o.ep, found);
+    if (!problem.message.empty())
+      fail(problem.message, problem.code);
+    o.credential_file = found.auth_file;
+    if (auto tls = o.ep.tls_problem(); !tls.empty())
+      fail(tls, 2);
     if (command)
       command();
   } catch (const failure& f) {

@@ -1,60 +1,81 @@
 #include "client/connect.hpp"
 
+#include "client/channel.hpp"
 #include "messages/error.hpp"
 #include "messages/register.hpp"
 
+#include <caf/io/basp_broker.hpp>
 #include <caf/io/middleman.hpp>
-#include <caf/openssl/manager.hpp>
-#include <caf/openssl/remote_actor.hpp>
+#include <caf/io/network/multiplexer.hpp>
+#include <caf/io/scribe.hpp>
+#include <caf/scoped_actor.hpp>
 
-#include <future>
+#include <algorithm>
 #include <memory>
 
 namespace sb::client {
 
 std::string endpoint::tls_problem() const {
-  bool any = !tls_ca.empty() || !tls_certificate.empty() || !tls_key.empty();
-  if (!any)
-    return {};
-  if (tls_ca.empty() || tls_certificate.empty() || tls_key.empty())
-    return "TLS needs --tls-ca, --tls-cert and --tls-key together (CAF 0.17's "
-           "client verifies the daemon only when it presents a certificate "
-           "too), or --tls alone (encrypted, the daemon not verified)";
+  if (tls_certificate.empty() != tls_key.empty())
+    return "TLS: --tls-cert and --tls-key go together";
   return {};
 }
 
-void configure(caf::actor_system_config& cfg, const endpoint& ep) {
+void configure(caf::actor_system_config& cfg) {
   add_message_types(cfg);
   cfg.load<caf::io::middleman>();
   cfg.set("scheduler.max-threads", 2);
   // See actors/config.cpp: BASP workers can drop replies in CAF 0.17.
   cfg.set("middleman.workers", 0);
-  if (ep.tls()) {
-    cfg.load<caf::openssl::manager>();
-    if (!ep.tls_ca.empty())
-      cfg.set("openssl.cafile", ep.tls_ca);
-    if (!ep.tls_certificate.empty()) {
-      cfg.set("openssl.certificate", ep.tls_certificate);
-      cfg.set("openssl.key", ep.tls_key);
-    }
-  }
 }
 
 namespace {
 
-/// Why a connection failed, in the operator's words (not CAF's error names).
-std::string connect_failure(const caf::error& err, bool tls) {
-  if (err == caf::sec::cannot_connect_to_node)
-    return "nothing accepts connections there";
-  if (err == caf::sec::malformed_basp_message
-      || err == caf::sec::connection_timeout)
-    return tls ? "the connection closed during the TLS handshake: check the "
-                 "certificates"
-               : "the connection closed before the handshake: not a "
-                 "switchboardd, or one that needs TLS (--tls or --tls-ca)";
-  if (err == caf::sec::request_timeout)
-    return "no answer";
-  return "connection failed";
+/// CAF's handshake over a connection that is already authenticated: the
+/// BASP broker takes the socket as if it had connected it itself.
+caf::expected<front_door_actor> attach(caf::actor_system& sys, int fd,
+                                       const std::string& where, uint16_t port,
+                                       std::chrono::milliseconds timeout) {
+  auto& mm = sys.middleman();
+  auto basp = mm.named_broker<caf::io::basp_broker>(caf::atom("BASP"));
+  auto scribe = mm.backend().new_scribe(fd);
+  caf::expected<front_door_actor> result{caf::error{}};
+  caf::scoped_actor self{sys};
+  self
+    ->request(basp, caf::duration{timeout}, caf::connect_atom::value,
+              std::move(scribe), port)
+    .receive(
+      [&](caf::node_id&, caf::strong_actor_ptr& ptr,
+          std::set<std::string>& ifs) {
+        if (!ptr)
+          result = make_error(ec::unavailable, "the daemon at " + where
+                                                 + " offers no front door");
+        else if (!sys.assignable<front_door_actor>(ifs))
+          result = make_error(ec::unavailable,
+                              "the daemon at " + where
+                                + " has another interface than this client "
+                                  "expects (version mismatch)");
+        else
+          result = caf::actor_cast<front_door_actor>(std::move(ptr));
+      },
+      [&](caf::error& err) {
+        if (err == caf::sec::incompatible_application_ids)
+          result = make_error(ec::unavailable,
+                              "the daemon at " + where
+                                + " speaks another protocol version (this "
+                                  "client: "
+                                + protocol_version() + ")");
+        else if (err == caf::sec::request_timeout)
+          result
+            = make_error(ec::unavailable, "daemon not reachable at " + where
+                                            + " (no answer to the handshake)");
+        else
+          result
+            = make_error(ec::unavailable,
+                         "daemon not reachable at " + where
+                           + " (the handshake failed: " + render(err) + ")");
+      });
+  return result;
 }
 
 } // namespace
@@ -62,45 +83,25 @@ std::string connect_failure(const caf::error& err, bool tls) {
 caf::expected<front_door_actor> connect(caf::actor_system& sys,
                                         const endpoint& ep,
                                         std::chrono::milliseconds timeout) {
-  auto where = ep.host + ":" + std::to_string(ep.port);
   if (auto problem = ep.tls_problem(); !problem.empty())
     return make_error(ec::invalid_argument, problem);
-  // remote_actor blocks; run it aside so we can bound the wait.
-  auto task
-    = std::make_shared<std::packaged_task<caf::expected<front_door_actor>()>>(
-      [&sys, ep] {
-        if (ep.tls())
-          return caf::openssl::remote_actor<front_door_actor>(sys, ep.host,
-                                                              ep.port);
-        return sys.middleman().remote_actor<front_door_actor>(ep.host, ep.port);
-      });
-  auto result = task->get_future();
-  std::thread{[task] { (*task)(); }}.detach();
-  if (result.wait_for(timeout) != std::future_status::ready)
-    return make_error(ec::unavailable,
-                      "daemon not reachable at " + where + ": no answer within "
-                        + std::to_string(timeout.count() / 1000) + " s");
-  auto handle = result.get();
-  if (!handle) {
-    auto& err = handle.error();
-    if (err.category() == caf::atom("system")) {
-      auto code = static_cast<caf::sec>(err.code());
-      if (code == caf::sec::incompatible_application_ids)
-        return make_error(ec::unavailable,
-                          "the daemon at " + where
-                            + " speaks another protocol version (this client: "
-                            + protocol_version() + ")");
-      if (code == caf::sec::unexpected_actor_messaging_interface)
-        return make_error(ec::unavailable,
-                          "the daemon at " + where
-                            + " has another interface than this client "
-                              "expects (version mismatch)");
-    }
-    return make_error(ec::unavailable, "daemon not reachable at " + where + " ("
-                                         + connect_failure(err, ep.tls())
-                                         + ")");
-  }
-  return std::move(*handle);
+  channel_options o;
+  o.host = ep.host;
+  o.port = ep.port;
+  o.token = ep.token;
+  o.tls = ep.tls();
+  o.tls_ca = ep.tls_ca;
+  o.tls_certificate = ep.tls_certificate;
+  o.tls_key = ep.tls_key;
+  auto started = std::chrono::steady_clock::now();
+  auto ch = open_channel(o, timeout);
+  if (!ch)
+    return std::move(ch.error());
+  auto spent = std::chrono::duration_cast<std::chrono::milliseconds>(
+    std::chrono::steady_clock::now() - started);
+  auto rest = std::max(timeout - spent, std::chrono::milliseconds{500});
+  return attach(sys, ch->fd, ep.host + ":" + std::to_string(ep.port), ep.port,
+                rest);
 }
 
 } // namespace sb::client

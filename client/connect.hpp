@@ -25,15 +25,16 @@ namespace sb::client {
 struct endpoint {
   std::string host = "127.0.0.1";
   uint16_t port = 7411;
-  /// TLS (CAF 0.17's OpenSSL module is mutual): the CA that signed the
-  /// daemon's certificate, and this client's certificate and key, signed by
-  /// the CA the daemon trusts. All empty = plain connection.
+  /// The credential: the content of the daemon's admin-token-file or
+  /// report-token-file (which one decides what the client may do); may be
+  /// empty with a client certificate the daemon's tls-ca signed.
+  std::string token;
+  /// TLS: the CA that signed the daemon's certificate (verifies it), and
+  /// this client's certificate and key (both or neither).
   std::string tls_ca;
   std::string tls_certificate;
   std::string tls_key;
-  /// TLS without any of the three: encrypted, but the daemon is not verified
-  /// (CAF 0.17's client verifies the daemon only when it also presents a
-  /// certificate of its own).
+  /// TLS without a CA: encrypted, but the daemon is not verified.
   bool tls_unverified = false;
 
   bool tls() const {
@@ -45,13 +46,13 @@ struct endpoint {
   std::string tls_problem() const;
 };
 
-/// Prepares a client config: message types, the middleman, and the OpenSSL
-/// module when `ep` asks for TLS.
-void configure(caf::actor_system_config& cfg, const endpoint& ep);
+/// Prepares a client config: message types and the middleman.
+void configure(caf::actor_system_config& cfg);
 
-/// Connects to the FRONT DOOR. Gives up after `timeout` with a clear error;
-/// a connection attempt that hangs (unroutable host) keeps a thread busy, so
-/// callers that time out should exit the process.
+/// Connects to the FRONT DOOR: TCP (and TLS), the credential, then CAF's
+/// handshake over that connection. Gives up after `timeout` with a clear
+/// error (ec::unavailable; ec::unauthenticated if the daemon refused the
+/// credential).
 caf::expected<front_door_actor>
 connect(caf::actor_system& sys, const endpoint& ep,
         std::chrono::milliseconds timeout = std::chrono::seconds(5));

@@ -122,23 +122,6 @@ digest sha256(const std::string& text) {
   return d;
 }
 
-/// The token in the file, without surrounding whitespace.
-caf::expected<std::string> read_token(const std::string& path) {
-  std::ifstream in{path, std::ios::binary};
-  if (!in)
-    return make_error(ec::invalid_argument,
-                      "switchboard.http-token-file: cannot read '" + path
-                        + "'");
-  std::string text((std::istreambuf_iterator<char>(in)),
-                   std::istreambuf_iterator<char>());
-  auto first = text.find_first_not_of(" \t\r\n");
-  auto last = text.find_last_not_of(" \t\r\n");
-  if (first == std::string::npos)
-    return make_error(ec::invalid_argument,
-                      "switchboard.http-token-file: '" + path + "' is empty");
-  return text.substr(first, last - first + 1);
-}
-
 void send_json(httplib::Response& res, int status, const json& doc) {
   res.status = status;
   // A request's path or fields may be any bytes (%FF decodes to 0xFF):
@@ -161,9 +144,9 @@ struct route_info {
 
 route_info route_of(const std::string& path) {
   static const std::set<std::string> gets{
-    "/v1/status", "/v1/agents",  "/v1/subscriptions",
-    "/v1/events", "/v1/history", "/v1/notifications",
-    "/healthz",   "/readyz",     "/metrics"};
+    "/v1/status",  "/v1/agents", "/v1/subscriptions", "/v1/events",
+    "/v1/history", "/v1/backup", "/v1/notifications", "/healthz",
+    "/readyz",     "/metrics"};
   route_info r;
   r.v1 = path.rfind("/v1/", 0) == 0;
   if (path == "/v1/reports" || path == "/v1/observations") {
@@ -179,27 +162,52 @@ route_info route_of(const std::string& path) {
 
 } // namespace
 
+/// The bearer tokens' digests; replaced whole on a reload.
+struct bearer_tokens {
+  digest admin{};
+  digest report{};
+};
+
 struct http_front::impl {
-  impl(caf::actor_system& system, front_door_actor front, context_ptr c,
-       http_settings s)
-      : sys(system), door(std::move(front)), ctx(std::move(c)),
+  impl(caf::actor_system& system, front_door_actor admin_door,
+       front_door_actor report_door, context_ptr c, http_settings s)
+      : sys(system), admin(std::move(admin_door)),
+        report(std::move(report_door)), ctx(std::move(c)),
         settings(std::move(s)) {
-    // nop
+    set_tokens(settings.tokens);
+    settings.tokens = {};
   }
 
   caf::actor_system& sys;
-  front_door_actor door;
+  front_door_actor admin;
+  front_door_actor report;
   context_ptr ctx;
   http_settings settings;
   std::unique_ptr<httplib::Server> server;
   std::thread thread;
   uint16_t port = 0;
-  std::optional<digest> token;
+  mutable std::mutex tokens_mutex;
+  std::shared_ptr<const bearer_tokens> tokens;
   bool stopped = false;
 
-  /// Sends one request to the FRONT DOOR and waits for its answer.
+  void set_tokens(const intake::credentials& creds) {
+    auto t = std::make_shared<bearer_tokens>();
+    t->admin = sha256(creds.admin_token);
+    t->report = sha256(creds.report_token);
+    std::lock_guard<std::mutex> guard{tokens_mutex};
+    tokens = std::move(t);
+  }
+
+  /// The FRONT DOOR of the request's credential (checked in pre_route).
+  const front_door_actor& door_of(const httplib::Request& req) const {
+    return scope_of(req) == scope::admin ? admin : report;
+  }
+
+  /// Sends one request to the FRONT DOOR of the caller's credential and
+  /// waits for its answer. Probes (no credential) use the report door.
   template<class T, class... Ts>
-  caf::expected<T> ask(caf::duration timeout, Ts&&... xs) {
+  caf::expected<T> ask(const front_door_actor& door, caf::duration timeout,
+                       Ts&&... xs) {
     caf::scoped_actor self{sys};
     caf::expected<T> result{caf::error{}};
     self->request(door, timeout, std::forward<Ts>(xs)...)
@@ -208,30 +216,45 @@ struct http_front::impl {
     return result;
   }
 
+  template<class T, class... Ts>
+  caf::expected<T> ask(caf::duration timeout, Ts&&... xs) {
+    return ask<T>(report, timeout, std::forward<Ts>(xs)...);
+  }
+
   caf::duration report_timeout() const {
     return caf::duration{settings.report_timeout};
   }
 
   template<class T, class... Ts>
-  void answer(httplib::Response& res, caf::duration timeout, Ts&&... xs) {
-    auto x = ask<T>(timeout, std::forward<Ts>(xs)...);
+  void answer(const httplib::Request& req, httplib::Response& res,
+              caf::duration timeout, Ts&&... xs) {
+    auto x = ask<T>(door_of(req), timeout, std::forward<Ts>(xs)...);
     if (!x)
       return send_error(res, x.error());
     send_json(res, 200, to_json(*x));
   }
 
-  bool authorized(const httplib::Request& req) const {
-    if (!token)
-      return true;
+  /// The credential the request carries (none: no Authorization header, or
+  /// a token that is neither).
+  scope scope_of(const httplib::Request& req) const {
     auto header = req.get_header_value("Authorization");
     constexpr std::string_view scheme = "Bearer ";
     if (header.size() <= scheme.size()
         || header.compare(0, scheme.size(), scheme) != 0)
-      return false;
-    // Digests of equal length, compared in constant time: neither the
-    // token's bytes nor its length leak through timing.
+      return scope::none;
+    std::shared_ptr<const bearer_tokens> t;
+    {
+      std::lock_guard<std::mutex> guard{tokens_mutex};
+      t = tokens;
+    }
+    // Digests of equal length, both compared in constant time: neither the
+    // token's bytes, its length nor which one matched leak through timing.
     auto given = sha256(header.substr(scheme.size()));
-    return CRYPTO_memcmp(given.data(), token->data(), given.size()) == 0;
+    bool is_admin
+      = CRYPTO_memcmp(given.data(), t->admin.data(), given.size()) == 0;
+    bool is_report
+      = CRYPTO_memcmp(given.data(), t->report.data(), given.size()) == 0;
+    return is_admin ? scope::admin : is_report ? scope::report : scope::none;
   }
 
   httplib::Server::HandlerResponse pre_route(const httplib::Request& req,
@@ -253,11 +276,13 @@ struct http_front::impl {
                    req.method + " is not allowed on " + shown(req.path)));
       return hr::Handled;
     }
-    if (r.v1 && !authorized(req)) {
+    if (r.v1 && scope_of(req) == scope::none) {
       res.set_header("WWW-Authenticate", "Bearer realm=\"switchboard\"");
       send_json(res, 401,
                 error_json("unauthorized",
-                           "this endpoint needs Authorization: Bearer TOKEN"));
+                           "this endpoint needs Authorization: Bearer TOKEN "
+                           "(the content of the daemon's admin-token-file or "
+                           "report-token-file)"));
       return hr::Handled;
     }
     if (r.post && ctx->draining) {
@@ -278,7 +303,7 @@ struct http_front::impl {
     auto r = report_from_json(req.body);
     if (!r)
       return send_error(res, r.error());
-    answer<report_result>(res, report_timeout(), report_atom::value,
+    answer<report_result>(req, res, report_timeout(), report_atom::value,
                           std::move(*r));
   }
 
@@ -286,7 +311,7 @@ struct http_front::impl {
     auto o = observation_from_json(req.body);
     if (!o)
       return send_error(res, o.error());
-    answer<report_result>(res, report_timeout(), observe_atom::value,
+    answer<report_result>(req, res, report_timeout(), observe_atom::value,
                           std::move(*o));
   }
 
@@ -300,7 +325,7 @@ struct http_front::impl {
       return send_error(res, q.error());
     // One page per request: the items as an array, the cursor of the next
     // page (if any) in a header.
-    auto p = ask<page<T>>(caf::duration{read_wait}, atom, *q);
+    auto p = ask<page<T>>(door_of(req), caf::duration{read_wait}, atom, *q);
     if (!p)
       return send_error(res, p.error());
     if (p->next != 0)
@@ -333,40 +358,60 @@ struct http_front::impl {
     send_json(res, 503, {{"status", "unhealthy"}, {"reasons", reasons}});
   }
 
+  /// This node's status: its own components (no other node is asked, and
+  /// no AGENT: the store counts the agents behind and in containers).
+  caf::expected<status_info> local_status() {
+    return ask<status_info>(caf::duration{probe_timeout}, status_atom::value);
+  }
+
   void readyz(httplib::Response& res) {
     if (ctx->draining)
       return send_json(
         res, 503,
         {{"ready", false}, {"reasons", {"the daemon is shutting down"}}});
-    auto st
-      = ask<status_info>(caf::duration{probe_timeout}, status_atom::value);
-    auto agents = ask<std::vector<agent_info>>(caf::duration{probe_timeout},
-                                               agent_ls_atom::value);
-    if (!st || !agents) {
-      auto& err = !st ? st.error() : agents.error();
+    auto st = local_status();
+    if (!st)
       return send_json(
         res, 503,
         {{"ready", false},
-         {"reasons", {"the daemon did not answer: " + render(err)}}});
-    }
+         {"reasons", {"the daemon did not answer: " + render(st.error())}}});
     std::optional<bool> engine;
-    if (any_container(*agents))
+    if (any_container(*st))
       engine = engine_up();
-    auto r = judge_readiness(*st, *agents, engine, ctx->draining);
+    auto r = judge_readiness(*st, engine, ctx->draining);
     send_json(res, r.ready ? 200 : 503,
               {{"ready", r.ready}, {"reasons", r.reasons}});
   }
 
   void metrics(httplib::Response& res) {
-    auto st
-      = ask<status_info>(caf::duration{probe_timeout}, status_atom::value);
-    auto agents = ask<std::vector<agent_info>>(caf::duration{probe_timeout},
-                                               agent_ls_atom::value);
-    if (!st || !agents)
-      return send_error(res, !st ? st.error() : agents.error());
-    auto text = ctx->stats->render(gauges_of(*st, *agents, engine_up()));
+    auto st = local_status();
+    if (!st)
+      return send_error(res, st.error());
+    auto text = ctx->stats->render(gauges_of(*st, engine_up()));
     res.status = 200;
     res.set_content(text, "text/plain; version=0.0.4; charset=utf-8");
+  }
+
+  /// GET /v1/backup: an online copy of the database, streamed as it is
+  /// read from the daemon chunk by chunk (admin credential).
+  void backup(const httplib::Request& req, httplib::Response& res) {
+    auto timeout = caf::duration{read_wait};
+    auto& door = door_of(req);
+    auto info = ask<backup_info>(door, timeout, backup_atom::value);
+    if (!info)
+      return send_error(res, info.error());
+    res.set_header("Content-Disposition",
+                   "attachment; filename=\"switchboard.db\"");
+    res.set_content_provider(
+      info->size, "application/vnd.sqlite3",
+      [this, door, id = info->id, timeout](size_t offset, size_t,
+                                           httplib::DataSink& sink) {
+        auto chunk = ask<backup_chunk>(door, timeout, backup_atom::value, id,
+                                       static_cast<uint64_t>(offset));
+        if (!chunk || chunk->bytes.empty())
+          return false; // the connection is closed: the copy is incomplete
+        return sink.write(chunk->bytes.data(), chunk->bytes.size());
+      });
   }
 
   void install_routes() {
@@ -393,29 +438,32 @@ struct http_front::impl {
     s.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
       metrics(res);
     });
+    s.Get("/v1/backup", [this](const httplib::Request& req,
+                               httplib::Response& res) { backup(req, res); });
     install_errors();
   }
 
   void install_reads() {
     auto& s = *server;
     auto read_timeout = caf::duration{read_wait};
-    s.Get("/v1/status", [this, read_timeout](const httplib::Request&,
+    s.Get("/v1/status", [this, read_timeout](const httplib::Request& req,
                                              httplib::Response& res) {
-      answer<status_info>(res, read_timeout, status_atom::value);
+      answer<status_info>(req, res, read_timeout, status_atom::value);
     });
-    s.Get("/v1/agents", [this, read_timeout](const httplib::Request&,
+    s.Get("/v1/agents", [this, read_timeout](const httplib::Request& req,
                                              httplib::Response& res) {
-      answer<std::vector<agent_info>>(res, read_timeout, agent_ls_atom::value);
+      answer<std::vector<agent_info>>(req, res, read_timeout,
+                                      agent_ls_atom::value);
     });
     s.Get(R"(/v1/agents/([^/]+))",
           [this, read_timeout](const httplib::Request& req,
                                httplib::Response& res) {
-            answer<agent_info>(res, read_timeout, agent_get_atom::value,
+            answer<agent_info>(req, res, read_timeout, agent_get_atom::value,
                                std::string{req.matches[1]});
           });
-    s.Get("/v1/subscriptions", [this, read_timeout](const httplib::Request&,
+    s.Get("/v1/subscriptions", [this, read_timeout](const httplib::Request& req,
                                                     httplib::Response& res) {
-      answer<std::vector<subscription_info>>(res, read_timeout,
+      answer<std::vector<subscription_info>>(req, res, read_timeout,
                                              sub_list_atom::value);
     });
     s.Get("/v1/events",
@@ -477,6 +525,10 @@ uint16_t http_front::port() const {
   return impl_->port;
 }
 
+void http_front::set_credentials(const intake::credentials& tokens) {
+  impl_->set_tokens(tokens);
+}
+
 void http_front::stop() {
   if (impl_->stopped)
     return;
@@ -503,20 +555,18 @@ socket_t listening_socket(httplib::Server& s, bool tls) {
 }
 
 /// "" if the bound address may serve what the options allow, else why not.
-std::string check_bound(httplib::Server& s, const http_settings& o,
-                        bool has_token) {
+std::string check_bound(httplib::Server& s, const http_settings& o) {
   sockaddr_storage addr{};
   socklen_t len = sizeof(addr);
   auto fd = listening_socket(s, !o.tls_certificate.empty());
   if (::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0)
     return "cannot read the address bound";
   auto* sa = reinterpret_cast<sockaddr*>(&addr);
-  if (intake::is_loopback(sa) || (!o.tls_certificate.empty() && has_token))
+  if (intake::is_loopback(sa) || !o.tls_certificate.empty())
     return {};
   return "switchboard.http-host: " + intake::format_address(sa, false)
          + " is not loopback; the HTTP front beyond loopback needs "
-           "switchboard.tls-certificate, switchboard.tls-key and "
-           "switchboard.http-token-file";
+           "switchboard.tls-certificate and switchboard.tls-key";
 }
 
 } // namespace
@@ -525,7 +575,6 @@ http_settings http_settings::of(const daemon_options& o) {
   http_settings s;
   s.host = o.http_host;
   s.port = static_cast<uint16_t>(std::max(o.http_port, 0));
-  s.token_file = o.http_token_file;
   s.workers = static_cast<size_t>(o.http_workers);
   s.tls_certificate = o.tls_certificate;
   s.tls_key = o.tls_key;
@@ -535,17 +584,16 @@ http_settings http_settings::of(const daemon_options& o) {
 }
 
 caf::expected<std::unique_ptr<http_front>>
-http_front::start(caf::actor_system& sys, front_door_actor door,
-                  context_ptr ctx, http_settings settings) {
-  auto x = std::make_unique<impl>(sys, std::move(door), std::move(ctx),
-                                  std::move(settings));
+http_front::start(caf::actor_system& sys, front_door_actor admin,
+                  front_door_actor report, context_ptr ctx,
+                  http_settings settings) {
+  if (settings.tokens.admin_token.empty()
+      || settings.tokens.report_token.empty())
+    return make_error(ec::invalid_argument,
+                      "the HTTP front needs the admin and report credentials");
+  auto x = std::make_unique<impl>(sys, std::move(admin), std::move(report),
+                                  std::move(ctx), std::move(settings));
   auto& o = x->settings;
-  if (!o.token_file.empty()) {
-    auto token = read_token(o.token_file);
-    if (!token)
-      return token.error();
-    x->token = sha256(*token);
-  }
   x->server = make_server(o);
   if (!x->server->is_valid())
     return make_error(ec::invalid_argument,
@@ -571,7 +619,7 @@ http_front::start(caf::actor_system& sys, front_door_actor door,
     return make_error(ec::unavailable, "the HTTP front cannot listen on "
                                          + o.host + ":"
                                          + std::to_string(o.port));
-  if (auto problem = check_bound(s, o, x->token.has_value()); !problem.empty())
+  if (auto problem = check_bound(s, o); !problem.empty())
     return make_error(ec::invalid_argument, problem);
   // cpp-httplib listens with a backlog of 5: a burst of callers beyond the
   // queued connections would see dropped SYNs and resets. Listening again
@@ -580,9 +628,9 @@ http_front::start(caf::actor_system& sys, front_door_actor door,
   x->port = static_cast<uint16_t>(port);
   x->thread
     = std::thread{[srv = x->server.get()] { srv->listen_after_bind(); }};
-  SB_INFO("http: listening on {}:{}{}{}", o.host, x->port,
-          o.tls_certificate.empty() ? "" : " (TLS)",
-          x->token ? ", bearer token required on /v1/" : "");
+  SB_INFO("http: listening on {}:{}{} (a credential as bearer token on "
+          "/v1/)",
+          o.host, x->port, o.tls_certificate.empty() ? "" : " (TLS)");
   return std::unique_ptr<http_front>{new http_front(std::move(x))};
 }
 

@@ -21,11 +21,15 @@
 // http-workers accepted connections waiting for a thread (the listener stops
 // accepting beyond that: the kernel's backlog holds the rest).
 //
-// Security: with switchboard.http-token-file every /v1/ request needs
-// "Authorization: Bearer <token>" (compared in constant time), even on
-// loopback; /healthz, /readyz and /metrics stay open. Beyond loopback the
-// front refuses to start without TLS (tls-certificate, tls-key) and a token
-// file.
+// Security: every /v1/ request needs "Authorization: Bearer <token>", even on
+// loopback: the admin credential (switchboard.admin-token-file) or the report
+// one (report-token-file), compared in constant time; the request goes to
+// the FRONT DOOR of that scope, which refuses what the scope may not do
+// (403). /healthz, /readyz and /metrics stay open and answer for this node
+// only (no other node, no AGENT is asked). Beyond loopback the front refuses
+// to start without TLS (tls-certificate, tls-key).
+//
+//   GET  /v1/backup  (admin) an online copy of the database, streamed
 
 #include "actors/context.hpp"
 #include "actors/door.hpp"
@@ -43,7 +47,8 @@ struct http_settings {
   std::string host = "127.0.0.1";
   /// 0 = any free port.
   uint16_t port = 0;
-  std::string token_file;
+  /// The bearer tokens: the daemon's credentials.
+  intake::credentials tokens;
   size_t workers = 4;
   std::string tls_certificate;
   std::string tls_key;
@@ -58,9 +63,10 @@ struct http_settings {
 class http_front : public door {
 public:
   /// Binds settings.host:port and serves on its own threads.
+  /// `admin` and `report` are the FRONT DOORs of the two credentials.
   static caf::expected<std::unique_ptr<http_front>>
-  start(caf::actor_system& sys, front_door_actor door, context_ptr ctx,
-        http_settings settings);
+  start(caf::actor_system& sys, front_door_actor admin, front_door_actor report,
+        context_ptr ctx, http_settings settings);
 
   ~http_front() override;
 
@@ -72,6 +78,9 @@ public:
 
   /// Stops accepting, finishes the requests in progress; idempotent.
   void stop() override;
+
+  /// New bearer tokens (a reload).
+  void set_credentials(const intake::credentials& tokens) override;
 
   struct impl;
 

@@ -301,6 +301,8 @@ int status_of(const caf::error& err) {
       return 409;
     case ec::forbidden:
       return 403;
+    case ec::unauthenticated:
+      return 401;
     case ec::unavailable:
     case ec::shutting_down:
     case ec::docker_unreachable:
@@ -335,16 +337,12 @@ json error_json(const caf::error& err) {
   return error_json(code, render(err));
 }
 
-bool any_container(const std::vector<agent_info>& agents) {
-  for (auto& a : agents)
-    if (a.container)
-      return true;
-  return false;
+bool any_container(const status_info& st) {
+  return st.store && st.store->containers > 0;
 }
 
-readiness judge_readiness(const status_info& st,
-                          const std::vector<agent_info>& agents,
-                          std::optional<bool> engine_up, bool draining) {
+readiness judge_readiness(const status_info& st, std::optional<bool> engine_up,
+                          bool draining) {
   readiness r;
   auto no = [&r](std::string why) {
     r.ready = false;
@@ -357,27 +355,23 @@ readiness judge_readiness(const status_info& st,
       no("component " + c.name + " did not answer: " + c.error);
   if (st.store && !st.store->writable)
     no("the store cannot write: " + st.store->write_error);
-  if (any_container(agents) && engine_up && !*engine_up)
+  if (any_container(st) && engine_up && !*engine_up)
     no("the Docker engine does not answer");
   return r;
 }
 
-metric_gauges gauges_of(const status_info& st,
-                        const std::vector<agent_info>& agents, bool engine_up) {
+metric_gauges gauges_of(const status_info& st, bool engine_up) {
   metric_gauges g;
-  g.agents = agents.size();
-  for (auto& a : agents) {
-    if (a.generation > a.applied_generation)
-      ++g.agents_behind;
-    if (a.container)
-      ++g.containers;
-  }
+  g.agents = st.agents;
   if (st.pool) {
     g.subscriptions = st.pool->subscriptions;
     g.subscriptions_excluded = st.pool->excluded;
   }
-  if (st.store)
+  if (st.store) {
     g.notifications_pending = st.store->notifications_pending;
+    g.agents_behind = st.store->agents_behind;
+    g.containers = st.store->containers;
+  }
   g.docker_engine_up = engine_up;
   for (auto& c : st.components)
     if (c.state != health::running)

@@ -61,17 +61,18 @@ struct readiness {
 };
 
 /// Ready when every component answered, the store is writable, the Docker
-/// engine answered if any agent has a container (`engine_up` nothing: not
-/// asked), and the daemon is not draining.
-readiness judge_readiness(const status_info& st,
-                          const std::vector<agent_info>& agents,
-                          std::optional<bool> engine_up, bool draining);
+/// engine answered if any of this node's agents has a container
+/// (`engine_up` nothing: not asked), and the daemon is not draining. Only
+/// this node counts: no other node and no AGENT is asked (the store keeps
+/// the counts).
+readiness judge_readiness(const status_info& st, std::optional<bool> engine_up,
+                          bool draining);
 
-/// True if any agent runs in a container (the engine matters then).
-bool any_container(const std::vector<agent_info>& agents);
+/// True if any of this node's agents runs in a container (the engine
+/// matters then).
+bool any_container(const status_info& st);
 
-/// The gauges of a scrape.
-metric_gauges gauges_of(const status_info& st,
-                        const std::vector<agent_info>& agents, bool engine_up);
+/// The gauges of a scrape, from this node's status.
+metric_gauges gauges_of(const status_info& st, bool engine_up);
 
 } // namespace sb::http

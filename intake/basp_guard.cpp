@@ -6,6 +6,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <malloc.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -26,16 +27,23 @@ namespace {
 
 /// The options' own consistency; "" if fine.
 std::string check_options(const guard_options& o) {
-  if (o.backend_port == 0)
-    return "the guard needs the daemon's listener port (backend_port)";
+  if (!o.hand_over)
+    return "the guard needs the daemon's side of a connection (hand_over)";
+  if (o.admin_door == 0 || o.report_door == 0)
+    return "the guard needs the FRONT DOORs' actor ids";
+  if (o.tokens.admin_token.empty() && o.tokens.report_token.empty()
+      && o.tls_ca.empty())
+    return "the guard needs a token or a TLS CA: nobody could get in";
   if (o.max_connections == 0)
     return "max_connections must be at least 1";
   if (o.max_message_size == 0 || o.max_message_size > UINT32_MAX)
     return "max_message_size must be between 1 and 4294967295";
   if (o.max_buffered == 0 || o.pause_backlog > o.max_buffered)
     return "max_buffered must be at least 1 and at least pause_backlog";
-  if (o.handshake_timeout.count() <= 0)
-    return "handshake_timeout must be positive";
+  if (o.handshake_timeout.count() <= 0 || o.message_timeout.count() <= 0)
+    return "handshake_timeout and message_timeout must be positive";
+  if (o.max_buffered_total < o.max_buffered)
+    return "max_buffered_total must be at least max_buffered";
   if (o.tls_certificate.empty() != o.tls_key.empty())
     return "TLS needs a certificate and a key together";
   if (!o.tls_ca.empty() && o.tls_certificate.empty())
@@ -70,9 +78,9 @@ basp_guard::start_result basp_guard::start(const guard_options& opts) {
   if (!p->loop->init(result.error))
     return result;
   p->thread = std::thread{[loop = p->loop.get()] { loop->run(); }};
-  spdlog::info("intake: guarding {}:{} for the daemon's listener 127.0.0.1:{} "
-               "({}; max {} connections, frames up to {} bytes)",
-               opts.host, p->port, opts.backend_port,
+  spdlog::info("intake: guarding {}:{} ({}; a credential on every "
+               "connection; max {} connections, frames up to {} bytes)",
+               opts.host, p->port,
                opts.tls_certificate.empty() ? "plain, loopback only"
                : opts.tls_ca.empty()        ? "TLS"
                                             : "TLS, client certificates",
@@ -97,6 +105,10 @@ guard_stats basp_guard::stats() const noexcept {
   return impl_->loop->snapshot();
 }
 
+void basp_guard::set_credentials(const credentials& tokens) {
+  impl_->loop->set_credentials(tokens);
+}
+
 void basp_guard::stop() {
   if (impl_->stopped)
     return;
@@ -106,6 +118,21 @@ void basp_guard::stop() {
     impl_->thread.join();
   // The loop closed every connection and the listeners; it stays for stats().
   spdlog::info("intake: stopped guarding {}:{}", impl_->host, impl_->port);
+}
+
+} // namespace sb::intake
+
+// gperftools' C API: present when the daemon is linked with tcmalloc (weak:
+// a null address otherwise).
+extern "C" void MallocExtension_ReleaseFreeMemory(void) __attribute__((weak));
+
+namespace sb::intake {
+
+void release_free_memory() {
+  if (MallocExtension_ReleaseFreeMemory != nullptr)
+    MallocExtension_ReleaseFreeMemory();
+  else
+    ::malloc_trim(0);
 }
 
 size_t raise_descriptor_limit() {

@@ -23,12 +23,19 @@ std::string_view describe(log_kind kind) noexcept {
   case log_kind::slow_reader:
     return "connections dropped for not reading their answers";
   case log_kind::backend_unreachable:
-    return "connections closed because the daemon's listener was "
-           "unreachable";
+    return "connections closed because the daemon did not take them";
   case log_kind::tls_failed:
     return "TLS handshakes failed";
   case log_kind::handshake_timeout:
     return "connections closed for not completing the handshake in time";
+  case log_kind::refused_auth:
+    return "connections refused for a missing or wrong credential";
+  case log_kind::forbidden:
+    return "connections closed for a frame a client may not send";
+  case log_kind::message_timeout:
+    return "connections closed for not completing a message in time";
+  case log_kind::evicted:
+    return "unauthenticated connections closed to make room";
   case log_kind::count_:
     break;
   }

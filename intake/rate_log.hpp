@@ -20,6 +20,10 @@ enum class log_kind : uint8_t {
   backend_unreachable,
   tls_failed,
   handshake_timeout,
+  refused_auth,
+  forbidden,
+  message_timeout,
+  evicted,
   count_
 };
 

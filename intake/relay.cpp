@@ -38,8 +38,11 @@ relay_loop::relay_loop(const guard_options& opts, std::vector<int> listeners,
     h->fd = fd;
     listeners_.push_back(std::move(h));
   }
-  // Room for a partial header in front of each chunk (see read_client).
-  rbuf_.reset(new char[basp_header_size + read_chunk]);
+  // Room for a partial header and prefix in front of each chunk (see
+  // read_client).
+  rbuf_.reset(new char[max_carry + read_chunk]);
+  set_credentials(opts.tokens);
+  take_credentials();
 }
 
 relay_loop::~relay_loop() {
@@ -80,9 +83,22 @@ bool relay_loop::init(std::string& error) {
 }
 
 void relay_loop::wake() {
+  stop_ = true;
   uint64_t one = 1;
   auto rc = ::write(wakeup_.fd, &one, sizeof(one));
   static_cast<void>(rc); // the counter cannot overflow from a few stops
+}
+
+void relay_loop::set_credentials(const credentials& tokens) {
+  {
+    std::lock_guard<std::mutex> guard{creds_mutex_};
+    creds_pending_ = tokens;
+  }
+  if (wakeup_.fd >= 0) {
+    uint64_t one = 1;
+    auto rc = ::write(wakeup_.fd, &one, sizeof(one));
+    static_cast<void>(rc);
+  }
 }
 
 void relay_loop::run() {
@@ -120,9 +136,15 @@ void relay_loop::dispatch(io_handle& h, uint32_t events) {
   case io_handle::kind::listener:
     on_accept(h);
     break;
-  case io_handle::kind::wakeup:
-    running_ = false;
+  case io_handle::kind::wakeup: {
+    uint64_t count = 0;
+    auto rc = ::read(wakeup_.fd, &count, sizeof(count));
+    static_cast<void>(rc);
+    take_credentials();
+    if (stop_)
+      running_ = false;
     break;
+  }
   case io_handle::kind::client:
     if (!h.conn->closed)
       on_client(*h.conn, events);
@@ -160,7 +182,7 @@ void relay_loop::on_accept(io_handle& h) {
       pause_accepting();
       return;
     }
-    if (conns_.size() >= opts_.max_connections) {
+    if (conns_.size() >= opts_.max_connections && !evict_unauthenticated()) {
       // Refuse at once: leaving it in the backlog would wake us forever.
       ::close(fd);
       ++local_.refused_over_capacity;
@@ -215,6 +237,8 @@ void relay_loop::admit(int fd, const sockaddr_storage& peer) {
       return;
     }
     c->state = conn_state::tls_handshake;
+  } else {
+    c->state = conn_state::auth;
   }
   c->index = conns_.size();
   conns_.push_back(std::move(c));
@@ -224,6 +248,27 @@ void relay_loop::admit(int fd, const sockaddr_storage& peer) {
   auto& conn = *conns_.back();
   set_interest(conn.client, EPOLLIN);
   spdlog::debug("intake: accepted {}", describe_peer(conn));
+}
+
+bool relay_loop::evict_unauthenticated() {
+  // Every slot taken: a connection that has not authenticated (or sent its
+  // first frame) yet makes room, the oldest first. A flood of sockets that
+  // never authenticate then cannot keep a client with a credential out: it
+  // authenticates within a round trip, before it is the oldest.
+  connection* oldest = nullptr;
+  for (auto& x : conns_)
+    if (!x->first_done && (oldest == nullptr || x->deadline < oldest->deadline))
+      oldest = x.get();
+  if (oldest == nullptr)
+    return false;
+  ++local_.evicted;
+  dirty_ = true;
+  warn(log_kind::evicted,
+       "closed {}: not authenticated yet, and every slot was taken "
+       "(max-connections {})",
+       describe_peer(*oldest), opts_.max_connections);
+  close(*oldest);
+  return true;
 }
 
 void relay_loop::pause_accepting() {
@@ -244,22 +289,38 @@ void relay_loop::housekeeping() {
       set_interest(*h, EPOLLIN);
   }
   log_.flush(now_);
-  if (pre_handshake_ == 0 || now_ < next_sweep_)
+  if ((pre_handshake_ == 0 && in_frame_ == 0) || now_ < next_sweep_)
     return;
   next_sweep_ = now_ + sweep_interval;
-  // Few connections are ever in this state for long; a scan is cheaper than
-  // keeping a timer per connection.
+  sweep_deadlines();
+}
+
+void relay_loop::sweep_deadlines() {
+  // Few connections are ever in these states for long; a scan is cheaper
+  // than keeping a timer per connection.
   for (size_t i = 0; i < conns_.size();) {
     auto& c = *conns_[i];
-    if (c.first_done || c.deadline > now_) {
-      ++i;
+    if (!c.first_done && c.deadline <= now_) {
+      ++local_.closed_handshake_timeout;
+      warn(log_kind::handshake_timeout,
+           "closed {}: no credential and complete first frame within {} ms",
+           describe_peer(c), opts_.handshake_timeout.count());
+      close(c); // moves the last connection to index i
       continue;
     }
-    ++local_.closed_handshake_timeout;
-    warn(log_kind::handshake_timeout,
-         "closed {}: no complete first frame within {} ms", describe_peer(c),
-         opts_.handshake_timeout.count());
-    close(c); // moves the last connection to index i
+    if (c.in_frame && !may_read_client(c)) {
+      // The guard is not reading this client (backpressure): its time
+      // starts again when the guard reads again.
+      c.frame_deadline = now_ + opts_.message_timeout;
+    } else if (c.in_frame && c.frame_deadline <= now_) {
+      ++local_.closed_message_timeout;
+      warn(log_kind::message_timeout,
+           "closed {}: a message started and did not end within {} ms",
+           describe_peer(c), opts_.message_timeout.count());
+      close(c);
+      continue;
+    }
+    ++i;
   }
 }
 
@@ -269,7 +330,7 @@ int relay_loop::next_timeout() const {
   auto next = clock::time_point::max();
   if (accept_paused_)
     next = std::min(next, accept_paused_until_);
-  if (pre_handshake_ > 0)
+  if (pre_handshake_ > 0 || in_frame_ > 0)
     next = std::min(next, next_sweep_);
   if (log_.pending())
     next = std::min(next, now_ + std::chrono::seconds(1));
@@ -317,10 +378,14 @@ void relay_loop::close(connection& c, bool graceful) {
   if (c.backend.fd >= 0)
     ::close(c.backend.fd);
   local_.buffered -= c.down.size();
+  released(c.down.size() + c.held.size());
   c.down.release();
   c.up.release();
+  c.held.release();
   if (!c.first_done)
     --pre_handshake_;
+  if (c.in_frame)
+    --in_frame_;
   if (c.in_ready) {
     auto i = std::find(ready_.begin(), ready_.end(), &c);
     if (i != ready_.end())

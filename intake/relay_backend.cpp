@@ -11,8 +11,8 @@
 #include <cerrno>
 #include <cstring>
 
-// CAF's side of a connection: connecting to its loopback listener, handing
-// it the checked frames, draining its answers.
+// CAF's side of a connection: handing it to CAF as one end of a socketpair
+// (CAF listens nowhere), giving it the checked frames, draining its answers.
 
 namespace sb::intake {
 
@@ -20,58 +20,39 @@ namespace {
 
 constexpr size_t read_chunk = 64 * 1024;
 constexpr int backend_reads_per_event = 16;
+/// Freed backlog that makes the guard give memory back to the system.
+constexpr size_t release_threshold = 8 << 20;
 
 } // namespace
 
 bool relay_loop::connect_backend(connection& c) {
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  int rc = -1;
-  if (fd >= 0) {
-    int one = 1;
-    ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons(opts_.backend_port);
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    rc = ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
+  int pair[2];
+  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, pair)
+      != 0) {
+    ++local_.backend_failures;
+    dirty_ = true;
+    warn(log_kind::backend_unreachable,
+         "closed {}: no socketpair for the daemon: {}", describe_peer(c),
+         std::strerror(errno));
+    close(c);
+    return false;
   }
-  if (fd >= 0 && (rc == 0 || errno == EINPROGRESS)) {
-    c.backend.fd = fd;
-    c.state = rc == 0 ? conn_state::relaying : conn_state::connecting;
-    return true;
+  // CAF takes its end whatever happens.
+  if (!opts_.hand_over || !opts_.hand_over(pair[1], c.granted)) {
+    ::close(pair[0]);
+    ++local_.backend_failures;
+    dirty_ = true;
+    warn(log_kind::backend_unreachable,
+         "closed {}: the daemon did not take the connection", describe_peer(c));
+    close(c);
+    return false;
   }
-  auto err = errno;
-  if (fd >= 0)
-    ::close(fd);
-  ++local_.backend_failures;
-  dirty_ = true;
-  warn(log_kind::backend_unreachable,
-       "closed {}: cannot connect to the daemon's listener 127.0.0.1:{}: {}",
-       describe_peer(c), opts_.backend_port, std::strerror(err));
-  close(c);
-  return false;
+  c.backend.fd = pair[0];
+  c.state = conn_state::relaying;
+  return true;
 }
 
 void relay_loop::on_backend(connection& c, uint32_t events) {
-  if (c.state == conn_state::connecting) {
-    int err = 0;
-    socklen_t len = sizeof(err);
-    ::getsockopt(c.backend.fd, SOL_SOCKET, SO_ERROR, &err, &len);
-    if (err != 0) {
-      ++local_.backend_failures;
-      dirty_ = true;
-      warn(log_kind::backend_unreachable,
-           "closed {}: cannot connect to the daemon's listener "
-           "127.0.0.1:{}: {}",
-           describe_peer(c), opts_.backend_port, std::strerror(err));
-      close(c);
-      return;
-    }
-    if ((events & EPOLLOUT) == 0)
-      return;
-    c.state = conn_state::relaying;
-    events |= EPOLLOUT;
-  }
   if ((events & EPOLLOUT) != 0 && !flush_up(c))
     return;
   // Always drained, whatever the client does: bytes CAF cannot write stay in
@@ -82,7 +63,7 @@ void relay_loop::on_backend(connection& c, uint32_t events) {
 }
 
 bool relay_loop::send_up(connection& c, const char* data, size_t len) {
-  if (c.state == conn_state::connecting || !c.up.empty()) {
+  if (!c.up.empty()) {
     c.up.append(data, len);
     return true;
   }
@@ -169,6 +150,8 @@ void relay_loop::observe_answers(connection& c, const char* data, size_t len) {
     c.down_payload_left = hdr.payload_len;
     if (is_response(hdr) && c.pending_requests > 0)
       --c.pending_requests;
+    if (c.policy)
+      c.policy->sent_down(hdr);
   }
 }
 
@@ -185,15 +168,53 @@ bool relay_loop::send_down(connection& c, const char* data, size_t len) {
     return true;
   c.down.append(data + put, len - put);
   local_.buffered += len - put;
-  if (c.down.size() <= opts_.max_buffered)
-    return true;
-  ++local_.closed_slow_reader;
-  dirty_ = true;
-  warn(log_kind::slow_reader,
-       "dropped {}: {} bytes of answers not read (max-buffered {})",
-       describe_peer(c), c.down.size(), opts_.max_buffered);
-  close(c);
-  return false;
+  if (c.down.size() > opts_.max_buffered) {
+    ++local_.closed_slow_reader;
+    dirty_ = true;
+    warn(log_kind::slow_reader,
+         "dropped {}: {} bytes of answers not read (max-buffered {})",
+         describe_peer(c), c.down.size(), opts_.max_buffered);
+    close(c);
+    return false;
+  }
+  if (local_.buffered > opts_.max_buffered_total) {
+    enforce_total_backlog();
+    return !c.closed;
+  }
+  return true;
+}
+
+void relay_loop::enforce_total_backlog() {
+  // The clients that read slowest pay, not the others: drop the largest
+  // backlog until the total fits again.
+  while (local_.buffered > opts_.max_buffered_total) {
+    connection* worst = nullptr;
+    for (auto& x : conns_)
+      if (worst == nullptr || x->down.size() > worst->down.size())
+        worst = x.get();
+    if (worst == nullptr || worst->down.empty())
+      return;
+    ++local_.closed_slow_reader;
+    dirty_ = true;
+    warn(log_kind::slow_reader,
+         "dropped {}: {} bytes of answers not read while every client "
+         "together had {} (max-buffered-total {})",
+         describe_peer(*worst), worst->down.size(), local_.buffered,
+         opts_.max_buffered_total);
+    close(*worst);
+  }
+}
+
+void relay_loop::released(size_t bytes) {
+  // A dropped backlog is freed, but the allocator keeps the pages unless
+  // told: a reader that never read would leave the daemon gigabytes larger.
+  unreleased_ += bytes;
+  if (unreleased_ < release_threshold
+      || now_ - last_release_ < std::chrono::seconds(1))
+    return;
+  unreleased_ = 0;
+  last_release_ = now_;
+  release_free_memory();
 }
 
 } // namespace sb::intake

@@ -1,5 +1,7 @@
 #include "intake/relay.hpp"
 
+#include <openssl/crypto.h>
+#include <openssl/sha.h>
 #include <openssl/ssl.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
@@ -9,8 +11,9 @@
 #include <cstring>
 #include <string>
 
-// The client's side of a connection: TLS, reading and checking its frames,
-// writing the answers, and which readiness each socket waits for.
+// The client's side of a connection: TLS, its credential, reading and
+// checking its frames, writing the answers, and which readiness each socket
+// waits for.
 
 namespace sb::intake {
 
@@ -56,7 +59,7 @@ void relay_loop::on_client(connection& c, uint32_t events) {
 bool relay_loop::handshake(connection& c) {
   switch (tls_handshake(c.ssl)) {
   case tls_status::ok:
-    c.state = conn_state::first_frame;
+    c.state = conn_state::auth;
     spdlog::debug("intake: {} with {}", SSL_get_version(c.ssl),
                   describe_peer(c));
     // The client may have sent its first frame with the last handshake
@@ -81,7 +84,7 @@ bool relay_loop::handshake(connection& c) {
 
 bool relay_loop::may_read_client(const connection& c) const {
   return !c.closed
-         && (c.state == conn_state::first_frame
+         && (c.state == conn_state::auth || c.state == conn_state::first_frame
              || c.state == conn_state::relaying)
          && c.up.empty() && c.held.empty()
          && c.down.size() <= opts_.pause_backlog
@@ -129,7 +132,7 @@ relay_loop::io relay_loop::client_recv(connection& c, char* buf, size_t len,
 bool relay_loop::read_client(connection& c) {
   // Each chunk is read behind the bytes of an incomplete header carried
   // over from the previous one, so the parser sees contiguous bytes.
-  char* chunk = rbuf_.get() + basp_header_size;
+  char* chunk = rbuf_.get() + max_carry;
   for (int round = 0; round < client_reads_per_event; ++round) {
     if (!may_read_client(c))
       return true;
@@ -144,9 +147,18 @@ bool relay_loop::read_client(connection& c) {
     }
     local_.bytes_in += got;
     dirty_ = true;
-    char* start = chunk - c.carry_len;
+    char* frames = chunk;
+    if (c.state == conn_state::auth) {
+      auto took = authenticate(c, chunk, got);
+      if (took < 0)
+        return false;
+      frames += took;
+      got -= static_cast<size_t>(took);
+    }
+    char* start = frames - c.carry_len;
     std::memcpy(start, c.carry, c.carry_len);
-    if (!forward_up(c, start, c.carry_len + got))
+    if ((got > 0 || c.carry_len > 0)
+        && !forward_up(c, start, c.carry_len + got))
       return false;
     if (drained)
       return true;
@@ -156,42 +168,78 @@ bool relay_loop::read_client(connection& c) {
 
 bool relay_loop::forward_up(connection& c, char* data, size_t len) {
   size_t pos = 0;
+  size_t from = 0; // [from, pos) is checked and not relayed yet
   auto max_payload = static_cast<uint64_t>(opts_.max_message_size);
   while (pos < len) {
     if (c.payload_left > 0) {
       auto take = std::min<uint64_t>(c.payload_left, len - pos);
       pos += take;
       c.payload_left -= take;
-      if (c.payload_left == 0 && !c.first_done)
-        first_frame_done(c);
+      if (c.dropping)
+        from = pos;
+      if (c.payload_left == 0)
+        frame_ended(c);
       continue;
     }
     if (len - pos < basp_header_size)
       break;
-    auto hdr = decode_header(reinterpret_cast<unsigned char*>(data + pos));
+    auto* bytes = reinterpret_cast<unsigned char*>(data + pos);
+    auto hdr = decode_header(bytes);
     auto verdict = check_header(hdr, !c.seen_header, max_payload);
     if (verdict != header_verdict::ok)
       return reject(c, hdr, verdict);
+    if (is_request(hdr) && opts_.max_pending_requests > 0
+        && c.pending_requests >= opts_.max_pending_requests) {
+      // The cap, frame by frame: this request and what follows wait here
+      // until answers come back (and are checked then).
+      c.held.append(data + pos, len - pos);
+      c.carry_len = 0;
+      return relay_parsed(c, data + from, pos - from);
+    }
+    // What the frame may address, on the first bytes of its payload.
+    auto avail
+      = std::min<size_t>(len - pos - basp_header_size,
+                         std::min<uint64_t>(hdr.payload_len, max_prefix));
+    auto policy = c.policy->check(hdr, bytes + basp_header_size, avail);
+    if (policy.what == frame_policy::decision::need_more)
+      break; // header and prefix wait in `carry`
+    if (policy.what == frame_policy::decision::refuse)
+      return forbid(c, hdr, policy.why);
     c.seen_header = true;
-    if (is_request(hdr)) {
-      if (opts_.max_pending_requests > 0
-          && c.pending_requests >= opts_.max_pending_requests) {
-        // The cap, frame by frame: this request and what follows wait here
-        // until answers come back.
-        c.held.append(data + pos, len - pos);
-        c.carry_len = 0;
-        return relay_parsed(c, data, pos);
-      }
+    c.dropping = policy.what == frame_policy::decision::drop;
+    if (c.dropping) {
+      // Left out: what came before goes up, this frame does not.
+      if (!relay_parsed(c, data + from, pos - from))
+        return false;
+      from = pos + basp_header_size;
+    } else if (is_request(hdr)) {
       ++c.pending_requests;
     }
     pos += basp_header_size;
     c.payload_left = hdr.payload_len;
-    if (c.payload_left == 0 && !c.first_done)
-      first_frame_done(c);
+    if (c.payload_left == 0)
+      frame_ended(c);
   }
-  c.carry_len = static_cast<uint8_t>(len - pos);
+  c.carry_len = static_cast<uint16_t>(len - pos);
   std::memcpy(c.carry, data + pos, c.carry_len);
-  return relay_parsed(c, data, pos);
+  if ((c.payload_left > 0 || c.carry_len > 0) && !c.in_frame)
+    frame_started(c);
+  return relay_parsed(c, data + from, pos - from);
+}
+
+void relay_loop::frame_started(connection& c) {
+  c.in_frame = true;
+  ++in_frame_;
+  c.frame_deadline = now_ + opts_.message_timeout;
+}
+
+void relay_loop::frame_ended(connection& c) {
+  if (c.in_frame) {
+    c.in_frame = false;
+    --in_frame_;
+  }
+  if (!c.first_done)
+    first_frame_done(c);
 }
 
 bool relay_loop::relay_parsed(connection& c, const char* data, size_t len) {
@@ -230,9 +278,129 @@ bool relay_loop::reject(connection& c, const basp_header& hdr,
   return false;
 }
 
+bool relay_loop::forbid(connection& c, const basp_header& hdr,
+                        const char* why) {
+  ++local_.closed_forbidden;
+  dirty_ = true;
+  warn(log_kind::forbidden,
+       "closed {}: {} (operation {:#04x}, to actor {}, flags {:#04x})",
+       describe_peer(c), why, hdr.operation, hdr.dest_actor, hdr.flags);
+  close(c);
+  return false;
+}
+
 void relay_loop::first_frame_done(connection& c) {
   c.first_done = true;
   --pre_handshake_;
+}
+
+// -- the credential
+// ---------------------------------------------------------------
+
+namespace {
+
+std::array<unsigned char, SHA256_DIGEST_LENGTH> digest(const std::string& x) {
+  std::array<unsigned char, SHA256_DIGEST_LENGTH> d{};
+  SHA256(reinterpret_cast<const unsigned char*>(x.data()), x.size(), d.data());
+  return d;
+}
+
+} // namespace
+
+long relay_loop::authenticate(connection& c, const char* data, size_t len) {
+  auto room = max_auth_line - c.auth_line.size();
+  auto take = std::min(len, room);
+  auto* nl = static_cast<const char*>(std::memchr(data, '\n', take));
+  auto part = nl != nullptr ? static_cast<size_t>(nl - data) + 1 : take;
+  c.auth_line.append(data, part);
+  std::string token;
+  size_t used = 0;
+  auto st = parse_hello(c.auth_line, token, used);
+  if (st == line_state::incomplete)
+    return static_cast<long>(part);
+  if (st == line_state::malformed)
+    return refuse_auth(c,
+                       "no credential line (an old client, or not a "
+                       "switchboard client)",
+                       "the first line must be the credential: "
+                       "SWITCHBOARD-AUTH/1 TOKEN");
+  std::string{}.swap(c.auth_line);
+  auto granted = scope_of(c, token);
+  if (granted == scope::none)
+    return token.empty()
+             ? refuse_auth(c, "no credential", "a credential is required")
+             : refuse_auth(c, "a wrong credential",
+                           "the credential was refused");
+  c.granted = granted;
+  c.token = std::move(token);
+  c.policy.emplace(opts_.rules, granted == scope::admin ? opts_.admin_door
+                                                        : opts_.report_door);
+  c.state = conn_state::first_frame;
+  auto answer = auth_granted(granted);
+  if (!send_down(c, answer.data(), answer.size()))
+    return -1;
+  spdlog::debug("intake: {} authenticated ({})", describe_peer(c),
+                to_string(granted));
+  return static_cast<long>(part);
+}
+
+long relay_loop::refuse_auth(connection& c, const char* why,
+                             const char* answer) {
+  ++local_.refused_auth;
+  dirty_ = true;
+  warn(log_kind::refused_auth, "refused {}: {}", describe_peer(c), why);
+  auto line = auth_refused(answer);
+  if (send_down(c, line.data(), line.size())) {
+    // Closed once the answer went out (at once, or when it can be written).
+    if (c.down.empty())
+      close(c, true);
+    else
+      c.state = conn_state::draining;
+  }
+  return -1;
+}
+
+scope relay_loop::scope_of(connection& c, const std::string& token) const {
+  if (token.empty())
+    // A client certificate that tls-ca signed (the TLS handshake checked
+    // it) stands for the admin credential.
+    return c.ssl != nullptr && !opts_.tls_ca.empty() && tls_verified(c.ssl)
+             ? scope::admin
+             : scope::none;
+  // Both compared, in constant time: which one matched does not show.
+  auto d = digest(token);
+  bool admin = has_admin_
+               && CRYPTO_memcmp(d.data(), admin_digest_.data(), d.size()) == 0;
+  bool report
+    = has_report_
+      && CRYPTO_memcmp(d.data(), report_digest_.data(), d.size()) == 0;
+  return admin ? scope::admin : report ? scope::report : scope::none;
+}
+
+void relay_loop::take_credentials() {
+  std::optional<credentials> fresh;
+  {
+    std::lock_guard<std::mutex> guard{creds_mutex_};
+    fresh.swap(creds_pending_);
+  }
+  if (!fresh)
+    return;
+  has_admin_ = !fresh->admin_token.empty();
+  has_report_ = !fresh->report_token.empty();
+  admin_digest_ = digest(fresh->admin_token);
+  report_digest_ = digest(fresh->report_token);
+  // A token that no longer grants what it granted: its connections go.
+  for (size_t i = 0; i < conns_.size();) {
+    auto& c = *conns_[i];
+    if (c.granted == scope::none || c.token.empty()
+        || scope_of(c, c.token) == c.granted) {
+      ++i;
+      continue;
+    }
+    spdlog::info("intake: closed {}: its credential was revoked",
+                 describe_peer(c));
+    close(c); // moves the last connection to index i
+  }
 }
 
 bool relay_loop::flush_down(connection& c) {
@@ -302,12 +470,8 @@ void relay_loop::update_interest(connection& c) {
       client |= EPOLLOUT;
   }
   set_interest(c.client, client);
-  if (c.backend.fd >= 0) {
-    uint32_t backend = EPOLLOUT;
-    if (c.state != conn_state::connecting)
-      backend = c.up.empty() ? EPOLLIN : EPOLLIN | EPOLLOUT;
-    set_interest(c.backend, backend);
-  }
+  if (c.backend.fd >= 0)
+    set_interest(c.backend, c.up.empty() ? EPOLLIN : EPOLLIN | EPOLLOUT);
   if (c.ssl != nullptr && readable && !c.in_ready && tls_has_pending(c.ssl)) {
     c.in_ready = true;
     ready_.push_back(&c);

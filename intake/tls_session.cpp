@@ -172,6 +172,14 @@ bool tls_has_pending(ssl_st* ssl) {
   return SSL_has_pending(ssl) == 1;
 }
 
+bool tls_verified(ssl_st* ssl) {
+  auto* cert = SSL_get_peer_certificate(ssl);
+  if (cert == nullptr)
+    return false;
+  X509_free(cert);
+  return SSL_get_verify_result(ssl) == X509_V_OK;
+}
+
 void tls_close(ssl_st* ssl, bool graceful) {
   if (ssl == nullptr)
     return;

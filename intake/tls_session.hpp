@@ -62,6 +62,10 @@ tls_status tls_write(ssl_st* ssl, const char* buf, size_t len, size_t& put);
 /// becoming readable again.
 bool tls_has_pending(ssl_st* ssl);
 
+/// True if the client presented a certificate and it verified (against the
+/// server's CA).
+bool tls_verified(ssl_st* ssl);
+
 /// Sends close_notify if `graceful` (best effort, never blocks) and frees.
 void tls_close(ssl_st* ssl, bool graceful);
 

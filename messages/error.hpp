@@ -44,6 +44,8 @@ enum class ec : uint8_t {
   /// The client's credential does not allow this request (a `report`
   /// credential asking to change something).
   forbidden,
+  /// The daemon refused the client's credential (missing or wrong).
+  unauthenticated,
 };
 
 /// Returns the enumerator's name, e.g. "unknown_agent".

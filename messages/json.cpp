@@ -40,7 +40,9 @@ nlohmann::json component_json(const store_status& x) {
           {"write_error", x.write_error.empty()
                             ? nlohmann::json(nullptr)
                             : nlohmann::json(x.write_error)},
-          {"notifications_pending", x.notifications_pending}};
+          {"notifications_pending", x.notifications_pending},
+          {"agents_behind", x.agents_behind},
+          {"containers", x.containers}};
 }
 
 nlohmann::json component_json(const pool_status& x) {
@@ -90,7 +92,11 @@ nlohmann::json component_json(const intake_status& x) {
           {"closed_bad_header", x.closed_bad_header},
           {"closed_slow_reader", x.closed_slow_reader},
           {"tls_failures", x.tls_failures},
-          {"buffered", x.buffered}};
+          {"buffered", x.buffered},
+          {"refused_auth", x.refused_auth},
+          {"closed_forbidden", x.closed_forbidden},
+          {"closed_timeout", x.closed_timeout},
+          {"evicted", x.evicted}};
 }
 
 nlohmann::json component_json(const admin_status& x) {

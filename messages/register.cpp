@@ -56,6 +56,8 @@ const char* to_string(ec code) {
     return "not_found";
   case ec::forbidden:
     return "forbidden";
+  case ec::unauthenticated:
+    return "unauthenticated";
   }
   return "unknown_error";
 }

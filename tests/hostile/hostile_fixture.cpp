@@ -104,7 +104,7 @@ std::string basp_header(uint8_t operation, uint32_t payload_len) {
 node::node(uint16_t port) {
   client::endpoint ep;
   ep.port = port;
-  client::configure(cfg_, ep);
+  client::configure(cfg_);
   sys_ = std::make_unique<caf::actor_system>(cfg_);
   self_ = std::make_unique<caf::scoped_actor>(*sys_);
   auto h = client::connect(*sys_, ep);
