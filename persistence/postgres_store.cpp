@@ -438,9 +438,9 @@ caf::expected<int64_t> postgres_store::add_event(const event_info& ev) {
 caf::expected<std::vector<event_info>> postgres_store::events(const query& q) {
   return impl_->guard(
     "list events", [&]() -> caf::expected<std::vector<event_info>> {
-      return collect(
-        impl_->run(pg::list_events, q.agent, q.subscription, limit_of(q.limit)),
-        read_event_row);
+      return collect(impl_->run(pg::list_events, q.agent, q.subscription,
+                                id_bound(q), limit_of(q.limit)),
+                     read_event_row);
     });
 }
 
@@ -515,7 +515,7 @@ postgres_store::history(const query& q) {
   return impl_->guard(
     "list history", [&]() -> caf::expected<std::vector<history_info>> {
       return collect(impl_->run(pg::list_history, q.agent, q.subscription,
-                                limit_of(q.limit)),
+                                id_bound(q), limit_of(q.limit)),
                      read_history_row);
     });
 }
@@ -535,7 +535,8 @@ postgres_store::notifications(const query& q) {
   return impl_->guard("list notifications",
                       [&]() -> caf::expected<std::vector<notification_info>> {
                         return collect(impl_->run(pg::list_notifications,
-                                                  q.agent, limit_of(q.limit)),
+                                                  q.agent, id_bound(q),
+                                                  limit_of(q.limit)),
                                        read_notification_row);
                       });
 }

@@ -650,7 +650,8 @@ caf::expected<std::vector<event_info>> sqlite_store::events(const query& q) {
       use st{impl_->sql->list_events};
       st->bind(1, q.agent);
       st->bind(2, q.subscription);
-      st->bind(3, static_cast<int64_t>(std::min(q.limit, max_query_limit)));
+      st->bind(3, id_bound(q));
+      st->bind(4, static_cast<int64_t>(std::min(q.limit, max_query_limit)));
       return collect(*st, read_event_row);
     });
 }
@@ -746,7 +747,8 @@ caf::expected<std::vector<history_info>> sqlite_store::history(const query& q) {
       use st{impl_->sql->list_history};
       st->bind(1, q.agent);
       st->bind(2, q.subscription);
-      st->bind(3, static_cast<int64_t>(std::min(q.limit, max_query_limit)));
+      st->bind(3, id_bound(q));
+      st->bind(4, static_cast<int64_t>(std::min(q.limit, max_query_limit)));
       return collect(*st, read_history_row);
     });
 }
@@ -773,7 +775,8 @@ sqlite_store::notifications(const query& q) {
     [&]() -> caf::expected<std::vector<notification_info>> {
       use st{impl_->sql->list_notifications};
       st->bind(1, q.agent);
-      st->bind(2, static_cast<int64_t>(std::min(q.limit, max_query_limit)));
+      st->bind(2, id_bound(q));
+      st->bind(3, static_cast<int64_t>(std::min(q.limit, max_query_limit)));
       return collect(*st, read_notification_row);
     });
 }

@@ -15,7 +15,9 @@
 #include <caf/error.hpp>
 #include <caf/expected.hpp>
 
+#include <cstdint>
 #include <functional>
+#include <limits>
 #include <map>
 #include <memory>
 #include <string>
@@ -56,6 +58,13 @@ struct node_address {
 /// list with each one's name filled in.
 std::vector<exclusion_seed>
 seed_list(std::map<std::string, exclusion_seed> seeds);
+
+/// For the backends: the id that the rows of a read stay below, query::before
+/// or (0: from the newest) the largest id. Bound as a plain `id < ?`, not
+/// beside a "? = 0 OR", so the id index serves the range on every page.
+inline int64_t id_bound(const query& q) {
+  return q.before > 0 ? q.before : std::numeric_limits<int64_t>::max();
+}
 
 class store {
 public:

@@ -5,6 +5,8 @@
 #include <caf/event_based_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
 
+#include <algorithm>
+
 namespace sb {
 
 namespace {
@@ -172,7 +174,8 @@ template<class T, class Fetch>
 caf::result<page<T>> read_page(self_ptr self, query q, Fetch fetch,
                                size_t (*weight)(const T&)) {
   flush(self);
-  auto want = std::min(q.limit, max_page_items);
+  // At least one item: a page that must name its next needs a last item.
+  auto want = std::clamp<uint32_t>(q.limit, 1, max_page_items);
   q.limit = want + 1; // one more: is there a next page?
   auto rows = fetch(*self->state.db, q);
   if (!rows)

@@ -3,13 +3,9 @@
 // Then SQLite's own: migrations from an empty file, file mode, the one
 // timestamp format.
 
-#include "fixtures/postgres_env.hpp"
-#include "fixtures/temp_dir.hpp"
-#include "messages/error.hpp"
 #include "messages/fingerprint.hpp"
-#include "persistence/postgres_store.hpp"
 #include "persistence/schema.hpp"
-#include "persistence/store.hpp"
+#include "store_backend.hpp"
 
 #include <SQLiteCpp/Database.h>
 #include <gtest/gtest.h>
@@ -18,92 +14,13 @@
 
 #include <fstream>
 #include <map>
-#include <optional>
 
 using namespace sb;
+using namespace sb::test;
 
 namespace {
 
-constexpr millis t0 = 1'800'000'000'000; // 2027-01-15T08:00:00Z
-
-enum class backend { memory, file, postgres };
-
-class store_test : public ::testing::TestWithParam<backend> {
-protected:
-  void SetUp() override {
-    auto res = open_store();
-    ASSERT_TRUE(res) << render(res.error());
-    db = std::move(*res);
-  }
-
-  caf::expected<std::unique_ptr<store>> open_store() {
-    switch (GetParam()) {
-    case backend::memory:
-      return store::open(":memory:");
-    case backend::file:
-      return store::open(dir.file("state.db"));
-    case backend::postgres:
-      pg.emplace();
-      return postgres_store::open(
-        {pg->url(), pg->password_file(), dir.file("switchboard.key")});
-    }
-    return make_error(ec::invalid_argument, "no such backend");
-  }
-
-  /// A subscription whose token is "token-of-NAME" unless given.
-  stored_subscription add_sub(const std::string& name,
-                              const std::string& token = {}) {
-    auto res = db->put_subscription(
-      name, token.empty() ? "token-of-" + name : token, t0);
-    EXPECT_TRUE(res) << render(res.error());
-    return res->row;
-  }
-
-  stored_agent add_agent(const std::string& name, const std::string& sub = "",
-                         const std::string& container = "") {
-    auto res = db->add_agent(agent_spec{name, sub, container}, t0);
-    EXPECT_TRUE(res) << render(res.error());
-    return *res;
-  }
-
-  test::temp_dir dir;
-  /// The PostgreSQL backend's database: dropped after the store closed.
-  std::optional<test::postgres_database> pg;
-  std::unique_ptr<store> db;
-};
-
-const char* to_string(backend x) {
-  switch (x) {
-  case backend::memory:
-    return "memory";
-  case backend::file:
-    return "file";
-  case backend::postgres:
-    return "postgres";
-  }
-  return "unknown";
-}
-
-/// How GoogleTest shows the parameter (and ctest's test names).
-void PrintTo(backend x, std::ostream* out) {
-  *out << to_string(x);
-}
-
-std::string backend_name(const ::testing::TestParamInfo<backend>& info) {
-  return to_string(info.param);
-}
-
-event_info make_event(const std::string& agent, const std::string& sub,
-                      millis at, failure_kind kind = failure_kind::rate_limit) {
-  event_info ev;
-  ev.agent = agent;
-  ev.subscription = sub;
-  ev.kind = kind;
-  ev.status = 429;
-  ev.message = "too many requests";
-  ev.at = at;
-  return ev;
-}
+class store_test : public store_backend {};
 
 } // namespace
 
