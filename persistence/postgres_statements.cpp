@@ -113,6 +113,13 @@ const pg_statement subscription_of_generation{
   "subscription_of_generation",
   "SELECT to_subscription FROM switch_history "
   "WHERE agent = $1 AND generation = $2 ORDER BY id LIMIT 1"};
+// Status counts this node's agents only, in one query; a connection
+// acting for no node counts the agents without an owner.
+const pg_statement count_agents{
+  "count_agents",
+  "SELECT COUNT(*) FILTER (WHERE generation > applied_generation), "
+  "COUNT(*) FILTER (WHERE COALESCE(container, '') <> '') FROM agents "
+  "WHERE owner = $1 OR ($1 = '' AND owner IS NULL)"};
 
 // -- failure events
 // ---------------------------------------------------------------
@@ -253,6 +260,7 @@ void prepare_statements(pqxx::connection_base& conn) {
     &pg::record_apply_on_agent,
     &pg::record_apply_on_history,
     &pg::subscription_of_generation,
+    &pg::count_agents,
     &pg::insert_event,
     &pg::list_events,
     &pg::newest_failures,

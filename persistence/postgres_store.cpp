@@ -421,6 +421,16 @@ postgres_store::subscription_of_generation(const std::string& agent,
     });
 }
 
+caf::expected<agent_counts> postgres_store::count_agents() {
+  return impl_->guard("count agents", [&]() -> caf::expected<agent_counts> {
+    auto res = impl_->run(pg::count_agents, impl_->node);
+    agent_counts out;
+    out.behind = static_cast<uint64_t>(column_int(res[0][0]));
+    out.containers = static_cast<uint64_t>(column_int(res[0][1]));
+    return out;
+  });
+}
+
 // -- failure events
 // -----------------------------------------------------------------
 

@@ -69,6 +69,11 @@ statements::statements(SQLite::Database& db)
       subscription_of_generation(db,
                                  "SELECT to_subscription FROM switch_history "
                                  "WHERE agent = ? AND generation = ?"),
+      // One scan of the agents for status (one daemon per file: every
+      // agent is this node's).
+      count_agents(db, "SELECT COUNT(*) FILTER (WHERE generation > "
+                       "applied_generation), COUNT(*) FILTER (WHERE "
+                       "COALESCE(container, '') <> '') FROM agents"),
       insert_event(
         db, "INSERT INTO failure_events(agent, subscription, kind, reason, "
             "status, message, source, execution_id, reset_at, occurred_at) "

@@ -869,6 +869,17 @@ sqlite_store::subscription_of_generation(const std::string& agent,
                       });
 }
 
+caf::expected<agent_counts> sqlite_store::count_agents() {
+  return impl_->guard("count agents", [&]() -> caf::expected<agent_counts> {
+    use st{impl_->sql->count_agents};
+    st->executeStep();
+    agent_counts out;
+    out.behind = static_cast<uint64_t>(st->getColumn(0).getInt64());
+    out.containers = static_cast<uint64_t>(st->getColumn(1).getInt64());
+    return out;
+  });
+}
+
 caf::expected<snapshot> store::load(millis now, millis window) {
   snapshot result;
   auto subs = subscriptions();

@@ -266,6 +266,10 @@ store_actor_impl(store_actor::stateful_pointer<store_state> self,
       }
       if (auto n = st.db->count_pending_notifications())
         result.notifications_pending = *n;
+      if (auto n = st.db->count_agents()) {
+        result.agents_behind = n->behind;
+        result.containers = n->containers;
+      }
       return result;
     },
     // -- writes -------------------------------------------------------------

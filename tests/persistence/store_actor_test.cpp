@@ -155,6 +155,31 @@ TEST_F(store_actor_test, concurrent_writes_share_one_transaction) {
   EXPECT_EQ(count_events(), static_cast<size_t>(n));
 }
 
+TEST_F(store_actor_test, status_counts_agents_behind_and_with_a_container) {
+  actor = spawn();
+  auto add = [&](const std::string& name, const std::string& container) {
+    self
+      ->request(actor, 10s, agent_add_atom::value,
+                agent_spec{name, "", container}, t0)
+      .receive([](stored_agent&) {},
+               [&](caf::error& err) { FAIL() << render(err); });
+  };
+  add("a1", "ctr-1");
+  add("a2", "ctr-2");
+  add("a3", "");
+  switch_record rec;
+  rec.agent = "a2";
+  rec.at = t0;
+  self->request(actor, 10s, commit_atom::value, rec)
+    .receive([](switch_commit&) {},
+             [&](caf::error& err) { FAIL() << render(err); });
+  // From the database, not from any AGENT: a2 switched, its container has
+  // not applied it.
+  auto st = status();
+  EXPECT_EQ(st.agents_behind, 1u);
+  EXPECT_EQ(st.containers, 2u);
+}
+
 TEST_F(store_actor_test, killed_transaction_acknowledges_nothing) {
   std::atomic<bool> kill{true};
   db->set_commit_veto([&] { return kill.load(); });

@@ -111,6 +111,42 @@ TEST_P(store_test, agents_add_get_list_remove) {
   EXPECT_TRUE(is(db->agent("a1").error(), ec::unknown_agent));
 }
 
+TEST_P(store_test, agents_behind_and_with_a_container_are_counted) {
+  auto none = db->count_agents();
+  ASSERT_TRUE(none) << render(none.error());
+  EXPECT_EQ(none->behind, 0u);
+  EXPECT_EQ(none->containers, 0u);
+  auto a = add_sub("sub-a");
+  auto b = add_sub("sub-b");
+  add_agent("a1", "sub-a", "ctr-1");
+  add_agent("a2", "sub-a");
+  add_agent("a3", "sub-a", "ctr-3");
+  // Every agent switches once (generation 1); a1's token reaches its
+  // container, a3's application fails.
+  for (auto name : {"a1", "a2", "a3"}) {
+    switch_record rec;
+    rec.agent = name;
+    rec.from_id = a.id;
+    rec.from_name = a.name;
+    rec.to_id = b.id;
+    rec.to_name = b.name;
+    rec.at = t0 + 1000;
+    ASSERT_TRUE(db->commit_switch(rec)) << name;
+  }
+  apply_outcome reloaded{apply_result::hot_reloaded, {}};
+  ASSERT_FALSE(db->record_apply(apply_record{"a1", 1, reloaded, true, t0}));
+  ASSERT_FALSE(db->record_apply(
+    apply_record{"a3", 1, apply_failed("engine unreachable"), false, t0}));
+  auto counts = db->count_agents();
+  ASSERT_TRUE(counts) << render(counts.error());
+  EXPECT_EQ(counts->behind, 2u);     // a2 and a3
+  EXPECT_EQ(counts->containers, 2u); // a1 and a3
+  ASSERT_FALSE(db->remove_agent("a3"));
+  counts = db->count_agents();
+  EXPECT_EQ(counts->behind, 1u);
+  EXPECT_EQ(counts->containers, 1u);
+}
+
 TEST_P(store_test, commit_switch_writes_everything_once_and_is_fenced) {
   auto a = add_sub("sub-a");
   auto b = add_sub("sub-b");
