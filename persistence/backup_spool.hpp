@@ -5,8 +5,9 @@
 // by a random id. The client reads a copy chunk by chunk over its
 // authenticated connection and writes its own file; the daemon never opens a
 // path a client names. A copy is deleted once read to its end, when it was
-// left unread for `idle_ms`, and at exit; what a crash left in the folder
-// goes at the first use of the next run. At most `max_copies` exist at once.
+// left unread for `idle_ms` (expire(), which the STORE's timer calls), and at
+// exit; what a crash left in the folder goes at the first use of the next
+// run. At most `max_copies` exist at once.
 
 #include "messages/time.hpp"
 #include "messages/types.hpp"

@@ -23,6 +23,8 @@ using self_ptr = store_actor::stateful_pointer<store_state>;
 
 /// The batch `batch` has waited max_delay: commit it if it still waits.
 using deadline_atom = caf::atom_constant<caf::atom("sbdeadline")>;
+/// A copy of the spool may have been left unread for idle_ms.
+using expiry_atom = caf::atom_constant<caf::atom("sbexpiry")>;
 
 template<class... Ts>
 void send_later(self_ptr self, millis delay, Ts... xs) {
@@ -254,7 +256,17 @@ backup_spool& spool(self_ptr self) {
   return *st.backups;
 }
 
-/// The default handler: the store's own timer (see deadline_atom).
+/// Keeps one expiry timer running while the spool holds copies, due when
+/// the first of them falls idle (a read or a new copy only moves that later).
+void arm_expiry(self_ptr self) {
+  auto& st = self->state;
+  if (st.expiry_armed || !st.backups || st.backups->size() == 0)
+    return;
+  st.expiry_armed = true;
+  send_later(self, st.backups->next_expiry() - st.now(), expiry_atom::value);
+}
+
+/// The default handler: the store's own timers (see deadline_atom).
 caf::result<caf::message> on_timer(self_ptr self, caf::scheduled_actor* ptr,
                                    caf::message_view& x) {
   auto& st = self->state;
@@ -263,6 +275,13 @@ caf::result<caf::message> on_timer(self_ptr self, caf::scheduled_actor* ptr,
     // A later batch has a deadline of its own.
     if (xs.get_as<uint64_t>(1) == st.batch && !st.pending.empty())
       flush(self);
+    return caf::message{};
+  }
+  if (xs.match_elements<expiry_atom>()) {
+    st.expiry_armed = false;
+    if (st.backups)
+      st.backups->expire(st.now());
+    arm_expiry(self);
     return caf::message{};
   }
   return caf::print_and_drop(ptr, x);
@@ -280,6 +299,7 @@ caf::result<backup_info> start_backup(self_ptr self) {
       });
   if (!made)
     return std::move(made.error());
+  arm_expiry(self);
   return std::move(*made);
 }
 
@@ -434,6 +454,7 @@ store_actor_impl(store_actor::stateful_pointer<store_state> self,
     [=](backup_atom, const std::string& id,
         uint64_t offset) -> caf::result<backup_chunk> {
       auto chunk = spool(self).read(id, offset, self->state.now());
+      arm_expiry(self);
       if (!chunk)
         return std::move(chunk.error());
       return std::move(*chunk);

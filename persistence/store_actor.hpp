@@ -13,13 +13,14 @@
 // write fails alone; no write is acknowledged before its transaction
 // committed, and a failed COMMIT fails every write of the batch.
 //
-// The timer is a delayed message to itself on CAF's clock (real time,
-// whatever clock `now` reads), outside the typed interface. It cannot hold
-// up a shutdown: on the exit message (the ROOT's send_exit) the actor
-// commits the queued writes, answers their requesters, deletes the backup
-// copies and quits at once; a timer due later is dropped, and CAF's clock
-// lets go of its handle when it fires or when the actor system stops
-// (tested: store_actor_shutdown).
+// Timers are delayed messages to itself on CAF's clock (real time, whatever
+// clock `now` reads), outside the typed interface: the batch deadline, and
+// the expiry of backup copies left unread for the spool's idle_ms (one timer
+// while the spool holds copies). They cannot hold up a shutdown: on the exit
+// message (the ROOT's send_exit) the actor commits the queued writes,
+// answers their requesters, deletes the backup copies and quits at once; a
+// timer due later is dropped, and CAF's clock lets go of its handle when it
+// fires or when the actor system stops (tested: store_actor_shutdown).
 //
 // When a commit, or a `status` request, leaves the mailbox empty, the store
 // is idle: then a WAL past wal_truncate_bytes is checkpointed and truncated,
@@ -80,6 +81,8 @@ struct store_state {
 
   /// Online copies being read by clients (created on the first backup).
   std::unique_ptr<backup_spool> backups;
+  /// The spool's expiry timer runs (one at a time).
+  bool expiry_armed = false;
 
   static inline const char* name = "store";
 };

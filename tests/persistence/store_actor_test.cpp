@@ -389,8 +389,9 @@ TEST_F(store_actor_test,
 }
 
 // The ROOT stops the store with an exit message and waits for it to go down;
-// then the actor system ends, waiting for the store's thread. A timer still
-// due then (the batch deadline) must hold up neither.
+// then the actor system ends, waiting for the store's thread. Timers still
+// due then (the batch deadline, the spool's minute-long expiry) must hold
+// up neither.
 namespace {
 
 void stop_with_timers_due(const std::string& path) {
@@ -551,6 +552,44 @@ TEST(store_actor_deadline, a_timer_commits_a_batch_no_message_commits) {
   sched.run();
   EXPECT_EQ(st.stats.commits, 3u);
   EXPECT_EQ(st.stats.writes, 3u);
+  caf::anon_send_exit(aut, caf::exit_reason::user_shutdown);
+  sched.run();
+}
+
+// A copy nobody reads goes after idle_ms although no request arrives: the
+// spool's expiry timer (CAF's clock moved by hand here, and `now` with it).
+TEST(store_actor_deadline, an_unread_backup_copy_expires_on_its_timer) {
+  testing_config cfg;
+  caf::actor_system sys{cfg};
+  auto& sched
+    = dynamic_cast<caf::scheduler::test_coordinator&>(sys.scheduler());
+  test::temp_dir dir;
+  auto db = store::open(dir.file("state.db"));
+  ASSERT_TRUE(db) << render(db.error());
+  auto now = std::make_shared<millis>(t0);
+  auto aut = sys.spawn(
+    store_actor_impl, std::shared_ptr<store>{std::move(*db)},
+    [now] { return *now; }, no_commit_hook);
+  sched.run();
+  auto& st
+    = caf::actor_cast<store_actor::stateful_pointer<store_state>>(aut)->state;
+  caf::anon_send(aut, backup_atom::value);
+  sched.run();
+  ASSERT_TRUE(st.backups);
+  ASSERT_EQ(st.backups->size(), 1u);
+  auto folder = dir.file("state.db.backup");
+  EXPECT_FALSE(std::filesystem::is_empty(folder));
+  using std::chrono::milliseconds;
+  auto idle = st.backups->idle_ms;
+  *now += idle - 1;
+  EXPECT_EQ(sched.advance_time(milliseconds{idle - 1}), 0u);
+  *now += 1;
+  EXPECT_EQ(sched.advance_time(milliseconds{1}), 1u);
+  sched.run();
+  EXPECT_EQ(st.backups->size(), 0u);
+  EXPECT_TRUE(std::filesystem::is_empty(folder));
+  // No copy, no timer.
+  EXPECT_FALSE(sched.has_pending_timeout());
   caf::anon_send_exit(aut, caf::exit_reason::user_shutdown);
   sched.run();
 }
