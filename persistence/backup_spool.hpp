@@ -5,7 +5,9 @@
 // by a random id. The client reads a copy chunk by chunk over its
 // authenticated connection and writes its own file; the daemon never opens a
 // path a client names. A copy is deleted once read to its end, when it was
-// left unread for `idle_ms`, and at exit; at most `max_copies` exist at once.
+// left unread for `idle_ms` (expire(), which the STORE's timer calls), and at
+// exit; what a crash left in the folder goes at the first use of the next
+// run. At most `max_copies` exist at once.
 
 #include "messages/time.hpp"
 #include "messages/types.hpp"
@@ -20,11 +22,12 @@ namespace sb {
 
 class backup_spool {
 public:
-  /// `folder` is created (0700) on first use; "" = a private folder under
-  /// the system's temporary directory (an in-memory database).
+  /// `folder` is created (0700) on first use, and what a previous run left
+  /// in it is deleted then; "" = a private folder under the system's
+  /// temporary directory (an in-memory database).
   explicit backup_spool(std::string folder) : folder_(std::move(folder)) {}
 
-  ~backup_spool(); ///< Deletes every copy.
+  ~backup_spool(); ///< Deletes every copy, and the folder once empty.
 
   backup_spool(const backup_spool&) = delete;
   backup_spool& operator=(const backup_spool&) = delete;
@@ -43,8 +46,14 @@ public:
   /// Deletes copies left unread for idle_ms.
   void expire(millis now);
 
+  /// When the first copy falls idle (0: there is none).
+  millis next_expiry() const;
+
   /// Copies that exist now.
   size_t size() const { return copies_.size(); }
+
+  /// The folder ("" before the first create() made a private one).
+  const std::string& folder() const { return folder_; }
 
   millis idle_ms = 60'000;
   size_t max_copies = 4;
@@ -57,9 +66,12 @@ private:
   };
 
   caf::error prepare_folder();
+  caf::error check_folder() const;
+  void sweep();
   void remove(std::map<std::string, copy>::iterator i);
 
   std::string folder_;
+  /// The folder was checked and swept once.
   bool ready_ = false;
   std::map<std::string, copy> copies_;
 };

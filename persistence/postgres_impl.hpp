@@ -124,6 +124,7 @@ extern const pg_statement record_apply_on_agent;
 extern const pg_statement record_apply_on_history;
 extern const pg_statement subscription_of_generation;
 extern const pg_statement seats_of_others;
+extern const pg_statement count_agents;
 // -- failure events
 extern const pg_statement insert_event;
 extern const pg_statement list_events;

@@ -113,6 +113,13 @@ const pg_statement subscription_of_generation{
   "subscription_of_generation",
   "SELECT to_subscription FROM switch_history "
   "WHERE agent = $1 AND generation = $2 ORDER BY id LIMIT 1"};
+// Status counts this node's agents only, in one query; a connection
+// acting for no node counts the agents without an owner.
+const pg_statement count_agents{
+  "count_agents",
+  "SELECT COUNT(*) FILTER (WHERE generation > applied_generation), "
+  "COUNT(*) FILTER (WHERE COALESCE(container, '') <> '') FROM agents "
+  "WHERE owner = $1 OR ($1 = '' AND owner IS NULL)"};
 
 // -- failure events
 // ---------------------------------------------------------------
@@ -122,12 +129,16 @@ const pg_statement insert_event{
   "INSERT INTO failure_events(agent, subscription, kind, reason, status, "
   "message, source, execution_id, reset_at, occurred_at) "
   "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id"};
+// The reads of events, history and notifications: newest first, below the
+// cursor (id < $n); "from the newest" binds the largest id, so the primary
+// key's range serves every page (see id_bound).
 const pg_statement list_events{
   "list_events",
   "SELECT id, agent, subscription, kind, reason, status, message, source, "
   "execution_id, reset_at, occurred_at FROM failure_events "
   "WHERE ($1::text = '' OR agent = $1) "
-  "AND ($2::text = '' OR subscription = $2) ORDER BY id DESC LIMIT $3"};
+  "AND ($2::text = '' OR subscription = $2) AND id < $3 "
+  "ORDER BY id DESC LIMIT $4"};
 // Any switch-class failure inside the window counts; one without a reset
 // instant excludes for the exclusion window, one with a reset instant until
 // that instant, however old the event that carried it. Two queries, each on
@@ -191,14 +202,15 @@ const pg_statement list_history{
   "failure_kind, event_count, generation, apply_result, at "
   "FROM switch_history WHERE ($1::text = '' OR agent = $1) "
   "AND ($2::text = '' OR from_subscription = $2 OR to_subscription = $2) "
-  "ORDER BY id DESC LIMIT $3"};
+  "AND id < $3 ORDER BY id DESC LIMIT $4"};
 const pg_statement insert_notification{
   "insert_notification",
   "INSERT INTO notifications(agent, kind, title, message, priority, "
   "created_at) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id"};
 const pg_statement list_notifications{
   "list_notifications", SB_PG_NOTIFICATION_SELECT
-  "WHERE ($1::text = '' OR agent = $1) ORDER BY id DESC LIMIT $2"};
+  "WHERE ($1::text = '' OR agent = $1) AND id < $2 ORDER BY id DESC "
+  "LIMIT $3"};
 const pg_statement pending_notifications{
   "pending_notifications",
   SB_PG_NOTIFICATION_SELECT "WHERE status = 'pending' ORDER BY id LIMIT $1"};
@@ -248,6 +260,7 @@ void prepare_statements(pqxx::connection_base& conn) {
     &pg::record_apply_on_agent,
     &pg::record_apply_on_history,
     &pg::subscription_of_generation,
+    &pg::count_agents,
     &pg::insert_event,
     &pg::list_events,
     &pg::newest_failures,

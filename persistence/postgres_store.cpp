@@ -421,6 +421,16 @@ postgres_store::subscription_of_generation(const std::string& agent,
     });
 }
 
+caf::expected<agent_counts> postgres_store::count_agents() {
+  return impl_->guard("count agents", [&]() -> caf::expected<agent_counts> {
+    auto res = impl_->run(pg::count_agents, impl_->node);
+    agent_counts out;
+    out.behind = static_cast<uint64_t>(column_int(res[0][0]));
+    out.containers = static_cast<uint64_t>(column_int(res[0][1]));
+    return out;
+  });
+}
+
 // -- failure events
 // -----------------------------------------------------------------
 
@@ -438,9 +448,9 @@ caf::expected<int64_t> postgres_store::add_event(const event_info& ev) {
 caf::expected<std::vector<event_info>> postgres_store::events(const query& q) {
   return impl_->guard(
     "list events", [&]() -> caf::expected<std::vector<event_info>> {
-      return collect(
-        impl_->run(pg::list_events, q.agent, q.subscription, limit_of(q.limit)),
-        read_event_row);
+      return collect(impl_->run(pg::list_events, q.agent, q.subscription,
+                                id_bound(q), limit_of(q.limit)),
+                     read_event_row);
     });
 }
 
@@ -515,7 +525,7 @@ postgres_store::history(const query& q) {
   return impl_->guard(
     "list history", [&]() -> caf::expected<std::vector<history_info>> {
       return collect(impl_->run(pg::list_history, q.agent, q.subscription,
-                                limit_of(q.limit)),
+                                id_bound(q), limit_of(q.limit)),
                      read_history_row);
     });
 }
@@ -535,7 +545,8 @@ postgres_store::notifications(const query& q) {
   return impl_->guard("list notifications",
                       [&]() -> caf::expected<std::vector<notification_info>> {
                         return collect(impl_->run(pg::list_notifications,
-                                                  q.agent, limit_of(q.limit)),
+                                                  q.agent, id_bound(q),
+                                                  limit_of(q.limit)),
                                        read_notification_row);
                       });
 }

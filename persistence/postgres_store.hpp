@@ -122,6 +122,8 @@ public:
   subscription_of_generation(const std::string& agent,
                              uint64_t generation) override;
 
+  caf::expected<agent_counts> count_agents() override;
+
   // -- failure events
   // -----------------------------------------------------------
 

@@ -69,15 +69,23 @@ statements::statements(SQLite::Database& db)
       subscription_of_generation(db,
                                  "SELECT to_subscription FROM switch_history "
                                  "WHERE agent = ? AND generation = ?"),
+      // One scan of the agents for status (one daemon per file: every
+      // agent is this node's).
+      count_agents(db, "SELECT COUNT(*) FILTER (WHERE generation > "
+                       "applied_generation), COUNT(*) FILTER (WHERE "
+                       "COALESCE(container, '') <> '') FROM agents"),
       insert_event(
         db, "INSERT INTO failure_events(agent, subscription, kind, reason, "
             "status, message, source, execution_id, reset_at, occurred_at) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"),
+      // The reads of events, history and notifications: newest first, below
+      // the cursor (id < ?); "from the newest" binds the largest id, so the
+      // rowid range serves every page (see id_bound).
       list_events(
         db, "SELECT id, agent, subscription, kind, reason, status, message, "
             "source, execution_id, reset_at, occurred_at FROM failure_events "
             "WHERE (?1 = '' OR agent = ?1) AND (?2 = '' OR subscription = ?2) "
-            "ORDER BY id DESC LIMIT ?3"),
+            "AND id < ?3 ORDER BY id DESC LIMIT ?4"),
       // Any switch-class failure inside the window counts; one without a
       // reset instant excludes for the exclusion window, one with a reset
       // instant until that instant, however old the event that carried it.
@@ -129,13 +137,13 @@ statements::statements(SQLite::Database& db)
             "failure_kind, event_count, generation, apply_result, at "
             "FROM switch_history WHERE (?1 = '' OR agent = ?1) "
             "AND (?2 = '' OR from_subscription = ?2 OR to_subscription = ?2) "
-            "ORDER BY id DESC LIMIT ?3"),
+            "AND id < ?3 ORDER BY id DESC LIMIT ?4"),
       insert_notification(
         db, "INSERT INTO notifications(agent, kind, title, message, priority, "
             "created_at) VALUES (?, ?, ?, ?, ?, ?)"),
       list_notifications(db, SB_NOTIFICATION_SELECT
-                         "WHERE (?1 = '' OR agent = ?1) ORDER BY id DESC "
-                         "LIMIT ?2"),
+                         "WHERE (?1 = '' OR agent = ?1) AND id < ?2 "
+                         "ORDER BY id DESC LIMIT ?3"),
       pending_notifications(db, SB_NOTIFICATION_SELECT
                             "WHERE status = 'pending' ORDER BY id LIMIT ?"),
       mark_delivered(db, "UPDATE notifications SET status = 'delivered', "

@@ -44,6 +44,7 @@ struct statements {
   SQLite::Statement record_apply_on_agent;
   SQLite::Statement record_apply_on_history;
   SQLite::Statement subscription_of_generation;
+  SQLite::Statement count_agents;
   // -- failure events ---------------------------------------------------------
   SQLite::Statement insert_event;
   SQLite::Statement list_events;

@@ -650,7 +650,8 @@ caf::expected<std::vector<event_info>> sqlite_store::events(const query& q) {
       use st{impl_->sql->list_events};
       st->bind(1, q.agent);
       st->bind(2, q.subscription);
-      st->bind(3, static_cast<int64_t>(std::min(q.limit, max_query_limit)));
+      st->bind(3, id_bound(q));
+      st->bind(4, static_cast<int64_t>(std::min(q.limit, max_query_limit)));
       return collect(*st, read_event_row);
     });
 }
@@ -746,7 +747,8 @@ caf::expected<std::vector<history_info>> sqlite_store::history(const query& q) {
       use st{impl_->sql->list_history};
       st->bind(1, q.agent);
       st->bind(2, q.subscription);
-      st->bind(3, static_cast<int64_t>(std::min(q.limit, max_query_limit)));
+      st->bind(3, id_bound(q));
+      st->bind(4, static_cast<int64_t>(std::min(q.limit, max_query_limit)));
       return collect(*st, read_history_row);
     });
 }
@@ -773,7 +775,8 @@ sqlite_store::notifications(const query& q) {
     [&]() -> caf::expected<std::vector<notification_info>> {
       use st{impl_->sql->list_notifications};
       st->bind(1, q.agent);
-      st->bind(2, static_cast<int64_t>(std::min(q.limit, max_query_limit)));
+      st->bind(2, id_bound(q));
+      st->bind(3, static_cast<int64_t>(std::min(q.limit, max_query_limit)));
       return collect(*st, read_notification_row);
     });
 }
@@ -864,6 +867,17 @@ sqlite_store::subscription_of_generation(const std::string& agent,
                                               + std::to_string(generation));
                         return column_text(st->getColumn(0));
                       });
+}
+
+caf::expected<agent_counts> sqlite_store::count_agents() {
+  return impl_->guard("count agents", [&]() -> caf::expected<agent_counts> {
+    use st{impl_->sql->count_agents};
+    st->executeStep();
+    agent_counts out;
+    out.behind = static_cast<uint64_t>(st->getColumn(0).getInt64());
+    out.containers = static_cast<uint64_t>(st->getColumn(1).getInt64());
+    return out;
+  });
 }
 
 caf::expected<snapshot> store::load(millis now, millis window) {

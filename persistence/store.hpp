@@ -15,7 +15,9 @@
 #include <caf/error.hpp>
 #include <caf/expected.hpp>
 
+#include <cstdint>
 #include <functional>
+#include <limits>
 #include <map>
 #include <memory>
 #include <string>
@@ -52,10 +54,26 @@ struct node_address {
   uint16_t port = 0;
 };
 
+/// This node's agents as store_status counts them (store::count_agents).
+struct agent_counts {
+  /// Switched further than their container applied (generation >
+  /// applied_generation).
+  uint64_t behind = 0;
+  /// With a container.
+  uint64_t containers = 0;
+};
+
 /// For the backends: exclusion seeds gathered by subscription name, as a
 /// list with each one's name filled in.
 std::vector<exclusion_seed>
 seed_list(std::map<std::string, exclusion_seed> seeds);
+
+/// For the backends: the id that the rows of a read stay below, query::before
+/// or (0: from the newest) the largest id. Bound as a plain `id < ?`, not
+/// beside a "? = 0 OR", so the id index serves the range on every page.
+inline int64_t id_bound(const query& q) {
+  return q.before > 0 ? q.before : std::numeric_limits<int64_t>::max();
+}
 
 class store {
 public:
@@ -164,6 +182,12 @@ public:
   /// switch history; an error if there is no such generation.
   virtual caf::expected<std::string>
   subscription_of_generation(const std::string& agent, uint64_t generation) = 0;
+
+  /// This node's agents, counted by one query (status asks it, so /readyz
+  /// and /metrics ask no AGENT): every agent of a store without nodes; on a
+  /// shared store those this connection's node owns (join, set_node; no
+  /// node set: those without an owner).
+  virtual caf::expected<agent_counts> count_agents() = 0;
 
   // -- failure events
   // -----------------------------------------------------------

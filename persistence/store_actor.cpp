@@ -3,7 +3,11 @@
 #include "messages/error.hpp"
 
 #include <caf/event_based_actor.hpp>
+#include <caf/send.hpp>
 #include <caf/typed_event_based_actor.hpp>
+
+#include <algorithm>
+#include <chrono>
 
 namespace sb {
 
@@ -11,7 +15,33 @@ namespace {
 
 using self_ptr = store_actor::stateful_pointer<store_state>;
 
+// The store's timers: anonymous messages to itself through CAF's clock, so
+// they run on real time whatever clock `now` reads (a test's manual clock
+// must not hold a write back). They are not part of store_actor's typed
+// interface, which every holder of the handle may send; the default handler
+// takes them (store_actor_impl).
+
+/// The batch `batch` has waited max_delay: commit it if it still waits.
+using deadline_atom = caf::atom_constant<caf::atom("sbdeadline")>;
+/// A copy of the spool may have been left unread for idle_ms.
+using expiry_atom = caf::atom_constant<caf::atom("sbexpiry")>;
+
+template<class... Ts>
+void send_later(self_ptr self, millis delay, Ts... xs) {
+  caf::delayed_anon_send(caf::actor_cast<caf::actor>(self),
+                         std::chrono::milliseconds{std::max<millis>(delay, 1)},
+                         xs...);
+}
+
 void flush(self_ptr self);
+
+/// Opens a batch with its first write: its deadline timer starts once the
+/// write did not commit at once.
+void open_batch(self_ptr self) {
+  auto& st = self->state;
+  st.first_pending = st.now();
+  ++st.batch;
+}
 
 /// A write with its operation, its value and the requester's promise, in
 /// one allocation.
@@ -49,16 +79,20 @@ caf::typed_response_promise<T> defer(self_ptr self, Op op,
   auto rp = self->template make_response_promise<T>();
   auto& st = self->state;
   if (st.pending.empty())
-    st.first_pending = st.now();
+    open_batch(self);
   auto job = std::make_unique<write_job<T, Op>>(std::move(op), rp);
   job->selects = selects;
   st.pending.emplace_back(std::move(job));
   // Group commit: wait while more messages are queued (they may be writes
   // that join this transaction); commit once the mailbox has drained, the
-  // batch is full, or its first write has waited max_delay.
+  // batch is full, or its first write has waited max_delay. The messages
+  // ahead need not be writes or reads that commit: the deadline timer
+  // commits the batch if nothing else did.
   if (self->mailbox().empty() || st.pending.size() >= st.max_batch
       || st.now() - st.first_pending >= st.max_delay)
     flush(self);
+  else if (st.pending.size() == 1)
+    send_later(self, st.max_delay, deadline_atom::value, st.batch);
   return rp;
 }
 
@@ -98,10 +132,10 @@ caf::error begin(store& db,
   return caf::none;
 }
 
-void flush(self_ptr self) {
+/// Commits the first max_batch queued writes in one transaction and answers
+/// their requesters.
+void commit_batch(self_ptr self) {
   auto& st = self->state;
-  if (st.pending.empty())
-    return;
   auto n = std::min(st.pending.size(), st.max_batch);
   std::vector<std::unique_ptr<store_state::job>> batch;
   batch.reserve(n);
@@ -165,6 +199,12 @@ void flush(self_ptr self) {
   maybe_checkpoint(self);
 }
 
+/// Commits every queued write, max_batch per transaction.
+void flush(self_ptr self) {
+  while (!self->state.pending.empty())
+    commit_batch(self);
+}
+
 /// One page of a read: `fetch(q)` returns up to q.limit items newest
 /// first (ids below q.before); the page holds at most max_page_items and
 /// about max_page_bytes, and names the cursor of the next one.
@@ -172,7 +212,8 @@ template<class T, class Fetch>
 caf::result<page<T>> read_page(self_ptr self, query q, Fetch fetch,
                                size_t (*weight)(const T&)) {
   flush(self);
-  auto want = std::min(q.limit, max_page_items);
+  // At least one item: a page that must name its next needs a last item.
+  auto want = std::clamp<uint32_t>(q.limit, 1, max_page_items);
   q.limit = want + 1; // one more: is there a next page?
   auto rows = fetch(*self->state.db, q);
   if (!rows)
@@ -215,6 +256,37 @@ backup_spool& spool(self_ptr self) {
   return *st.backups;
 }
 
+/// Keeps one expiry timer running while the spool holds copies, due when
+/// the first of them falls idle (a read or a new copy only moves that later).
+void arm_expiry(self_ptr self) {
+  auto& st = self->state;
+  if (st.expiry_armed || !st.backups || st.backups->size() == 0)
+    return;
+  st.expiry_armed = true;
+  send_later(self, st.backups->next_expiry() - st.now(), expiry_atom::value);
+}
+
+/// The default handler: the store's own timers (see deadline_atom).
+caf::result<caf::message> on_timer(self_ptr self, caf::scheduled_actor* ptr,
+                                   caf::message_view& x) {
+  auto& st = self->state;
+  auto& xs = x.content();
+  if (xs.match_elements<deadline_atom, uint64_t>()) {
+    // A later batch has a deadline of its own.
+    if (xs.get_as<uint64_t>(1) == st.batch && !st.pending.empty())
+      flush(self);
+    return caf::message{};
+  }
+  if (xs.match_elements<expiry_atom>()) {
+    st.expiry_armed = false;
+    if (st.backups)
+      st.backups->expire(st.now());
+    arm_expiry(self);
+    return caf::message{};
+  }
+  return caf::print_and_drop(ptr, x);
+}
+
 caf::result<backup_info> start_backup(self_ptr self) {
   flush(self);
   auto& db = *self->state.db;
@@ -227,6 +299,7 @@ caf::result<backup_info> start_backup(self_ptr self) {
       });
   if (!made)
     return std::move(made.error());
+  arm_expiry(self);
   return std::move(*made);
 }
 
@@ -242,11 +315,17 @@ store_actor_impl(store_actor::stateful_pointer<store_state> self,
   self->state.on_commit = std::move(on_commit);
   // Stopped (the ROOT's ordered shutdown): what the batch holds still
   // commits and every writer gets its answer; copies being read go.
+  // A timer still due then is dropped with the mailbox; CAF's clock lets go
+  // of its handle at the latest when the actor system stops.
   self->set_exit_handler([=](caf::exit_msg& msg) {
     flush(self);
     self->state.backups.reset();
     self->quit(msg.reason);
   });
+  self->set_default_handler(
+    [=](caf::scheduled_actor* ptr, caf::message_view& x) {
+      return on_timer(self, ptr, x);
+    });
   return {
     [=](status_atom) {
       flush(self);
@@ -263,6 +342,10 @@ store_actor_impl(store_actor::stateful_pointer<store_state> self,
       }
       if (auto n = st.db->count_pending_notifications())
         result.notifications_pending = *n;
+      if (auto n = st.db->count_agents()) {
+        result.agents_behind = n->behind;
+        result.containers = n->containers;
+      }
       return result;
     },
     // -- writes -------------------------------------------------------------
@@ -371,6 +454,7 @@ store_actor_impl(store_actor::stateful_pointer<store_state> self,
     [=](backup_atom, const std::string& id,
         uint64_t offset) -> caf::result<backup_chunk> {
       auto chunk = spool(self).read(id, offset, self->state.now());
+      arm_expiry(self);
       if (!chunk)
         return std::move(chunk.error());
       return std::move(*chunk);

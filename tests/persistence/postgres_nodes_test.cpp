@@ -90,6 +90,39 @@ TEST_F(postgres_nodes_test, agents_belong_to_the_node_that_added_them) {
   EXPECT_EQ(*b->owned_agents(), std::vector<std::string>{"a1"});
 }
 
+TEST_F(postgres_nodes_test, status_counts_only_this_nodes_agents) {
+  auto a = open_store();
+  auto b = open_store();
+  ASSERT_TRUE(a && b);
+  auto sub = a->put_subscription("sub-a", "tok-a", t0);
+  ASSERT_TRUE(sub);
+  // Before the nodes: a connection of no node counts the agents of none.
+  ASSERT_TRUE(a->add_agent(agent_spec{"old", "sub-a", "ctr-old"}, t0));
+  auto orphans = a->count_agents();
+  ASSERT_TRUE(orphans) << render(orphans.error());
+  EXPECT_EQ(orphans->containers, 1u);
+  ASSERT_TRUE(a->join("alpha", 60'000));
+  ASSERT_TRUE(b->join("beta", 60'000));
+  // beta: three agents with containers, two of them switched and behind.
+  for (auto name : {"b1", "b2", "b3"})
+    ASSERT_TRUE(
+      b->add_agent(agent_spec{name, "", "ctr-" + std::string{name}}, t0));
+  for (auto name : {"b1", "b2"}) {
+    auto rec = switch_to(sub->row, 0);
+    rec.agent = name;
+    ASSERT_TRUE(b->commit_switch(rec)) << name;
+  }
+  auto mine = b->count_agents();
+  ASSERT_TRUE(mine) << render(mine.error());
+  EXPECT_EQ(mine->behind, 2u);
+  EXPECT_EQ(mine->containers, 3u);
+  // alpha sees its own agent only ("old", taken at join), none of beta's.
+  auto theirs = a->count_agents();
+  ASSERT_TRUE(theirs) << render(theirs.error());
+  EXPECT_EQ(theirs->behind, 0u);
+  EXPECT_EQ(theirs->containers, 1u);
+}
+
 TEST_F(postgres_nodes_test, an_expired_owner_is_taken_over_once_and_fenced) {
   auto a = open_store();
   auto b = open_store();

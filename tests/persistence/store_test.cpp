@@ -3,13 +3,9 @@
 // Then SQLite's own: migrations from an empty file, file mode, the one
 // timestamp format.
 
-#include "fixtures/postgres_env.hpp"
-#include "fixtures/temp_dir.hpp"
-#include "messages/error.hpp"
 #include "messages/fingerprint.hpp"
-#include "persistence/postgres_store.hpp"
 #include "persistence/schema.hpp"
-#include "persistence/store.hpp"
+#include "store_backend.hpp"
 
 #include <SQLiteCpp/Database.h>
 #include <gtest/gtest.h>
@@ -18,92 +14,13 @@
 
 #include <fstream>
 #include <map>
-#include <optional>
 
 using namespace sb;
+using namespace sb::test;
 
 namespace {
 
-constexpr millis t0 = 1'800'000'000'000; // 2027-01-15T08:00:00Z
-
-enum class backend { memory, file, postgres };
-
-class store_test : public ::testing::TestWithParam<backend> {
-protected:
-  void SetUp() override {
-    auto res = open_store();
-    ASSERT_TRUE(res) << render(res.error());
-    db = std::move(*res);
-  }
-
-  caf::expected<std::unique_ptr<store>> open_store() {
-    switch (GetParam()) {
-    case backend::memory:
-      return store::open(":memory:");
-    case backend::file:
-      return store::open(dir.file("state.db"));
-    case backend::postgres:
-      pg.emplace();
-      return postgres_store::open(
-        {pg->url(), pg->password_file(), dir.file("switchboard.key")});
-    }
-    return make_error(ec::invalid_argument, "no such backend");
-  }
-
-  /// A subscription whose token is "token-of-NAME" unless given.
-  stored_subscription add_sub(const std::string& name,
-                              const std::string& token = {}) {
-    auto res = db->put_subscription(
-      name, token.empty() ? "token-of-" + name : token, t0);
-    EXPECT_TRUE(res) << render(res.error());
-    return res->row;
-  }
-
-  stored_agent add_agent(const std::string& name, const std::string& sub = "",
-                         const std::string& container = "") {
-    auto res = db->add_agent(agent_spec{name, sub, container}, t0);
-    EXPECT_TRUE(res) << render(res.error());
-    return *res;
-  }
-
-  test::temp_dir dir;
-  /// The PostgreSQL backend's database: dropped after the store closed.
-  std::optional<test::postgres_database> pg;
-  std::unique_ptr<store> db;
-};
-
-const char* to_string(backend x) {
-  switch (x) {
-  case backend::memory:
-    return "memory";
-  case backend::file:
-    return "file";
-  case backend::postgres:
-    return "postgres";
-  }
-  return "unknown";
-}
-
-/// How GoogleTest shows the parameter (and ctest's test names).
-void PrintTo(backend x, std::ostream* out) {
-  *out << to_string(x);
-}
-
-std::string backend_name(const ::testing::TestParamInfo<backend>& info) {
-  return to_string(info.param);
-}
-
-event_info make_event(const std::string& agent, const std::string& sub,
-                      millis at, failure_kind kind = failure_kind::rate_limit) {
-  event_info ev;
-  ev.agent = agent;
-  ev.subscription = sub;
-  ev.kind = kind;
-  ev.status = 429;
-  ev.message = "too many requests";
-  ev.at = at;
-  return ev;
-}
+class store_test : public store_backend {};
 
 } // namespace
 
@@ -192,6 +109,42 @@ TEST_P(store_test, agents_add_get_list_remove) {
   EXPECT_FALSE(db->remove_agent("a1"));
   EXPECT_TRUE(is(db->remove_agent("a1"), ec::unknown_agent));
   EXPECT_TRUE(is(db->agent("a1").error(), ec::unknown_agent));
+}
+
+TEST_P(store_test, agents_behind_and_with_a_container_are_counted) {
+  auto none = db->count_agents();
+  ASSERT_TRUE(none) << render(none.error());
+  EXPECT_EQ(none->behind, 0u);
+  EXPECT_EQ(none->containers, 0u);
+  auto a = add_sub("sub-a");
+  auto b = add_sub("sub-b");
+  add_agent("a1", "sub-a", "ctr-1");
+  add_agent("a2", "sub-a");
+  add_agent("a3", "sub-a", "ctr-3");
+  // Every agent switches once (generation 1); a1's token reaches its
+  // container, a3's application fails.
+  for (auto name : {"a1", "a2", "a3"}) {
+    switch_record rec;
+    rec.agent = name;
+    rec.from_id = a.id;
+    rec.from_name = a.name;
+    rec.to_id = b.id;
+    rec.to_name = b.name;
+    rec.at = t0 + 1000;
+    ASSERT_TRUE(db->commit_switch(rec)) << name;
+  }
+  apply_outcome reloaded{apply_result::hot_reloaded, {}};
+  ASSERT_FALSE(db->record_apply(apply_record{"a1", 1, reloaded, true, t0}));
+  ASSERT_FALSE(db->record_apply(
+    apply_record{"a3", 1, apply_failed("engine unreachable"), false, t0}));
+  auto counts = db->count_agents();
+  ASSERT_TRUE(counts) << render(counts.error());
+  EXPECT_EQ(counts->behind, 2u);     // a2 and a3
+  EXPECT_EQ(counts->containers, 2u); // a1 and a3
+  ASSERT_FALSE(db->remove_agent("a3"));
+  counts = db->count_agents();
+  EXPECT_EQ(counts->behind, 1u);
+  EXPECT_EQ(counts->containers, 1u);
 }
 
 TEST_P(store_test, commit_switch_writes_everything_once_and_is_fenced) {
