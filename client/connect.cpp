@@ -33,13 +33,13 @@ namespace {
 
 /// CAF's handshake over a connection that is already authenticated: the
 /// BASP broker takes the socket as if it had connected it itself.
-caf::expected<front_door_actor> attach(caf::actor_system& sys, int fd,
-                                       const std::string& where, uint16_t port,
-                                       std::chrono::milliseconds timeout) {
+caf::expected<remote_handle> attach(caf::actor_system& sys, int fd,
+                                    const std::string& where, uint16_t port,
+                                    std::chrono::milliseconds timeout) {
   auto& mm = sys.middleman();
   auto basp = mm.named_broker<caf::io::basp_broker>(caf::atom("BASP"));
   auto scribe = mm.backend().new_scribe(fd);
-  caf::expected<front_door_actor> result{caf::error{}};
+  caf::expected<remote_handle> result{caf::error{}};
   caf::scoped_actor self{sys};
   self
     ->request(basp, caf::duration{timeout}, caf::connect_atom::value,
@@ -50,13 +50,8 @@ caf::expected<front_door_actor> attach(caf::actor_system& sys, int fd,
         if (!ptr)
           result = make_error(ec::unavailable, "the daemon at " + where
                                                  + " offers no front door");
-        else if (!sys.assignable<front_door_actor>(ifs))
-          result = make_error(ec::unavailable,
-                              "the daemon at " + where
-                                + " has another interface than this client "
-                                  "expects (version mismatch)");
         else
-          result = caf::actor_cast<front_door_actor>(std::move(ptr));
+          result = remote_handle{std::move(ptr), std::move(ifs)};
       },
       [&](caf::error& err) {
         if (err == caf::sec::incompatible_application_ids)
@@ -80,9 +75,9 @@ caf::expected<front_door_actor> attach(caf::actor_system& sys, int fd,
 
 } // namespace
 
-caf::expected<front_door_actor> connect(caf::actor_system& sys,
-                                        const endpoint& ep,
-                                        std::chrono::milliseconds timeout) {
+caf::expected<remote_handle> connect_any(caf::actor_system& sys,
+                                         const endpoint& ep,
+                                         std::chrono::milliseconds timeout) {
   if (auto problem = ep.tls_problem(); !problem.empty())
     return make_error(ec::invalid_argument, problem);
   channel_options o;
@@ -102,6 +97,20 @@ caf::expected<front_door_actor> connect(caf::actor_system& sys,
   auto rest = std::max(timeout - spent, std::chrono::milliseconds{500});
   return attach(sys, ch->fd, ep.host + ":" + std::to_string(ep.port), ep.port,
                 rest);
+}
+
+caf::expected<front_door_actor> connect(caf::actor_system& sys,
+                                        const endpoint& ep,
+                                        std::chrono::milliseconds timeout) {
+  auto remote = connect_any(sys, ep, timeout);
+  if (!remote)
+    return std::move(remote.error());
+  if (!sys.assignable<front_door_actor>(remote->interface))
+    return make_error(ec::unavailable,
+                      "the daemon at " + ep.host + ":" + std::to_string(ep.port)
+                        + " has another interface than this client expects "
+                          "(version mismatch)");
+  return caf::actor_cast<front_door_actor>(std::move(remote->actor));
 }
 
 } // namespace sb::client

@@ -17,6 +17,7 @@
 #include <cstdint>
 #include <future>
 #include <memory>
+#include <set>
 #include <string>
 #include <tuple>
 
@@ -56,6 +57,18 @@ void configure(caf::actor_system_config& cfg);
 caf::expected<front_door_actor>
 connect(caf::actor_system& sys, const endpoint& ep,
         std::chrono::milliseconds timeout = std::chrono::seconds(5));
+
+/// The actor a guarded endpoint publishes, with its interface (`connect`
+/// checks it is the FRONT DOOR's).
+struct remote_handle {
+  caf::strong_actor_ptr actor;
+  std::set<std::string> interface;
+};
+
+/// connect() for any published actor (the guard's tests publish another).
+caf::expected<remote_handle>
+connect_any(caf::actor_system& sys, const endpoint& ep,
+            std::chrono::milliseconds timeout = std::chrono::seconds(5));
 
 /// Sends one request to the FRONT DOOR and waits for the answer. Unlike a
 /// plain blocking request, it also notices a daemon that goes away while the

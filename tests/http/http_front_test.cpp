@@ -31,12 +31,17 @@ protected:
     return "http://127.0.0.1:" + std::to_string(port_) + path;
   }
 
+  /// With the admin credential unless `o` names another.
   http_reply get(const std::string& path, http_call_options o = {}) {
+    if (o.bearer.empty())
+      o.bearer = admin_token();
     return http_call("GET", url(path), {}, o);
   }
 
   http_reply post(const std::string& path, const json& body,
                   http_call_options o = {}) {
+    if (o.bearer.empty())
+      o.bearer = admin_token();
     return http_call("POST", url(path), body.dump(), o);
   }
 
@@ -151,7 +156,9 @@ TEST_F(http_front_test, bad_requests_get_json_errors_and_change_nothing) {
     EXPECT_EQ(r.json()["error"]["code"], code) << r.body;
     EXPECT_TRUE(r.json()["error"]["message"].is_string()) << r.body;
   };
-  expect_error(http_call("POST", url("/v1/reports"), "{not json"), 400,
+  http_call_options admin;
+  admin.bearer = admin_token();
+  expect_error(http_call("POST", url("/v1/reports"), "{not json", admin), 400,
                "invalid_argument");
   expect_error(
     post("/v1/reports", {{"agent", "a1"}, {"status", 429}, {"extra", true}}),
@@ -178,7 +185,7 @@ TEST_F(http_front_test, bad_requests_get_json_errors_and_change_nothing) {
   std::string huge(70 * 1024, 'x');
   expect_error(
     http_call("POST", url("/v1/reports"),
-              R"({"agent":"a1","status":429,"error":")" + huge + "\"}"),
+              R"({"agent":"a1","status":429,"error":")" + huge + "\"}", admin),
     413, "payload_too_large");
   // Nothing was recorded, nothing moved, and the front still answers.
   EXPECT_TRUE(events("a1").empty());
@@ -249,12 +256,10 @@ class http_token_test : public daemon_fixture {};
 
 } // namespace
 
-TEST_F(http_token_test, the_bearer_token_guards_v1_and_leaves_probes_open) {
-  auto file = dir.file("http-token");
-  std::ofstream{file} << "s3cret-token\n";
-  http::http_settings s;
-  s.token_file = file;
-  auto port = start_http(s);
+TEST_F(http_token_test, the_credentials_guard_v1_and_leave_probes_open) {
+  add_subscription("sub-a");
+  add_agent("a1", "sub-a");
+  auto port = start_http();
   ASSERT_NE(port, 0);
   auto url = [port](const std::string& path) {
     return "http://127.0.0.1:" + std::to_string(port) + path;
@@ -263,40 +268,76 @@ TEST_F(http_token_test, the_bearer_token_guards_v1_and_leaves_probes_open) {
   EXPECT_EQ(none.status, 401);
   EXPECT_EQ(none.json()["error"]["code"], "unauthorized");
   EXPECT_EQ(none.headers["www-authenticate"].rfind("Bearer", 0), 0u);
+  auto almost = admin_token();
+  almost.back() = almost.back() == 'a' ? 'b' : 'a';
   http_call_options wrong;
-  wrong.bearer = "s3cret-tokem";
+  wrong.bearer = almost;
   EXPECT_EQ(http_call("GET", url("/v1/status"), {}, wrong).status, 401);
-  wrong.bearer = "s3cret-token-and-more";
+  wrong.bearer = admin_token() + "0";
   EXPECT_EQ(http_call("GET", url("/v1/status"), {}, wrong).status, 401);
   EXPECT_EQ(http_call("POST", url("/v1/reports"),
                       R"({"agent":"a1","status":429})", wrong)
               .status,
             401);
-  http_call_options right;
-  right.bearer = "s3cret-token";
-  EXPECT_EQ(http_call("GET", url("/v1/status"), {}, right).status, 200);
+  EXPECT_TRUE(events("a1").empty());
+  // The report credential reports and reads; a backup needs the admin one.
+  http_call_options reporter;
+  reporter.bearer = report_token();
+  EXPECT_EQ(http_call("GET", url("/v1/status"), {}, reporter).status, 200);
+  EXPECT_EQ(http_call("POST", url("/v1/reports"),
+                      R"({"agent":"a1","status":429})", reporter)
+              .status,
+            200);
+  auto refused = http_call("GET", url("/v1/backup"), {}, reporter);
+  EXPECT_EQ(refused.status, 403) << refused.body;
+  EXPECT_EQ(refused.json()["error"]["code"], "forbidden");
+  http_call_options admin;
+  admin.bearer = admin_token();
+  EXPECT_EQ(http_call("GET", url("/v1/status"), {}, admin).status, 200);
   EXPECT_EQ(http_call("GET", url("/healthz")).status, 200);
   EXPECT_EQ(http_call("GET", url("/readyz")).status, 200);
   EXPECT_EQ(http_call("GET", url("/metrics")).status, 200);
 }
 
+TEST_F(http_token_test, a_backup_streams_a_database_to_the_admin) {
+  add_subscription("sub-a");
+  add_agent("a1", "sub-a");
+  auto port = start_http();
+  ASSERT_NE(port, 0);
+  http_call_options admin;
+  admin.bearer = admin_token();
+  auto copy = http_call(
+    "GET", "http://127.0.0.1:" + std::to_string(port) + "/v1/backup", {},
+    admin);
+  ASSERT_EQ(copy.status, 200) << copy.body;
+  EXPECT_EQ(copy.headers["content-type"], "application/vnd.sqlite3");
+  EXPECT_EQ(copy.body.rfind("SQLite format 3", 0), 0u);
+  auto file = dir.file("copy.db");
+  std::ofstream{file, std::ios::binary} << copy.body;
+  SQLite::Database db{file, SQLite::OPEN_READONLY};
+  EXPECT_EQ(db.execAndGet("PRAGMA integrity_check").getString(), "ok");
+  EXPECT_EQ(db.execAndGet("SELECT COUNT(*) FROM agents").getInt(), 1);
+  // No token in clear in the copy.
+  EXPECT_EQ(copy.body.find("token-of-sub-a"), std::string::npos);
+}
+
 TEST_F(http_token_test, beyond_loopback_without_tls_it_refuses_to_start) {
-  auto file = dir.file("http-token");
-  std::ofstream{file} << "s3cret-token\n";
   http::http_settings s;
   s.host = "0.0.0.0";
-  s.token_file = file;
-  auto front = http::http_front::start(*server_, daemon_->front_door(),
-                                       daemon_->context(), s);
+  s.tokens = daemon_->credentials();
+  auto front
+    = http::http_front::start(*server_, daemon_->front_door(),
+                              daemon_->report_door(), daemon_->context(), s);
   ASSERT_FALSE(front);
   EXPECT_NE(render(front.error()).find("tls-certificate"), std::string::npos)
     << render(front.error());
-  s.token_file = dir.file("missing");
+  s.tokens = {};
   s.host = "127.0.0.1";
-  front = http::http_front::start(*server_, daemon_->front_door(),
-                                  daemon_->context(), s);
+  front
+    = http::http_front::start(*server_, daemon_->front_door(),
+                              daemon_->report_door(), daemon_->context(), s);
   ASSERT_FALSE(front);
-  EXPECT_NE(render(front.error()).find("http-token-file"), std::string::npos);
+  EXPECT_NE(render(front.error()).find("credentials"), std::string::npos);
 }
 
 TEST_F(http_token_test, more_callers_than_threads_all_get_answers) {
@@ -310,10 +351,13 @@ TEST_F(http_token_test, more_callers_than_threads_all_get_answers) {
   ASSERT_NE(port, 0);
   std::vector<http_reply> replies(100);
   std::vector<std::thread> callers;
+  http_call_options admin;
+  admin.bearer = admin_token();
   for (size_t i = 0; i < replies.size(); ++i)
     callers.emplace_back([&, i] {
-      replies[i] = http_call("GET", "http://127.0.0.1:" + std::to_string(port)
-                                      + "/v1/agents/a1");
+      replies[i] = http_call(
+        "GET", "http://127.0.0.1:" + std::to_string(port) + "/v1/agents/a1", {},
+        admin);
     });
   for (auto& t : callers)
     t.join();

@@ -169,27 +169,17 @@ status_info healthy_status() {
   return st;
 }
 
-agent_info agent_with(uint64_t generation, uint64_t applied,
-                      const char* container = nullptr) {
-  agent_info a;
-  a.generation = generation;
-  a.applied_generation = applied;
-  if (container)
-    a.container = std::string{container};
-  return a;
-}
-
 } // namespace
 
 TEST(http_routes, readiness_names_every_reason) {
   auto st = healthy_status();
-  std::vector<agent_info> plain{agent_with(1, 1)};
-  EXPECT_TRUE(judge_readiness(st, plain, std::nullopt, false).ready);
-  // The engine matters only when some agent has a container.
-  EXPECT_TRUE(judge_readiness(st, plain, false, false).ready);
-  std::vector<agent_info> boxed{agent_with(1, 1, "c1")};
-  EXPECT_TRUE(judge_readiness(st, boxed, true, false).ready);
-  auto down = judge_readiness(st, boxed, false, false);
+  st.store->containers = 0;
+  EXPECT_TRUE(judge_readiness(st, std::nullopt, false).ready);
+  // The engine matters only when some agent of this node has a container.
+  EXPECT_TRUE(judge_readiness(st, false, false).ready);
+  st.store->containers = 1;
+  EXPECT_TRUE(judge_readiness(st, true, false).ready);
+  auto down = judge_readiness(st, false, false);
   EXPECT_FALSE(down.ready);
   ASSERT_EQ(down.reasons.size(), 1u);
   EXPECT_NE(down.reasons[0].find("Docker engine"), std::string::npos);
@@ -197,17 +187,18 @@ TEST(http_routes, readiness_names_every_reason) {
   st.store->write_error = "database is locked";
   st.components[0].state = health::unresponsive;
   st.components[0].error = "timeout";
-  auto all = judge_readiness(st, boxed, false, true);
+  auto all = judge_readiness(st, false, true);
   EXPECT_FALSE(all.ready);
   EXPECT_EQ(all.reasons.size(), 4u);
 }
 
 TEST(http_routes, gauges_count_agents_behind_and_containers) {
   auto st = healthy_status();
+  st.agents = 3;
   st.store->notifications_pending = 3;
-  std::vector<agent_info> agents{agent_with(2, 1, "c1"), agent_with(2, 2),
-                                 agent_with(5, 0, "c2")};
-  auto g = gauges_of(st, agents, true);
+  st.store->agents_behind = 2;
+  st.store->containers = 2;
+  auto g = gauges_of(st, true);
   EXPECT_EQ(g.agents, 3u);
   EXPECT_EQ(g.agents_behind, 2u);
   EXPECT_EQ(g.containers, 2u);

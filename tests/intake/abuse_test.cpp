@@ -24,7 +24,7 @@ TEST_F(basp_guard_test, forged_3gb_header_is_closed_at_once) {
   auto c = client(guard->port());
   auto before = rss_kib();
   // As the first frame: a client_handshake claiming 3 GB.
-  int a = raw_connect(guard->port());
+  int a = raw_authenticated(guard->port());
   ASSERT_GE(a, 0);
   auto t0 = std::chrono::steady_clock::now();
   auto h = header(basp_op::client_handshake, 3000000000u);
@@ -33,7 +33,7 @@ TEST_F(basp_guard_test, forged_3gb_header_is_closed_at_once) {
   auto first_ms = ms_since(t0);
   ::close(a);
   // After a valid handshake (CAF has seen this one): a 3 GB request.
-  int b = raw_connect(guard->port());
+  int b = raw_authenticated(guard->port());
   ASSERT_GE(b, 0);
   auto hs = handshake_frame(server->system());
   ASSERT_TRUE(send_all(b, hs.data(), hs.size()));
@@ -71,7 +71,9 @@ TEST_F(basp_guard_test, garbage_churn_is_closed_and_costs_nothing) {
   for (int done = 0; done < total; done += batch) {
     std::vector<int> fds;
     for (int i = 0; i < batch; ++i) {
-      int fd = raw_connect(guard->port());
+      // Half before the credential, half after it.
+      int fd = i % 2 == 0 ? raw_connect(guard->port())
+                          : raw_authenticated(guard->port());
       ASSERT_GE(fd, 0);
       char junk[40];
       for (auto& x : junk)
@@ -88,7 +90,8 @@ TEST_F(basp_guard_test, garbage_churn_is_closed_and_costs_nothing) {
   EXPECT_EQ(closed, total);
   EXPECT_TRUE(eventually([&] {
     auto st = guard->stats();
-    return st.closed_bad_header + st.closed_oversize == total;
+    return st.refused_auth == total / 2
+           && st.closed_bad_header + st.closed_oversize == total / 2;
   }));
   auto after = rss_kib();
   std::printf("[ rss      ] %d garbage connections in %lld ms: %zu KiB before, "
@@ -110,7 +113,7 @@ TEST_F(basp_guard_test, garbage_churn_is_closed_and_costs_nothing) {
 }
 
 TEST_F(basp_guard_test, a_client_that_never_reads_is_dropped) {
-  guard_options o;
+  auto o = server->guard_options();
   o.max_buffered = 4 << 20;
   o.pause_backlog = 1 << 20;
   auto guard = start_guard(o);
@@ -122,7 +125,7 @@ TEST_F(basp_guard_test, a_client_that_never_reads_is_dropped) {
   constexpr int rounds = 4;
   constexpr int requests = 24; // of 1 MiB each: 24 MiB of answers per round
   for (int round = 0; round < rounds; ++round) {
-    int fd = raw_connect(guard->port());
+    int fd = raw_authenticated(guard->port());
     ASSERT_GE(fd, 0);
     int small = 64 * 1024; // the kernel would otherwise take megabytes
     ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
@@ -169,14 +172,15 @@ TEST_F(basp_guard_test, a_flood_of_requests_waits_at_the_pending_cap) {
   // would take them all into a mailbox at once. The guard relays at most
   // max_pending_requests unanswered ones (plus what one read brought), then
   // the answers back up and the client is dropped.
-  guard_options o;
+  auto o = server->guard_options();
   o.max_pending_requests = 1000;
   auto guard = start_guard(o);
   auto c = client(guard->port());
   auto before = rss_kib();
   auto heap_before = heap_kib();
-  int fd = raw_connect(guard->port());
+  int fd = raw_authenticated(guard->port());
   ASSERT_GE(fd, 0);
+  auto hello = sb::auth_hello(admin_token).size();
   auto hs = handshake_frame(server->system());
   ASSERT_TRUE(send_all(fd, hs.data(), hs.size()));
   ::fcntl(fd, F_SETFL, O_NONBLOCK);
@@ -213,7 +217,7 @@ TEST_F(basp_guard_test, a_flood_of_requests_waits_at_the_pending_cap) {
   EXPECT_TRUE(eventually([&] { return heap_kib() < heap_before + 32 * 1024; }))
     << heap_kib() << " KiB in use, " << heap_before << " KiB before";
   auto st = guard->stats();
-  auto relayed = (st.bytes_in - hs.size()) / frame_size;
+  auto relayed = (st.bytes_in - hello - hs.size()) / frame_size;
   // Unanswered at any time: at most the cap plus one read; the guard saw
   // answers for the rest (sent on, or buffered until the drop).
   auto answered = (st.bytes_out + o.max_buffered + (64 << 10)) / (64 << 10);

@@ -1,7 +1,7 @@
-// The BASP guard in front of a real CAF listener: real sockets on 127.0.0.1,
-// a typed actor published with CAF's middleman as the daemon does, CAF
-// clients through the guard's port. What a CAF client would never send is in
-// abuse_test.cpp.
+// The BASP guard in front of CAF, which listens nowhere: real sockets on
+// 127.0.0.1, typed actors handed each connection as the daemon's FRONT DOORs
+// are, CAF clients through the guard's port. What a CAF client would never
+// send is in abuse_test.cpp; who may reach what in locked_door_test.cpp.
 
 #include "guard_test.hpp"
 
@@ -21,7 +21,6 @@ using namespace sb::test;
 TEST_F(basp_guard_test, caf_clients_get_answers_through_the_guard) {
   auto guard = start_guard();
   ASSERT_NE(guard->port(), 0);
-  ASSERT_NE(guard->port(), server->port());
   auto c = client(guard->port());
   EXPECT_EQ(c->ping(), "");
   EXPECT_EQ(c->ping(2000), ""); // 2,000 requests in flight at once
@@ -56,7 +55,7 @@ TEST_F(basp_guard_test, caf_clients_get_answers_through_the_guard) {
 }
 
 TEST_F(basp_guard_test, connections_over_the_limit_are_refused) {
-  guard_options o;
+  auto o = server->guard_options();
   o.max_connections = 3;
   auto guard = start_guard(o);
   auto a = client(guard->port());
@@ -83,30 +82,33 @@ TEST_F(basp_guard_test, connections_over_the_limit_are_refused) {
 }
 
 TEST_F(basp_guard_test, silent_connections_are_closed_after_the_timeout) {
-  guard_options o;
+  auto o = server->guard_options();
   o.handshake_timeout = 300ms;
   auto guard = start_guard(o);
   auto c = client(guard->port()); // past its first frame at once
   int idle = raw_connect(guard->port());
-  int partial = raw_connect(guard->port());
+  int half_credential = raw_connect(guard->port());
+  int partial = raw_authenticated(guard->port());
   ASSERT_GE(idle, 0);
+  ASSERT_GE(half_credential, 0);
   ASSERT_GE(partial, 0);
+  auto hello = sb::auth_hello(admin_token);
+  ASSERT_TRUE(send_all(half_credential, hello.data(), hello.size() / 2));
   auto hs = handshake_frame(server->system());
   ASSERT_TRUE(send_all(partial, hs.data(), basp_header_size + 2));
-  EXPECT_TRUE(wait_closed(idle, 5s));
-  EXPECT_TRUE(wait_closed(partial, 5s));
-  ::close(idle);
-  ::close(partial);
+  for (int fd : {idle, half_credential, partial}) {
+    EXPECT_TRUE(wait_closed(fd, 5s));
+    ::close(fd);
+  }
   EXPECT_TRUE(
-    eventually([&] { return guard->stats().closed_handshake_timeout == 2; }));
+    eventually([&] { return guard->stats().closed_handshake_timeout == 3; }));
   // The real client outlived the timeout.
   EXPECT_EQ(c->ping(), "");
   EXPECT_EQ(guard->stats().open_connections, 1u);
 }
 
 TEST_F(basp_guard_test, without_tls_only_loopback_addresses) {
-  guard_options o;
-  o.backend_port = server->port();
+  auto o = server->guard_options();
   o.host = "0.0.0.0";
   auto r = basp_guard::start(o);
   EXPECT_FALSE(r);
@@ -133,8 +135,7 @@ TEST_F(basp_guard_test, without_tls_only_loopback_addresses) {
 
 TEST_F(basp_guard_test, start_errors_are_one_clear_line) {
   auto first = start_guard();
-  guard_options o;
-  o.backend_port = server->port();
+  auto o = server->guard_options();
   o.port = first->port();
   auto r = basp_guard::start(o);
   EXPECT_FALSE(r);
@@ -143,8 +144,13 @@ TEST_F(basp_guard_test, start_errors_are_one_clear_line) {
   o = {};
   r = basp_guard::start(o);
   EXPECT_FALSE(r);
-  EXPECT_NE(r.error.find("backend_port"), std::string::npos) << r.error;
-  o.backend_port = server->port();
+  EXPECT_NE(r.error.find("hand_over"), std::string::npos) << r.error;
+  o = server->guard_options();
+  o.tokens = {};
+  r = basp_guard::start(o);
+  EXPECT_FALSE(r);
+  EXPECT_NE(r.error.find("nobody could get in"), std::string::npos) << r.error;
+  o = server->guard_options();
   o.tls_certificate = "/nonexistent/cert.pem";
   r = basp_guard::start(o);
   EXPECT_FALSE(r);
@@ -173,7 +179,7 @@ TEST_F(basp_guard_test, stop_closes_everything_and_is_idempotent) {
 }
 
 TEST_F(basp_guard_test, out_of_descriptors_it_refuses_without_spinning) {
-  guard_options o;
+  auto o = server->guard_options();
   o.max_connections = 10000;
   auto guard = start_guard(o);
   auto c = client(guard->port()); // established before the shortage
@@ -236,34 +242,6 @@ TEST_F(basp_guard_test, out_of_descriptors_it_refuses_without_spinning) {
   EXPECT_EQ(fresh->ping(), "");
 }
 
-TEST_F(basp_guard_test, throughput_through_the_guard_and_direct) {
-  auto guard = start_guard();
-  auto direct = client(server->port());
-  auto guarded = client(guard->port());
-  auto measure = [](echo_client& c, int sequential, int in_flight) {
-    auto t0 = std::chrono::steady_clock::now();
-    for (int i = 0; i < sequential; ++i)
-      EXPECT_EQ(c.ping(), "");
-    auto seq_us = std::chrono::duration_cast<std::chrono::microseconds>(
-                    std::chrono::steady_clock::now() - t0)
-                    .count();
-    t0 = std::chrono::steady_clock::now();
-    EXPECT_EQ(c.ping(in_flight), "");
-    auto par_us = std::chrono::duration_cast<std::chrono::microseconds>(
-                    std::chrono::steady_clock::now() - t0)
-                    .count();
-    return std::pair{static_cast<double>(seq_us) / sequential,
-                     in_flight * 1e6 / static_cast<double>(par_us)};
-  };
-  measure(*direct, 200, 2000); // warm-up
-  measure(*guarded, 200, 2000);
-  auto d = measure(*direct, 2000, 20000);
-  auto g = measure(*guarded, 2000, 20000);
-  std::printf("[ speed    ] round trip: direct %.0f us, guarded %.0f us; "
-              "20,000 in flight: direct %.0f/s, guarded %.0f/s\n",
-              d.first, g.first, d.second, g.second);
-}
-
 TEST(descriptor_helpers, capacity_counts_three_descriptors_per_client) {
   rlimit old{};
   ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &old), 0);
@@ -284,8 +262,7 @@ TEST(descriptor_helpers, capacity_counts_three_descriptors_per_client) {
 }
 
 TEST_F(basp_guard_test, ipv6_loopback_counts_as_loopback) {
-  guard_options o;
-  o.backend_port = server->port();
+  auto o = server->guard_options();
   o.host = "::1";
   auto r = basp_guard::start(o);
   if (!r && r.error.find("cannot listen") != std::string::npos)

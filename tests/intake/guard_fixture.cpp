@@ -1,11 +1,12 @@
 #include "guard_fixture.hpp"
 
+#include "client/connect.hpp"
 #include "intake/basp_frame.hpp"
+#include "messages/auth_line.hpp"
 
+#include <caf/actor_cast.hpp>
 #include <caf/binary_serializer.hpp>
 #include <caf/io/middleman.hpp>
-#include <caf/openssl/manager.hpp>
-#include <caf/openssl/remote_actor.hpp>
 #include <caf/scoped_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
 
@@ -51,35 +52,45 @@ echo_server::echo_server() {
   base_config(cfg_);
   sys_ = std::make_unique<caf::actor_system>(cfg_);
   echo_ = sys_->spawn(echo_impl);
-  auto port = sys_->middleman().publish(echo_, 0, "127.0.0.1", true);
-  if (!port)
-    throw std::runtime_error("publish failed: " + sys_->render(port.error()));
-  port_ = *port;
+  report_echo_ = sys_->spawn(echo_impl);
+  door_ = std::make_unique<intake::caf_door>(
+    *sys_, caf::actor_cast<caf::strong_actor_ptr>(echo_),
+    caf::actor_cast<caf::strong_actor_ptr>(report_echo_),
+    sys_->message_types<echo_actor>(),
+    intake::input_type_names<echo_actor>(*sys_));
 }
 
 echo_server::~echo_server() {
-  sys_->middleman().unpublish(echo_, port_);
+  door_->close();
   caf::anon_send_exit(echo_, caf::exit_reason::user_shutdown);
+  caf::anon_send_exit(report_echo_, caf::exit_reason::user_shutdown);
   echo_ = nullptr;
+  report_echo_ = nullptr;
 }
 
 uint64_t echo_server::actor_id() const {
   return echo_.id();
 }
 
+uint64_t echo_server::report_actor_id() const {
+  return report_echo_.id();
+}
+
+intake::guard_options echo_server::guard_options() const {
+  intake::guard_options o;
+  o.hand_over
+    = [door = door_.get()](int fd, scope s) { return door->hand_over(fd, s); };
+  o.rules = door_->rules();
+  o.admin_door = echo_.id();
+  o.report_door = report_echo_.id();
+  o.tokens = {admin_token, report_token};
+  return o;
+}
+
 std::shared_ptr<echo_client> echo_client::make(tls_client_options tls) {
   std::shared_ptr<echo_client> c{new echo_client};
   base_config(c->cfg_);
-  if (tls.enabled) {
-    c->cfg_.load<caf::openssl::manager>();
-    if (!tls.certificate.empty()) {
-      c->cfg_.set("openssl.certificate", tls.certificate);
-      c->cfg_.set("openssl.key", tls.key);
-    }
-    if (!tls.cafile.empty())
-      c->cfg_.set("openssl.cafile", tls.cafile);
-  }
-  c->tls_ = tls.enabled;
+  c->tls_ = std::move(tls);
   c->sys_ = std::make_unique<caf::actor_system>(c->cfg_);
   return c;
 }
@@ -89,25 +100,27 @@ echo_client::~echo_client() {
 }
 
 std::string echo_client::connect(const std::string& host, uint16_t port,
-                                 std::chrono::milliseconds timeout) {
-  // remote_actor blocks without a bound of its own; run it aside.
-  auto self = shared_from_this();
-  auto task
-    = std::make_shared<std::packaged_task<std::string()>>([self, host, port] {
-        auto& sys = *self->sys_;
-        auto h = self->tls_
-                   ? caf::openssl::remote_actor<echo_actor>(sys, host, port)
-                   : sys.middleman().remote_actor<echo_actor>(host, port);
-        if (!h)
-          return "remote_actor failed: " + sys.render(h.error());
-        self->remote_ = std::move(*h);
-        return std::string{};
-      });
-  auto result = task->get_future();
-  std::thread{[task] { (*task)(); }}.detach();
-  if (result.wait_for(timeout) != std::future_status::ready)
-    return "remote_actor did not return within the timeout";
-  return result.get();
+                                 std::chrono::milliseconds timeout,
+                                 const std::string& token) {
+  client::endpoint ep;
+  ep.host = host;
+  ep.port = port;
+  ep.token = token;
+  if (tls_.enabled) {
+    ep.tls_ca = tls_.cafile;
+    ep.tls_certificate = tls_.certificate;
+    ep.tls_key = tls_.key;
+    ep.tls_unverified = tls_.cafile.empty();
+  }
+  auto h = client::connect_any(*sys_, ep, timeout);
+  if (!h)
+    return "connect failed: " + render(h.error());
+  remote_ = caf::actor_cast<echo_actor>(std::move(h->actor));
+  return {};
+}
+
+uint64_t echo_client::remote_id() const {
+  return remote_ ? remote_.id() : 0;
 }
 
 std::string echo_client::ping(int n, std::chrono::milliseconds timeout) {
@@ -164,6 +177,26 @@ int raw_connect(uint16_t port) {
   return fd;
 }
 
+int raw_authenticated(uint16_t port, const std::string& token) {
+  int fd = raw_connect(port);
+  if (fd < 0)
+    return -1;
+  auto hello = auth_hello(token);
+  std::string answer;
+  char c = 0;
+  if (send_all(fd, hello.data(), hello.size()))
+    while (answer.size() < max_auth_line && ::recv(fd, &c, 1, 0) == 1) {
+      answer += c;
+      if (c == '\n')
+        break;
+    }
+  if (answer.rfind("OK ", 0) != 0) {
+    ::close(fd);
+    return -1;
+  }
+  return fd;
+}
+
 bool send_all(int fd, const void* data, size_t len) {
   auto p = static_cast<const char*>(data);
   while (len > 0) {
@@ -193,8 +226,6 @@ bool wait_closed(int fd, std::chrono::milliseconds timeout) {
   }
 }
 
-namespace {
-
 std::vector<char> frame(const intake::basp_header& hdr,
                         const std::vector<char>& payload) {
   std::vector<char> out(intake::basp_header_size);
@@ -204,8 +235,6 @@ std::vector<char> frame(const intake::basp_header& hdr,
   out.insert(out.end(), payload.begin(), payload.end());
   return out;
 }
-
-} // namespace
 
 std::vector<char> handshake_frame(caf::actor_system& sys) {
   static std::atomic<uint32_t> next{1};

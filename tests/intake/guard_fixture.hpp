@@ -1,11 +1,13 @@
 #pragma once
 
-// What the guard's tests share: a typed CAF actor published on loopback like
-// the daemon's front door, CAF clients (plain and TLS) in their own actor
-// systems, raw sockets that forge BASP frames, the process's RSS, and
-// throwaway certificates.
+// What the guard's tests share: typed CAF actors handed connections the way
+// the daemon's FRONT DOORs are (intake/caf_door.hpp: CAF listens nowhere),
+// CAF clients (plain and TLS) in their own actor systems that authenticate
+// as the CLI does, raw sockets that forge BASP frames, the process's RSS,
+// and throwaway certificates.
 
 #include "intake/basp_guard.hpp"
+#include "intake/caf_door.hpp"
 
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
@@ -33,25 +35,36 @@ using echo_actor
   = caf::typed_actor<caf::replies_to<ping_atom, int32_t>::with<int32_t>,
                      caf::replies_to<big_atom, uint32_t>::with<std::string>>;
 
-/// The echo actor published with CAF's middleman on 127.0.0.1, port 0.
+/// The credentials of the guard's tests.
+constexpr const char* admin_token = "admin-token-of-the-guard-tests";
+constexpr const char* report_token = "report-token-of-the-guard-tests";
+
+/// Two echo actors (the "FRONT DOORs" of the admin and the report scope),
+/// reachable only through a guard (guard_options() wires one to them).
 class echo_server {
 public:
   echo_server();
   ~echo_server();
-  uint16_t port() const { return port_; }
+  /// The admin scope's echo actor, and the report scope's.
   uint64_t actor_id() const;
+  uint64_t report_actor_id() const;
   caf::actor_system& system() { return *sys_; }
+
+  /// Options for a guard in front of these actors, with the tests'
+  /// credentials.
+  intake::guard_options guard_options() const;
 
 private:
   caf::actor_system_config cfg_;
   std::unique_ptr<caf::actor_system> sys_;
   echo_actor echo_;
-  uint16_t port_ = 0;
+  echo_actor report_echo_;
+  std::unique_ptr<intake::caf_door> door_;
 };
 
 struct tls_client_options {
   bool enabled = false;
-  std::string certificate, key, cafile; ///< all empty: CAF's anonymous mode
+  std::string certificate, key, cafile; ///< cafile empty: not verified
 };
 
 /// A CAF client node of its own. Shared: a connect that outlives its wait
@@ -61,10 +74,14 @@ public:
   static std::shared_ptr<echo_client> make(tls_client_options tls = {});
   ~echo_client();
 
-  /// remote_actor (or caf::openssl::remote_actor), waiting at most `timeout`.
-  /// Returns "" on success, else why not.
+  /// Connects as the CLI does (credential line, then CAF's handshake),
+  /// waiting at most `timeout`. Returns "" on success, else why not.
   std::string connect(const std::string& host, uint16_t port,
-                      std::chrono::milliseconds timeout = 10s);
+                      std::chrono::milliseconds timeout = 10s,
+                      const std::string& token = admin_token);
+
+  /// The id of the actor the connection reached.
+  uint64_t remote_id() const;
 
   /// Sends `n` pings at once, then awaits every answer; "" if all came back.
   std::string ping(int n = 1, std::chrono::milliseconds timeout = 10s);
@@ -76,7 +93,7 @@ public:
 
 private:
   echo_client() = default;
-  bool tls_ = false;
+  tls_client_options tls_;
   caf::actor_system_config cfg_;
   std::unique_ptr<caf::actor_system> sys_;
   echo_actor remote_;
@@ -88,11 +105,18 @@ private:
 /// A blocking TCP connection to 127.0.0.1:port; -1 on failure.
 int raw_connect(uint16_t port);
 
+/// raw_connect, then the credential line; -1 unless the guard said "OK".
+int raw_authenticated(uint16_t port, const std::string& token = admin_token);
+
 bool send_all(int fd, const void* data, size_t len);
 
 /// Waits until the peer closed `fd` (EOF or reset), reading and dropping
 /// what arrives; false if `timeout` passed first.
 bool wait_closed(int fd, std::chrono::milliseconds timeout);
+
+/// A frame: `hdr` (its payload_len set) and `payload`.
+std::vector<char> frame(const intake::basp_header& hdr,
+                        const std::vector<char>& payload);
 
 /// A client_handshake frame of a made-up node (a different one per call).
 std::vector<char> handshake_frame(caf::actor_system& sys);

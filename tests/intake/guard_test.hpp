@@ -1,8 +1,8 @@
 #pragma once
 
-// The fixture of the guard's tests: an echo actor published with CAF's
-// middleman (as the daemon publishes its front door), a guard in front of
-// it, CAF clients through the guard.
+// The fixture of the guard's tests: echo actors that CAF reaches only
+// through the guard (as the daemon's FRONT DOORs), a guard in front of them,
+// CAF clients through the guard.
 
 #include "guard_fixture.hpp"
 #include "intake/basp_frame.hpp"
@@ -20,12 +20,16 @@ class basp_guard_test : public ::testing::Test {
 protected:
   void SetUp() override { server = std::make_unique<echo_server>(); }
 
-  std::unique_ptr<intake::basp_guard> start_guard(intake::guard_options o
-                                                  = {}) {
-    o.backend_port = server->port();
+  /// A guard in front of the echo actors (options from
+  /// server->guard_options()).
+  std::unique_ptr<intake::basp_guard> start_guard(intake::guard_options o) {
     auto started = intake::basp_guard::start(o);
     EXPECT_TRUE(started) << started.error;
     return std::move(started.guard);
+  }
+
+  std::unique_ptr<intake::basp_guard> start_guard() {
+    return start_guard(server->guard_options());
   }
 
   static std::shared_ptr<echo_client>

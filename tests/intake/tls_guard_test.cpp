@@ -36,9 +36,8 @@ protected:
   std::unique_ptr<basp_guard> start_guard(bool require_client_certificates,
                                           const std::string& host
                                           = "127.0.0.1") {
-    guard_options o;
+    auto o = server->guard_options();
     o.host = host;
-    o.backend_port = server->port();
     o.tls_certificate = server_cert.certificate;
     o.tls_key = server_cert.key;
     if (require_client_certificates)
@@ -51,7 +50,9 @@ protected:
   /// A TLS client presenting `who` and trusting `trusted` (CAF's
   /// authenticated mode), or anonymous when `who` is null.
   std::string try_client(uint16_t port, const pem_pair* who,
-                         const pem_pair* trusted) {
+                         const pem_pair* trusted,
+                         const std::string& token = admin_token,
+                         uint64_t* reached = nullptr) {
     tls_client_options tls;
     tls.enabled = true;
     if (who != nullptr) {
@@ -61,8 +62,10 @@ protected:
     if (trusted != nullptr)
       tls.cafile = trusted->certificate;
     auto c = echo_client::make(tls);
-    if (auto err = c->connect("127.0.0.1", port, 10s); !err.empty())
+    if (auto err = c->connect("127.0.0.1", port, 10s, token); !err.empty())
       return err;
+    if (reached != nullptr)
+      *reached = c->remote_id();
     if (auto err = c->ping(100); !err.empty())
       return err;
     if (c->big(4 << 20) != 4 << 20)
@@ -105,6 +108,33 @@ TEST_F(tls_guard_test, without_a_ca_clients_need_no_certificate) {
   EXPECT_NE(try_client(guard->port(), &client_cert, &other_ca), "");
 }
 
+TEST_F(tls_guard_test, a_certificate_the_ca_signed_is_the_admin_credential) {
+  auto guard = start_guard(true);
+  uint64_t reached = 0;
+  // The certificate alone: the admin scope.
+  EXPECT_EQ(try_client(guard->port(), &client_cert, &ca, "", &reached), "");
+  EXPECT_EQ(reached, server->actor_id());
+  // With a token, the token decides.
+  EXPECT_EQ(
+    try_client(guard->port(), &client_cert, &ca, report_token, &reached), "");
+  EXPECT_EQ(reached, server->report_actor_id());
+  EXPECT_NE(try_client(guard->port(), &client_cert, &ca,
+                       "a-wrong-token-of-some-length"),
+            "");
+  EXPECT_TRUE(eventually([&] { return guard->stats().refused_auth == 1; }));
+}
+
+TEST_F(tls_guard_test, without_a_ca_a_token_is_needed) {
+  auto guard = start_guard(false);
+  EXPECT_NE(try_client(guard->port(), nullptr, nullptr, ""), "");
+  EXPECT_NE(try_client(guard->port(), &client_cert, &ca, ""), "");
+  EXPECT_TRUE(eventually([&] { return guard->stats().refused_auth == 2; }));
+  uint64_t reached = 0;
+  EXPECT_EQ(try_client(guard->port(), nullptr, &ca, report_token, &reached),
+            "");
+  EXPECT_EQ(reached, server->report_actor_id());
+}
+
 TEST_F(tls_guard_test, with_tls_any_address_may_be_bound) {
   auto guard = start_guard(true, "0.0.0.0");
   ASSERT_NE(guard, nullptr);
@@ -112,8 +142,7 @@ TEST_F(tls_guard_test, with_tls_any_address_may_be_bound) {
 }
 
 TEST_F(tls_guard_test, bad_tls_files_are_one_clear_line) {
-  guard_options o;
-  o.backend_port = server->port();
+  auto o = server->guard_options();
   o.tls_certificate = server_cert.certificate;
   o.tls_key = client_cert.key;
   auto r = basp_guard::start(o);
