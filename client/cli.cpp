@@ -43,8 +43,6 @@ struct options {
   bool port_given = false;
   std::string config;
   std::string auth_file;
-  /// Where the credential came from (for messages).
-  std::string credential_file;
   bool json = false;
   double timeout_s = 120;
   // Arguments of the subcommands.
@@ -157,14 +155,25 @@ void check(const caf::error& err, int code = 2) {
 class session {
 public:
   explicit session(const options& o) : opts_(o) {
+    // The daemon's address and the credential are looked up only now: a
+    // command's own bad input is reported first.
+    auto ep = o.ep;
+    client_sources found;
+    auto problem = resolve_client(
+      {o.config, o.auth_file, o.host_given, o.port_given}, ep, found);
+    if (!problem.message.empty())
+      fail(problem.message, problem.code);
+    if (auto tls = ep.tls_problem(); !tls.empty())
+      fail(tls, 2);
+    where_ = ep.host + ":" + std::to_string(ep.port);
     configure(cfg_);
     sys_ = std::make_unique<caf::actor_system>(cfg_);
-    auto fd = connect(*sys_, o.ep);
+    auto fd = connect(*sys_, ep);
     if (!fd) {
       auto refused = is(fd.error(), ec::unauthenticated);
       auto message = render(fd.error());
-      if (refused && !o.credential_file.empty())
-        message += " (credential from '" + o.credential_file + "')";
+      if (refused && !found.auth_file.empty())
+        message += " (credential from '" + found.auth_file + "')";
       // A hung connect keeps a thread busy: leave without cleanup.
       report_failure(
         o.json,
@@ -194,9 +203,12 @@ public:
   caf::actor_system& system() { return *sys_; }
   caf::scoped_actor& self() { return *self_; }
   const front_door_actor& front_door() const { return fd_; }
+  /// HOST:PORT of the daemon.
+  const std::string& where() const { return where_; }
 
 private:
   const options& opts_;
+  std::string where_;
   caf::actor_system_config cfg_;
   std::unique_ptr<caf::actor_system> sys_;
   front_door_actor fd_;
@@ -259,8 +271,7 @@ void cmd_ping(const options& o) {
   session s{o};
   auto protocol = s.call<std::string>(ping_atom::value);
   print(o, {{"ok", true}, {"protocol", protocol}},
-        "pong from " + o.ep.host + ":" + std::to_string(o.ep.port) + " ("
-          + protocol + ")\n");
+        "pong from " + s.where() + " (" + protocol + ")\n");
 }
 
 void cmd_status(const options& o) {
@@ -712,8 +723,7 @@ void cmd_watch(const options& o) {
     });
   s.call<ok_atom>(watch_atom::value, watcher);
   if (!json)
-    std::cout << "watching " << o.ep.host << ":" << o.ep.port
-              << " (Ctrl-C to stop)" << std::endl;
+    std::cout << "watching " << s.where() << " (Ctrl-C to stop)" << std::endl;
   // Until the daemon goes away (or the user interrupts).
   auto& self = s.self();
   self->monitor(s.front_door());
@@ -916,14 +926,6 @@ int run_cli(int argc, char** argv) {
   o.host_given = app.count("--host") > 0;
   o.port_given = app.count("--port") > 0;
   try {
-    client_sources found;
-    auto problem = resolve_client(
-      {o.config, o.auth_file, o.host_given, o.port_given}, o.ep, found);
-    if (!problem.message.empty())
-      fail(problem.message, problem.code);
-    o.credential_file = found.auth_file;
-    if (auto tls = o.ep.tls_problem(); !tls.empty())
-      fail(tls, 2);
     if (command)
       command();
   } catch (const failure& f) {

@@ -2,6 +2,7 @@
 
 #include "fixtures/wait.hpp"
 #include "intake/basp_guard.hpp"
+#include "messages/auth_line.hpp"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -91,6 +92,25 @@ bool closed_by_peer(int fd) {
   }
 }
 
+bool authenticate(int fd, const std::string& token) {
+  send_all(fd, auth_hello(token));
+  std::string answer;
+  char c = 0;
+  while (answer.size() < max_auth_line && ::recv(fd, &c, 1, 0) == 1) {
+    answer += c;
+    if (c == '\n')
+      break;
+  }
+  return answer.rfind("OK ", 0) == 0;
+}
+
+std::string hostile_test::admin_token() const {
+  std::ifstream in{daemon->admin_token_file()};
+  std::string token;
+  in >> token;
+  return token;
+}
+
 std::string basp_header(uint8_t operation, uint32_t payload_len) {
   std::string h(32, '\0');
   h[0] = static_cast<char>(operation);
@@ -101,9 +121,10 @@ std::string basp_header(uint8_t operation, uint32_t payload_len) {
 
 // -- node -------------------------------------------------------------------
 
-node::node(uint16_t port) {
+node::node(uint16_t port, const std::string& token) {
   client::endpoint ep;
   ep.port = port;
+  ep.token = token;
   client::configure(cfg_);
   sys_ = std::make_unique<caf::actor_system>(cfg_);
   self_ = std::make_unique<caf::scoped_actor>(*sys_);
@@ -235,7 +256,7 @@ void hostile_test::setup_agent(const std::string& container) {
 
 void hostile_test::seed_events(int n, size_t text_bytes) {
   ok({"agent", "set", "a1", "auto-switch", "off"});
-  node client{daemon->port()};
+  node client{daemon->port(), admin_token()};
   std::vector<caf::expected<report_result>> results;
   failure_report r;
   r.agent = "a1";

@@ -47,6 +47,9 @@ double cpu_seconds(pid_t pid);
 
 /// A TCP connection to 127.0.0.1:`port` (-1 on failure).
 int connect_raw(uint16_t port);
+
+/// Presents `token` on a raw connection; true if the daemon took it.
+bool authenticate(int fd, const std::string& token);
 void send_all(int fd, const std::string& bytes);
 
 /// True if the peer closes `fd` within 5 s.
@@ -58,7 +61,7 @@ std::string basp_header(uint8_t operation, uint32_t payload_len);
 /// A CAF client node of the test's own, connected to the front door.
 class node {
 public:
-  explicit node(uint16_t port);
+  node(uint16_t port, const std::string& token);
   ~node();
 
   template<class T, class... Ts>
@@ -102,6 +105,9 @@ private:
 
 class hostile_test : public ::testing::Test {
 protected:
+  /// The admin credential the daemon made.
+  std::string admin_token() const;
+
   /// Starts the daemon; with `nofile`, under `ulimit -n nofile`.
   void start(std::vector<std::string> extra = {}, int nofile = 0);
 

@@ -160,9 +160,12 @@ TEST(startup_errors, the_cli_reads_token_and_error_files_with_a_bound) {
   EXPECT_NE(missing.err.find("No such file or directory"), std::string::npos);
   // An error text from /dev/zero is cut, not read forever: the report then
   // goes out (and finds no daemon on port 1).
-  auto report = run({cli_binary(), "--port", "1", "--timeout", "5", "report",
-                     "a1", "--status", "429", "--error-file", "/dev/zero"},
-                    {}, std::chrono::seconds(20));
+  auto credential = dir.file("credential");
+  std::ofstream{credential} << "a-credential-for-nobody\n";
+  auto report
+    = run({cli_binary(), "--port", "1", "--auth-file", credential, "--timeout",
+           "5", "report", "a1", "--status", "429", "--error-file", "/dev/zero"},
+          {}, std::chrono::seconds(20));
   EXPECT_EQ(report.rc, 1) << report.err;
   EXPECT_EQ(error_lines(report.err).size(), 1u) << report.err;
   EXPECT_LT(std::chrono::steady_clock::now() - started,

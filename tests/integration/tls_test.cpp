@@ -11,6 +11,8 @@
 
 #include <gtest/gtest.h>
 
+#include <sys/stat.h>
+
 #include <fstream>
 
 using namespace sb;
@@ -93,9 +95,10 @@ TEST_F(tls_test, only_clients_the_daemons_ca_signed_get_in) {
   res = ping(*d, as("client", "other"));
   EXPECT_EQ(res.rc, 1) << res.out;
   // Incomplete TLS options: a usage error, nothing sent.
-  res = ping(*d, {"--tls-ca", file("ca.pem")});
+  res
+    = ping(*d, {"--tls-ca", file("ca.pem"), "--tls-cert", file("client.pem")});
   EXPECT_EQ(res.rc, 2);
-  EXPECT_NE(res.err.find("--tls-cert"), std::string::npos) << res.err;
+  EXPECT_NE(res.err.find("--tls-key"), std::string::npos) << res.err;
   // The daemon is still fine.
   EXPECT_EQ(ping(*d, as("client", "ca")).rc, 0);
 }
@@ -134,8 +137,10 @@ TEST_F(tls_test, without_a_ca_any_tls_client_gets_in) {
 }
 
 TEST_F(tls_test, the_http_front_beyond_loopback_needs_tls_and_a_token) {
+  // http-token-file: the former name of admin-token-file.
   std::ofstream{file("http-token")} << "front-door-token\n";
-  // Without TLS (or without a token file) the daemon refuses to start.
+  ::chmod(file("http-token").c_str(), 0640);
+  // Without TLS the daemon refuses to start.
   auto res
     = run({daemon_binary(), "--switchboard.port=0", "--switchboard.http-port=0",
            "--switchboard.http-host=0.0.0.0",

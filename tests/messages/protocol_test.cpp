@@ -5,6 +5,8 @@
 // at connect time.
 
 #include "client/connect.hpp"
+#include "intake/basp_guard.hpp"
+#include "intake/caf_door.hpp"
 #include "messages/actors.hpp"
 #include "messages/error.hpp"
 #include "messages/json.hpp"
@@ -347,14 +349,25 @@ TEST(protocol_version, a_mismatched_client_is_refused_at_connect_time) {
         [](backup_atom, std::string&, uint64_t) { return backup_chunk{}; },
       };
     });
-  auto port = server.middleman().publish(fd, 0, "127.0.0.1", true);
-  ASSERT_TRUE(port);
+  // Behind the guard, as the daemon runs it (one actor for both scopes).
+  auto ptr = caf::actor_cast<caf::strong_actor_ptr>(fd);
+  intake::caf_door door{server, ptr, ptr,
+                        server.message_types<front_door_actor>(),
+                        intake::input_type_names<front_door_actor>(server)};
+  intake::guard_options o;
+  o.hand_over = [&door](int x, scope s) { return door.hand_over(x, s); };
+  o.rules = door.rules();
+  o.admin_door = o.report_door = fd.id();
+  o.tokens = {"protocol-test-admin-token", "protocol-test-report-token"};
+  auto guard = intake::basp_guard::start(o);
+  ASSERT_TRUE(guard) << guard.error;
+  client::endpoint ep;
+  ep.port = guard.guard->port();
+  ep.token = "protocol-test-admin-token";
   // Same protocol: connects.
   {
     node_config cfg;
     caf::actor_system client{cfg};
-    client::endpoint ep;
-    ep.port = *port;
     auto handle = client::connect(client, ep);
     EXPECT_TRUE(handle) << render(handle.error());
   }
@@ -362,14 +375,14 @@ TEST(protocol_version, a_mismatched_client_is_refused_at_connect_time) {
   {
     node_config cfg{"switchboard-protocol-0"};
     caf::actor_system client{cfg};
-    client::endpoint ep;
-    ep.port = *port;
     auto handle = client::connect(client, ep);
     ASSERT_FALSE(handle);
     EXPECT_NE(render(handle.error()).find("another protocol version"),
               std::string::npos)
       << render(handle.error());
   }
+  guard.guard->stop();
+  door.close();
   caf::anon_send_exit(fd, caf::exit_reason::user_shutdown);
 }
 
