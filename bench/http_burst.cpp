@@ -52,7 +52,7 @@ struct slot {
 class http_burst {
 public:
   http_burst(uint16_t port, const std::vector<failure_report>& reports,
-             size_t connections)
+             size_t connections, const std::string& token)
       : reports_(reports),
         url_("http://127.0.0.1:" + std::to_string(port) + "/v1/reports") {
     multi_ = curl_multi_init();
@@ -61,6 +61,8 @@ public:
                       static_cast<long>(n));
     headers_ = curl_slist_append(headers_, "Content-Type: application/json");
     headers_ = curl_slist_append(headers_, "Expect:");
+    auto bearer = "Authorization: Bearer " + token;
+    headers_ = curl_slist_append(headers_, bearer.c_str());
     for (size_t i = 0; i < n; ++i) {
       slots_.push_back(std::make_unique<slot>());
       slots_.back()->next = i;
@@ -192,13 +194,13 @@ std::string report_body(const failure_report& r) {
 
 burst_outcome run_http_burst(uint16_t port,
                              const std::vector<failure_report>& reports,
-                             size_t connections) {
+                             size_t connections, const std::string& token) {
   if (reports.empty() || connections == 0)
     return {};
   curl_global_init(CURL_GLOBAL_DEFAULT);
   burst_outcome out;
   {
-    http_burst burst{port, reports, connections};
+    http_burst burst{port, reports, connections, token};
     out = burst.run();
   }
   curl_global_cleanup();

@@ -37,8 +37,9 @@ std::string report_body(const failure_report& r);
 /// "outcome"; a transport error, a status other than 200 or a reply without
 /// "outcome" counts as an error. A report's latency runs from the moment its
 /// request is handed to libcurl (its connection is free) to its reply.
+/// `token`: the bearer token (the daemon's report or admin credential).
 burst_outcome run_http_burst(uint16_t port,
                              const std::vector<failure_report>& reports,
-                             size_t connections);
+                             size_t connections, const std::string& token);
 
 } // namespace sb::bench

@@ -227,6 +227,9 @@ struct daemon_child {
   }
 
   ~daemon_child() { stop(); }
+
+  /// The admin credential, once started.
+  std::string token;
 };
 
 struct bench_config : caf::actor_system_config {
@@ -338,8 +341,12 @@ std::optional<front_door_actor> start_and_connect(const options& o,
               << "/daemon.log)\n";
     return std::nullopt;
   }
+  // The daemon made its credentials in its folder at the first start.
+  std::ifstream credential{dir + "/auth/admin.token"};
+  credential >> d.token;
   client::endpoint ep;
   ep.port = d.port;
+  ep.token = d.token;
   auto fd = client::connect(sys, ep);
   if (!fd) {
     std::cerr << "switchboard-bench: " << render(fd.error()) << "\n";
@@ -527,8 +534,8 @@ burst_outcome send_burst(const options& o, caf::actor_system& sys,
                          const front_door_actor& fd, const daemon_child& d,
                          std::vector<failure_report> reports) {
   if (o.transport == "http")
-    return sb::bench::run_http_burst(d.http_port, reports,
-                                     static_cast<size_t>(o.http_connections));
+    return sb::bench::run_http_burst(
+      d.http_port, reports, static_cast<size_t>(o.http_connections), d.token);
   return run_burst(sys, fd, std::move(reports));
 }
 
