@@ -75,6 +75,8 @@ public:
     (*self_)->request(fd, caf::infinite, xs...);
   }
 
+  caf::actor_system& system() { return *sys_; }
+
   front_door_actor fd;
 
 private:
