@@ -5,6 +5,7 @@
 // agents over once the lease ended, generations stay contiguous and no
 // acknowledged event is lost.
 
+#include "fixtures/http_client.hpp"
 #include "fixtures/postgres_env.hpp"
 #include "fixtures/process.hpp"
 #include "fixtures/temp_dir.hpp"
@@ -12,6 +13,8 @@
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
+
+#include <signal.h>
 
 #include <algorithm>
 #include <atomic>
@@ -32,7 +35,6 @@ protected:
                                         const std::string& lease_ttl = "10s") {
     std::vector<std::string> args{
       "--switchboard.port=0",
-      "--switchboard.http-port=-1",
       "--switchboard.store=postgresql",
       "--switchboard.postgres-url=" + db.url(),
       "--switchboard.postgres-password-file=" + db.password_file(),
@@ -41,6 +43,10 @@ protected:
       "--switchboard.node-name=" + node,
       "--switchboard.lease-ttl=" + lease_ttl};
     args.insert(args.end(), extra.begin(), extra.end());
+    if (std::none_of(extra.begin(), extra.end(), [](const std::string& x) {
+          return x.rfind("--switchboard.http-port", 0) == 0;
+        }))
+      args.push_back("--switchboard.http-port=-1");
     auto d = std::make_unique<daemon_process>(daemon_binary(), args);
     EXPECT_NE(d->port(), 0) << d->log();
     return d;
@@ -376,4 +382,30 @@ TEST_F(nodes_test, nodes_forward_to_each_other_over_tls) {
   EXPECT_EQ(nlohmann::json::parse(shown.out)["subscription"], "sub-0");
   EXPECT_EQ(a->terminate(), std::optional<int>{0});
   EXPECT_EQ(b->terminate(), std::optional<int>{0});
+}
+
+TEST_F(nodes_test, readiness_and_metrics_answer_for_the_node_asked) {
+  ASSERT_TRUE(db.ok());
+  auto a = start("alpha", {"--switchboard.http-port=0"});
+  auto b = start("beta");
+  add_pool(*a, 2);
+  add_agent(*a, "a1", "sub-0");
+  add_agent(*b, "b1", "sub-1");
+  auto url = "http://127.0.0.1:" + std::to_string(a->http_port());
+  // Beta stops answering, its connections open and its lease running: a
+  // fleet view waits for it; alpha's own health does not.
+  ASSERT_EQ(::kill(b->pid(), SIGSTOP), 0);
+  auto ready = http_call("GET", url + "/readyz");
+  EXPECT_EQ(ready.status, 200) << ready.body;
+  auto metrics = http_call("GET", url + "/metrics");
+  EXPECT_EQ(metrics.status, 200) << metrics.body;
+  // This node's agents only.
+  EXPECT_NE(metrics.body.find("\nswitchboard_agents 1\n"), std::string::npos)
+    << metrics.body;
+  // The fleet-wide list names the node that does not answer.
+  auto list = cli(*a, {"agent", "list"});
+  EXPECT_EQ(list.rc, 1);
+  EXPECT_NE(list.err.find("beta"), std::string::npos) << list.err;
+  ASSERT_EQ(::kill(b->pid(), SIGCONT), 0);
+  EXPECT_EQ(json(*a, {"agent", "list"}).size(), 2u);
 }
