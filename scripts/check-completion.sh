@@ -35,6 +35,10 @@ expect "global options after a subcommand" \
 expect "report's options" \
   "$(complete_words _switchboard switchboard --port 7411 report a1 --to)" \
   --token-sha256
+expect "the credential option" \
+  "$(complete_words _switchboard switchboard --au)" --auth-file
+expect "backup's --force" \
+  "$(complete_words _switchboard switchboard backup copy.db --f)" --force
 expect "--kind values" \
   "$(complete_words _switchboard switchboard report a1 --kind "")" rate_limit
 expect "daemon keys from its --help" \

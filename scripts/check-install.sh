@@ -27,6 +27,13 @@ done
 unit="$root/usr/lib/systemd/system/switchboardd.service"
 grep -q '^ExecStart=/usr/bin/switchboardd --config-file=/etc/switchboard/switchboard.ini$' \
   "$unit" || fail "the unit does not start /usr/bin/switchboardd with /etc's config"
+ini="$root/etc/switchboard/switchboard.ini"
+for key in db-path admin-token-file report-token-file; do
+  grep -q "^$key=\"/var/lib/switchboard/" "$ini" \
+    || fail "the installed config's $key is not under /var/lib/switchboard"
+done
+grep -q '^StateDirectoryMode=0750$' "$unit" \
+  || fail "the unit's state folder is not 0750 (the group reads auth/)"
 grep -q '^u switchboard ' "$root/usr/lib/sysusers.d/switchboard.conf" \
   || fail "no switchboard user in sysusers.d"
 "$root/usr/bin/switchboardd" --version | grep -q '^switchboardd ' \
