@@ -1,7 +1,9 @@
 #pragma once
 
-// Input checks shared by the CLI (fail early, nothing sent) and the FRONT DOOR
-// (the authority: nothing reaches an actor unchecked).
+// Input checks shared by the CLI (fail early, nothing sent), the FRONT DOOR
+// (nothing reaches an actor unchecked) and the actors where the data lands
+// (the AGENT and the POOL refuse what the FRONT DOOR refuses, so one missed
+// door is not a corrupted store).
 
 #include "messages/types.hpp"
 
@@ -33,6 +35,9 @@ constexpr size_t max_headers = 64;
 constexpr size_t max_header_name_bytes = 128;
 constexpr size_t max_header_value_bytes = 1024;
 
+/// Longest execution id or source of a report or an observation, in bytes.
+constexpr size_t max_short_text_bytes = 256;
+
 /// True if `s` is well-formed UTF-8.
 bool valid_utf8(std::string_view s);
 
@@ -60,6 +65,19 @@ caf::error validate_query(const query& q);
 /// are UTF-8 of at most max_header_value_bytes without control characters
 /// (a tab is allowed).
 caf::error validate_headers(const std::vector<http_header>& headers);
+
+/// Checks a short text field (execution id, source): at most
+/// max_short_text_bytes, valid UTF-8. `what` names the field in the error.
+caf::error validate_short_text(std::string_view what, std::string_view value);
+
+/// Checks a report and makes its text fields safe (UTF-8, bounded).
+caf::error check_report(failure_report& r, millis now);
+
+/// Checks an observation (agent, headers, identity, source).
+caf::error check_observation(const observation& o);
+
+/// Checks a container name (Docker's rules: [a-zA-Z0-9][a-zA-Z0-9_.-]*).
+caf::error check_container_name(const std::string& name);
 
 /// Reads one "Name: value" line (as curl -D writes them) into a header; the
 /// value is trimmed. Errors say what is wrong with the line.
