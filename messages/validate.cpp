@@ -97,7 +97,44 @@ bool unsafe_code_point(uint32_t c) {
          || (c >= 0x202A && c <= 0x202E) || (c >= 0x2066 && c <= 0x2069);
 }
 
+/// The visible escape of an unsafe code point.
+std::string escaped(uint32_t c) {
+  char buf[16];
+  if (c < 0x80)
+    std::snprintf(buf, sizeof(buf), "\\x%02X", c);
+  else
+    std::snprintf(buf, sizeof(buf), "\\u%04X", c);
+  return buf;
+}
+
 } // namespace
+
+std::string sanitize_text(std::string_view s, size_t max_bytes) {
+  static constexpr std::string_view replacement = "\xEF\xBF\xBD";
+  std::string out;
+  out.reserve(std::min(s.size(), max_bytes));
+  for (size_t i = 0; i < s.size();) {
+    auto n = utf8_sequence(s, i);
+    std::string piece;
+    if (n == 0) {
+      piece = replacement;
+      n = 1;
+    } else if (auto c = code_point(s, i, n);
+               c == '\r' && i + 1 < s.size() && s[i + 1] == '\n') {
+      ++i; // CR LF: the LF alone
+      continue;
+    } else if (c != '\t' && c != '\n' && unsafe_code_point(c)) {
+      piece = escaped(c);
+    } else {
+      piece = s.substr(i, n);
+    }
+    if (out.size() + piece.size() > max_bytes)
+      break;
+    out += piece;
+    i += n;
+  }
+  return out;
+}
 
 std::string escape_for_terminal(std::string_view s) {
   std::string out;
@@ -315,8 +352,12 @@ caf::error check_report(failure_report& r, millis now) {
                       "reset instant must be within a year from now");
   if (auto err = validate_headers(r.headers))
     return err;
-  // Never trusted: any bytes become valid UTF-8 of bounded size.
-  r.error = sanitize_utf8(r.error, max_error_bytes);
+  // Never trusted, never stored raw: any bytes become valid UTF-8 of
+  // bounded size without control characters or escape sequences (an id of
+  // 256 bytes grows at most fourfold: one byte to "\x01").
+  r.error = sanitize_text(r.error, max_error_bytes);
+  r.execution_id = sanitize_text(r.execution_id, 4 * max_short_text_bytes);
+  r.source = sanitize_text(r.source, 4 * max_short_text_bytes);
   return caf::none;
 }
 

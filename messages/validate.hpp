@@ -45,6 +45,14 @@ bool valid_utf8(std::string_view s);
 /// most `max_bytes` without cutting a character.
 std::string sanitize_utf8(std::string_view s, size_t max_bytes);
 
+/// Text from outside made safe to store and to show: ill-formed UTF-8
+/// becomes U+FFFD; every control character but tab and line feed (so every
+/// escape sequence: ESC, CSI) and every bidi override or isolate is
+/// written out as a visible escape, as escape_for_terminal() writes it
+/// ("\x1B", "\u202E"; CR LF becomes LF); the result is cut to at most
+/// `max_bytes` without cutting a character.
+std::string sanitize_text(std::string_view s, size_t max_bytes);
+
 /// `s` safe for a terminal or a log line: control characters (C0, DEL, C1,
 /// so ESC sequences too) and bidi overrides and isolates become \xNN or
 /// \uNNNN, invalid UTF-8 bytes \xNN; everything else stays as it is.
@@ -70,7 +78,9 @@ caf::error validate_headers(const std::vector<http_header>& headers);
 /// max_short_text_bytes, valid UTF-8. `what` names the field in the error.
 caf::error validate_short_text(std::string_view what, std::string_view value);
 
-/// Checks a report and makes its text fields safe (UTF-8, bounded).
+/// Checks a report and makes its text fields safe (sanitize_text(): the
+/// error text bounded by max_error_bytes, the execution id and the source
+/// checked by validate_short_text() first).
 caf::error check_report(failure_report& r, millis now);
 
 /// Checks an observation (agent, headers, identity, source).

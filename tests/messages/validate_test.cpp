@@ -147,3 +147,27 @@ TEST(validate, observations_and_container_names) {
   EXPECT_TRUE(is(check_container_name("a/b"), ec::invalid_name));
   EXPECT_TRUE(is(check_container_name(""), ec::invalid_name));
 }
+
+TEST(validate, stored_text_holds_no_escape_sequence) {
+  // ESC sequences (CSI colour, OSC title with BEL), a C1 CSI, a bidi
+  // override, CR: written out visibly; tab and line feed stay.
+  auto in = std::string{"a\x1B[31mred\x1B]0;t\x07 \xC2\x9B"
+                        "2J \xE2\x80\xAE"
+                        "x\r\nb\tc\rd"};
+  auto out = sanitize_text(in, 1000);
+  EXPECT_EQ(out, "a\\x1B[31mred\\x1B]0;t\\x07 \\u009B2J \\u202Ex\nb\tc\\x0Dd");
+  EXPECT_EQ(out.find('\x1B'), std::string::npos);
+  // Invalid bytes become U+FFFD; the cut never splits a character or an
+  // escape.
+  EXPECT_EQ(sanitize_text("\xFFok", 1000), "\xEF\xBF\xBDok");
+  EXPECT_EQ(sanitize_text("ab\x1B", 5), "ab");
+  EXPECT_EQ(sanitize_text("\xE2\x9C\x93\xE2\x9C\x93", 5), "\xE2\x9C\x93");
+  auto r = good_report();
+  r.error = "\x1B[2J";
+  r.source = "cli\x1B";
+  r.execution_id = "\xE2\x80\xAE";
+  EXPECT_FALSE(check_report(r, now_ms));
+  EXPECT_EQ(r.error, "\\x1B[2J");
+  EXPECT_EQ(r.source, "cli\\x1B");
+  EXPECT_EQ(r.execution_id, "\\u202E");
+}
