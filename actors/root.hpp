@@ -66,6 +66,11 @@ public:
 
   front_door_actor front_door() const { return front_door_; }
 
+  /// The internal components (in-process tests and introspection; never
+  /// published).
+  pool_actor pool() const { return pool_; }
+  supervisor_actor supervisor() const { return supervisor_; }
+
   const context_ptr& context() const { return ctx_; }
 
   /// Hands over a second door (the HTTP front): stopped with the daemon,

@@ -1,12 +1,17 @@
-// No request waits forever: the deadlines of the AGENT's requests run on the
-// daemon's clock, so these tests move the manual clock past them instead of
-// waiting. Real actors, a real SQLite file.
+// No request waits forever: the deadlines of the AGENT's and the
+// SUPERVISOR's requests run on the daemon's clock, so these tests move the
+// manual clock past them instead of waiting. Real actors, a real SQLite
+// file, a real docker worker thread.
 //
 // The STORE that does not answer is the real one, held inside SQLite's
 // COMMIT by the store's commit hook (store::set_commit_veto) until the test
 // lets it go: what a stuck disk or a PostgreSQL lock wait looks like from
-// the actors.
+// the actors. The worker that never answers is a real docker worker whose
+// thread a fault point holds (test_hook::hang_docker_worker): a worker
+// stuck where none of its own timeouts reaches cannot be made on purpose
+// otherwise.
 
+#include "actors/test_hooks.hpp"
 #include "actors/timeouts.hpp"
 #include "fixtures/daemon_fixture.hpp"
 #include "fixtures/wait.hpp"
@@ -160,4 +165,89 @@ TEST_F(store_stall, an_unanswered_commit_that_was_written_goes_on) {
   EXPECT_EQ(r.to, caf::optional<std::string>{"sub-a"});
   EXPECT_EQ(r.generation, 2u);
   EXPECT_EQ(history("a1").size(), 2u);
+}
+
+namespace {
+
+daemon_options one_worker() {
+  daemon_options o;
+  // No engine: every operation that runs fails at once.
+  o.docker_socket = "/nonexistent/switchboard-test/docker.sock";
+  o.docker_workers = 1;
+  return o;
+}
+
+class hung_worker : public daemon_fixture {
+protected:
+  hung_worker() : daemon_fixture(one_worker()) {}
+
+  ~hung_worker() override {
+    // The held thread goes on, so its worker (and the daemon) can stop.
+    release_test_hooks();
+  }
+
+  supervisor_status supervisor() {
+    auto st = call<status_info>(status_atom::value);
+    EXPECT_TRUE(st.supervisor);
+    return st.supervisor ? *st.supervisor : supervisor_status{};
+  }
+};
+
+container_request op(const std::string& container, container_op what) {
+  return container_request{"a1", container, what, 0, secret{}};
+}
+
+} // namespace
+
+TEST_F(hung_worker, a_worker_that_never_answers_frees_its_container) {
+  caf::scoped_actor local{*server_};
+  auto sup = daemon_->supervisor();
+  arm_test_hook(test_hook::hang_docker_worker);
+  auto first = local->request(sup, 60s, apply_atom::value,
+                              op("c1", container_op::start));
+  ASSERT_TRUE(wait_until([] { return held_by_test_hooks() == 1; }));
+  // Behind it: the next operation on c1, and one on c2 waiting for the
+  // only worker.
+  auto second
+    = local->request(sup, 60s, apply_atom::value, op("c1", container_op::stop));
+  auto third = local->request(sup, 60s, apply_atom::value,
+                              op("c2", container_op::start));
+  EXPECT_TRUE(wait_until([&] { return supervisor().queued == 2; }));
+  auto bound = std::chrono::duration_cast<std::chrono::milliseconds>(
+                 daemon_->context()->live.get().worker_op_timeout())
+                 .count();
+  advance(bound - 1);
+  EXPECT_EQ(supervisor().queued, 2u);
+  advance(1);
+  auto answer = [](auto& handle) {
+    apply_outcome out;
+    handle.receive([&](apply_outcome& x) { out = std::move(x); },
+                   [&](caf::error& err) { ADD_FAILURE() << render(err); });
+    return out;
+  };
+  auto r1 = answer(first);
+  EXPECT_EQ(r1.result, apply_result::failed);
+  EXPECT_NE(r1.detail.find("did not finish the operation"), std::string::npos)
+    << r1.detail;
+  // The queue moved on, on a fresh worker: the stuck thread is still held.
+  auto r2 = answer(second);
+  auto r3 = answer(third);
+  EXPECT_EQ(r2.result, apply_result::failed);
+  EXPECT_EQ(r2.detail.find("did not finish"), std::string::npos) << r2.detail;
+  EXPECT_EQ(r3.result, apply_result::failed);
+  EXPECT_EQ(held_by_test_hooks(), 1);
+  auto st = supervisor();
+  EXPECT_EQ(st.workers, 1u);
+  EXPECT_EQ(st.workers_busy, 0u);
+  EXPECT_EQ(st.queued, 0u);
+  EXPECT_EQ(st.operations, 3u);
+  lifecycle c1 = lifecycle::unknown;
+  local->request(sup, 10s, get_atom::value, std::string{"c1"})
+    .receive([&](lifecycle x) { c1 = x; },
+             [&](caf::error& err) { ADD_FAILURE() << render(err); });
+  EXPECT_EQ(c1, lifecycle::failed);
+  // A late answer of the stuck worker changes nothing.
+  release_test_hooks();
+  EXPECT_TRUE(wait_until([] { return held_by_test_hooks() == 0; }));
+  EXPECT_EQ(supervisor().operations, 3u);
 }
