@@ -1,6 +1,7 @@
 #include "actors/subscription_pool.hpp"
 
 #include "actors/logging.hpp"
+#include "actors/timeouts.hpp"
 #include "messages/error.hpp"
 #include "messages/fingerprint.hpp"
 
@@ -13,7 +14,24 @@ namespace {
 
 using self_ptr = pool_actor::stateful_pointer<pool_state>;
 
-constexpr auto store_timeout = std::chrono::seconds(60);
+/// How long the POOL waits for an AGENT to answer a rotation: the AGENT
+/// takes it after the switch in flight, and each of the two may select
+/// (pool_request_timeout), commit (store_request_timeout), ask whether an
+/// unanswered commit was recorded (store_request_timeout) and wait for the
+/// token's application (apply-wait). Only a log line waits for the answer.
+caf::timespan rotation_timeout(const daemon_context& ctx) {
+  return 2
+           * (pool_request_timeout + 2 * store_request_timeout
+              + ctx.opts.apply_wait)
+         + std::chrono::minutes(1);
+}
+
+/// A request with its deadline on the daemon's clock.
+template<class Handle, class... Ts>
+auto ask(self_ptr self, const Handle& dest, caf::timespan timeout, Ts&&... xs) {
+  return request_within(self, *self->state.ctx->clock, dest, timeout,
+                        std::forward<Ts>(xs)...);
+}
 
 caf::optional<double> to_caf(std::optional<double> x) {
   return x ? caf::optional<double>{*x} : caf::none;
@@ -63,7 +81,8 @@ void rotate_agents(self_ptr self, const subscription_change& change) {
     auto agent = self->state.ctx->directory.find(agent_name);
     if (!agent)
       continue;
-    self->request(agent, caf::infinite, rotate_atom::value, change.info.id)
+    ask(self, agent, rotation_timeout(*self->state.ctx), rotate_atom::value,
+        change.info.id)
       .then(
         [agent_name](report_result& res) {
           SB_INFO("agent {}: rotation -> {} ({})", agent_name,
@@ -254,9 +273,8 @@ caf::result<selection> assign(self_ptr self, const std::string& agent,
 /// the write failed, which is logged: the evidence stays in memory).
 template<class F>
 void save_evidence(self_ptr self, const pool_entry& e, F done) {
-  self
-    ->request(self->state.store, store_timeout, evidence_atom::value,
-              e.evidence.stored(e.name))
+  ask(self, self->state.store, store_request_timeout, evidence_atom::value,
+      e.evidence.stored(e.name))
     .then([done](ok_atom) mutable { done(); },
           [done, name = e.name](caf::error& err) mutable {
             SB_WARN("subscription-pool could not store the evidence of {}: {}",
@@ -306,9 +324,8 @@ caf::result<headroom> observe(self_ptr self, const std::string& name,
 void seed_exclusion(self_ptr self, const std::string& name) {
   auto now = self->state.ctx->now();
   auto window = self->state.ctx->board.get()->exclusion_window;
-  self
-    ->request(self->state.store, store_timeout, failure_atom::value,
-              now - window, now)
+  ask(self, self->state.store, store_request_timeout, failure_atom::value,
+      now - window, now)
     .then(
       [=](std::vector<exclusion_seed>& seeds) {
         seeds.erase(
@@ -325,7 +342,11 @@ void seed_exclusion(self_ptr self, const std::string& name) {
 
 subscription_change upserted(self_ptr self, subscription_upsert& up) {
   auto& st = self->state;
-  if (!up.rotated)
+  // New here: registered now, or earlier by a request whose answer did not
+  // come in time (the STORE wrote it after all); a rotation of it then
+  // registers it too.
+  bool known = st.find(up.row.id) != nullptr;
+  if (!known)
     st.index.add(up.row.id, up.row.name);
   auto& e = st.subs[up.row.id];
   e.id = up.row.id;
@@ -348,7 +369,7 @@ subscription_change upserted(self_ptr self, subscription_upsert& up) {
                      : std::string{});
   if (up.rotated)
     rotate_agents(self, change);
-  else
+  if (!known)
     seed_exclusion(self, e.name);
   return change;
 }
@@ -356,36 +377,59 @@ subscription_change upserted(self_ptr self, subscription_upsert& up) {
 caf::result<subscription_change>
 add_subscription(self_ptr self, const std::string& name, const secret& token) {
   auto rp = self->make_response_promise<subscription_change>();
-  self
-    ->request(self->state.store, store_timeout, sub_add_atom::value, name,
-              token, self->state.ctx->now())
+  ask(self, self->state.store, store_request_timeout, sub_add_atom::value, name,
+      token, self->state.ctx->now())
     .then(
       [=](subscription_upsert& up) mutable { rp.deliver(upserted(self, up)); },
       [=](caf::error& err) mutable { rp.deliver(std::move(err)); });
   return rp;
 }
 
+/// Drops a subscription the STORE no longer has; returns this node's
+/// agents that counted on it.
+std::vector<std::string> forget_subscription(pool_state& st,
+                                             const std::string& name) {
+  std::vector<std::string> members;
+  if (auto i = st.by_name.find(name); i != st.by_name.end()) {
+    auto& members_here = st.subs[i->second].members;
+    members.assign(members_here.begin(), members_here.end());
+    st.index.remove(i->second);
+    st.subs.erase(i->second);
+    st.by_name.erase(i);
+  }
+  st.ctx->tokens.remove(name);
+  return members;
+}
+
+void unassign(self_ptr self, const std::vector<std::string>& agents,
+              const std::string& name) {
+  for (auto& agent_name : agents)
+    if (auto agent = self->state.ctx->directory.find(agent_name))
+      self->send(agent, unassign_atom::value, name);
+}
+
 caf::result<std::vector<std::string>>
 remove_subscription(self_ptr self, const std::string& name) {
   auto rp = self->make_response_promise<std::vector<std::string>>();
-  self->request(self->state.store, store_timeout, sub_rm_atom::value, name)
+  ask(self, self->state.store, store_request_timeout, sub_rm_atom::value, name)
     .then(
       [=](std::vector<std::string>& agents) mutable {
-        auto& st = self->state;
-        if (auto i = st.by_name.find(name); i != st.by_name.end()) {
-          st.index.remove(i->second);
-          st.subs.erase(i->second);
-          st.by_name.erase(i);
-        }
-        st.ctx->tokens.remove(name);
+        forget_subscription(self->state, name);
         SB_INFO("subscription {} removed; {} agents unassigned", name,
                 agents.size());
-        for (auto& agent_name : agents)
-          if (auto agent = st.ctx->directory.find(agent_name))
-            self->send(agent, unassign_atom::value, name);
+        unassign(self, agents, name);
         rp.deliver(std::move(agents));
       },
-      [=](caf::error& err) mutable { rp.deliver(std::move(err)); });
+      [=](caf::error& err) mutable {
+        // The STORE has no such subscription: an earlier removal whose
+        // answer did not come in time went through; this pool follows.
+        if (is(err, ec::unknown_subscription) && self->state.find(name)) {
+          SB_WARN("subscription {} is gone from the store; forgotten here too",
+                  name);
+          unassign(self, forget_subscription(self->state, name), name);
+        }
+        rp.deliver(std::move(err));
+      });
   return rp;
 }
 
@@ -420,12 +464,12 @@ caf::result<std::vector<subscription_info>> list(self_ptr self) {
   auto rp = self->make_response_promise<std::vector<subscription_info>>();
   auto now = self->state.ctx->now();
   auto& store = self->state.store;
-  self->request(store, store_timeout, counts_atom::value, now - 24 * hour_ms)
+  ask(self, store, store_request_timeout, counts_atom::value,
+      now - 24 * hour_ms)
     .then(
       [=](std::vector<failure_count>& day) mutable {
-        self
-          ->request(self->state.store, store_timeout, counts_atom::value,
-                    now - 2 * hour_ms)
+        ask(self, self->state.store, store_request_timeout, counts_atom::value,
+            now - 2 * hour_ms)
           .then(
             [=](std::vector<failure_count>& recent) mutable {
               rp.deliver(make_list(self->state, now, day, recent));
@@ -440,9 +484,8 @@ caf::result<std::vector<subscription_info>> list(self_ptr self) {
 void reload_exclusions(self_ptr self) {
   auto now = self->state.ctx->now();
   auto window = self->state.ctx->board.get()->exclusion_window;
-  self
-    ->request(self->state.store, store_timeout, failure_atom::value,
-              now - window, now)
+  ask(self, self->state.store, store_request_timeout, failure_atom::value,
+      now - window, now)
     .then(
       [=](std::vector<exclusion_seed>& seeds) {
         apply_seeds(self->state, seeds, true);
