@@ -497,7 +497,14 @@ void agent_state::request_selection(std::string target) {
   auto& inf = *inflight_;
   auto& cur = policy_->current();
   auto on_selected = [this](selection& sel) { selected(std::move(sel)); };
-  auto on_error = [this](caf::error& err) { finish_error(err); };
+  auto on_error = [this, from = cur.sub_id](caf::error& err) {
+    // Unanswered in time, the POOL may still move the agent's count to a
+    // pick nobody commits: it is told where the agent stays (it takes the
+    // two messages in the order sent).
+    if (err == caf::sec::request_timeout)
+      self_->send(pool_, join_atom::value, agent_name_, from);
+    finish_error(err);
+  };
   switch (inf.by) {
   case trigger::automatic:
     ask(pool_, pool_request_timeout, select_atom::value, agent_name_,

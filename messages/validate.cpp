@@ -361,6 +361,21 @@ caf::error check_report(failure_report& r, millis now) {
   return caf::none;
 }
 
+caf::error check_arrival(millis arrived_at, millis now) {
+  // The stamp itself is not printed: it may be any number at all.
+  if (arrived_at > now + max_arrival_ahead)
+    return make_error(ec::invalid_argument,
+                      "the arrival stamp is more than a minute ahead of the "
+                      "daemon's clock ("
+                        + format_iso(now) + ")");
+  if (arrived_at < now - max_arrival_age)
+    return make_error(ec::invalid_argument,
+                      "the arrival stamp is more than ten minutes behind the "
+                      "daemon's clock ("
+                        + format_iso(now) + ")");
+  return caf::none;
+}
+
 caf::error check_observation(const observation& o) {
   if (auto err = validate_name("agent name", o.agent))
     return err;

@@ -38,6 +38,21 @@ constexpr size_t max_header_value_bytes = 1024;
 /// Longest execution id or source of a report or an observation, in bytes.
 constexpr size_t max_short_text_bytes = 256;
 
+/// How far ahead of the daemon's clock a report's or an observation's
+/// arrival stamp may be. The FRONT DOOR stamps it with this daemon's clock,
+/// or, forwarded from another node, with that node's: a minute is far more
+/// than NTP lets two hosts' clocks drift apart, and far less than moves
+/// anything (attribution looks back over the 30 s settle window, exclusions
+/// last an hour).
+constexpr millis max_arrival_ahead = minute_ms;
+
+/// How old an arrival stamp may be when the AGENT takes the report: it
+/// waited in the FRONT DOOR's forwarding (60 s at most) and in the AGENT's
+/// mailbox (behind a switch in flight: seconds). Ten minutes leave room for
+/// that and for clock skew, and refuse a stamp that would charge a failure
+/// to a credential the agent left long ago.
+constexpr millis max_arrival_age = 10 * minute_ms;
+
 /// True if `s` is well-formed UTF-8.
 bool valid_utf8(std::string_view s);
 
@@ -82,6 +97,10 @@ caf::error validate_short_text(std::string_view what, std::string_view value);
 /// error text bounded by max_error_bytes, the execution id and the source
 /// checked by validate_short_text() first).
 caf::error check_report(failure_report& r, millis now);
+
+/// Checks an arrival stamp against the daemon's clock (`now`): at most
+/// max_arrival_ahead ahead of it, at most max_arrival_age behind it.
+caf::error check_arrival(millis arrived_at, millis now);
 
 /// Checks an observation (agent, headers, identity, source).
 caf::error check_observation(const observation& o);
