@@ -6,6 +6,7 @@
 #include "actors/test_hooks.hpp"
 #include "actors/timeouts.hpp"
 #include "messages/error.hpp"
+#include "messages/validate.hpp"
 
 #include <caf/scheduled_actor.hpp>
 
@@ -175,11 +176,46 @@ void report_promise::count(std::optional<outcome> result) {
   }
 }
 
+// -- checks where the data lands ---------------------------------------------
+
+caf::error agent_state::check_addressee(const std::string& name) const {
+  if (name != agent_name_)
+    return make_error(ec::invalid_argument, "a message for agent '" + name
+                                              + "' reached agent '"
+                                              + agent_name_ + "'");
+  return caf::none;
+}
+
+caf::error agent_state::check(failure_report& r) const {
+  if (auto err = check_report(r, now()))
+    return err;
+  if (auto err = check_addressee(r.agent))
+    return err;
+  if (auto err = check_arrival(r.arrived_at, now()))
+    return err;
+  return resolve_identity(ctx_->tokens, r.subscription, r.token_sha256);
+}
+
+caf::error agent_state::check(observation& o) const {
+  if (auto err = check_observation(o))
+    return err;
+  if (auto err = check_addressee(o.agent))
+    return err;
+  if (auto err = check_arrival(o.arrived_at, now()))
+    return err;
+  return resolve_identity(ctx_->tokens, o.subscription, o.token_sha256);
+}
+
 // -- reports -----------------------------------------------------------------
 
 caf::result<report_result> agent_state::report(failure_report& r) {
   if (r.arrived_at == 0)
     r.arrived_at = now();
+  if (auto err = check(r)) {
+    SB_DEBUG("agent {}: report refused: {}", agent_name_, render(err));
+    make_promise(reply_for::report, now()).deliver(std::move(err));
+    return caf::delegated<report_result>{};
+  }
   if (removed_ || removal_) {
     make_promise(reply_for::report, r.arrived_at)
       .deliver(removed_error(agent_name_));
@@ -197,6 +233,11 @@ caf::result<report_result> agent_state::report(failure_report& r) {
 caf::result<report_result> agent_state::observe(observation& o) {
   if (o.arrived_at == 0)
     o.arrived_at = now();
+  if (auto err = check(o)) {
+    SB_DEBUG("agent {}: observation refused: {}", agent_name_, render(err));
+    make_promise(reply_for::observation, now()).deliver(std::move(err));
+    return caf::delegated<report_result>{};
+  }
   if (removed_ || removal_) {
     make_promise(reply_for::observation, o.arrived_at)
       .deliver(removed_error(agent_name_));
@@ -1018,6 +1059,8 @@ void agent_state::reconcile() {
 // -- other requests ----------------------------------------------------------
 
 caf::result<report_result> agent_state::assign(std::string target) {
+  if (auto err = validate_name("subscription name", target))
+    return err;
   auto rp = make_promise(reply_for::command, now());
   when_idle([this, rp, target]() mutable {
     if (removed_ || removal_)
@@ -1073,6 +1116,8 @@ caf::result<agent_info> agent_state::info() {
 }
 
 caf::result<agent_info> agent_state::set_auto_switch(auto_switch_mode mode) {
+  if (mode != auto_switch_mode::on && mode != auto_switch_mode::off)
+    return make_error(ec::invalid_argument, "auto-switch is on or off");
   if (removed_ || removal_)
     return removed_error(agent_name_);
   auto rp = self_->make_response_promise<agent_info>();
@@ -1089,6 +1134,11 @@ caf::result<agent_info> agent_state::set_auto_switch(auto_switch_mode mode) {
 }
 
 caf::result<apply_outcome> agent_state::container_command(container_op op) {
+  if (op != container_op::start && op != container_op::stop
+      && op != container_op::restart)
+    return make_error(ec::invalid_argument,
+                      "unknown container operation (use start, stop or "
+                      "restart)");
   if (removed_ || removal_)
     return removed_error(agent_name_);
   if (container_.empty())

@@ -38,6 +38,11 @@
 // callers get an error at once, and the switch stays in flight (later
 // reports join it) until the STORE says whether generation + 1 was recorded;
 // then it goes on as committed, or is released.
+//
+// Every message that carries data from outside (report, observe, assign,
+// agent_set, lifecycle) is checked as the FRONT DOOR checks it, the report's
+// arrival stamp included (messages/validate.hpp); a bad one gets the FRONT
+// DOOR's error and changes nothing.
 
 #include "actors/classifier.hpp"
 #include "actors/context.hpp"
@@ -178,6 +183,16 @@ private:
     /// every waiter left joined the switch.
     bool starter_answered = false;
   };
+
+  // -- checks where the data lands
+  // ----------------------------------------------------
+
+  /// The FRONT DOOR's checks of a report (its text made safe), plus: it is
+  /// for this agent, its arrival stamp is plausible, the credential it
+  /// names exists (and is resolved as the FRONT DOOR resolves it).
+  caf::error check(failure_report& r) const;
+  caf::error check(observation& o) const;
+  caf::error check_addressee(const std::string& name) const;
 
   // -- reports
   // -----------------------------------------------------------------
