@@ -177,8 +177,6 @@ caf::result<agent_info> add_agent(self_ptr self, agent_spec& spec) {
     .then(
       [=](stored_agent& row) mutable {
         auto& st = self->state;
-        if (row.subscription_id != 0)
-          self->send(st.pool, join_atom::value, row.name, row.subscription_id);
         SB_INFO("agent {} added (subscription {}, container {})", row.name,
                 row.subscription.empty() ? "(none)" : row.subscription,
                 row.container.empty() ? "(none)" : row.container);
@@ -189,7 +187,11 @@ caf::result<agent_info> add_agent(self_ptr self, agent_spec& spec) {
         if (!row.container.empty())
           info.container = row.container;
         info.auto_switch = row.auto_switch;
+        auto sub_id = row.subscription_id;
+        // In the directory first: the POOL counts only agents it finds there.
         spawn_agent(self, std::move(row));
+        if (sub_id != 0)
+          self->send(st.pool, join_atom::value, info.name, sub_id);
         rp.deliver(std::move(info));
       },
       [=](caf::error& err) mutable { rp.deliver(std::move(err)); });
@@ -306,6 +308,9 @@ void adopt(self_ptr self, std::vector<stored_agent>& rows) {
 
 void init(self_ptr self, const snapshot& snap) {
   auto& st = self->state;
+  // The POOL takes word of where an agent counts from its AGENT and from
+  // the ADMIN only (agent_directory::speaks_for).
+  st.ctx->directory.set_owner(self->address());
   st.agents.reserve(snap.agents.size());
   st.names.reserve(snap.agents.size());
   for (auto& row : snap.agents) {

@@ -4,7 +4,9 @@
 #include "actors/logging.hpp"
 #include "actors/provider_headers.hpp"
 #include "actors/test_hooks.hpp"
+#include "actors/timeouts.hpp"
 #include "messages/error.hpp"
+#include "messages/validate.hpp"
 
 #include <caf/scheduled_actor.hpp>
 
@@ -15,11 +17,21 @@ namespace sb {
 
 namespace {
 
-// Requests to the local STORE and POOL carry no timer: they answer, or they
-// go down and the request fails at once (the ROOT then stops the daemon). A
-// timer per request would cost two clock operations on the hot path.
-constexpr auto store_timeout = caf::infinite;
-constexpr auto pool_timeout = caf::infinite;
+// Requests to the STORE and the POOL wait at most store_request_timeout and
+// pool_request_timeout (actors/timeouts.hpp): a STORE or POOL that is stuck,
+// not down, must not hold the callers' replies and the switch flag forever. The
+// timer this costs per request is what CAF's own request timeout costs.
+
+/// How long an AGENT waits before it asks again whether an unanswered
+/// commit was recorded, while the STORE cannot say (each question waits up
+/// to store_request_timeout itself): a STORE that is stuck is not asked in a
+/// loop.
+constexpr auto resolve_retry = std::chrono::seconds(10);
+
+/// How long `agent show` waits for the container's state (on CAF's clock,
+/// not the daemon's: a read for a person, answered within real seconds
+/// also while a test's manual clock stands still).
+constexpr auto container_state_timeout = std::chrono::seconds(5);
 
 /// Several nodes: stale picks of one switch before its commit goes without
 /// the balance check (so a storm on other nodes cannot hold it off).
@@ -77,6 +89,12 @@ caf::error removed_error(const std::string& name) {
 }
 
 } // namespace
+
+template<class Handle, class... Ts>
+auto agent_state::ask(const Handle& dest, caf::timespan timeout, Ts&&... xs) {
+  return request_within(self_, *ctx_->clock, dest, timeout,
+                        std::forward<Ts>(xs)...);
+}
 
 // -- set-up ------------------------------------------------------------------
 
@@ -158,11 +176,46 @@ void report_promise::count(std::optional<outcome> result) {
   }
 }
 
+// -- checks where the data lands ---------------------------------------------
+
+caf::error agent_state::check_addressee(const std::string& name) const {
+  if (name != agent_name_)
+    return make_error(ec::invalid_argument, "a message for agent '" + name
+                                              + "' reached agent '"
+                                              + agent_name_ + "'");
+  return caf::none;
+}
+
+caf::error agent_state::check(failure_report& r) const {
+  if (auto err = check_report(r, now()))
+    return err;
+  if (auto err = check_addressee(r.agent))
+    return err;
+  if (auto err = check_arrival(r.arrived_at, now()))
+    return err;
+  return resolve_identity(ctx_->tokens, r.subscription, r.token_sha256);
+}
+
+caf::error agent_state::check(observation& o) const {
+  if (auto err = check_observation(o))
+    return err;
+  if (auto err = check_addressee(o.agent))
+    return err;
+  if (auto err = check_arrival(o.arrived_at, now()))
+    return err;
+  return resolve_identity(ctx_->tokens, o.subscription, o.token_sha256);
+}
+
 // -- reports -----------------------------------------------------------------
 
 caf::result<report_result> agent_state::report(failure_report& r) {
   if (r.arrived_at == 0)
     r.arrived_at = now();
+  if (auto err = check(r)) {
+    SB_DEBUG("agent {}: report refused: {}", agent_name_, render(err));
+    make_promise(reply_for::report, now()).deliver(std::move(err));
+    return caf::delegated<report_result>{};
+  }
   if (removed_ || removal_) {
     make_promise(reply_for::report, r.arrived_at)
       .deliver(removed_error(agent_name_));
@@ -180,6 +233,11 @@ caf::result<report_result> agent_state::report(failure_report& r) {
 caf::result<report_result> agent_state::observe(observation& o) {
   if (o.arrived_at == 0)
     o.arrived_at = now();
+  if (auto err = check(o)) {
+    SB_DEBUG("agent {}: observation refused: {}", agent_name_, render(err));
+    make_promise(reply_for::observation, now()).deliver(std::move(err));
+    return caf::delegated<report_result>{};
+  }
   if (removed_ || removal_) {
     make_promise(reply_for::observation, o.arrived_at)
       .deliver(removed_error(agent_name_));
@@ -212,9 +270,8 @@ caf::result<report_result> agent_state::attribute(const report_identity& id,
       && !policy_->find(*about->generation)) {
     // A generation older than the assignments kept in memory: the switch
     // history knows which subscription it ran on.
-    self_
-      ->request(store_, store_timeout, generation_atom::value, agent_name_,
-                *about->generation)
+    ask(store_, store_request_timeout, generation_atom::value, agent_name_,
+        *about->generation)
       .then(
         [next, rp, a = *about](std::string& sub) mutable {
           a.subscription = std::move(sub);
@@ -296,7 +353,7 @@ void agent_state::flush() {
   std::vector<event_info> events;
   events.swap(queued_events_);
   ++flushing_;
-  self_->request(store_, store_timeout, event_atom::value, std::move(events))
+  ask(store_, store_request_timeout, event_atom::value, std::move(events))
     .then(
       [this, reports](std::vector<int64_t>&) {
         --flushing_;
@@ -354,7 +411,7 @@ void agent_state::observed(attribution about, provider_evidence ev,
   }
   report_facts facts{failure_kind::none, {}, std::move(about), arrived_at};
   auto sub = facts.about.subscription;
-  self_->request(pool_, pool_timeout, evidence_atom::value, sub, std::move(ev))
+  ask(pool_, pool_request_timeout, evidence_atom::value, sub, std::move(ev))
     .then([this, facts, rp](headroom& h) { decide_headroom(facts, h, rp); },
           [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
 }
@@ -481,29 +538,33 @@ void agent_state::request_selection(std::string target) {
   auto& inf = *inflight_;
   auto& cur = policy_->current();
   auto on_selected = [this](selection& sel) { selected(std::move(sel)); };
-  auto on_error = [this](caf::error& err) { finish_error(err); };
+  auto on_error = [this, from = cur.sub_id](caf::error& err) {
+    // Unanswered in time, the POOL may still move the agent's count to a
+    // pick nobody commits: it is told where the agent stays (it takes the
+    // two messages in the order sent).
+    if (err == caf::sec::request_timeout)
+      self_->send(pool_, join_atom::value, agent_name_, from);
+    finish_error(err);
+  };
   switch (inf.by) {
   case trigger::automatic:
-    self_
-      ->request(pool_, pool_timeout, select_atom::value, agent_name_,
-                cur.sub_id)
+    ask(pool_, pool_request_timeout, select_atom::value, agent_name_,
+        cur.sub_id)
       .then(on_selected, on_error);
     break;
   case trigger::manual:
-    self_
-      ->request(pool_, pool_timeout, assign_atom::value, agent_name_,
-                cur.sub_id, std::move(target))
+    ask(pool_, pool_request_timeout, assign_atom::value, agent_name_,
+        cur.sub_id, std::move(target))
       .then(on_selected, on_error);
     break;
   case trigger::rotation:
-    self_->request(pool_, pool_timeout, token_atom::value, cur.sub_id)
+    ask(pool_, pool_request_timeout, token_atom::value, cur.sub_id)
       .then(on_selected, on_error);
     break;
   case trigger::headroom:
     // Only to a subscription with clearly more headroom.
-    self_
-      ->request(pool_, pool_timeout, select_atom::value, agent_name_,
-                cur.sub_id, *inf.from_utilization - headroom_margin)
+    ask(pool_, pool_request_timeout, select_atom::value, agent_name_,
+        cur.sub_id, *inf.from_utilization - headroom_margin)
       .then(on_selected, on_error);
     break;
   }
@@ -599,7 +660,7 @@ void agent_state::commit(selection sel) {
     rec.balance = sel.balance;
   rec = notification_of(std::move(rec), sel);
   auto at = rec.at;
-  self_->request(store_, store_timeout, commit_atom::value, std::move(rec))
+  ask(store_, store_request_timeout, commit_atom::value, std::move(rec))
     .then(
       [this, sel, at](switch_commit& c) {
         if (c.stale)
@@ -607,11 +668,94 @@ void agent_state::commit(selection sel) {
         else
           committed(c, sel, at);
       },
-      [this, sel](caf::error& err) {
+      [this, sel, at](caf::error& err) {
+        if (err == caf::sec::request_timeout) {
+          commit_unanswered(sel, at);
+          return;
+        }
+        // Not written (the STORE answers a write only once its
+        // transaction committed or failed): the move is undone.
         self_->send(pool_, release_atom::value, agent_name_, inflight_->from_id,
                     sel.id);
         finish_error(err);
       });
+}
+
+void agent_state::commit_unanswered(selection sel, millis at) {
+  auto& inf = *inflight_;
+  auto secs
+    = std::chrono::duration_cast<std::chrono::seconds>(store_request_timeout);
+  SB_ERROR("agent {}: the STORE did not answer the commit of the switch {} -> "
+           "{} within {} s; the switch stays in flight until the STORE says "
+           "whether it was recorded",
+           agent_name_, name_or_none(inf.from_name), sel.name, secs.count());
+  auto err = make_error(ec::unavailable,
+                        "the STORE did not answer the commit of agent '"
+                          + agent_name_ + "' switching to '" + sel.name
+                          + "' within " + std::to_string(secs.count())
+                          + " s; whether it was recorded is not known yet");
+  // The callers get their answer within the timeout; reports that come
+  // meanwhile join the switch and get its outcome once it is known.
+  for (auto& rp : inf.waiters)
+    rp.deliver(err);
+  inf.waiters.clear();
+  inf.starter_answered = true;
+  inf.unresolved = true;
+  inf.pick = std::move(sel);
+  inf.commit_at = at;
+  resolve_commit();
+}
+
+void agent_state::resolve_commit() {
+  auto& inf = *inflight_;
+  if (inf.resolving)
+    return;
+  inf.resolving = true;
+  auto generation = policy_->current().generation + 1;
+  ask(store_, store_request_timeout, generation_atom::value, agent_name_,
+      generation)
+    .then(
+      [this](std::string& sub) {
+        inflight_->resolving = false;
+        commit_resolved(sub == inflight_->pick->name);
+      },
+      [this, generation](caf::error& err) {
+        inflight_->resolving = false;
+        // "No generation N": the commit was not written.
+        if (is(err, ec::invalid_argument)) {
+          commit_resolved(false);
+          return;
+        }
+        SB_WARN("agent {}: the STORE cannot say yet whether generation {} was "
+                "recorded ({}); asking again in {} s",
+                agent_name_, generation, render(err),
+                std::chrono::duration_cast<std::chrono::seconds>(resolve_retry)
+                  .count());
+        ctx_->clock->send_later(self_, resolve_retry, reconcile_atom::value);
+      });
+}
+
+void agent_state::commit_resolved(bool recorded) {
+  auto& inf = *inflight_;
+  inf.unresolved = false;
+  auto sel = std::move(*inf.pick);
+  inf.pick.reset();
+  auto generation = policy_->current().generation + 1;
+  if (recorded) {
+    SB_WARN("agent {}: the switch to {} was recorded after all (generation "
+            "{}); it goes on",
+            agent_name_, sel.name, generation);
+    switch_commit c;
+    c.generation = generation;
+    committed(c, sel, inf.commit_at);
+    return;
+  }
+  self_->send(pool_, release_atom::value, agent_name_, inf.from_id, sel.id);
+  finish_error(make_error(
+    ec::unavailable, "the switch of agent '" + agent_name_ + "' to '" + sel.name
+                       + "' was not recorded (the STORE did not answer "
+                         "its commit in time); the agent stays on '"
+                       + name_or_none(inf.from_name) + "'"));
 }
 
 void agent_state::repick(const selection& sel, switch_commit& c) {
@@ -737,18 +881,19 @@ void agent_state::finish(report_result res) {
   inflight_.reset();
   for (size_t i = 0; i < inf.waiters.size(); ++i) {
     auto r = res;
-    if (i > 0) {
+    if (i > 0 || inf.starter_answered) {
       r.reason = std::string{"joined the switch in flight ("}
                  + to_string(res.result) + ")";
       r.result = outcome::coalesced;
     }
-    if (i == 0 && inf.started_by && watched())
+    if (i == 0 && !inf.starter_answered && inf.started_by && watched())
       emit(report_event(*inf.started_by, inf.status, r));
     inf.waiters[i].deliver(std::move(r));
   }
-  if (inf.waiters.size() > 1)
-    SB_INFO("agent {}: {} requests coalesced into one {}", agent_name_,
-            inf.waiters.size() - 1, to_string(res.result));
+  auto joined = inf.waiters.size() - (inf.starter_answered ? 0 : 1);
+  if (!inf.waiters.empty() && joined > 0)
+    SB_INFO("agent {}: {} requests coalesced into one {}", agent_name_, joined,
+            to_string(res.result));
   run_deferred();
 }
 
@@ -780,9 +925,8 @@ void agent_state::apply_token(uint64_t generation, secret token,
       = std::chrono::steady_clock::now() - started;
     stats->token_applied(result.result, took.count());
   };
-  self_
-    ->request(supervisor_, ctx_->live.get().container_op_timeout(),
-              apply_atom::value, std::move(req))
+  ask(supervisor_, ctx_->live.get().container_op_timeout(), apply_atom::value,
+      std::move(req))
     .then(
       [this, generation, done, count](apply_outcome& result) {
         count(result);
@@ -840,7 +984,7 @@ void agent_state::record_apply(uint64_t generation, apply_outcome result,
               + std::to_string(generation) + " " + to_string(result);
     emit(std::move(ev));
   }
-  self_->request(store_, store_timeout, applied_atom::value, std::move(rec))
+  ask(store_, store_request_timeout, applied_atom::value, std::move(rec))
     .then([done, result](ok_atom) { done(result); },
           [this, done, result](caf::error& err) {
             SB_WARN("agent {}: could not record apply result: {}", agent_name_,
@@ -879,6 +1023,10 @@ void agent_state::schedule_retry(const apply_outcome& result,
 }
 
 void agent_state::reconcile() {
+  if (inflight_ && inflight_->unresolved) {
+    resolve_commit();
+    return;
+  }
   reconcile_timer_ = false;
   retry_at_ = 0;
   auto cur = policy_->current();
@@ -889,7 +1037,7 @@ void agent_state::reconcile() {
   if (retry_delay_.count() == 0)
     SB_INFO("agent {}: container is behind (applied {} < {}), applying again",
             agent_name_, applied_generation_, cur.generation);
-  self_->request(pool_, pool_timeout, token_atom::value, cur.sub_id)
+  ask(pool_, pool_request_timeout, token_atom::value, cur.sub_id)
     .then(
       [this, generation = cur.generation](selection& sel) {
         if (policy_->current().generation != generation)
@@ -897,14 +1045,22 @@ void agent_state::reconcile() {
         apply_token(generation, std::move(sel.token),
                     [](const apply_outcome&) {});
       },
-      [this](caf::error& err) {
-        SB_WARN("agent {}: reconcile failed: {}", agent_name_, render(err));
+      [this, generation = cur.generation](caf::error& err) {
+        // Retried like a failed application (schedule_retry says so).
+        if (policy_->current().generation == generation && !inflight_)
+          schedule_retry(
+            apply_failed("reconcile could not get the token: " + render(err)),
+            generation);
+        else
+          SB_WARN("agent {}: reconcile failed: {}", agent_name_, render(err));
       });
 }
 
 // -- other requests ----------------------------------------------------------
 
 caf::result<report_result> agent_state::assign(std::string target) {
+  if (auto err = validate_name("subscription name", target))
+    return err;
   auto rp = make_promise(reply_for::command, now());
   when_idle([this, rp, target]() mutable {
     if (removed_ || removal_)
@@ -949,7 +1105,7 @@ caf::result<agent_info> agent_state::info() {
     return result;
   auto rp = self_->make_response_promise<agent_info>();
   self_
-    ->request(supervisor_, std::chrono::seconds(5), get_atom::value, container_)
+    ->request(supervisor_, container_state_timeout, get_atom::value, container_)
     .then(
       [rp, result](lifecycle state) mutable {
         result.container_state = state;
@@ -960,12 +1116,13 @@ caf::result<agent_info> agent_state::info() {
 }
 
 caf::result<agent_info> agent_state::set_auto_switch(auto_switch_mode mode) {
+  if (mode != auto_switch_mode::on && mode != auto_switch_mode::off)
+    return make_error(ec::invalid_argument, "auto-switch is on or off");
   if (removed_ || removal_)
     return removed_error(agent_name_);
   auto rp = self_->make_response_promise<agent_info>();
-  self_
-    ->request(store_, store_timeout, agent_set_atom::value, agent_name_, mode,
-              now())
+  ask(store_, store_request_timeout, agent_set_atom::value, agent_name_, mode,
+      now())
     .then(
       [this, rp, mode](ok_atom) mutable {
         auto_switch_ = mode;
@@ -977,6 +1134,11 @@ caf::result<agent_info> agent_state::set_auto_switch(auto_switch_mode mode) {
 }
 
 caf::result<apply_outcome> agent_state::container_command(container_op op) {
+  if (op != container_op::start && op != container_op::stop
+      && op != container_op::restart)
+    return make_error(ec::invalid_argument,
+                      "unknown container operation (use start, stop or "
+                      "restart)");
   if (removed_ || removal_)
     return removed_error(agent_name_);
   if (container_.empty())
@@ -990,9 +1152,8 @@ caf::result<apply_outcome> agent_state::container_command(container_op op) {
     auto generation = policy_->current().generation;
     container_request req{agent_name_, container_, op, generation,
                           std::move(token)};
-    self_
-      ->request(supervisor_, ctx_->live.get().container_op_timeout(),
-                apply_atom::value, std::move(req))
+    ask(supervisor_, ctx_->live.get().container_op_timeout(), apply_atom::value,
+        std::move(req))
       .then(
         [this, rp, op, generation](apply_outcome& result) mutable {
           // A start or restart bakes the current token into the container
@@ -1010,7 +1171,7 @@ caf::result<apply_outcome> agent_state::container_command(container_op op) {
       send_op(secret{});
       return;
     }
-    self_->request(pool_, pool_timeout, token_atom::value, sub_id)
+    ask(pool_, pool_request_timeout, token_atom::value, sub_id)
       .then(
         [send_op](selection& sel) mutable { send_op(std::move(sel.token)); },
         [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
@@ -1034,7 +1195,7 @@ void agent_state::try_remove() {
   // written, would otherwise leave the pool's count or a reply behind.
   if (!removal_ || removed_ || inflight_ || flushing_ > 0)
     return;
-  self_->request(store_, store_timeout, agent_rm_atom::value, agent_name_)
+  ask(store_, store_request_timeout, agent_rm_atom::value, agent_name_)
     .then(
       [this](ok_atom) {
         removed_ = true;
@@ -1113,7 +1274,7 @@ void agent_state::store_alert(std::string kind, std::string title,
   n.title = std::move(title);
   n.message = std::move(message);
   n.created_at = now();
-  self_->request(store_, store_timeout, notify_atom::value, std::move(n))
+  ask(store_, store_request_timeout, notify_atom::value, std::move(n))
     .then([](int64_t) {},
           [this](caf::error& err) {
             SB_WARN("agent {}: could not store alert: {}", agent_name_,

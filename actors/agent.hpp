@@ -30,6 +30,19 @@
 // the actor keeps answering status requests meanwhile, and the flag is what
 // turns a second failure into a coalesced one. (Small vectors rather than
 // deques: a fleet has 100,000 agents.)
+//
+// No request waits forever (actors/timeouts.hpp): every request to the
+// STORE, the POOL and the SUPERVISOR has a deadline and an error arm that
+// answers the callers, releases what was reserved and clears the flag. A
+// commit the STORE did not answer in time may still be written after: its
+// callers get an error at once, and the switch stays in flight (later
+// reports join it) until the STORE says whether generation + 1 was recorded;
+// then it goes on as committed, or is released.
+//
+// Every message that carries data from outside (report, observe, assign,
+// agent_set, lifecycle) is checked as the FRONT DOOR checks it, the report's
+// arrival stamp included (messages/validate.hpp); a bad one gets the FRONT
+// DOOR's error and changes nothing.
 
 #include "actors/classifier.hpp"
 #include "actors/context.hpp"
@@ -159,7 +172,27 @@ private:
     /// made the pick the worse one); past max_repicks the next commit goes
     /// unchecked.
     uint32_t repicks = 0;
+    /// The STORE did not answer the commit of `pick` (made at `commit_at`)
+    /// in time: whether it was recorded is not known yet.
+    bool unresolved = false;
+    /// A request asking the STORE that is under way.
+    bool resolving = false;
+    std::optional<selection> pick;
+    millis commit_at = 0;
+    /// The first waiter was answered already (with the commit's timeout):
+    /// every waiter left joined the switch.
+    bool starter_answered = false;
   };
+
+  // -- checks where the data lands
+  // ----------------------------------------------------
+
+  /// The FRONT DOOR's checks of a report (its text made safe), plus: it is
+  /// for this agent, its arrival stamp is plausible, the credential it
+  /// names exists (and is resolved as the FRONT DOOR resolves it).
+  caf::error check(failure_report& r) const;
+  caf::error check(observation& o) const;
+  caf::error check_addressee(const std::string& name) const;
 
   // -- reports
   // -----------------------------------------------------------------
@@ -205,6 +238,14 @@ private:
   switch_record notification_of(switch_record rec, const selection& sel) const;
   void commit(selection sel);
   void committed(const switch_commit& c, const selection& sel, millis at);
+  /// The STORE did not answer the commit in time: the callers get an error
+  /// now, and the switch waits in flight for resolve_commit().
+  void commit_unanswered(selection sel, millis at);
+  /// Asks the STORE whether the unanswered commit was recorded (a read
+  /// runs after every write sent before it); asked again after
+  /// resolve_retry while the STORE cannot say.
+  void resolve_commit();
+  void commit_resolved(bool recorded);
   /// Answers the switch of `generation` with its application's result.
   void reply_applied(uint64_t generation, const apply_outcome& result);
   void finish(report_result res);
@@ -225,6 +266,10 @@ private:
   void when_idle(std::function<void()> f);
   void run_deferred();
   millis now() const { return ctx_->now(); }
+  /// A request with its deadline on the daemon's clock
+  /// (actors/timeouts.hpp).
+  template<class Handle, class... Ts>
+  auto ask(const Handle& dest, caf::timespan timeout, Ts&&... xs);
   bool watched() const { return ctx_->watchers.load() > 0; }
   /// Sends a decision to the watchers (through the ADMIN), stamped now.
   void emit(watch_event ev);

@@ -1,10 +1,12 @@
 #include "actors/clock.hpp"
 
+#include <caf/actor_cast.hpp>
 #include <caf/actor_clock.hpp>
 #include <caf/actor_system.hpp>
 #include <caf/mailbox_element.hpp>
 #include <caf/message_id.hpp>
 #include <caf/no_stages.hpp>
+#include <caf/sec.hpp>
 
 #include <vector>
 
@@ -36,17 +38,40 @@ void wall_clock::schedule(caf::strong_actor_ptr dest, millis delay,
                          std::move(dest), anonymous(std::move(msg)));
 }
 
+void wall_clock::request_timeout(caf::strong_actor_ptr self,
+                                 caf::message_id response_id, millis delay) {
+  if (!self)
+    return;
+  // What CAF's request(dest, timeout, ...) does with its timeout.
+  auto& clock = self->home_system->clock();
+  clock.set_request_timeout(clock.now() + std::chrono::milliseconds(delay),
+                            caf::actor_cast<caf::abstract_actor*>(self),
+                            response_id);
+}
+
+void manual_clock::add(millis delay, timer t) {
+  std::lock_guard<std::mutex> guard{mtx_};
+  timers_.emplace(now_.load() + std::max<millis>(delay, 0), std::move(t));
+}
+
 void manual_clock::schedule(caf::strong_actor_ptr dest, millis delay,
                             caf::message msg) {
   if (!dest)
     return;
-  std::lock_guard<std::mutex> guard{mtx_};
-  timers_.emplace(now_.load() + std::max<millis>(delay, 0),
-                  std::make_pair(std::move(dest), std::move(msg)));
+  add(delay, timer{std::move(dest), caf::make_message_id(), std::move(msg)});
+}
+
+void manual_clock::request_timeout(caf::strong_actor_ptr self,
+                                   caf::message_id response_id, millis delay) {
+  if (!self)
+    return;
+  add(delay,
+      timer{std::move(self), response_id,
+            caf::make_message(caf::make_error(caf::sec::request_timeout))});
 }
 
 void manual_clock::advance(millis ms) {
-  std::vector<std::pair<caf::strong_actor_ptr, caf::message>> due;
+  std::vector<timer> due;
   {
     std::lock_guard<std::mutex> guard{mtx_};
     auto t = now_.load() + ms;
@@ -57,8 +82,13 @@ void manual_clock::advance(millis ms) {
     timers_.erase(timers_.begin(), end);
   }
   // Outside the lock: a receiver may schedule its next timer at once.
-  for (auto& [dest, msg] : due)
-    dest->enqueue(anonymous(std::move(msg)), nullptr);
+  for (auto& x : due) {
+    // A request timeout comes from the requester itself (as CAF's does).
+    auto sender = x.id.is_response() ? x.dest : nullptr;
+    x.dest->enqueue(caf::make_mailbox_element(std::move(sender), x.id,
+                                              caf::no_stages, std::move(x.msg)),
+                    nullptr);
+  }
 }
 
 size_t manual_clock::pending() const {

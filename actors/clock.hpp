@@ -14,6 +14,7 @@
 #include <caf/actor_control_block.hpp>
 #include <caf/duration.hpp>
 #include <caf/make_message.hpp>
+#include <caf/message_id.hpp>
 
 #include <atomic>
 #include <chrono>
@@ -37,6 +38,16 @@ public:
                         caf::message msg)
     = 0;
 
+  /// Fails `self`'s request `response_id` (a response_handle's id()) with
+  /// sec::request_timeout once `delay` milliseconds have passed on this
+  /// clock, exactly as CAF's own request timeout does: its error arm runs,
+  /// and a reply that comes later finds no request and is dropped (as the
+  /// timeout is, when the reply came first). So a test's manual clock
+  /// decides when a request times out, like every other timer.
+  virtual void request_timeout(caf::strong_actor_ptr self,
+                               caf::message_id response_id, millis delay)
+    = 0;
+
   /// schedule() for a handle and message elements.
   template<class Handle, class... Ts>
   void send_later(const Handle& dest, caf::timespan delay, Ts&&... xs) {
@@ -54,6 +65,8 @@ public:
   millis now() const override;
   void schedule(caf::strong_actor_ptr dest, millis delay,
                 caf::message msg) override;
+  void request_timeout(caf::strong_actor_ptr self, caf::message_id response_id,
+                       millis delay) override;
 };
 
 /// A clock that moves only when told to.
@@ -68,6 +81,9 @@ public:
   void schedule(caf::strong_actor_ptr dest, millis delay,
                 caf::message msg) override;
 
+  void request_timeout(caf::strong_actor_ptr self, caf::message_id response_id,
+                       millis delay) override;
+
   /// Moves the clock forward by `ms` and delivers every timer due by then,
   /// earliest first.
   void advance(millis ms);
@@ -81,7 +97,17 @@ public:
 private:
   std::atomic<millis> now_;
   mutable std::mutex mtx_;
-  std::multimap<millis, std::pair<caf::strong_actor_ptr, caf::message>> timers_;
+  /// A message due for `dest`: anonymous, or (a request timeout) the
+  /// response `id`, sent by `dest` itself as CAF's clock sends it.
+  struct timer {
+    caf::strong_actor_ptr dest;
+    caf::message_id id;
+    caf::message msg;
+  };
+
+  void add(millis delay, timer t);
+
+  std::multimap<millis, timer> timers_;
 };
 
 } // namespace sb

@@ -1,8 +1,11 @@
 #include "actors/container_supervisor.hpp"
 
 #include "actors/logging.hpp"
+#include "actors/test_hooks.hpp"
+#include "actors/timeouts.hpp"
 #include "docker_client/docker_worker.hpp"
 #include "messages/error.hpp"
+#include "messages/validate.hpp"
 
 #include <algorithm>
 #include <chrono>
@@ -46,6 +49,8 @@ void move_to(const std::string& name, container_entry& e, lifecycle to,
 }
 
 void dispatch(self_ptr self);
+
+docker_worker_actor spawn_worker(self_ptr self);
 
 /// Marks the container as ready for its next operation, if it has one.
 void schedule(self_ptr self, const std::string& name) {
@@ -94,6 +99,29 @@ void finish(self_ptr self, const std::string& name, docker_job_result res,
   dispatch(self);
 }
 
+/// A worker that did not answer in time (or failed): its operation fails,
+/// the container goes to failed, and a fresh worker takes its place.
+void worker_failed(self_ptr self, const std::string& name,
+                   docker_worker_actor worker, const caf::error& err) {
+  docker_job_result res{apply_failed(render(err)), lifecycle::failed, {}};
+  if (err == caf::sec::request_timeout) {
+    auto secs = std::chrono::duration_cast<std::chrono::seconds>(
+      self->state.ctx->live.get().worker_op_timeout());
+    res.result.detail = "the docker worker did not finish the operation within "
+                        + std::to_string(secs.count()) + " s; given up";
+    // Stuck past every timeout of its own: the engine did not answer it
+    // (status says so until an operation finds it again).
+    res.engine_answered = false;
+  }
+  SB_ERROR("container {}: {}; the next operation runs on a fresh worker", name,
+           res.result.detail);
+  // It may be blocked in a call still: unlinked, it stops once that call
+  // returns (its late answer is dropped, its progress ignored).
+  self->unlink_from(worker);
+  self->send_exit(worker, caf::exit_reason::user_shutdown);
+  finish(self, name, std::move(res), spawn_worker(self));
+}
+
 /// Drops queued applies whose generation a start or restart that baked the
 /// token in already applied: they have nothing left to do.
 void drop_superseded(supervisor_state& st, container_entry& e) {
@@ -124,19 +152,17 @@ void dispatch(self_ptr self) {
     auto worker = st.idle.back();
     st.idle.pop_back();
     move_to(name, e, transitional_state(e.current->op, e.state), false);
+    e.current->worker = worker;
     docker_job job{name, e.current->op, e.current->generation,
                    e.current->token};
-    self->request(worker, caf::infinite, apply_atom::value, std::move(job))
+    auto timeout = st.ctx->live.get().worker_op_timeout();
+    request_within(self, *st.ctx->clock, worker, timeout, apply_atom::value,
+                   std::move(job))
       .then(
         [=](docker_job_result& res) {
           finish(self, name, std::move(res), worker);
         },
-        [=](caf::error& err) {
-          finish(
-            self, name,
-            docker_job_result{apply_failed(render(err)), lifecycle::failed, {}},
-            worker);
-        });
+        [=](caf::error& err) { worker_failed(self, name, worker, err); });
   }
 }
 
@@ -215,10 +241,53 @@ supervisor_status status_of(const supervisor_state& st) {
 
 void spawn_workers(self_ptr self) {
   auto& st = self->state;
+  st.workers = st.ctx->opts.docker_workers;
+  for (size_t i = 0; i < st.workers; ++i)
+    st.idle.push_back(spawn_worker(self));
+}
+
+/// A worker's state changed mid-operation: taken from the worker running
+/// the container's operation only (not from one given up on, nor from
+/// anybody else).
+void progress(self_ptr self, const std::string& container, lifecycle state) {
+  auto& containers = self->state.containers;
+  auto i = containers.find(container);
+  if (i == containers.end() || !i->second.current
+      || caf::actor_cast<caf::strong_actor_ptr>(i->second.current->worker)
+           != self->current_sender())
+    return;
+  move_to(container, i->second, state, false);
+}
+
+caf::result<apply_outcome> apply(self_ptr self, const container_request& req) {
+  if (req.container.empty())
+    return apply_outcome{apply_result::no_container, {}};
+  if (auto err = check_container_name(req.container))
+    return err;
+  if (req.op != container_op::apply && req.op != container_op::start
+      && req.op != container_op::stop && req.op != container_op::restart)
+    return make_error(ec::invalid_argument,
+                      "unknown container operation (apply, start, stop or "
+                      "restart)");
+  return enqueue(self, req);
+}
+
+caf::result<lifecycle> checked_state_of(self_ptr self,
+                                        const std::string& container) {
+  if (auto err = check_container_name(container))
+    return err;
+  return state_of(self, container);
+}
+
+docker_worker_actor spawn_worker(self_ptr self) {
+  auto& st = self->state;
   auto& o = st.ctx->opts;
   // Fixed for the process: the socket, the variable, the port, the secret.
   // Read before each operation: the timeouts (a reload changes them).
   auto settings = [ctx = st.ctx] {
+    // On the worker's thread, before each operation (and once at its
+    // start): where a test hangs a real worker (test_hooks.hpp).
+    fault_point(test_hook::hang_docker_worker);
     using std::chrono::duration_cast;
     using std::chrono::milliseconds;
     auto live = ctx->live.get();
@@ -233,11 +302,9 @@ void spawn_workers(self_ptr self) {
       = std::chrono::duration_cast<std::chrono::seconds>(live.stop_timeout);
     return s;
   };
-  st.workers = o.docker_workers;
-  for (size_t i = 0; i < st.workers; ++i)
-    st.idle.push_back(self->spawn<caf::detached + caf::linked>(
-      docker_worker, o.docker_socket, worker_settings_source{settings},
-      caf::actor_cast<supervisor_actor>(self)));
+  return self->spawn<caf::detached + caf::linked>(
+    docker_worker, o.docker_socket, worker_settings_source{settings},
+    caf::actor_cast<supervisor_actor>(self));
 }
 
 } // namespace
@@ -269,20 +336,12 @@ container_supervisor(supervisor_actor::stateful_pointer<supervisor_state> self,
   spawn_workers(self);
   return {
     [=](status_atom) { return status_of(self->state); },
-    [=](apply_atom,
-        const container_request& req) -> caf::result<apply_outcome> {
-      if (req.container.empty())
-        return apply_outcome{apply_result::no_container, {}};
-      if (req.op == container_op::inspect)
-        return make_error(ec::invalid_argument,
-                          "inspect is not a container operation");
-      return enqueue(self, req);
-    },
+    [=](apply_atom, const container_request& req) { return apply(self, req); },
     [=](get_atom, const std::string& container) {
-      return state_of(self, container);
+      return checked_state_of(self, container);
     },
     [=](progress_atom, const std::string& container, lifecycle state) {
-      move_to(container, self->state.containers[container], state, false);
+      progress(self, container, state);
     },
   };
 }

@@ -26,6 +26,13 @@
 // queued or in flight is coalesced (it gets that operation's result), a later
 // apply absorbs an earlier queued one, and an apply older than the generation
 // already applied is dropped ("superseded").
+//
+// A worker that has not answered an operation within the bound of its own
+// timeouts (live_options::worker_op_timeout) is stuck in something those
+// timeouts do not cover: its operation fails (the container goes to failed,
+// so the next operation starts from Docker's truth), the worker is let go
+// (it stops once its call returns; what it reports meanwhile is ignored)
+// and a fresh worker takes its place, so the container's queue moves on.
 
 #include "actors/context.hpp"
 #include "messages/actors.hpp"
@@ -51,6 +58,8 @@ struct pending_op {
   container_op op = container_op::apply;
   uint64_t generation = 0;
   secret token;
+  /// The worker running it (invalid while queued).
+  docker_worker_actor worker;
   std::vector<caf::typed_response_promise<apply_outcome>> waiters;
   std::vector<caf::typed_response_promise<lifecycle>> inspectors;
 };

@@ -6,6 +6,9 @@
 
 #include "messages/actors.hpp"
 
+#include <caf/actor_addr.hpp>
+#include <caf/actor_cast.hpp>
+
 #include <mutex>
 #include <shared_mutex>
 #include <string>
@@ -40,9 +43,31 @@ public:
     return i == map_.end() ? agent_actor{} : i->second;
   }
 
+  /// The ADMIN, which writes the directory (set once it runs).
+  void set_owner(caf::actor_addr owner) {
+    std::unique_lock<std::shared_mutex> guard{mtx_};
+    owner_ = std::move(owner);
+  }
+
+  /// Whether `sender` is the ADMIN or the AGENT `name` itself: those alone
+  /// may tell the POOL where that agent counts (a count must not move on
+  /// anybody else's word).
+  bool speaks_for(const std::string& name,
+                  const caf::strong_actor_ptr& sender) const {
+    if (!sender)
+      return false;
+    std::shared_lock<std::shared_mutex> guard{mtx_};
+    if (owner_ && sender->address() == owner_)
+      return true;
+    auto i = map_.find(name);
+    return i != map_.end()
+           && caf::actor_cast<caf::strong_actor_ptr>(i->second) == sender;
+  }
+
 private:
   mutable std::shared_mutex mtx_;
   std::unordered_map<std::string, agent_actor> map_;
+  caf::actor_addr owner_;
 };
 
 } // namespace sb

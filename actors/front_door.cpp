@@ -537,69 +537,6 @@ caf::result<ok_atom> add_watcher(self_ptr self, watcher_actor& w) {
 
 } // namespace
 
-caf::error check_container_name(const std::string& name) {
-  if (auto err = validate_name("container name", name))
-    return err;
-  auto ok_char = [](char c) {
-    return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.'
-           || c == '-';
-  };
-  if (!std::isalnum(static_cast<unsigned char>(name[0]))
-      || !std::all_of(name.begin(), name.end(), ok_char))
-    return make_error(ec::invalid_name,
-                      "container name '" + name
-                        + "' may only contain letters, digits, '_', '.' and "
-                          "'-', and must start with a letter or digit");
-  return caf::none;
-}
-
-caf::error check_report(failure_report& r, millis now) {
-  if (auto err = validate_name("agent name", r.agent))
-    return err;
-  if (r.kind != failure_kind::none && r.kind != failure_kind::rate_limit
-      && r.kind != failure_kind::auth)
-    return make_error(ec::invalid_argument, "kind must be rate_limit or auth");
-  if (r.status == 0 && r.kind == failure_kind::none)
-    return make_error(ec::invalid_argument,
-                      "a report needs an HTTP status or a kind");
-  if (r.status != 0 && (r.status < 100 || r.status > 599))
-    return make_error(ec::invalid_argument,
-                      "status must be an HTTP status from 100 to 599, got "
-                        + std::to_string(r.status));
-  if (!r.subscription.empty())
-    if (auto err = validate_name("subscription name", r.subscription))
-      return err;
-  if (auto err = check_short("execution id", r.execution_id))
-    return err;
-  if (auto err = check_short("source", r.source))
-    return err;
-  if (r.retry_after_ms < 0 || r.retry_after_ms > 366 * day_ms)
-    return make_error(ec::invalid_argument,
-                      "retry-after must be from 0 to 366 days");
-  if (r.reset_at != 0 && (r.reset_at < 0 || r.reset_at > now + 366 * day_ms))
-    return make_error(ec::invalid_argument,
-                      "reset instant must be within a year from now");
-  if (auto err = validate_headers(r.headers))
-    return err;
-  // Never trusted: any bytes become valid UTF-8 of bounded size.
-  r.error = sanitize_utf8(r.error, max_error_bytes);
-  return caf::none;
-}
-
-caf::error check_observation(const observation& o) {
-  if (auto err = validate_name("agent name", o.agent))
-    return err;
-  if (o.headers.empty())
-    return make_error(ec::invalid_argument,
-                      "an observation needs the response's headers");
-  if (auto err = validate_headers(o.headers))
-    return err;
-  if (!o.subscription.empty())
-    if (auto err = validate_name("subscription name", o.subscription))
-      return err;
-  return check_short("source", o.source);
-}
-
 front_door_actor::behavior_type
 front_door(front_door_actor::stateful_pointer<front_door_state> self,
            front_door_deps deps) {

@@ -23,6 +23,7 @@
 #include "client/connect.hpp"
 #include "messages/actors.hpp"
 #include "messages/auth_line.hpp"
+#include "messages/validate.hpp"
 
 #include <caf/stateful_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
@@ -58,14 +59,5 @@ struct front_door_state {
 front_door_actor::behavior_type
 front_door(front_door_actor::stateful_pointer<front_door_state> self,
            front_door_deps deps);
-
-/// Checks a report and makes its text fields safe (UTF-8, bounded).
-caf::error check_report(failure_report& r, millis now);
-
-/// Checks an observation (agent, headers, identity, source).
-caf::error check_observation(const observation& o);
-
-/// Checks a container name (Docker's rules: [a-zA-Z0-9][a-zA-Z0-9_.-]*).
-caf::error check_container_name(const std::string& name);
 
 } // namespace sb

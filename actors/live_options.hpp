@@ -10,6 +10,7 @@
 
 #include <caf/timestamp.hpp>
 
+#include <chrono>
 #include <mutex>
 #include <string>
 
@@ -44,6 +45,19 @@ struct live_options {
   /// request an AGENT sends it.
   caf::timespan container_op_timeout() const {
     return health_timeout + stop_timeout + docker_timeout * 4;
+  }
+
+  /// How long one operation may keep a docker worker, by the timeouts it
+  /// runs under: the longest is a recreate after a failed hot-reload, or a
+  /// restart with a stale token (reload-timeout, stop-timeout,
+  /// health-timeout, up to eleven Docker calls of docker-timeout each, the
+  /// health poll's last round overrunning by a call and 1 s), so twelve
+  /// calls and a margin of 10 s for the work between them. A worker past
+  /// it is stuck in something no timeout bounds (a hung file system, say):
+  /// the supervisor gives up on it (actors/container_supervisor.hpp).
+  caf::timespan worker_op_timeout() const {
+    return reload_timeout + stop_timeout + health_timeout + docker_timeout * 12
+           + std::chrono::seconds(10);
   }
 };
 

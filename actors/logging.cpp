@@ -73,7 +73,7 @@ public:
       line = nlohmann::json{{"at", format_iso(ms)},
                             {"level", std::string{level.data(), level.size()}},
                             {"message", sanitize_utf8(text, text.size())}}
-               .dump();
+               .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
       break;
     case shape::text:
       line = format_iso(ms) + " " + std::string{level.data(), level.size()}

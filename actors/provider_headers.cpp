@@ -6,10 +6,13 @@
 
 #include "actors/logging.hpp"
 #include "actors/provider_scan.hpp"
+#include "messages/error.hpp"
 #include "messages/kinds.hpp"
+#include "messages/validate.hpp"
 
 #include <algorithm>
 #include <array>
+#include <cmath>
 #include <string>
 
 namespace sb {
@@ -191,6 +194,35 @@ provider_evidence parse_evidence(const std::vector<http_header>& headers,
   if (auto t = parse_usage_text(error_text, r.ev.at))
     set_reset("usage text", *t, r.ev.at, r.ev.text_reset_at);
   return r.ev;
+}
+
+namespace {
+
+bool plausible_utilization(const usage_window& w) {
+  return !w.utilization
+         || (std::isfinite(*w.utilization) && *w.utilization >= 0.0
+             && *w.utilization <= 1.0);
+}
+
+} // namespace
+
+caf::error check_evidence(const provider_evidence& ev, millis now) {
+  auto bad = [](const std::string& what) {
+    return make_error(ec::invalid_argument, "provider evidence: " + what);
+  };
+  if (ev.status > provider_status::rejected)
+    return bad("unknown status");
+  if (!plausible_utilization(ev.five_hour)
+      || !plausible_utilization(ev.seven_day))
+    return bad("a utilization must be a number from 0 to 1");
+  if (ev.at < 0 || ev.at > now + max_arrival_ahead)
+    return bad("the response's time is ahead of the daemon's clock");
+  auto latest = now + max_arrival_ahead + max_reset_ahead;
+  for (auto t : {ev.reset_at, ev.five_hour.reset_at, ev.seven_day.reset_at,
+                 ev.retry_at, ev.text_reset_at})
+    if (t < 0 || t > latest)
+      return bad("a reset instant beyond " + format_iso(latest));
+  return caf::none;
 }
 
 } // namespace sb

@@ -30,6 +30,8 @@
 #include "messages/records.hpp"
 #include "messages/types.hpp"
 
+#include <caf/error.hpp>
+
 #include <optional>
 #include <string_view>
 #include <vector>
@@ -84,5 +86,12 @@ std::optional<millis> parse_usage_text(std::string_view text, millis at);
 /// Applies the bounds above to a reset instant seen at `at`: nothing if
 /// it is not after `at`, else at most `at + max_reset_ahead`.
 std::optional<millis> bound_reset(millis reset, millis at);
+
+/// Checks evidence that reached an actor in a message (the POOL): what
+/// parse_evidence() can produce at `now`, no more. A known status; every
+/// utilization a number from 0 to 1; the response's time not ahead of
+/// `now` by more than max_arrival_ahead; every instant 0 or not before the
+/// epoch and at most max_reset_ahead after that.
+caf::error check_evidence(const provider_evidence& ev, millis now);
 
 } // namespace sb

@@ -79,6 +79,11 @@ public:
   /// the new tokens are in force).
   std::string reload_credentials();
 
+  /// The internal components (in-process tests and introspection; never
+  /// published).
+  pool_actor pool() const { return pool_; }
+  supervisor_actor supervisor() const { return supervisor_; }
+
   const context_ptr& context() const { return ctx_; }
 
   /// Hands over a second door (the HTTP front): stopped with the daemon,

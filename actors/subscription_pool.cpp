@@ -1,11 +1,15 @@
 #include "actors/subscription_pool.hpp"
 
 #include "actors/logging.hpp"
+#include "actors/provider_headers.hpp"
+#include "actors/timeouts.hpp"
 #include "messages/error.hpp"
 #include "messages/fingerprint.hpp"
+#include "messages/validate.hpp"
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 
 namespace sb {
 
@@ -13,7 +17,24 @@ namespace {
 
 using self_ptr = pool_actor::stateful_pointer<pool_state>;
 
-constexpr auto store_timeout = std::chrono::seconds(60);
+/// How long the POOL waits for an AGENT to answer a rotation: the AGENT
+/// takes it after the switch in flight, and each of the two may select
+/// (pool_request_timeout), commit (store_request_timeout), ask whether an
+/// unanswered commit was recorded (store_request_timeout) and wait for the
+/// token's application (apply-wait). Only a log line waits for the answer.
+caf::timespan rotation_timeout(const daemon_context& ctx) {
+  return 2
+           * (pool_request_timeout + 2 * store_request_timeout
+              + ctx.opts.apply_wait)
+         + std::chrono::minutes(1);
+}
+
+/// A request with its deadline on the daemon's clock.
+template<class Handle, class... Ts>
+auto ask(self_ptr self, const Handle& dest, caf::timespan timeout, Ts&&... xs) {
+  return request_within(self, *self->state.ctx->clock, dest, timeout,
+                        std::forward<Ts>(xs)...);
+}
 
 caf::optional<double> to_caf(std::optional<double> x) {
   return x ? caf::optional<double>{*x} : caf::none;
@@ -63,7 +84,8 @@ void rotate_agents(self_ptr self, const subscription_change& change) {
     auto agent = self->state.ctx->directory.find(agent_name);
     if (!agent)
       continue;
-    self->request(agent, caf::infinite, rotate_atom::value, change.info.id)
+    ask(self, agent, rotation_timeout(*self->state.ctx), rotate_atom::value,
+        change.info.id)
       .then(
         [agent_name](report_result& res) {
           SB_INFO("agent {}: rotation -> {} ({})", agent_name,
@@ -87,9 +109,19 @@ pool_entry* pool_state::find(int64_t id) {
   return i == subs.end() ? nullptr : &i->second;
 }
 
-void pool_state::move(const std::string& agent, int64_t from, int64_t to) {
-  if (auto e = find(from); e && e->members.erase(agent) > 0)
-    index.change_count(from, -1);
+int64_t pool_state::seat_of(const std::string& agent) const {
+  auto i = seats.find(agent);
+  return i == seats.end() ? 0 : i->second;
+}
+
+void pool_state::seat(const std::string& agent, int64_t to) {
+  if (auto i = seats.find(agent); i != seats.end()) {
+    if (i->second == to)
+      return;
+    if (auto e = find(i->second); e && e->members.erase(agent) > 0)
+      index.change_count(i->second, -1);
+    seats.erase(i);
+  }
   auto e = find(to);
   if (e == nullptr)
     return;
@@ -98,6 +130,7 @@ void pool_state::move(const std::string& agent, int64_t from, int64_t to) {
     index.change_count(to, -1);
   if (e->members.insert(agent).second)
     index.change_count(to, 1);
+  seats[agent] = to;
 }
 
 void pool_state::seat_remote(int64_t id,
@@ -105,9 +138,10 @@ void pool_state::seat_remote(int64_t id,
   auto e = find(id);
   if (e == nullptr)
     return;
-  auto before = static_cast<int64_t>(e->agents());
   for (auto& name : names)
-    e->members.erase(name);
+    if (seat_of(name) == id)
+      seat(name, 0);
+  auto before = static_cast<int64_t>(e->agents());
   e->remote = std::move(names);
   if (auto delta = static_cast<int64_t>(e->agents()) - before; delta != 0)
     index.change_count(id, delta);
@@ -155,7 +189,7 @@ void init(self_ptr self, const snapshot& snap) {
   for (auto& s : snap.subscriptions)
     st.ctx->tokens.add(s.name, s.token_sha256);
   for (auto& a : snap.agents)
-    st.move(a.name, 0, a.subscription_id);
+    st.seat(a.name, a.subscription_id);
   // The evidence first: it says which failures a success readmitted.
   for (auto& ev : snap.evidence)
     if (auto e = st.find(ev.subscription))
@@ -196,13 +230,12 @@ void merge_shared(self_ptr self, const snapshot& snap) {
       remote[a.subscription_id].insert(a.name);
   for (auto& [id, e] : st.subs) {
     // At boot every agent was counted as this node's until the first read.
-    for (auto i = e.members.begin(); i != e.members.end();)
-      if (st.ctx->directory.find(*i)) {
-        ++i;
-      } else {
-        i = e.members.erase(i);
-        st.index.change_count(id, -1);
-      }
+    std::vector<std::string> gone;
+    for (auto& name : e.members)
+      if (!st.ctx->directory.find(name))
+        gone.push_back(name);
+    for (auto& name : gone)
+      st.seat(name, 0);
     st.seat_remote(id, std::move(remote[id]));
   }
   // Provider evidence another node saw more recently than this one: its
@@ -229,7 +262,7 @@ selection select(self_ptr self, const std::string& agent, int64_t from,
     return none;
   }
   ++st.selections;
-  st.move(agent, from, *best);
+  st.seat(agent, *best);
   auto sel = make_selection(*st.find(*best), now);
   if (st.ctx->shared_pool)
     for (auto id : st.index.peers(*best, from, now, ceiling)) {
@@ -240,13 +273,13 @@ selection select(self_ptr self, const std::string& agent, int64_t from,
 }
 
 caf::result<selection> assign(self_ptr self, const std::string& agent,
-                              int64_t from, const std::string& to) {
+                              const std::string& to) {
   auto& st = self->state;
   auto e = st.find(to);
   if (e == nullptr)
     return make_error(ec::unknown_subscription,
                       "unknown subscription '" + to + "'");
-  st.move(agent, from, e->id);
+  st.seat(agent, e->id);
   return make_selection(*e, st.ctx->now());
 }
 
@@ -254,9 +287,8 @@ caf::result<selection> assign(self_ptr self, const std::string& agent,
 /// the write failed, which is logged: the evidence stays in memory).
 template<class F>
 void save_evidence(self_ptr self, const pool_entry& e, F done) {
-  self
-    ->request(self->state.store, store_timeout, evidence_atom::value,
-              e.evidence.stored(e.name))
+  ask(self, self->state.store, store_request_timeout, evidence_atom::value,
+      e.evidence.stored(e.name))
     .then([done](ok_atom) mutable { done(); },
           [done, name = e.name](caf::error& err) mutable {
             SB_WARN("subscription-pool could not store the evidence of {}: {}",
@@ -306,9 +338,8 @@ caf::result<headroom> observe(self_ptr self, const std::string& name,
 void seed_exclusion(self_ptr self, const std::string& name) {
   auto now = self->state.ctx->now();
   auto window = self->state.ctx->board.get()->exclusion_window;
-  self
-    ->request(self->state.store, store_timeout, failure_atom::value,
-              now - window, now)
+  ask(self, self->state.store, store_request_timeout, failure_atom::value,
+      now - window, now)
     .then(
       [=](std::vector<exclusion_seed>& seeds) {
         seeds.erase(
@@ -325,7 +356,11 @@ void seed_exclusion(self_ptr self, const std::string& name) {
 
 subscription_change upserted(self_ptr self, subscription_upsert& up) {
   auto& st = self->state;
-  if (!up.rotated)
+  // New here: registered now, or earlier by a request whose answer did not
+  // come in time (the STORE wrote it after all); a rotation of it then
+  // registers it too.
+  bool known = st.find(up.row.id) != nullptr;
+  if (!known)
     st.index.add(up.row.id, up.row.name);
   auto& e = st.subs[up.row.id];
   e.id = up.row.id;
@@ -348,7 +383,7 @@ subscription_change upserted(self_ptr self, subscription_upsert& up) {
                      : std::string{});
   if (up.rotated)
     rotate_agents(self, change);
-  else
+  if (!known)
     seed_exclusion(self, e.name);
   return change;
 }
@@ -356,36 +391,61 @@ subscription_change upserted(self_ptr self, subscription_upsert& up) {
 caf::result<subscription_change>
 add_subscription(self_ptr self, const std::string& name, const secret& token) {
   auto rp = self->make_response_promise<subscription_change>();
-  self
-    ->request(self->state.store, store_timeout, sub_add_atom::value, name,
-              token, self->state.ctx->now())
+  ask(self, self->state.store, store_request_timeout, sub_add_atom::value, name,
+      token, self->state.ctx->now())
     .then(
       [=](subscription_upsert& up) mutable { rp.deliver(upserted(self, up)); },
       [=](caf::error& err) mutable { rp.deliver(std::move(err)); });
   return rp;
 }
 
+/// Drops a subscription the STORE no longer has; returns this node's
+/// agents that counted on it.
+std::vector<std::string> forget_subscription(pool_state& st,
+                                             const std::string& name) {
+  std::vector<std::string> members;
+  if (auto i = st.by_name.find(name); i != st.by_name.end()) {
+    for (auto& agent : st.subs[i->second].members) {
+      st.seats.erase(agent);
+      members.push_back(agent);
+    }
+    st.index.remove(i->second);
+    st.subs.erase(i->second);
+    st.by_name.erase(i);
+  }
+  st.ctx->tokens.remove(name);
+  return members;
+}
+
+void unassign(self_ptr self, const std::vector<std::string>& agents,
+              const std::string& name) {
+  for (auto& agent_name : agents)
+    if (auto agent = self->state.ctx->directory.find(agent_name))
+      self->send(agent, unassign_atom::value, name);
+}
+
 caf::result<std::vector<std::string>>
 remove_subscription(self_ptr self, const std::string& name) {
   auto rp = self->make_response_promise<std::vector<std::string>>();
-  self->request(self->state.store, store_timeout, sub_rm_atom::value, name)
+  ask(self, self->state.store, store_request_timeout, sub_rm_atom::value, name)
     .then(
       [=](std::vector<std::string>& agents) mutable {
-        auto& st = self->state;
-        if (auto i = st.by_name.find(name); i != st.by_name.end()) {
-          st.index.remove(i->second);
-          st.subs.erase(i->second);
-          st.by_name.erase(i);
-        }
-        st.ctx->tokens.remove(name);
+        forget_subscription(self->state, name);
         SB_INFO("subscription {} removed; {} agents unassigned", name,
                 agents.size());
-        for (auto& agent_name : agents)
-          if (auto agent = st.ctx->directory.find(agent_name))
-            self->send(agent, unassign_atom::value, name);
+        unassign(self, agents, name);
         rp.deliver(std::move(agents));
       },
-      [=](caf::error& err) mutable { rp.deliver(std::move(err)); });
+      [=](caf::error& err) mutable {
+        // The STORE has no such subscription: an earlier removal whose
+        // answer did not come in time went through; this pool follows.
+        if (is(err, ec::unknown_subscription) && self->state.find(name)) {
+          SB_WARN("subscription {} is gone from the store; forgotten here too",
+                  name);
+          unassign(self, forget_subscription(self->state, name), name);
+        }
+        rp.deliver(std::move(err));
+      });
   return rp;
 }
 
@@ -420,12 +480,12 @@ caf::result<std::vector<subscription_info>> list(self_ptr self) {
   auto rp = self->make_response_promise<std::vector<subscription_info>>();
   auto now = self->state.ctx->now();
   auto& store = self->state.store;
-  self->request(store, store_timeout, counts_atom::value, now - 24 * hour_ms)
+  ask(self, store, store_request_timeout, counts_atom::value,
+      now - 24 * hour_ms)
     .then(
       [=](std::vector<failure_count>& day) mutable {
-        self
-          ->request(self->state.store, store_timeout, counts_atom::value,
-                    now - 2 * hour_ms)
+        ask(self, self->state.store, store_request_timeout, counts_atom::value,
+            now - 2 * hour_ms)
           .then(
             [=](std::vector<failure_count>& recent) mutable {
               rp.deliver(make_list(self->state, now, day, recent));
@@ -440,9 +500,8 @@ caf::result<std::vector<subscription_info>> list(self_ptr self) {
 void reload_exclusions(self_ptr self) {
   auto now = self->state.ctx->now();
   auto window = self->state.ctx->board.get()->exclusion_window;
-  self
-    ->request(self->state.store, store_timeout, failure_atom::value,
-              now - window, now)
+  ask(self, self->state.store, store_request_timeout, failure_atom::value,
+      now - window, now)
     .then(
       [=](std::vector<exclusion_seed>& seeds) {
         apply_seeds(self->state, seeds, true);
@@ -451,6 +510,179 @@ void reload_exclusions(self_ptr self) {
         SB_WARN("subscription-pool could not reload exclusions: {}",
                 render(err));
       });
+}
+
+// -- checks where the data lands ---------------------------------------------
+
+/// A message without a reply that failed its check: logged, and it changes
+/// nothing.
+void refused(const char* what, const caf::error& err) {
+  SB_WARN("subscription-pool refused {}: {}", what, render(err));
+}
+
+/// May the sender of the current message say where `agent` counts? That
+/// AGENT itself or the ADMIN only (agent_directory::speaks_for).
+caf::error check_speaker(self_ptr self, const std::string& agent) {
+  if (auto err = validate_name("agent name", agent))
+    return err;
+  auto& dir = self->state.ctx->directory;
+  if (!dir.find(agent))
+    return make_error(ec::unknown_agent, "unknown agent '" + agent + "'");
+  if (!dir.speaks_for(agent, self->current_sender()))
+    return make_error(ec::forbidden, "only agent '" + agent
+                                       + "' itself or the ADMIN may say "
+                                         "where it counts");
+  return caf::none;
+}
+
+caf::error check_id(int64_t id) {
+  if (id < 0)
+    return make_error(ec::invalid_argument,
+                      "a subscription id is never negative, got "
+                        + std::to_string(id));
+  return caf::none;
+}
+
+caf::result<selection> checked_select(self_ptr self, const std::string& agent,
+                                      int64_t from,
+                                      std::optional<double> ceiling) {
+  if (auto err = check_speaker(self, agent))
+    return err;
+  if (auto err = check_id(from))
+    return err;
+  // An AGENT asks for its utilization minus the margin: within -1..1.
+  if (ceiling && !(std::isfinite(*ceiling) && std::abs(*ceiling) <= 1.0))
+    return make_error(ec::invalid_argument,
+                      "a utilization ceiling is a number from -1 to 1");
+  return select(self, agent, from, ceiling);
+}
+
+caf::result<selection> checked_assign(self_ptr self, const std::string& agent,
+                                      int64_t from, const std::string& to) {
+  if (auto err = check_speaker(self, agent))
+    return err;
+  if (auto err = check_id(from))
+    return err;
+  if (auto err = validate_name("subscription name", to))
+    return err;
+  return assign(self, agent, to);
+}
+
+/// Undoes a move whose commit failed, and only that move: the agent must
+/// count where the move put it (or there, on a subscription removed since).
+void release(self_ptr self, const std::string& agent, int64_t moved_from,
+             int64_t moved_to) {
+  auto err = check_speaker(self, agent);
+  if (!err)
+    err = check_id(moved_from);
+  if (!err)
+    err = check_id(moved_to);
+  if (err) {
+    refused("a release", err);
+    return;
+  }
+  auto& st = self->state;
+  auto seat = st.seat_of(agent);
+  if (seat == moved_to || (seat == 0 && !st.find(moved_to)))
+    st.seat(agent, moved_from);
+}
+
+/// An agent counts on `id` (0 = none): the ADMIN after `agent add`, or an
+/// AGENT whose selection went unanswered (the POOL may have moved it).
+void join(self_ptr self, const std::string& agent, int64_t id) {
+  auto err = check_speaker(self, agent);
+  if (!err && id != 0 && !self->state.find(id))
+    err = make_error(ec::unknown_subscription,
+                     "unknown subscription id " + std::to_string(id));
+  if (err) {
+    refused("a join", err);
+    return;
+  }
+  self->state.seat(agent, id);
+}
+
+/// An agent was removed. Said by the AGENT as it goes; once the ADMIN has
+/// dropped it from the directory, the word of anyone is true.
+void leave(self_ptr self, const std::string& agent, int64_t id) {
+  auto err = validate_name("agent name", agent);
+  auto& dir = self->state.ctx->directory;
+  if (!err && dir.find(agent) && !dir.speaks_for(agent, self->current_sender()))
+    err = make_error(ec::forbidden,
+                     "only agent '" + agent + "' itself may say that it left");
+  if (err) {
+    refused("a leave", err);
+    return;
+  }
+  if (self->state.seat_of(agent) == id)
+    self->state.seat(agent, 0);
+}
+
+/// A failure recorded by an AGENT: when it arrived, the reset instant it
+/// announced (bounded as the FRONT DOOR bounds it) and its evidence.
+caf::error check_failure(const std::string& name, millis at, millis reset_at,
+                         const provider_evidence& ev, millis now) {
+  if (auto err = validate_name("subscription name", name))
+    return err;
+  if (at <= 0 || at > now + max_arrival_ahead)
+    return make_error(ec::invalid_argument,
+                      "a failure's instant must not be ahead of the daemon's "
+                      "clock by more than a minute");
+  if (reset_at < 0 || reset_at > now + 366 * day_ms)
+    return make_error(ec::invalid_argument,
+                      "reset instant must be within a year from now");
+  return check_evidence(ev, now);
+}
+
+void failure(self_ptr self, const std::string& name, millis at, millis reset_at,
+             const provider_evidence& ev) {
+  if (auto err = check_failure(name, at, reset_at, ev, self->state.ctx->now()))
+    refused("a failure", err);
+  else
+    record_failure(self, name, at, reset_at, ev);
+}
+
+caf::result<headroom> checked_observe(self_ptr self, const std::string& name,
+                                      const provider_evidence& ev) {
+  if (auto err = validate_name("subscription name", name))
+    return err;
+  if (auto err = check_evidence(ev, self->state.ctx->now()))
+    return err;
+  return observe(self, name, ev);
+}
+
+caf::result<subscription_change>
+checked_add(self_ptr self, const std::string& name, const secret& token) {
+  if (auto err = validate_name("subscription name", name))
+    return err;
+  if (auto err = validate_token(token.value))
+    return err;
+  return add_subscription(self, name, token);
+}
+
+caf::result<std::vector<std::string>> checked_remove(self_ptr self,
+                                                     const std::string& name) {
+  if (auto err = validate_name("subscription name", name))
+    return err;
+  return remove_subscription(self, name);
+}
+
+/// Several nodes: a commit found the pick stale; `seats` are the other
+/// nodes' agents on `subs` (an AGENT relays them from the STORE). This
+/// node's own agents are never another node's seats.
+void seat_others(self_ptr self, const std::vector<int64_t>& subs,
+                 const std::vector<agent_seat>& seats) {
+  auto& st = self->state;
+  std::unordered_map<int64_t, std::unordered_set<std::string>> by_sub;
+  for (auto& seat : seats) {
+    if (auto err = validate_name("agent name", seat.agent)) {
+      refused("the other nodes' seats", err);
+      return;
+    }
+    if (!st.ctx->directory.find(seat.agent))
+      by_sub[seat.subscription].insert(seat.agent);
+  }
+  for (auto id : subs)
+    st.seat_remote(id, std::move(by_sub[id]));
 }
 
 } // namespace
@@ -470,21 +702,21 @@ subscription_pool(pool_actor::stateful_pointer<pool_state> self,
                          st.selections, st.exhausted};
     },
     [=](select_atom, const std::string& agent, int64_t from) {
-      return select(self, agent, from, std::nullopt);
+      return checked_select(self, agent, from, std::nullopt);
     },
     [=](select_atom, const std::string& agent, int64_t from, double ceiling) {
-      return select(self, agent, from, ceiling);
+      return checked_select(self, agent, from, ceiling);
     },
     [=](assign_atom, const std::string& agent, int64_t from,
-        const std::string& to) { return assign(self, agent, from, to); },
-    [=](release_atom, const std::string& agent, int64_t moved_from,
-        int64_t moved_to) { self->state.move(agent, moved_to, moved_from); },
-    [=](failure_atom, const std::string& name, millis at, millis reset_at,
-        const provider_evidence& ev) {
-      record_failure(self, name, at, reset_at, ev);
+        const std::string& to) {
+      return checked_assign(self, agent, from, to);
     },
+    [=](release_atom, const std::string& agent, int64_t moved_from,
+        int64_t moved_to) { release(self, agent, moved_from, moved_to); },
+    [=](failure_atom, const std::string& name, millis at, millis reset_at,
+        const provider_evidence& ev) { failure(self, name, at, reset_at, ev); },
     [=](evidence_atom, const std::string& name, const provider_evidence& ev) {
-      return observe(self, name, ev);
+      return checked_observe(self, name, ev);
     },
     [=](token_atom, int64_t id) -> caf::result<selection> {
       if (auto e = self->state.find(id))
@@ -493,16 +725,16 @@ subscription_pool(pool_actor::stateful_pointer<pool_state> self,
                         "unknown subscription id " + std::to_string(id));
     },
     [=](join_atom, const std::string& agent, int64_t id) {
-      self->state.move(agent, 0, id);
+      join(self, agent, id);
     },
     [=](leave_atom, const std::string& agent, int64_t id) {
-      self->state.move(agent, id, 0);
+      leave(self, agent, id);
     },
     [=](sub_add_atom, const std::string& name, const secret& token) {
-      return add_subscription(self, name, token);
+      return checked_add(self, name, token);
     },
     [=](sub_rm_atom, const std::string& name) {
-      return remove_subscription(self, name);
+      return checked_remove(self, name);
     },
     [=](sub_list_atom) { return list(self); },
     [=](settings_atom) { reload_exclusions(self); },
@@ -511,11 +743,7 @@ subscription_pool(pool_actor::stateful_pointer<pool_state> self,
     },
     [=](shared_atom, const std::vector<int64_t>& subs,
         const std::vector<agent_seat>& seats) {
-      std::unordered_map<int64_t, std::unordered_set<std::string>> by_sub;
-      for (auto& seat : seats)
-        by_sub[seat.subscription].insert(seat.agent);
-      for (auto id : subs)
-        self->state.seat_remote(id, std::move(by_sub[id]));
+      seat_others(self, subs, seats);
     },
   };
 }

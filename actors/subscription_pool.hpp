@@ -13,6 +13,14 @@
 // orders the candidates by headroom, then agent count, then name. A switch
 // never clears the old subscription's failures, so a drained subscription
 // stays out (no ping-pong), and a failure's reset instant only grows.
+//
+// Checks where the data lands: every message that carries names, numbers or
+// instants from outside is checked as the FRONT DOOR checks it, and a bad
+// one changes nothing (a request gets the FRONT DOOR's error; a message
+// without a reply is logged and dropped). Where an agent counts moves only
+// on the word of that AGENT itself or of the ADMIN (agent_directory::
+// speaks_for), so no stray join, leave, release or selection can count an
+// agent twice, count a stranger, or take a count away.
 
 #include "actors/context.hpp"
 #include "actors/evidence.hpp"
@@ -57,11 +65,18 @@ struct pool_state {
   uint64_t selections = 0;
   uint64_t exhausted = 0;
 
+  /// The subscription each of this node's agents counts on (one at most).
+  std::unordered_map<std::string, int64_t> seats;
+
   pool_entry* find(const std::string& name);
   pool_entry* find(int64_t id);
 
-  /// Moves `agent` from `from` to `to` (either may be 0 = none).
-  void move(const std::string& agent, int64_t from, int64_t to);
+  /// The subscription `agent` counts on (0 = none).
+  int64_t seat_of(const std::string& agent) const;
+
+  /// Counts `agent` on `to` (0 = none) and on no other subscription: an
+  /// agent of this node counts once, whatever a message said about it.
+  void seat(const std::string& agent, int64_t to);
 
   /// Several nodes: the other nodes' agents on subscription `id` are
   /// `names` now (none of them is this node's any more).

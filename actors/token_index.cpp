@@ -1,6 +1,7 @@
 #include "actors/token_index.hpp"
 
 #include "messages/error.hpp"
+#include "messages/fingerprint.hpp"
 
 #include <mutex>
 
@@ -43,6 +44,32 @@ std::string token_index::current(const std::string& sub) const {
   std::shared_lock<std::shared_mutex> guard{mtx_};
   auto i = current_.find(sub);
   return i == current_.end() ? std::string{} : i->second;
+}
+
+caf::error resolve_identity(const token_index& tokens,
+                            std::string& subscription,
+                            std::string& token_sha256) {
+  if (token_sha256.empty()) {
+    // A named subscription must exist: one rule, before and after a restart.
+    if (!subscription.empty() && tokens.current(subscription).empty())
+      return make_error(ec::unknown_subscription,
+                        "unknown subscription '" + subscription + "'");
+    return caf::none;
+  }
+  auto prefix = normalize_fingerprint(token_sha256);
+  if (!prefix)
+    return prefix.error();
+  auto token = tokens.resolve(*prefix);
+  if (!token)
+    return token.error();
+  if (!subscription.empty() && subscription != token->subscription)
+    return make_error(ec::invalid_argument, "the token " + *prefix
+                                              + " belongs to subscription '"
+                                              + token->subscription + "', not '"
+                                              + subscription + "'");
+  token_sha256 = token->sha256;
+  subscription = token->subscription;
+  return caf::none;
 }
 
 } // namespace sb

@@ -46,4 +46,13 @@ private:
   std::unordered_map<std::string, std::string> current_;
 };
 
+/// The identity a report or an observation names: a named subscription
+/// must exist; a fingerprint (or prefix) must be one of `tokens` and
+/// becomes its full form, with its subscription (which must match a named
+/// one). The FRONT DOOR's rule, so an AGENT can hold a message to it too;
+/// an identity already resolved resolves to itself.
+caf::error resolve_identity(const token_index& tokens,
+                            std::string& subscription,
+                            std::string& token_sha256);
+
 } // namespace sb

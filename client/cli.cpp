@@ -103,9 +103,8 @@ std::string code_of(const caf::error& err) {
 int report_failure(bool json, const failure& f) {
   std::fflush(stdout);
   if (json) {
-    std::cout << nlohmann::json{{"error",
-                                 {{"code", f.name}, {"message", f.message}}}}
-                   .dump()
+    std::cout << json_text(
+      {{"error", {{"code", f.name}, {"message", f.message}}}})
               << '\n';
     std::cout.flush();
   } else {
@@ -236,7 +235,7 @@ std::string terminal_text(const std::string& text) {
 
 void print(const options& o, const nlohmann::json& j, const std::string& text) {
   if (o.json)
-    std::cout << j.dump() << '\n';
+    std::cout << json_text(j) << '\n';
   else
     std::cout << terminal_text(text);
   std::cout.flush();
@@ -291,7 +290,7 @@ void cmd_status(const options& o) {
     for (auto& [k, v] : json["components"][c.name].items())
       if (k != "state" && k != "error")
         details += (details.empty() ? "" : " ") + k + "="
-                   + (v.is_string() ? v.get<std::string>() : v.dump());
+                   + (v.is_string() ? v.get<std::string>() : json_text(v));
     rows.push_back({c.name, to_string(c.state), details});
   }
   print(o, json, text + table(rows));
@@ -714,7 +713,7 @@ void cmd_watch(const options& o) {
       return {
         [json](watch_atom, const watch_event& ev) {
           if (json)
-            std::cout << to_json(ev).dump() << std::endl;
+            std::cout << json_text(to_json(ev)) << std::endl;
           else
             std::cout << format_iso(ev.at) << " "
                       << escape_for_terminal(ev.line) << std::endl;

@@ -1,6 +1,7 @@
 #include "client/format.hpp"
 
 #include "messages/time.hpp"
+#include "messages/validate.hpp"
 
 #include <algorithm>
 
@@ -18,7 +19,14 @@ std::string iso_or(millis t, const char* none) {
 
 } // namespace
 
-std::string table(const std::vector<std::vector<std::string>>& rows) {
+std::string table(const std::vector<std::vector<std::string>>& raw) {
+  // Every cell as a terminal shows it safely: names and texts come from
+  // callers and providers (control characters, escape sequences, bidi
+  // overrides and bad bytes written out; a line break cannot split a row).
+  auto rows = raw;
+  for (auto& row : rows)
+    for (auto& cell : row)
+      cell = escape_for_terminal(cell);
   std::vector<size_t> widths;
   for (auto& row : rows) {
     if (widths.size() < row.size())

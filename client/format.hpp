@@ -11,7 +11,8 @@
 
 namespace sb::client {
 
-/// Aligns rows into columns; the first row is the header.
+/// Aligns rows into columns; the first row is the header. Each cell is
+/// escaped for a terminal (escape_for_terminal()).
 std::string table(const std::vector<std::vector<std::string>>& rows);
 
 /// One line for a report or reassignment result.

@@ -126,9 +126,7 @@ void send_json(httplib::Response& res, int status, const json& doc) {
   res.status = status;
   // A request's path or fields may be any bytes (%FF decodes to 0xFF):
   // invalid UTF-8 in a message becomes U+FFFD instead of throwing.
-  res.set_content(doc.dump(-1, ' ', false, json::error_handler_t::replace)
-                    + "\n",
-                  "application/json");
+  res.set_content(json_text(doc) + "\n", "application/json");
 }
 
 void send_error(httplib::Response& res, const caf::error& err) {

@@ -136,8 +136,11 @@ using pool_actor = caf::typed_actor<
   replies<evidence_atom, std::string, provider_evidence>::with<headroom>,
   /// The current token of a subscription id.
   replies<token_atom, int64_t>::with<selection>,
-  /// An agent joined (agent add) or left (agent remove) a subscription.
+  /// An agent counts on the subscription (0 = none) and on no other: the
+  /// ADMIN after `agent add`, an AGENT whose selection went unanswered.
+  /// Taken from that AGENT or the ADMIN only (agent_directory::speaks_for).
   caf::reacts_to<join_atom, std::string, int64_t>,
+  /// An agent was removed (from the AGENT as it goes).
   caf::reacts_to<leave_atom, std::string, int64_t>,
   /// Registers or rotates; a rotation reaches every agent on it.
   replies<sub_add_atom, std::string, secret>::with<subscription_change>,

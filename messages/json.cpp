@@ -276,4 +276,8 @@ nlohmann::json to_json(const watch_event& x) {
   return j;
 }
 
+std::string json_text(const nlohmann::json& j) {
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
 } // namespace sb

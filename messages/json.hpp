@@ -9,6 +9,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <string>
 #include <vector>
 
 namespace sb {
@@ -33,5 +34,10 @@ nlohmann::json to_json(const std::vector<T>& xs) {
 
 /// ISO text of a timestamp, or null for 0.
 nlohmann::json iso_or_null(millis t);
+
+/// `j` as one line of JSON text. Never throws: a string that is not valid
+/// UTF-8 (stored before it was checked, or from anywhere else) is written
+/// with U+FFFD for its bad bytes (nlohmann's dump() would throw).
+std::string json_text(const nlohmann::json& j);
 
 } // namespace sb

@@ -97,7 +97,44 @@ bool unsafe_code_point(uint32_t c) {
          || (c >= 0x202A && c <= 0x202E) || (c >= 0x2066 && c <= 0x2069);
 }
 
+/// The visible escape of an unsafe code point.
+std::string escaped(uint32_t c) {
+  char buf[16];
+  if (c < 0x80)
+    std::snprintf(buf, sizeof(buf), "\\x%02X", c);
+  else
+    std::snprintf(buf, sizeof(buf), "\\u%04X", c);
+  return buf;
+}
+
 } // namespace
+
+std::string sanitize_text(std::string_view s, size_t max_bytes) {
+  static constexpr std::string_view replacement = "\xEF\xBF\xBD";
+  std::string out;
+  out.reserve(std::min(s.size(), max_bytes));
+  for (size_t i = 0; i < s.size();) {
+    auto n = utf8_sequence(s, i);
+    std::string piece;
+    if (n == 0) {
+      piece = replacement;
+      n = 1;
+    } else if (auto c = code_point(s, i, n);
+               c == '\r' && i + 1 < s.size() && s[i + 1] == '\n') {
+      ++i; // CR LF: the LF alone
+      continue;
+    } else if (c != '\t' && c != '\n' && unsafe_code_point(c)) {
+      piece = escaped(c);
+    } else {
+      piece = s.substr(i, n);
+    }
+    if (out.size() + piece.size() > max_bytes)
+      break;
+    out += piece;
+    i += n;
+  }
+  return out;
+}
 
 std::string escape_for_terminal(std::string_view s) {
   std::string out;
@@ -258,6 +295,99 @@ caf::expected<http_header> parse_header_line(std::string_view line) {
   if (auto err = check_header(h))
     return err;
   return h;
+}
+
+caf::error validate_short_text(std::string_view what, std::string_view value) {
+  if (value.size() > max_short_text_bytes)
+    return make_error(ec::invalid_argument,
+                      std::string{what} + " is longer than "
+                        + std::to_string(max_short_text_bytes) + " bytes");
+  if (!valid_utf8(value))
+    return make_error(ec::invalid_argument,
+                      std::string{what} + " is not valid UTF-8");
+  return caf::none;
+}
+
+caf::error check_container_name(const std::string& name) {
+  if (auto err = validate_name("container name", name))
+    return err;
+  auto ok_char = [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.'
+           || c == '-';
+  };
+  if (!std::isalnum(static_cast<unsigned char>(name[0]))
+      || !std::all_of(name.begin(), name.end(), ok_char))
+    return make_error(ec::invalid_name,
+                      "container name '" + name
+                        + "' may only contain letters, digits, '_', '.' and "
+                          "'-', and must start with a letter or digit");
+  return caf::none;
+}
+
+caf::error check_report(failure_report& r, millis now) {
+  if (auto err = validate_name("agent name", r.agent))
+    return err;
+  if (r.kind != failure_kind::none && r.kind != failure_kind::rate_limit
+      && r.kind != failure_kind::auth)
+    return make_error(ec::invalid_argument, "kind must be rate_limit or auth");
+  if (r.status == 0 && r.kind == failure_kind::none)
+    return make_error(ec::invalid_argument,
+                      "a report needs an HTTP status or a kind");
+  if (r.status != 0 && (r.status < 100 || r.status > 599))
+    return make_error(ec::invalid_argument,
+                      "status must be an HTTP status from 100 to 599, got "
+                        + std::to_string(r.status));
+  if (!r.subscription.empty())
+    if (auto err = validate_name("subscription name", r.subscription))
+      return err;
+  if (auto err = validate_short_text("execution id", r.execution_id))
+    return err;
+  if (auto err = validate_short_text("source", r.source))
+    return err;
+  if (r.retry_after_ms < 0 || r.retry_after_ms > 366 * day_ms)
+    return make_error(ec::invalid_argument,
+                      "retry-after must be from 0 to 366 days");
+  if (r.reset_at != 0 && (r.reset_at < 0 || r.reset_at > now + 366 * day_ms))
+    return make_error(ec::invalid_argument,
+                      "reset instant must be within a year from now");
+  if (auto err = validate_headers(r.headers))
+    return err;
+  // Never trusted, never stored raw: any bytes become valid UTF-8 of
+  // bounded size without control characters or escape sequences (an id of
+  // 256 bytes grows at most fourfold: one byte to "\x01").
+  r.error = sanitize_text(r.error, max_error_bytes);
+  r.execution_id = sanitize_text(r.execution_id, 4 * max_short_text_bytes);
+  r.source = sanitize_text(r.source, 4 * max_short_text_bytes);
+  return caf::none;
+}
+
+caf::error check_arrival(millis arrived_at, millis now) {
+  // The stamp itself is not printed: it may be any number at all.
+  if (arrived_at > now + max_arrival_ahead)
+    return make_error(ec::invalid_argument,
+                      "the arrival stamp is more than a minute ahead of the "
+                      "daemon's clock ("
+                        + format_iso(now) + ")");
+  if (arrived_at < now - max_arrival_age)
+    return make_error(ec::invalid_argument,
+                      "the arrival stamp is more than ten minutes behind the "
+                      "daemon's clock ("
+                        + format_iso(now) + ")");
+  return caf::none;
+}
+
+caf::error check_observation(const observation& o) {
+  if (auto err = validate_name("agent name", o.agent))
+    return err;
+  if (o.headers.empty())
+    return make_error(ec::invalid_argument,
+                      "an observation needs the response's headers");
+  if (auto err = validate_headers(o.headers))
+    return err;
+  if (!o.subscription.empty())
+    if (auto err = validate_name("subscription name", o.subscription))
+      return err;
+  return validate_short_text("source", o.source);
 }
 
 } // namespace sb

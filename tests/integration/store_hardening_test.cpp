@@ -11,6 +11,7 @@
 
 #include <SQLiteCpp/Database.h>
 
+#include <algorithm>
 #include <atomic>
 #include <filesystem>
 #include <thread>
@@ -196,4 +197,55 @@ TEST_F(store_hardening, backup_while_reports_are_written) {
   auto j = ok({"backup", dir.file("second.db")});
   EXPECT_EQ(j["backup"], dir.file("second.db"));
   EXPECT_EQ(j["key_file_included"], false);
+}
+
+namespace {
+
+/// No daemon yet: the test writes the database first.
+class output_safety : public live_daemon {};
+
+} // namespace
+
+// What reached the database around the checks (an older version, a manual
+// edit, a bug): invalid UTF-8 and escape sequences are read back through
+// the real daemon by the real CLI. The JSON is valid (U+FFFD for the bad
+// bytes; nlohmann's dump() used to throw and abort the CLI with rc 134),
+// and the table writes every control character out.
+TEST_F(output_safety, stored_bad_bytes_and_escapes_never_break_the_output) {
+  {
+    auto db = store::open(db_path());
+    ASSERT_TRUE(db) << render(db.error());
+    event_info ev;
+    ev.agent = "a1";
+    ev.subscription = "sub-\x1B[7m";
+    ev.kind = failure_kind::rate_limit;
+    ev.status = 429;
+    ev.message = "bad \xFF\xFE bytes \x1B[31mred\x1B[0m\nsecond line";
+    ev.at = wall_clock_ms();
+    auto id = (*db)->add_event(ev);
+    ASSERT_TRUE(id) << render(id.error());
+  }
+  start();
+  auto res = cli({"--json", "events"});
+  ASSERT_EQ(res.rc, 0) << res.err;
+  json events;
+  try {
+    events = json::parse(res.out);
+  } catch (const std::exception& e) {
+    FAIL() << "not JSON: " << res.out << " (" << e.what() << ")";
+  }
+  ASSERT_EQ(events.size(), 1u) << res.out;
+  auto message = events[0]["message"].get<std::string>();
+  EXPECT_EQ(message, "bad \xEF\xBF\xBD\xEF\xBF\xBD bytes \x1B[31mred\x1B[0m"
+                     "\nsecond line");
+  EXPECT_EQ(res.out.find('\x1B'), std::string::npos) << "JSON escapes ESC";
+  res = cli({"events"});
+  ASSERT_EQ(res.rc, 0) << res.err;
+  EXPECT_EQ(res.out.find('\x1B'), std::string::npos) << res.out;
+  EXPECT_NE(res.out.find("\\x1B[31mred"), std::string::npos) << res.out;
+  EXPECT_NE(res.out.find("bad \\xFF\\xFE bytes"), std::string::npos) << res.out;
+  EXPECT_NE(res.out.find("sub-\\x1B[7m"), std::string::npos) << res.out;
+  // One header and one row: the line break inside the message is written
+  // out, not a second row.
+  EXPECT_EQ(std::count(res.out.begin(), res.out.end(), '\n'), 2) << res.out;
 }
