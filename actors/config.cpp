@@ -105,7 +105,7 @@ option_table<daemon_options> log_and_intake_rows() {
      "Answer bytes buffered for one client that does not read; past it, it is "
      "dropped.",
      &o::max_buffered, 1 << 20, int64_t{1} << 32},
-    {"max-buffered-total", "268435456",
+    {"max-buffered-total", "134217728",
      "Answer bytes buffered for all clients together; past it, the client "
      "with the largest backlog is dropped.",
      &o::max_buffered_total, 1 << 20, int64_t{1} << 40},
@@ -113,6 +113,10 @@ option_table<daemon_options> log_and_intake_rows() {
      "Requests of one client the daemon works on at once; more wait in its "
      "connection.",
      &o::max_pending_requests, 1, 1 << 20},
+    {"max-pending-total", "256",
+     "Requests of all clients the daemon works on at once; more wait in "
+     "their connections, which take turns.",
+     &o::max_pending_total, 1, 1 << 20},
     // -- the HTTP front (http/http_front.hpp) --------------------------------
     {"http-host", "127.0.0.1",
      "Address of the HTTP front; anything but loopback requires "

@@ -52,6 +52,7 @@ struct daemon_options {
   uint64_t max_buffered;
   uint64_t max_buffered_total;
   uint64_t max_pending_requests;
+  uint64_t max_pending_total;
   // -- the HTTP front (http/http_front.hpp) ----------------------------------
   std::string http_host;
   int32_t http_port;

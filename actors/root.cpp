@@ -311,6 +311,7 @@ caf::error daemon::publish() {
   g.max_buffered = o.max_buffered;
   g.max_buffered_total = o.max_buffered_total;
   g.max_pending_requests = o.max_pending_requests;
+  g.max_pending_total = o.max_pending_total;
   g.tls_certificate = o.tls_certificate;
   g.tls_key = o.tls_key;
   g.tls_ca = o.tls_ca;

@@ -71,6 +71,10 @@ struct guard_options {
   /// request into a mailbox at once, so without it a client's burst queues
   /// there before any answer could back up.
   size_t max_pending_requests = 4096;
+  /// The same for every client together (0 = no cap): with answers of at
+  /// most a page (messages/types.hpp, max_page_bytes), it bounds what CAF
+  /// holds for the clients at once. Held clients take turns.
+  size_t max_pending_total = 0;
   /// TLS handshake, credential and the whole first frame must arrive within
   /// this.
   std::chrono::milliseconds handshake_timeout = std::chrono::seconds(10);

@@ -124,8 +124,10 @@ void relay_loop::run() {
         update_interest(*c);
     }
     ready_now_.clear();
+    resume_waiters();
     housekeeping();
     graveyard_.clear();
+    release_memory();
     publish();
   }
   close_all();
@@ -334,6 +336,10 @@ int relay_loop::next_timeout() const {
     next = std::min(next, next_sweep_);
   if (log_.pending())
     next = std::min(next, now_ + std::chrono::seconds(1));
+  if (release_due())
+    next = std::min(next, last_release_ + std::chrono::seconds(1));
+  if (release_again_)
+    next = std::min(next, last_release_ + release_later);
   if (next == clock::time_point::max())
     return -1;
   auto ms
@@ -386,6 +392,9 @@ void relay_loop::close(connection& c, bool graceful) {
     --pre_handshake_;
   if (c.in_frame)
     --in_frame_;
+  pending_total_ -= c.pending_requests;
+  if (c.waiting)
+    waiters_.erase(std::find(waiters_.begin(), waiters_.end(), &c));
   if (c.in_ready) {
     auto i = std::find(ready_.begin(), ready_.end(), &c);
     if (i != ready_.end())

@@ -26,6 +26,7 @@
 
 #include <array>
 #include <atomic>
+#include <deque>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -55,6 +56,9 @@ enum class conn_state : uint8_t {
   draining, ///< closing once what is queued for the client went out
 };
 
+/// After memory was given back, once more this much later.
+constexpr std::chrono::seconds release_later{2};
+
 /// The bytes of a frame's header and of the payload prefix the frame policy
 /// needs, carried from one read to the next.
 constexpr size_t max_carry = basp_header_size + max_prefix;
@@ -73,6 +77,7 @@ struct connection {
   bool write_wants_read = false;
   bool in_frame = false; ///< a frame started and did not end yet
   bool dropping = false; ///< the frame in progress is left out of the relay
+  bool waiting = false;  ///< in relay_loop::waiters_
   scope granted = scope::none;
   /// The token the client presented ("" with a certificate): a reload that
   /// changes it closes the connection.
@@ -172,8 +177,12 @@ private:
   bool forward_up(connection& c, char* data, size_t len);
   /// Relays the first `len` bytes (whole frames) of a client's chunk.
   bool relay_parsed(connection& c, const char* data, size_t len);
-  /// Relays held frames while the pending cap allows.
+  /// Relays held frames while the pending caps allow.
   bool resume_held(connection& c);
+  bool at_pending_cap(const connection& c) const;
+  void wait_for_answers(connection& c);
+  /// Relays held frames of connections that waited for the global cap.
+  void resume_waiters();
   bool reject(connection& c, const basp_header& hdr, header_verdict v);
   bool forbid(connection& c, const basp_header& hdr, const char* why);
   void frame_started(connection& c);
@@ -189,6 +198,8 @@ private:
   /// Over max_buffered_total: drops the client with the largest backlog.
   void enforce_total_backlog();
   void released(size_t bytes);
+  bool release_due() const;
+  void release_memory();
   enum class io : uint8_t { ok, again, closed, failed };
   io client_recv(connection& c, char* buf, size_t len, size_t& got,
                  bool& drained);
@@ -206,10 +217,13 @@ private:
   std::mutex creds_mutex_;
   std::optional<credentials> creds_pending_; ///< from set_credentials()
   std::atomic<bool> stop_{false};
-  size_t in_frame_ = 0;   ///< connections with a frame in progress
+  size_t in_frame_ = 0;             ///< connections with a frame in progress
+  size_t pending_total_ = 0;        ///< requests of every client CAF works on
+  std::deque<connection*> waiters_; ///< held at a pending cap, in turn
   size_t unreleased_ = 0; ///< backlog bytes freed since memory was released
   clock::time_point last_release_{};
-  int reserve_fd_ = -1; ///< spare descriptor for EMFILE (see on_accept)
+  bool release_again_ = false; ///< a second release is due (release_later)
+  int reserve_fd_ = -1;        ///< spare descriptor for EMFILE (see on_accept)
   bool running_ = true;
   clock::time_point now_;
   clock::time_point accept_paused_until_{};

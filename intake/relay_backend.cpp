@@ -148,8 +148,10 @@ void relay_loop::observe_answers(connection& c, const char* data, size_t len) {
     }
     auto hdr = decode_header(bytes);
     c.down_payload_left = hdr.payload_len;
-    if (is_response(hdr) && c.pending_requests > 0)
+    if (is_response(hdr) && c.pending_requests > 0) {
       --c.pending_requests;
+      --pending_total_;
+    }
     if (c.policy)
       c.policy->sent_down(hdr);
   }
@@ -206,12 +208,24 @@ void relay_loop::enforce_total_backlog() {
 }
 
 void relay_loop::released(size_t bytes) {
-  // A dropped backlog is freed, but the allocator keeps the pages unless
-  // told: a reader that never read would leave the daemon gigabytes larger.
   unreleased_ += bytes;
-  if (unreleased_ < release_threshold
-      || now_ - last_release_ < std::chrono::seconds(1))
+}
+
+bool relay_loop::release_due() const {
+  return unreleased_ >= release_threshold;
+}
+
+void relay_loop::release_memory() {
+  // A dropped backlog is freed, but the allocator keeps the pages unless
+  // told: a reader that never read would leave the daemon that much larger.
+  // At the end of a round (the buffers are gone by then), at most once a
+  // second, and once more two seconds later: CAF's threads free their
+  // copies of the same answers after the guard did.
+  bool again = release_again_ && now_ >= last_release_ + release_later;
+  if (!again
+      && (!release_due() || now_ - last_release_ < std::chrono::seconds(1)))
     return;
+  release_again_ = !again;
   unreleased_ = 0;
   last_release_ = now_;
   release_free_memory();

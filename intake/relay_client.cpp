@@ -188,12 +188,12 @@ bool relay_loop::forward_up(connection& c, char* data, size_t len) {
     auto verdict = check_header(hdr, !c.seen_header, max_payload);
     if (verdict != header_verdict::ok)
       return reject(c, hdr, verdict);
-    if (is_request(hdr) && opts_.max_pending_requests > 0
-        && c.pending_requests >= opts_.max_pending_requests) {
-      // The cap, frame by frame: this request and what follows wait here
+    if (is_request(hdr) && at_pending_cap(c)) {
+      // The caps, frame by frame: this request and what follows wait here
       // until answers come back (and are checked then).
       c.held.append(data + pos, len - pos);
       c.carry_len = 0;
+      wait_for_answers(c);
       return relay_parsed(c, data + from, pos - from);
     }
     // What the frame may address, on the first bytes of its payload.
@@ -214,6 +214,7 @@ bool relay_loop::forward_up(connection& c, char* data, size_t len) {
       from = pos + basp_header_size;
     } else if (is_request(hdr)) {
       ++c.pending_requests;
+      ++pending_total_;
     }
     pos += basp_header_size;
     c.payload_left = hdr.payload_len;
@@ -251,11 +252,42 @@ bool relay_loop::relay_parsed(connection& c, const char* data, size_t len) {
   return send_up(c, data, len);
 }
 
+bool relay_loop::at_pending_cap(const connection& c) const {
+  return (opts_.max_pending_requests > 0
+          && c.pending_requests >= opts_.max_pending_requests)
+         || (opts_.max_pending_total > 0
+             && pending_total_ >= opts_.max_pending_total);
+}
+
+void relay_loop::wait_for_answers(connection& c) {
+  if (c.waiting)
+    return;
+  c.waiting = true;
+  waiters_.push_back(&c);
+}
+
+void relay_loop::resume_waiters() {
+  // In turn: a connection that is still held goes to the back, so every
+  // client gets its share of the requests CAF works on at once.
+  for (auto n = waiters_.size(); n > 0 && !waiters_.empty(); --n) {
+    if (opts_.max_pending_total > 0
+        && pending_total_ >= opts_.max_pending_total)
+      return;
+    auto* c = waiters_.front();
+    waiters_.pop_front();
+    c->waiting = false;
+    if (!c->closed && resume_held(*c))
+      update_interest(*c);
+  }
+}
+
 bool relay_loop::resume_held(connection& c) {
-  if (c.held.empty() || c.closed
-      || (opts_.max_pending_requests > 0
-          && c.pending_requests >= opts_.max_pending_requests))
+  if (c.held.empty() || c.closed)
     return true;
+  if (at_pending_cap(c)) {
+    wait_for_answers(c);
+    return true;
+  }
   // Rare (only at the cap): a copy, since forward_up may hold part again.
   std::string frames{c.held.data(), c.held.size()};
   c.held.release();
