@@ -11,6 +11,7 @@
 
 #include <array>
 #include <atomic>
+#include <map>
 #include <mutex>
 #include <sstream>
 
@@ -170,8 +171,44 @@ struct metrics::impl {
     = gauge(registry, "switchboard_components_unresponsive",
             "Daemon components that did not answer the scrape in time");
 
+  Family<Counter>& intake_closed
+    = prometheus::BuildCounter()
+        .Name("switchboard_intake_closed_total")
+        .Help("Client connections the front door's guard refused or closed, "
+              "by reason")
+        .Register(registry);
+  Gauge& intake_open = gauge(registry, "switchboard_intake_connections",
+                             "Client connections of the front door now");
+  Gauge& intake_buffered
+    = gauge(registry, "switchboard_intake_buffered_bytes",
+            "Answer bytes waiting for clients that have not read them");
+  /// The guard's counters at the last scrape (they only grow).
+  std::map<std::string, uint64_t> intake_seen;
+
   /// One scrape at a time sets the gauges and serializes.
   std::mutex render_mutex;
+
+  void count_intake(const intake_status& x) {
+    std::pair<const char*, uint64_t> reasons[]
+      = {{"credential", x.refused_auth},
+         {"forbidden", x.closed_forbidden},
+         {"timeout", x.closed_timeout},
+         {"oversize", x.closed_oversize},
+         {"bad_header", x.closed_bad_header},
+         {"slow_reader", x.closed_slow_reader},
+         {"capacity", x.refused},
+         {"evicted", x.evicted},
+         {"tls", x.tls_failures}};
+    for (auto& [reason, total] : reasons) {
+      auto& seen = intake_seen[reason];
+      auto& series = intake_closed.Add({{"reason", reason}});
+      if (total > seen)
+        series.Increment(static_cast<double>(total - seen));
+      seen = total;
+    }
+    intake_open.Set(static_cast<double>(x.open_connections));
+    intake_buffered.Set(static_cast<double>(x.buffered));
+  }
 };
 
 metrics::metrics() : impl_(std::make_unique<impl>()) {
@@ -259,6 +296,8 @@ std::string metrics::render(const metric_gauges& g) {
   impl_->containers.Set(static_cast<double>(g.containers));
   impl_->engine_up.Set(g.docker_engine_up ? 1 : 0);
   impl_->unresponsive.Set(static_cast<double>(g.components_unresponsive));
+  if (g.intake)
+    impl_->count_intake(*g.intake);
   std::ostringstream out;
   prometheus::TextSerializer{}.Serialize(out, impl_->registry.Collect());
   return out.str();

@@ -12,6 +12,7 @@
 // This header stays free of prometheus-cpp: actors include it.
 
 #include "messages/kinds.hpp"
+#include "messages/status.hpp"
 
 #include <cstddef>
 #include <cstdint>
@@ -35,6 +36,8 @@ struct metric_gauges {
   bool docker_engine_up = false;
   /// Components that did not answer the scrape in time.
   uint64_t components_unresponsive = 0;
+  /// The guard's counters (none without a guard, as in process tests).
+  std::optional<intake_status> intake;
 };
 
 class metrics {

@@ -13,7 +13,8 @@ anthropic-ratelimit-unified-*) come from a file as `curl -D FILE` writes it.
         --status 429 --error "$(cat body.txt)" --headers-file headers.txt
 
 With switchboard.http-token-file set on the daemon, give the same file with
---http-token-file or SWITCHBOARD_HTTP_TOKEN_FILE. Prints the daemon's JSON
+--http-token-file, SWITCHBOARD_AUTH_FILE or SWITCHBOARD_HTTP_TOKEN_FILE (the
+daemon's report credential). Prints the daemon's JSON
 answer (outcome, from, to, generation, apply, ...); exit status 1 with the
 daemon's error message on an HTTP error, 2 on bad usage.
 """
@@ -68,8 +69,11 @@ def main():
     p.add_argument("--token-env", default="SWITCHBOARD_AGENT_TOKEN",
                    help="else the variable holding it (default %(default)s)")
     p.add_argument("--http-token-file",
-                   default=os.environ.get("SWITCHBOARD_HTTP_TOKEN_FILE"),
-                   help="bearer token of the HTTP front")
+                   default=os.environ.get(
+                       "SWITCHBOARD_AUTH_FILE",
+                       os.environ.get("SWITCHBOARD_HTTP_TOKEN_FILE")),
+                   help="the daemon's report credential, sent as bearer "
+                   "token")
     p.add_argument("--timeout", type=float, default=60, help="seconds")
     a = p.parse_args()
 

@@ -6,17 +6,18 @@
 #
 #   TOKEN_FILE=/run/secrets/team-a.token examples/report_429.sh builder-1
 #
-# SWITCHBOARD_URL (default http://127.0.0.1:7412); with the daemon's
-# switchboard.http-token-file set, SWITCHBOARD_HTTP_TOKEN_FILE names the same
-# file: the bearer header is read by curl from a file descriptor (-H @FILE),
-# so the token appears in no command line.
+# SWITCHBOARD_URL (default http://127.0.0.1:7412); SWITCHBOARD_AUTH_FILE (or
+# SWITCHBOARD_HTTP_TOKEN_FILE) names the file with the daemon's report
+# credential (its report-token-file): the bearer header is read by curl from
+# a file descriptor (-H @FILE), so the token appears in no command line.
 set -euo pipefail
 
 agent=$1
 url=${SWITCHBOARD_URL:-http://127.0.0.1:7412}
+credential=${SWITCHBOARD_AUTH_FILE:-${SWITCHBOARD_HTTP_TOKEN_FILE:-}}
 auth=/dev/null
-if [[ -n ${SWITCHBOARD_HTTP_TOKEN_FILE:-} ]]; then
-  exec 3< <(printf 'Authorization: Bearer %s\n' "$(tr -d ' \t\r\n' < "$SWITCHBOARD_HTTP_TOKEN_FILE")")
+if [[ -n $credential ]]; then
+  exec 3< <(printf 'Authorization: Bearer %s\n' "$(tr -d ' \t\r\n' < "$credential")")
   auth=/dev/fd/3
 fi
 

@@ -376,6 +376,8 @@ metric_gauges gauges_of(const status_info& st, bool engine_up) {
   for (auto& c : st.components)
     if (c.state != health::running)
       ++g.components_unresponsive;
+  if (st.intake)
+    g.intake = *st.intake;
   return g;
 }
 

@@ -300,6 +300,14 @@ TEST_F(locked_door, no_other_actor_can_be_addressed) {
   // The daemon is unchanged, small, and answers.
   EXPECT_TRUE(ping(5s)) << daemon->log();
   EXPECT_GE(intake()["closed_forbidden"].get<int>(), 399);
+  // Counted where monitoring looks too.
+  auto metrics
+    = http_call("GET", "http://127.0.0.1:" + std::to_string(daemon->http_port())
+                         + "/metrics");
+  EXPECT_NE(metrics.body.find(
+              "switchboard_intake_closed_total{reason=\"forbidden\"} 399"),
+            std::string::npos)
+    << metrics.body;
   auto agents = ok({"agent", "list"});
   ASSERT_EQ(agents.size(), 1u);
   EXPECT_EQ(agents[0]["name"], "a1");
