@@ -50,7 +50,7 @@ bool caf_door::hand_over(int fd, scope s) {
 
 frame_rules caf_door::rules() const {
   frame_rules r;
-  r.message_types = types_;
+  r.message_types.insert(types_.begin(), types_.end());
   std::vector<char> buf;
   caf::binary_serializer sink{sys_, buf};
   auto node = sys_.node();

@@ -111,7 +111,7 @@ result frame_policy::handshake(const basp_header& hdr, const unsigned char* p,
 }
 
 result frame_policy::type_names(const basp_header& hdr, const unsigned char* p,
-                                size_t n, std::string& names) {
+                                size_t n, std::string_view& names) {
   if (n < 4)
     return more(hdr, n, "a message without type names");
   if (p[1] != 0 || p[2] != 0)
@@ -125,7 +125,7 @@ result frame_policy::type_names(const basp_header& hdr, const unsigned char* p,
     return refuse("a message whose type names are too long");
   if (n < need)
     return more(hdr, n, "a message with truncated type names");
-  names.assign(reinterpret_cast<const char*>(p + 3 + used), len);
+  names = std::string_view{reinterpret_cast<const char*>(p + 3 + used), len};
   return pass();
 }
 
@@ -143,7 +143,7 @@ result frame_policy::message(const basp_header& hdr, const unsigned char* p,
   if (hdr.flags != 0 || (async && hdr.dest_actor != door_)) {
     // Named receivers and asynchronous messages to other actors: only
     // CAF's spawn-server exchange, which is dropped.
-    std::string names;
+    std::string_view names;
     auto r = type_names(hdr, p, n, names);
     if (r.what != decision::pass)
       return r;
@@ -167,11 +167,11 @@ result frame_policy::message(const basp_header& hdr, const unsigned char* p,
   }
   if (hdr.dest_actor != door_)
     return refuse("a message to another actor than the front door");
-  std::string names;
+  std::string_view names;
   auto r = type_names(hdr, p, n, names);
   if (r.what != decision::pass)
     return r;
-  if (rules_->message_types.count(names) == 0)
+  if (rules_->message_types.find(names) == rules_->message_types.end())
     return refuse("a message the front door does not take");
   return pass();
 }

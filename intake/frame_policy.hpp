@@ -42,6 +42,7 @@
 #include <cstdint>
 #include <set>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 
 namespace sb::intake {
@@ -50,7 +51,7 @@ namespace sb::intake {
 struct frame_rules {
   /// The FRONT DOOR's input types as CAF names a message's types, e.g.
   /// "@<>+@atom+sb::failure_report".
-  std::set<std::string> message_types;
+  std::set<std::string, std::less<>> message_types;
   /// The daemon's node id as CAF serializes it.
   std::string daemon_node;
   /// Every FRONT DOOR's actor id (a request they send down a connection may
@@ -101,7 +102,7 @@ private:
   /// The type names of a message, once the prefix holds them; pass and
   /// need_more/refuse as check() would answer otherwise.
   result type_names(const basp_header& hdr, const unsigned char* p, size_t n,
-                    std::string& names);
+                    std::string_view& names);
 
   const frame_rules* rules_;
   uint64_t door_;
