@@ -354,34 +354,6 @@ caf::result<backup_chunk> read_backup(self_ptr self, std::string& id,
   return rp;
 }
 
-/// A report or observation that names its token by fingerprint: the full
-/// fingerprint and the subscription it belongs to (rotated-away tokens
-/// included).
-caf::error resolve_token(const daemon_context& ctx, std::string& subscription,
-                         std::string& token_sha256) {
-  if (token_sha256.empty()) {
-    // A named subscription must exist: one rule, before and after a restart.
-    if (!subscription.empty() && ctx.tokens.current(subscription).empty())
-      return make_error(ec::unknown_subscription,
-                        "unknown subscription '" + subscription + "'");
-    return caf::none;
-  }
-  auto prefix = normalize_fingerprint(token_sha256);
-  if (!prefix)
-    return prefix.error();
-  auto token = ctx.tokens.resolve(*prefix);
-  if (!token)
-    return token.error();
-  if (!subscription.empty() && subscription != token->subscription)
-    return make_error(ec::invalid_argument, "the token " + *prefix
-                                              + " belongs to subscription '"
-                                              + token->subscription + "', not '"
-                                              + subscription + "'");
-  token_sha256 = token->sha256;
-  subscription = token->subscription;
-  return caf::none;
-}
-
 /// Where a report or an observation goes: its AGENT, or an error.
 template<class T>
 caf::expected<agent_actor> route(self_ptr self, T& x, caf::error checked) {
@@ -389,7 +361,7 @@ caf::expected<agent_actor> route(self_ptr self, T& x, caf::error checked) {
     return checked;
   auto& ctx = *self->state.deps.ctx;
   x.arrived_at = ctx.now();
-  if (auto err = resolve_token(ctx, x.subscription, x.token_sha256))
+  if (auto err = resolve_identity(ctx.tokens, x.subscription, x.token_sha256))
     return err;
   auto agent = ctx.directory.find(x.agent);
   if (!agent && !self->state.deps.cluster)

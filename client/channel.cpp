@@ -114,24 +114,18 @@ bool send_all(int fd, const std::string& data, clock::time_point deadline) {
 /// Reads the daemon's answer line byte by byte (what follows it is CAF's).
 line_state read_answer(int fd, clock::time_point deadline, scope& granted,
                        std::string& why) {
-  std::string received;
-  while (received.size() < max_auth_line) {
-    char c = 0;
-    auto n = ::recv(fd, &c, 1, 0);
-    if (n == 1) {
-      received += c;
-      size_t used = 0;
-      auto st = parse_answer(received, granted, why, used);
-      if (st != line_state::incomplete)
-        return st;
-      continue;
+  auto next = [&](char& c) {
+    for (;;) {
+      auto n = ::recv(fd, &c, 1, 0);
+      if (n == 1)
+        return true;
+      if (n < 0 && (errno == EAGAIN || errno == EINTR)
+          && wait_for(fd, POLLIN, deadline))
+        continue;
+      return false; // closed or timed out
     }
-    if (n < 0 && (errno == EAGAIN || errno == EINTR)
-        && wait_for(fd, POLLIN, deadline))
-      continue;
-    return line_state::incomplete; // closed or timed out
-  }
-  return line_state::malformed;
+  };
+  return sb::read_answer(next, granted, why);
 }
 
 std::string where(const channel_options& o) {

@@ -58,11 +58,8 @@ client_problem read_token(const std::string& path, std::string& token) {
   char buf[4096];
   auto n = ::read(fd, buf, sizeof(buf));
   ::close(fd);
-  std::string text{buf, n > 0 ? static_cast<size_t>(n) : 0};
-  auto first = text.find_first_not_of(" \t\r\n");
-  auto last = text.find_last_not_of(" \t\r\n");
-  token = first == std::string::npos ? std::string{}
-                                     : text.substr(first, last - first + 1);
+  token = std::string{
+    trim_credential(std::string_view{buf, n > 0 ? static_cast<size_t>(n) : 0})};
   if (token.empty() || !valid_auth_token(token))
     return {"the credential file '" + path
               + "' must hold one token (a line of printable characters "

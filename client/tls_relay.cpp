@@ -153,25 +153,19 @@ bool tls_session::write_all(const std::string& data,
 
 line_state tls_session::read_answer(clock::time_point deadline, scope& granted,
                                     std::string& why) {
-  std::string received;
-  while (received.size() < max_auth_line) {
-    char c = 0;
-    auto n = SSL_read(ssl_, &c, 1);
-    if (n == 1) {
-      received += c;
-      size_t used = 0;
-      auto st = parse_answer(received, granted, why, used);
-      if (st != line_state::incomplete)
-        return st;
-      continue;
+  auto next = [&](char& c) {
+    for (;;) {
+      auto n = SSL_read(ssl_, &c, 1);
+      if (n == 1)
+        return true;
+      auto err = SSL_get_error(ssl_, n);
+      if ((err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE)
+          && wait(err, deadline))
+        continue;
+      return false;
     }
-    auto err = SSL_get_error(ssl_, n);
-    if ((err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE)
-        && wait(err, deadline))
-      continue;
-    return line_state::incomplete;
-  }
-  return line_state::malformed;
+  };
+  return sb::read_answer(next, granted, why);
 }
 
 int tls_session::relay(std::unique_ptr<tls_session> session) {

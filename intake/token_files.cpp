@@ -110,12 +110,8 @@ token_file load_token(const std::string& path, const char* what) {
   char buf[1024];
   auto n = ::read(fd, buf, sizeof(buf));
   ::close(fd);
-  std::string text{buf, n > 0 ? static_cast<size_t>(n) : 0};
-  auto first = text.find_first_not_of(" \t\r\n");
-  auto last = text.find_last_not_of(" \t\r\n");
-  auto token = first == std::string::npos
-                 ? std::string{}
-                 : text.substr(first, last - first + 1);
+  auto token = std::string{
+    trim_credential(std::string_view{buf, n > 0 ? static_cast<size_t>(n) : 0})};
   if (token.size() < min_token_length || !valid_auth_token(token)) {
     result.error
       = why(what, path,

@@ -64,6 +64,15 @@ line_state parse_hello(std::string_view received, std::string& token,
   return line_state::complete;
 }
 
+std::string_view trim_credential(std::string_view text) {
+  constexpr std::string_view space = " \t\r\n";
+  auto first = text.find_first_not_of(space);
+  if (first == std::string_view::npos)
+    return {};
+  auto last = text.find_last_not_of(space);
+  return text.substr(first, last - first + 1);
+}
+
 std::string auth_granted(scope s) {
   return std::string{"OK "} + to_string(s) + "\n";
 }

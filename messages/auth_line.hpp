@@ -59,4 +59,25 @@ std::string auth_refused(std::string_view why);
 line_state parse_answer(std::string_view received, scope& granted,
                         std::string& why, size_t& used);
 
+/// Reads the answer byte by byte with `next(char&)` (true: a byte came; the
+/// bytes after the line belong to CAF), until it is complete or `next`
+/// fails (incomplete then).
+template<class Next>
+line_state read_answer(Next next, scope& granted, std::string& why) {
+  std::string received;
+  char c = 0;
+  while (received.size() < max_auth_line && next(c)) {
+    received += c;
+    size_t used = 0;
+    auto st = parse_answer(received, granted, why, used);
+    if (st != line_state::incomplete)
+      return st;
+  }
+  return received.size() >= max_auth_line ? line_state::malformed
+                                          : line_state::incomplete;
+}
+
+/// A credential as a file holds it: without surrounding whitespace.
+std::string_view trim_credential(std::string_view text);
+
 } // namespace sb
