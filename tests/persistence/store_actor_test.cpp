@@ -94,6 +94,25 @@ protected:
     self->send_exit(actor, caf::exit_reason::user_shutdown);
   }
 
+  /// Spawns the STORE and holds it inside its first COMMIT (of a warm-up
+  /// write, whose answer is returned) until `g` is released: whatever is
+  /// sent meanwhile waits in its mailbox.
+  auto hold_first_commit(gate& g) {
+    db->set_commit_veto([this, &g] {
+      if (held_commits_++ == 0)
+        g.wait();
+      return false;
+    });
+    actor = spawn();
+    auto warmup = self->request(actor, 10s, setting_atom::value,
+                                std::string{"k"}, std::string{"v"}, t0);
+    while (!g.entered)
+      std::this_thread::yield();
+    return warmup;
+  }
+
+  std::atomic<int> held_commits_{0};
+
   store_status status() {
     store_status result;
     self->request(actor, 5s, status_atom::value)
@@ -222,17 +241,7 @@ TEST_F(store_actor_test, killed_transaction_acknowledges_nothing) {
 
 TEST_F(store_actor_test, a_bad_write_fails_alone_inside_a_batch) {
   gate g;
-  std::atomic<int> hook_calls{0};
-  db->set_commit_veto([&] {
-    if (hook_calls++ == 0)
-      g.wait();
-    return false;
-  });
-  actor = spawn();
-  auto warmup = self->request(actor, 10s, setting_atom::value, std::string{"k"},
-                              std::string{"v"}, t0);
-  while (!g.entered)
-    std::this_thread::yield();
+  auto warmup = hold_first_commit(g);
   // Three writes queue up behind the held commit; the middle one is invalid.
   auto good1 = self->request(actor, 10s, agent_add_atom::value,
                              agent_spec{"a1", "", ""}, t0);
@@ -321,17 +330,7 @@ TEST_F(store_actor_test,
 TEST_F(store_actor_test,
        a_write_behind_a_message_that_commits_nothing_commits) {
   gate g;
-  std::atomic<int> hook_calls{0};
-  db->set_commit_veto([&] {
-    if (hook_calls++ == 0)
-      g.wait();
-    return false;
-  });
-  actor = spawn();
-  auto warmup = self->request(actor, 10s, setting_atom::value, std::string{"k"},
-                              std::string{"v"}, t0);
-  while (!g.entered)
-    std::this_thread::yield();
+  auto warmup = hold_first_commit(g);
   // Behind the held commit: a write, then the read of a backup chunk (which
   // commits nothing), then no message at all. Only the batch's deadline
   // timer can commit the write.
@@ -355,18 +354,8 @@ TEST_F(store_actor_test,
 TEST_F(store_actor_test,
        a_write_queued_before_the_exit_is_committed_and_answered) {
   gate g;
-  std::atomic<int> hook_calls{0};
-  db->set_commit_veto([&] {
-    if (hook_calls++ == 0)
-      g.wait();
-    return false;
-  });
-  actor = spawn();
+  auto warmup = hold_first_commit(g);
   self->monitor(actor);
-  auto warmup = self->request(actor, 10s, setting_atom::value, std::string{"k"},
-                              std::string{"v"}, t0);
-  while (!g.entered)
-    std::this_thread::yield();
   // The write waits in the mailbox with the exit right behind it, as when
   // the ROOT stops the store while an AGENT's write is on its way.
   auto written = self->request(actor, 5s, event_atom::value,
