@@ -4,6 +4,7 @@
 #include "client/client_config.hpp"
 #include "client/connect.hpp"
 #include "client/format.hpp"
+#include "client/suggest.hpp"
 #include "messages/error.hpp"
 #include "messages/fingerprint.hpp"
 #include "messages/register.hpp"
@@ -919,8 +920,13 @@ int run_cli(int argc, char** argv) {
     bool json = o.json || std::any_of(argv + 1, argv + argc, [](char* a) {
                   return std::strcmp(a, "--json") == 0;
                 });
-    return report_failure(
-      json, failure{std::string{e.what()} + " (see --help)", 2, "usage"});
+    std::string text = e.what();
+    if (auto guess = suggest_command(app, argc, argv)) {
+      text = "unknown command '" + guess->unknown + "'";
+      if (!guess->meant.empty())
+        text += ": did you mean `" + guess->meant + "`?";
+    }
+    return report_failure(json, failure{text + " (see --help)", 2, "usage"});
   }
   o.host_given = app.count("--host") > 0;
   o.port_given = app.count("--port") > 0;

@@ -304,6 +304,21 @@ TEST_F(daemon_cli_test, usage_errors_exit_2) {
   EXPECT_EQ(res.rc, 2);
   res = cli({"frobnicate"});
   EXPECT_EQ(res.rc, 2);
+  EXPECT_NE(res.err.find("unknown command 'frobnicate' (see --help)"),
+            std::string::npos)
+    << res.err;
+  // A typo gets the nearest command, as git and kubectl suggest.
+  res = cli({"agnet", "list"});
+  EXPECT_EQ(res.rc, 2);
+  EXPECT_NE(res.err.find("unknown command 'agnet': did you mean `agent "
+                         "list`?"),
+            std::string::npos)
+    << res.err;
+  res = cli({"--json", "subscription", "lsit"});
+  EXPECT_EQ(res.rc, 2);
+  EXPECT_NE(res.out.find("did you mean `subscription list`?"),
+            std::string::npos)
+    << res.out;
   res = cli({"report", "a1"});
   EXPECT_EQ(res.rc, 2);
   EXPECT_NE(res.err.find("--status"), std::string::npos) << res.err;
