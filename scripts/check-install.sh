@@ -23,6 +23,12 @@ for f in usr/bin/switchboardd usr/bin/switchboard \
          usr/share/doc/switchboard/examples/report_429.py; do
   [[ -e "$root/$f" ]] || fail "missing /$f in the install tree"
 done
+# Every page of docs/ is installed beside the README, whose links reach them.
+src=$(cd "$(dirname "$0")/.." && pwd)
+for page in "$src"/docs/*.md; do
+  f=usr/share/doc/switchboard/docs/${page##*/}
+  [[ -e "$root/$f" ]] || fail "missing /$f in the install tree"
+done
 [[ -x "$root/usr/bin/switchboardd" ]] || fail "switchboardd is not executable"
 unit="$root/usr/lib/systemd/system/switchboardd.service"
 grep -q '^ExecStart=/usr/bin/switchboardd --config-file=/etc/switchboard/switchboard.ini$' \

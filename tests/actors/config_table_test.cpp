@@ -1,4 +1,4 @@
-// Options declared once: the README's key tables and conf/switchboard.ini
+// Options declared once: the key tables of docs/configuration.md and conf/switchboard.ini
 // list exactly the keys of the tables in the code, with the same defaults,
 // and every default passes its own check.
 
@@ -25,13 +25,13 @@ std::string read(const std::string& path) {
   return ss.str();
 }
 
-/// KEY -> DEFAULT from the README table under the header line `header`:
+/// KEY -> DEFAULT from the docs/configuration.md table under the header line `header`:
 /// rows "| `PREFIXKEY` | `DEFAULT` | ..." up to the end of the table.
 std::map<std::string, std::string> readme_rows(const std::string& header,
                                                const std::string& prefix) {
   std::map<std::string, std::string> rows;
   std::regex row{"^\\| `" + prefix + "([a-z0-9-]+)` \\| `([^`]*)` \\|"};
-  std::istringstream in{read("README.md")};
+  std::istringstream in{read("docs/configuration.md")};
   bool inside = false;
   for (std::string line; std::getline(in, line);) {
     if (line == header) {
