@@ -24,7 +24,6 @@ constexpr int64_t selection_lock = 0x736273656c656374;
 constexpr int64_t migration_lock = 0x7362736368656d61;
 
 // -- where to connect
-// --------------------------------------------------------------
 
 /// The first line of the password file. Errors name the file, never its
 /// content.
@@ -189,7 +188,6 @@ std::string scrub(std::string text, const std::vector<std::string>& secrets) {
 }
 
 // -- the dialect
-// ---------------------------------------------------------------------
 
 namespace {
 
@@ -285,7 +283,6 @@ void pg_connection::prepare() {
 }
 
 // -- the connection
-// ----------------------------------------------------------------
 
 caf::error pg_connection::connect(bool with_statements) {
   try {
@@ -334,7 +331,6 @@ caf::error pg_connection::failure(const char* what, const std::exception& e) {
 }
 
 // -- opening
-// -----------------------------------------------------------------------
 
 namespace {
 
@@ -406,7 +402,6 @@ sql_connection& postgres_store::sql() {
 }
 
 // -- backups: pg_dump's business
-// ----------------------------------------------------
 
 caf::error postgres_store::backup(const std::string&) {
   return make_error(ec::invalid_argument,
@@ -417,7 +412,6 @@ caf::error postgres_store::backup(const std::string&) {
 }
 
 // -- transactions
-// -----------------------------------------------------------------
 
 caf::error postgres_store::begin() {
   return guard("BEGIN", [&]() -> caf::error {

@@ -59,11 +59,10 @@ caf::expected<int64_t> postgres_store::join(const std::string& name,
 
 caf::error postgres_store::advertise(const std::string& host, uint16_t port) {
   return guard("advertise the node", [&]() -> caf::error {
-    auto& s = impl_->conn.live();
-    auto res = s.exec_params(
-      "UPDATE nodes SET host = $1, port = $2 WHERE name = $3 AND epoch = $4",
-      host, static_cast<int>(port), node_, epoch_);
-    if (res.affected_rows() == 0)
+    if (sql().run("UPDATE nodes SET host = $1, port = $2 WHERE name = $3 AND "
+                  "epoch = $4",
+                  {host, static_cast<int>(port), node_, epoch_})
+        == 0)
       return make_error(ec::conflict,
                         "node '" + node_ + "' has no lease any more");
     return caf::none;
@@ -72,10 +71,9 @@ caf::error postgres_store::advertise(const std::string& host, uint16_t port) {
 
 caf::error postgres_store::leave() {
   return guard("leave the nodes", [&]() -> caf::error {
-    auto& s = impl_->conn.live();
-    s.exec_params("UPDATE nodes SET left_at = clock_timestamp() "
-                  "WHERE name = $1 AND epoch = $2",
-                  node_, epoch_);
+    sql().run("UPDATE nodes SET left_at = clock_timestamp() WHERE name = $1 "
+              "AND epoch = $2",
+              {node_, epoch_});
     return caf::none;
   });
 }
@@ -87,11 +85,10 @@ void postgres_store::set_node(const std::string& name, int64_t epoch) {
 
 caf::expected<bool> postgres_store::renew(millis ttl) {
   return guard("renew the lease", [&]() -> caf::expected<bool> {
-    auto& s = impl_->conn.live();
-    auto res = s.exec_params("UPDATE nodes SET lease_until = " + lease_end(1)
-                               + " WHERE name = $2 AND epoch = $3",
-                             static_cast<int64_t>(ttl), node_, epoch_);
-    return res.affected_rows() == 1;
+    return sql().run("UPDATE nodes SET lease_until = " + lease_end(1)
+                       + " WHERE name = $2 AND epoch = $3",
+                     {ttl, node_, epoch_})
+           == 1;
   });
 }
 
@@ -130,58 +127,45 @@ caf::expected<std::vector<std::string>> postgres_store::take_over() {
 }
 
 caf::expected<node_address> postgres_store::owner_of(const std::string& agent) {
-  return guard("find the owner", [&]() -> caf::expected<node_address> {
-    auto res = impl_->conn.live().exec_params(
-      "SELECT COALESCE(a.owner, ''), COALESCE(n.host, ''), "
-      "COALESCE(n.port, 0) FROM agents a LEFT JOIN nodes n ON n.name = "
-      "a.owner WHERE a.name = $1",
-      agent);
-    if (res.empty())
-      return make_error(ec::unknown_agent, "unknown agent '" + agent + "'");
-    node_address out;
-    out.node = res[0][0].as<std::string>();
-    out.host = res[0][1].as<std::string>();
-    out.port = static_cast<uint16_t>(res[0][2].as<int>());
-    return out;
-  });
+  // NULL reads as "" and 0: an agent without an owner.
+  auto found = list("find the owner",
+                    "SELECT a.owner, n.host, n.port FROM agents a LEFT JOIN "
+                    "nodes n ON n.name = a.owner WHERE a.name = $1",
+                    {agent}, [](const sql_row& r) {
+                      return node_address{r.text(0), r.text(1),
+                                          static_cast<uint16_t>(r.integer(2))};
+                    });
+  if (!found)
+    return found.error();
+  if (found->empty())
+    return make_error(ec::unknown_agent, "unknown agent '" + agent + "'");
+  return found->front();
 }
 
 caf::expected<std::vector<std::string>> postgres_store::owned_agents() {
-  using result_t = caf::expected<std::vector<std::string>>;
-  return guard("list owned agents", [&]() -> result_t {
-    auto res = impl_->conn.live().exec_params(
-      "SELECT name FROM agents WHERE owner = $1 ORDER BY name", node_);
-    std::vector<std::string> out;
-    for (const auto& row : res)
-      out.push_back(row[0].as<std::string>());
-    return out;
-  });
+  return list("list owned agents",
+              "SELECT name FROM agents WHERE owner = $1 ORDER BY name", {node_},
+              [](const sql_row& r) { return r.text(0); });
 }
 
 caf::expected<std::vector<node_status>> postgres_store::nodes() {
-  using result_t = caf::expected<std::vector<node_status>>;
-  return guard("list nodes", [&]() -> result_t {
-    auto res = impl_->conn.live().exec(
-      "SELECT n.name, n.host, n.port, n.epoch, n.lease_until > "
-      "clock_timestamp(), (SELECT COUNT(*) FROM agents a WHERE a.owner = "
-      "n.name) FROM nodes n ORDER BY n.name");
-    std::vector<node_status> out;
-    for (const auto& row : res) {
-      node_status n;
-      n.name = row[0].as<std::string>();
-      n.host = row[1].as<std::string>();
-      n.port = static_cast<uint16_t>(row[2].as<int>());
-      n.epoch = row[3].as<int64_t>();
-      n.live = row[4].as<bool>();
-      n.agents = row[5].as<uint64_t>();
-      out.push_back(std::move(n));
-    }
-    return out;
-  });
+  return list("list nodes",
+              "SELECT n.name, n.host, n.port, n.epoch, n.lease_until > "
+              "clock_timestamp(), (SELECT COUNT(*) FROM agents a WHERE "
+              "a.owner = n.name) FROM nodes n ORDER BY n.name",
+              {}, [](const sql_row& r) {
+                node_status n;
+                n.name = r.text(0);
+                n.host = r.text(1);
+                n.port = static_cast<uint16_t>(r.integer(2));
+                n.epoch = r.integer(3);
+                n.live = r.text(4) == "t";
+                n.agents = static_cast<uint64_t>(r.integer(5));
+                return n;
+              });
 }
 
 // -- the shared pool's balance
-// ---------------------------------------------------------
 
 std::optional<switch_commit>
 postgres_store::check_balance(const switch_record& rec) {

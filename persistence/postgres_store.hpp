@@ -62,7 +62,6 @@ public:
   caf::error lock_selection() override;
 
   // -- nodes (postgres_nodes.cpp)
-  // ----------------------------------------------------------------
 
   bool shared() const override { return true; }
   caf::expected<int64_t> join(const std::string& name, millis ttl) override;

@@ -312,7 +312,6 @@ caf::error migrate(SQLite::Database& db, const migration_step& step,
 }
 
 // -- the key
-// ------------------------------------------------------------------
 
 caf::expected<token_cipher> load_key(sql_connection& c,
                                      const std::string& display,

@@ -62,7 +62,7 @@ struct sql_value {
   sql_value(int64_t x) : kind(integer), i(x) {}
   sql_value(int x) : kind(integer), i(x) {}
   sql_value(double x) : kind(real), d(x) {}
-  sql_value(std::string_view x) : kind(text), s(x) {}
+
   sql_value(const std::string& x) : kind(text), s(x) {}
   sql_value(const char* x) : kind(text), s(x) {}
   template<class T>

@@ -8,12 +8,12 @@
 #include "messages/validate.hpp"
 
 #include <algorithm>
+#include <limits>
 #include <map>
 
 namespace sb {
 
 // -- rows
-// ---------------------------------------------------------------------
 
 millis sql_row::time(int col) const {
   return null(col) ? 0 : parse_iso(text(col)).value_or(0);
@@ -149,6 +149,13 @@ int64_t first_integer(sql_connection& c, sq id, sql_params args) {
   return out;
 }
 
+/// The id that the rows of a read stay below, query::before or (0: from the
+/// newest) the largest id. Bound as a plain `id < $n`, not beside a
+/// "$n = 0 OR", so the id index serves the range on every page.
+int64_t id_bound(const query& q) {
+  return q.before > 0 ? q.before : std::numeric_limits<int64_t>::max();
+}
+
 int64_t limit_of(uint32_t limit) {
   return static_cast<int64_t>(std::min(limit, max_query_limit));
 }
@@ -175,21 +182,23 @@ caf::expected<stored_agent> sql_store::read_agent(const std::string& name) {
   return std::move(found.front());
 }
 
-// -- the savepoint of one write
-// ------------------------------------------------------
-
-caf::error sql_store::savepoint() {
-  return guard("SAVEPOINT", [&]() -> caf::error {
-    sql().run(sq::savepoint);
+caf::error sql_store::write(const char* what, sq id, sql_params args,
+                            bool pool) {
+  return guard(what, [&]() -> caf::error {
+    sql().run(id, args);
+    pool_changed_ = pool_changed_ || pool;
     return caf::none;
   });
 }
 
+// -- the savepoint of one write
+
+caf::error sql_store::savepoint() {
+  return write("SAVEPOINT", sq::savepoint, {}, false);
+}
+
 caf::error sql_store::release() {
-  return guard("RELEASE", [&]() -> caf::error {
-    sql().run(sq::release);
-    return caf::none;
-  });
+  return write("RELEASE", sq::release, {}, false);
 }
 
 void sql_store::rollback_to() {
@@ -205,7 +214,6 @@ void sql_store::rollback_to() {
 }
 
 // -- subscriptions
-// ----------------------------------------------------------------
 
 caf::expected<subscription_upsert>
 sql_store::put_subscription(const std::string& name, const std::string& token,
@@ -251,11 +259,9 @@ sql_store::remove_subscription(const std::string& name) {
   using result_t = caf::expected<std::vector<std::string>>;
   return guard("remove subscription", [&]() -> result_t {
     auto& c = sql();
-    auto found = collect(c, sq::subscription_by_name, {name},
-                         [](const sql_row& r) { return r.integer(0); });
-    if (found.empty())
+    auto id = first_integer(c, sq::subscription_by_name, {name});
+    if (id == 0)
       return unknown_subscription(name);
-    auto id = found.front();
     auto agents = collect(c, sq::agents_of_subscription, {id},
                           [](const sql_row& r) { return r.text(0); });
     c.run(sq::unassign_agents, {id});
@@ -285,16 +291,13 @@ caf::expected<std::vector<stored_subscription>> sql_store::subscriptions() {
 }
 
 caf::expected<std::vector<token_version>> sql_store::token_versions() {
-  using result_t = caf::expected<std::vector<token_version>>;
-  return guard("list token versions", [&]() -> result_t {
-    return collect(sql(), sq::list_token_versions, {}, [](const sql_row& r) {
-      return token_version{r.text(0), r.text(1), r.time(2)};
-    });
-  });
+  return list("list token versions", sq::list_token_versions, {},
+              [](const sql_row& r) {
+                return token_version{r.text(0), r.text(1), r.time(2)};
+              });
 }
 
 // -- agents
-// -------------------------------------------------------------------------
 
 caf::expected<stored_agent> sql_store::add_agent(const agent_spec& spec,
                                                  millis now) {
@@ -327,10 +330,7 @@ caf::error sql_store::remove_agent(const std::string& name) {
 }
 
 caf::expected<std::vector<stored_agent>> sql_store::agents() {
-  return guard("list agents",
-               [&]() -> caf::expected<std::vector<stored_agent>> {
-                 return collect(sql(), sq::list_agents, {}, read_agent_row);
-               });
+  return list("list agents", sq::list_agents, {}, read_agent_row);
 }
 
 caf::expected<stored_agent> sql_store::agent(const std::string& name) {
@@ -443,7 +443,6 @@ caf::expected<agent_counts> sql_store::count_agents() {
 }
 
 // -- failure events
-// -----------------------------------------------------------------
 
 caf::expected<int64_t> sql_store::add_event(const event_info& ev) {
   return guard("record failure event", [&]() -> caf::expected<int64_t> {
@@ -458,11 +457,9 @@ caf::expected<int64_t> sql_store::add_event(const event_info& ev) {
 }
 
 caf::expected<std::vector<event_info>> sql_store::events(const query& q) {
-  return guard("list events", [&]() -> caf::expected<std::vector<event_info>> {
-    return collect(sql(), sq::list_events,
-                   {q.agent, q.subscription, id_bound(q), limit_of(q.limit)},
-                   read_event_row);
-  });
+  return list("list events", sq::list_events,
+              {q.agent, q.subscription, id_bound(q), limit_of(q.limit)},
+              read_event_row);
 }
 
 caf::expected<std::vector<exclusion_seed>>
@@ -477,20 +474,22 @@ sql_store::exclusion_seeds(millis since, millis now) {
     });
     sql().run(sq::future_resets, {format_iso(now)},
               [&](const sql_row& r) { seeds[r.text(0)].reset_at = r.time(1); });
-    return seed_list(std::move(seeds));
+    std::vector<exclusion_seed> result;
+    for (auto& [name, seed] : seeds) {
+      seed.subscription = name;
+      result.push_back(std::move(seed));
+    }
+    return result;
   });
 }
 
 caf::expected<std::vector<failure_count>>
 sql_store::failure_counts(millis since) {
-  using result_t = caf::expected<std::vector<failure_count>>;
-  return guard("count failures", [&]() -> result_t {
-    return collect(sql(), sq::count_failures, {format_iso(since)},
-                   [](const sql_row& r) {
-                     return failure_count{r.text(0), r.text(1),
-                                          static_cast<uint32_t>(r.integer(2))};
-                   });
-  });
+  return list("count failures", sq::count_failures, {format_iso(since)},
+              [](const sql_row& r) {
+                return failure_count{r.text(0), r.text(1),
+                                     static_cast<uint32_t>(r.integer(2))};
+              });
 }
 
 caf::expected<uint64_t> sql_store::delete_events_before(millis cutoff,
@@ -503,40 +502,30 @@ caf::expected<uint64_t> sql_store::delete_events_before(millis cutoff,
 }
 
 // -- provider evidence
-// --------------------------------------------------------------
 
 caf::error sql_store::save_evidence(const stored_evidence& ev) {
-  return guard("save provider evidence", [&]() -> caf::error {
-    // No row when the subscription is gone: nothing to keep.
-    sql().run(sq::save_evidence,
-              {ev.subscription, to_string(ev.status), iso_or_null(ev.status_at),
-               iso_or_null(ev.status_reset), ev.utilization_5h,
-               iso_or_null(ev.utilization_5h_at), iso_or_null(ev.reset_5h),
-               ev.utilization_7d, iso_or_null(ev.utilization_7d_at),
-               iso_or_null(ev.reset_7d), iso_or_null(ev.evidence_at),
-               iso_or_null(ev.readmitted_at)});
-    pool_changed_ = true;
-    return caf::none;
-  });
+  // No row when the subscription is gone: nothing to keep.
+  return write("save provider evidence", sq::save_evidence,
+               {ev.subscription, to_string(ev.status),
+                iso_or_null(ev.status_at), iso_or_null(ev.status_reset),
+                ev.utilization_5h, iso_or_null(ev.utilization_5h_at),
+                iso_or_null(ev.reset_5h), ev.utilization_7d,
+                iso_or_null(ev.utilization_7d_at), iso_or_null(ev.reset_7d),
+                iso_or_null(ev.evidence_at), iso_or_null(ev.readmitted_at)},
+               true);
 }
 
 caf::expected<std::vector<stored_evidence>> sql_store::evidence() {
-  using result_t = caf::expected<std::vector<stored_evidence>>;
-  return guard("list provider evidence", [&]() -> result_t {
-    return collect(sql(), sq::list_evidence, {}, read_evidence_row);
-  });
+  return list("list provider evidence", sq::list_evidence, {},
+              read_evidence_row);
 }
 
 // -- history and notifications
-// ------------------------------------------------------
 
 caf::expected<std::vector<history_info>> sql_store::history(const query& q) {
-  using result_t = caf::expected<std::vector<history_info>>;
-  return guard("list history", [&]() -> result_t {
-    return collect(sql(), sq::list_history,
-                   {q.agent, q.subscription, id_bound(q), limit_of(q.limit)},
-                   read_history_row);
-  });
+  return list("list history", sq::list_history,
+              {q.agent, q.subscription, id_bound(q), limit_of(q.limit)},
+              read_history_row);
 }
 
 caf::expected<int64_t> sql_store::add_notification(const notification_info& n) {
@@ -550,28 +539,19 @@ caf::expected<int64_t> sql_store::add_notification(const notification_info& n) {
 
 caf::expected<std::vector<notification_info>>
 sql_store::notifications(const query& q) {
-  using result_t = caf::expected<std::vector<notification_info>>;
-  return guard("list notifications", [&]() -> result_t {
-    return collect(sql(), sq::list_notifications,
-                   {q.agent, id_bound(q), limit_of(q.limit)},
-                   read_notification_row);
-  });
+  return list("list notifications", sq::list_notifications,
+              {q.agent, id_bound(q), limit_of(q.limit)}, read_notification_row);
 }
 
 caf::error sql_store::mark_delivered(int64_t id, millis at) {
-  return guard("mark notification delivered", [&]() -> caf::error {
-    sql().run(sq::mark_delivered, {format_iso(at), id});
-    return caf::none;
-  });
+  return write("mark notification delivered", sq::mark_delivered,
+               {format_iso(at), id}, false);
 }
 
 caf::expected<std::vector<notification_info>>
 sql_store::pending_notifications(uint32_t limit) {
-  using result_t = caf::expected<std::vector<notification_info>>;
-  return guard("list pending notifications", [&]() -> result_t {
-    return collect(sql(), sq::pending_notifications, {limit_of(limit)},
-                   read_notification_row);
-  });
+  return list("list pending notifications", sq::pending_notifications,
+              {limit_of(limit)}, read_notification_row);
 }
 
 caf::expected<uint64_t> sql_store::count_pending_notifications() {
@@ -582,7 +562,6 @@ caf::expected<uint64_t> sql_store::count_pending_notifications() {
 }
 
 // -- settings
-// -----------------------------------------------------------------------
 
 caf::expected<settings_map> sql_store::settings() {
   return guard("read settings", [&]() -> caf::expected<settings_map> {
@@ -595,27 +574,13 @@ caf::expected<settings_map> sql_store::settings() {
 
 caf::error sql_store::put_setting(const std::string& key,
                                   const std::string& value, millis now) {
-  return guard("write setting", [&]() -> caf::error {
-    sql().run(sq::put_setting, {key, value, format_iso(now)});
-    return caf::none;
-  });
+  return write("write setting", sq::put_setting, {key, value, format_iso(now)},
+               false);
 }
 
 // -- every store
-// --------------------------------------------------------------------
 
 store::~store() = default;
-
-std::vector<exclusion_seed>
-seed_list(std::map<std::string, exclusion_seed> seeds) {
-  std::vector<exclusion_seed> result;
-  result.reserve(seeds.size());
-  for (auto& [name, seed] : seeds) {
-    seed.subscription = name;
-    result.push_back(std::move(seed));
-  }
-  return result;
-}
 
 namespace {
 

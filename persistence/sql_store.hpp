@@ -105,6 +105,22 @@ protected:
 
   caf::expected<stored_agent> read_agent(const std::string& name);
 
+  /// Operation `what`: every row of query `q` (a statement's id or a
+  /// one-off text) made a record by `read`.
+  template<class Query, class Row>
+  auto list(const char* what, const Query& q, sql_params args, Row read) {
+    using record = decltype(read(std::declval<const sql_row&>()));
+    return guard(what, [&]() -> caf::expected<std::vector<record>> {
+      std::vector<record> out;
+      sql().run(q, args, [&](const sql_row& r) { out.emplace_back(read(r)); });
+      return out;
+    });
+  }
+
+  /// Operation `what`: runs statement `id`; `pool` marks a change of the
+  /// shared pool.
+  caf::error write(const char* what, sq id, sql_params args, bool pool);
+
   /// The database (a PostgreSQL URL without its password), the key file
   /// ("" for a key in memory), the seal of the tokens column, and how many
   /// plain tokens open() sealed: open() sets them.

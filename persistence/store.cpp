@@ -71,7 +71,6 @@ int commit_hook(void* arg) {
 } // namespace
 
 // -- the dialect
-// --------------------------------------------------------------------
 
 sqlite_connection::statement sqlite_connection::compile(const char* text) {
   sqlite3_stmt* st = nullptr;
@@ -133,7 +132,6 @@ int64_t sqlite_connection::step(sqlite3_stmt* st, sql_params args,
 }
 
 // -- the store
-// ----------------------------------------------------------------------
 
 sqlite_store::sqlite_store(std::unique_ptr<impl> ptr) : impl_(std::move(ptr)) {
   sqlite3_commit_hook(impl_->db.getHandle(), commit_hook, &veto_);
