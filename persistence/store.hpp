@@ -5,8 +5,8 @@
 // (store_actor.hpp) owns one and batches writes into transactions. Two
 // backends: sqlite_store (sqlite_store.hpp, the embedded default: one file,
 // one host) and postgres_store (postgres_store.hpp: several daemons share one
-// database). Every exception of a backend is caught there and becomes an
-// ec::store_failure.
+// database), which share their rules in sql_store (sql_store.hpp). Every
+// exception of a backend is caught there and becomes an ec::store_failure.
 
 #include "messages/records.hpp"
 #include "messages/status.hpp"
