@@ -7,7 +7,6 @@
 #include "persistence/postgres_impl.hpp"
 
 #include <libpq-fe.h>
-#include <sys/stat.h>
 
 #include <cerrno>
 #include <cstring>
@@ -19,11 +18,12 @@ namespace sb {
 namespace {
 
 /// The advisory lock of balance-checked switch commits ("sbselect" in
-/// ASCII; the migrations hold another).
+/// ASCII) and the one every migration holds ("sbschema"). Advisory locks
+/// are per database: other databases on the server are not held up.
 constexpr int64_t selection_lock = 0x736273656c656374;
+constexpr int64_t migration_lock = 0x7362736368656d61;
 
 // -- where to connect
-// --------------------------------------------------------------
 
 /// The first line of the password file. Errors name the file, never its
 /// content.
@@ -117,64 +117,6 @@ bool has_key(const conninfo_pairs& pairs, const char* key) {
   return false;
 }
 
-// -- the key
-// -----------------------------------------------------------------------
-
-bool has_subscriptions_table(pqxx::transaction_base& session) {
-  return !session.exec("SELECT to_regclass('subscriptions')")[0][0].is_null();
-}
-
-bool has_sealed_tokens(pqxx::transaction_base& session) {
-  if (!has_subscriptions_table(session))
-    return false;
-  return session
-    .exec("SELECT EXISTS (SELECT 1 FROM subscriptions WHERE "
-          "substr(token, 1, 4) = 'sb1:')")[0][0]
-    .as<bool>();
-}
-
-/// The key: read from its file, or created when the file is missing and no
-/// token depends on it. A missing key with sealed tokens is an error: a new
-/// key could never open them.
-caf::expected<token_cipher> load_key(pqxx::transaction_base& session,
-                                     const std::string& display,
-                                     const std::string& key_path) {
-  struct stat st {};
-  if (::stat(key_path.c_str(), &st) == 0 || errno != ENOENT)
-    return token_cipher::read(key_path);
-  if (has_sealed_tokens(session))
-    return make_error(ec::store_failure,
-                      "the database '" + display
-                        + "' holds encrypted tokens but the key file '"
-                        + key_path
-                        + "' does not exist: copy the key file of a host "
-                          "that shares this database (it is not part of the "
-                          "database or its backups)");
-  auto created = token_cipher::create(key_path);
-  // Another daemon of this host created it meanwhile: use that one.
-  if (!created && ::stat(key_path.c_str(), &st) == 0)
-    return token_cipher::read(key_path);
-  return created;
-}
-
-/// A wrong key is refused before anything is written with it.
-caf::error check_key(pqxx::transaction_base& session,
-                     const token_cipher& cipher, const std::string& display,
-                     const std::string& key_path) {
-  if (!has_subscriptions_table(session))
-    return caf::none;
-  for (const auto& row : session.exec("SELECT token FROM subscriptions")) {
-    std::string token = row[0].c_str();
-    if (token_cipher::is_sealed(token) && !cipher.open(token))
-      return make_error(ec::store_failure,
-                        "the key file '" + key_path
-                          + "' does not open the tokens in '" + display
-                          + "' (it is not the key of this database: every "
-                            "host that shares it needs the same key file)");
-  }
-  return caf::none;
-}
-
 } // namespace
 
 caf::expected<bool> postgres_url_has_password(const std::string& url) {
@@ -245,14 +187,109 @@ std::string scrub(std::string text, const std::vector<std::string>& secrets) {
   return line;
 }
 
-// -- the connection
-// ----------------------------------------------------------------
+// -- the dialect
 
-caf::error postgres_store::impl::connect() {
+namespace {
+
+class pg_row final : public sql_row {
+public:
+  explicit pg_row(const pqxx::row& r) : r_(r) {}
+
+  bool null(int col) const override { return r_[col].is_null(); }
+
+  int64_t integer(int col) const override {
+    return null(col) ? 0 : r_[col].as<int64_t>();
+  }
+
+  double real(int col) const override {
+    return null(col) ? 0 : r_[col].as<double>();
+  }
+
+  std::string text(int col) const override {
+    return null(col) ? std::string{} : std::string{r_[col].c_str()};
+  }
+
+private:
+  const pqxx::row& r_;
+};
+
+std::string name_of(sq id) {
+  return "sb" + std::to_string(static_cast<int>(id));
+}
+
+auto values(sql_params args) {
+  std::vector<std::optional<std::string>> out;
+  for (auto& v : args) {
+    if (v.kind == sql_value::integer)
+      out.emplace_back(std::to_string(v.i));
+    else if (v.kind == sql_value::real)
+      out.emplace_back(pqxx::to_string(v.d));
+    else if (v.kind == sql_value::text)
+      out.emplace_back(std::string{v.s});
+    else
+      out.emplace_back();
+  }
+  return out;
+}
+
+int64_t rows(const pqxx::result& res, const on_row& f) {
+  if (f)
+    for (const auto& r : res)
+      f(pg_row{r});
+  return res.columns() > 0 ? static_cast<int64_t>(res.size())
+                           : static_cast<int64_t>(res.affected_rows());
+}
+
+} // namespace
+
+pqxx::nontransaction& pg_connection::live() {
+  if (!session)
+    throw std::runtime_error("no connection to PostgreSQL");
+  return *session;
+}
+
+int64_t pg_connection::run(sq id, sql_params args, const on_row& f) {
+  if (!sql_preparable(id, dialect::postgres))
+    return run(sql_text(id, dialect::postgres), args, f);
+  auto params = values(args);
+  return rows(live().exec_prepared(name_of(id),
+                                   pqxx::prepare::make_dynamic_params(params)),
+              f);
+}
+
+int64_t pg_connection::run(const std::string& text, sql_params args,
+                           const on_row& f) {
+  if (args.size() == 0)
+    return rows(live().exec(text), f);
+  auto params = values(args);
+  return rows(
+    live().exec_params(text, pqxx::prepare::make_dynamic_params(params)), f);
+}
+
+bool pg_connection::has_table(const char* name) {
+  auto& s = live();
+  return !s.exec("SELECT to_regclass(" + s.quote(name) + ")")[0][0].is_null();
+}
+
+void pg_connection::prepare() {
+  for (size_t i = 0; i < static_cast<size_t>(sq::count); ++i) {
+    auto id = static_cast<sq>(i);
+    auto* text = sql_text(id, dialect::postgres);
+    if (text == nullptr || !sql_preparable(id, dialect::postgres))
+      continue;
+    conn->prepare(name_of(id), text);
+    conn->prepare_now(name_of(id));
+  }
+}
+
+// -- the connection
+
+caf::error pg_connection::connect(bool with_statements) {
   try {
     conn = std::make_unique<pqxx::connection>(target.conninfo);
     session = std::make_unique<pqxx::nontransaction>(*conn);
-    prepare_statements(*conn);
+    if (with_statements)
+      prepare();
     return caf::none;
   } catch (const std::exception& e) {
     disconnect();
@@ -262,12 +299,12 @@ caf::error postgres_store::impl::connect() {
   }
 }
 
-void postgres_store::impl::disconnect() noexcept {
+void pg_connection::disconnect() noexcept {
   session.reset();
   conn.reset();
 }
 
-caf::error postgres_store::impl::ready(const char* what) {
+caf::error pg_connection::ready(const char* what) {
   if (tx_lost)
     return make_error(ec::store_failure,
                       std::string{what}
@@ -282,8 +319,7 @@ caf::error postgres_store::impl::ready(const char* what) {
   return caf::none;
 }
 
-caf::error postgres_store::impl::failure(const char* what,
-                                         const std::exception& e) {
+caf::error pg_connection::failure(const char* what, const std::exception& e) {
   auto why = scrub(e.what(), target.secrets);
   // A broken connection is opened again by the next call; one that broke
   // inside a transaction took the transaction with it.
@@ -295,20 +331,36 @@ caf::error postgres_store::impl::failure(const char* what,
 }
 
 // -- opening
-// -----------------------------------------------------------------------
 
-caf::error postgres_store::impl::set_up() {
-  auto key = load_key(*session, target.display, key_file);
+namespace {
+
+/// At open, on the connection just made: the key (read or created, and
+/// checked against the stored tokens), migrations (in one transaction
+/// under the migration lock: daemons starting together on an empty
+/// database migrate one after the other), statements.
+caf::error set_up(pg_connection& c, const std::string& key_file,
+                  token_cipher& cipher) {
+  auto key = load_key(c, c.target.display, key_file,
+                      "copy the key file of a host that shares this database");
   if (!key)
     return key.error();
   cipher = *key;
-  if (auto err = check_key(*session, cipher, target.display, key_file))
+  if (auto err = check_key(c, cipher, c.target.display, key_file,
+                           ": every host that shares it needs the same key "
+                           "file"))
     return err;
-  if (auto err = postgres_migrate(*session))
+  auto err = in_transaction(c.live(), [&] {
+    c.exec("SELECT pg_advisory_xact_lock(" + std::to_string(migration_lock)
+           + ")");
+    return migrate_schema(c, {}, 0, false);
+  });
+  if (err)
     return err;
-  prepare_statements(*conn);
+  c.prepare();
   return caf::none;
 }
+
+} // namespace
 
 postgres_store::postgres_store(std::unique_ptr<impl> ptr)
     : impl_(std::move(ptr)) {
@@ -326,87 +378,72 @@ postgres_store::open(const postgres_options& opts) {
   auto target = resolve_target(opts);
   if (!target)
     return target.error();
-  auto ptr = std::make_unique<impl>();
-  ptr->target = std::move(*target);
-  ptr->key_file = opts.key_file;
-  auto& d = *ptr;
+  std::unique_ptr<postgres_store> st{
+    new postgres_store(std::make_unique<impl>())};
+  auto& c = st->impl_->conn;
+  c.target = std::move(*target);
+  st->path_ = c.target.display;
+  st->key_file_ = opts.key_file;
   try {
-    d.conn = std::make_unique<pqxx::connection>(d.target.conninfo);
-    d.session = std::make_unique<pqxx::nontransaction>(*d.conn);
-    if (auto err = d.set_up())
+    c.conn = std::make_unique<pqxx::connection>(c.target.conninfo);
+    c.session = std::make_unique<pqxx::nontransaction>(*c.conn);
+    if (auto err = set_up(c, st->key_file_, st->cipher_))
       return err;
   } catch (const std::exception& e) {
     return make_error(ec::store_failure,
-                      "cannot open database '" + d.target.display
-                        + "': " + scrub(e.what(), d.target.secrets));
+                      "cannot open database '" + c.target.display
+                        + "': " + scrub(e.what(), c.target.secrets));
   }
-  return std::unique_ptr<store>{new postgres_store(std::move(ptr))};
+  return std::unique_ptr<store>{std::move(st)};
 }
 
-const std::string& postgres_store::path() const {
-  return impl_->target.display;
+sql_connection& postgres_store::sql() {
+  return impl_->conn;
 }
 
-const std::string& postgres_store::key_file() const {
-  return impl_->key_file;
-}
-
-size_t postgres_store::sealed_at_open() const {
-  // A PostgreSQL store never held plain tokens.
-  return 0;
-}
-
-// -- maintenance: the server's business
-// ----------------------------------------------------
-
-uint64_t postgres_store::wal_bytes() const {
-  return 0;
-}
-
-caf::expected<bool> postgres_store::checkpoint() {
-  return true;
-}
+// -- backups: pg_dump's business
 
 caf::error postgres_store::backup(const std::string&) {
   return make_error(ec::invalid_argument,
                     "backups of a PostgreSQL store are taken with pg_dump "
                     "(of '"
-                      + impl_->target.display
+                      + impl_->conn.target.display
                       + "'), not by the daemon; keep the key file with them");
 }
 
 // -- transactions
-// -----------------------------------------------------------------
 
 caf::error postgres_store::begin() {
-  return impl_->guard("BEGIN", [&]() -> caf::error {
-    if (impl_->in_tx)
+  return guard("BEGIN", [&]() -> caf::error {
+    auto& c = impl_->conn;
+    if (c.in_tx)
       return make_error(ec::store_failure,
                         "BEGIN failed: a transaction is open already");
-    impl_->exec("BEGIN");
-    impl_->in_tx = true;
-    impl_->pool_changed = false;
+    c.exec("BEGIN");
+    c.in_tx = true;
+    pool_changed_ = false;
     return caf::none;
   });
 }
 
 caf::error postgres_store::lock_selection() {
-  return impl_->guard("take the selection lock", [&]() -> caf::error {
-    impl_->exec("SELECT pg_advisory_xact_lock(" + std::to_string(selection_lock)
-                + ")");
+  return guard("take the selection lock", [&]() -> caf::error {
+    impl_->conn.exec("SELECT pg_advisory_xact_lock("
+                     + std::to_string(selection_lock) + ")");
     return caf::none;
   });
 }
 
 caf::error postgres_store::probe_write() {
-  if (impl_->in_tx)
+  if (impl_->conn.in_tx)
     return make_error(ec::store_failure,
                       "probe write failed: inside a transaction");
   // No database-wide write lock to wait for: a write can start if the
   // server takes writes at all.
-  return impl_->guard("probe write", [&]() -> caf::error {
-    auto row = impl_->exec("SELECT pg_is_in_recovery(), "
-                           "current_setting('transaction_read_only')")[0];
+  return guard("probe write", [&]() -> caf::error {
+    auto row
+      = impl_->conn.live().exec("SELECT pg_is_in_recovery(), "
+                                "current_setting('transaction_read_only')")[0];
     if (row[0].as<bool>())
       return make_error(ec::store_failure,
                         "probe write failed: the PostgreSQL server is a "
@@ -420,13 +457,14 @@ caf::error postgres_store::probe_write() {
 }
 
 caf::error postgres_store::commit() {
-  return impl_->guard("COMMIT", [&]() -> caf::error {
-    if (!impl_->in_tx)
+  return guard("COMMIT", [&]() -> caf::error {
+    auto& c = impl_->conn;
+    if (!c.in_tx)
       return make_error(ec::store_failure,
                         "COMMIT failed: no transaction is open");
-    if (impl_->veto && impl_->veto()) {
-      impl_->exec("ROLLBACK");
-      impl_->in_tx = false;
+    if (veto_ && veto_()) {
+      c.exec("ROLLBACK");
+      c.in_tx = false;
       return make_error(ec::store_failure,
                         "COMMIT failed: vetoed (the transaction was rolled "
                         "back)");
@@ -437,61 +475,28 @@ caf::error postgres_store::commit() {
     // rollback(), as in SQLite. A transaction that changed the shared pool
     // notifies the other nodes' listeners (delivered once it committed).
     std::string sql = "SELECT 1; ";
-    if (impl_->pool_changed)
-      sql += "SELECT pg_notify(" + impl_->session->quote(pool_channel) + ", "
-             + impl_->session->quote(impl_->node) + "); ";
-    impl_->exec(sql + "COMMIT");
-    impl_->in_tx = false;
-    impl_->pool_changed = false;
+    if (pool_changed_)
+      sql += "SELECT pg_notify(" + c.live().quote(pool_channel) + ", "
+             + c.live().quote(node_) + "); ";
+    c.exec(sql + "COMMIT");
+    c.in_tx = false;
+    pool_changed_ = false;
     return caf::none;
   });
 }
 
 void postgres_store::rollback() {
-  auto& d = *impl_;
-  bool open = d.in_tx && d.conn;
-  d.in_tx = false;
-  d.tx_lost = false;
+  auto& c = impl_->conn;
+  bool open = c.in_tx && c.conn;
+  c.in_tx = false;
+  c.tx_lost = false;
   if (!open)
     return;
   try {
-    d.exec("ROLLBACK");
+    c.exec("ROLLBACK");
   } catch (const std::exception& e) {
-    d.failure("ROLLBACK", e);
+    c.failure("ROLLBACK", e);
   }
-}
-
-caf::error postgres_store::savepoint() {
-  return impl_->guard("SAVEPOINT", [&]() -> caf::error {
-    impl_->exec("SAVEPOINT w");
-    return caf::none;
-  });
-}
-
-caf::error postgres_store::release() {
-  return impl_->guard("RELEASE", [&]() -> caf::error {
-    impl_->exec("RELEASE SAVEPOINT w");
-    return caf::none;
-  });
-}
-
-void postgres_store::rollback_to() {
-  auto& d = *impl_;
-  if (!d.conn)
-    return;
-  // After a failed statement the server ignores everything but this: it
-  // makes the transaction usable again.
-  try {
-    d.exec("ROLLBACK TO SAVEPOINT w");
-    d.exec("RELEASE SAVEPOINT w");
-  } catch (const std::exception& e) {
-    // The enclosing COMMIT reports what went wrong.
-    d.failure("ROLLBACK TO", e);
-  }
-}
-
-void postgres_store::set_commit_veto(std::function<bool()> veto) {
-  impl_->veto = std::move(veto);
 }
 
 } // namespace sb

@@ -84,11 +84,11 @@ private:
 
 caf::expected<std::unique_ptr<store::change_listener>>
 postgres_store::listen() {
-  auto& target = impl_->target;
+  auto& target = impl_->conn.target;
   try {
     auto conn = std::make_unique<pqxx::connection>(target.conninfo);
     std::unique_ptr<change_listener> result
-      = std::make_unique<pg_listener>(std::move(conn), impl_->node, target);
+      = std::make_unique<pg_listener>(std::move(conn), node_, target);
     return result;
   } catch (const std::exception& e) {
     return make_error(ec::store_failure,

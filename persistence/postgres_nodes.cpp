@@ -21,10 +21,9 @@ std::string lease_end(int n) {
 
 caf::expected<int64_t> postgres_store::join(const std::string& name,
                                             millis ttl) {
-  return impl_->guard("join the nodes", [&]() -> caf::expected<int64_t> {
-    auto& d = *impl_;
-    auto out = in_transaction(*d.session, [&]() -> caf::expected<int64_t> {
-      auto& s = *d.session;
+  return guard("join the nodes", [&]() -> caf::expected<int64_t> {
+    auto& s = impl_->conn.live();
+    auto out = in_transaction(s, [&]() -> caf::expected<int64_t> {
       auto held = s.exec_params("SELECT lease_until > clock_timestamp() AND "
                                 "left_at IS NULL, "
                                 "to_char(lease_until AT TIME ZONE 'UTC', "
@@ -51,70 +50,65 @@ caf::expected<int64_t> postgres_store::join(const std::string& name,
       return res[0][0].as<int64_t>();
     });
     if (out) {
-      d.node = name;
-      d.epoch = *out;
+      node_ = name;
+      epoch_ = *out;
     }
     return out;
   });
 }
 
 caf::error postgres_store::advertise(const std::string& host, uint16_t port) {
-  return impl_->guard("advertise the node", [&]() -> caf::error {
-    auto& d = *impl_;
-    auto res = d.session->exec_params(
-      "UPDATE nodes SET host = $1, port = $2 WHERE name = $3 AND epoch = $4",
-      host, static_cast<int>(port), d.node, d.epoch);
-    if (res.affected_rows() == 0)
+  return guard("advertise the node", [&]() -> caf::error {
+    if (sql().run("UPDATE nodes SET host = $1, port = $2 WHERE name = $3 AND "
+                  "epoch = $4",
+                  {host, static_cast<int>(port), node_, epoch_})
+        == 0)
       return make_error(ec::conflict,
-                        "node '" + d.node + "' has no lease any more");
+                        "node '" + node_ + "' has no lease any more");
     return caf::none;
   });
 }
 
 caf::error postgres_store::leave() {
-  return impl_->guard("leave the nodes", [&]() -> caf::error {
-    auto& d = *impl_;
-    d.session->exec_params("UPDATE nodes SET left_at = clock_timestamp() "
-                           "WHERE name = $1 AND epoch = $2",
-                           d.node, d.epoch);
+  return guard("leave the nodes", [&]() -> caf::error {
+    sql().run("UPDATE nodes SET left_at = clock_timestamp() WHERE name = $1 "
+              "AND epoch = $2",
+              {node_, epoch_});
     return caf::none;
   });
 }
 
 void postgres_store::set_node(const std::string& name, int64_t epoch) {
-  impl_->node = name;
-  impl_->epoch = epoch;
+  node_ = name;
+  epoch_ = epoch;
 }
 
 caf::expected<bool> postgres_store::renew(millis ttl) {
-  return impl_->guard("renew the lease", [&]() -> caf::expected<bool> {
-    auto& d = *impl_;
-    auto res
-      = d.session->exec_params("UPDATE nodes SET lease_until = " + lease_end(1)
-                                 + " WHERE name = $2 AND epoch = $3",
-                               static_cast<int64_t>(ttl), d.node, d.epoch);
-    return res.affected_rows() == 1;
+  return guard("renew the lease", [&]() -> caf::expected<bool> {
+    return sql().run("UPDATE nodes SET lease_until = " + lease_end(1)
+                       + " WHERE name = $2 AND epoch = $3",
+                     {ttl, node_, epoch_})
+           == 1;
   });
 }
 
 caf::expected<std::vector<std::string>> postgres_store::take_over() {
   using result_t = caf::expected<std::vector<std::string>>;
-  return impl_->guard("take over agents", [&]() -> result_t {
-    auto& d = *impl_;
-    return in_transaction(*d.session, [&]() -> result_t {
-      auto& s = *d.session;
+  return guard("take over agents", [&]() -> result_t {
+    auto& s = impl_->conn.live();
+    return in_transaction(s, [&]() -> result_t {
       std::vector<std::string> agents;
       // Rows another node is taking over right now are skipped: each
       // expired node goes to exactly one taker.
       auto dead = s.exec_params(
         "SELECT name FROM nodes WHERE name <> $1 AND lease_until < "
         "clock_timestamp() ORDER BY name FOR UPDATE SKIP LOCKED",
-        d.node);
+        node_);
       for (const auto& row : dead) {
         auto name = row[0].as<std::string>();
         auto moved = s.exec_params("UPDATE agents SET owner = $1 WHERE owner "
                                    "= $2 RETURNING name",
-                                   d.node, name);
+                                   node_, name);
         for (const auto& m : moved)
           agents.push_back(m[0].as<std::string>());
         s.exec_params("DELETE FROM nodes WHERE name = $1", name);
@@ -123,71 +117,58 @@ caf::expected<std::vector<std::string>> postgres_store::take_over() {
       auto mine = s.exec_params("SELECT 1 FROM nodes WHERE name = $1 AND "
                                 "epoch = $2 AND lease_until > "
                                 "clock_timestamp()",
-                                d.node, d.epoch);
+                                node_, epoch_);
       if (mine.empty())
         return make_error(ec::conflict,
-                          "node '" + d.node + "' has no lease any more");
+                          "node '" + node_ + "' has no lease any more");
       return agents;
     });
   });
 }
 
 caf::expected<node_address> postgres_store::owner_of(const std::string& agent) {
-  return impl_->guard("find the owner", [&]() -> caf::expected<node_address> {
-    auto res = impl_->session->exec_params(
-      "SELECT COALESCE(a.owner, ''), COALESCE(n.host, ''), "
-      "COALESCE(n.port, 0) FROM agents a LEFT JOIN nodes n ON n.name = "
-      "a.owner WHERE a.name = $1",
-      agent);
-    if (res.empty())
-      return make_error(ec::unknown_agent, "unknown agent '" + agent + "'");
-    node_address out;
-    out.node = res[0][0].as<std::string>();
-    out.host = res[0][1].as<std::string>();
-    out.port = static_cast<uint16_t>(res[0][2].as<int>());
-    return out;
-  });
+  // NULL reads as "" and 0: an agent without an owner.
+  auto found = list("find the owner",
+                    "SELECT a.owner, n.host, n.port FROM agents a LEFT JOIN "
+                    "nodes n ON n.name = a.owner WHERE a.name = $1",
+                    {agent}, [](const sql_row& r) {
+                      return node_address{r.text(0), r.text(1),
+                                          static_cast<uint16_t>(r.integer(2))};
+                    });
+  if (!found)
+    return found.error();
+  if (found->empty())
+    return make_error(ec::unknown_agent, "unknown agent '" + agent + "'");
+  return found->front();
 }
 
 caf::expected<std::vector<std::string>> postgres_store::owned_agents() {
-  using result_t = caf::expected<std::vector<std::string>>;
-  return impl_->guard("list owned agents", [&]() -> result_t {
-    auto res = impl_->session->exec_params(
-      "SELECT name FROM agents WHERE owner = $1 ORDER BY name", impl_->node);
-    std::vector<std::string> out;
-    for (const auto& row : res)
-      out.push_back(row[0].as<std::string>());
-    return out;
-  });
+  return list("list owned agents",
+              "SELECT name FROM agents WHERE owner = $1 ORDER BY name", {node_},
+              [](const sql_row& r) { return r.text(0); });
 }
 
 caf::expected<std::vector<node_status>> postgres_store::nodes() {
-  using result_t = caf::expected<std::vector<node_status>>;
-  return impl_->guard("list nodes", [&]() -> result_t {
-    auto res = impl_->session->exec(
-      "SELECT n.name, n.host, n.port, n.epoch, n.lease_until > "
-      "clock_timestamp(), (SELECT COUNT(*) FROM agents a WHERE a.owner = "
-      "n.name) FROM nodes n ORDER BY n.name");
-    std::vector<node_status> out;
-    for (const auto& row : res) {
-      node_status n;
-      n.name = row[0].as<std::string>();
-      n.host = row[1].as<std::string>();
-      n.port = static_cast<uint16_t>(row[2].as<int>());
-      n.epoch = row[3].as<int64_t>();
-      n.live = row[4].as<bool>();
-      n.agents = row[5].as<uint64_t>();
-      out.push_back(std::move(n));
-    }
-    return out;
-  });
+  return list("list nodes",
+              "SELECT n.name, n.host, n.port, n.epoch, n.lease_until > "
+              "clock_timestamp(), (SELECT COUNT(*) FROM agents a WHERE "
+              "a.owner = n.name) FROM nodes n ORDER BY n.name",
+              {}, [](const sql_row& r) {
+                node_status n;
+                n.name = r.text(0);
+                n.host = r.text(1);
+                n.port = static_cast<uint16_t>(r.integer(2));
+                n.epoch = r.integer(3);
+                n.live = r.text(4) == "t";
+                n.agents = static_cast<uint64_t>(r.integer(5));
+                return n;
+              });
 }
 
 // -- the shared pool's balance
-// ---------------------------------------------------------
 
 std::optional<switch_commit>
-postgres_store::impl::check_balance(const switch_record& rec) {
+postgres_store::check_balance(const switch_record& rec) {
   // Called under the selection lock: every other balance-checked commit is
   // either committed (and seen here, READ COMMITTED) or waits for this one.
   std::string ids = "{";
@@ -198,11 +179,11 @@ postgres_store::impl::check_balance(const switch_record& rec) {
   for (auto& c : rec.balance)
     total[c.subscription] += c.agents;
   switch_commit stale;
-  for (const auto& row : run(pg::seats_of_others, node, ids)) {
-    agent_seat seat{row[0].as<std::string>(), row[1].as<int64_t>()};
+  sql().run(sq::seats_of_others, {node_, ids}, [&](const sql_row& r) {
+    agent_seat seat{r.text(0), r.integer(1)};
     ++total[seat.subscription];
     stale.others.push_back(std::move(seat));
-  }
+  });
   auto mine = total[rec.to_id];
   for (auto& [id, n] : total)
     if (id != rec.to_id && n < mine) {

@@ -1,8 +1,9 @@
 #pragma once
 
-// The database schema as an ordered list of forward migrations. Version N of
-// the schema is migrations 1..N applied in order; the `schema_version` table
-// holds the highest one applied. A database newer than this binary is refused.
+// The database schema as an ordered list of forward migrations, one list for
+// both dialects (schema.cpp). Version N of the schema is migrations 1..N
+// applied in order; the `schema_version` table holds the highest one applied.
+// A database newer than this binary is refused. Below: SQLite's entry points.
 
 #include <caf/error.hpp>
 

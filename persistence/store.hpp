@@ -5,8 +5,8 @@
 // (store_actor.hpp) owns one and batches writes into transactions. Two
 // backends: sqlite_store (sqlite_store.hpp, the embedded default: one file,
 // one host) and postgres_store (postgres_store.hpp: several daemons share one
-// database). Every exception of a backend is caught there and becomes an
-// ec::store_failure.
+// database), which share their rules in sql_store (sql_store.hpp). Every
+// exception of a backend is caught there and becomes an ec::store_failure.
 
 #include "messages/records.hpp"
 #include "messages/status.hpp"
@@ -63,18 +63,6 @@ struct agent_counts {
   uint64_t containers = 0;
 };
 
-/// For the backends: exclusion seeds gathered by subscription name, as a
-/// list with each one's name filled in.
-std::vector<exclusion_seed>
-seed_list(std::map<std::string, exclusion_seed> seeds);
-
-/// For the backends: the id that the rows of a read stay below, query::before
-/// or (0: from the newest) the largest id. Bound as a plain `id < ?`, not
-/// beside a "? = 0 OR", so the id index serves the range on every page.
-inline int64_t id_bound(const query& q) {
-  return q.before > 0 ? q.before : std::numeric_limits<int64_t>::max();
-}
-
 class store {
 public:
   /// Opens (creating with mode 0600 if needed) and migrates the SQLite
@@ -96,7 +84,6 @@ public:
   virtual size_t sealed_at_open() const = 0;
 
   // -- maintenance
-  // --------------------------------------------------------------
 
   /// The size of the write-ahead log file in bytes (0 if there is none).
   virtual uint64_t wal_bytes() const = 0;
@@ -113,7 +100,6 @@ public:
   virtual caf::error backup(const std::string& target) = 0;
 
   // -- transactions
-  // -------------------------------------------------------------
 
   /// Group commit: begin() once, then each write between savepoint() and
   /// release() (or rollback_to() on failure), then commit().
@@ -141,7 +127,6 @@ public:
   virtual void set_commit_veto(std::function<bool()> veto) = 0;
 
   // -- subscriptions
-  // ------------------------------------------------------------
 
   virtual caf::expected<subscription_upsert>
   put_subscription(const std::string& name, const std::string& token,
@@ -158,7 +143,6 @@ public:
   virtual caf::expected<std::vector<token_version>> token_versions() = 0;
 
   // -- agents
-  // -------------------------------------------------------------------
 
   virtual caf::expected<stored_agent> add_agent(const agent_spec& spec,
                                                 millis now)
@@ -190,7 +174,6 @@ public:
   virtual caf::expected<agent_counts> count_agents() = 0;
 
   // -- failure events
-  // -----------------------------------------------------------
 
   virtual caf::expected<int64_t> add_event(const event_info& ev) = 0;
   virtual caf::expected<std::vector<event_info>> events(const query& q) = 0;
@@ -211,7 +194,6 @@ public:
     = 0;
 
   // -- provider evidence
-  // --------------------------------------------------------
 
   /// Writes the evidence of one subscription, replacing what it had. A
   /// subscription that does not exist (removed meanwhile) is no error:
@@ -222,7 +204,6 @@ public:
   virtual caf::expected<std::vector<stored_evidence>> evidence() = 0;
 
   // -- history and notifications
-  // ------------------------------------------------
 
   virtual caf::expected<std::vector<history_info>> history(const query& q) = 0;
   virtual caf::expected<int64_t> add_notification(const notification_info& n)
@@ -239,7 +220,6 @@ public:
   virtual caf::expected<uint64_t> count_pending_notifications() = 0;
 
   // -- settings
-  // -----------------------------------------------------------------
 
   virtual caf::expected<settings_map> settings() = 0;
   virtual caf::error put_setting(const std::string& key,
@@ -247,7 +227,6 @@ public:
     = 0;
 
   // -- nodes: several daemons on one (PostgreSQL) database
-  // ---------------------------------------------------------
 
   /// Whether several daemons may share this store (PostgreSQL). The
   /// methods below answer an error on a store that is not shared.

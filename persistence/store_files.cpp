@@ -3,7 +3,6 @@
 
 #include "messages/error.hpp"
 #include "messages/fingerprint.hpp"
-#include "persistence/schema.hpp"
 #include "persistence/store_impl.hpp"
 
 #include <SQLiteCpp/Statement.h>
@@ -61,93 +60,32 @@ caf::error configure(SQLite::Database& db, const std::string& path,
   return caf::none;
 }
 
-bool has_sealed_tokens(SQLite::Database& db) {
-  if (!db.tableExists("subscriptions"))
-    return false;
-  return db.execAndGet("SELECT EXISTS (SELECT 1 FROM subscriptions WHERE "
-                       "substr(token, 1, 4) = 'sb1:')")
-           .getInt()
-         != 0;
-}
-
-/// The key of the database: read from its file, or created when the file is
-/// missing and no token depends on it. A missing key with sealed tokens is
-/// an error: a new key could never open them.
-caf::expected<token_cipher> load_key(SQLite::Database& db,
-                                     const std::string& path,
-                                     const std::string& key_path) {
-  struct stat st {};
-  if (::stat(key_path.c_str(), &st) == 0 || errno != ENOENT)
-    return token_cipher::read(key_path);
-  if (has_sealed_tokens(db))
-    return make_error(ec::store_failure,
-                      "the database '" + path
-                        + "' holds encrypted tokens but its key file '"
-                        + key_path
-                        + "' does not exist: restore the key file (it is "
-                          "not part of the database or its backups)");
-  return token_cipher::create(key_path);
-}
-
-/// A wrong key is refused before anything is written with it.
-caf::error check_key(SQLite::Database& db, const token_cipher& cipher,
-                     const std::string& path, const std::string& key_path) {
-  if (!db.tableExists("subscriptions"))
-    return caf::none;
-  SQLite::Statement st{db, "SELECT token FROM subscriptions"};
-  while (st.executeStep()) {
-    auto token = st.getColumn(0).getString();
-    if (token_cipher::is_sealed(token) && !cipher.open(token))
-      return make_error(ec::store_failure,
-                        "the key file '" + key_path
-                          + "' does not open the tokens in '" + path
-                          + "' (it is not the key of this database)");
-  }
-  return caf::none;
-}
-
 /// Seals every plain token; returns how many. Schema 3's data step, and a
 /// repair at every open for a row written by hand.
-size_t seal_plain_tokens(SQLite::Database& db, const token_cipher& cipher) {
+size_t seal_plain_tokens(sql_connection& c, const token_cipher& cipher) {
   std::vector<std::pair<int64_t, std::string>> plain;
-  {
-    SQLite::Statement st{db, "SELECT id, token FROM subscriptions"};
-    while (st.executeStep()) {
-      auto token = st.getColumn(1).getString();
-      if (!token_cipher::is_sealed(token))
-        plain.emplace_back(st.getColumn(0).getInt64(), std::move(token));
-    }
-  }
-  SQLite::Statement upd{db, "UPDATE subscriptions SET token = ? WHERE id = ?"};
-  for (auto& [id, token] : plain) {
-    upd.bind(1, cipher.seal(token));
-    upd.bind(2, id);
-    upd.exec();
-    upd.reset();
-  }
+  c.run("SELECT id, token FROM subscriptions", {}, [&](const sql_row& r) {
+    if (!token_cipher::is_sealed(r.text(1)))
+      plain.emplace_back(r.integer(0), r.text(1));
+  });
+  for (auto& [id, token] : plain)
+    c.run("UPDATE subscriptions SET token = $1 WHERE id = $2",
+          {cipher.seal(token), id});
   return plain.size();
 }
 
 /// Schema 2's data step: the fingerprints of the current tokens of a
 /// database from schema 1.
-void backfill_fingerprints(SQLite::Database& db, const token_cipher& cipher) {
-  SQLite::Statement list{db,
-                         "SELECT name, token, updated_at FROM subscriptions"};
-  SQLite::Statement ins{db, "INSERT OR IGNORE INTO token_versions("
-                            "subscription, sha256, created_at) "
-                            "VALUES (?, ?, ?)"};
-  while (list.executeStep()) {
-    auto token = list.getColumn(1).getString();
-    auto plain = token_cipher::is_sealed(token) ? cipher.open(token)
-                                                : std::optional{token};
-    if (!plain)
-      continue;
-    ins.bind(1, list.getColumn(0).getString());
-    ins.bind(2, token_fingerprint(*plain));
-    ins.bind(3, list.getColumn(2).getString());
-    ins.exec();
-    ins.reset();
-  }
+void backfill_fingerprints(sql_connection& c, const token_cipher& cipher) {
+  c.run("SELECT name, token, updated_at FROM subscriptions", {},
+        [&](const sql_row& r) {
+          auto token = r.text(1);
+          auto plain = token_cipher::is_sealed(token) ? cipher.open(token)
+                                                      : std::optional{token};
+          if (plain)
+            c.run(sql_text(sq::insert_token_version, dialect::sqlite),
+                  {r.text(0), token_fingerprint(*plain), r.text(2)});
+        });
 }
 
 /// After plain tokens were sealed their old text may still sit in free
@@ -163,23 +101,24 @@ void wipe_plain_text(SQLite::Database& db, const std::string& path) {
 
 /// Migrations, their data steps, the key check and the sealing repair.
 caf::expected<size_t> migrate_and_seal(SQLite::Database& db,
+                                       sqlite_connection& conn,
                                        const std::string& path,
                                        const std::string& key_path,
                                        const token_cipher& cipher) {
-  if (auto err = check_key(db, cipher, path, key_path))
+  if (auto err = check_key(conn, cipher, path, key_path, ""))
     return err;
   size_t sealed = 0;
-  auto step = [&](SQLite::Database& conn, int64_t version) {
+  auto step = [&](int64_t version) {
     if (version == 2)
       backfill_fingerprints(conn, cipher);
     else if (version == 3)
       sealed += seal_plain_tokens(conn, cipher);
   };
-  if (auto err = migrate(db, step))
+  if (auto err = migrate_schema(conn, step, 0, true))
     return err;
   {
     SQLite::Transaction tx{db};
-    sealed += seal_plain_tokens(db, cipher);
+    sealed += seal_plain_tokens(conn, cipher);
     tx.commit();
   }
   if (sealed > 0)
@@ -203,45 +142,39 @@ caf::expected<std::unique_ptr<store>> store::open(const std::string& path,
     auto ptr
       = std::make_unique<sqlite_store::impl>(path, flags, opts.busy_timeout_ms);
     auto& db = ptr->db;
+    auto& conn = ptr->conn;
     if (auto err = configure(db, path, opts))
       return err;
+    std::unique_ptr<sqlite_store> st{new sqlite_store(std::move(ptr))};
+    st->path_ = path;
     if (path != ":memory:" || !opts.key_file.empty()) {
-      ptr->key_file = key_file_for(path, opts.key_file);
-      auto key = load_key(db, path, ptr->key_file);
+      st->key_file_ = key_file_for(path, opts.key_file);
+      auto key = load_key(conn, path, st->key_file_, "restore the key file");
       if (!key)
         return key.error();
-      ptr->cipher = *key;
+      st->cipher_ = *key;
     }
-    auto sealed = migrate_and_seal(db, path, ptr->key_file, ptr->cipher);
+    auto sealed = migrate_and_seal(db, conn, path, st->key_file_, st->cipher_);
     if (!sealed)
       return sealed.error();
-    ptr->sealed_at_open = *sealed;
-    ptr->sql = std::make_unique<statements>(db);
-    return std::unique_ptr<store>{new sqlite_store(std::move(ptr))};
+    st->sealed_at_open_ = *sealed;
+    conn.prepare();
+    return std::unique_ptr<store>{std::move(st)};
   } catch (const std::exception& e) {
     return make_error(ec::store_failure,
                       "cannot open database '" + path + "': " + e.what());
   }
 }
 
-const std::string& sqlite_store::key_file() const {
-  return impl_->key_file;
-}
-
-size_t sqlite_store::sealed_at_open() const {
-  return impl_->sealed_at_open;
-}
-
 uint64_t sqlite_store::wal_bytes() const {
   struct stat st {};
-  if (impl_->path == ":memory:"
-      || ::stat((impl_->path + "-wal").c_str(), &st) != 0)
+  if (path_ == ":memory:" || ::stat((path_ + "-wal").c_str(), &st) != 0)
     return 0;
   return static_cast<uint64_t>(st.st_size);
 }
 
 caf::expected<bool> sqlite_store::checkpoint() {
-  if (impl_->path == ":memory:")
+  if (path_ == ":memory:")
     return true;
   auto* handle = impl_->db.getHandle();
   // Without a busy handler a checkpoint that would wait for another

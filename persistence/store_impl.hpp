@@ -1,52 +1,59 @@
 #pragma once
 
-// The store's private state, shared by store.cpp (the operations) and
-// store_files.cpp (opening, the key, checkpoints, backups). Not for users of
-// the store.
+// The SQLite store's private state and its connection (the dialect of
+// sql.hpp), shared by store.cpp, store_files.cpp and schema.cpp. Not for
+// users of the store.
 
-#include "messages/error.hpp"
 #include "persistence/sqlite_store.hpp"
-#include "persistence/statements.hpp"
-#include "persistence/token_cipher.hpp"
 
 #include <SQLiteCpp/Database.h>
+#include <SQLiteCpp/Statement.h>
+
+#include <sqlite3.h>
 
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace sb {
 
+/// SQLite's dialect over one database. prepare() prepares every statement
+/// once the schema is current (a typo in SQL fails at open, not at the
+/// first report); each use resets its statement afterwards, so none keeps a
+/// read snapshot open between uses (it would pin the WAL).
+class sqlite_connection final : public sql_connection {
+public:
+  explicit sqlite_connection(SQLite::Database& db) : db_(db) {}
+
+  void prepare();
+
+  dialect kind() const override { return dialect::sqlite; }
+  int64_t run(sq id, sql_params args, const on_row& f) override;
+  int64_t run(const std::string& text, sql_params args,
+              const on_row& f) override;
+  void exec(const std::string& script) override { db_.exec(script); }
+  bool has_table(const char* name) override { return db_.tableExists(name); }
+
+private:
+  using statement = std::unique_ptr<sqlite3_stmt, int (*)(sqlite3_stmt*)>;
+
+  statement compile(const char* text);
+  int64_t step(sqlite3_stmt* st, sql_params args, const on_row& f);
+
+  SQLite::Database& db_;
+  std::vector<statement> prepared_;
+};
+
 struct sqlite_store::impl {
-  std::string path;
   SQLite::Database db;
   int busy_timeout_ms;
-  /// Seals and opens the tokens column (open() sets the database's key).
-  token_cipher cipher = token_cipher::random_key();
-  /// The key file ("" for a key in memory).
-  std::string key_file;
-  /// Plain tokens sealed by open().
-  size_t sealed_at_open = 0;
-  /// Prepared by open() once the schema is current.
-  std::unique_ptr<statements> sql;
-  std::function<bool()> veto;
+  sqlite_connection conn{db};
 
-  impl(const std::string& p, int flags, int busy)
-      : path(p), db(p, flags, busy), busy_timeout_ms(busy) {
+  impl(const std::string& path, int flags, int busy)
+      : db(path, flags, busy), busy_timeout_ms(busy) {
     // nop
   }
-
-  template<class F>
-  auto guard(const char* what, F&& f) -> decltype(f()) {
-    try {
-      return f();
-    } catch (const std::exception& e) { // SQLite::Exception included
-      return make_error(ec::store_failure,
-                        std::string{what} + " failed: " + e.what());
-    }
-  }
-
-  caf::expected<stored_agent> read_agent(const std::string& name);
 };
 
 } // namespace sb

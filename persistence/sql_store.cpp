@@ -1,0 +1,657 @@
+// The store's rules, once for both dialects (sql_store.hpp), and what every
+// store shares: the answers of a store without nodes, load().
+
+#include "persistence/sql_store.hpp"
+
+#include "messages/error.hpp"
+#include "messages/fingerprint.hpp"
+#include "messages/validate.hpp"
+
+#include <algorithm>
+#include <limits>
+#include <map>
+
+namespace sb {
+
+// -- rows
+
+millis sql_row::time(int col) const {
+  return null(col) ? 0 : parse_iso(text(col)).value_or(0);
+}
+
+caf::optional<std::string> sql_row::optional_text(int col) const {
+  if (null(col))
+    return caf::none;
+  return text(col);
+}
+
+caf::optional<double> sql_row::optional_real(int col) const {
+  if (null(col))
+    return caf::none;
+  return real(col);
+}
+
+caf::error sql_connection::failure(const char* what, const std::exception& e) {
+  return make_error(ec::store_failure,
+                    std::string{what} + " failed: " + e.what());
+}
+
+namespace {
+
+uint64_t unsigned_at(const sql_row& r, int col) {
+  return static_cast<uint64_t>(r.integer(col));
+}
+
+stored_agent read_agent_row(const sql_row& r) {
+  stored_agent a;
+  a.id = r.integer(0);
+  a.name = r.text(1);
+  a.subscription_id = r.integer(2);
+  a.subscription = r.text(3);
+  a.container = r.text(4);
+  a.generation = unsigned_at(r, 5);
+  a.applied_generation = unsigned_at(r, 6);
+  a.auto_switch
+    = parse_kind<auto_switch_mode>(r.text(7)).value_or(auto_switch_mode::on);
+  if (!r.null(8))
+    a.last_apply = parse_apply_outcome(r.text(8));
+  a.last_apply_at = r.time(9);
+  a.last_switch_at = r.time(10);
+  a.created_at = r.time(11);
+  return a;
+}
+
+stored_subscription read_subscription_row(const sql_row& r) {
+  stored_subscription s;
+  s.id = r.integer(0);
+  s.name = r.text(1);
+  // Sealed as stored: subscriptions() opens it.
+  s.token.value = r.text(2);
+  s.created_at = r.time(3);
+  s.updated_at = r.time(4);
+  return s;
+}
+
+event_info read_event_row(const sql_row& r) {
+  event_info ev;
+  ev.id = r.integer(0);
+  ev.agent = r.text(1);
+  ev.subscription = r.text(2);
+  ev.kind = parse_kind<failure_kind>(r.text(3)).value_or(failure_kind::ignored);
+  ev.reason = r.text(4);
+  ev.status = static_cast<int>(r.integer(5));
+  ev.message = r.text(6);
+  ev.source = r.text(7);
+  ev.execution_id = r.text(8);
+  ev.reset_at = r.time(9);
+  ev.at = r.time(10);
+  return ev;
+}
+
+history_info read_history_row(const sql_row& r) {
+  history_info h;
+  h.id = r.integer(0);
+  h.agent = r.text(1);
+  h.from = r.optional_text(2);
+  h.to = r.optional_text(3);
+  h.by = parse_kind<trigger>(r.text(4)).value_or(trigger::automatic);
+  h.kind = parse_kind<failure_kind>(r.text(5)).value_or(failure_kind::none);
+  h.event_count = static_cast<uint32_t>(r.integer(6));
+  h.generation = unsigned_at(r, 7);
+  h.apply = parse_apply_outcome(r.text(8));
+  h.at = r.time(9);
+  return h;
+}
+
+stored_evidence read_evidence_row(const sql_row& r) {
+  stored_evidence ev;
+  ev.subscription = r.text(0);
+  ev.status
+    = parse_kind<provider_status>(r.text(1)).value_or(provider_status::unknown);
+  ev.status_at = r.time(2);
+  ev.status_reset = r.time(3);
+  ev.utilization_5h = r.optional_real(4);
+  ev.utilization_5h_at = r.time(5);
+  ev.reset_5h = r.time(6);
+  ev.utilization_7d = r.optional_real(7);
+  ev.utilization_7d_at = r.time(8);
+  ev.reset_7d = r.time(9);
+  ev.evidence_at = r.time(10);
+  ev.readmitted_at = r.time(11);
+  return ev;
+}
+
+notification_info read_notification_row(const sql_row& r) {
+  notification_info n;
+  n.id = r.integer(0);
+  n.agent = r.text(1);
+  n.kind = r.text(2);
+  n.title = r.text(3);
+  n.message = r.text(4);
+  n.priority = r.text(5);
+  n.status = r.text(6);
+  n.created_at = r.time(7);
+  return n;
+}
+
+/// Every row of statement `id` as a record made by `read_row`.
+template<class Row>
+auto collect(sql_connection& c, sq id, sql_params args, Row read_row) {
+  std::vector<std::decay_t<decltype(read_row(std::declval<sql_row&>()))>> out;
+  c.run(id, args, [&](const sql_row& r) { out.emplace_back(read_row(r)); });
+  return out;
+}
+
+/// The first column of the first row as an integer (0 without a row).
+int64_t first_integer(sql_connection& c, sq id, sql_params args) {
+  int64_t out = 0;
+  c.run(id, args, [&](const sql_row& r) { out = r.integer(0); });
+  return out;
+}
+
+/// The id that the rows of a read stay below, query::before or (0: from the
+/// newest) the largest id. Bound as a plain `id < $n`, not beside a
+/// "$n = 0 OR", so the id index serves the range on every page.
+int64_t id_bound(const query& q) {
+  return q.before > 0 ? q.before : std::numeric_limits<int64_t>::max();
+}
+
+int64_t limit_of(uint32_t limit) {
+  return static_cast<int64_t>(std::min(limit, max_query_limit));
+}
+
+int64_t signed_of(uint64_t x) {
+  return static_cast<int64_t>(x);
+}
+
+caf::error unknown_agent(const std::string& name) {
+  return make_error(ec::unknown_agent, "unknown agent '" + name + "'");
+}
+
+caf::error unknown_subscription(const std::string& name) {
+  return make_error(ec::unknown_subscription,
+                    "unknown subscription '" + name + "'");
+}
+
+} // namespace
+
+caf::expected<stored_agent> sql_store::read_agent(const std::string& name) {
+  auto found = collect(sql(), sq::agent_by_name, {name}, read_agent_row);
+  if (found.empty())
+    return unknown_agent(name);
+  return std::move(found.front());
+}
+
+caf::error sql_store::write(const char* what, sq id, sql_params args,
+                            bool pool) {
+  return guard(what, [&]() -> caf::error {
+    sql().run(id, args);
+    pool_changed_ = pool_changed_ || pool;
+    return caf::none;
+  });
+}
+
+// -- the savepoint of one write
+
+caf::error sql_store::savepoint() {
+  return write("SAVEPOINT", sq::savepoint, {}, false);
+}
+
+caf::error sql_store::release() {
+  return write("RELEASE", sq::release, {}, false);
+}
+
+void sql_store::rollback_to() {
+  // After a failed statement PostgreSQL ignores everything but this: it
+  // makes the transaction usable again.
+  try {
+    sql().run(sq::rollback_to);
+    sql().run(sq::release);
+  } catch (const std::exception& e) {
+    // The enclosing COMMIT reports what went wrong.
+    sql().failure("ROLLBACK TO", e);
+  }
+}
+
+// -- subscriptions
+
+caf::expected<subscription_upsert>
+sql_store::put_subscription(const std::string& name, const std::string& token,
+                            millis now) {
+  return guard("put subscription", [&]() -> caf::expected<subscription_upsert> {
+    auto& c = sql();
+    auto sha = token_fingerprint(token);
+    std::string owner;
+    c.run(sq::owner_of_token, {sha},
+          [&](const sql_row& r) { owner = r.text(0); });
+    if (!owner.empty() && owner != name)
+      return make_error(ec::invalid_argument,
+                        "this token is registered already, as subscription '"
+                          + owner + "'");
+    subscription_upsert result;
+    c.run(sq::subscription_by_name, {name}, [&](const sql_row& r) {
+      result.rotated = true;
+      result.row.id = r.integer(0);
+      result.row.created_at = r.time(1);
+    });
+    // Only the sealed form reaches the database (and SQLite's WAL).
+    auto sealed = cipher_.seal(token);
+    auto at = format_iso(now);
+    if (result.rotated) {
+      c.run(sq::update_token, {sealed, at, result.row.id});
+    } else {
+      result.row.id
+        = first_integer(c, sq::insert_subscription, {name, sealed, at});
+      result.row.created_at = now;
+    }
+    c.run(sq::insert_token_version, {name, sha, at});
+    pool_changed_ = true;
+    result.row.name = name;
+    result.row.token.value = token;
+    result.row.token_sha256 = sha;
+    result.row.updated_at = now;
+    return result;
+  });
+}
+
+caf::expected<std::vector<std::string>>
+sql_store::remove_subscription(const std::string& name) {
+  using result_t = caf::expected<std::vector<std::string>>;
+  return guard("remove subscription", [&]() -> result_t {
+    auto& c = sql();
+    auto id = first_integer(c, sq::subscription_by_name, {name});
+    if (id == 0)
+      return unknown_subscription(name);
+    auto agents = collect(c, sq::agents_of_subscription, {id},
+                          [](const sql_row& r) { return r.text(0); });
+    c.run(sq::unassign_agents, {id});
+    c.run(sq::delete_subscription, {id});
+    c.run(sq::delete_token_versions, {name});
+    pool_changed_ = true;
+    return agents;
+  });
+}
+
+caf::expected<std::vector<stored_subscription>> sql_store::subscriptions() {
+  using result_t = caf::expected<std::vector<stored_subscription>>;
+  return guard("list subscriptions", [&]() -> result_t {
+    auto result
+      = collect(sql(), sq::list_subscriptions, {}, read_subscription_row);
+    for (auto& s : result) {
+      auto token = cipher_.open(s.token.value);
+      if (!token)
+        return make_error(ec::store_failure,
+                          "the token of subscription '" + s.name
+                            + "' does not open with the key file");
+      s.token.value = std::move(*token);
+      s.token_sha256 = token_fingerprint(s.token.value);
+    }
+    return result;
+  });
+}
+
+caf::expected<std::vector<token_version>> sql_store::token_versions() {
+  return list("list token versions", sq::list_token_versions, {},
+              [](const sql_row& r) {
+                return token_version{r.text(0), r.text(1), r.time(2)};
+              });
+}
+
+// -- agents
+
+caf::expected<stored_agent> sql_store::add_agent(const agent_spec& spec,
+                                                 millis now) {
+  return guard("add agent", [&]() -> caf::expected<stored_agent> {
+    auto& c = sql();
+    if (first_integer(c, sq::agent_exists, {spec.name}) != 0)
+      return make_error(ec::duplicate_agent,
+                        "agent '" + spec.name + "' exists already");
+    int64_t sub_id = 0;
+    if (!spec.subscription.empty()) {
+      sub_id = first_integer(c, sq::subscription_by_name, {spec.subscription});
+      if (sub_id == 0)
+        return unknown_subscription(spec.subscription);
+    }
+    c.run(sq::insert_agent,
+          {spec.name, id_or_null(sub_id), text_or_null(spec.container),
+           format_iso(now), node_});
+    pool_changed_ = true;
+    return read_agent(spec.name);
+  });
+}
+
+caf::error sql_store::remove_agent(const std::string& name) {
+  return guard("remove agent", [&]() -> caf::error {
+    if (sql().run(sq::delete_agent, {name}) == 0)
+      return unknown_agent(name);
+    pool_changed_ = true;
+    return caf::none;
+  });
+}
+
+caf::expected<std::vector<stored_agent>> sql_store::agents() {
+  return list("list agents", sq::list_agents, {}, read_agent_row);
+}
+
+caf::expected<stored_agent> sql_store::agent(const std::string& name) {
+  return guard("read agent", [&] { return read_agent(name); });
+}
+
+caf::error sql_store::set_agent_auto_switch(const std::string& name,
+                                            auto_switch_mode value,
+                                            millis now) {
+  return guard("set agent auto-switch", [&]() -> caf::error {
+    if (sql().run(sq::set_auto_switch,
+                  {to_string(value), format_iso(now), name})
+        == 0)
+      return unknown_agent(name);
+    return caf::none;
+  });
+}
+
+caf::expected<switch_commit>
+sql_store::commit_switch(const switch_record& rec) {
+  return guard("commit switch", [&]() -> caf::expected<switch_commit> {
+    auto& c = sql();
+    // Removed while the switch was decided: say so, not "FOREIGN KEY
+    // constraint failed".
+    if (rec.to_id != 0 && c.run(sq::subscription_name_by_id, {rec.to_id}) == 0)
+      return make_error(ec::unknown_subscription,
+                        "subscription '" + rec.to_name
+                          + "' was removed while the switch to it was "
+                            "being decided; nothing changed");
+    if (!rec.balance.empty())
+      if (auto stale = check_balance(rec))
+        return std::move(*stale);
+    auto at = format_iso(rec.at);
+    if (c.run(sq::switch_agent,
+              {id_or_null(rec.to_id), at, rec.agent,
+               signed_of(rec.expected_generation), node_, epoch_})
+        == 0) {
+      auto cur = read_agent(rec.agent);
+      if (!cur)
+        return cur.error();
+      // Only the fence on the owner leaves the generation as expected.
+      if (cur->generation == rec.expected_generation)
+        return make_error(ec::conflict,
+                          "node '" + node_ + "' no longer owns agent '"
+                            + rec.agent
+                            + "' (its lease ended or another node took the "
+                              "agent over); nothing changed");
+      return make_error(ec::conflict,
+                        "agent '" + rec.agent + "' is at generation "
+                          + std::to_string(cur->generation) + ", expected "
+                          + std::to_string(rec.expected_generation));
+    }
+    pool_changed_ = true;
+    switch_commit result;
+    result.generation = rec.expected_generation + 1;
+    auto generation = signed_of(result.generation);
+    result.history_id = first_integer(
+      c, sq::insert_history,
+      {rec.agent, text_or_null(rec.from_name), text_or_null(rec.to_name),
+       to_string(rec.by), to_string(rec.kind), signed_of(rec.event_count),
+       generation, at});
+    if (rec.notify)
+      result.notification_id
+        = first_integer(c, sq::insert_switch_notification,
+                        {rec.agent, generation, rec.title, rec.message, at});
+    return result;
+  });
+}
+
+caf::error sql_store::record_apply(const apply_record& rec) {
+  return guard("record apply", [&]() -> caf::error {
+    auto text = to_string(rec.result);
+    auto at = format_iso(rec.at);
+    auto generation = signed_of(rec.generation);
+    if (sql().run(sq::record_apply_on_agent,
+                  {text, at, rec.applied ? 1 : 0, generation, rec.agent})
+        == 0)
+      return unknown_agent(rec.agent);
+    sql().run(sq::record_apply_on_history, {text, at, rec.agent, generation});
+    return caf::none;
+  });
+}
+
+caf::expected<std::string>
+sql_store::subscription_of_generation(const std::string& agent,
+                                      uint64_t generation) {
+  return guard("read the subscription of a generation",
+               [&]() -> caf::expected<std::string> {
+                 auto found
+                   = collect(sql(), sq::subscription_of_generation,
+                             {agent, signed_of(generation)},
+                             [](const sql_row& r) { return r.text(0); });
+                 if (found.empty())
+                   return make_error(ec::invalid_argument,
+                                     "agent '" + agent + "' has no generation "
+                                       + std::to_string(generation));
+                 return std::move(found.front());
+               });
+}
+
+caf::expected<agent_counts> sql_store::count_agents() {
+  return guard("count agents", [&]() -> caf::expected<agent_counts> {
+    agent_counts out;
+    sql().run(sq::count_agents, {node_}, [&](const sql_row& r) {
+      out.behind = unsigned_at(r, 0);
+      out.containers = unsigned_at(r, 1);
+    });
+    return out;
+  });
+}
+
+// -- failure events
+
+caf::expected<int64_t> sql_store::add_event(const event_info& ev) {
+  return guard("record failure event", [&]() -> caf::expected<int64_t> {
+    auto id
+      = first_integer(sql(), sq::insert_event,
+                      {ev.agent, ev.subscription, to_string(ev.kind), ev.reason,
+                       ev.status, ev.message, ev.source, ev.execution_id,
+                       iso_or_null(ev.reset_at), format_iso(ev.at)});
+    pool_changed_ = true;
+    return id;
+  });
+}
+
+caf::expected<std::vector<event_info>> sql_store::events(const query& q) {
+  return list("list events", sq::list_events,
+              {q.agent, q.subscription, id_bound(q), limit_of(q.limit)},
+              read_event_row);
+}
+
+caf::expected<std::vector<exclusion_seed>>
+sql_store::exclusion_seeds(millis since, millis now) {
+  using result_t = caf::expected<std::vector<exclusion_seed>>;
+  return guard("read exclusions", [&]() -> result_t {
+    std::map<std::string, exclusion_seed> seeds;
+    sql().run(sq::newest_failures, {format_iso(since)}, [&](const sql_row& r) {
+      auto& seed = seeds[r.text(0)];
+      seed.last_failure_at = r.time(1);
+      seed.window_failure_at = r.time(2);
+    });
+    sql().run(sq::future_resets, {format_iso(now)},
+              [&](const sql_row& r) { seeds[r.text(0)].reset_at = r.time(1); });
+    std::vector<exclusion_seed> result;
+    for (auto& [name, seed] : seeds) {
+      seed.subscription = name;
+      result.push_back(std::move(seed));
+    }
+    return result;
+  });
+}
+
+caf::expected<std::vector<failure_count>>
+sql_store::failure_counts(millis since) {
+  return list("count failures", sq::count_failures, {format_iso(since)},
+              [](const sql_row& r) {
+                return failure_count{r.text(0), r.text(1),
+                                     static_cast<uint32_t>(r.integer(2))};
+              });
+}
+
+caf::expected<uint64_t> sql_store::delete_events_before(millis cutoff,
+                                                        uint32_t batch) {
+  return guard("delete old events", [&]() -> caf::expected<uint64_t> {
+    return static_cast<uint64_t>(
+      sql().run(sq::delete_old_events,
+                {format_iso(cutoff), static_cast<int64_t>(batch)}));
+  });
+}
+
+// -- provider evidence
+
+caf::error sql_store::save_evidence(const stored_evidence& ev) {
+  // No row when the subscription is gone: nothing to keep.
+  return write("save provider evidence", sq::save_evidence,
+               {ev.subscription, to_string(ev.status),
+                iso_or_null(ev.status_at), iso_or_null(ev.status_reset),
+                ev.utilization_5h, iso_or_null(ev.utilization_5h_at),
+                iso_or_null(ev.reset_5h), ev.utilization_7d,
+                iso_or_null(ev.utilization_7d_at), iso_or_null(ev.reset_7d),
+                iso_or_null(ev.evidence_at), iso_or_null(ev.readmitted_at)},
+               true);
+}
+
+caf::expected<std::vector<stored_evidence>> sql_store::evidence() {
+  return list("list provider evidence", sq::list_evidence, {},
+              read_evidence_row);
+}
+
+// -- history and notifications
+
+caf::expected<std::vector<history_info>> sql_store::history(const query& q) {
+  return list("list history", sq::list_history,
+              {q.agent, q.subscription, id_bound(q), limit_of(q.limit)},
+              read_history_row);
+}
+
+caf::expected<int64_t> sql_store::add_notification(const notification_info& n) {
+  return guard("add notification", [&]() -> caf::expected<int64_t> {
+    return first_integer(sql(), sq::insert_notification,
+                         {n.agent, n.kind, n.title, n.message,
+                          n.priority.empty() ? "normal" : n.priority.c_str(),
+                          format_iso(n.created_at)});
+  });
+}
+
+caf::expected<std::vector<notification_info>>
+sql_store::notifications(const query& q) {
+  return list("list notifications", sq::list_notifications,
+              {q.agent, id_bound(q), limit_of(q.limit)}, read_notification_row);
+}
+
+caf::error sql_store::mark_delivered(int64_t id, millis at) {
+  return write("mark notification delivered", sq::mark_delivered,
+               {format_iso(at), id}, false);
+}
+
+caf::expected<std::vector<notification_info>>
+sql_store::pending_notifications(uint32_t limit) {
+  return list("list pending notifications", sq::pending_notifications,
+              {limit_of(limit)}, read_notification_row);
+}
+
+caf::expected<uint64_t> sql_store::count_pending_notifications() {
+  return guard("count pending notifications", [&]() -> caf::expected<uint64_t> {
+    return static_cast<uint64_t>(
+      first_integer(sql(), sq::count_pending_notifications, {}));
+  });
+}
+
+// -- settings
+
+caf::expected<settings_map> sql_store::settings() {
+  return guard("read settings", [&]() -> caf::expected<settings_map> {
+    settings_map result;
+    sql().run(sq::list_settings, {},
+              [&](const sql_row& r) { result.emplace(r.text(0), r.text(1)); });
+    return result;
+  });
+}
+
+caf::error sql_store::put_setting(const std::string& key,
+                                  const std::string& value, millis now) {
+  return write("write setting", sq::put_setting, {key, value, format_iso(now)},
+               false);
+}
+
+// -- every store
+
+store::~store() = default;
+
+namespace {
+
+caf::error not_shared() {
+  return make_error(ec::invalid_argument,
+                    "an SQLite store has one daemon: several nodes need "
+                    "switchboard.store = postgresql");
+}
+
+} // namespace
+
+caf::expected<int64_t> store::join(const std::string&, millis) {
+  return not_shared();
+}
+
+caf::error store::advertise(const std::string&, uint16_t) {
+  return not_shared();
+}
+
+void store::set_node(const std::string&, int64_t) {
+  // nop: one daemon, no fence beyond the generation
+}
+
+caf::error store::leave() {
+  return not_shared();
+}
+
+caf::expected<bool> store::renew(millis) {
+  return not_shared();
+}
+
+caf::expected<std::vector<std::string>> store::take_over() {
+  return not_shared();
+}
+
+caf::expected<node_address> store::owner_of(const std::string&) {
+  return not_shared();
+}
+
+caf::expected<std::vector<std::string>> store::owned_agents() {
+  return not_shared();
+}
+
+caf::expected<std::vector<node_status>> store::nodes() {
+  return not_shared();
+}
+
+caf::expected<std::unique_ptr<store::change_listener>> store::listen() {
+  return not_shared();
+}
+
+caf::expected<snapshot> store::load(millis now, millis window) {
+  snapshot result;
+  auto take = [](auto&& x, auto& into) {
+    if (x)
+      into = std::move(*x);
+    return x ? caf::error{} : x.error();
+  };
+  if (auto err = take(subscriptions(), result.subscriptions))
+    return err;
+  if (auto err = take(agents(), result.agents))
+    return err;
+  if (auto err = take(settings(), result.settings))
+    return err;
+  if (auto err = take(exclusion_seeds(now - window, now), result.exclusions))
+    return err;
+  if (auto err = take(token_versions(), result.token_versions))
+    return err;
+  if (auto err = take(evidence(), result.evidence))
+    return err;
+  return result;
+}
+
+} // namespace sb

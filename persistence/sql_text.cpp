@@ -1,0 +1,185 @@
+// Every SQL statement of the store, once, with $n parameters (SQLite reads
+// them as ?n). Where the dialects disagree an entry holds both texts: the
+// owner column and the lease fence exist in PostgreSQL only (an SQLite file
+// has one daemon). Both dialects return ids with RETURNING.
+
+#include "persistence/sql.hpp"
+
+// The columns of one agent row, joined with its subscription's name.
+#define SB_AGENT_SELECT                                                        \
+  "SELECT a.id, a.name, a.subscription_id, s.name, a.container, "              \
+  "a.generation, a.applied_generation, a.auto_switch, a.last_apply, "          \
+  "a.last_apply_at, a.last_switch_at, a.created_at FROM agents a "             \
+  "LEFT JOIN subscriptions s ON s.id = a.subscription_id"
+
+#define SB_NOTIFICATION_SELECT                                                 \
+  "SELECT id, agent, kind, title, message, priority, status, created_at "      \
+  "FROM notifications "
+
+namespace sb {
+
+namespace {
+
+struct entry {
+  const char* sqlite;
+  const char* postgres;
+  bool preparable = true;
+};
+
+constexpr entry same(const char* text) {
+  return {text, text};
+}
+
+const entry texts[] = {
+  // -- transactions (one write of a batch each); only SQLite prepares them
+  {"SAVEPOINT w", "SAVEPOINT w", false},
+  {"RELEASE SAVEPOINT w", "RELEASE SAVEPOINT w", false},
+  {"ROLLBACK TO SAVEPOINT w", "ROLLBACK TO SAVEPOINT w", false},
+  // -- subscriptions
+  same("SELECT id, created_at FROM subscriptions WHERE name = $1"),
+  same("UPDATE subscriptions SET token = $1, updated_at = $2 WHERE id = $3"),
+  same("INSERT INTO subscriptions(name, token, created_at, updated_at) "
+       "VALUES ($1, $2, $3, $3) RETURNING id"),
+  same("SELECT name FROM agents WHERE subscription_id = $1 ORDER BY name"),
+  same("UPDATE agents SET subscription_id = NULL WHERE subscription_id = $1"),
+  same("DELETE FROM subscriptions WHERE id = $1"),
+  same("SELECT id, name, token, created_at, updated_at FROM subscriptions "
+       "ORDER BY name"),
+  same("SELECT subscription FROM token_versions WHERE sha256 = $1"),
+  same("INSERT INTO token_versions(subscription, sha256, created_at) "
+       "VALUES ($1, $2, $3) ON CONFLICT DO NOTHING"),
+  same("DELETE FROM token_versions WHERE subscription = $1"),
+  same("SELECT subscription, sha256, created_at FROM token_versions "
+       "ORDER BY id"),
+  // -- agents
+  same("SELECT 1 FROM agents WHERE name = $1"),
+  {"INSERT INTO agents(name, subscription_id, container, created_at, "
+   "updated_at) VALUES ($1, $2, $3, $4, $4)",
+   "INSERT INTO agents(name, subscription_id, container, created_at, "
+   "updated_at, owner) VALUES ($1, $2, $3, $4, $4, NULLIF($5, ''))"},
+  same("DELETE FROM agents WHERE name = $1"),
+  same(SB_AGENT_SELECT " ORDER BY a.id"),
+  same(SB_AGENT_SELECT " WHERE a.name = $1"),
+  same("UPDATE agents SET auto_switch = $1, updated_at = $2 WHERE name = $3"),
+  same("SELECT name FROM subscriptions WHERE id = $1"),
+  // The switch: fenced on the generation, and in PostgreSQL on the owner
+  // while its lease of this epoch runs ('' = a database without nodes).
+  {"UPDATE agents SET subscription_id = $1, generation = generation + 1, "
+   "last_switch_at = $2, updated_at = $2 WHERE name = $3 AND generation = $4",
+   "UPDATE agents SET subscription_id = $1, generation = generation + 1, "
+   "last_switch_at = $2, updated_at = $2 WHERE name = $3 AND generation = $4 "
+   "AND ($5::text = '' OR (owner = $5 AND EXISTS (SELECT 1 FROM nodes "
+   "WHERE name = $5 AND epoch = $6 AND lease_until > clock_timestamp())))"},
+  // The other nodes' agents on a set of subscriptions (a balance check).
+  {nullptr,
+   "SELECT name, subscription_id FROM agents WHERE owner IS DISTINCT FROM $1 "
+   "AND subscription_id = ANY($2::bigint[])"},
+  same("INSERT INTO switch_history(agent, from_subscription, to_subscription, "
+       "trigger, failure_kind, event_count, generation, at) "
+       "VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id"),
+  same("INSERT INTO notifications(agent, kind, generation, title, message, "
+       "priority, created_at) VALUES ($1, 'switch', $2, $3, $4, 'high', $5) "
+       "RETURNING id"),
+  same("UPDATE agents SET last_apply = $1, last_apply_at = $2, "
+       "applied_generation = CASE WHEN $3 <> 0 AND applied_generation < $4 "
+       "THEN $4 ELSE applied_generation END WHERE name = $5"),
+  same("UPDATE switch_history SET apply_result = $1, applied_at = $2 "
+       "WHERE agent = $3 AND generation = $4"),
+  same("SELECT to_subscription FROM switch_history "
+       "WHERE agent = $1 AND generation = $2 ORDER BY id LIMIT 1"),
+  // Status counts this node's agents in one scan: in SQLite every agent,
+  // in PostgreSQL those of node $1 ('' = those without an owner).
+  {"SELECT COUNT(*) FILTER (WHERE generation > applied_generation), "
+   "COUNT(*) FILTER (WHERE COALESCE(container, '') <> '') FROM agents",
+   "SELECT COUNT(*) FILTER (WHERE generation > applied_generation), "
+   "COUNT(*) FILTER (WHERE COALESCE(container, '') <> '') FROM agents "
+   "WHERE owner = $1 OR ($1 = '' AND owner IS NULL)"},
+  // -- failure events
+  same("INSERT INTO failure_events(agent, subscription, kind, reason, status, "
+       "message, source, execution_id, reset_at, occurred_at) "
+       "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id"),
+  // The reads of events, history and notifications: newest first, below
+  // the cursor (id < $n); "from the newest" binds the largest id, so the
+  // id's index serves every page (see id_bound).
+  same("SELECT id, agent, subscription, kind, reason, status, message, "
+       "source, execution_id, reset_at, occurred_at FROM failure_events "
+       "WHERE (CAST($1 AS TEXT) = '' OR agent = $1) "
+       "AND (CAST($2 AS TEXT) = '' OR subscription = $2) AND id < $3 "
+       "ORDER BY id DESC LIMIT $4"),
+  // Any switch-class failure inside the window counts; one without a reset
+  // instant excludes for the exclusion window, one with a reset instant
+  // until that instant, however old the event that carried it. Two
+  // queries, each on its index.
+  same("SELECT subscription, MAX(occurred_at), "
+       "MAX(CASE WHEN reset_at IS NULL THEN occurred_at END) "
+       "FROM failure_events WHERE occurred_at > $1 AND kind <> 'ignored' "
+       "GROUP BY subscription"),
+  same("SELECT subscription, MAX(reset_at) FROM failure_events "
+       "WHERE reset_at > $1 AND kind <> 'ignored' GROUP BY subscription"),
+  same("SELECT subscription, kind, COUNT(*) FROM failure_events "
+       "WHERE occurred_at > $1 AND kind <> 'ignored' "
+       "GROUP BY subscription, kind"),
+  same("DELETE FROM failure_events WHERE id IN (SELECT id FROM failure_events "
+       "WHERE occurred_at < $1 ORDER BY occurred_at, id LIMIT $2)"),
+  // -- provider evidence. Keyed by name: a subscription removed meanwhile
+  // selects no row, so nothing is written. Parameters in a SELECT list are
+  // cast: PostgreSQL cannot infer their types there.
+  same("INSERT INTO subscription_evidence(subscription_id, status, "
+       "status_at, status_reset, utilization_5h, utilization_5h_at, "
+       "reset_5h, utilization_7d, utilization_7d_at, reset_7d, evidence_at, "
+       "readmitted_at) SELECT id, CAST($2 AS TEXT), CAST($3 AS TEXT), "
+       "CAST($4 AS TEXT), CAST($5 AS DOUBLE PRECISION), CAST($6 AS TEXT), "
+       "CAST($7 AS TEXT), CAST($8 AS DOUBLE PRECISION), CAST($9 AS TEXT), "
+       "CAST($10 AS TEXT), CAST($11 AS TEXT), CAST($12 AS TEXT) "
+       "FROM subscriptions WHERE name = $1 "
+       "ON CONFLICT (subscription_id) DO UPDATE SET "
+       "status = excluded.status, status_at = excluded.status_at, "
+       "status_reset = excluded.status_reset, "
+       "utilization_5h = excluded.utilization_5h, "
+       "utilization_5h_at = excluded.utilization_5h_at, "
+       "reset_5h = excluded.reset_5h, "
+       "utilization_7d = excluded.utilization_7d, "
+       "utilization_7d_at = excluded.utilization_7d_at, "
+       "reset_7d = excluded.reset_7d, evidence_at = excluded.evidence_at, "
+       "readmitted_at = excluded.readmitted_at"),
+  same("SELECT s.name, e.status, e.status_at, e.status_reset, "
+       "e.utilization_5h, e.utilization_5h_at, e.reset_5h, e.utilization_7d, "
+       "e.utilization_7d_at, e.reset_7d, e.evidence_at, e.readmitted_at "
+       "FROM subscription_evidence e "
+       "JOIN subscriptions s ON s.id = e.subscription_id ORDER BY s.name"),
+  // -- history, notifications, settings
+  same("SELECT id, agent, from_subscription, to_subscription, trigger, "
+       "failure_kind, event_count, generation, apply_result, at "
+       "FROM switch_history WHERE (CAST($1 AS TEXT) = '' OR agent = $1) "
+       "AND (CAST($2 AS TEXT) = '' OR from_subscription = $2 "
+       "OR to_subscription = $2) AND id < $3 ORDER BY id DESC LIMIT $4"),
+  same("INSERT INTO notifications(agent, kind, title, message, priority, "
+       "created_at) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id"),
+  same(SB_NOTIFICATION_SELECT "WHERE (CAST($1 AS TEXT) = '' OR agent = $1) "
+                              "AND id < $2 ORDER BY id DESC LIMIT $3"),
+  same(SB_NOTIFICATION_SELECT "WHERE status = 'pending' ORDER BY id LIMIT $1"),
+  // The partial index notifications_pending.
+  same("SELECT count(*) FROM notifications WHERE status = 'pending'"),
+  same("UPDATE notifications SET status = 'delivered', delivered_at = $1 "
+       "WHERE id = $2"),
+  same("SELECT key, value FROM settings"),
+  same("INSERT INTO settings(key, value, updated_at) VALUES ($1, $2, $3) "
+       "ON CONFLICT (key) DO UPDATE SET value = excluded.value, "
+       "updated_at = excluded.updated_at"),
+};
+
+static_assert(std::size(texts) == static_cast<size_t>(sq::count),
+              "one text per statement, in the order of enum sq");
+
+} // namespace
+
+const char* sql_text(sq id, dialect d) {
+  auto& e = texts[static_cast<size_t>(id)];
+  return d == dialect::sqlite ? e.sqlite : e.postgres;
+}
+
+bool sql_preparable(sq id, dialect d) {
+  return d == dialect::sqlite || texts[static_cast<size_t>(id)].preparable;
+}
+
+} // namespace sb
