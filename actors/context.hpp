@@ -7,7 +7,7 @@
 // owned by one actor: the others ask it with a message, or read the
 // immutable value it publishes (actors/published.hpp). A reader loads a
 // published value once per message and reads only that; the owner replaces
-// the whole value, never a part of it. No locks, no boards.
+// the whole value. No boards: no lock is held beyond one pointer's copy.
 //
 // Who publishes which value (its only writer), and who reads it:
 //   settings   ADMIN (`settings set`, a reload's [settings]); AGENTs, POOL,

@@ -6,8 +6,8 @@
 // an update never waits for a reader (nor a reader for the owner, beyond the
 // pointer swap). One writer per value, by convention: context.hpp says who.
 //
-// C++17: std::atomic_load / std::atomic_store on the shared_ptr (C++20's
-// std::atomic<std::shared_ptr> is not there yet).
+// C++17: std::atomic_load / std::atomic_store on the shared_ptr (libstdc++:
+// a small pool of mutexes, each held for one pointer's copy only).
 
 #include <atomic>
 #include <memory>
