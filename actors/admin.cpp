@@ -23,6 +23,20 @@ constexpr auto store_timeout = std::chrono::seconds(60);
 constexpr auto agent_timeout = std::chrono::seconds(30);
 constexpr uint32_t retention_batch = 1000;
 
+/// Publishes the directory: the agents again if they changed (a copy the
+/// readers share), the watchers always. While the daemon shuts down, the
+/// agents going down one by one are published once, when all are gone.
+void publish_directory(self_ptr self, bool agents_changed = true) {
+  auto& st = self->state;
+  if (agents_changed && st.shutting_down && !st.agents.empty())
+    return;
+  if (agents_changed || !st.listed)
+    st.listed = std::make_shared<const agent_directory::map_type>(st.agents);
+  st.ctx->directory.publish(agent_directory{
+    st.listed, self->address(), static_cast<uint32_t>(st.watchers.size())});
+}
+
+/// Spawns an AGENT; the caller publishes the directory.
 agent_actor spawn_agent(self_ptr self, stored_agent row) {
   auto& st = self->state;
   agent_deps deps{st.store, st.pool, st.supervisor,
@@ -35,7 +49,6 @@ agent_actor spawn_agent(self_ptr self, stored_agent row) {
   self->monitor(handle);
   st.names[handle.address()] = name;
   st.agents[name] = handle;
-  st.ctx->directory.put(name, handle);
   return handle;
 }
 
@@ -44,8 +57,8 @@ void forget_agent(self_ptr self, const std::string& name,
   auto& st = self->state;
   auto i = st.agents.find(name);
   if (i != st.agents.end() && i->second.address() == addr) {
-    st.ctx->directory.erase(name, i->second);
     st.agents.erase(i);
+    publish_directory(self);
   }
 }
 
@@ -57,7 +70,7 @@ void on_down(self_ptr self, const caf::down_msg& dm) {
     [&](const watcher_actor& x) { return x.address() == dm.source; });
   if (w != st.watchers.end()) {
     st.watchers.erase(w);
-    st.ctx->watchers = static_cast<uint32_t>(st.watchers.size());
+    publish_directory(self, false);
     return;
   }
   auto i = st.names.find(dm.source);
@@ -103,8 +116,8 @@ caf::result<status_info> status(self_ptr self) {
   info.admin
     = admin_status{st.agents.size(), st.watchers.size(), st.retention_deleted};
   info.components.push_back({"admin", health::running, {}});
-  if (st.ctx->intake) {
-    auto g = st.ctx->intake();
+  if (auto doors = st.ctx->doors.get(); doors->intake) {
+    auto g = doors->intake();
     info.intake
       = intake_status{g.open_connections,
                       st.ctx->opts.max_connections,
@@ -121,8 +134,8 @@ caf::result<status_info> status(self_ptr self) {
                       g.evicted};
     info.components.push_back({"intake", health::running, {}});
   }
-  if (auto c = st.ctx->cluster.get()) {
-    info.cluster = std::move(*c);
+  if (auto c = st.ctx->cluster.get(); *c) {
+    info.cluster = **c;
     info.components.push_back({"cluster", health::running, {}});
   }
   auto rp = self->make_response_promise<status_info>();
@@ -190,6 +203,7 @@ caf::result<agent_info> add_agent(self_ptr self, agent_spec& spec) {
         auto sub_id = row.subscription_id;
         // In the directory first: the POOL counts only agents it finds there.
         spawn_agent(self, std::move(row));
+        publish_directory(self);
         if (sub_id != 0)
           self->send(st.pool, join_atom::value, info.name, sub_id);
         rp.deliver(std::move(info));
@@ -228,11 +242,11 @@ caf::result<settings_map> set_setting(self_ptr self, const std::string& key,
     .then(
       [=](ok_atom) mutable {
         auto& st = self->state;
-        auto next = *st.ctx->board.get();
+        auto before = st.ctx->settings.get();
+        auto next = *before;
         static_cast<void>(apply_setting(next, key, *norm));
-        auto window_changed
-          = next.exclusion_window != st.ctx->board.get()->exclusion_window;
-        st.ctx->board.set(next);
+        auto window_changed = next.exclusion_window != before->exclusion_window;
+        st.ctx->settings.publish(next);
         if (window_changed)
           self->send(st.pool, settings_atom::value);
         SB_INFO("setting {} = {}", key, *norm);
@@ -244,7 +258,7 @@ caf::result<settings_map> set_setting(self_ptr self, const std::string& key,
 
 void run_retention(self_ptr self) {
   auto& st = self->state;
-  auto days = st.ctx->board.get()->events_retention_days;
+  auto days = st.ctx->settings.get()->events_retention_days;
   if (days == 0)
     return;
   auto cutoff = st.ctx->now() - static_cast<millis>(days) * day_ms;
@@ -284,7 +298,7 @@ ok_atom add_watcher(self_ptr self, watcher_actor& w) {
   auto& st = self->state;
   self->monitor(w);
   st.watchers.push_back(std::move(w));
-  st.ctx->watchers = static_cast<uint32_t>(st.watchers.size());
+  publish_directory(self, false);
   return ok_atom::value;
 }
 
@@ -304,13 +318,11 @@ void adopt(self_ptr self, std::vector<stored_agent>& rows) {
     if (behind)
       self->send(handle, reconcile_atom::value);
   }
+  publish_directory(self);
 }
 
 void init(self_ptr self, const snapshot& snap) {
   auto& st = self->state;
-  // The POOL takes word of where an agent counts from its AGENT and from
-  // the ADMIN only (agent_directory::speaks_for).
-  st.ctx->directory.set_owner(self->address());
   st.agents.reserve(snap.agents.size());
   st.names.reserve(snap.agents.size());
   for (auto& row : snap.agents) {
@@ -322,6 +334,10 @@ void init(self_ptr self, const snapshot& snap) {
     if (behind)
       self->send(handle, reconcile_atom::value);
   }
+  // One publication for the whole fleet. The POOL takes word of where an
+  // agent counts from its AGENT and from the ADMIN only (the directory's
+  // owner; agent_directory::speaks_for).
+  publish_directory(self);
   self->set_down_handler([=](caf::down_msg& dm) { on_down(self, dm); });
 }
 
@@ -345,7 +361,7 @@ admin(admin_actor::stateful_pointer<admin_state> self, store_actor store,
       return remove_agent(self, name);
     },
     [=](settings_atom) {
-      return to_settings_map(*self->state.ctx->board.get());
+      return to_settings_map(*self->state.ctx->settings.get());
     },
     [=](setting_atom, const std::string& key, const std::string& value) {
       return set_setting(self, key, value);

@@ -2,9 +2,11 @@
 
 // The ADMIN: owns the directory of AGENTs (spawns one per stored agent at boot
 // and one per `agent add`, monitors them, removes them), the runtime settings,
-// the watchers and the status report. `status` fans out to every component
-// with a deadline; a component that does not answer in time is listed as
-// unresponsive and never fails the report.
+// the watchers and the status report. It publishes the directory (its agents
+// and how many watchers listen) and the runtime settings for the actors that
+// read them without a message (actors/context.hpp). `status` fans out to
+// every component with a deadline; a component that does not answer in time
+// is listed as unresponsive and never fails the report.
 
 #include "actors/context.hpp"
 #include "messages/actors.hpp"
@@ -13,6 +15,7 @@
 #include <caf/typed_event_based_actor.hpp>
 
 #include <chrono>
+#include <memory>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -20,7 +23,9 @@
 namespace sb {
 
 struct admin_state {
-  std::unordered_map<std::string, agent_actor> agents;
+  agent_directory::map_type agents;
+  /// `agents` as last published in the directory (daemon_context).
+  std::shared_ptr<const agent_directory::map_type> listed;
   std::unordered_map<caf::actor_addr, std::string> names;
   std::vector<watcher_actor> watchers;
   store_actor store;

@@ -139,10 +139,11 @@ agent_info agent_state::snapshot() const {
   info.last_switch_at = last_switch_at_;
   info.retry_at = retry_at_;
   info.epoch_started_at = cur.applied_at;
+  auto settings = ctx_->settings.get();
   if (cur.applied_at != 0)
-    info.settle_until = cur.applied_at + ctx_->board.get()->settle_window;
+    info.settle_until = cur.applied_at + settings->settle_window;
   info.recent_switches
-    = policy_->recent_switches(now(), ctx_->board.get()->budget_window);
+    = policy_->recent_switches(now(), settings->budget_window);
   return info;
 }
 
@@ -186,24 +187,25 @@ caf::error agent_state::check_addressee(const std::string& name) const {
   return caf::none;
 }
 
-caf::error agent_state::check(failure_report& r) const {
+caf::error agent_state::check(failure_report& r,
+                              const token_index& tokens) const {
   if (auto err = check_report(r, now()))
     return err;
   if (auto err = check_addressee(r.agent))
     return err;
   if (auto err = check_arrival(r.arrived_at, now()))
     return err;
-  return resolve_identity(ctx_->tokens, r.subscription, r.token_sha256);
+  return resolve_identity(tokens, r.subscription, r.token_sha256);
 }
 
-caf::error agent_state::check(observation& o) const {
+caf::error agent_state::check(observation& o, const token_index& tokens) const {
   if (auto err = check_observation(o))
     return err;
   if (auto err = check_addressee(o.agent))
     return err;
   if (auto err = check_arrival(o.arrived_at, now()))
     return err;
-  return resolve_identity(ctx_->tokens, o.subscription, o.token_sha256);
+  return resolve_identity(tokens, o.subscription, o.token_sha256);
 }
 
 // -- reports -----------------------------------------------------------------
@@ -211,7 +213,8 @@ caf::error agent_state::check(observation& o) const {
 caf::result<report_result> agent_state::report(failure_report& r) {
   if (r.arrived_at == 0)
     r.arrived_at = now();
-  if (auto err = check(r)) {
+  auto tokens = ctx_->tokens.get();
+  if (auto err = check(r, *tokens)) {
     SB_DEBUG("agent {}: report refused: {}", agent_name_, render(err));
     make_promise(reply_for::report, now()).deliver(std::move(err));
     return caf::delegated<report_result>{};
@@ -224,7 +227,7 @@ caf::result<report_result> agent_state::report(failure_report& r) {
   report_identity id{r.subscription, r.token_sha256,
                      r.generation ? std::optional<uint64_t>{*r.generation}
                                   : std::nullopt};
-  return attribute(id, r.arrived_at, reply_for::report,
+  return attribute(id, r.arrived_at, reply_for::report, *tokens,
                    [this, r](attribution about, report_promise rp) mutable {
                      enqueue(r, std::move(about), std::move(rp));
                    });
@@ -233,7 +236,8 @@ caf::result<report_result> agent_state::report(failure_report& r) {
 caf::result<report_result> agent_state::observe(observation& o) {
   if (o.arrived_at == 0)
     o.arrived_at = now();
-  if (auto err = check(o)) {
+  auto tokens = ctx_->tokens.get();
+  if (auto err = check(o, *tokens)) {
     SB_DEBUG("agent {}: observation refused: {}", agent_name_, render(err));
     make_promise(reply_for::observation, now()).deliver(std::move(err));
     return caf::delegated<report_result>{};
@@ -248,7 +252,7 @@ caf::result<report_result> agent_state::observe(observation& o) {
                      o.generation ? std::optional<uint64_t>{*o.generation}
                                   : std::nullopt};
   return attribute(
-    id, o.arrived_at, reply_for::observation,
+    id, o.arrived_at, reply_for::observation, *tokens,
     [this, ev, at = o.arrived_at](attribution about, report_promise rp) {
       observed(std::move(about), ev, at, std::move(rp));
     });
@@ -257,10 +261,11 @@ caf::result<report_result> agent_state::observe(observation& o) {
 caf::result<report_result> agent_state::attribute(const report_identity& id,
                                                   millis arrived_at,
                                                   reply_for what,
+                                                  const token_index& tokens,
                                                   attributed next) {
-  policy_->know_token(ctx_->tokens.current(policy_->current().sub_name));
+  policy_->know_token(tokens.current(policy_->current().sub_name));
   auto about
-    = policy_->attribute(id, arrived_at, ctx_->board.get()->settle_window);
+    = policy_->attribute(id, arrived_at, ctx_->settings.get()->settle_window);
   auto rp = make_promise(what, arrived_at);
   if (!about) {
     rp.deliver(std::move(about.error()));
@@ -357,11 +362,12 @@ void agent_state::flush() {
     .then(
       [this, reports](std::vector<int64_t>&) {
         --flushing_;
+        auto settings = ctx_->settings.get();
         for (auto& q : *reports) {
           if (q.facts.kind != failure_kind::ignored)
             tell_pool(q.facts.about.subscription, q.facts.arrived_at,
                       q.reset_at, q.evidence);
-          decide(q);
+          decide(q, *settings);
         }
         try_remove();
       },
@@ -428,7 +434,7 @@ void agent_state::decide_headroom(const report_facts& facts, const headroom& h,
   auto util = from_caf(h.utilization);
   auto d = policy_->decide_headroom(
     facts, headroom_facts{util, h.status == provider_status::rejected},
-    *ctx_->board.get(), auto_switch_, inflight, now());
+    *ctx_->settings.get(), auto_switch_, inflight, now());
   switch (d.verdict) {
   case decision::join:
     inflight_->waiters.push_back(std::move(rp));
@@ -446,7 +452,7 @@ void agent_state::decide_headroom(const report_facts& facts, const headroom& h,
   answer(q, d);
 }
 
-void agent_state::decide(queued_report& q) {
+void agent_state::decide(queued_report& q, const engine_settings& settings) {
   if (removed_ || removal_) {
     q.rp.deliver(removed_error(agent_name_));
     return;
@@ -454,8 +460,7 @@ void agent_state::decide(queued_report& q) {
   std::optional<inflight_facts> inflight;
   if (inflight_)
     inflight = inflight_facts{inflight_->committed};
-  auto d = policy_->decide(q.facts, *ctx_->board.get(), auto_switch_, inflight,
-                           now());
+  auto d = policy_->decide(q.facts, settings, auto_switch_, inflight, now());
   switch (d.verdict) {
   case decision::join:
     inflight_->waiters.push_back(std::move(q.rp));
@@ -473,8 +478,8 @@ void agent_state::decide(queued_report& q) {
     auto& sub = policy_->current().sub_name;
     store_alert("held", "Agent '" + agent_name_ + "' held on '" + sub + "'",
                 "Agent '" + agent_name_ + "' switched "
-                  + std::to_string(policy_->recent_switches(
-                    now(), ctx_->board.get()->budget_window))
+                  + std::to_string(
+                    policy_->recent_switches(now(), settings.budget_window))
                   + " times within the budget window; it stays on '" + sub
                   + "' until " + format_iso(d.held_until)
                   + " instead of flapping.");
@@ -925,7 +930,7 @@ void agent_state::apply_token(uint64_t generation, secret token,
       = std::chrono::steady_clock::now() - started;
     stats->token_applied(result.result, took.count());
   };
-  ask(supervisor_, ctx_->live.get().container_op_timeout(), apply_atom::value,
+  ask(supervisor_, ctx_->live.get()->container_op_timeout(), apply_atom::value,
       std::move(req))
     .then(
       [this, generation, done, count](apply_outcome& result) {
@@ -1152,8 +1157,8 @@ caf::result<apply_outcome> agent_state::container_command(container_op op) {
     auto generation = policy_->current().generation;
     container_request req{agent_name_, container_, op, generation,
                           std::move(token)};
-    ask(supervisor_, ctx_->live.get().container_op_timeout(), apply_atom::value,
-        std::move(req))
+    ask(supervisor_, ctx_->live.get()->container_op_timeout(),
+        apply_atom::value, std::move(req))
       .then(
         [this, rp, op, generation](apply_outcome& result) mutable {
           // A start or restart bakes the current token into the container

@@ -43,6 +43,10 @@
 // agent_set, lifecycle) is checked as the FRONT DOOR checks it, the report's
 // arrival stamp included (messages/validate.hpp); a bad one gets the FRONT
 // DOOR's error and changes nothing.
+//
+// What other actors own it reads as they publish it (actors/context.hpp):
+// the settings, the token index and the directory (whether anybody
+// watches), each loaded once for the message or the report it serves.
 
 #include "actors/classifier.hpp"
 #include "actors/context.hpp"
@@ -190,8 +194,8 @@ private:
   /// The FRONT DOOR's checks of a report (its text made safe), plus: it is
   /// for this agent, its arrival stamp is plausible, the credential it
   /// names exists (and is resolved as the FRONT DOOR resolves it).
-  caf::error check(failure_report& r) const;
-  caf::error check(observation& o) const;
+  caf::error check(failure_report& r, const token_index& tokens) const;
+  caf::error check(observation& o, const token_index& tokens) const;
   caf::error check_addressee(const std::string& name) const;
 
   // -- reports
@@ -199,16 +203,19 @@ private:
 
   /// Attributes a report or an observation (SPEC section 1.2), looking a
   /// generation older than the epochs kept up in the switch history, then
-  /// runs `next` with the credential it is charged to.
+  /// runs `next` with the credential it is charged to. `tokens` is the
+  /// index the message's checks loaded.
   using attributed = std::function<void(attribution, report_promise)>;
   caf::result<report_result> attribute(const report_identity& id,
                                        millis arrived_at, reply_for what,
+                                       const token_index& tokens,
                                        attributed next);
 
   /// A promise of the current request's reply, counted as `what`.
   report_promise make_promise(reply_for what, millis arrived_at);
   void enqueue(failure_report& r, attribution about, report_promise rp);
-  void decide(queued_report& q);
+  /// `settings` as loaded for the message that decides.
+  void decide(queued_report& q, const engine_settings& settings);
   void answer(const queued_report& q, const decision& d);
   void tell_pool(const std::string& sub, millis at, millis reset_at,
                  const provider_evidence& evidence);
@@ -270,7 +277,8 @@ private:
   /// (actors/timeouts.hpp).
   template<class Handle, class... Ts>
   auto ask(const Handle& dest, caf::timespan timeout, Ts&&... xs);
-  bool watched() const { return ctx_->watchers.load() > 0; }
+  /// Whether anybody watches (the ADMIN's directory as published).
+  bool watched() const { return ctx_->directory.get()->watchers() > 0; }
   /// Sends a decision to the watchers (through the ADMIN), stamped now.
   void emit(watch_event ev);
 

@@ -120,7 +120,7 @@ cluster_status publish_view(cluster_state& st) {
       if (n.name == st.node)
         view.epoch = n.epoch;
   }
-  st.ctx->cluster.set(view);
+  st.ctx->cluster.publish(std::optional<cluster_status>{view});
   return view;
 }
 
@@ -179,7 +179,7 @@ void renew(self_ptr self) {
 void read_shared(self_ptr self) {
   auto& st = self->state;
   auto now = st.ctx->now();
-  auto snap = st.db->load(now, st.ctx->board.get()->exclusion_window);
+  auto snap = st.db->load(now, st.ctx->settings.get()->exclusion_window);
   if (!snap) {
     SB_DEBUG("cannot read the shared pool: {}", render(snap.error()));
     return;

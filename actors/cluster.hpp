@@ -26,8 +26,10 @@
 // database under a lock (store::lock_selection).
 //
 // The FRONT DOOR asks it who owns an agent it does not have, to forward the
-// request there. A detached actor with its own connection to the database:
-// its blocking calls never hold up the group commit.
+// request there. It publishes the view of the nodes that `status` shows
+// (daemon_context::cluster) at each renewal. A detached actor with its own
+// connection to the database: its blocking calls never hold up the group
+// commit.
 
 #include "actors/context.hpp"
 #include "messages/actors.hpp"

@@ -106,7 +106,7 @@ void worker_failed(self_ptr self, const std::string& name,
   docker_job_result res{apply_failed(render(err)), lifecycle::failed, {}};
   if (err == caf::sec::request_timeout) {
     auto secs = std::chrono::duration_cast<std::chrono::seconds>(
-      self->state.ctx->live.get().worker_op_timeout());
+      self->state.ctx->live.get()->worker_op_timeout());
     res.result.detail = "the docker worker did not finish the operation within "
                         + std::to_string(secs.count()) + " s; given up";
     // Stuck past every timeout of its own: the engine did not answer it
@@ -155,7 +155,7 @@ void dispatch(self_ptr self) {
     e.current->worker = worker;
     docker_job job{name, e.current->op, e.current->generation,
                    e.current->token};
-    auto timeout = st.ctx->live.get().worker_op_timeout();
+    auto timeout = st.ctx->live.get()->worker_op_timeout();
     request_within(self, *st.ctx->clock, worker, timeout, apply_atom::value,
                    std::move(job))
       .then(
@@ -292,14 +292,14 @@ docker_worker_actor spawn_worker(self_ptr self) {
     using std::chrono::milliseconds;
     auto live = ctx->live.get();
     worker_settings s;
-    s.engine_timeout = duration_cast<milliseconds>(live.docker_timeout);
+    s.engine_timeout = duration_cast<milliseconds>(live->docker_timeout);
     s.ops.token_env = ctx->opts.token_env;
     s.ops.default_agent_port = ctx->opts.agent_port;
     s.ops.agent_secret_file = ctx->opts.agent_secret_file;
-    s.ops.reload_timeout = duration_cast<milliseconds>(live.reload_timeout);
-    s.ops.health_timeout = duration_cast<milliseconds>(live.health_timeout);
+    s.ops.reload_timeout = duration_cast<milliseconds>(live->reload_timeout);
+    s.ops.health_timeout = duration_cast<milliseconds>(live->health_timeout);
     s.ops.stop_timeout
-      = std::chrono::duration_cast<std::chrono::seconds>(live.stop_timeout);
+      = std::chrono::duration_cast<std::chrono::seconds>(live->stop_timeout);
     return s;
   };
   return self->spawn<caf::detached + caf::linked>(

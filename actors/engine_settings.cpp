@@ -82,20 +82,4 @@ settings_map to_settings_map(const engine_settings& x) {
   return result;
 }
 
-settings_board::settings_board(engine_settings initial)
-    : current_(std::make_shared<const engine_settings>(std::move(initial))) {
-  // nop
-}
-
-std::shared_ptr<const engine_settings> settings_board::get() const {
-  std::lock_guard<std::mutex> guard{mtx_};
-  return current_;
-}
-
-void settings_board::set(engine_settings next) {
-  auto ptr = std::make_shared<const engine_settings>(std::move(next));
-  std::lock_guard<std::mutex> guard{mtx_};
-  current_ = std::move(ptr);
-}
-
 } // namespace sb

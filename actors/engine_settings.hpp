@@ -3,8 +3,9 @@
 // Runtime settings of the switch engine: read at boot from the database
 // (values set with `switchboard settings set`), falling back to the
 // [settings] section of the config file, falling back to built-in defaults.
-// A change is committed to the database first and then published on the
-// settings board, which every AGENT and the POOL read without a message.
+// A change is committed to the database first and then published by the
+// ADMIN (daemon_context::settings), which every AGENT and the POOL read
+// without a message.
 
 #include "actors/option_table.hpp"
 #include "messages/time.hpp"
@@ -14,8 +15,6 @@
 #include <caf/expected.hpp>
 
 #include <cstdint>
-#include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -65,20 +64,5 @@ caf::expected<engine_settings> make_engine_settings(const settings_map& values);
 
 /// Renders every key with its effective value.
 settings_map to_settings_map(const engine_settings& x);
-
-/// The current engine settings, shared read-mostly between actors.
-class settings_board {
-public:
-  explicit settings_board(engine_settings initial);
-
-  /// A consistent snapshot; cheap (one shared_ptr copy under a lock).
-  std::shared_ptr<const engine_settings> get() const;
-
-  void set(engine_settings next);
-
-private:
-  mutable std::mutex mtx_;
-  std::shared_ptr<const engine_settings> current_;
-};
 
 } // namespace sb

@@ -309,7 +309,7 @@ caf::result<T> to_agent(self_ptr self, const std::string& name,
                         Elsewhere elsewhere, Ts&&... xs) {
   if (auto err = validate_name("agent name", name))
     return err;
-  auto agent = self->state.deps.ctx->directory.find(name);
+  auto agent = self->state.deps.ctx->directory.get()->find(name);
   if (!agent)
     return elsewhere();
   return ask<T>(self, agent, agent_timeout(*self->state.deps.ctx),
@@ -361,9 +361,10 @@ caf::expected<agent_actor> route(self_ptr self, T& x, caf::error checked) {
     return checked;
   auto& ctx = *self->state.deps.ctx;
   x.arrived_at = ctx.now();
-  if (auto err = resolve_identity(ctx.tokens, x.subscription, x.token_sha256))
+  if (auto err
+      = resolve_identity(*ctx.tokens.get(), x.subscription, x.token_sha256))
     return err;
-  auto agent = ctx.directory.find(x.agent);
+  auto agent = ctx.directory.get()->find(x.agent);
   if (!agent && !self->state.deps.cluster)
     return unknown_agent(x.agent);
   // Invalid: another node may run it (forward()).

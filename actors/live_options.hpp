@@ -3,7 +3,9 @@
 // The [switchboard] keys that a SIGHUP reload changes while the daemon runs:
 // the notifier's command and timing and the Docker timeouts. They are read
 // where they are used (each notifier round, each container operation, each
-// request to the supervisor), so a reload takes effect from the next one.
+// request to the supervisor), so a reload takes effect from the next one:
+// the reload publishes them (daemon_context::live) and the notifier, the
+// docker workers, the supervisor and the AGENTs read them.
 // Every other key of daemon_options is fixed for the life of the process.
 
 #include "actors/config.hpp"
@@ -11,7 +13,6 @@
 #include <caf/timestamp.hpp>
 
 #include <chrono>
-#include <mutex>
 #include <string>
 
 namespace sb {
@@ -59,29 +60,6 @@ struct live_options {
     return reload_timeout + stop_timeout + health_timeout + docker_timeout * 12
            + std::chrono::seconds(10);
   }
-};
-
-/// Read by the notifier, the docker workers and the AGENTs; written by the
-/// reload only. Copies are cheap next to what they time.
-class live_board {
-public:
-  explicit live_board(live_options initial) : value_(std::move(initial)) {
-    // nop
-  }
-
-  live_options get() const {
-    std::lock_guard<std::mutex> guard{mtx_};
-    return value_;
-  }
-
-  void set(live_options next) {
-    std::lock_guard<std::mutex> guard{mtx_};
-    value_ = std::move(next);
-  }
-
-private:
-  mutable std::mutex mtx_;
-  live_options value_;
 };
 
 } // namespace sb

@@ -116,7 +116,7 @@ notifier(notifier_actor::stateful_pointer<notifier_state> self,
   return {
     [=](tick_atom) {
       auto& st = self->state;
-      auto o = st.ctx->live.get();
+      auto o = *st.ctx->live.get();
       if (o.notify_command.empty())
         return; // the outbox keeps them until a command is configured
       // A blocking round: this actor has a thread of its own.

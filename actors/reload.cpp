@@ -51,7 +51,8 @@ void apply_settings(caf::actor_system& sys, const front_door_actor& door,
 } // namespace
 
 reload_report apply_reload(caf::actor_system& sys, const front_door_actor& door,
-                           live_board& live, daemon_options& running,
+                           published<live_options>& live,
+                           daemon_options& running,
                            const daemon_options& fresh) {
   reload_report out;
   bool live_changed = false;
@@ -77,7 +78,7 @@ reload_report apply_reload(caf::actor_system& sys, const front_door_actor& door,
     }
   }
   if (live_changed)
-    live.set(live_options::of(running));
+    live.publish(live_options::of(running));
   apply_settings(sys, door, running, fresh, out);
   return out;
 }

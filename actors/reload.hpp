@@ -10,6 +10,7 @@
 
 #include "actors/config.hpp"
 #include "actors/live_options.hpp"
+#include "actors/published.hpp"
 #include "messages/actors.hpp"
 
 #include <caf/actor_system.hpp>
@@ -29,10 +30,11 @@ struct reload_report {
 };
 
 /// Compares `running` with `fresh`, applies what can change at run time
-/// (through `door` for settings, `live` for the live keys) and updates
-/// `running` to what now runs.
+/// (through `door` for settings; publishes `live` for the live keys, its
+/// only writer) and updates `running` to what now runs.
 reload_report apply_reload(caf::actor_system& sys, const front_door_actor& door,
-                           live_board& live, daemon_options& running,
+                           published<live_options>& live,
+                           daemon_options& running,
                            const daemon_options& fresh);
 
 } // namespace sb

@@ -85,7 +85,7 @@ root(root_actor::pointer self, admin_actor admin,
     },
     [=](tick_atom) {
       self->send(notifier, tick_atom::value);
-      ctx->clock->send_later(self, ctx->live.get().notify_interval,
+      ctx->clock->send_later(self, ctx->live.get()->notify_interval,
                              tick_atom::value);
     },
     [=](lease_atom) {
@@ -233,10 +233,10 @@ daemon::start(caf::actor_system& sys, daemon_options opts,
   auto snap = std::make_shared<const snapshot>(std::move(snap_value));
   std::unique_ptr<daemon> d{new daemon(sys)};
   d->ctx_ = std::make_shared<daemon_context>(std::move(opts), *settings,
-                                             std::move(clock));
+                                             std::move(clock),
+                                             static_cast<bool>(cluster_db));
   auto& ctx = d->ctx_;
   d->creds_ = std::move(*creds);
-  ctx->shared_pool = static_cast<bool>(cluster_db);
   d->store_ = sys.spawn<caf::detached>(
     store_actor_impl, std::move(db), [c = ctx->clock] { return c->now(); },
     [stats = ctx->stats](size_t n) { stats->store_committed(n); });
@@ -325,7 +325,8 @@ caf::error daemon::publish() {
     return make_error(ec::unavailable, started.error);
   guard_ = std::move(started.guard);
   port_ = guard_->port();
-  ctx_->intake = [guard = guard_.get()] { return guard->stats(); };
+  ctx_->doors.publish(
+    door_state{[guard = guard_.get()] { return guard->stats(); }, false});
   SB_INFO("listening on {}:{}{}", o.host, port_,
           o.tls_certificate.empty() ? "" : " (TLS)");
   if (cluster_) {
@@ -373,13 +374,16 @@ void daemon::stop() {
     return;
   stopped_ = true;
   SB_INFO("shutting down");
-  if (ctx_)
-    ctx_->draining = true;
+  if (ctx_) {
+    auto doors = *ctx_->doors.get();
+    doors.draining = true;
+    ctx_->doors.publish(doors);
+  }
   caf::scoped_actor self{sys_};
   using namespace std::chrono_literals;
   // 1. Intake: no new requests.
   if (guard_) {
-    ctx_->intake = nullptr;
+    ctx_->doors.publish(door_state{nullptr, true});
     guard_->stop();
   }
   if (caf_door_)
@@ -404,7 +408,7 @@ void daemon::stop() {
   stop_and_wait(self, notifier_,
                 2s
                   + std::chrono::duration_cast<std::chrono::milliseconds>(
-                    ctx_->live.get().notify_timeout));
+                    ctx_->live.get()->notify_timeout));
   stop_and_wait(self, supervisor_, 5s);
   stop_and_wait(self, cluster_, 5s);
   stop_and_wait(self, pool_, 2s);

@@ -5,7 +5,8 @@
 // the FRONT DOOR, runs the periodic retention job through a timer actor, and
 // stops everything in order: intake first, then the agents, the supervisor, the
 // pool and the store last. Every actor is stopped explicitly: CAF 0.17 hangs at
-// exit otherwise.
+// exit otherwise. It publishes the doors' state (the intake's counters while
+// the guard runs; draining from the first step of shutdown) in the context.
 
 #include "actors/context.hpp"
 #include "actors/door.hpp"

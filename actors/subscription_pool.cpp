@@ -73,15 +73,18 @@ void apply_seeds(pool_state& st, const std::vector<exclusion_seed>& seeds,
   for (auto& seed : seeds)
     if (auto e = st.find(seed.subscription))
       e->evidence.seed(seed);
+  auto now = st.ctx->now();
+  auto window = st.ctx->settings.get()->exclusion_window;
   for (auto& [id, e] : st.subs)
-    st.update(e);
+    st.update(e, now, window);
 }
 
 /// Rotation: every agent on the subscription gets the new token through its
 /// own actor; one agent's failure does not stop the others.
 void rotate_agents(self_ptr self, const subscription_change& change) {
+  auto dir = self->state.ctx->directory.get();
   for (auto& agent_name : change.reloading) {
-    auto agent = self->state.ctx->directory.find(agent_name);
+    auto agent = dir->find(agent_name);
     if (!agent)
       continue;
     ask(self, agent, rotation_timeout(*self->state.ctx), rotate_atom::value,
@@ -148,21 +151,30 @@ void pool_state::seat_remote(int64_t id,
 }
 
 void pool_state::update(pool_entry& e) {
-  auto now = ctx->now();
-  auto until
-    = e.evidence.excluded_until(now, ctx->board.get()->exclusion_window);
+  update(e, ctx->now(), ctx->settings.get()->exclusion_window);
+}
+
+void pool_state::update(pool_entry& e, millis now, millis window) {
+  auto until = e.evidence.excluded_until(now, window);
   index.set_exclusion(e.id, until > now ? until : 0);
   index.set_utilization(e.id, e.evidence.utilization(now));
   if (auto next = e.evidence.next_change(now); next != 0)
     changes.emplace(next, e.id);
 }
 
+void pool_state::publish_tokens() {
+  ctx->tokens.publish(tokens);
+}
+
 void pool_state::refresh(millis now) {
+  if (changes.empty() || changes.begin()->first > now)
+    return;
+  auto window = ctx->settings.get()->exclusion_window;
   while (!changes.empty() && changes.begin()->first <= now) {
     auto id = changes.begin()->second;
     changes.erase(changes.begin());
     if (auto e = find(id))
-      update(*e);
+      update(*e, ctx->now(), window);
   }
 }
 
@@ -185,9 +197,10 @@ void init(self_ptr self, const snapshot& snap) {
   // Every version oldest first, then the current tokens: the last one added
   // per subscription is its current one.
   for (auto& v : snap.token_versions)
-    st.ctx->tokens.add(v.subscription, v.sha256);
+    st.tokens.add(v.subscription, v.sha256);
   for (auto& s : snap.subscriptions)
-    st.ctx->tokens.add(s.name, s.token_sha256);
+    st.tokens.add(s.name, s.token_sha256);
+  st.publish_tokens();
   for (auto& a : snap.agents)
     st.seat(a.name, a.subscription_id);
   // The evidence first: it says which failures a success readmitted.
@@ -206,6 +219,7 @@ void init(self_ptr self, const snapshot& snap) {
 /// it.
 void merge_shared(self_ptr self, const snapshot& snap) {
   auto& st = self->state;
+  bool new_tokens = false;
   for (auto& s : snap.subscriptions) {
     auto* e = st.find(s.id);
     if (!e) {
@@ -221,18 +235,23 @@ void merge_shared(self_ptr self, const snapshot& snap) {
       e->token = s.token;
       e->token_sha256 = s.token_sha256;
       e->updated_at = s.updated_at;
-      st.ctx->tokens.add(s.name, s.token_sha256);
+      st.tokens.add(s.name, s.token_sha256);
+      new_tokens = true;
     }
   }
+  if (new_tokens)
+    st.publish_tokens();
+  // This node's agents as the ADMIN last published them.
+  auto dir = st.ctx->directory.get();
   std::unordered_map<int64_t, std::unordered_set<std::string>> remote;
   for (auto& a : snap.agents)
-    if (a.subscription_id != 0 && !st.ctx->directory.find(a.name))
+    if (a.subscription_id != 0 && !dir->find(a.name))
       remote[a.subscription_id].insert(a.name);
   for (auto& [id, e] : st.subs) {
     // At boot every agent was counted as this node's until the first read.
     std::vector<std::string> gone;
     for (auto& name : e.members)
-      if (!st.ctx->directory.find(name))
+      if (!dir->find(name))
         gone.push_back(name);
     for (auto& name : gone)
       st.seat(name, 0);
@@ -337,7 +356,7 @@ caf::result<headroom> observe(self_ptr self, const std::string& name,
 /// recorded starts excluded, as it would after a restart.
 void seed_exclusion(self_ptr self, const std::string& name) {
   auto now = self->state.ctx->now();
-  auto window = self->state.ctx->board.get()->exclusion_window;
+  auto window = self->state.ctx->settings.get()->exclusion_window;
   ask(self, self->state.store, store_request_timeout, failure_atom::value,
       now - window, now)
     .then(
@@ -367,7 +386,8 @@ subscription_change upserted(self_ptr self, subscription_upsert& up) {
   e.name = up.row.name;
   e.token = std::move(up.row.token);
   e.token_sha256 = up.row.token_sha256;
-  st.ctx->tokens.add(e.name, e.token_sha256);
+  st.tokens.add(e.name, e.token_sha256);
+  st.publish_tokens();
   e.created_at = up.row.created_at;
   e.updated_at = up.row.updated_at;
   st.by_name[e.name] = e.id;
@@ -376,7 +396,7 @@ subscription_change upserted(self_ptr self, subscription_upsert& up) {
   change.reloading.assign(e.members.begin(), e.members.end());
   std::sort(change.reloading.begin(), change.reloading.end());
   change.info
-    = make_info(e, st.ctx->now(), st.ctx->board.get()->exclusion_window);
+    = make_info(e, st.ctx->now(), st.ctx->settings.get()->exclusion_window);
   SB_INFO("subscription {} {}{}", e.name, up.rotated ? "rotated" : "registered",
           up.rotated ? fmt::format(" ({} agents get the new token)",
                                    change.reloading.size())
@@ -413,14 +433,16 @@ std::vector<std::string> forget_subscription(pool_state& st,
     st.subs.erase(i->second);
     st.by_name.erase(i);
   }
-  st.ctx->tokens.remove(name);
+  st.tokens.remove(name);
+  st.publish_tokens();
   return members;
 }
 
 void unassign(self_ptr self, const std::vector<std::string>& agents,
               const std::string& name) {
+  auto dir = self->state.ctx->directory.get();
   for (auto& agent_name : agents)
-    if (auto agent = self->state.ctx->directory.find(agent_name))
+    if (auto agent = dir->find(agent_name))
       self->send(agent, unassign_atom::value, name);
 }
 
@@ -455,7 +477,7 @@ std::vector<subscription_info>
 make_list(const pool_state& st, millis now,
           const std::vector<failure_count>& day,
           const std::vector<failure_count>& recent) {
-  auto window = st.ctx->board.get()->exclusion_window;
+  auto window = st.ctx->settings.get()->exclusion_window;
   std::map<std::string, subscription_info> infos;
   for (auto& [id, e] : st.subs)
     infos.emplace(e.name, make_info(e, now, window));
@@ -499,7 +521,7 @@ caf::result<std::vector<subscription_info>> list(self_ptr self) {
 /// The exclusion window changed: rebuild the failure part of exclusions.
 void reload_exclusions(self_ptr self) {
   auto now = self->state.ctx->now();
-  auto window = self->state.ctx->board.get()->exclusion_window;
+  auto window = self->state.ctx->settings.get()->exclusion_window;
   ask(self, self->state.store, store_request_timeout, failure_atom::value,
       now - window, now)
     .then(
@@ -525,10 +547,10 @@ void refused(const char* what, const caf::error& err) {
 caf::error check_speaker(self_ptr self, const std::string& agent) {
   if (auto err = validate_name("agent name", agent))
     return err;
-  auto& dir = self->state.ctx->directory;
-  if (!dir.find(agent))
+  auto dir = self->state.ctx->directory.get();
+  if (!dir->find(agent))
     return make_error(ec::unknown_agent, "unknown agent '" + agent + "'");
-  if (!dir.speaks_for(agent, self->current_sender()))
+  if (!dir->speaks_for(agent, self->current_sender()))
     return make_error(ec::forbidden, "only agent '" + agent
                                        + "' itself or the ADMIN may say "
                                          "where it counts");
@@ -605,8 +627,9 @@ void join(self_ptr self, const std::string& agent, int64_t id) {
 /// dropped it from the directory, the word of anyone is true.
 void leave(self_ptr self, const std::string& agent, int64_t id) {
   auto err = validate_name("agent name", agent);
-  auto& dir = self->state.ctx->directory;
-  if (!err && dir.find(agent) && !dir.speaks_for(agent, self->current_sender()))
+  auto dir = self->state.ctx->directory.get();
+  if (!err && dir->find(agent)
+      && !dir->speaks_for(agent, self->current_sender()))
     err = make_error(ec::forbidden,
                      "only agent '" + agent + "' itself may say that it left");
   if (err) {
@@ -672,13 +695,14 @@ caf::result<std::vector<std::string>> checked_remove(self_ptr self,
 void seat_others(self_ptr self, const std::vector<int64_t>& subs,
                  const std::vector<agent_seat>& seats) {
   auto& st = self->state;
+  auto dir = st.ctx->directory.get();
   std::unordered_map<int64_t, std::unordered_set<std::string>> by_sub;
   for (auto& seat : seats) {
     if (auto err = validate_name("agent name", seat.agent)) {
       refused("the other nodes' seats", err);
       return;
     }
-    if (!st.ctx->directory.find(seat.agent))
+    if (!dir->find(seat.agent))
       by_sub[seat.subscription].insert(seat.agent);
   }
   for (auto id : subs)

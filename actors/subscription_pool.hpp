@@ -21,6 +21,10 @@
 // on the word of that AGENT itself or of the ADMIN (agent_directory::
 // speaks_for), so no stray join, leave, release or selection can count an
 // agent twice, count a stranger, or take a count away.
+//
+// It publishes the token index (every fingerprint of every subscription) for
+// the FRONT DOOR and the AGENTs, and reads the ADMIN's directory and
+// settings as published (actors/context.hpp), loaded once per message.
 
 #include "actors/context.hpp"
 #include "actors/evidence.hpp"
@@ -62,6 +66,9 @@ struct pool_state {
   pool_index index;
   store_actor store;
   context_ptr ctx;
+  /// Every token version of every subscription: this pool's own, published
+  /// (a copy) after each change for the FRONT DOOR and the AGENTs.
+  token_index tokens;
   uint64_t selections = 0;
   uint64_t exhausted = 0;
 
@@ -85,6 +92,11 @@ struct pool_state {
   /// Recomputes the index's view of one subscription (exclusion and
   /// utilization) and when it changes next by time alone.
   void update(pool_entry& e);
+  /// The same with the instant and the exclusion window already loaded.
+  void update(pool_entry& e, millis now, millis window);
+
+  /// Publishes `tokens` (daemon_context::tokens).
+  void publish_tokens();
 
   /// Updates the subscriptions whose utilization ran out by `now`.
   void refresh(millis now);

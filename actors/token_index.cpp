@@ -3,18 +3,14 @@
 #include "messages/error.hpp"
 #include "messages/fingerprint.hpp"
 
-#include <mutex>
-
 namespace sb {
 
 void token_index::add(const std::string& sub, const std::string& sha256) {
-  std::unique_lock<std::shared_mutex> guard{mtx_};
   owners_[sha256] = sub;
   current_[sub] = sha256;
 }
 
 void token_index::remove(const std::string& sub) {
-  std::unique_lock<std::shared_mutex> guard{mtx_};
   for (auto i = owners_.begin(); i != owners_.end();)
     i = i->second == sub ? owners_.erase(i) : std::next(i);
   current_.erase(sub);
@@ -22,7 +18,6 @@ void token_index::remove(const std::string& sub) {
 
 caf::expected<token_index::match>
 token_index::resolve(const std::string& prefix) const {
-  std::shared_lock<std::shared_mutex> guard{mtx_};
   auto starts = [&](const std::string& sha) {
     return sha.compare(0, prefix.size(), prefix) == 0;
   };
@@ -41,7 +36,6 @@ token_index::resolve(const std::string& prefix) const {
 }
 
 std::string token_index::current(const std::string& sub) const {
-  std::shared_lock<std::shared_mutex> guard{mtx_};
   auto i = current_.find(sub);
   return i == current_.end() ? std::string{} : i->second;
 }

@@ -2,14 +2,15 @@
 
 // The fingerprints of every token version of every subscription, rotated ones
 // included: which subscription a token (or a prefix of its SHA-256) belongs
-// to, and which fingerprint is current. The POOL is its only writer (at boot,
-// on add, rotation and removal); the FRONT DOOR and the AGENTs read it to
-// attribute a report to the credential it names, without a message.
+// to, and which fingerprint is current. A plain value: the POOL keeps its
+// own and publishes a copy after each change (at boot, on add, rotation and
+// removal, and what other nodes registered; see actors/context.hpp); the
+// FRONT DOOR and the AGENTs read the published one to attribute a report to
+// the credential it names, without a message.
 
 #include <caf/expected.hpp>
 
 #include <map>
-#include <shared_mutex>
 #include <string>
 #include <unordered_map>
 
@@ -39,7 +40,6 @@ public:
   std::string current(const std::string& sub) const;
 
 private:
-  mutable std::shared_mutex mtx_;
   /// fingerprint -> subscription
   std::map<std::string, std::string> owners_;
   /// subscription -> fingerprint of its current token

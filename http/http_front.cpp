@@ -283,7 +283,7 @@ struct http_front::impl {
                            "report-token-file)"));
       return hr::Handled;
     }
-    if (r.post && ctx->draining) {
+    if (r.post && ctx->doors.get()->draining) {
       send_json(res, 503,
                 error_json("shutting_down", "the daemon is shutting down"));
       return hr::Handled;
@@ -363,7 +363,7 @@ struct http_front::impl {
   }
 
   void readyz(httplib::Response& res) {
-    if (ctx->draining)
+    if (ctx->doors.get()->draining)
       return send_json(
         res, 503,
         {{"ready", false}, {"reasons", {"the daemon is shutting down"}}});
@@ -376,7 +376,7 @@ struct http_front::impl {
     std::optional<bool> engine;
     if (any_container(*st))
       engine = engine_up();
-    auto r = judge_readiness(*st, engine, ctx->draining);
+    auto r = judge_readiness(*st, engine, ctx->doors.get()->draining);
     send_json(res, r.ready ? 200 : 503,
               {{"ready", r.ready}, {"reasons", r.reasons}});
   }

@@ -28,7 +28,7 @@ protected:
       ids[s.name] = s.id;
   }
 
-  agent_actor a1() { return daemon_->context()->directory.find("a1"); }
+  agent_actor a1() { return daemon_->context()->directory.get()->find("a1"); }
 
   /// Sends `xs` straight to `dest` and returns its error (none: answered).
   template<class T, class Dest, class... Ts>

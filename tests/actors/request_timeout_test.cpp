@@ -214,7 +214,7 @@ TEST_F(hung_worker, a_worker_that_never_answers_frees_its_container) {
                               op("c2", container_op::start));
   EXPECT_TRUE(wait_until([&] { return supervisor().queued == 2; }));
   auto bound = std::chrono::duration_cast<std::chrono::milliseconds>(
-                 daemon_->context()->live.get().worker_op_timeout())
+                 daemon_->context()->live.get()->worker_op_timeout())
                  .count();
   advance(bound - 1);
   EXPECT_EQ(supervisor().queued, 2u);

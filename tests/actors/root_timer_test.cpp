@@ -104,9 +104,9 @@ TEST_F(root_timer_test, the_notifier_gets_a_tick_every_notify_interval) {
     = sys.spawn([ticks](caf::event_based_actor*) -> caf::behavior {
         return {[ticks](tick_atom) { ++*ticks; }};
       });
-  auto live = ctx->live.get();
+  auto live = *ctx->live.get();
   live.notify_interval = std::chrono::seconds(2);
-  ctx->live.set(live);
+  ctx->live.publish(live);
   aut = sys.spawn(
     root, caf::actor_cast<admin_actor>(fake_admin),
     std::vector<std::pair<std::string, caf::actor>>{}, ctx, fatal_handler{},
@@ -126,7 +126,7 @@ TEST_F(root_timer_test, the_notifier_gets_a_tick_every_notify_interval) {
   EXPECT_EQ(*ticks, 12);
   // A reload shortens the interval: it counts from the next tick on.
   live.notify_interval = std::chrono::milliseconds(500);
-  ctx->live.set(live);
+  ctx->live.publish(live);
   sched.advance_time(std::chrono::seconds(2));
   sched.run();
   EXPECT_EQ(*ticks, 13);

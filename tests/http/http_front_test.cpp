@@ -239,7 +239,10 @@ TEST_F(http_front_test, an_outside_writer_holding_the_lock_is_not_ready) {
 TEST_F(http_front_test, a_draining_daemon_is_not_ready_and_takes_no_reports) {
   add_subscription("sub-a");
   add_agent("a1", "sub-a");
-  daemon_->context()->draining = true;
+  auto& doors = daemon_->context()->doors;
+  auto draining = *doors.get();
+  draining.draining = true;
+  doors.publish(draining);
   auto r = get("/readyz");
   EXPECT_EQ(r.status, 503);
   EXPECT_EQ(r.json()["reasons"][0], "the daemon is shutting down");
@@ -247,7 +250,8 @@ TEST_F(http_front_test, a_draining_daemon_is_not_ready_and_takes_no_reports) {
   EXPECT_EQ(report.status, 503);
   EXPECT_EQ(report.json()["error"]["code"], "shutting_down");
   EXPECT_TRUE(events("a1").empty());
-  daemon_->context()->draining = false;
+  draining.draining = false;
+  doors.publish(draining);
 }
 
 namespace {
