@@ -158,11 +158,14 @@ notification_info read_notification_row(const row& r) {
   notification_info n;
   n.id = column_int(r[0]);
   n.agent = column_text(r[1]);
-  n.kind = column_text(r[2]);
+  n.kind = parse_kind<notification_kind>(r[2].c_str())
+             .value_or(notification_kind::switched);
   n.title = column_text(r[3]);
   n.message = column_text(r[4]);
-  n.priority = column_text(r[5]);
-  n.status = column_text(r[6]);
+  n.priority = parse_kind<notification_priority>(r[5].c_str())
+                 .value_or(notification_priority::normal);
+  n.status = parse_kind<notification_status>(r[6].c_str())
+               .value_or(notification_status::pending);
   n.created_at = column_time(r[7]);
   return n;
 }
@@ -476,7 +479,9 @@ postgres_store::failure_counts(millis since) {
     "count failures", [&]() -> caf::expected<std::vector<failure_count>> {
       return collect(
         impl_->run(pg::count_failures, format_iso(since)), [](const row& r) {
-          return failure_count{column_text(r[0]), column_text(r[1]),
+          return failure_count{column_text(r[0]),
+                               parse_kind<failure_kind>(r[1].c_str())
+                                 .value_or(failure_kind::ignored),
                                static_cast<uint32_t>(column_int(r[2]))};
         });
     });
@@ -533,9 +538,10 @@ postgres_store::history(const query& q) {
 caf::expected<int64_t>
 postgres_store::add_notification(const notification_info& n) {
   return impl_->guard("add notification", [&]() -> caf::expected<int64_t> {
-    auto priority = n.priority.empty() ? std::string{"normal"} : n.priority;
-    auto res = impl_->run(pg::insert_notification, n.agent, n.kind, n.title,
-                          n.message, priority, format_iso(n.created_at));
+    auto res = impl_->run(pg::insert_notification, n.agent,
+                          std::string{to_string(n.kind)}, n.title, n.message,
+                          std::string{to_string(n.priority)},
+                          format_iso(n.created_at));
     return column_int(res[0][0]);
   });
 }

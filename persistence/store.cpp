@@ -154,11 +154,14 @@ notification_info read_notification_row(SQLite::Statement& st) {
   notification_info n;
   n.id = st.getColumn(0).getInt64();
   n.agent = st.getColumn(1).getString();
-  n.kind = st.getColumn(2).getString();
+  n.kind = parse_kind<notification_kind>(st.getColumn(2).getString())
+             .value_or(notification_kind::switched);
   n.title = st.getColumn(3).getString();
   n.message = st.getColumn(4).getString();
-  n.priority = st.getColumn(5).getString();
-  n.status = st.getColumn(6).getString();
+  n.priority = parse_kind<notification_priority>(st.getColumn(5).getString())
+                 .value_or(notification_priority::normal);
+  n.status = parse_kind<notification_status>(st.getColumn(6).getString())
+               .value_or(notification_status::pending);
   n.created_at = column_time(st.getColumn(7));
   return n;
 }
@@ -690,7 +693,9 @@ sqlite_store::failure_counts(millis since) {
       st->bind(1, format_iso(since));
       return collect(*st, [](SQLite::Statement& row) {
         return failure_count{
-          row.getColumn(0).getString(), row.getColumn(1).getString(),
+          row.getColumn(0).getString(),
+          parse_kind<failure_kind>(row.getColumn(1).getString())
+            .value_or(failure_kind::ignored),
           static_cast<uint32_t>(row.getColumn(2).getInt64())};
       });
     });
@@ -758,10 +763,10 @@ sqlite_store::add_notification(const notification_info& n) {
   return impl_->guard("add notification", [&]() -> caf::expected<int64_t> {
     use ins{impl_->sql->insert_notification};
     ins->bind(1, n.agent);
-    ins->bind(2, n.kind);
+    ins->bind(2, to_string(n.kind));
     ins->bind(3, n.title);
     ins->bind(4, n.message);
-    ins->bind(5, n.priority.empty() ? std::string{"normal"} : n.priority);
+    ins->bind(5, to_string(n.priority));
     ins->bind(6, format_iso(n.created_at));
     ins->exec();
     return impl_->db.getLastInsertRowid();
