@@ -476,7 +476,8 @@ void agent_state::decide(queued_report& q, const engine_settings& settings) {
   }
   if (d.alert) {
     auto& sub = policy_->current().sub_name;
-    store_alert("held", "Agent '" + agent_name_ + "' held on '" + sub + "'",
+    store_alert(notification_kind::held,
+                "Agent '" + agent_name_ + "' held on '" + sub + "'",
                 "Agent '" + agent_name_ + "' switched "
                   + std::to_string(
                     policy_->recent_switches(now(), settings.budget_window))
@@ -619,7 +620,8 @@ void agent_state::no_alternative(const selection& sel) {
     exhausted_alert_at_ = t;
     exhausted_alert_reset_ = sel.earliest_reset;
     store_alert(
-      "pool_exhausted", "No alternative subscription for '" + agent_name_ + "'",
+      notification_kind::pool_exhausted,
+      "No alternative subscription for '" + agent_name_ + "'",
       "Agent '" + agent_name_ + "' failed on '" + from + "' after "
         + phrase(inflight_->kind) + " and every other subscription is excluded"
         + (sel.earliest_reset == 0
@@ -1270,12 +1272,12 @@ watch_event agent_state::report_event(const report_facts& facts, int32_t status,
   return ev;
 }
 
-void agent_state::store_alert(std::string kind, std::string title,
+void agent_state::store_alert(notification_kind kind, std::string title,
                               std::string message) {
   notification_info n;
   n.agent = agent_name_;
-  n.kind = std::move(kind);
-  n.priority = "high";
+  n.kind = kind;
+  n.priority = notification_priority::high;
   n.title = std::move(title);
   n.message = std::move(message);
   n.created_at = now();

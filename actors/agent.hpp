@@ -285,7 +285,8 @@ private:
   /// The watch event of an answered report or observation.
   watch_event report_event(const report_facts& facts, int32_t status,
                            const report_result& res) const;
-  void store_alert(std::string kind, std::string title, std::string message);
+  void store_alert(notification_kind kind, std::string title,
+                   std::string message);
   report_result result_of(const inflight_switch& inf) const;
   /// Answers every queued report with `err` (removal).
   void drop_pending(const caf::error& err);

@@ -225,7 +225,7 @@ supervisor_status status_of(const supervisor_state& st) {
   supervisor_status s;
   s.containers = st.containers.size();
   for (auto& [name, e] : st.containers) {
-    ++s.by_state[to_string(e.state)];
+    ++s.by_state[e.state];
     s.queued += e.queue.size();
   }
   s.workers = st.workers;

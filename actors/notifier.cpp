@@ -2,56 +2,99 @@
 
 #include "actors/logging.hpp"
 #include "messages/error.hpp"
+#include "messages/json.hpp"
 
 #include <caf/scoped_actor.hpp>
 
 #include <fcntl.h>
+#include <poll.h>
+#include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <csignal>
 #include <cstring>
-#include <thread>
+
+// glibc 2.36's <sys/pidfd.h> lacks extern "C" (fixed in 2.37).
+extern "C" {
+#include <sys/pidfd.h>
+}
+
+extern char** environ;
 
 namespace sb {
 
 namespace {
 
-/// The notification as the command sees it: one JSON object (never a token:
-/// notifications carry names only).
+/// The notification as the command sees it: one JSON object on one line
+/// (never a token: notifications carry names only). The outbox's shape
+/// without its status, which is always "pending" here.
 std::string to_json_line(const notification_info& n) {
-  auto quote = [](const std::string& s) {
-    std::string out = "\"";
-    for (unsigned char c : s) {
-      switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      default:
-        if (c < 0x20) {
-          char buf[8];
-          std::snprintf(buf, sizeof(buf), "\\u%04x", c);
-          out += buf;
-        } else {
-          out += static_cast<char>(c);
-        }
-      }
-    }
-    return out + "\"";
-  };
-  return "{\"id\":" + std::to_string(n.id) + ",\"agent\":" + quote(n.agent)
-         + ",\"kind\":" + quote(n.kind) + ",\"title\":" + quote(n.title)
-         + ",\"message\":" + quote(n.message)
-         + ",\"priority\":" + quote(n.priority)
-         + ",\"created_at\":" + quote(format_iso(n.created_at)) + "}\n";
+  auto j = to_json(n);
+  j.erase("status");
+  return json_text(j) + "\n";
+}
+
+std::string failed(const char* what, int err) {
+  return std::string{what} + " failed: " + std::strerror(err);
+}
+
+/// Starts /bin/sh -c `command` reading `in` on its standard input: in a
+/// process group of its own (a timeout kills whatever it started too),
+/// with none of the daemon's descriptors (database, sockets, log), an
+/// empty signal mask (the daemon blocks SIGTERM in all its threads) and
+/// SIGPIPE at its default. Returns 0 on failure, with `err` set.
+pid_t spawn_shell(const std::string& command, int in, int& err) {
+  posix_spawn_file_actions_t files;
+  posix_spawnattr_t attr;
+  posix_spawn_file_actions_init(&files);
+  posix_spawnattr_init(&attr);
+  posix_spawn_file_actions_adddup2(&files, in, 0);
+  posix_spawn_file_actions_addclosefrom_np(&files, 3);
+  sigset_t none, pipe;
+  sigemptyset(&none);
+  sigemptyset(&pipe);
+  sigaddset(&pipe, SIGPIPE);
+  posix_spawnattr_setsigmask(&attr, &none);
+  posix_spawnattr_setsigdefault(&attr, &pipe);
+  posix_spawnattr_setpgroup(&attr, 0);
+  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK
+                                    | POSIX_SPAWN_SETSIGDEF);
+  std::string sh = "sh", dash_c = "-c", cmd = command;
+  char* argv[] = {sh.data(), dash_c.data(), cmd.data(), nullptr};
+  pid_t pid = 0;
+  err = posix_spawn(&pid, "/bin/sh", &files, &attr, argv, environ);
+  posix_spawnattr_destroy(&attr);
+  posix_spawn_file_actions_destroy(&files);
+  return err == 0 ? pid : 0;
+}
+
+/// Waits for `pid` to exit for at most `timeout` (poll on its pidfd: no
+/// busy loop). True if it exited; it is not reaped yet.
+bool exited_within(int pidfd, std::chrono::milliseconds timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+      deadline - std::chrono::steady_clock::now());
+    pollfd p{pidfd, POLLIN, 0};
+    auto r
+      = ::poll(&p, 1, static_cast<int>(std::max<int64_t>(left.count(), 0)));
+    if (r > 0)
+      return true;
+    if (r == 0 || errno != EINTR)
+      return false;
+  }
+}
+
+std::string describe(int status) {
+  if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+    return {};
+  if (WIFEXITED(status))
+    return "exit status " + std::to_string(WEXITSTATUS(status));
+  return "killed by signal " + std::to_string(WTERMSIG(status));
 }
 
 } // namespace
@@ -61,48 +104,33 @@ std::string run_notify_command(const std::string& command,
                                std::chrono::milliseconds timeout) {
   int in[2];
   if (::pipe2(in, O_CLOEXEC) != 0)
-    return std::string{"pipe failed: "} + std::strerror(errno);
-  auto pid = ::fork();
-  if (pid < 0)
-    return std::string{"fork failed: "} + std::strerror(errno);
-  if (pid == 0) {
-    // Its own process group, so a timeout kills whatever it started too.
-    ::setpgid(0, 0);
-    ::dup2(in[0], 0);
-    // Nothing of the daemon's: no database, socket or log descriptor.
-    ::close_range(3, ~0U, 0);
-    // A fresh signal mask: the daemon blocks SIGTERM in all its threads.
-    sigset_t none;
-    sigemptyset(&none);
-    ::sigprocmask(SIG_SETMASK, &none, nullptr);
-    ::execl("/bin/sh", "sh", "-c", command.c_str(), nullptr);
-    ::_exit(127);
-  }
-  ::setpgid(pid, pid); // also here: no race with the child's own call
+    return failed("pipe", errno);
+  int err = 0;
+  auto pid = spawn_shell(command, in[0], err);
   ::close(in[0]);
-  ::signal(SIGPIPE, SIG_IGN);
+  if (pid == 0) {
+    ::close(in[1]);
+    return failed("posix_spawn", err);
+  }
+  auto pidfd = ::pidfd_open(pid, 0);
+  err = errno;
+  ::signal(SIGPIPE, SIG_IGN); // a command that does not read: EPIPE, not death
   auto n = ::write(in[1], input.data(), input.size());
   (void)n;
   ::close(in[1]);
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  for (;;) {
-    int status = 0;
-    auto r = ::waitpid(pid, &status, WNOHANG);
-    if (r == pid) {
-      if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
-        return {};
-      if (WIFEXITED(status))
-        return "exit status " + std::to_string(WEXITSTATUS(status));
-      return "killed by signal " + std::to_string(WTERMSIG(status));
-    }
-    if (std::chrono::steady_clock::now() > deadline) {
-      ::kill(-pid, SIGKILL); // the whole group: no orphans left running
-      ::waitpid(pid, &status, 0);
-      return "no exit within " + std::to_string(timeout.count()) + " ms";
-    }
-    // This detached actor waits for the child; a short pause between polls.
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  bool in_time = pidfd >= 0 && exited_within(pidfd, timeout);
+  if (pidfd >= 0)
+    ::close(pidfd);
+  int status = 0;
+  if (!in_time) {
+    ::kill(-pid, SIGKILL); // the whole group: no orphans left running
+    ::waitpid(pid, &status, 0);
+    if (pidfd < 0)
+      return failed("pidfd_open", err);
+    return "no exit within " + std::to_string(timeout.count()) + " ms";
   }
+  ::waitpid(pid, &status, 0);
+  return describe(status);
 }
 
 notifier_actor::behavior_type

@@ -1,210 +1,19 @@
-// Provider evidence in, the time forms (actors/provider_headers.hpp): HTTP
-// dates, epoch seconds, ISO-8601 instants and the usage-limit texts. Civil
-// time is computed here, not with timegm or strptime: those depend on the TZ
-// variable or the locale.
+// Provider evidence in, the time forms (actors/provider_headers.hpp):
+// retry-after, epoch seconds and the usage-limit texts. Dates (HTTP dates,
+// ISO-8601 instants, UTC offsets) are read by the one date parser,
+// messages/time.hpp.
 
 #include "actors/logging.hpp"
 #include "actors/provider_headers.hpp"
 #include "actors/provider_scan.hpp"
 
 #include <algorithm>
-#include <array>
 
 namespace sb {
 
 using namespace scan;
 
 namespace {
-
-// -- civil time --------------------------------------------------------------
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's
-/// algorithm): timegm without the TZ variable or time_t's range.
-int64_t days_from_civil(int64_t y, int64_t m, int64_t d) {
-  y -= m <= 2;
-  auto era = floor_div(y, 400);
-  auto yoe = y - era * 400;
-  auto doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
-  auto doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-  return era * 146097 + doe - 719468;
-}
-
-/// The year of an instant (the inverse of days_from_civil, year only).
-int64_t year_of(millis t) {
-  auto z = floor_div(t, day_ms) + 719468;
-  auto era = floor_div(z, 146097);
-  auto doe = z - era * 146097;
-  auto yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-  auto doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-  auto mp = (5 * doy + 2) / 153;
-  return yoe + era * 400 + (mp >= 10);
-}
-
-int64_t days_in_month(int64_t y, int64_t m) {
-  constexpr std::array<int64_t, 12> days{31, 28, 31, 30, 31, 30,
-                                         31, 31, 30, 31, 30, 31};
-  bool leap = y % 4 == 0 && (y % 100 != 0 || y % 400 == 0);
-  return m == 2 && leap ? 29 : days[static_cast<size_t>(m - 1)];
-}
-
-/// A UTC wall time as read, before its ranges are checked.
-struct civil {
-  int64_t year = 0, month = 0, day = 0;
-  int64_t hour = 0, minute = 0, second = 0, ms = 0;
-};
-
-/// The instant, if every field is in range (second 60: a leap second).
-std::optional<millis> to_instant(const civil& t) {
-  if (t.month < 1 || t.month > 12 || t.day < 1
-      || t.day > days_in_month(t.year, t.month) || t.hour > 23 || t.minute > 59
-      || t.second > 60)
-    return std::nullopt;
-  auto days = days_from_civil(t.year, t.month, t.day);
-  return ((days * 24 + t.hour) * 60 + t.minute) * 60 * 1000 + t.second * 1000
-         + t.ms;
-}
-
-/// "08:49:37".
-bool read_clock(cursor& c, civil& t) {
-  return c.number(2, 2, t.hour) && c.eat(':') && c.number(2, 2, t.minute)
-         && c.eat(':') && c.number(2, 2, t.second);
-}
-
-// -- HTTP dates (RFC 9110, 5.6.7) --------------------------------------------
-
-constexpr std::array<std::string_view, 12> month_names{
-  "jan", "feb", "mar", "apr", "may", "jun",
-  "jul", "aug", "sep", "oct", "nov", "dec"};
-
-constexpr std::array<std::string_view, 7> day_names{"mon", "tue", "wed", "thu",
-                                                    "fri", "sat", "sun"};
-
-constexpr std::array<std::string_view, 7> long_day_names{
-  "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"};
-
-/// A name of `names` (the weekday is checked for a name only: RFC 9110 does
-/// not ask a recipient to check it against the date).
-template<size_t N>
-bool read_name(cursor& c, const std::array<std::string_view, N>& names,
-               int64_t& index) {
-  auto t = c;
-  auto word = t.letters();
-  for (size_t i = 0; i < N; ++i)
-    if (iequals(word, names[i])) {
-      index = static_cast<int64_t>(i);
-      c = t;
-      return true;
-    }
-  return false;
-}
-
-bool read_month(cursor& c, civil& t) {
-  if (!read_name(c, month_names, t.month))
-    return false;
-  ++t.month;
-  return true;
-}
-
-/// "Sun, 06 Nov 1994 08:49:37 GMT" (a one-digit day too, as RFC 1123 had).
-std::optional<millis> read_imf_fixdate(cursor c) {
-  civil t;
-  int64_t weekday;
-  if (read_name(c, day_names, weekday) && c.eat(',') && c.eat(' ')
-      && c.number(1, 2, t.day) && c.eat(' ') && read_month(c, t) && c.eat(' ')
-      && c.number(4, 4, t.year) && c.eat(' ') && read_clock(c, t) && c.eat(' ')
-      && c.eat_word("gmt") && c.at_end())
-    return to_instant(t);
-  return std::nullopt;
-}
-
-/// RFC 9110: a two-digit year more than 50 years after now's is in the
-/// past century; symmetrically, one 50 or more years before is in the next.
-int64_t full_year(int64_t two_digits, millis now) {
-  auto now_year = year_of(now);
-  auto year
-    = now_year - (now_year - floor_div(now_year, 100) * 100) + two_digits;
-  if (year > now_year + 50)
-    year -= 100;
-  else if (year <= now_year - 50)
-    year += 100;
-  return year;
-}
-
-/// "Sunday, 06-Nov-94 08:49:37 GMT".
-std::optional<millis> read_rfc850(cursor c, millis now) {
-  civil t;
-  int64_t weekday;
-  if (read_name(c, long_day_names, weekday) && c.eat(',') && c.eat(' ')
-      && c.number(2, 2, t.day) && c.eat('-') && read_month(c, t) && c.eat('-')
-      && c.number(2, 2, t.year) && c.eat(' ') && read_clock(c, t) && c.eat(' ')
-      && c.eat_word("gmt") && c.at_end()) {
-    t.year = full_year(t.year, now);
-    return to_instant(t);
-  }
-  return std::nullopt;
-}
-
-/// "Sun Nov  6 08:49:37 1994" (a day padded with a space, or not).
-std::optional<millis> read_asctime(cursor c) {
-  civil t;
-  int64_t weekday;
-  if (!read_name(c, day_names, weekday) || !c.eat(' ') || !read_month(c, t)
-      || !c.eat(' '))
-    return std::nullopt;
-  c.eat(' ');
-  if (c.number(1, 2, t.day) && c.eat(' ') && read_clock(c, t) && c.eat(' ')
-      && c.number(4, 4, t.year) && c.at_end())
-    return to_instant(t);
-  return std::nullopt;
-}
-
-// -- ISO-8601 / RFC 3339 instants --------------------------------------------
-
-/// "+02:00", "-0530", "+02": the offset east of UTC.
-bool read_offset(cursor& c, millis& offset) {
-  auto t = c;
-  int64_t sign = t.eat('+') ? 1 : t.eat('-') ? -1 : 0;
-  int64_t h = 0, m = 0;
-  if (sign == 0 || !t.digits(2, h))
-    return false;
-  auto colon = t.eat(':');
-  if ((colon || is_digit(t.peek())) && !t.digits(2, m))
-    return false;
-  if (is_digit(t.peek()))
-    return false;
-  if (h > 23 || m > 59)
-    return false;
-  offset = sign * (h * hour_ms + m * minute_ms);
-  c = t;
-  return true;
-}
-
-/// "2026-11-29T16:00:00Z", with a fraction or an offset. A time without a
-/// zone is local somewhere unknown: not read.
-std::optional<millis> read_iso(cursor& c) {
-  auto t = c;
-  civil v;
-  if (!t.number(4, 4, v.year) || !t.eat('-') || !t.number(2, 2, v.month)
-      || !t.eat('-') || !t.number(2, 2, v.day)
-      || !(t.eat('T') || t.eat('t') || t.eat(' ')) || !read_clock(t, v))
-    return std::nullopt;
-  if (t.eat('.')) {
-    auto start = t.pos;
-    while (!t.at_end() && is_digit(t.peek()))
-      ++t.pos;
-    if (t.pos == start || t.pos - start > 9)
-      return std::nullopt;
-    v.ms = fraction_ms(t.s.substr(start, t.pos - start));
-  }
-  millis offset = 0;
-  if (!(t.eat('Z') || t.eat('z') || read_offset(t, offset)))
-    return std::nullopt;
-  auto local = to_instant(v);
-  if (!local)
-    return std::nullopt;
-  c = t;
-  return *local - offset;
-}
 
 // -- usage-limit texts -------------------------------------------------------
 
@@ -257,10 +66,9 @@ std::optional<millis> read_time_of_day(cursor& c) {
 std::optional<millis> zone_offset(std::string_view zone) {
   if (iequals(zone, "utc") || iequals(zone, "gmt") || iequals(zone, "z"))
     return 0;
-  cursor c{zone};
-  millis offset = 0;
-  if (read_offset(c, offset) && c.at_end())
-    return offset;
+  auto offset = read_utc_offset(zone);
+  if (offset && offset->length == zone.size())
+    return offset->value;
   return std::nullopt;
 }
 
@@ -310,15 +118,6 @@ std::optional<millis> read_zone(cursor& c) {
   return offset;
 }
 
-/// The first instant after `at` whose wall time in the zone is `in_day`.
-millis next_wall_time(millis in_day, millis offset, millis at) {
-  auto local = at + offset;
-  auto t = floor_div(local, day_ms) * day_ms + in_day;
-  if (t <= local)
-    t += day_ms;
-  return t - offset;
-}
-
 /// What follows one "resets": "at" maybe, then an instant or a time of day.
 std::optional<millis> read_reset_time(cursor c, millis at) {
   c.skip_spaces();
@@ -327,8 +126,8 @@ std::optional<millis> read_reset_time(cursor c, millis at) {
     t.skip_spaces();
     c = t;
   }
-  if (auto instant = read_iso(c))
-    return instant;
+  if (auto instant = read_iso_instant(c.s.substr(c.pos)))
+    return instant->value;
   auto in_day = read_time_of_day(c);
   if (!in_day)
     return std::nullopt;
@@ -360,23 +159,6 @@ std::optional<millis> parse_retry_after(std::string_view value, millis now) {
   if (auto d = parse_decimal(value))
     return now + d->whole * 1000 + fraction_ms(d->fraction);
   return parse_http_date(value, now);
-}
-
-std::optional<millis> parse_http_date(std::string_view value, millis now) {
-  cursor c{value};
-  if (auto t = read_imf_fixdate(c))
-    return t;
-  if (auto t = read_rfc850(c, now))
-    return t;
-  return read_asctime(c);
-}
-
-std::optional<millis> parse_iso_instant(std::string_view value) {
-  cursor c{value};
-  auto t = read_iso(c);
-  if (!t || !c.at_end())
-    return std::nullopt;
-  return t;
 }
 
 std::optional<millis> parse_epoch_seconds(std::string_view value) {

@@ -63,17 +63,11 @@ provider_evidence parse_evidence(const std::vector<http_header>& headers,
 /// 08:49:37 GMT", RFC 850, asctime), relative to `now`: the instant.
 std::optional<millis> parse_retry_after(std::string_view value, millis now);
 
-/// An HTTP date in any of the three forms RFC 9110 requires a recipient to
-/// accept. `now` places RFC 850's two-digit year: one more than 50 years
-/// after now's year is in the past century (RFC 9110, 5.6.7).
-std::optional<millis> parse_http_date(std::string_view value, millis now);
+// HTTP dates and ISO-8601 instants: parse_http_date and parse_iso_instant
+// of the one date parser (messages/time.hpp).
 
 /// Epoch seconds ("1764457200", "1764457200.5") as an instant.
 std::optional<millis> parse_epoch_seconds(std::string_view value);
-
-/// An ISO-8601 / RFC 3339 instant with a zone ("2026-11-29T16:00:00Z",
-/// "...+02:00"), the whole value. One without a zone is not read.
-std::optional<millis> parse_iso_instant(std::string_view value);
 
 /// A usage-limit text: "Claude AI usage limit reached|<epoch seconds>"
 /// anywhere in the text; or "resets at" / "resets" followed by an

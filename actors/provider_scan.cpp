@@ -62,11 +62,6 @@ std::string_view trim(std::string_view s) {
   return s;
 }
 
-int64_t floor_div(int64_t a, int64_t b) {
-  auto q = a / b;
-  return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q;
-}
-
 // -- cursor ------------------------------------------------------------------
 
 bool cursor::eat_word(std::string_view word) {

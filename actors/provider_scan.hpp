@@ -41,9 +41,6 @@ size_t ifind(std::string_view text, std::string_view word, size_t from);
 /// HTTP's optional whitespace: spaces and tabs.
 std::string_view trim(std::string_view s);
 
-/// Division rounding toward negative infinity.
-int64_t floor_div(int64_t a, int64_t b);
-
 /// A position in a value. Readers advance it only on success, so a caller
 /// tries an alternative from a copy.
 struct cursor {

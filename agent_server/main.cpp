@@ -98,13 +98,14 @@
 //   --no-reload            do not offer the reload endpoint (404)
 //   --reload-delay-ms N    take N ms to answer (and apply) a reload
 
+#include "messages/sha256.hpp"
+
 #include <CLI/CLI.hpp>
 #include <httplib.h>
 #include <nlohmann/json.hpp>
 
 #include <fcntl.h>
 #include <openssl/crypto.h>
-#include <openssl/evp.h>
 #include <pthread.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -157,29 +158,13 @@ std::string trim_right(std::string s) {
   return s;
 }
 
-/// Lower-case hex SHA-256 of `data`, computed with OpenSSL's EVP interface.
-std::string sha256_hex(const std::string& data) {
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  if (EVP_Digest(data.data(), data.size(), digest, &len, EVP_sha256(), nullptr)
-      != 1) {
-    throw std::runtime_error("SHA-256 computation failed");
-  }
-  static const char* hex = "0123456789abcdef";
-  std::string out;
-  out.reserve(len * 2);
-  for (unsigned int i = 0; i < len; ++i) {
-    out += hex[digest[i] >> 4];
-    out += hex[digest[i] & 0x0f];
-  }
-  return out;
-}
+using sb::sha256_hex;
 
 /// Compares two secrets in constant time: their SHA-256 digests, so neither
 /// the bytes nor the length leak through timing.
 bool same_secret(const std::string& given, const std::string& expected) {
-  auto a = sha256_hex(given);
-  auto b = sha256_hex(expected);
+  auto a = sb::sha256(given);
+  auto b = sb::sha256(expected);
   return CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
 }
 

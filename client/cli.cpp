@@ -667,7 +667,7 @@ void cmd_notifications(const options& o) {
     {"ID", "CREATED_AT", "AGENT", "PRIORITY", "STATUS", "TITLE"}};
   for (auto& x : xs)
     rows.push_back({std::to_string(x.id), iso_text(x.created_at), x.agent,
-                    x.priority, x.status, x.title});
+                    to_string(x.priority), to_string(x.status), x.title});
   print(o, to_json(xs), table(rows));
 }
 

@@ -9,6 +9,7 @@
 #include "intake/listen.hpp"
 #include "messages/error.hpp"
 #include "messages/json.hpp"
+#include "messages/sha256.hpp"
 #include "messages/validate.hpp"
 
 #include <caf/scoped_actor.hpp>
@@ -16,7 +17,6 @@
 #include <httplib.h>
 
 #include <openssl/crypto.h>
-#include <openssl/sha.h>
 #include <sys/socket.h>
 
 #include <array>
@@ -113,15 +113,6 @@ public:
   socket_t listening_socket() const { return this->svr_sock_; }
 };
 
-using digest = std::array<unsigned char, SHA256_DIGEST_LENGTH>;
-
-digest sha256(const std::string& text) {
-  digest d{};
-  SHA256(reinterpret_cast<const unsigned char*>(text.data()), text.size(),
-         d.data());
-  return d;
-}
-
 void send_json(httplib::Response& res, int status, const json& doc) {
   res.status = status;
   // A request's path or fields may be any bytes (%FF decodes to 0xFF):
@@ -162,8 +153,8 @@ route_info route_of(const std::string& path) {
 
 /// The bearer tokens' digests; replaced whole on a reload.
 struct bearer_tokens {
-  digest admin{};
-  digest report{};
+  sha256_digest admin{};
+  sha256_digest report{};
 };
 
 struct http_front::impl {

@@ -1,7 +1,7 @@
 #include "intake/relay.hpp"
+#include "messages/sha256.hpp"
 
 #include <openssl/crypto.h>
-#include <openssl/sha.h>
 #include <openssl/ssl.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
@@ -329,16 +329,6 @@ void relay_loop::first_frame_done(connection& c) {
 // -- the credential
 // ---------------------------------------------------------------
 
-namespace {
-
-std::array<unsigned char, SHA256_DIGEST_LENGTH> digest(const std::string& x) {
-  std::array<unsigned char, SHA256_DIGEST_LENGTH> d{};
-  SHA256(reinterpret_cast<const unsigned char*>(x.data()), x.size(), d.data());
-  return d;
-}
-
-} // namespace
-
 long relay_loop::authenticate(connection& c, const char* data, size_t len) {
   auto room = max_auth_line - c.auth_line.size();
   auto take = std::min(len, room);
@@ -400,7 +390,7 @@ scope relay_loop::scope_of(connection& c, const std::string& token) const {
              ? scope::admin
              : scope::none;
   // Both compared, in constant time: which one matched does not show.
-  auto d = digest(token);
+  auto d = sha256(token);
   bool admin = has_admin_
                && CRYPTO_memcmp(d.data(), admin_digest_.data(), d.size()) == 0;
   bool report
@@ -419,8 +409,8 @@ void relay_loop::take_credentials() {
     return;
   has_admin_ = !fresh->admin_token.empty();
   has_report_ = !fresh->report_token.empty();
-  admin_digest_ = digest(fresh->admin_token);
-  report_digest_ = digest(fresh->report_token);
+  admin_digest_ = sha256(fresh->admin_token);
+  report_digest_ = sha256(fresh->report_token);
   // A token that no longer grants what it granted: its connections go.
   for (size_t i = 0; i < conns_.size();) {
     auto& c = *conns_[i];

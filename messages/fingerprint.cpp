@@ -1,23 +1,12 @@
 #include "messages/fingerprint.hpp"
 
 #include "messages/error.hpp"
-
-#include <openssl/evp.h>
+#include "messages/sha256.hpp"
 
 namespace sb {
 
 std::string token_fingerprint(std::string_view token) {
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  EVP_Digest(token.data(), token.size(), digest, &len, EVP_sha256(), nullptr);
-  static constexpr char hex[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(len * 2);
-  for (unsigned int i = 0; i < len; ++i) {
-    out += hex[digest[i] >> 4];
-    out += hex[digest[i] & 0x0f];
-  }
-  return out;
+  return sha256_hex(token);
 }
 
 caf::expected<std::string> normalize_fingerprint(std::string_view text) {

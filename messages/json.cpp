@@ -9,6 +9,16 @@ namespace sb {
 
 namespace {
 
+/// A count per kind as an object keyed by the kind's name (sorted by name,
+/// as nlohmann-json sorts keys).
+template<class Enum, class Count>
+nlohmann::json by_name(const std::map<Enum, Count>& xs) {
+  auto result = nlohmann::json::object();
+  for (auto& [kind, n] : xs)
+    result[to_string(kind)] = n;
+  return result;
+}
+
 nlohmann::json opt(const caf::optional<std::string>& x) {
   if (x)
     return *x;
@@ -54,7 +64,7 @@ nlohmann::json component_json(const pool_status& x) {
 
 nlohmann::json component_json(const supervisor_status& x) {
   return {{"containers", x.containers},
-          {"by_state", x.by_state},
+          {"by_state", by_name(x.by_state)},
           {"queued", x.queued},
           {"workers", x.workers},
           {"workers_busy", x.workers_busy},
@@ -149,8 +159,8 @@ nlohmann::json to_json(const subscription_info& x) {
     {"evidence_at", iso_or_null(x.evidence_at)},
     {"failures_2h", x.failures_2h},
     {"failures_24h", x.failures_24h},
-    {"failures_2h_by_kind", x.failures_2h_by_kind},
-    {"failures_24h_by_kind", x.failures_24h_by_kind},
+    {"failures_2h_by_kind", by_name(x.failures_2h_by_kind)},
+    {"failures_24h_by_kind", by_name(x.failures_24h_by_kind)},
     {"created_at", iso_or_null(x.created_at)},
     {"updated_at", iso_or_null(x.updated_at)},
   };
@@ -256,10 +266,14 @@ nlohmann::json to_json(const history_info& x) {
 
 nlohmann::json to_json(const notification_info& x) {
   return {
-    {"id", x.id},           {"agent", x.agent},
-    {"kind", x.kind},       {"title", x.title},
-    {"message", x.message}, {"priority", x.priority},
-    {"status", x.status},   {"created_at", iso_or_null(x.created_at)},
+    {"id", x.id},
+    {"agent", x.agent},
+    {"kind", to_string(x.kind)},
+    {"title", x.title},
+    {"message", x.message},
+    {"priority", to_string(x.priority)},
+    {"status", to_string(x.status)},
+    {"created_at", iso_or_null(x.created_at)},
   };
 }
 

@@ -42,6 +42,13 @@ constexpr std::array engine_state_names{"unknown", "reachable", "unreachable"};
 constexpr std::array watch_kind_names{"report", "observation", "switch",
                                       "apply"};
 
+constexpr std::array notification_kind_names{"switch", "held",
+                                             "pool_exhausted"};
+
+constexpr std::array notification_priority_names{"normal", "high"};
+
+constexpr std::array notification_status_names{"pending", "delivered"};
+
 template<class Enum, size_t N>
 const char* name_of(const std::array<const char*, N>& names, Enum x) {
   auto i = static_cast<size_t>(x);
@@ -79,6 +86,9 @@ SB_KIND_NAMES(health, health_names)
 SB_KIND_NAMES(provider_status, provider_status_names)
 SB_KIND_NAMES(engine_state, engine_state_names)
 SB_KIND_NAMES(watch_kind, watch_kind_names)
+SB_KIND_NAMES(notification_kind, notification_kind_names)
+SB_KIND_NAMES(notification_priority, notification_priority_names)
+SB_KIND_NAMES(notification_status, notification_status_names)
 
 #undef SB_KIND_NAMES
 

@@ -109,6 +109,15 @@ enum class engine_state : uint8_t { unknown, reachable, unreachable };
 /// What a watch event is about ("switch" for `switched`).
 enum class watch_kind : uint8_t { report, observation, switched, apply };
 
+/// What a notification of the outbox is about ("switch" for `switched`).
+enum class notification_kind : uint8_t { switched, held, pool_exhausted };
+
+/// How urgent a notification is.
+enum class notification_priority : uint8_t { normal, high };
+
+/// Where a notification is in the outbox.
+enum class notification_status : uint8_t { pending, delivered };
+
 const char* to_string(failure_kind x);
 const char* to_string(outcome x);
 const char* to_string(trigger x);
@@ -120,6 +129,9 @@ const char* to_string(health x);
 const char* to_string(provider_status x);
 const char* to_string(engine_state x);
 const char* to_string(watch_kind x);
+const char* to_string(notification_kind x);
+const char* to_string(notification_priority x);
+const char* to_string(notification_status x);
 
 /// Parses the text to_string() gives; nothing on any other text.
 template<class Enum>

@@ -261,7 +261,7 @@ typename Inspector::result_type inspect(Inspector& f, exclusion_seed& x) {
 /// Failure counts of one subscription since a cutoff, by kind.
 struct failure_count {
   std::string subscription;
-  std::string kind;
+  failure_kind kind = failure_kind::none;
   uint32_t count = 0;
 };
 

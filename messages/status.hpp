@@ -87,8 +87,8 @@ bool operator==(const pool_status& x, const pool_status& y);
 
 struct supervisor_status {
   uint64_t containers = 0;
-  /// Containers per lifecycle state (to_string(lifecycle) -> count).
-  std::map<std::string, uint64_t> by_state;
+  /// Containers per lifecycle state.
+  std::map<lifecycle, uint64_t> by_state;
   uint64_t queued = 0;
   uint64_t workers = 0;
   uint64_t workers_busy = 0;

@@ -236,8 +236,8 @@ struct subscription_info {
   millis evidence_at = 0;
   uint32_t failures_2h = 0;
   uint32_t failures_24h = 0;
-  std::map<std::string, uint32_t> failures_2h_by_kind;
-  std::map<std::string, uint32_t> failures_24h_by_kind;
+  std::map<failure_kind, uint32_t> failures_2h_by_kind;
+  std::map<failure_kind, uint32_t> failures_24h_by_kind;
   millis created_at = 0;
   millis updated_at = 0;
 };
@@ -423,14 +423,11 @@ bool operator==(const history_info& x, const history_info& y);
 struct notification_info {
   int64_t id = 0;
   std::string agent;
-  /// "switch", "held", "pool_exhausted".
-  std::string kind;
+  notification_kind kind = notification_kind::switched;
   std::string title;
   std::string message;
-  /// "high" or "normal".
-  std::string priority;
-  /// "pending" or "delivered".
-  std::string status;
+  notification_priority priority = notification_priority::normal;
+  notification_status status = notification_status::pending;
   millis created_at = 0;
 };
 

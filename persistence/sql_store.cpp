@@ -125,11 +125,14 @@ notification_info read_notification_row(const sql_row& r) {
   notification_info n;
   n.id = r.integer(0);
   n.agent = r.text(1);
-  n.kind = r.text(2);
+  n.kind = parse_kind<notification_kind>(r.text(2)).value_or(
+    notification_kind::switched);
   n.title = r.text(3);
   n.message = r.text(4);
-  n.priority = r.text(5);
-  n.status = r.text(6);
+  n.priority = parse_kind<notification_priority>(r.text(5)).value_or(
+    notification_priority::normal);
+  n.status = parse_kind<notification_status>(r.text(6)).value_or(
+    notification_status::pending);
   n.created_at = r.time(7);
   return n;
 }
@@ -485,11 +488,14 @@ sql_store::exclusion_seeds(millis since, millis now) {
 
 caf::expected<std::vector<failure_count>>
 sql_store::failure_counts(millis since) {
-  return list("count failures", sq::count_failures, {format_iso(since)},
-              [](const sql_row& r) {
-                return failure_count{r.text(0), r.text(1),
-                                     static_cast<uint32_t>(r.integer(2))};
-              });
+  return list(
+    "count failures", sq::count_failures, {format_iso(since)},
+    [](const sql_row& r) {
+      return failure_count{
+        r.text(0),
+        parse_kind<failure_kind>(r.text(1)).value_or(failure_kind::ignored),
+        static_cast<uint32_t>(r.integer(2))};
+    });
 }
 
 caf::expected<uint64_t> sql_store::delete_events_before(millis cutoff,
@@ -531,9 +537,8 @@ caf::expected<std::vector<history_info>> sql_store::history(const query& q) {
 caf::expected<int64_t> sql_store::add_notification(const notification_info& n) {
   return guard("add notification", [&]() -> caf::expected<int64_t> {
     return first_integer(sql(), sq::insert_notification,
-                         {n.agent, n.kind, n.title, n.message,
-                          n.priority.empty() ? "normal" : n.priority.c_str(),
-                          format_iso(n.created_at)});
+                         {n.agent, to_string(n.kind), n.title, n.message,
+                          to_string(n.priority), format_iso(n.created_at)});
   });
 }
 

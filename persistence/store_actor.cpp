@@ -242,8 +242,7 @@ size_t weight_of(const history_info& x) {
 }
 
 size_t weight_of(const notification_info& x) {
-  return 64 + x.agent.size() + x.kind.size() + x.title.size() + x.message.size()
-         + x.priority.size() + x.status.size();
+  return 64 + x.agent.size() + x.title.size() + x.message.size();
 }
 
 backup_spool& spool(self_ptr self) {

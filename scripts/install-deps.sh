@@ -20,6 +20,7 @@ packages=(
   libgoogle-perftools-dev  # tcmalloc for the daemon
   libsystemd-dev        # sd_notify: readiness, reload and stop for Type=notify
   libpqxx-dev           # the PostgreSQL store (libpqxx 6 and libpq)
+  libhowardhinnant-date-dev  # date::parse under the one date parser
 )
 if [[ "${1:-}" == "--test" ]]; then
   packages+=(

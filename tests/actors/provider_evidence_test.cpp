@@ -245,7 +245,7 @@ TEST_F(provider_evidence_test, one_exhaustion_alert_per_reset_instant) {
   }
   auto alerts = notifications("a1");
   ASSERT_EQ(alerts.size(), 1u);
-  EXPECT_EQ(alerts[0].kind, "pool_exhausted");
+  EXPECT_EQ(alerts[0].kind, notification_kind::pool_exhausted);
   EXPECT_NE(alerts[0].message.find("2027-01-15T09:00:00.000Z"),
             std::string::npos)
     << alerts[0].message;

@@ -140,7 +140,7 @@ TEST_F(switch_engine, exclusion_ends_when_the_window_passes) {
   send_report(report("a1"));
   auto alerts = notifications("a1");
   ASSERT_EQ(alerts.size(), 1u);
-  EXPECT_EQ(alerts[0].kind, "pool_exhausted");
+  EXPECT_EQ(alerts[0].kind, notification_kind::pool_exhausted);
   // The window passes (the clock, not a sleep): sub-b is a target again.
   // a1's own failures keep sub-a excluded, so a1 can move to sub-b.
   advance(hour_ms + 1);
@@ -308,9 +308,10 @@ TEST_F(switch_engine, the_switch_budget_holds_the_agent_and_alerts_once) {
   advance(2 * minute_ms);
   EXPECT_EQ(send_report(report("a1")).result, outcome::held);
   auto alerts = notifications("a1");
-  EXPECT_EQ(std::count_if(alerts.begin(), alerts.end(),
-                          [](auto& n) { return n.kind == "held"; }),
-            1);
+  EXPECT_EQ(
+    std::count_if(alerts.begin(), alerts.end(),
+                  [](auto& n) { return n.kind == notification_kind::held; }),
+    1);
   EXPECT_EQ(history("a1").size(), 2u);
   // Once the budget window has passed, it switches again.
   advance(hour_ms);

@@ -113,10 +113,11 @@ TEST_F(notifier_test, a_failed_delivery_is_retried_at_the_next_tick) {
   EXPECT_EQ(runs(), 0);
   advance(1000);
   ASSERT_TRUE(wait_until([&] { return runs() == 1; }));
-  EXPECT_EQ(notifications().at(0).status, "pending");
+  EXPECT_EQ(notifications().at(0).status, notification_status::pending);
   advance(1000);
-  ASSERT_TRUE(
-    wait_until([&] { return notifications().at(0).status == "delivered"; }));
+  ASSERT_TRUE(wait_until([&] {
+    return notifications().at(0).status == notification_status::delivered;
+  }));
   EXPECT_EQ(runs(), 2);
 }
 
@@ -168,7 +169,7 @@ TEST_F(hanging_notifier_test, a_timeout_kills_everything_the_command_started) {
   // The run times out; its whole process group goes with it.
   EXPECT_TRUE(wait_until([&] { return dead(child); }, 10s))
     << "the background child " << child << " outlived the timeout";
-  EXPECT_EQ(notifications().at(0).status, "pending");
+  EXPECT_EQ(notifications().at(0).status, notification_status::pending);
   // The command saw none of the daemon's descriptors (database, sockets).
   auto fds = read("fds");
   EXPECT_EQ(fds.find("state.db"), std::string::npos) << fds;

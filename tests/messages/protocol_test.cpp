@@ -191,8 +191,9 @@ TEST_F(protocol_test, every_message_type_round_trips) {
   si.evidence_at = 1'800'000'000'999;
   si.failures_2h = 2;
   si.failures_24h = 5;
-  si.failures_2h_by_kind = {{"rate_limit", 2}};
-  si.failures_24h_by_kind = {{"rate_limit", 4}, {"auth", 1}};
+  si.failures_2h_by_kind = {{failure_kind::rate_limit, 2}};
+  si.failures_24h_by_kind
+    = {{failure_kind::rate_limit, 4}, {failure_kind::auth, 1}};
   si.created_at = 1'700'000'000'000;
   si.updated_at = 1'700'000'000'001;
   expect_round_trip(si);
@@ -236,7 +237,7 @@ TEST_F(protocol_test, every_message_type_round_trips) {
   st.pool = pool_status{1, 2, 3, 4};
   supervisor_status sup;
   sup.containers = 1;
-  sup.by_state = {{"running", 1}};
+  sup.by_state = {{lifecycle::running, 1}};
   sup.queued = 2;
   sup.workers = 3;
   sup.workers_busy = 4;
@@ -274,8 +275,14 @@ TEST_F(protocol_test, every_message_type_round_trips) {
   h.at = 1'800'000'000'000;
   expect_round_trip(h);
   expect_round_trip(history_page{{h}, 2});
-  notification_info n{3,         "a1",   "switch",  "title",
-                      "message", "high", "pending", 1'800'000'000'000};
+  notification_info n{3,
+                      "a1",
+                      notification_kind::held,
+                      "title",
+                      "message",
+                      notification_priority::high,
+                      notification_status::delivered,
+                      1'800'000'000'000};
   expect_round_trip(n);
   expect_round_trip(notification_page{{n}, 3});
   expect_round_trip(backup_info{"0123456789abcdef0123456789abcdef", 4096});

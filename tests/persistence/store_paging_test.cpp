@@ -93,7 +93,7 @@ protected:
   caf::expected<int64_t> notify(const std::string& agent, int i) {
     notification_info n;
     n.agent = agent;
-    n.kind = "held";
+    n.kind = notification_kind::held;
     n.title = "held " + std::to_string(i);
     n.created_at = t0 + i;
     return db->add_notification(n);

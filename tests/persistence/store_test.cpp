@@ -186,9 +186,9 @@ TEST_P(store_test, commit_switch_writes_everything_once_and_is_fenced) {
   EXPECT_EQ((*hist)[0].event_count, 2u);
   auto notes = db->notifications(query{});
   ASSERT_EQ(notes->size(), 1u);
-  EXPECT_EQ((*notes)[0].priority, "high");
-  EXPECT_EQ((*notes)[0].status, "pending");
-  EXPECT_EQ((*notes)[0].kind, "switch");
+  EXPECT_EQ((*notes)[0].priority, notification_priority::high);
+  EXPECT_EQ((*notes)[0].status, notification_status::pending);
+  EXPECT_EQ((*notes)[0].kind, notification_kind::switched);
   // Applying records the result on the agent and on the history row.
   apply_outcome reloaded{apply_result::hot_reloaded, {}};
   EXPECT_FALSE(
@@ -275,15 +275,17 @@ TEST_P(store_test, exclusion_seeds_cover_window_and_future_resets) {
 TEST_P(store_test, notifications_and_settings) {
   notification_info n;
   n.agent = "a1";
-  n.kind = "held";
+  n.kind = notification_kind::held;
   n.title = "held";
   n.message = "switch budget exhausted";
   n.created_at = t0;
   auto id = db->add_notification(n);
   ASSERT_TRUE(id);
-  EXPECT_EQ(db->notifications(query{"a1", "", 10})->at(0).priority, "normal");
+  EXPECT_EQ(db->notifications(query{"a1", "", 10})->at(0).priority,
+            notification_priority::normal);
   EXPECT_FALSE(db->mark_delivered(*id, t0 + 1));
-  EXPECT_EQ(db->notifications(query{})->at(0).status, "delivered");
+  EXPECT_EQ(db->notifications(query{})->at(0).status,
+            notification_status::delivered);
   EXPECT_TRUE(db->notifications(query{"a2", "", 10})->empty());
   EXPECT_FALSE(db->put_setting("auto-switch", "off", t0));
   EXPECT_FALSE(db->put_setting("auto-switch", "on", t0));
