@@ -1,7 +1,8 @@
 // Every SQL statement of the store, once, with $n parameters (SQLite reads
 // them as ?n). Where the dialects disagree an entry holds both texts: the
 // owner column and the lease fence exist in PostgreSQL only (an SQLite file
-// has one daemon). Both dialects return ids with RETURNING.
+// has one daemon). Both texts return ids with RETURNING id (SQLite's
+// connection runs it as the plain insert and last_insert_rowid()).
 
 #include "persistence/sql.hpp"
 

@@ -40,6 +40,27 @@ private:
   sqlite3_stmt* st_;
 };
 
+/// The one row of an insert's "RETURNING id": the new row's id.
+class id_row final : public sql_row {
+public:
+  explicit id_row(int64_t id) : id_(id) {}
+
+  bool null(int) const override { return false; }
+  int64_t integer(int) const override { return id_; }
+  double real(int) const override { return static_cast<double>(id_); }
+  std::string text(int) const override { return std::to_string(id_); }
+
+private:
+  int64_t id_;
+};
+
+constexpr std::string_view returning_id = " RETURNING id";
+
+bool ends_with_returning_id(std::string_view text) {
+  return text.size() >= returning_id.size()
+         && text.substr(text.size() - returning_id.size()) == returning_id;
+}
+
 /// SQLite reads $n as a parameter named "$n", numbered by first use; ?n is
 /// parameter n.
 std::string numbered(std::string text) {
@@ -72,11 +93,16 @@ int commit_hook(void* arg) {
 
 // -- the dialect
 
-sqlite_connection::statement sqlite_connection::compile(const char* text) {
-  sqlite3_stmt* st = nullptr;
+sqlite_connection::compiled sqlite_connection::compile(const char* text) {
+  compiled result;
   auto sql = numbered(text);
+  if (ends_with_returning_id(sql)) {
+    sql.resize(sql.size() - returning_id.size());
+    result.returns_id = true;
+  }
+  sqlite3_stmt* st = nullptr;
   auto rc = sqlite3_prepare_v2(db_.getHandle(), sql.c_str(), -1, &st, nullptr);
-  statement result{st, sqlite3_finalize};
+  result.st = statement{st, sqlite3_finalize};
   if (rc != SQLITE_OK)
     throw SQLite::Exception(db_.getHandle(), rc);
   return result;
@@ -86,24 +112,25 @@ void sqlite_connection::prepare() {
   prepared_.clear();
   for (size_t i = 0; i < static_cast<size_t>(sq::count); ++i) {
     auto* text = sql_text(static_cast<sq>(i), dialect::sqlite);
-    prepared_.push_back(text ? compile(text) : statement{nullptr, nullptr});
+    prepared_.push_back(text ? compile(text) : compiled{});
   }
 }
 
 int64_t sqlite_connection::run(sq id, sql_params args, const on_row& f) {
-  auto& st = prepared_.at(static_cast<size_t>(id));
-  if (!st)
+  auto& c = prepared_.at(static_cast<size_t>(id));
+  if (!c.st)
     throw std::logic_error("SQLite has no such statement");
-  return step(st.get(), args, f);
+  return step(c, args, f);
 }
 
 int64_t sqlite_connection::run(const std::string& text, sql_params args,
                                const on_row& f) {
-  return step(compile(text.c_str()).get(), args, f);
+  return step(compile(text.c_str()), args, f);
 }
 
-int64_t sqlite_connection::step(sqlite3_stmt* st, sql_params args,
+int64_t sqlite_connection::step(const compiled& c, sql_params args,
                                 const on_row& f) {
+  auto* st = c.st.get();
   // Reset and unbound after every use, thrown or not: no statement keeps a
   // read snapshot open between uses.
   auto done = [](sqlite3_stmt* s) {
@@ -128,6 +155,14 @@ int64_t sqlite_connection::step(sqlite3_stmt* st, sql_params args,
   }
   if (rc != SQLITE_DONE)
     throw SQLite::Exception(db_.getHandle(), rc);
+  if (c.returns_id) {
+    // No row when the insert did nothing (ON CONFLICT DO NOTHING).
+    if (sqlite3_changes(db_.getHandle()) == 0)
+      return 0;
+    if (f)
+      f(id_row{sqlite3_last_insert_rowid(db_.getHandle())});
+    return 1;
+  }
   return sqlite3_column_count(st) > 0 ? rows : sqlite3_changes(db_.getHandle());
 }
 

@@ -21,7 +21,10 @@ namespace sb {
 /// SQLite's dialect over one database. prepare() prepares every statement
 /// once the schema is current (a typo in SQL fails at open, not at the
 /// first report); each use resets its statement afterwards, so none keeps a
-/// read snapshot open between uses (it would pin the WAL).
+/// read snapshot open between uses (it would pin the WAL). An insert's
+/// trailing "RETURNING id" runs as the plain insert and answers
+/// last_insert_rowid(): SQLite's RETURNING costs about 2.5 us more per row
+/// (bench/RESULTS.md, R3 2/7).
 class sqlite_connection final : public sql_connection {
 public:
   explicit sqlite_connection(SQLite::Database& db) : db_(db) {}
@@ -38,11 +41,17 @@ public:
 private:
   using statement = std::unique_ptr<sqlite3_stmt, int (*)(sqlite3_stmt*)>;
 
-  statement compile(const char* text);
-  int64_t step(sqlite3_stmt* st, sql_params args, const on_row& f);
+  /// A statement and whether it stands for "... RETURNING id".
+  struct compiled {
+    statement st{nullptr, nullptr};
+    bool returns_id = false;
+  };
+
+  compiled compile(const char* text);
+  int64_t step(const compiled& c, sql_params args, const on_row& f);
 
   SQLite::Database& db_;
-  std::vector<statement> prepared_;
+  std::vector<compiled> prepared_;
 };
 
 struct sqlite_store::impl {
