@@ -144,21 +144,17 @@ caf::expected<postgres_target> resolve_target(const postgres_options& opts) {
   for (auto* secret : {&url_password, &password})
     if (!secret->empty())
       result.secrets.push_back(*secret);
-  if (!has_key(*pairs, "application_name"))
-    pairs->emplace_back("application_name", "switchboardd");
-  // A server that does not answer fails the call, not the daemon.
-  if (!has_key(*pairs, "connect_timeout"))
-    pairs->emplace_back("connect_timeout", "5");
-  // A server host that vanished (no FIN, no RST) is noticed within ~10 s
-  // instead of the kernel's minutes: unacknowledged data and idle probes.
-  if (!has_key(*pairs, "tcp_user_timeout"))
-    pairs->emplace_back("tcp_user_timeout", "10000");
-  if (!has_key(*pairs, "keepalives_idle"))
-    pairs->emplace_back("keepalives_idle", "10");
-  if (!has_key(*pairs, "keepalives_interval"))
-    pairs->emplace_back("keepalives_interval", "5");
-  if (!has_key(*pairs, "keepalives_count"))
-    pairs->emplace_back("keepalives_count", "3");
+  // Defaults the URL may override. A server that does not answer fails the
+  // call, not the daemon; a server host that vanished (no FIN, no RST) is
+  // noticed within ~10 s instead of the kernel's minutes: unacknowledged
+  // data and idle probes.
+  static const std::pair<const char*, const char*> defaults[]
+    = {{"application_name", "switchboardd"}, {"connect_timeout", "5"},
+       {"tcp_user_timeout", "10000"},        {"keepalives_idle", "10"},
+       {"keepalives_interval", "5"},         {"keepalives_count", "3"}};
+  for (auto& [key, value] : defaults)
+    if (!has_key(*pairs, key))
+      pairs->emplace_back(key, value);
   if (!password.empty())
     pairs->emplace_back("password", password);
   result.conninfo = serialize(*pairs);

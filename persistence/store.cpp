@@ -54,13 +54,6 @@ private:
   int64_t id_;
 };
 
-constexpr std::string_view returning_id = " RETURNING id";
-
-bool ends_with_returning_id(std::string_view text) {
-  return text.size() >= returning_id.size()
-         && text.substr(text.size() - returning_id.size()) == returning_id;
-}
-
 /// SQLite reads $n as a parameter named "$n", numbered by first use; ?n is
 /// parameter n.
 std::string numbered(std::string text) {
@@ -96,10 +89,12 @@ int commit_hook(void* arg) {
 sqlite_connection::compiled sqlite_connection::compile(const char* text) {
   compiled result;
   auto sql = numbered(text);
-  if (ends_with_returning_id(sql)) {
-    sql.resize(sql.size() - returning_id.size());
-    result.returns_id = true;
-  }
+  constexpr std::string_view returning_id = " RETURNING id";
+  auto n = returning_id.size();
+  result.returns_id
+    = sql.size() > n && sql.compare(sql.size() - n, n, returning_id) == 0;
+  if (result.returns_id)
+    sql.resize(sql.size() - n);
   sqlite3_stmt* st = nullptr;
   auto rc = sqlite3_prepare_v2(db_.getHandle(), sql.c_str(), -1, &st, nullptr);
   result.st = statement{st, sqlite3_finalize};
