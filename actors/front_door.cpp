@@ -130,24 +130,40 @@ void to_peer(self_ptr self, const std::string& whose, const std::string& host,
                     std::move(xs)...);
     return;
   }
+  auto& waiting = self->state.dialing[key];
+  waiting.emplace_back([=](caf::expected<front_door_actor> peer) mutable {
+    if (peer)
+      send_to_peer<T>(self, key, *peer, timeout, done, xs...);
+    else
+      done(caf::expected<T>{make_error(
+        ec::unavailable,
+        whose + " at " + key + " does not answer: " + render(peer.error()))});
+  });
+  // One connection per peer: a burst's requests wait for the dial under
+  // way instead of each opening its own (CAF keeps one route per node and
+  // drops what was sent over a connection it closes as a duplicate).
+  if (waiting.size() > 1)
+    return;
   // The other nodes' guards authenticate this node as any client: its
   // admin credential (and, with TLS, its certificate).
   auto dial = self->spawn<caf::detached>(dialer, self->state.deps.peer);
+  auto release = [self, key](caf::expected<front_door_actor> peer) {
+    auto waiters = std::move(self->state.dialing[key]);
+    self->state.dialing.erase(key);
+    for (auto& f : waiters)
+      f(peer);
+  };
   self->request(dial, owner_timeout * 2, caf::connect_atom::value, host, port)
     .then(
-      [=](front_door_actor& peer) mutable {
+      [=](front_door_actor& peer) {
         // CAF drops what is sent to the proxy of a node whose connection
         // closed: forget it when that happens, so the next request connects
         // afresh (and fails at once if the node is gone).
         self->monitor(peer);
         self->state.peers[key] = peer;
-        send_to_peer<T>(self, key, peer, timeout, done, xs...);
+        release(peer);
       },
-      [=](caf::error& err) mutable {
-        done(caf::expected<T>{
-          make_error(ec::unavailable, whose + " at " + key
-                                        + " does not answer: " + render(err))});
-      });
+      [=](caf::error& err) { release(std::move(err)); });
 }
 
 /// Hands an answer (or error) to the requester.

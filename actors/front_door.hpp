@@ -28,8 +28,10 @@
 #include <caf/stateful_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
 
+#include <functional>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 namespace sb {
 
@@ -53,6 +55,12 @@ struct front_door_state {
   front_door_deps deps;
   /// The other nodes' front doors, by "host:port", connected on first use.
   std::unordered_map<std::string, front_door_actor> peers;
+  /// Requests waiting for a connection under way, by "host:port": one dial
+  /// per peer, however many requests need it at once.
+  std::unordered_map<
+    std::string,
+    std::vector<std::function<void(caf::expected<front_door_actor>)>>>
+    dialing;
   static inline const char* name = "front-door";
 };
 
