@@ -127,9 +127,17 @@ option_table<daemon_options> log_and_intake_rows() {
      &o::http_port, -1, 65535},
     {"http-token-file", "",
      "Former name of admin-token-file (\"\" = not used).", &o::http_token_file},
-    {"http-workers", "4",
-     "Threads that serve HTTP requests; each holds one connection at a time.",
+    {"http-workers", "1",
+     "Threads of the HTTP front's event loop; a request that waits for the "
+     "daemon holds none.",
      &o::http_workers, 1, 256},
+    {"http-max-connections", "4096",
+     "Open HTTP connections at once; beyond, a new one is answered 503 and "
+     "closed.",
+     &o::http_max_connections, 1, 1 << 20},
+    {"http-idle-timeout", "30s",
+     "An idle keep-alive HTTP connection is closed after this.",
+     &o::http_idle_timeout, 1, week},
   };
 }
 

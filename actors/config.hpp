@@ -58,6 +58,8 @@ struct daemon_options {
   int32_t http_port;
   std::string http_token_file;
   uint64_t http_workers;
+  uint64_t http_max_connections;
+  caf::timespan http_idle_timeout;
   // -- containers ------------------------------------------------------------
   std::string docker_socket;
   std::string token_env;

@@ -514,10 +514,16 @@ caf::result<agent_info> set_agent(self_ptr self, std::string& name,
 }
 
 /// A watcher must live on the node of the client that asks (a handle of
-/// the daemon's own actors, or of another client's, is refused).
+/// the daemon's own actors, or of another client's, is refused). In the
+/// daemon's own process (the HTTP front's streams) only the actor that asks
+/// may be its own watcher.
 caf::result<ok_atom> add_watcher(self_ptr self, watcher_actor& w) {
   auto sender = self->current_sender();
-  if (!w || !sender || w.node() == self->node() || w.node() != sender->node())
+  bool remote
+    = w && sender && w.node() != self->node() && w.node() == sender->node();
+  bool itself = w && sender && sender->node() == self->node()
+                && w.address() == caf::actor_cast<caf::actor_addr>(sender);
+  if (!remote && !itself)
     return make_error(ec::invalid_argument,
                       "the watcher must be an actor of the client that asks");
   return ask<ok_atom>(self, self->state.deps.admin, component_timeout,

@@ -1,505 +1,493 @@
-// The HTTP front (http/http_front.hpp) on cpp-httplib, as Debian builds it
-// (libcpp-httplib-dev: OpenSSL support compiled in).
-
-#include "http/http_front.hpp"
+// The HTTP front (http/http_front.hpp): the routes on the asynchronous
+// engine of http/server.hpp. A request that waits for the daemon holds no
+// thread: it is handed to the FRONT DOOR by a short-lived actor, and the
+// answer is written when that actor hears back.
 
 #include "actors/logging.hpp"
 #include "docker_client/docker_api.hpp"
-#include "http/routes.hpp"
-#include "intake/listen.hpp"
+#include "http/front_impl.hpp"
 #include "messages/error.hpp"
-#include "messages/json.hpp"
-#include "messages/sha256.hpp"
 #include "messages/validate.hpp"
 
-#include <caf/scoped_actor.hpp>
-
-#include <httplib.h>
+#include <caf/actor_cast.hpp>
+#include <caf/send.hpp>
+#include <caf/typed_event_based_actor.hpp>
 
 #include <openssl/crypto.h>
-#include <sys/socket.h>
 
-#include <array>
-#include <condition_variable>
-#include <deque>
-#include <fstream>
-#include <mutex>
+#include <boost/asio/post.hpp>
+#include <boost/asio/thread_pool.hpp>
 #include <set>
-#include <thread>
 
 namespace sb::http {
-
-namespace {
 
 using json = nlohmann::json;
 using namespace std::chrono_literals;
 
-/// Idle keep-alive connections and slow clients are closed after this.
-constexpr time_t io_timeout_s = 5;
-
-/// Accepted connections waiting for a thread, per thread.
-constexpr size_t queue_per_worker = 4;
+namespace {
 
 /// How long a probe waits for the daemon's components and the engine.
 constexpr auto probe_timeout = 5s;
 constexpr auto engine_timeout = 2s;
 
-/// How long a read (/v1/status, /v1/events, ...) may take.
-constexpr auto read_wait = 30s;
+/// How long stop() waits for answers in progress.
+constexpr auto stop_grace = 10s;
 
-/// The threads that serve connections. cpp-httplib's own pool queues
-/// without bound (every accepted socket waits, holding a descriptor); this
-/// one makes the listener wait instead, so the kernel's backlog holds the
-/// excess.
-class bounded_pool : public httplib::TaskQueue {
-public:
-  bounded_pool(size_t threads, size_t max_queued) : max_queued_(max_queued) {
-    for (size_t i = 0; i < threads; ++i)
-      threads_.emplace_back([this] { work(); });
-  }
-
-  void enqueue(std::function<void()> fn) override {
-    std::unique_lock<std::mutex> lock{mutex_};
-    not_full_.wait(lock,
-                   [this] { return jobs_.size() < max_queued_ || shutdown_; });
-    jobs_.push_back(std::move(fn));
-    not_empty_.notify_one();
-  }
-
-  void shutdown() override {
-    {
-      std::lock_guard<std::mutex> guard{mutex_};
-      shutdown_ = true;
-    }
-    not_empty_.notify_all();
-    not_full_.notify_all();
-    for (auto& t : threads_)
-      t.join();
-  }
-
-private:
-  void work() {
-    for (;;) {
-      std::function<void()> fn;
-      {
-        std::unique_lock<std::mutex> lock{mutex_};
-        not_empty_.wait(lock, [this] { return !jobs_.empty() || shutdown_; });
-        if (jobs_.empty())
-          return;
-        fn = std::move(jobs_.front());
-        jobs_.pop_front();
-        not_full_.notify_one();
-      }
-      fn();
-    }
-  }
-
-  size_t max_queued_;
-  std::mutex mutex_;
-  std::condition_variable not_empty_;
-  std::condition_variable not_full_;
-  std::deque<std::function<void()>> jobs_;
-  std::vector<std::thread> threads_;
-  bool shutdown_ = false;
-};
-
-/// cpp-httplib keeps the listening socket to itself; the loopback check
-/// needs the address actually bound.
-template<class Base>
-class server : public Base {
-public:
-  using Base::Base;
-
-  socket_t listening_socket() const { return this->svr_sock_; }
-};
-
-void send_json(httplib::Response& res, int status, const json& doc) {
-  res.status = status;
-  // A request's path or fields may be any bytes (%FF decodes to 0xFF):
-  // invalid UTF-8 in a message becomes U+FFFD instead of throwing.
-  res.set_content(json_text(doc) + "\n", "application/json");
+/// A path for an error message: at most 200 bytes, cut on a character.
+std::string shown(const std::string& path) {
+  auto cut = sanitize_utf8(path, 200);
+  return cut.size() < path.size() ? cut + "..." : cut;
 }
 
-void send_error(httplib::Response& res, const caf::error& err) {
-  send_json(res, status_of(err), error_json(err));
+std::vector<std::string> segments(const std::string& path) {
+  std::vector<std::string> out;
+  size_t i = 1;
+  while (i <= path.size()) {
+    auto j = path.find('/', i);
+    if (j == std::string::npos)
+      j = path.size();
+    out.push_back(path.substr(i, j - i));
+    i = j + 1;
+  }
+  return out;
 }
 
-/// Where a path goes and which methods it takes.
-struct route_info {
-  bool known = false;
-  bool post = false;
-  bool v1 = false;
-};
-
-route_info route_of(const std::string& path) {
-  static const std::set<std::string> gets{
-    "/v1/status",  "/v1/agents", "/v1/subscriptions", "/v1/events",
-    "/v1/history", "/v1/backup", "/v1/notifications", "/healthz",
-    "/readyz",     "/metrics"};
-  route_info r;
-  r.v1 = path.rfind("/v1/", 0) == 0;
-  if (path == "/v1/reports" || path == "/v1/observations") {
-    r.known = r.post = true;
-  } else if (gets.count(path) > 0) {
-    r.known = true;
-  } else if (path.rfind("/v1/agents/", 0) == 0 && path.size() > 11
-             && path.find('/', 11) == std::string::npos) {
-    r.known = true;
+/// Whether a path matches a pattern; its `*` segments (non-empty) go to
+/// args.
+bool matches(const std::string& pattern, const std::vector<std::string>& segs,
+             route_args& args) {
+  auto parts = segments(pattern);
+  if (parts.size() != segs.size())
+    return false;
+  args.clear();
+  for (size_t i = 0; i < parts.size(); ++i) {
+    if (parts[i] == "*") {
+      if (segs[i].empty())
+        return false;
+      args.push_back(segs[i]);
+    } else if (parts[i] != segs[i]) {
+      return false;
+    }
   }
-  return r;
+  return true;
+}
+
+bool is_get(const std::string& method) {
+  return method == "GET" || method == "HEAD";
+}
+
+bool method_fits(const route& r, const std::string& method) {
+  return r.method == method || (r.method == "GET" && method == "HEAD");
 }
 
 } // namespace
 
-/// The bearer tokens' digests; replaced whole on a reload.
-struct bearer_tokens {
-  sha256_digest admin{};
-  sha256_digest report{};
+response json_response(int status, const json& doc) {
+  response r;
+  r.status = status;
+  // A request's path or fields may be any bytes (%FF decodes to 0xFF):
+  // invalid UTF-8 in a message becomes U+FFFD instead of throwing.
+  r.body = json_text(doc) + "\n";
+  return r;
+}
+
+response error_response(const caf::error& err) {
+  return json_response(status_of(err), error_json(err));
+}
+
+response error_response(int status, std::string_view code,
+                        std::string_view message) {
+  return json_response(status, error_json(code, message));
+}
+
+front_impl::front_impl(caf::actor_system& system, front_door_actor admin_door,
+                       front_door_actor report_door, context_ptr c,
+                       http_settings s)
+    : sys(system), admin(std::move(admin_door)), report(std::move(report_door)),
+      ctx(std::move(c)), settings(std::move(s)) {
+  set_tokens(settings.tokens);
+  settings.tokens = {};
+}
+
+void front_impl::set_tokens(const intake::credentials& creds) {
+  auto t = std::make_shared<bearer_tokens>();
+  t->admin = sha256(creds.admin_token);
+  t->report = sha256(creds.report_token);
+  std::lock_guard<std::mutex> guard{tokens_mutex};
+  tokens = std::move(t);
+}
+
+scope front_impl::scope_of(const request& req) const {
+  auto& header = req.header("authorization");
+  constexpr std::string_view scheme = "Bearer ";
+  if (header.size() <= scheme.size()
+      || header.compare(0, scheme.size(), scheme) != 0)
+    return scope::none;
+  std::shared_ptr<const bearer_tokens> t;
+  {
+    std::lock_guard<std::mutex> guard{tokens_mutex};
+    t = tokens;
+  }
+  // Digests of equal length, both compared in constant time: neither the
+  // token's bytes, its length nor which one matched leak through timing.
+  auto given = sha256(std::string_view{header}.substr(scheme.size()));
+  bool is_admin
+    = CRYPTO_memcmp(given.data(), t->admin.data(), given.size()) == 0;
+  bool is_report
+    = CRYPTO_memcmp(given.data(), t->report.data(), given.size()) == 0;
+  return is_admin ? scope::admin : is_report ? scope::report : scope::none;
+}
+
+std::optional<response> front_impl::precheck(const request& req) const {
+  auto segs = segments(req.path);
+  route_args args;
+  std::set<std::string> allowed;
+  for (auto& r : routes)
+    if (matches(r.pattern, segs, args))
+      allowed.insert(r.method);
+  if (allowed.empty())
+    return error_response(404, "not_found",
+                          "no such endpoint: " + shown(req.method) + " "
+                            + shown(req.path));
+  bool fits = allowed.count(req.method) > 0
+              || (req.method == "HEAD" && allowed.count("GET") > 0);
+  if (!fits) {
+    std::string allow;
+    for (auto& m : allowed)
+      allow += (allow.empty() ? "" : ", ") + m + (m == "GET" ? ", HEAD" : "");
+    auto r = error_response(405, "method_not_allowed",
+                            shown(req.method) + " is not allowed on "
+                              + shown(req.path));
+    r.headers.emplace_back("Allow", allow);
+    return r;
+  }
+  bool v1 = req.path.rfind("/v1/", 0) == 0;
+  if (v1 && scope_of(req) == scope::none) {
+    auto r = error_response(401, "unauthorized",
+                            "this endpoint needs Authorization: Bearer TOKEN "
+                            "(the content of the daemon's admin-token-file or "
+                            "report-token-file)");
+    r.headers.emplace_back("WWW-Authenticate", "Bearer realm=\"switchboard\"");
+    return r;
+  }
+  if (!is_get(req.method) && ctx->doors.get()->draining)
+    return error_response(503, "shutting_down", "the daemon is shutting down");
+  return std::nullopt;
+}
+
+void front_impl::dispatch(const exchange_ptr& ex) {
+  auto& req = ex->req();
+  auto segs = segments(req.path);
+  route_args args;
+  for (auto& r : routes)
+    if (method_fits(r, req.method) && matches(r.pattern, segs, args))
+      return r.run(*this, ex, args);
+  ex->reply(error_response(404, "not_found", "no such endpoint"));
+}
+
+namespace {
+
+// -- reports and reads --------------------------------------------------------
+
+void post_report(front_impl& f, const exchange_ptr& ex, const route_args&) {
+  auto r = report_from_json(ex->req().body);
+  if (!r)
+    return ex->reply(error_response(r.error()));
+  f.answer<report_result>(ex, f.report_timeout(), report_atom::value,
+                          std::move(*r));
+}
+
+void post_observation(front_impl& f, const exchange_ptr& ex,
+                      const route_args&) {
+  auto o = observation_from_json(ex->req().body);
+  if (!o)
+    return ex->reply(error_response(o.error()));
+  f.answer<report_result>(ex, f.report_timeout(), observe_atom::value,
+                          std::move(*o));
+}
+
+/// One page per request: the items as an array, the cursor of the next
+/// page (if any) in a header.
+template<class T, class Atom>
+void read_query(front_impl& f, const exchange_ptr& ex, Atom atom,
+                bool with_subscription) {
+  auto q = query_from_params(ex->req().params, with_subscription);
+  if (!q)
+    return ex->reply(error_response(q.error()));
+  f.ask<page<T>>(
+    f.door_of(ex->req()), caf::duration{read_wait},
+    [ex](caf::expected<page<T>> p) {
+      if (!p)
+        return ex->reply(error_response(p.error()));
+      auto r = json_response(200, to_json(p->items));
+      if (p->next != 0)
+        r.headers.emplace_back("X-Switchboard-Next", std::to_string(p->next));
+      ex->reply(std::move(r));
+    },
+    atom, *q);
+}
+
+void add_reads(std::vector<route>& routes) {
+  auto wait = caf::duration{read_wait};
+  routes.push_back({"POST", "/v1/reports", post_report});
+  routes.push_back({"POST", "/v1/observations", post_observation});
+  routes.push_back(
+    {"GET", "/v1/status", [wait](front_impl& f, const exchange_ptr& ex, auto&) {
+       f.answer<status_info>(ex, wait, status_atom::value);
+     }});
+  routes.push_back(
+    {"GET", "/v1/agents", [wait](front_impl& f, const exchange_ptr& ex, auto&) {
+       f.answer<std::vector<agent_info>>(ex, wait, agent_ls_atom::value);
+     }});
+  routes.push_back(
+    {"GET", "/v1/agents/*",
+     [wait](front_impl& f, const exchange_ptr& ex, const route_args& args) {
+       f.answer<agent_info>(ex, wait, agent_get_atom::value, args[0]);
+     }});
+  routes.push_back({"GET", "/v1/subscriptions",
+                    [wait](front_impl& f, const exchange_ptr& ex, auto&) {
+                      f.answer<std::vector<subscription_info>>(
+                        ex, wait, sub_list_atom::value);
+                    }});
+  routes.push_back(
+    {"GET", "/v1/events", [](front_impl& f, const exchange_ptr& ex, auto&) {
+       read_query<event_info>(f, ex, events_atom::value, true);
+     }});
+  routes.push_back(
+    {"GET", "/v1/history", [](front_impl& f, const exchange_ptr& ex, auto&) {
+       read_query<history_info>(f, ex, history_atom::value, true);
+     }});
+  routes.push_back({"GET", "/v1/notifications",
+                    [](front_impl& f, const exchange_ptr& ex, auto&) {
+                      read_query<notification_info>(f, ex, notes_atom::value,
+                                                    false);
+                    }});
+}
+
+// -- the live stream
+// ------------------------------------------------------------
+
+/// ?agent= and ?subscription=, each at most once.
+struct watch_filter {
+  std::string agent;
+  std::string subscription;
+
+  bool admits(const watch_event& ev) const {
+    if (!agent.empty() && ev.agent != agent)
+      return false;
+    if (subscription.empty())
+      return true;
+    return (ev.from && *ev.from == subscription)
+           || (ev.to && *ev.to == subscription);
+  }
 };
 
-struct http_front::impl {
-  impl(caf::actor_system& system, front_door_actor admin_door,
-       front_door_actor report_door, context_ptr c, http_settings s)
-      : sys(system), admin(std::move(admin_door)),
-        report(std::move(report_door)), ctx(std::move(c)),
-        settings(std::move(s)) {
-    set_tokens(settings.tokens);
-    settings.tokens = {};
+caf::expected<watch_filter> watch_filter_of(const request& req) {
+  watch_filter f;
+  for (auto& [key, value] : req.params) {
+    auto* slot = key == "agent"          ? &f.agent
+                 : key == "subscription" ? &f.subscription
+                                         : nullptr;
+    if (slot == nullptr)
+      return make_error(ec::invalid_argument,
+                        "unknown parameter '" + sanitize_utf8(key, 64)
+                          + "' (agent and subscription filter the stream)");
+    if (!slot->empty() || value.empty())
+      return make_error(ec::invalid_argument,
+                        "'" + key + "' must be given once, not empty");
+    *slot = value;
   }
+  return f;
+}
 
-  caf::actor_system& sys;
-  front_door_actor admin;
-  front_door_actor report;
-  context_ptr ctx;
-  http_settings settings;
-  std::unique_ptr<httplib::Server> server;
-  std::thread thread;
-  uint16_t port = 0;
-  mutable std::mutex tokens_mutex;
-  std::shared_ptr<const bearer_tokens> tokens;
-  bool stopped = false;
+/// GET /v1/watch: Server-Sent Events, one per decision. A watcher actor
+/// of the front subscribes at the FRONT DOOR and pushes each event into the
+/// connection's bounded queue; a client too slow to read is dropped there,
+/// and its watcher ends with the connection.
+void watch(front_impl& f, const exchange_ptr& ex, const route_args&) {
+  auto filter = watch_filter_of(ex->req());
+  if (!filter)
+    return ex->reply(error_response(filter.error()));
+  auto door = f.door_of(ex->req());
+  auto w = f.sys.spawn([ex, door, filter = *filter](watcher_actor::pointer self)
+                         -> watcher_actor::behavior_type {
+    auto seq = std::make_shared<uint64_t>(0);
+    self
+      ->request(door, caf::duration{read_wait}, watch_atom::value,
+                caf::actor_cast<watcher_actor>(self))
+      .then(
+        [ex](ok_atom) {
+          response head;
+          head.content_type = "text/event-stream; charset=utf-8";
+          head.headers
+            = {{"Cache-Control", "no-cache"}, {"X-Accel-Buffering", "no"}};
+          ex->open_stream(std::move(head), ": heartbeat\n\n");
+          ex->push(": watching\n\n");
+        },
+        [ex, self](caf::error& err) {
+          ex->reply(error_response(err));
+          self->quit();
+        });
+    return {
+      [ex, filter, seq, self](watch_atom, const watch_event& ev) {
+        if (!filter.admits(ev))
+          return;
+        auto text = "id: " + std::to_string(++*seq)
+                    + "\ndata: " + json_text(to_json(ev)) + "\n\n";
+        if (!ex->push(std::move(text)))
+          self->quit();
+      },
+    };
+  });
+  ex->on_close(
+    [w] { caf::anon_send_exit(w, caf::exit_reason::user_shutdown); });
+}
 
-  void set_tokens(const intake::credentials& creds) {
-    auto t = std::make_shared<bearer_tokens>();
-    t->admin = sha256(creds.admin_token);
-    t->report = sha256(creds.report_token);
-    std::lock_guard<std::mutex> guard{tokens_mutex};
-    tokens = std::move(t);
-  }
+// -- probes and the backup
+// ------------------------------------------------------
 
-  /// The FRONT DOOR of the request's credential (checked in pre_route).
-  const front_door_actor& door_of(const httplib::Request& req) const {
-    return scope_of(req) == scope::admin ? admin : report;
-  }
+/// Asks the engine for its version: does it answer? (Blocking: on the
+/// front's probe thread only.)
+bool engine_up(const std::string& socket) {
+  docker::docker_api api{socket, std::chrono::milliseconds{engine_timeout}};
+  return static_cast<bool>(api.version());
+}
 
-  /// Sends one request to the FRONT DOOR of the caller's credential and
-  /// waits for its answer. Probes (no credential) use the report door.
-  template<class T, class... Ts>
-  caf::expected<T> ask(const front_door_actor& door, caf::duration timeout,
-                       Ts&&... xs) {
-    caf::scoped_actor self{sys};
-    caf::expected<T> result{caf::error{}};
-    self->request(door, timeout, std::forward<Ts>(xs)...)
-      .receive([&](T& x) { result = std::move(x); },
-               [&](caf::error& err) { result = std::move(err); });
-    return result;
-  }
+/// The thread that asks the Docker engine (its client blocks).
+boost::asio::thread_pool& probe_thread() {
+  static boost::asio::thread_pool pool{1};
+  return pool;
+}
 
-  template<class T, class... Ts>
-  caf::expected<T> ask(caf::duration timeout, Ts&&... xs) {
-    return ask<T>(report, timeout, std::forward<Ts>(xs)...);
-  }
+void healthz(front_impl& f, const exchange_ptr& ex, const route_args&) {
+  f.ask<status_info>(
+    f.report, caf::duration{probe_timeout},
+    [ex](caf::expected<status_info> st) {
+      if (!st)
+        return ex->reply(json_response(
+          503,
+          {{"status", "unhealthy"},
+           {"reasons", {"the daemon did not answer: " + render(st.error())}}}));
+      auto reasons = json::array();
+      for (auto& c : st->components)
+        if (c.state != health::running)
+          reasons.push_back("component " + c.name
+                            + " did not answer: " + c.error);
+      if (reasons.empty())
+        return ex->reply(json_response(200, {{"status", "ok"}}));
+      ex->reply(
+        json_response(503, {{"status", "unhealthy"}, {"reasons", reasons}}));
+    },
+    status_atom::value);
+}
 
-  caf::duration report_timeout() const {
-    return caf::duration{settings.report_timeout};
-  }
+/// This node's status: its own components (no other node is asked, and no
+/// AGENT: the store counts the agents behind and in containers).
+void readyz(front_impl& f, const exchange_ptr& ex, const route_args&) {
+  auto not_ready = [](const std::string& why) {
+    return json_response(503, {{"ready", false}, {"reasons", {why}}});
+  };
+  if (f.ctx->doors.get()->draining)
+    return ex->reply(not_ready("the daemon is shutting down"));
+  auto ctx = f.ctx;
+  auto socket = f.settings.docker_socket;
+  f.ask<status_info>(
+    f.report, caf::duration{probe_timeout},
+    [ex, ctx, socket, not_ready](caf::expected<status_info> st) {
+      if (!st)
+        return ex->reply(
+          not_ready("the daemon did not answer: " + render(st.error())));
+      bool containers = any_container(*st);
+      auto judge = [ex, ctx,
+                    info = std::move(*st)](std::optional<bool> engine) {
+        auto r = judge_readiness(info, engine, ctx->doors.get()->draining);
+        ex->reply(json_response(r.ready ? 200 : 503,
+                                {{"ready", r.ready}, {"reasons", r.reasons}}));
+      };
+      if (!containers)
+        return judge(std::nullopt);
+      boost::asio::post(probe_thread(),
+                        [judge, socket] { judge(engine_up(socket)); });
+    },
+    status_atom::value);
+}
 
-  template<class T, class... Ts>
-  void answer(const httplib::Request& req, httplib::Response& res,
-              caf::duration timeout, Ts&&... xs) {
-    auto x = ask<T>(door_of(req), timeout, std::forward<Ts>(xs)...);
-    if (!x)
-      return send_error(res, x.error());
-    send_json(res, 200, to_json(*x));
-  }
-
-  /// The credential the request carries (none: no Authorization header, or
-  /// a token that is neither).
-  scope scope_of(const httplib::Request& req) const {
-    auto header = req.get_header_value("Authorization");
-    constexpr std::string_view scheme = "Bearer ";
-    if (header.size() <= scheme.size()
-        || header.compare(0, scheme.size(), scheme) != 0)
-      return scope::none;
-    std::shared_ptr<const bearer_tokens> t;
-    {
-      std::lock_guard<std::mutex> guard{tokens_mutex};
-      t = tokens;
-    }
-    // Digests of equal length, both compared in constant time: neither the
-    // token's bytes, its length nor which one matched leak through timing.
-    auto given = sha256(header.substr(scheme.size()));
-    bool is_admin
-      = CRYPTO_memcmp(given.data(), t->admin.data(), given.size()) == 0;
-    bool is_report
-      = CRYPTO_memcmp(given.data(), t->report.data(), given.size()) == 0;
-    return is_admin ? scope::admin : is_report ? scope::report : scope::none;
-  }
-
-  httplib::Server::HandlerResponse pre_route(const httplib::Request& req,
-                                             httplib::Response& res) {
-    using hr = httplib::Server::HandlerResponse;
-    auto r = route_of(req.path);
-    if (!r.known) {
-      send_json(res, 404,
-                error_json("not_found", "no such endpoint: " + req.method + " "
-                                          + shown(req.path)));
-      return hr::Handled;
-    }
-    bool get = req.method == "GET" || req.method == "HEAD";
-    if ((r.post && req.method != "POST") || (!r.post && !get)) {
-      res.set_header("Allow", r.post ? "POST" : "GET, HEAD");
-      send_json(
-        res, 405,
-        error_json("method_not_allowed",
-                   req.method + " is not allowed on " + shown(req.path)));
-      return hr::Handled;
-    }
-    if (r.v1 && scope_of(req) == scope::none) {
-      res.set_header("WWW-Authenticate", "Bearer realm=\"switchboard\"");
-      send_json(res, 401,
-                error_json("unauthorized",
-                           "this endpoint needs Authorization: Bearer TOKEN "
-                           "(the content of the daemon's admin-token-file or "
-                           "report-token-file)"));
-      return hr::Handled;
-    }
-    if (r.post && ctx->doors.get()->draining) {
-      send_json(res, 503,
-                error_json("shutting_down", "the daemon is shutting down"));
-      return hr::Handled;
-    }
-    return hr::Unhandled;
-  }
-
-  /// A path for an error message: at most 200 bytes, cut on a character.
-  static std::string shown(const std::string& path) {
-    auto cut = sanitize_utf8(path, 200);
-    return cut.size() < path.size() ? cut + "..." : cut;
-  }
-
-  void post_report(const httplib::Request& req, httplib::Response& res) {
-    auto r = report_from_json(req.body);
-    if (!r)
-      return send_error(res, r.error());
-    answer<report_result>(req, res, report_timeout(), report_atom::value,
-                          std::move(*r));
-  }
-
-  void post_observation(const httplib::Request& req, httplib::Response& res) {
-    auto o = observation_from_json(req.body);
-    if (!o)
-      return send_error(res, o.error());
-    answer<report_result>(req, res, report_timeout(), observe_atom::value,
-                          std::move(*o));
-  }
-
-  template<class T, class Atom>
-  void read_query(const httplib::Request& req, httplib::Response& res,
-                  Atom atom, bool with_subscription) {
-    std::multimap<std::string, std::string> params{req.params.begin(),
-                                                   req.params.end()};
-    auto q = query_from_params(params, with_subscription);
-    if (!q)
-      return send_error(res, q.error());
-    // One page per request: the items as an array, the cursor of the next
-    // page (if any) in a header.
-    auto p = ask<page<T>>(door_of(req), caf::duration{read_wait}, atom, *q);
-    if (!p)
-      return send_error(res, p.error());
-    if (p->next != 0)
-      res.set_header("X-Switchboard-Next", std::to_string(p->next));
-    send_json(res, 200, to_json(p->items));
-  }
-
-  /// Asks the engine for its version: does it answer?
-  bool engine_up() const {
-    docker::docker_api api{settings.docker_socket,
-                           std::chrono::milliseconds{engine_timeout}};
-    return static_cast<bool>(api.version());
-  }
-
-  void healthz(httplib::Response& res) {
-    auto st
-      = ask<status_info>(caf::duration{probe_timeout}, status_atom::value);
-    if (!st)
-      return send_json(
-        res, 503,
-        {{"status", "unhealthy"},
-         {"reasons", {"the daemon did not answer: " + render(st.error())}}});
-    auto reasons = json::array();
-    for (auto& c : st->components)
-      if (c.state != health::running)
-        reasons.push_back("component " + c.name
-                          + " did not answer: " + c.error);
-    if (reasons.empty())
-      return send_json(res, 200, {{"status", "ok"}});
-    send_json(res, 503, {{"status", "unhealthy"}, {"reasons", reasons}});
-  }
-
-  /// This node's status: its own components (no other node is asked, and
-  /// no AGENT: the store counts the agents behind and in containers).
-  caf::expected<status_info> local_status() {
-    return ask<status_info>(caf::duration{probe_timeout}, status_atom::value);
-  }
-
-  void readyz(httplib::Response& res) {
-    if (ctx->doors.get()->draining)
-      return send_json(
-        res, 503,
-        {{"ready", false}, {"reasons", {"the daemon is shutting down"}}});
-    auto st = local_status();
-    if (!st)
-      return send_json(
-        res, 503,
-        {{"ready", false},
-         {"reasons", {"the daemon did not answer: " + render(st.error())}}});
-    std::optional<bool> engine;
-    if (any_container(*st))
-      engine = engine_up();
-    auto r = judge_readiness(*st, engine, ctx->doors.get()->draining);
-    send_json(res, r.ready ? 200 : 503,
-              {{"ready", r.ready}, {"reasons", r.reasons}});
-  }
-
-  void metrics(httplib::Response& res) {
-    auto st = local_status();
-    if (!st)
-      return send_error(res, st.error());
-    auto text = ctx->stats->render(gauges_of(*st, engine_up()));
-    res.status = 200;
-    res.set_content(text, "text/plain; version=0.0.4; charset=utf-8");
-  }
-
-  /// GET /v1/backup: an online copy of the database, streamed as it is
-  /// read from the daemon chunk by chunk (admin credential).
-  void backup(const httplib::Request& req, httplib::Response& res) {
-    auto timeout = caf::duration{read_wait};
-    auto& door = door_of(req);
-    auto info = ask<backup_info>(door, timeout, backup_atom::value);
-    if (!info)
-      return send_error(res, info.error());
-    res.set_header("Content-Disposition",
-                   "attachment; filename=\"switchboard.db\"");
-    res.set_content_provider(
-      info->size, "application/vnd.sqlite3",
-      [this, door, id = info->id, timeout](size_t offset, size_t,
-                                           httplib::DataSink& sink) {
-        auto chunk = ask<backup_chunk>(door, timeout, backup_atom::value, id,
-                                       static_cast<uint64_t>(offset));
-        if (!chunk || chunk->bytes.empty())
-          return false; // the connection is closed: the copy is incomplete
-        return sink.write(chunk->bytes.data(), chunk->bytes.size());
+void metrics(front_impl& f, const exchange_ptr& ex, const route_args&) {
+  auto ctx = f.ctx;
+  auto socket = f.settings.docker_socket;
+  f.ask<status_info>(
+    f.report, caf::duration{probe_timeout},
+    [ex, ctx, socket](caf::expected<status_info> st) {
+      if (!st)
+        return ex->reply(error_response(st.error()));
+      boost::asio::post(probe_thread(), [ex, ctx, socket, st = *st] {
+        response r;
+        r.content_type = "text/plain; version=0.0.4; charset=utf-8";
+        r.body = ctx->stats->render(gauges_of(st, engine_up(socket)));
+        ex->reply(std::move(r));
       });
-  }
+    },
+    status_atom::value);
+}
 
-  void install_routes() {
-    auto& s = *server;
-    s.set_pre_routing_handler(
-      [this](const httplib::Request& req, httplib::Response& res) {
-        return pre_route(req, res);
+/// Sends the copy's chunks one after the other, each once the previous one
+/// is written (the stream's queue holds one chunk at a time).
+void send_chunks(caf::actor_system* sys, front_door_actor door, exchange_ptr ex,
+                 std::string id, uint64_t offset, uint64_t size) {
+  if (offset >= size)
+    return ex->end_stream();
+  ask<backup_chunk>(
+    *sys, door, caf::duration{read_wait},
+    [sys, door, ex, id, offset, size](caf::expected<backup_chunk> chunk) {
+      // A missing chunk cuts the connection: the client sees an incomplete
+      // answer, never a short file taken for a whole one.
+      if (!chunk || chunk->bytes.empty())
+        return ex->abort();
+      auto next = offset + chunk->bytes.size();
+      ex->push(std::string{chunk->bytes.begin(), chunk->bytes.end()});
+      ex->when_written([sys, door, ex, id, next, size](bool ok) {
+        if (ok)
+          send_chunks(sys, door, ex, id, next, size);
       });
-    s.Post("/v1/reports",
-           [this](const httplib::Request& req, httplib::Response& res) {
-             post_report(req, res);
-           });
-    s.Post("/v1/observations",
-           [this](const httplib::Request& req, httplib::Response& res) {
-             post_observation(req, res);
-           });
-    install_reads();
-    s.Get("/healthz", [this](const httplib::Request&, httplib::Response& res) {
-      healthz(res);
-    });
-    s.Get("/readyz", [this](const httplib::Request&, httplib::Response& res) {
-      readyz(res);
-    });
-    s.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
-      metrics(res);
-    });
-    s.Get("/v1/backup", [this](const httplib::Request& req,
-                               httplib::Response& res) { backup(req, res); });
-    install_errors();
-  }
+    },
+    backup_atom::value, id, offset);
+}
 
-  void install_reads() {
-    auto& s = *server;
-    auto read_timeout = caf::duration{read_wait};
-    s.Get("/v1/status", [this, read_timeout](const httplib::Request& req,
-                                             httplib::Response& res) {
-      answer<status_info>(req, res, read_timeout, status_atom::value);
-    });
-    s.Get("/v1/agents", [this, read_timeout](const httplib::Request& req,
-                                             httplib::Response& res) {
-      answer<std::vector<agent_info>>(req, res, read_timeout,
-                                      agent_ls_atom::value);
-    });
-    s.Get(R"(/v1/agents/([^/]+))",
-          [this, read_timeout](const httplib::Request& req,
-                               httplib::Response& res) {
-            answer<agent_info>(req, res, read_timeout, agent_get_atom::value,
-                               std::string{req.matches[1]});
-          });
-    s.Get("/v1/subscriptions", [this, read_timeout](const httplib::Request& req,
-                                                    httplib::Response& res) {
-      answer<std::vector<subscription_info>>(req, res, read_timeout,
-                                             sub_list_atom::value);
-    });
-    s.Get("/v1/events",
-          [this](const httplib::Request& req, httplib::Response& res) {
-            read_query<event_info>(req, res, events_atom::value, true);
-          });
-    s.Get("/v1/history",
-          [this](const httplib::Request& req, httplib::Response& res) {
-            read_query<history_info>(req, res, history_atom::value, true);
-          });
-    s.Get("/v1/notifications",
-          [this](const httplib::Request& req, httplib::Response& res) {
-            read_query<notification_info>(req, res, notes_atom::value, false);
-          });
-  }
+/// GET /v1/backup: an online copy of the database, streamed as it is read
+/// from the daemon chunk by chunk (admin credential).
+void backup(front_impl& f, const exchange_ptr& ex, const route_args&) {
+  auto door = f.door_of(ex->req());
+  f.ask<backup_info>(
+    door, caf::duration{read_wait},
+    [sys = &f.sys, door, ex](caf::expected<backup_info> info) {
+      if (!info)
+        return ex->reply(error_response(info.error()));
+      response head;
+      head.content_type = "application/vnd.sqlite3";
+      head.headers
+        = {{"Content-Disposition", "attachment; filename=\"switchboard.db\""}};
+      ex->open_stream(std::move(head));
+      send_chunks(sys, door, ex, info->id, 0, info->size);
+    },
+    backup_atom::value);
+}
 
-  void install_errors() {
-    auto& s = *server;
-    // Every error without a body of ours (413 from the body bound, 400 from
-    // a request cpp-httplib could not parse) gets one.
-    s.set_error_handler([](const httplib::Request&, httplib::Response& res) {
-      if (!res.body.empty())
-        return;
-      if (res.status == 413)
-        send_json(res, 413,
-                  error_json("payload_too_large",
-                             "the body is larger than "
-                               + std::to_string(max_body_bytes) + " bytes"));
-      else
-        send_json(res, res.status,
-                  error_json(res.status == 404 ? "not_found" : "bad_request",
-                             "HTTP " + std::to_string(res.status)));
-    });
-    s.set_exception_handler([](const httplib::Request&, httplib::Response& res,
-                               std::exception_ptr ep) {
-      std::string what = "unknown";
-      try {
-        std::rethrow_exception(ep);
-      } catch (const std::exception& e) {
-        what = e.what();
-      } catch (...) {
-        // what stays "unknown"
-      }
-      SB_ERROR("http: request failed: {}", what);
-      send_json(res, 500, error_json("internal", "the request failed"));
-    });
-  }
+std::vector<route> all_routes() {
+  std::vector<route> routes;
+  add_reads(routes);
+  routes.push_back({"GET", "/v1/watch", watch});
+  routes.push_back({"GET", "/v1/backup", backup});
+  routes.push_back({"GET", "/healthz", healthz});
+  routes.push_back({"GET", "/readyz", readyz});
+  routes.push_back({"GET", "/metrics", metrics});
+  add_admin_routes(routes);
+  return routes;
+}
+
+} // namespace
+
+struct http_front::impl : front_impl {
+  using front_impl::front_impl;
 };
 
 http_front::http_front(std::unique_ptr<impl> x) : impl_(std::move(x)) {
@@ -511,7 +499,7 @@ http_front::~http_front() {
 }
 
 uint16_t http_front::port() const {
-  return impl_->port;
+  return impl_->srv->port();
 }
 
 void http_front::set_credentials(const intake::credentials& tokens) {
@@ -522,49 +510,17 @@ void http_front::stop() {
   if (impl_->stopped)
     return;
   impl_->stopped = true;
-  impl_->server->stop();
-  if (impl_->thread.joinable())
-    impl_->thread.join();
+  impl_->srv->stop(stop_grace);
   SB_INFO("http: stopped");
 }
-
-namespace {
-
-std::unique_ptr<httplib::Server> make_server(const http_settings& o) {
-  if (o.tls_certificate.empty())
-    return std::make_unique<server<httplib::Server>>();
-  return std::make_unique<server<httplib::SSLServer>>(o.tls_certificate.c_str(),
-                                                      o.tls_key.c_str());
-}
-
-socket_t listening_socket(httplib::Server& s, bool tls) {
-  if (tls)
-    return static_cast<server<httplib::SSLServer>&>(s).listening_socket();
-  return static_cast<server<httplib::Server>&>(s).listening_socket();
-}
-
-/// "" if the bound address may serve what the options allow, else why not.
-std::string check_bound(httplib::Server& s, const http_settings& o) {
-  sockaddr_storage addr{};
-  socklen_t len = sizeof(addr);
-  auto fd = listening_socket(s, !o.tls_certificate.empty());
-  if (::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0)
-    return "cannot read the address bound";
-  auto* sa = reinterpret_cast<sockaddr*>(&addr);
-  if (intake::is_loopback(sa) || !o.tls_certificate.empty())
-    return {};
-  return "switchboard.http-host: " + intake::format_address(sa, false)
-         + " is not loopback; the HTTP front beyond loopback needs "
-           "switchboard.tls-certificate and switchboard.tls-key";
-}
-
-} // namespace
 
 http_settings http_settings::of(const daemon_options& o) {
   http_settings s;
   s.host = o.http_host;
   s.port = static_cast<uint16_t>(std::max(o.http_port, 0));
   s.workers = static_cast<size_t>(o.http_workers);
+  s.max_connections = static_cast<size_t>(o.http_max_connections);
+  s.idle_timeout = o.http_idle_timeout;
   s.tls_certificate = o.tls_certificate;
   s.tls_key = o.tls_key;
   s.docker_socket = o.docker_socket;
@@ -582,44 +538,39 @@ http_front::start(caf::actor_system& sys, front_door_actor admin,
                       "the HTTP front needs the admin and report credentials");
   auto x = std::make_unique<impl>(sys, std::move(admin), std::move(report),
                                   std::move(ctx), std::move(settings));
+  x->routes = all_routes();
   auto& o = x->settings;
-  x->server = make_server(o);
-  if (!x->server->is_valid())
+  server_limits limits;
+  limits.threads = o.workers;
+  limits.max_connections = o.max_connections;
+  limits.idle_timeout
+    = std::chrono::duration_cast<std::chrono::milliseconds>(o.idle_timeout);
+  limits.request_timeout
+    = std::chrono::duration_cast<std::chrono::milliseconds>(o.request_timeout);
+  limits.body_limit = max_body_bytes;
+  auto* raw = x.get();
+  std::string error;
+  x->srv = server::start(
+    o.host, o.port, o.tls_certificate, o.tls_key, limits,
+    [raw](const request& req) { return raw->precheck(req); },
+    [raw](exchange_ptr ex) { raw->dispatch(ex); }, &error);
+  if (!x->srv)
+    return make_error(error.find("tls") != std::string::npos
+                          || error.find("IP address") != std::string::npos
+                        ? ec::invalid_argument
+                        : ec::unavailable,
+                      error);
+  if (!x->srv->loopback() && o.tls_certificate.empty()) {
+    auto where = x->srv->bound();
+    x->srv->stop(std::chrono::milliseconds{0});
     return make_error(ec::invalid_argument,
-                      "the HTTP front cannot use switchboard.tls-certificate "
-                      "and switchboard.tls-key");
-  auto& s = *x->server;
-  auto workers = o.workers;
-  s.new_task_queue = [workers] {
-    return new bounded_pool(workers, workers * queue_per_worker);
-  };
-  s.set_payload_max_length(max_body_bytes);
-  s.set_read_timeout(io_timeout_s, 0);
-  s.set_write_timeout(io_timeout_s, 0);
-  s.set_keep_alive_timeout(io_timeout_s);
-  s.set_keep_alive_max_count(100);
-  // cpp-httplib writes headers and body separately: without TCP_NODELAY the
-  // body waits for the client's delayed ACK (40 ms per request).
-  s.set_tcp_nodelay(true);
-  x->install_routes();
-  auto port = o.port == 0 ? s.bind_to_any_port(o.host)
-                          : (s.bind_to_port(o.host, o.port) ? o.port : -1);
-  if (port <= 0)
-    return make_error(ec::unavailable, "the HTTP front cannot listen on "
-                                         + o.host + ":"
-                                         + std::to_string(o.port));
-  if (auto problem = check_bound(s, o); !problem.empty())
-    return make_error(ec::invalid_argument, problem);
-  // cpp-httplib listens with a backlog of 5: a burst of callers beyond the
-  // queued connections would see dropped SYNs and resets. Listening again
-  // on the bound socket raises it.
-  ::listen(listening_socket(s, !o.tls_certificate.empty()), SOMAXCONN);
-  x->port = static_cast<uint16_t>(port);
-  x->thread
-    = std::thread{[srv = x->server.get()] { srv->listen_after_bind(); }};
-  SB_INFO("http: listening on {}:{}{} (a credential as bearer token on "
-          "/v1/)",
-          o.host, x->port, o.tls_certificate.empty() ? "" : " (TLS)");
+                      "switchboard.http-host: " + where
+                        + " is not loopback; the HTTP front beyond loopback "
+                          "needs switchboard.tls-certificate and "
+                          "switchboard.tls-key");
+  }
+  SB_INFO("http: listening on {}{} (a credential as bearer token on /v1/)",
+          x->srv->bound(), o.tls_certificate.empty() ? "" : " (TLS)");
   return std::unique_ptr<http_front>{new http_front(std::move(x))};
 }
 

@@ -15,11 +15,17 @@
 //
 // Each request becomes the message the CLI would send, through the same
 // FRONT DOOR and its checks; no token is readable. Errors are
-// {"error": {"code", "message"}} with 400, 401, 404, 405, 413, 503 or 504.
-// Bounds: bodies up to 64 KiB, http-workers threads (a connection holds one
-// while it is open, idle ones are closed after 5 s), at most 4 x
-// http-workers accepted connections waiting for a thread (the listener stops
-// accepting beyond that: the kernel's backlog holds the rest).
+// {"error": {"code", "message"}} with 400, 401, 403, 404, 405, 409, 413,
+// 415, 431, 503 or 504.
+//
+// Asynchronous (http/server.hpp, Boost.Beast): a request that waits for the
+// daemon holds no thread. Bounds: a header of 16 KiB, a body of 64 KiB
+// (chunked too; no compressed bodies), http-max-connections open
+// connections, an idle one closed after http-idle-timeout, a request's
+// header and body within 10 s of its first byte, an answer written within
+// 10 s, a live stream's unsent bytes at most 256 KiB (a slower client is
+// dropped). So the memory of the front stays below max-connections x
+// (16 KiB + 64 KiB + 256 KiB) whatever its clients send.
 //
 // Security: every /v1/ request needs "Authorization: Bearer <token>", even on
 // loopback: the admin credential (switchboard.admin-token-file) or the report
@@ -30,6 +36,9 @@
 // to start without TLS (tls-certificate, tls-key).
 //
 //   GET  /v1/backup  (admin) an online copy of the database, streamed
+//   GET  /v1/watch   Server-Sent Events: one per decision (?agent=,
+//                    ?subscription=), a comment heartbeat every 15 s
+//   the admin writes (admin_routes.cpp, docs/http-api.md)
 
 #include "actors/context.hpp"
 #include "actors/door.hpp"
@@ -49,7 +58,12 @@ struct http_settings {
   uint16_t port = 0;
   /// The bearer tokens: the daemon's credentials.
   intake::credentials tokens;
-  size_t workers = 4;
+  /// Event loop threads.
+  size_t workers = 1;
+  size_t max_connections = 4096;
+  caf::timespan idle_timeout = std::chrono::seconds(30);
+  /// A request's header and body arrive within this from its first byte.
+  caf::timespan request_timeout = std::chrono::seconds(10);
   std::string tls_certificate;
   std::string tls_key;
   /// Pinged by /readyz and /metrics.

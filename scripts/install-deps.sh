@@ -13,7 +13,8 @@ packages=(
   nlohmann-json3-dev    # JSON for the CLI and the Docker client
   libcli11-dev          # command-line parsing
   libcurl4-openssl-dev  # Docker Engine API over the unix socket
-  libcpp-httplib-dev    # the HTTP front and the reference agent server
+  libcpp-httplib-dev    # the reference agent server
+  libboost1.81-dev      # Boost.Beast and asio: the asynchronous HTTP front
   prometheus-cpp-dev    # /metrics: the core registry and text serializer
   libssl-dev
   libsodium-dev         # tokens encrypted at rest (crypto_secretbox)
