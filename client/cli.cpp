@@ -242,20 +242,6 @@ void print(const options& o, const nlohmann::json& j, const std::string& text) {
   std::cout.flush();
 }
 
-/// A setting's value for --json: a number if it is one ("6", "0.95"), the
-/// text otherwise ("on", "2h", "off").
-nlohmann::json setting_json(const std::string& value) {
-  bool numeric = !value.empty()
-                 && value.find_first_not_of("0123456789.") == std::string::npos
-                 && std::count(value.begin(), value.end(), '.') <= 1
-                 && value.front() != '.' && value.back() != '.';
-  if (!numeric)
-    return value;
-  if (value.find('.') == std::string::npos && value.size() <= 18)
-    return std::stoll(value);
-  return std::stod(value);
-}
-
 std::string opt_text(const caf::optional<std::string>& x) {
   return x ? *x : std::string{"-"};
 }
@@ -270,7 +256,7 @@ std::string iso_text(millis t) {
 void cmd_ping(const options& o) {
   session s{o};
   auto protocol = s.call<std::string>(ping_atom::value);
-  print(o, {{"ok", true}, {"protocol", protocol}},
+  print(o, ping_json(protocol),
         "pong from " + s.where() + " (" + protocol + ")\n");
 }
 
@@ -347,7 +333,7 @@ void cmd_sub_remove(const options& o) {
     for (auto& a : agents)
       text += " " + a;
   }
-  print(o, {{"removed", o.name}, {"unassigned", agents}}, text + "\n");
+  print(o, removed_subscription_json(o.name, agents), text + "\n");
 }
 
 std::string agent_text(const agent_info& a) {
@@ -450,7 +436,7 @@ void cmd_agent_remove(const options& o) {
   check(validate_name("agent name", o.name));
   session s{o};
   auto name = s.call<std::string>(agent_rm_atom::value, o.name);
-  print(o, {{"removed", name}}, "removed agent " + name + "\n");
+  print(o, removed_agent_json(name), "removed agent " + name + "\n");
 }
 
 void cmd_agent_set(const options& o) {
@@ -468,11 +454,10 @@ void cmd_agent_set(const options& o) {
 void cmd_lifecycle(const options& o, container_op op) {
   check(validate_name("agent name", o.name));
   session s{o};
-  auto result
-    = to_string(s.call<apply_outcome>(lifecycle_atom::value, o.name, op));
-  print(o,
-        {{"agent", o.name}, {"operation", to_string(op)}, {"result", result}},
-        std::string{to_string(op)} + " " + o.name + ": " + result + "\n");
+  auto outcome = s.call<apply_outcome>(lifecycle_atom::value, o.name, op);
+  print(o, lifecycle_json(o.name, op, outcome),
+        std::string{to_string(op)} + " " + o.name + ": " + to_string(outcome)
+          + "\n");
 }
 
 void cmd_assign(const options& o) {
@@ -584,23 +569,21 @@ void cmd_settings_get(const options& o) {
     auto i = all.find(o.name);
     if (i == all.end())
       fail("unknown setting '" + o.name + "'");
-    print(o, {{i->first, setting_json(i->second)}}, i->second + "\n");
+    print(o, setting_json(i->first, i->second), i->second + "\n");
     return;
   }
   std::string text;
-  auto doc = nlohmann::json::object();
-  for (auto& [k, v] : all) {
+  for (auto& [k, v] : all)
     text += k + " = " + v + "\n";
-    doc[k] = setting_json(v);
-  }
-  print(o, doc, text);
+  print(o, settings_json(all), text);
 }
 
 void cmd_settings_set(const options& o) {
   session s{o};
   auto all = s.call<settings_map>(setting_atom::value, o.name, o.second);
   auto value = all.count(o.name) ? all.at(o.name) : o.second;
-  print(o, {{o.name, setting_json(value)}}, o.name + " = " + value + "\n");
+  print(o, setting_set_json(all, o.name, o.second),
+        o.name + " = " + value + "\n");
 }
 
 query make_query(const options& o) {

@@ -92,7 +92,7 @@ public:
   caf::error unknown() const {
     for (auto& [key, value] : object_.items())
       if (taken_.count(key) == 0)
-        return bad("unknown field '" + sanitize_utf8(key, 64) + "'");
+        return bad("unknown field '" + sanitize_text(key, 64) + "'");
     return caf::none;
   }
 
@@ -101,10 +101,41 @@ private:
   std::set<std::string> taken_;
 };
 
+/// Parses a body that must be one JSON object. A key given twice in any
+/// object, at any depth, is refused: nlohmann would keep the last one, and
+/// a caller who sends two values must not have one of them silently
+/// ignored. The error names the key (sanitized), never a value.
 caf::expected<json> parse_object(std::string_view body) {
-  auto doc = json::parse(body.begin(), body.end(), nullptr, false);
+  // The keys seen so far in each object being read, innermost last.
+  std::vector<std::set<std::string>> open;
+  std::optional<std::string> repeated;
+  json::parser_callback_t track
+    = [&open, &repeated](int, json::parse_event_t event, json& parsed) {
+        switch (event) {
+        case json::parse_event_t::object_start:
+          open.emplace_back();
+          break;
+        case json::parse_event_t::object_end:
+          if (!open.empty())
+            open.pop_back();
+          break;
+        case json::parse_event_t::key:
+          if (!open.empty() && parsed.is_string()
+              && !open.back().insert(parsed.get<std::string>()).second
+              && !repeated)
+            repeated = parsed.get<std::string>();
+          break;
+        default:
+          break;
+        }
+        return true;
+      };
+  auto doc = json::parse(body.begin(), body.end(), track, false);
   if (doc.is_discarded())
     return bad("the body is not valid JSON");
+  if (repeated)
+    return bad("field '" + sanitize_text(*repeated, 64)
+               + "' is given more than once");
   if (!doc.is_object())
     return bad("the body must be a JSON object");
   return doc;
@@ -204,7 +235,169 @@ caf::error read_report_extras(fields& f, failure_report& r) {
   return caf::none;
 }
 
+/// A required string field that must be a valid name (validate_name(),
+/// `what` names it in the error: "agent name").
+caf::error read_name(fields& f, const char* field, std::string_view what,
+                     std::string& out) {
+  auto x = f.text(field);
+  if (!x)
+    return x.error();
+  if (!*x)
+    return bad(std::string{"'"} + field + "' is required");
+  if (auto err = validate_name(what, **x))
+    return err;
+  out = std::move(**x);
+  return caf::none;
+}
+
+/// An optional string field that must be a valid name when given (and not
+/// empty: "" is absent, as an omitted CLI option).
+caf::error read_optional_name(fields& f, const char* field,
+                              std::string_view what, std::string& out) {
+  auto x = f.text(field);
+  if (!x)
+    return x.error();
+  if (!*x || (*x)->empty())
+    return caf::none;
+  if (auto err = validate_name(what, **x))
+    return err;
+  out = std::move(**x);
+  return caf::none;
+}
+
+/// A setting's value as text, as `switchboard settings set KEY VALUE` would
+/// pass it: a whole number in decimal, a fraction in its shortest form
+/// ("0.95"), true and false as on and off.
+caf::expected<std::string> setting_text(const json& x) {
+  if (x.is_string())
+    return x.get<std::string>();
+  if (x.is_boolean())
+    return std::string{x.get<bool>() ? "on" : "off"};
+  if (x.is_number_unsigned())
+    return std::to_string(x.get<uint64_t>());
+  if (x.is_number_integer())
+    return std::to_string(x.get<int64_t>());
+  if (x.is_number_float()) {
+    auto v = x.get<double>();
+    if (!std::isfinite(v))
+      return bad("'value' must be a finite number");
+    // 6.0 is the whole number 6: the daemon's whole-number settings take it.
+    if (v == std::trunc(v) && std::fabs(v) < 1e15)
+      return std::to_string(static_cast<int64_t>(v));
+    return x.dump();
+  }
+  return bad("'value' must be a string, a number or true/false");
+}
+
 } // namespace
+
+caf::expected<subscription_add_body>
+subscription_add_from_json(std::string_view body) {
+  auto doc = parse_object(body);
+  if (!doc)
+    return doc.error();
+  fields f{*doc};
+  subscription_add_body result;
+  if (auto err = read_name(f, "name", "subscription name", result.name))
+    return err;
+  auto token = f.text("token");
+  if (!token)
+    return token.error();
+  if (!*token)
+    return bad("'token' is required");
+  // The checks of `subscription add --token-file`: surrounding whitespace
+  // (a file's trailing newline) goes, then validate_token. Neither error
+  // quotes the token.
+  result.token.value = trim_token(**token);
+  if (auto err = validate_token(result.token.value))
+    return err;
+  if (auto err = f.unknown())
+    return err;
+  return result;
+}
+
+caf::expected<agent_spec> agent_add_from_json(std::string_view body) {
+  auto doc = parse_object(body);
+  if (!doc)
+    return doc.error();
+  fields f{*doc};
+  agent_spec spec;
+  if (auto err = read_name(f, "name", "agent name", spec.name))
+    return err;
+  if (auto err = read_optional_name(f, "subscription", "subscription name",
+                                    spec.subscription))
+    return err;
+  auto container = f.text("container");
+  if (!container)
+    return container.error();
+  if (*container && !(*container)->empty()) {
+    if (auto err = check_container_name(**container))
+      return err;
+    spec.container = std::move(**container);
+  }
+  if (auto err = f.unknown())
+    return err;
+  return spec;
+}
+
+caf::expected<auto_switch_mode> agent_set_from_json(std::string_view body) {
+  auto doc = parse_object(body);
+  if (!doc)
+    return doc.error();
+  fields f{*doc};
+  auto value = f.text("auto_switch");
+  if (!value)
+    return value.error();
+  if (!*value)
+    return bad("'auto_switch' is required");
+  auto mode = parse_kind<auto_switch_mode>(**value);
+  if (!mode)
+    return bad("'auto_switch' must be on or off");
+  if (auto err = f.unknown())
+    return err;
+  return *mode;
+}
+
+caf::expected<std::string> assign_from_json(std::string_view body) {
+  auto doc = parse_object(body);
+  if (!doc)
+    return doc.error();
+  fields f{*doc};
+  std::string subscription;
+  if (auto err
+      = read_name(f, "subscription", "subscription name", subscription))
+    return err;
+  if (auto err = f.unknown())
+    return err;
+  return subscription;
+}
+
+caf::expected<std::string> setting_value_from_json(std::string_view body) {
+  auto doc = parse_object(body);
+  if (!doc)
+    return doc.error();
+  fields f{*doc};
+  auto x = f.take("value");
+  if (!x)
+    return bad("'value' is required");
+  auto text = setting_text(*x);
+  if (!text)
+    return text.error();
+  if (auto err = f.unknown())
+    return err;
+  return text;
+}
+
+caf::expected<container_op> container_op_of(std::string_view word) {
+  auto op = parse_kind<container_op>(word);
+  if (!op
+      || (*op != container_op::start && *op != container_op::stop
+          && *op != container_op::restart))
+    return make_error(ec::not_found, "unknown agent operation '"
+                                       + sanitize_text(word, 64)
+                                       + "' (start, stop or restart)");
+  return *op;
+}
 
 caf::expected<failure_report> report_from_json(std::string_view body) {
   auto doc = parse_object(body);

@@ -7,6 +7,7 @@
 // so every rule is tested case by case (tests/http/routes_test.cpp).
 
 #include "actors/metrics.hpp"
+#include "messages/kinds.hpp"
 #include "messages/status.hpp"
 #include "messages/types.hpp"
 
@@ -36,6 +37,38 @@ caf::expected<failure_report> report_from_json(std::string_view body);
 /// POST /v1/observations: {"agent", "headers", and optionally
 /// "subscription", "token_sha256", "generation", "source"}.
 caf::expected<observation> observation_from_json(std::string_view body);
+
+/// POST /v1/subscriptions: {"name", "token"} (registers the subscription, or
+/// rotates its token if the name exists). The token gets the checks of
+/// `subscription add --token-file`: surrounding whitespace is trimmed, then
+/// validate_token(). No error message quotes it.
+struct subscription_add_body {
+  std::string name;
+  secret token;
+};
+caf::expected<subscription_add_body>
+subscription_add_from_json(std::string_view body);
+
+/// POST /v1/agents: {"name", and optionally "subscription", "container"}
+/// (`agent add NAME --subscription S --container C`; "" is absent).
+caf::expected<agent_spec> agent_add_from_json(std::string_view body);
+
+/// PATCH /v1/agents/{name}: {"auto_switch": "on" | "off"}
+/// (`agent set NAME auto-switch on|off`).
+caf::expected<auto_switch_mode> agent_set_from_json(std::string_view body);
+
+/// POST /v1/agents/{name}/assign: {"subscription"}; the subscription's name.
+caf::expected<std::string> assign_from_json(std::string_view body);
+
+/// PUT /v1/settings/{key}: {"value": string | number | true | false}; the
+/// value as `settings set KEY VALUE` would pass it (6 -> "6", 0.95 ->
+/// "0.95", true -> "on", false -> "off"). The daemon checks it against the
+/// key.
+caf::expected<std::string> setting_value_from_json(std::string_view body);
+
+/// POST /v1/agents/{name}/{start|stop|restart}: the operation of the last
+/// path segment; any other word is ec::not_found (404).
+caf::expected<container_op> container_op_of(std::string_view word);
 
 /// The filters of /v1/events, /v1/history (agent, subscription, limit,
 /// before) and /v1/notifications (agent, limit, before): an unknown or

@@ -5,6 +5,8 @@
 #include "messages/kinds.hpp"
 #include "messages/time.hpp"
 
+#include <algorithm>
+
 namespace sb {
 
 namespace {
@@ -288,6 +290,57 @@ nlohmann::json to_json(const watch_event& x) {
   j["status"]
     = x.status == 0 ? nlohmann::json(nullptr) : nlohmann::json(x.status);
   return j;
+}
+
+nlohmann::json ping_json(const std::string& protocol) {
+  return {{"ok", true}, {"protocol", protocol}};
+}
+
+nlohmann::json
+removed_subscription_json(const std::string& name,
+                          const std::vector<std::string>& agents) {
+  return {{"removed", name}, {"unassigned", agents}};
+}
+
+nlohmann::json removed_agent_json(const std::string& name) {
+  return {{"removed", name}};
+}
+
+nlohmann::json lifecycle_json(const std::string& agent, container_op op,
+                              const apply_outcome& result) {
+  return {{"agent", agent},
+          {"operation", to_string(op)},
+          {"result", to_string(result)}};
+}
+
+nlohmann::json setting_value_json(const std::string& value) {
+  bool numeric = !value.empty()
+                 && value.find_first_not_of("0123456789.") == std::string::npos
+                 && std::count(value.begin(), value.end(), '.') <= 1
+                 && value.front() != '.' && value.back() != '.';
+  if (!numeric)
+    return value;
+  if (value.find('.') == std::string::npos && value.size() <= 18)
+    return std::stoll(value);
+  return std::stod(value);
+}
+
+nlohmann::json settings_json(const settings_map& all) {
+  auto doc = nlohmann::json::object();
+  for (auto& [key, value] : all)
+    doc[key] = setting_value_json(value);
+  return doc;
+}
+
+nlohmann::json setting_json(const std::string& key, const std::string& value) {
+  return {{key, setting_value_json(value)}};
+}
+
+nlohmann::json setting_set_json(const settings_map& after,
+                                const std::string& key,
+                                const std::string& sent) {
+  auto i = after.find(key);
+  return setting_json(key, i != after.end() ? i->second : sent);
 }
 
 std::string json_text(const nlohmann::json& j) {

@@ -24,6 +24,44 @@ nlohmann::json to_json(const history_info& x);
 nlohmann::json to_json(const notification_info& x);
 nlohmann::json to_json(const watch_event& x);
 
+// The answers that are not one message type: each built here once, so the
+// CLI's --json and the HTTP route print the same document.
+
+/// `ping`, GET /v1/ping: {"ok": true, "protocol": "..."}.
+nlohmann::json ping_json(const std::string& protocol);
+
+/// `subscription remove`, DELETE /v1/subscriptions/{name}:
+/// {"removed": NAME, "unassigned": [AGENT, ...]}.
+nlohmann::json
+removed_subscription_json(const std::string& name,
+                          const std::vector<std::string>& agents);
+
+/// `agent remove`, DELETE /v1/agents/{name}: {"removed": NAME}.
+nlohmann::json removed_agent_json(const std::string& name);
+
+/// `agent start|stop|restart`, POST /v1/agents/{name}/{op}:
+/// {"agent", "operation", "result"}.
+nlohmann::json lifecycle_json(const std::string& agent, container_op op,
+                              const apply_outcome& result);
+
+/// A setting's value: a JSON number if the text is one ("6", "0.95"), the
+/// text otherwise ("on", "2h", "off").
+nlohmann::json setting_value_json(const std::string& value);
+
+/// `settings get`, GET /v1/settings: {KEY: VALUE, ...}, each value as
+/// setting_value_json() writes it.
+nlohmann::json settings_json(const settings_map& all);
+
+/// `settings get KEY`, GET /v1/settings/{key}: {KEY: VALUE}.
+nlohmann::json setting_json(const std::string& key, const std::string& value);
+
+/// `settings set KEY VALUE`, PUT /v1/settings/{key}: {KEY: VALUE}, with the
+/// value the daemon answered in `after` (its normalized text), or the value
+/// sent if the answer lacks the key.
+nlohmann::json setting_set_json(const settings_map& after,
+                                const std::string& key,
+                                const std::string& sent);
+
 template<class T>
 nlohmann::json to_json(const std::vector<T>& xs) {
   auto result = nlohmann::json::array();

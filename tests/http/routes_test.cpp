@@ -3,6 +3,8 @@
 
 #include "http/routes.hpp"
 #include "messages/error.hpp"
+#include "messages/json.hpp"
+#include "messages/validate.hpp"
 
 #include <caf/sec.hpp>
 
@@ -207,4 +209,316 @@ TEST(http_routes, gauges_count_agents_behind_and_containers) {
   EXPECT_EQ(g.notifications_pending, 3u);
   EXPECT_TRUE(g.docker_engine_up);
   EXPECT_EQ(g.components_unresponsive, 0u);
+}
+
+// -- a field given twice ------------------------------------------------------
+
+TEST(http_routes, a_field_given_twice_is_refused_at_any_depth) {
+  struct dup_case {
+    const char* body;
+    const char* field;
+  };
+  for (auto c : std::vector<dup_case>{
+         {R"({"agent": "a1", "status": 429, "agent": "a2"})", "agent"},
+         {R"({"agent": "a1", "status": 429, "status": 500})", "status"},
+         {R"({"agent": "a1", "status": 429,
+              "headers": {"retry-after": "1", "retry-after": "2"}})",
+          "retry-after"},
+         // Twice with equal values is still twice.
+         {R"({"agent": "a1", "status": 429,
+              "headers": {"x": ["1"]}, "headers": {"x": ["1"]}})",
+          "headers"},
+       }) {
+    auto r = report_from_json(c.body);
+    ASSERT_FALSE(r) << c.body;
+    EXPECT_TRUE(is(r.error(), ec::invalid_argument)) << c.body;
+    EXPECT_EQ(message_of(r.error()),
+              std::string{"field '"} + c.field + "' is given more than once")
+      << c.body;
+    EXPECT_EQ(status_of(r.error()), 400);
+  }
+  // Observations and every admin body share the parser.
+  auto o = observation_from_json(
+    R"({"agent": "a1", "headers": {"a": "b"}, "source": "x", "source": "y"})");
+  ASSERT_FALSE(o);
+  EXPECT_NE(message_of(o.error()).find("'source' is given more than once"),
+            std::string::npos);
+  EXPECT_FALSE(
+    assign_from_json(R"({"subscription": "s1", "subscription": "s2"})"));
+  EXPECT_FALSE(setting_value_from_json(R"({"value": 1, "value": 2})"));
+  // In an object inside an array, found before the value's type is judged.
+  auto deep
+    = setting_value_from_json(R"({"value": [{"a": 1}, {"b": 1, "b": 2}]})");
+  ASSERT_FALSE(deep);
+  EXPECT_NE(message_of(deep.error()).find("field 'b' is given more than once"),
+            std::string::npos);
+}
+
+TEST(http_routes, equal_keys_in_different_objects_are_not_duplicates) {
+  auto r = report_from_json(R"({"agent": "a1", "status": 429,
+    "headers": {"agent": "x", "status": ["1", "2"]}})");
+  ASSERT_TRUE(r) << message_of(r.error());
+  EXPECT_EQ(r->headers.size(), 3u);
+}
+
+TEST(http_routes, a_repeated_key_is_named_sanitized_and_never_its_value) {
+  auto r = report_from_json(
+    "{\"agent\": \"a1\", \"k\\u001b[31m\": \"sk-ant-first\", "
+    "\"k\\u001b[31m\": \"sk-ant-second\"}");
+  ASSERT_FALSE(r);
+  auto text = message_of(r.error());
+  EXPECT_EQ(text.find("sk-ant"), std::string::npos) << text;
+  EXPECT_EQ(text.find('\x1b'), std::string::npos) << text;
+  EXPECT_NE(text.find("is given more than once"), std::string::npos) << text;
+}
+
+TEST(http_routes, invalid_json_wins_over_a_repeated_key) {
+  auto r = report_from_json(R"({"agent": "a1", "agent": "a2")");
+  ASSERT_FALSE(r);
+  EXPECT_NE(message_of(r.error()).find("not valid JSON"), std::string::npos);
+}
+
+// -- the admin writes ---------------------------------------------------------
+
+namespace {
+
+/// Every bad body of `parse` is a 400 whose message contains `says`.
+template<class Parse>
+void expect_refused(Parse parse, const std::string& body, const char* says) {
+  auto r = parse(body);
+  ASSERT_FALSE(r) << body;
+  EXPECT_EQ(status_of(r.error()), 400) << body;
+  EXPECT_NE(message_of(r.error()).find(says), std::string::npos)
+    << body << " -> " << message_of(r.error());
+}
+
+constexpr const char* secret_token = "sk-ant-oat01-SECRET-token-value";
+
+} // namespace
+
+TEST(http_routes, subscription_add_takes_a_name_and_a_token) {
+  auto r = subscription_add_from_json(
+    R"({"name": "team-a", "token": "sk-ant-oat01-abc"})");
+  ASSERT_TRUE(r) << message_of(r.error());
+  EXPECT_EQ(r->name, "team-a");
+  EXPECT_EQ(r->token.value, "sk-ant-oat01-abc");
+  // What a token file usually ends with is trimmed, as --token-file does.
+  auto trimmed = subscription_add_from_json(
+    R"({"name": "team-a", "token": "  sk-ant-oat01-abc\r\n"})");
+  ASSERT_TRUE(trimmed) << message_of(trimmed.error());
+  EXPECT_EQ(trimmed->token.value, "sk-ant-oat01-abc");
+  // The longest token the CLI takes.
+  std::string longest(max_token_bytes, 'k');
+  auto big = subscription_add_from_json(R"({"name": "t", "token": ")" + longest
+                                        + "\"}");
+  ASSERT_TRUE(big) << message_of(big.error());
+  EXPECT_EQ(big->token.value.size(), max_token_bytes);
+}
+
+TEST(http_routes, bad_subscription_add_bodies_are_refused) {
+  auto parse = [](std::string_view b) { return subscription_add_from_json(b); };
+  expect_refused(parse, R"({"token": "abc"})", "'name' is required");
+  expect_refused(parse, R"({"name": "team-a"})", "'token' is required");
+  expect_refused(parse, R"({"name": "team-a", "token": null})",
+                 "'token' is required");
+  expect_refused(parse, R"({"name": 7, "token": "abc"})",
+                 "'name' must be a string");
+  expect_refused(parse, R"({"name": "team-a", "token": 12345})",
+                 "'token' must be a string");
+  expect_refused(parse, R"({"name": "team-a", "token": ["abc"]})",
+                 "'token' must be a string");
+  expect_refused(parse, R"({"name": "", "token": "abc"})",
+                 "subscription name must not be empty");
+  expect_refused(parse, R"({"name": "team-a", "token": ""})",
+                 "the token is empty");
+  expect_refused(parse, R"({"name": "team-a", "token": " \n"})",
+                 "the token is empty");
+  expect_refused(parse, R"({"name": "team-a", "token": "a b"})",
+                 "printable ASCII");
+  expect_refused(parse, R"({"name": "team-a", "token": "a\u00e9"})",
+                 "printable ASCII");
+  expect_refused(parse,
+                 R"({"name": "team-a", "token": ")"
+                   + std::string(max_token_bytes + 1, 'k') + "\"}",
+                 "longer than");
+  expect_refused(parse, R"({"name": "team-a", "token": "abc", "agent": "x"})",
+                 "unknown field 'agent'");
+  expect_refused(parse, "[]", "must be a JSON object");
+}
+
+TEST(http_routes, a_token_is_never_in_an_error_message) {
+  std::string t = secret_token;
+  for (auto body : std::vector<std::string>{
+         // The token is good; something else is wrong.
+         R"({"name": "", "token": ")" + t + "\"}",
+         R"({"name": 1, "token": ")" + t + "\"}",
+         R"({"name": "team-a", "token": ")" + t + R"(", "colour": "red"})",
+         R"({"name": "team-a", "token": ")" + t + R"(", "token": "other"})",
+         R"({"name": "team-a", "token": "other", "token": ")" + t + "\"}",
+         R"({"name": "team-a", "token": ")" + t
+           + R"(", "x": {"y": 1, "y": 2}})",
+         R"({"name": "team-a", "token": ")" + t + "\"",
+         // The token itself is bad.
+         R"({"name": "team-a", "token": ")" + t + " " + t + "\"}",
+         R"({"name": "team-a", "token": ")" + t + "\\u0007\"}",
+         R"({"name": "team-a", "token": ")" + t
+           + std::string(max_token_bytes, 'k') + "\"}",
+         R"({"name": "team-a", "token": [")" + t + "\"]}",
+         R"({"name": "team-a", "token": {"value": ")" + t + "\"}}",
+       }) {
+    auto r = subscription_add_from_json(body);
+    ASSERT_FALSE(r) << body.substr(0, 80);
+    auto text = message_of(r.error());
+    EXPECT_EQ(text.find("SECRET"), std::string::npos) << text;
+    EXPECT_EQ(to_string(r.error()).find("SECRET"), std::string::npos);
+    EXPECT_EQ(error_json(r.error()).dump().find("SECRET"), std::string::npos);
+  }
+}
+
+TEST(http_routes, agent_add_takes_a_name_and_optionally_where_it_runs) {
+  auto a = agent_add_from_json(R"({"name": "builder-1"})");
+  ASSERT_TRUE(a) << message_of(a.error());
+  EXPECT_EQ(a->name, "builder-1");
+  EXPECT_EQ(a->subscription, "");
+  EXPECT_EQ(a->container, "");
+  auto full = agent_add_from_json(R"({"name": "builder-1",
+    "subscription": "team-a", "container": "builder_1.x"})");
+  ASSERT_TRUE(full) << message_of(full.error());
+  EXPECT_EQ(full->subscription, "team-a");
+  EXPECT_EQ(full->container, "builder_1.x");
+  // "" and null are absent, as an omitted option.
+  auto empty = agent_add_from_json(
+    R"({"name": "b", "subscription": "", "container": null})");
+  ASSERT_TRUE(empty) << message_of(empty.error());
+  EXPECT_EQ(empty->subscription, "");
+  auto parse = [](std::string_view b) { return agent_add_from_json(b); };
+  expect_refused(parse, R"({})", "'name' is required");
+  expect_refused(parse, R"({"subscription": "team-a"})", "'name' is required");
+  expect_refused(parse, R"({"name": ["b"]})", "'name' must be a string");
+  expect_refused(parse, R"({"name": "b", "subscription": 1})",
+                 "'subscription' must be a string");
+  expect_refused(parse, R"({"name": "b", "container": true})",
+                 "'container' must be a string");
+  expect_refused(parse, R"({"name": "b\u0007"})",
+                 "agent name contains a control character");
+  expect_refused(parse,
+                 R"({"name": ")" + std::string(max_name_bytes + 1, 'n') + "\"}",
+                 "agent name is longer than");
+  expect_refused(parse, R"({"name": "b", "subscription": "s\u202e"})",
+                 "subscription name contains");
+  expect_refused(parse, R"({"name": "b", "container": "-x"})",
+                 "container name '-x' may only contain");
+  expect_refused(parse, R"({"name": "b", "container": "a/b"})",
+                 "may only contain");
+  expect_refused(parse, R"({"name": "b", "auto_switch": "off"})",
+                 "unknown field 'auto_switch'");
+  expect_refused(parse, R"({"name": "b", "name": "c"})",
+                 "field 'name' is given more than once");
+}
+
+TEST(http_routes, agent_set_takes_auto_switch_on_or_off) {
+  EXPECT_EQ(agent_set_from_json(R"({"auto_switch": "on"})").value(),
+            auto_switch_mode::on);
+  EXPECT_EQ(agent_set_from_json(R"({"auto_switch": "off"})").value(),
+            auto_switch_mode::off);
+  auto parse = [](std::string_view b) { return agent_set_from_json(b); };
+  expect_refused(parse, R"({})", "'auto_switch' is required");
+  expect_refused(parse, R"({"auto_switch": null})",
+                 "'auto_switch' is required");
+  expect_refused(parse, R"({"auto_switch": true})",
+                 "'auto_switch' must be a string");
+  expect_refused(parse, R"({"auto_switch": "default"})",
+                 "'auto_switch' must be on or off");
+  expect_refused(parse, R"({"auto_switch": "ON"})",
+                 "'auto_switch' must be on or off");
+  expect_refused(parse, R"({"auto-switch": "on"})",
+                 "'auto_switch' is required");
+  expect_refused(parse, R"({"auto_switch": "on", "mode": "x"})",
+                 "unknown field 'mode'");
+  expect_refused(parse, R"({"auto_switch": "on", "auto_switch": "off"})",
+                 "field 'auto_switch' is given more than once");
+}
+
+TEST(http_routes, assign_takes_a_subscription) {
+  EXPECT_EQ(assign_from_json(R"({"subscription": "team-b"})").value(),
+            "team-b");
+  auto parse = [](std::string_view b) { return assign_from_json(b); };
+  expect_refused(parse, R"({})", "'subscription' is required");
+  expect_refused(parse, R"({"subscription": 2})",
+                 "'subscription' must be a string");
+  expect_refused(parse, R"({"subscription": ""})",
+                 "subscription name must not be empty");
+  expect_refused(parse, R"({"subscription": "s", "agent": "a"})",
+                 "unknown field 'agent'");
+  expect_refused(parse, "\"team-b\"", "must be a JSON object");
+}
+
+TEST(http_routes, a_setting_value_is_the_text_the_cli_would_pass) {
+  struct good_case {
+    const char* body;
+    const char* text;
+  };
+  for (auto c : std::vector<good_case>{
+         {R"({"value": "off"})", "off"},
+         {R"({"value": "2h"})", "2h"},
+         {R"({"value": "0.95"})", "0.95"},
+         {R"({"value": 6})", "6"},
+         {R"({"value": 0})", "0"},
+         {R"({"value": -3})", "-3"},
+         {R"({"value": 18446744073709551615})", "18446744073709551615"},
+         {R"({"value": 0.95})", "0.95"},
+         {R"({"value": 6.0})", "6"},
+         {R"({"value": 1e3})", "1000"},
+         {R"({"value": true})", "on"},
+         {R"({"value": false})", "off"},
+       }) {
+    auto v = setting_value_from_json(c.body);
+    ASSERT_TRUE(v) << c.body << " -> " << message_of(v.error());
+    EXPECT_EQ(*v, c.text) << c.body;
+  }
+  auto parse = [](std::string_view b) { return setting_value_from_json(b); };
+  expect_refused(parse, R"({})", "'value' is required");
+  expect_refused(parse, R"({"value": null})", "'value' is required");
+  expect_refused(parse, R"({"value": [1]})",
+                 "'value' must be a string, a number or true/false");
+  expect_refused(parse, R"({"value": {"a": 1}})",
+                 "'value' must be a string, a number or true/false");
+  expect_refused(parse, R"({"value": 1, "key": "auto-switch"})",
+                 "unknown field 'key'");
+}
+
+TEST(http_routes, lifecycle_words_are_start_stop_and_restart) {
+  EXPECT_EQ(container_op_of("start").value(), container_op::start);
+  EXPECT_EQ(container_op_of("stop").value(), container_op::stop);
+  EXPECT_EQ(container_op_of("restart").value(), container_op::restart);
+  for (auto word : {"apply", "inspect", "", "Start", "kill"}) {
+    auto op = container_op_of(word);
+    ASSERT_FALSE(op) << word;
+    EXPECT_EQ(status_of(op.error()), 404) << word;
+  }
+}
+
+// -- the answers the CLI and the routes share --------------------------------
+
+TEST(http_routes, the_shared_answers_are_the_cli_documents) {
+  EXPECT_EQ(json_text(ping_json("switchboard/7")),
+            R"({"ok":true,"protocol":"switchboard/7"})");
+  EXPECT_EQ(json_text(removed_subscription_json("team-a", {"b1", "b2"})),
+            R"({"removed":"team-a","unassigned":["b1","b2"]})");
+  EXPECT_EQ(json_text(removed_subscription_json("team-a", {})),
+            R"({"removed":"team-a","unassigned":[]})");
+  EXPECT_EQ(json_text(removed_agent_json("b1")), R"({"removed":"b1"})");
+  EXPECT_EQ(json_text(settings_json({{"auto-switch", "on"},
+                                     {"switch-budget", "6"},
+                                     {"switch-at-utilization", "0.95"}})),
+            R"({"auto-switch":"on","switch-at-utilization":0.95,)"
+            R"("switch-budget":6})");
+  EXPECT_EQ(json_text(setting_json("exclusion-window", "2h")),
+            R"({"exclusion-window":"2h"})");
+  // The daemon's normalized value wins over the one sent.
+  EXPECT_EQ(json_text(setting_set_json({{"auto-switch", "off"}}, "auto-switch",
+                                       "false")),
+            R"({"auto-switch":"off"})");
+  EXPECT_EQ(json_text(setting_set_json({}, "switch-budget", "7")),
+            R"({"switch-budget":7})");
 }
