@@ -1,12 +1,150 @@
-// The admin writes over HTTP (http/front_impl.hpp): the CLI's commands as
-// routes, through the same FRONT DOOR.
+// The admin writes over HTTP (http/front_impl.hpp): each CLI command as a
+// route, the same message through the same FRONT DOOR, the same --json
+// answer (messages/json.hpp). The FRONT DOOR of the caller's credential
+// decides what it may do (403 for a write with the report credential).
 
 #include "http/front_impl.hpp"
+#include "messages/validate.hpp"
 
 namespace sb::http {
 
-void add_admin_routes(std::vector<route>&) {
-  // filled in by the next change
+namespace {
+
+using json = nlohmann::json;
+
+/// A container operation waits for the engine: stop-timeout and the health
+/// wait of a restart.
+constexpr auto lifecycle_wait = std::chrono::minutes(2);
+
+void ping(front_impl& f, const exchange_ptr& ex, const route_args&) {
+  f.answer_with<std::string>(
+    ex, caf::duration{read_wait},
+    [](std::string& protocol) { return ping_json(protocol); },
+    ping_atom::value);
+}
+
+void add_subscription(front_impl& f, const exchange_ptr& ex,
+                      const route_args&) {
+  auto body = subscription_add_from_json(ex->req().body);
+  if (!body)
+    return ex->reply(error_response(body.error()));
+  f.answer<subscription_change>(ex, caf::duration{read_wait},
+                                sub_add_atom::value, std::move(body->name),
+                                std::move(body->token));
+}
+
+void remove_subscription(front_impl& f, const exchange_ptr& ex,
+                         const route_args& args) {
+  auto name = args[0];
+  f.answer_with<std::vector<std::string>>(
+    ex, caf::duration{read_wait},
+    [name](std::vector<std::string>& agents) {
+      return removed_subscription_json(name, agents);
+    },
+    sub_rm_atom::value, name);
+}
+
+void add_agent(front_impl& f, const exchange_ptr& ex, const route_args&) {
+  auto spec = agent_add_from_json(ex->req().body);
+  if (!spec)
+    return ex->reply(error_response(spec.error()));
+  f.answer<agent_info>(ex, caf::duration{read_wait}, agent_add_atom::value,
+                       std::move(*spec));
+}
+
+void remove_agent(front_impl& f, const exchange_ptr& ex,
+                  const route_args& args) {
+  f.answer_with<std::string>(
+    ex, caf::duration{read_wait},
+    [](std::string& name) { return removed_agent_json(name); },
+    agent_rm_atom::value, args[0]);
+}
+
+void set_agent(front_impl& f, const exchange_ptr& ex, const route_args& args) {
+  auto mode = agent_set_from_json(ex->req().body);
+  if (!mode)
+    return ex->reply(error_response(mode.error()));
+  f.answer<agent_info>(ex, caf::duration{read_wait}, agent_set_atom::value,
+                       args[0], *mode);
+}
+
+void assign(front_impl& f, const exchange_ptr& ex, const route_args& args) {
+  auto sub = assign_from_json(ex->req().body);
+  if (!sub)
+    return ex->reply(error_response(sub.error()));
+  f.answer<report_result>(ex, f.report_timeout(), assign_atom::value, args[0],
+                          std::move(*sub));
+}
+
+void lifecycle(front_impl& f, const exchange_ptr& ex, const route_args& args) {
+  auto op = container_op_of(args[1]);
+  if (!op)
+    return ex->reply(error_response(op.error()));
+  auto agent = args[0];
+  auto which = *op;
+  f.answer_with<apply_outcome>(
+    ex, caf::duration{lifecycle_wait},
+    [agent, which](apply_outcome& outcome) {
+      return lifecycle_json(agent, which, outcome);
+    },
+    lifecycle_atom::value, agent, which);
+}
+
+void get_settings(front_impl& f, const exchange_ptr& ex, const route_args&) {
+  f.answer_with<settings_map>(
+    ex, caf::duration{read_wait},
+    [](settings_map& all) { return settings_json(all); }, settings_atom::value);
+}
+
+void get_setting(front_impl& f, const exchange_ptr& ex,
+                 const route_args& args) {
+  auto key = args[0];
+  f.ask<settings_map>(
+    f.door_of(ex->req()), caf::duration{read_wait},
+    [ex, key](caf::expected<settings_map> all) {
+      if (!all)
+        return ex->reply(error_response(all.error()));
+      auto i = all->find(key);
+      if (i == all->end())
+        return ex->reply(error_response(404, "not_found",
+                                        "unknown setting '"
+                                          + sanitize_utf8(key, 64)
+                                          + "' (GET /v1/settings lists them)"));
+      ex->reply(json_response(200, setting_json(i->first, i->second)));
+    },
+    settings_atom::value);
+}
+
+void put_setting(front_impl& f, const exchange_ptr& ex,
+                 const route_args& args) {
+  auto value = setting_value_from_json(ex->req().body);
+  if (!value)
+    return ex->reply(error_response(value.error()));
+  auto key = args[0];
+  auto sent = *value;
+  f.answer_with<settings_map>(
+    ex, caf::duration{read_wait},
+    [key, sent](settings_map& after) {
+      return setting_set_json(after, key, sent);
+    },
+    setting_atom::value, key, *value);
+}
+
+} // namespace
+
+void add_admin_routes(std::vector<route>& routes) {
+  routes.push_back({"GET", "/v1/ping", ping});
+  routes.push_back({"POST", "/v1/subscriptions", add_subscription});
+  routes.push_back({"DELETE", "/v1/subscriptions/*", remove_subscription});
+  routes.push_back({"POST", "/v1/agents", add_agent});
+  routes.push_back({"DELETE", "/v1/agents/*", remove_agent});
+  routes.push_back({"PATCH", "/v1/agents/*", set_agent});
+  // Before the operations: "assign" is not one.
+  routes.push_back({"POST", "/v1/agents/*/assign", assign});
+  routes.push_back({"POST", "/v1/agents/*/*", lifecycle});
+  routes.push_back({"GET", "/v1/settings", get_settings});
+  routes.push_back({"GET", "/v1/settings/*", get_setting});
+  routes.push_back({"PUT", "/v1/settings/*", put_setting});
 }
 
 } // namespace sb::http
