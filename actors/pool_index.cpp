@@ -13,7 +13,7 @@ int pool_index::rank(std::optional<double> utilization) {
 }
 
 pool_index::candidate_key pool_index::key(int64_t id, const entry& e) {
-  return candidate_key{rank(e.utilization), e.count, e.name, id};
+  return candidate_key{rank(e.utilization), e.count, e.order, id};
 }
 
 void pool_index::detach(int64_t id, const entry& e) {
@@ -27,7 +27,7 @@ void pool_index::attach(int64_t id, const entry& e) {
   if (e.excluded_until > 0)
     excluded_.emplace(e.excluded_until, id);
   else
-    candidates_.emplace(key(id, e));
+    candidates_.insert(key(id, e));
 }
 
 template<class F>
@@ -35,24 +35,50 @@ void pool_index::update(int64_t id, F f) {
   auto i = entries_.find(id);
   if (i == entries_.end())
     return;
-  detach(id, i->second);
-  f(i->second);
-  attach(id, i->second);
+  auto& e = i->second;
+  if (stale_) {
+    // The next query rebuilds both structures from the entries.
+    f(e);
+    return;
+  }
+  auto before = key(id, e);
+  auto until = e.excluded_until;
+  f(e);
+  if (until == 0 && e.excluded_until == 0) {
+    // Still a candidate: re-keyed in place (its node reused), or left
+    // alone when its place did not change.
+    auto after = key(id, e);
+    if (!(before < after) && !(after < before))
+      return;
+    auto node = candidates_.extract(before);
+    node.value() = after;
+    candidates_.insert(std::move(node));
+    return;
+  }
+  if (until == e.excluded_until)
+    return; // still excluded until the same instant
+  if (until > 0)
+    excluded_.erase({until, id});
+  else
+    candidates_.erase(before);
+  attach(id, e);
 }
 
 void pool_index::add(int64_t id, const std::string& name) {
   if (entries_.count(id) > 0)
     return;
-  auto& e = entries_[id];
-  e.name = name;
-  attach(id, e);
+  entries_[id].name = name;
+  names_.emplace(name, id);
+  stale_ = true;
 }
 
 void pool_index::remove(int64_t id) {
   auto i = entries_.find(id);
   if (i == entries_.end())
     return;
-  detach(id, i->second);
+  if (!stale_)
+    detach(id, i->second);
+  names_.erase({i->second.name, id});
   entries_.erase(i);
 }
 
@@ -72,67 +98,95 @@ void pool_index::set_utilization(int64_t id,
   update(id, [utilization](entry& e) { e.utilization = utilization; });
 }
 
-void pool_index::refresh(millis now) {
+void pool_index::set_state(int64_t id, millis until,
+                           std::optional<double> utilization) {
+  update(id, [until, utilization](entry& e) {
+    e.excluded_until = until;
+    e.utilization = utilization;
+  });
+}
+
+void pool_index::rebuild() {
+  uint32_t order = 0;
+  for (auto& [name, id] : names_)
+    entries_[id].order = order++;
+  candidates_.clear();
+  excluded_.clear();
+  for (auto& [id, e] : entries_)
+    attach(id, e);
+  stale_ = false;
+}
+
+void pool_index::prepare(millis now) {
+  if (stale_)
+    rebuild();
   while (!excluded_.empty() && excluded_.begin()->first <= now) {
     auto id = excluded_.begin()->second;
     excluded_.erase(excluded_.begin());
     auto& e = entries_[id];
     e.excluded_until = 0;
-    candidates_.emplace(key(id, e));
+    candidates_.insert(key(id, e));
   }
 }
 
 std::optional<int64_t> pool_index::best(int64_t from, millis now,
                                         std::optional<double> ceiling) {
-  refresh(now);
+  prepare(now);
   for (auto& k : candidates_) {
-    auto id = std::get<3>(k);
-    if (id == from)
+    ++visits_;
+    if (k.id == from)
       continue;
     if (!ceiling)
-      return id;
+      return k.id;
     // Ranks ascend: past the ceiling's rank nothing further qualifies.
-    if (std::get<0>(k) > rank(*ceiling))
+    if (k.rank > rank(*ceiling))
       break;
-    auto u = entries_[id].utilization.value_or(unknown_utilization);
+    auto u = entries_[k.id].utilization.value_or(unknown_utilization);
     if (u <= *ceiling + 1e-9)
-      return id;
+      return k.id;
   }
   return std::nullopt;
 }
 
 std::vector<int64_t> pool_index::peers(int64_t best, int64_t from, millis now,
                                        std::optional<double> ceiling) {
-  refresh(now);
+  prepare(now);
   std::vector<int64_t> out;
   auto i = entries_.find(best);
   if (i == entries_.end())
     return out;
   auto best_rank = rank(i->second.utilization);
-  for (auto& k : candidates_) {
-    if (std::get<0>(k) > best_rank)
-      break;
-    auto id = std::get<3>(k);
-    if (std::get<0>(k) < best_rank || id == from)
+  // Straight to the first candidate of that rank.
+  auto k = candidates_.lower_bound(candidate_key{best_rank, 0, 0, 0});
+  for (; k != candidates_.end() && k->rank == best_rank; ++k) {
+    ++visits_;
+    if (k->id == from)
       continue;
-    auto u = entries_[id].utilization.value_or(unknown_utilization);
+    auto u = entries_[k->id].utilization.value_or(unknown_utilization);
     if (!ceiling || u <= *ceiling + 1e-9)
-      out.push_back(id);
+      out.push_back(k->id);
   }
   return out;
 }
 
 millis pool_index::earliest_return(int64_t from, millis now) {
-  refresh(now);
-  for (auto& [until, id] : excluded_)
+  prepare(now);
+  for (auto& [until, id] : excluded_) {
+    ++visits_;
     if (id != from)
       return until;
+  }
   return 0;
 }
 
 size_t pool_index::excluded(millis now) {
-  refresh(now);
+  prepare(now);
   return excluded_.size();
+}
+
+size_t pool_index::candidates(millis now) {
+  prepare(now);
+  return candidates_.size();
 }
 
 } // namespace sb

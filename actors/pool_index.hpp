@@ -2,9 +2,18 @@
 
 // The SUBSCRIPTION POOL's selection index: which subscription is the best
 // alternative, in O(log S) per pick. Subscriptions that are not excluded are
-// kept ordered by (headroom rank, agent count, name); excluded ones are kept
-// ordered by the instant their exclusion ends and move back when it passed.
-// A plain class so the ordering can be tested without actors.
+// the candidates, kept ordered by (headroom rank, agent count, name);
+// excluded ones are not candidates at all: they wait in a second structure
+// ordered by the instant their exclusion ends, and move back to the
+// candidates on the first query at or after that instant, or at once when
+// their exclusion is lifted (set_exclusion with 0, e.g. newer evidence). A
+// pick therefore never walks past an excluded subscription, however many
+// there are. A plain class so the ordering can be tested without actors.
+//
+// Every key is made of integers: the name enters the order as its position
+// among all names (ties of equal names by id), renumbered when a
+// subscription is added, so the order is the same as comparing the names
+// and a comparison is never a string comparison.
 //
 // Headroom rank: utilization in steps of 0.10 (0.00-0.09, 0.10-0.19, ...,
 // 1.00), so subscriptions of about the same headroom tie and a storm of
@@ -17,8 +26,8 @@
 #include <optional>
 #include <set>
 #include <string>
-#include <tuple>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 namespace sb {
@@ -42,6 +51,10 @@ public:
   /// The subscription's utilization now (none = unknown).
   void set_utilization(int64_t id, std::optional<double> utilization);
 
+  /// Both at once: one re-keying at most, none when nothing that orders
+  /// the subscription changed.
+  void set_state(int64_t id, millis until, std::optional<double> utilization);
+
   /// The best candidate that is not `from` and not excluded at `now`: the
   /// most headroom, then the fewest agents, then the smallest name. With a
   /// `ceiling`, only candidates whose utilization (unknown counts as
@@ -64,6 +77,13 @@ public:
   /// Number of subscriptions excluded at `now`.
   size_t excluded(millis now);
 
+  /// Number of candidates (subscriptions not excluded) at `now`.
+  size_t candidates(millis now);
+
+  /// For tests: how many entries best, peers and earliest_return have
+  /// looked at so far (each candidate or excluded entry a loop visited).
+  uint64_t visits() const { return visits_; }
+
   /// The rank of a utilization (see the header comment); smaller is better.
   static int rank(std::optional<double> utilization);
 
@@ -73,14 +93,37 @@ private:
     uint64_t count = 0;
     millis excluded_until = 0;
     std::optional<double> utilization;
+    /// Position of (name, id) among all subscriptions' (name, id).
+    uint32_t order = 0;
   };
 
-  using candidate_key = std::tuple<int, uint64_t, std::string, int64_t>;
+  /// A candidate's place: rank, count, then name order (unique per entry,
+  /// so `id` never decides and only says which subscription it is).
+  struct candidate_key {
+    int rank;
+    uint64_t count;
+    uint32_t order;
+    int64_t id;
+
+    bool operator<(const candidate_key& other) const {
+      if (rank != other.rank)
+        return rank < other.rank;
+      if (count != other.count)
+        return count < other.count;
+      return order < other.order;
+    }
+  };
 
   static candidate_key key(int64_t id, const entry& e);
 
-  /// Moves subscriptions whose exclusion has ended back to the candidates.
-  void refresh(millis now);
+  /// Renumbers the name orders and rebuilds both structures if an add
+  /// made them stale, then moves subscriptions whose exclusion has ended
+  /// back to the candidates.
+  void prepare(millis now);
+
+  /// Assigns every entry its position in name order and rebuilds the
+  /// candidates and the excluded ones from the entries.
+  void rebuild();
 
   void detach(int64_t id, const entry& e);
   void attach(int64_t id, const entry& e);
@@ -89,8 +132,14 @@ private:
   void update(int64_t id, F f);
 
   std::unordered_map<int64_t, entry> entries_;
+  /// Every (name, id), in the order names compare.
+  std::set<std::pair<std::string, int64_t>> names_;
+  /// An add since the last rebuild: the name orders and both structures
+  /// are out of date (mutators then change the entries only).
+  bool stale_ = false;
   std::set<candidate_key> candidates_;
   std::set<std::pair<millis, int64_t>> excluded_;
+  uint64_t visits_ = 0;
 };
 
 } // namespace sb

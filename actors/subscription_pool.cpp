@@ -156,8 +156,7 @@ void pool_state::update(pool_entry& e) {
 
 void pool_state::update(pool_entry& e, millis now, millis window) {
   auto until = e.evidence.excluded_until(now, window);
-  index.set_exclusion(e.id, until > now ? until : 0);
-  index.set_utilization(e.id, e.evidence.utilization(now));
+  index.set_state(e.id, until > now ? until : 0, e.evidence.utilization(now));
   if (auto next = e.evidence.next_change(now); next != 0)
     changes.emplace(next, e.id);
 }
