@@ -174,23 +174,28 @@ namespace {
 
 using notifier_ptr = notifier_actor::stateful_pointer<notifier_state>;
 
-/// One round: delivers up to 100 pending notifications, oldest first, and
-/// stops at the first failure. True if something is left pending (a
-/// failure, or a full page).
-bool deliver_round(notifier_ptr self, const live_options& o) {
-  auto& st = self->state;
-  // A blocking round: this actor has a thread of its own.
-  caf::scoped_actor blocking{self->system()};
-  std::vector<notification_info> pending;
-  constexpr uint32_t page = 100;
-  bool unread = false;
+/// The oldest pending notifications, at most a page of them. False if the
+/// outbox could not be read.
+bool read_outbox(notifier_ptr self, caf::scoped_actor& blocking,
+                 std::vector<notification_info>& pending) {
+  bool read = true;
   blocking
-    ->request(st.store, std::chrono::seconds(30), pending_atom::value, page)
+    ->request(self->state.store, std::chrono::seconds(30), pending_atom::value,
+              uint32_t{100})
     .receive([&](std::vector<notification_info>& xs) { pending = xs; },
              [&](caf::error& err) {
-               unread = true;
+               read = false;
                SB_WARN("notifier cannot read the outbox: {}", render(err));
              });
+  return read;
+}
+
+/// Runs the command for each of `pending`, oldest first; stops at the
+/// first failure (keeping the order: it is retried first next round).
+void deliver(notifier_ptr self, caf::scoped_actor& blocking,
+             const std::vector<notification_info>& pending,
+             const live_options& o) {
+  auto& st = self->state;
   for (auto& n : pending) {
     auto why = run_notify_command(
       o.notify_command, to_json_line(n),
@@ -200,7 +205,7 @@ bool deliver_round(notifier_ptr self, const live_options& o) {
       SB_WARN("notification {} for agent {} not delivered ({}); will "
               "retry",
               n.id, n.agent, why);
-      return true; // keep the order: retry this one first next round
+      return;
     }
     ++st.delivered;
     blocking
@@ -214,7 +219,6 @@ bool deliver_round(notifier_ptr self, const live_options& o) {
     SB_INFO("notification {} for agent {} delivered ({})", n.id, n.agent,
             n.title);
   }
-  return unread || pending.size() == page;
 }
 
 } // namespace
@@ -236,9 +240,18 @@ notifier(notifier_actor::stateful_pointer<notifier_state> self,
       auto o = st.ctx->live.get();
       if (o->notify_command.empty())
         return; // parked: the outbox keeps them until a reload sets one
-      bool again = deliver_round(self, *o) || st.ctx->shared_pool;
+      // A blocking round: this actor has a thread of its own.
+      caf::scoped_actor blocking{self->system()};
+      std::vector<notification_info> pending;
+      bool read = read_outbox(self, blocking, pending);
+      // Work found: the next round is due one interval after this one
+      // started, as with a fixed timer, whatever this one leaves (a
+      // delivered notification's mark is a commit, so a round that finds
+      // nothing follows; then the notifier rests).
+      bool again = !read || !pending.empty() || st.ctx->shared_pool;
       if ((again || !st.signal->rest()) && root)
         self->send(caf::actor_cast<root_actor>(root), tick_atom::value);
+      deliver(self, blocking, pending, *o);
     },
   };
 }

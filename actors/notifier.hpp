@@ -13,15 +13,15 @@
 //
 // Rounds run only while the outbox may hold work, so an idle daemon wakes
 // no thread for it. The ROOT sends the first tick at start-up and forwards
-// every anonymous tick it gets. After a round, the NOTIFIER answers the ROOT
-// with a tick of its own when something is left (a failed delivery, a full
-// page, or a write that committed during the round), and the ROOT ticks it
-// again after switchboard.notify-interval; otherwise it rests. A resting
-// notifier is woken by the STORE's commit hook (outbox_signal::committed,
-// one tick notify-interval after the first commit) or by a reload
-// (wake_notifier). So a notification is delivered within notify-interval of
-// its commit, as before. With a shared store another node's commits are
-// not seen here: then every round asks for the next one (the former
+// every anonymous tick it gets. When a round finds notifications (or a
+// write committed since it started), the NOTIFIER answers the ROOT with a
+// tick of its own before it runs the command, and the ROOT ticks it again
+// after switchboard.notify-interval; a round that finds nothing rests. A
+// resting notifier is woken by the STORE's commit hook
+// (outbox_signal::committed, one tick notify-interval after the first commit)
+// or by a reload (wake_notifier). So a notification is delivered within
+// notify-interval of its commit, as before. With a shared store another node's
+// commits are not seen here: then every round asks for the next one (the former
 // timer). Without a command the notifier stays parked until a reload.
 
 #include "actors/context.hpp"
