@@ -393,11 +393,31 @@ daemon_config::daemon_config() {
   // (measured: about 5% of replies lost with 64 short-lived clients).
   // Without workers the cleanup happens in order.
   set("middleman.workers", 0);
-  // At rest CAF's work-stealing workers wake every relaxed-sleep-duration
-  // (default 10 ms) to steal: ~0.5% of a core doing nothing. New work wakes
-  // a sleeping worker at once either way; only stealing from a busy peer
-  // waits up to this long. Measured: 0.53% -> 0.02% of a core at rest with
-  // 1,000 agents (bench/RESULTS.md). The config file can override it.
+  // CAF's sharing scheduler: one queue, workers wait on a condition
+  // variable and each new job wakes one. Work stealing polls instead: a
+  // worker out of work spins, then sleeps 50 us at a time 500 times before
+  // it waits, and `perf` showed ~28% of a burst in kernel scheduling from
+  // those sleeps. Measured on 2 cores under load from other builds,
+  // interleaved, 3 runs each (1000 agents, 8 reports each, 2000
+  // subscriptions), stealing -> sharing: 1.7-3.6k -> 2.7-4.8k reports/s,
+  // p99 2.1-4.7 -> 1.6-2.7 s, daemon CPU 1.06-1.50 -> 0.75-0.96 s; at rest
+  // with 1,000 agents and the HTTP front 0.03% -> 0.00% of a core (one
+  // 10 ms tick in 30 s). Two workers instead of four were slower
+  // (1.4-2.2k reports/s). Stealing without its moderate phase
+  // (work-stealing.moderate-poll-attempts = 0) came out even with sharing
+  // in a direct pair (3.5-5.6k against 3.6-5.3k reports/s, daemon CPU
+  // 0.78-0.88 against 0.88-0.99 s, whole runs 13% more CPU), but its idle
+  // workers still wake every relaxed-sleep-duration, and work a busy
+  // worker queues for itself waits that long for a sleeping thief. At rest
+  // a sharing worker never wakes by itself. The config file can override
+  // it (scheduler.policy = 'stealing').
+  set("scheduler.policy", caf::atom("sharing"));
+  // With work stealing (if configured), at rest CAF's workers wake every
+  // relaxed-sleep-duration (default 10 ms) to steal: ~0.5% of a core doing
+  // nothing. New work wakes a sleeping worker at once either way; only
+  // stealing from a busy peer waits up to this long. Measured: 0.53% -> 0.02%
+  // of a core at rest with 1,000 agents (bench/RESULTS.md). The config file can
+  // override it.
   set("work-stealing.relaxed-sleep-duration",
       caf::timespan{std::chrono::seconds(1)});
   // Declared as text: the table reads and checks every value itself.

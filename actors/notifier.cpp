@@ -4,7 +4,9 @@
 #include "messages/error.hpp"
 #include "messages/json.hpp"
 
+#include <caf/actor_registry.hpp>
 #include <caf/scoped_actor.hpp>
+#include <caf/send.hpp>
 
 #include <fcntl.h>
 #include <poll.h>
@@ -133,54 +135,123 @@ std::string run_notify_command(const std::string& command,
   return describe(status);
 }
 
+void outbox_signal::committed(const daemon_context& ctx) {
+  dirty_.store(true);
+  if (active_.load() || active_.exchange(true))
+    return;
+  std::lock_guard<std::mutex> guard{mtx_};
+  if (auto root = caf::actor_cast<caf::strong_actor_ptr>(root_))
+    ctx.clock->schedule(std::move(root),
+                        std::chrono::duration_cast<std::chrono::milliseconds>(
+                          ctx.live.get()->notify_interval)
+                          .count(),
+                        caf::make_message(tick_atom::value));
+}
+
+void outbox_signal::round_starts(const caf::actor_addr& root) {
+  active_.store(true);
+  dirty_.store(false);
+  if (!root)
+    return;
+  std::lock_guard<std::mutex> guard{mtx_};
+  root_ = root;
+}
+
+bool outbox_signal::rest() {
+  active_.store(false);
+  // A commit between the round's read and the line above set dirty_ and
+  // may have seen the notifier still active: then this round asks again
+  // (unless that commit's hook already did, seeing it rest).
+  return !(dirty_.load() && !active_.exchange(true));
+}
+
+void wake_notifier(caf::actor_system& sys) {
+  if (auto root = sys.registry().get(notifier_wake_name))
+    caf::anon_send(caf::actor_cast<root_actor>(root), tick_atom::value);
+}
+
+namespace {
+
+using notifier_ptr = notifier_actor::stateful_pointer<notifier_state>;
+
+/// The oldest pending notifications, at most a page of them. False if the
+/// outbox could not be read.
+bool read_outbox(notifier_ptr self, caf::scoped_actor& blocking,
+                 std::vector<notification_info>& pending) {
+  bool read = true;
+  blocking
+    ->request(self->state.store, std::chrono::seconds(30), pending_atom::value,
+              uint32_t{100})
+    .receive([&](std::vector<notification_info>& xs) { pending = xs; },
+             [&](caf::error& err) {
+               read = false;
+               SB_WARN("notifier cannot read the outbox: {}", render(err));
+             });
+  return read;
+}
+
+/// Runs the command for each of `pending`, oldest first; stops at the
+/// first failure (keeping the order: it is retried first next round).
+void deliver(notifier_ptr self, caf::scoped_actor& blocking,
+             const std::vector<notification_info>& pending,
+             const live_options& o) {
+  auto& st = self->state;
+  for (auto& n : pending) {
+    auto why = run_notify_command(
+      o.notify_command, to_json_line(n),
+      std::chrono::duration_cast<std::chrono::milliseconds>(o.notify_timeout));
+    if (!why.empty()) {
+      ++st.failed;
+      SB_WARN("notification {} for agent {} not delivered ({}); will "
+              "retry",
+              n.id, n.agent, why);
+      return;
+    }
+    ++st.delivered;
+    blocking
+      ->request(st.store, std::chrono::seconds(30), delivered_atom::value, n.id,
+                st.ctx->now())
+      .receive([](ok_atom) {},
+               [&](caf::error& err) {
+                 SB_WARN("notification {} delivered but not marked: {}", n.id,
+                         render(err));
+               });
+    SB_INFO("notification {} for agent {} delivered ({})", n.id, n.agent,
+            n.title);
+  }
+}
+
+} // namespace
+
 notifier_actor::behavior_type
 notifier(notifier_actor::stateful_pointer<notifier_state> self,
-         store_actor store, context_ptr ctx) {
+         store_actor store, context_ptr ctx, outbox_signal_ptr signal) {
   self->state.store = std::move(store);
   self->state.ctx = std::move(ctx);
+  self->state.signal = std::move(signal);
   // Rounds are driven by the ROOT's timer: a detached actor must not have a
   // delayed message to itself pending at exit (it would keep it alive and
   // hang CAF's shutdown).
   return {
     [=](tick_atom) {
       auto& st = self->state;
-      auto o = *st.ctx->live.get();
-      if (o.notify_command.empty())
-        return; // the outbox keeps them until a command is configured
+      auto root = caf::actor_cast<caf::actor_addr>(self->current_sender());
+      st.signal->round_starts(root);
+      auto o = st.ctx->live.get();
+      if (o->notify_command.empty())
+        return; // parked: the outbox keeps them until a reload sets one
       // A blocking round: this actor has a thread of its own.
       caf::scoped_actor blocking{self->system()};
       std::vector<notification_info> pending;
-      blocking
-        ->request(st.store, std::chrono::seconds(30), pending_atom::value,
-                  uint32_t{100})
-        .receive([&](std::vector<notification_info>& xs) { pending = xs; },
-                 [&](caf::error& err) {
-                   SB_WARN("notifier cannot read the outbox: {}", render(err));
-                 });
-      for (auto& n : pending) {
-        auto why = run_notify_command(
-          o.notify_command, to_json_line(n),
-          std::chrono::duration_cast<std::chrono::milliseconds>(
-            o.notify_timeout));
-        if (!why.empty()) {
-          ++st.failed;
-          SB_WARN("notification {} for agent {} not delivered ({}); will "
-                  "retry",
-                  n.id, n.agent, why);
-          break; // keep the order: retry this one first next round
-        }
-        ++st.delivered;
-        blocking
-          ->request(st.store, std::chrono::seconds(30), delivered_atom::value,
-                    n.id, st.ctx->now())
-          .receive([](ok_atom) {},
-                   [&](caf::error& err) {
-                     SB_WARN("notification {} delivered but not marked: {}",
-                             n.id, render(err));
-                   });
-        SB_INFO("notification {} for agent {} delivered ({})", n.id, n.agent,
-                n.title);
-      }
+      bool read = read_outbox(self, blocking, pending);
+      // Work found: the next round is due one interval after this one
+      // started, as with a fixed timer, whatever this one leaves (a
+      // delivered notification's mark is a commit, so a round that finds
+      // nothing follows; then the notifier rests).
+      bool again = !read || !pending.empty() || st.ctx->shared_pool;
+      if ((again || !st.signal->rest()) && root)
+        self->send(caf::actor_cast<root_actor>(root), tick_atom::value);
+      deliver(self, blocking, pending, *o);
     },
   };
 }

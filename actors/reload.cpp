@@ -3,6 +3,7 @@
 #include "actors/reload.hpp"
 
 #include "actors/logging.hpp"
+#include "actors/notifier.hpp"
 #include "actors/option_table_impl.hpp"
 #include "messages/error.hpp"
 
@@ -77,8 +78,12 @@ reload_report apply_reload(caf::actor_system& sys, const front_door_actor& door,
       out.need_restart.push_back(name);
     }
   }
-  if (live_changed)
+  if (live_changed) {
     live.publish(live_options::of(running));
+    // The notifier rests while it has nothing to do (or parks without a
+    // command): a round now applies what changed.
+    wake_notifier(sys);
+  }
   apply_settings(sys, door, running, fresh, out);
   return out;
 }

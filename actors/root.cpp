@@ -14,6 +14,7 @@
 #include "persistence/store.hpp"
 #include "persistence/store_actor.hpp"
 
+#include <caf/actor_registry.hpp>
 #include <caf/io/middleman.hpp>
 #include <caf/scoped_actor.hpp>
 #include <caf/system_messages.hpp>
@@ -72,8 +73,16 @@ root(root_actor::pointer self, admin_actor admin,
   });
   auto retention = ctx->opts.retention_interval;
   self->send(self, retention_atom::value);
-  if (notifier)
+  if (notifier) {
+    // A reload wakes the notifier through the registry (wake_notifier).
+    auto& reg = self->system().registry();
+    reg.put(notifier_wake_name, caf::actor_cast<caf::strong_actor_ptr>(self));
+    self->attach_functor([&reg, me = self->address()] {
+      if (caf::actor_cast<caf::actor_addr>(reg.get(notifier_wake_name)) == me)
+        reg.erase(notifier_wake_name);
+    });
     self->send(self, tick_atom::value);
+  }
   if (cluster) {
     self->send(self, lease_atom::value);
     self->send(self, shared_atom::value);
@@ -84,9 +93,16 @@ root(root_actor::pointer self, admin_actor admin,
       ctx->clock->send_later(self, retention, retention_atom::value);
     },
     [=](tick_atom) {
-      self->send(notifier, tick_atom::value);
-      ctx->clock->send_later(self, ctx->live.get()->notify_interval,
-                             tick_atom::value);
+      // From the notifier: it has more to do, one round per notify-interval.
+      // Any other (start-up, this timer, a commit, a reload): a round now.
+      if (!notifier)
+        return;
+      auto from = caf::actor_cast<caf::actor_addr>(self->current_sender());
+      if (from == notifier.address())
+        ctx->clock->send_later(self, ctx->live.get()->notify_interval,
+                               tick_atom::value);
+      else
+        self->send(notifier, tick_atom::value);
     },
     [=](lease_atom) {
       self->send(cluster, lease_atom::value);
@@ -237,9 +253,13 @@ daemon::start(caf::actor_system& sys, daemon_options opts,
                                              static_cast<bool>(cluster_db));
   auto& ctx = d->ctx_;
   d->creds_ = std::move(*creds);
+  auto outbox = std::make_shared<outbox_signal>();
   d->store_ = sys.spawn<caf::detached>(
     store_actor_impl, std::move(db), [c = ctx->clock] { return c->now(); },
-    [stats = ctx->stats](size_t n) { stats->store_committed(n); });
+    [stats = ctx->stats, outbox, ctx](size_t n) {
+      stats->store_committed(n);
+      outbox->committed(*ctx);
+    });
   d->pool_ = sys.spawn(subscription_pool, d->store_, ctx, snap);
   d->supervisor_ = sys.spawn(container_supervisor, ctx);
   d->admin_ = sys.spawn(sb::admin, d->store_, d->pool_, d->supervisor_, ctx,
@@ -268,7 +288,7 @@ daemon::start(caf::actor_system& sys, daemon_options opts,
     {"front-door (report)", caf::actor_cast<caf::actor>(d->report_door_)},
   };
   // Always there: a reload may set notify-command later.
-  d->notifier_ = sys.spawn<caf::detached>(notifier, d->store_, ctx);
+  d->notifier_ = sys.spawn<caf::detached>(notifier, d->store_, ctx, outbox);
   components.emplace_back("notifier",
                           caf::actor_cast<caf::actor>(d->notifier_));
   if (d->cluster_)

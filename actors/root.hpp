@@ -36,7 +36,8 @@ using fatal_handler = std::function<void(const std::string& component)>;
 
 /// The actor half of the ROOT: sends `retention` to the ADMIN at start-up and
 /// every retention-interval (reconciliation is each agent's own timer while
-/// its container is behind), and watches the core
+/// its container is behind), ticks the NOTIFIER at start-up and then only
+/// while it has work (actors/notifier.hpp), and watches the core
 /// components: if one of them stops unexpectedly, `on_fatal` is called (the
 /// daemon then shuts down in order instead of limping on).
 root_actor::behavior_type
