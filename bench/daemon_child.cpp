@@ -98,7 +98,9 @@ bool daemon_child::start(const std::string& binary, const std::string& dir,
     auto port_arg = "--switchboard.port=" + std::to_string(port);
     auto db_arg = "--switchboard.db-path=" + dir + "/bench.db";
     auto level_arg = "--switchboard.log-level=" + log_level;
-    auto sock_arg = "--switchboard.docker-socket=" + dir + "/no-docker.sock";
+    auto sock_arg
+      = "--switchboard.docker-socket="
+        + (docker_socket.empty() ? dir + "/no-docker.sock" : docker_socket);
     auto http_arg
       = "--switchboard.http-port=" + (http ? std::to_string(http_port) : "-1");
     std::vector<std::string> args;

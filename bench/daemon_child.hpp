@@ -30,6 +30,9 @@ struct daemon_child {
   /// Set before start: serve HTTP on a free port too (else the front is off).
   bool http = false;
   uint16_t http_port = 0;
+  /// Set before start: the Docker Engine API socket (else one that does not
+  /// exist in the daemon's folder: no containers are reached).
+  std::string docker_socket;
   double boot_s = 0;
   /// The admin credential, once started (the daemon makes it in its folder).
   std::string token;

@@ -149,14 +149,19 @@ private:
     long status = 0;
     curl_easy_getinfo(s.easy, CURLINFO_RESPONSE_CODE, &status);
     std::string outcome;
+    std::string apply = "none";
     if (result == CURLE_OK && status == 200) {
       auto doc = nlohmann::json::parse(s.reply, nullptr, false);
       if (doc.is_object() && doc.contains("outcome")
           && doc["outcome"].is_string())
         outcome = doc["outcome"].get<std::string>();
+      if (doc.is_object() && doc.contains("apply") && doc["apply"].is_string())
+        apply = doc["apply"].get<std::string>().substr(
+          0, doc["apply"].get<std::string>().find(':'));
     }
     if (!outcome.empty()) {
       out_.outcomes[outcome]++;
+      out_.applies[apply]++;
       return;
     }
     if (++out_.errors > 1)

@@ -23,6 +23,9 @@ struct burst_outcome {
   std::string first_error;
   /// Replies by outcome name ("switched", "stale", ...).
   std::map<std::string, size_t> outcomes;
+  /// HTTP replies by their "apply" (the application's result up to a colon,
+  /// "none" when null): how the switches' tokens reached the containers.
+  std::map<std::string, size_t> applies;
   double wall_s = 0;
 };
 

@@ -5,8 +5,15 @@
 #
 #   bench/run.sh                      # A=1000 S=2000 B=8, 7 runs of each
 #   RUNS=3 AGENTS=100 SUBS=200 bench/run.sh
+#
+# `bench/run.sh doors` measures the daemon's two doors against each other and
+# against the wire instead (bench/doors.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+if [[ "${1:-}" == "doors" ]]; then
+  shift
+  exec bench/doors.sh "$@"
+fi
 RUNS=${RUNS:-7}
 REF_RUNS=${REF_RUNS:-3}
 AGENTS=${AGENTS:-1000}

@@ -17,9 +17,37 @@
 // Scale mode (--scale): writes A agents and S subscriptions straight into a
 // new database, starts the daemon on it and reports the boot time until the
 // front door accepts connections, its resident memory, and the latency of
-// `status` and `agent show`.
+// `status` and `agent show`; with --idle N, then the daemon's CPU at rest
+// over N seconds (with --transport http the HTTP front is on, with the
+// daemon's default number of HTTP workers).
+//
+// Storm mode (--storm): the slow-application storm. A agents (200 unless
+// --agents says otherwise), all on one subscription and each with a
+// container, report a 429 at once over HTTP (one connection each); every
+// switch applies the new token to the agent's container, and every
+// application takes --reload-delay-ms (500). It measures each report's time
+// to its answer: all should be answered within the daemon's apply-wait (5 s)
+// plus a margin, and none should wait for another agent's application (an
+// answer later than the agent's own application plus 1 s waited for
+// something else, typically a worker busy with another agent's).
+//
+// What is real and what is not, in storm mode: the daemon, its HTTP front,
+// its CONTAINER SUPERVISOR and docker workers, and the agent servers (the
+// reference agent server, agent_server/, one process per agent, started with
+// --reload-delay-ms: the application's 500 ms are spent where a real one
+// spends them, in the agent server's reload endpoint) are the real programs.
+// The Docker Engine is a test double (bench/fake_docker.hpp): it answers
+// the daemon's `inspect` calls, saying each container runs with host
+// networking and names its agent server's port. Two hundred real containers
+// on this 2-core machine, shared with other work, would measure Docker's
+// own start-up and the machine's load more than the daemon, and would need
+// a Docker Engine the benchmark cannot assume; an inspect answered by the
+// double takes microseconds where a real engine takes about a millisecond,
+// which is small against the 500 ms under test. The output says that the
+// engine is a double ("docker": "fake engine, real agent servers").
 
 #include "bench/daemon_child.hpp"
+#include "bench/fake_docker.hpp"
 #include "bench/http_burst.hpp"
 #include "client/connect.hpp"
 #include "messages/actors.hpp"
@@ -55,6 +83,7 @@
 #include <iostream>
 #include <iterator>
 #include <optional>
+#include <set>
 #include <sstream>
 #include <thread>
 
@@ -86,6 +115,17 @@ struct options {
   std::string transport = "caf";
   int http_connections = 64;
   int http_workers = 8;
+  /// --http-workers was given: else the burst passes its default (8) and the
+  /// other modes leave the daemon's own (4).
+  bool http_workers_given = false;
+  bool storm = false;
+  /// --storm: how long each token application takes in the agent server.
+  int reload_delay_ms = 500;
+  /// --storm: the daemon's apply-wait, for the "answered late" count (the
+  /// daemon keeps its default unless --daemon-arg changes it).
+  int apply_wait_ms = 5000;
+  /// --storm: the reference agent server binary.
+  std::string agent_server;
   /// The daemon's store: SQLite in the bench's folder unless a PostgreSQL
   /// database (empty) is given.
   std::string postgres_url;
@@ -199,7 +239,7 @@ std::optional<front_door_actor> start_and_connect(const options& o,
   // The bench's own daemon options first: a --daemon-arg may override them.
   std::vector<std::string> extra;
   d.http = o.transport == "http";
-  if (d.http)
+  if (d.http && (o.http_workers_given || (!o.scale && !o.storm)))
     extra.push_back("--switchboard.http-workers="
                     + std::to_string(o.http_workers));
   if (!o.postgres_url.empty()) {
@@ -562,17 +602,228 @@ int scale_mode(const options& o, const std::string& dir) {
   return ok ? 0 : 1;
 }
 
+/// The reference agent servers of the storm, one process per agent.
+struct agent_servers {
+  std::vector<pid_t> pids;
+  std::vector<uint16_t> ports;
+
+  agent_servers() = default;
+  agent_servers(const agent_servers&) = delete;
+  agent_servers& operator=(const agent_servers&) = delete;
+
+  /// Starts n of them in dir/agents/I; false if one does not listen within
+  /// a minute.
+  bool start(const std::string& binary, const std::string& dir, int n,
+             int reload_delay_ms) {
+    std::set<uint16_t> taken;
+    for (int i = 0; i < n; ++i) {
+      uint16_t port = 0;
+      while (port == 0 || taken.count(port) > 0)
+        port = sb::bench::free_port();
+      taken.insert(port);
+      auto home = dir + "/agents/" + std::to_string(i);
+      std::filesystem::create_directories(home);
+      auto pid = ::fork();
+      if (pid == 0) {
+        int log = ::open((home + "/agent-server.log").c_str(),
+                         O_CREAT | O_WRONLY | O_TRUNC, 0600);
+        ::dup2(log, 2);
+        std::vector<std::string> args = {binary,
+                                         "--port",
+                                         std::to_string(port),
+                                         "--token-file",
+                                         home + "/token",
+                                         "--exhausted-file",
+                                         home + "/exhausted",
+                                         "--reload-delay-ms",
+                                         std::to_string(reload_delay_ms)};
+        std::vector<char*> argv;
+        for (auto& a : args)
+          argv.push_back(a.data());
+        argv.push_back(nullptr);
+        ::execv(argv[0], argv.data());
+        ::_exit(127);
+      }
+      pids.push_back(pid);
+      ports.push_back(port);
+    }
+    auto deadline = clock_type::now() + std::chrono::seconds(60);
+    for (auto port : ports)
+      while (!sb::bench::port_open(port)) {
+        if (clock_type::now() > deadline)
+          return false;
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      }
+    return true;
+  }
+
+  ~agent_servers() {
+    for (auto pid : pids)
+      ::kill(pid, SIGTERM);
+    for (auto pid : pids)
+      ::waitpid(pid, nullptr, 0);
+  }
+};
+
+/// Waits until the Docker Engine double has had no request for `quiet`
+/// (the daemon's applications are over), at most `limit`; the time waited.
+double wait_until_quiet(const sb::bench::fake_docker& engine,
+                        std::chrono::milliseconds quiet,
+                        std::chrono::seconds limit) {
+  auto started = clock_type::now();
+  while (engine.quiet_for() < quiet && clock_type::now() - started < limit)
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  return ms_since(started) / 1000.0;
+}
+
+int storm_mode(const options& o, const std::string& dir) {
+  agent_servers servers;
+  if (!servers.start(o.agent_server, dir, o.agents, o.reload_delay_ms)) {
+    std::cerr << "switchboard-bench: the agent servers did not all start "
+                 "(see "
+              << dir << "/agents/*/agent-server.log)\n";
+    return 2;
+  }
+  // Every container starts with subscription 0's token, as registered
+  // below.
+  sb::bench::fake_docker engine;
+  for (int i = 0; i < o.agents; ++i)
+    engine.add_container("storm-" + std::to_string(i), servers.ports[i],
+                         "CLAUDE_CODE_OAUTH_TOKEN", "bench-token-0");
+  if (!engine.start(dir + "/docker.sock")) {
+    std::cerr << "switchboard-bench: cannot listen on " << dir
+              << "/docker.sock\n";
+    return 2;
+  }
+  daemon_child d;
+  d.docker_socket = dir + "/docker.sock";
+  bench_config cfg;
+  caf::actor_system sys{cfg};
+  auto fd_res = start_and_connect(o, dir, d, sys);
+  if (!fd_res)
+    return 2;
+  auto fd = *fd_res;
+  for (int i = 0; i < o.subscriptions; ++i)
+    must<subscription_change>(sys, fd, sub_add_atom::value, sub_name(i),
+                              secret{"bench-token-" + std::to_string(i)});
+  for (int i = 0; i < o.agents; ++i)
+    must<agent_info>(
+      sys, fd, agent_add_atom::value,
+      agent_spec{agent_name(i), sub_name(0), "storm-" + std::to_string(i)});
+  // Whatever the registration made the daemon ask the engine is over
+  // before the storm.
+  wait_until_quiet(engine, std::chrono::seconds(2), std::chrono::seconds(120));
+  std::vector<failure_report> reports;
+  for (int i = 0; i < o.agents; ++i) {
+    failure_report r;
+    r.agent = agent_name(i);
+    r.status = 429;
+    r.error = "rate limit reached";
+    r.subscription = sub_name(0);
+    r.source = "bench";
+    reports.push_back(std::move(r));
+  }
+  auto requests0 = engine.requests();
+  auto daemon_cpu0 = cpu_s(d.pid);
+  auto out = sb::bench::run_http_burst(d.http_port, reports,
+                                       static_cast<size_t>(o.agents), d.token);
+  // The applications answered "pending" go on after their reports'
+  // answers: the time until the last one is done, from the storm's start.
+  auto rest_s = wait_until_quiet(engine, std::chrono::seconds(1),
+                                 std::chrono::seconds(300));
+  double daemon_cpu_s = cpu_s(d.pid) - daemon_cpu0;
+  auto all_applied_s = out.wall_s + std::max(0.0, rest_s - 1.0);
+  d.stop();
+  auto engine_requests = engine.requests() - requests0;
+  engine.stop();
+  auto late_ms = static_cast<double>(o.apply_wait_ms) + 1000.0;
+  auto own_ms = static_cast<double>(o.reload_delay_ms) + 1000.0;
+  auto over = [&](double limit) {
+    return std::count_if(out.latencies_ms.begin(), out.latencies_ms.end(),
+                         [&](double x) { return x > limit; });
+  };
+  auto late = over(late_ms);
+  auto waited = over(own_ms);
+  auto switched = out.outcomes.count("switched") > 0
+                    ? static_cast<int64_t>(out.outcomes.at("switched"))
+                    : 0;
+  auto hot = out.applies.count("hot_reloaded") > 0
+               ? static_cast<int64_t>(out.applies.at("hot_reloaded"))
+               : 0;
+  bool ok = out.errors == 0 && switched == o.agents;
+  bool goal = ok && late == 0 && waited == 0 && hot == o.agents;
+  if (out.errors > 0)
+    std::cerr << "switchboard-bench: " << out.errors
+              << " reports failed; the first: " << out.first_error << "\n";
+  nlohmann::json j = {
+    {"mode", "storm"},
+    {"transport", "http"},
+    {"docker", "fake engine, real agent servers"},
+    {"agents", o.agents},
+    {"subscriptions", o.subscriptions},
+    {"reload_delay_ms", o.reload_delay_ms},
+    {"apply_wait_ms", o.apply_wait_ms},
+    {"errors", out.errors},
+    {"outcomes", out.outcomes},
+    {"applies", out.applies},
+    {"wall_s", out.wall_s},
+    {"all_applied_s", all_applied_s},
+    {"engine_requests", engine_requests},
+    {"min_ms", percentile(out.latencies_ms, 0.0)},
+    {"p50_ms", percentile(out.latencies_ms, 0.50)},
+    {"p99_ms", percentile(out.latencies_ms, 0.99)},
+    {"max_ms", percentile(out.latencies_ms, 1.0)},
+    {"late", late},
+    {"late_after_ms", late_ms},
+    {"waited_for_others", waited},
+    {"waited_after_ms", own_ms},
+    {"daemon_cpu_s", daemon_cpu_s},
+    {"check", ok ? "passed" : "FAILED"},
+    {"goal", goal ? "met" : "not met"},
+  };
+  if (o.json) {
+    std::cout << j.dump() << std::endl;
+  } else {
+    std::printf("switchboard storm: %d agents on one subscription report a "
+                "429 at once over HTTP; each token application takes %d ms "
+                "(real agent servers, a Docker Engine double)\n",
+                o.agents, o.reload_delay_ms);
+    std::printf("  answers        all in %.3f s; latency min %.0f ms, p50 "
+                "%.0f ms, p99 %.0f ms, max %.0f ms\n",
+                out.wall_s, percentile(out.latencies_ms, 0.0),
+                percentile(out.latencies_ms, 0.50),
+                percentile(out.latencies_ms, 0.99),
+                percentile(out.latencies_ms, 1.0));
+    std::printf("  late           %lld answered after apply-wait + 1 s "
+                "(%.0f ms)\n",
+                static_cast<long long>(late), late_ms);
+    std::printf("  waited         %lld answered after their own "
+                "application + 1 s (%.0f ms)\n",
+                static_cast<long long>(waited), own_ms);
+    std::printf("  applications   %s; every one done after %.3f s\n",
+                nlohmann::json(out.applies).dump().c_str(), all_applied_s);
+    std::printf("  daemon CPU     %.3f s\n", daemon_cpu_s);
+    std::printf("  check          %s, goal %s\n", ok ? "passed" : "FAILED",
+                goal ? "met" : "not met");
+  }
+  return ok ? 0 : 1;
+}
+
 } // namespace
 
 int main(int argc, char** argv) {
   options o;
   CLI::App app{"switchboard-bench: burst and scale benchmarks of switchboardd"};
-  app.add_option("--agents", o.agents, "agents (default 1000)")
-    ->check(CLI::Range(1, 1000000));
-  app
-    .add_option("--subscriptions", o.subscriptions,
-                "subscriptions (default 2000)")
-    ->check(CLI::Range(1, 100000));
+  auto* agents_opt = app
+                       .add_option("--agents", o.agents,
+                                   "agents (default 1000; 200 with "
+                                   "--storm)")
+                       ->check(CLI::Range(1, 1000000));
+  auto* subs_opt = app
+                     .add_option("--subscriptions", o.subscriptions,
+                                 "subscriptions (default 2000; with --storm, "
+                                 "agents + 1)")
+                     ->check(CLI::Range(1, 100000));
   app.add_option("--burst", o.burst, "reports per agent (default 8)")
     ->check(CLI::Range(1, 1000));
   app.add_flag("--json", o.json, "print one JSON line");
@@ -607,11 +858,29 @@ int main(int argc, char** argv) {
     .add_option("--http-connections", o.http_connections,
                 "with --transport http: connections at once (default 64)")
     ->check(CLI::Range(1, 1024));
+  auto* workers_opt = app
+                        .add_option("--http-workers", o.http_workers,
+                                    "with --transport http: the daemon's "
+                                    "switchboard.http-workers (default 8 for "
+                                    "the burst; the daemon's own, 4, "
+                                    "otherwise)")
+                        ->check(CLI::Range(1, 256));
+  app.add_flag("--storm", o.storm,
+               "the slow-application storm instead: every agent, with a "
+               "container, reports a 429 at once over HTTP");
   app
-    .add_option("--http-workers", o.http_workers,
-                "with --transport http: the daemon's "
-                "switchboard.http-workers (default 8)")
-    ->check(CLI::Range(1, 256));
+    .add_option("--reload-delay-ms", o.reload_delay_ms,
+                "with --storm: how long each token application takes "
+                "(default 500)")
+    ->check(CLI::Range(0, 600000));
+  app
+    .add_option("--apply-wait-ms", o.apply_wait_ms,
+                "with --storm: the daemon's apply-wait, for the count of late "
+                "answers (default 5000, the daemon's default)")
+    ->check(CLI::Range(0, 600000));
+  app.add_option("--agent-server", o.agent_server,
+                 "with --storm: the reference agent server (default: "
+                 "agent-server beside this binary)");
   app.add_option("--postgres-url", o.postgres_url,
                  "burst on the PostgreSQL store: an empty database, as "
                  "postgresql://USER@HOST:PORT/DB (default: SQLite)");
@@ -620,6 +889,34 @@ int main(int argc, char** argv) {
   app.add_option("--keep", o.keep_dir,
                  "use this folder for the database and log, and keep it");
   CLI11_PARSE(app, argc, argv);
+  o.http_workers_given = workers_opt->count() > 0;
+  if (o.storm) {
+    if (o.scale || o.transport_only) {
+      std::cerr << "switchboard-bench: --storm is a mode of its own\n";
+      return 2;
+    }
+    o.transport = "http";
+    if (agents_opt->count() == 0)
+      o.agents = 200;
+    if (subs_opt->count() == 0)
+      o.subscriptions = o.agents + 1;
+    if (o.subscriptions < 2) {
+      std::cerr << "switchboard-bench: --storm needs a subscription to "
+                   "switch to\n";
+      return 2;
+    }
+    if (o.agent_server.empty())
+      o.agent_server
+        = (std::filesystem::path{argv[0]}.parent_path() / "agent-server")
+            .string();
+    if (!std::filesystem::exists(o.agent_server)) {
+      std::cerr << "switchboard-bench: no agent server at " << o.agent_server
+                << " (build the agent-server target, or --agent-server "
+                   "PATH)\n";
+      return 2;
+    }
+    o.agent_server = std::filesystem::absolute(o.agent_server).string();
+  }
   if (o.transport_only && o.transport != "caf") {
     std::cerr << "switchboard-bench: --transport-only measures CAF's network "
                  "layer; it needs --transport caf\n";
@@ -652,7 +949,9 @@ int main(int argc, char** argv) {
     std::filesystem::remove(dir + "/bench.db");
   }
   dir = std::filesystem::absolute(dir).string();
-  auto rc = o.scale ? scale_mode(o, dir) : burst_mode(o, dir);
+  auto rc = o.storm   ? storm_mode(o, dir)
+            : o.scale ? scale_mode(o, dir)
+                      : burst_mode(o, dir);
   if (o.keep_dir.empty())
     std::filesystem::remove_all(dir);
   return rc;
