@@ -133,13 +133,15 @@ void put_setting(front_impl& f, const exchange_ptr& ex,
 } // namespace
 
 void add_admin_routes(std::vector<route>& routes) {
+  // The writes on one subscription or agent are POSTs of the CLI's verb to
+  // it: /v1/agents/{name} keeps only GET (its other methods stay 405).
   routes.push_back({"GET", "/v1/ping", ping});
   routes.push_back({"POST", "/v1/subscriptions", add_subscription});
-  routes.push_back({"DELETE", "/v1/subscriptions/*", remove_subscription});
+  routes.push_back({"POST", "/v1/subscriptions/*/remove", remove_subscription});
   routes.push_back({"POST", "/v1/agents", add_agent});
-  routes.push_back({"DELETE", "/v1/agents/*", remove_agent});
-  routes.push_back({"PATCH", "/v1/agents/*", set_agent});
-  // Before the operations: "assign" is not one.
+  // Before the container operations: these are not ones.
+  routes.push_back({"POST", "/v1/agents/*/remove", remove_agent});
+  routes.push_back({"POST", "/v1/agents/*/set", set_agent});
   routes.push_back({"POST", "/v1/agents/*/assign", assign});
   routes.push_back({"POST", "/v1/agents/*/*", lifecycle});
   routes.push_back({"GET", "/v1/settings", get_settings});

@@ -53,7 +53,7 @@ subscription_add_from_json(std::string_view body);
 /// (`agent add NAME --subscription S --container C`; "" is absent).
 caf::expected<agent_spec> agent_add_from_json(std::string_view body);
 
-/// PATCH /v1/agents/{name}: {"auto_switch": "on" | "off"}
+/// POST /v1/agents/{name}/set: {"auto_switch": "on" | "off"}
 /// (`agent set NAME auto-switch on|off`).
 caf::expected<auto_switch_mode> agent_set_from_json(std::string_view body);
 

@@ -58,12 +58,12 @@ TEST_F(http_admin_test, subscriptions_are_added_rotated_and_removed) {
   EXPECT_NE(call("GET", "/v1/subscriptions").json()[0]["fingerprint"],
             list[0]["fingerprint"]);
   add_agent("a1", "team-a");
-  auto removed = call("DELETE", "/v1/subscriptions/team-a");
+  auto removed = call("POST", "/v1/subscriptions/team-a/remove");
   ASSERT_EQ(removed.status, 200) << removed.body;
   EXPECT_EQ(removed.json(),
             (json{{"removed", "team-a"}, {"unassigned", {"a1"}}}));
   EXPECT_TRUE(call("GET", "/v1/subscriptions").json().empty());
-  auto again = call("DELETE", "/v1/subscriptions/team-a");
+  auto again = call("POST", "/v1/subscriptions/team-a/remove");
   EXPECT_EQ(again.status, 404) << again.body;
 }
 
@@ -106,7 +106,7 @@ TEST_F(http_admin_test, agents_are_added_set_assigned_and_removed) {
   EXPECT_EQ(added.json()["name"], "a1");
   EXPECT_EQ(added.json()["subscription"], "sub-a");
   auto off
-    = call("PATCH", "/v1/agents/a1", json{{"auto_switch", "off"}}.dump());
+    = call("POST", "/v1/agents/a1/set", json{{"auto_switch", "off"}}.dump());
   ASSERT_EQ(off.status, 200) << off.body;
   EXPECT_EQ(off.json()["auto_switch"], "off");
   EXPECT_EQ(agent("a1").auto_switch, auto_switch_mode::off);
@@ -120,7 +120,7 @@ TEST_F(http_admin_test, agents_are_added_set_assigned_and_removed) {
   EXPECT_GE(start.status, 400) << start.body;
   EXPECT_TRUE(start.json().contains("error")) << start.body;
   EXPECT_EQ(call("POST", "/v1/agents/a1/explode").status, 404);
-  auto removed = call("DELETE", "/v1/agents/a1");
+  auto removed = call("POST", "/v1/agents/a1/remove");
   ASSERT_EQ(removed.status, 200) << removed.body;
   EXPECT_EQ(removed.json(), (json{{"removed", "a1"}}));
   EXPECT_EQ(call("GET", "/v1/agents/a1").status, 404);

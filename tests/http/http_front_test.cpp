@@ -376,9 +376,7 @@ TEST_F(http_front_test, any_bytes_in_the_path_get_a_json_error) {
   auto unknown = get("/x%FF");
   EXPECT_EQ(unknown.status, 404) << unknown.body;
   EXPECT_EQ(unknown.json()["error"]["code"], "not_found");
-  // (DELETE is a route of /v1/agents/{name} since the admin writes came to
-  // HTTP; PUT is not.)
-  auto wrong = http_call("PUT", url("/v1/agents/a%FF"));
+  auto wrong = http_call("DELETE", url("/v1/agents/a%FF"));
   EXPECT_EQ(wrong.status, 405) << wrong.body;
   EXPECT_EQ(wrong.json()["error"]["code"], "method_not_allowed");
   auto agent = get("/v1/agents/a%FF");
