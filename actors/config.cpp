@@ -157,7 +157,9 @@ option_table<daemon_options> container_rows() {
      "(X-Switchboard-Secret); a container's switchboard.agent-secret-file "
      "label overrides it (\"\" = none).",
      &o::agent_secret_file},
-    {"docker-workers", "4", "Docker operations that may run at the same time.",
+    {"docker-workers", "256",
+     "Container operations (token applications, restarts) that may run at "
+     "the same time; a worker thread starts when one waits (4 at start).",
      &o::docker_workers, 1, 1024},
     {"docker-timeout", "30s", "Timeout of one Docker Engine API call.",
      &o::docker_timeout, 1, week},

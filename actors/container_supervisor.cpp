@@ -136,6 +136,13 @@ void drop_superseded(supervisor_state& st, container_entry& e) {
 
 void dispatch(self_ptr self) {
   auto& st = self->state;
+  // The pool grows while operations wait, up to docker-workers: a storm of
+  // slow token applications runs side by side instead of in waves.
+  while (st.idle.empty() && st.ready.size() > 0
+         && st.workers < st.ctx->opts.docker_workers) {
+    st.idle.push_back(spawn_worker(self));
+    ++st.workers;
+  }
   while (!st.idle.empty() && !st.ready.empty()) {
     auto name = st.ready.front();
     st.ready.pop_front();
@@ -239,9 +246,12 @@ supervisor_status status_of(const supervisor_state& st) {
   return s;
 }
 
+/// Workers started at once; more start when operations wait.
+constexpr size_t initial_workers = 4;
+
 void spawn_workers(self_ptr self) {
   auto& st = self->state;
-  st.workers = st.ctx->opts.docker_workers;
+  st.workers = std::min<size_t>(initial_workers, st.ctx->opts.docker_workers);
   for (size_t i = 0; i < st.workers; ++i)
     st.idle.push_back(spawn_worker(self));
 }

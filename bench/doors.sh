@@ -92,7 +92,7 @@ print(f"Doors: {a['agents']} agents, {a['subscriptions']} subscriptions, "
       f"{load.split()[0]} / {load.split()[1]} / {load.split()[2]} (1 / 5 / 15 min)\n")
 print("| door | reports/s median (range) | p99 ms median (range) | daemon CPU s per 8,000 reports median (range) | check |")
 print("|---|---|---|---|---|")
-for name, rs in (("CAF door", caf), (f"HTTP door ({http[0].get('http_workers', '?')} workers, "
+for name, rs in (("CAF door", caf), (f"HTTP door ({http[0].get('http_workers') or 'default'} threads, "
                   f"{http[0].get('http_connections', '?')} connections)", http),
                  ("transport only (CAF pings)", wire)):
     checks = ", ".join(sorted(set(r["check"] for r in rs)))

@@ -114,9 +114,8 @@ struct options {
   /// The door the burst goes through: "caf" or "http".
   std::string transport = "caf";
   int http_connections = 64;
-  int http_workers = 8;
-  /// --http-workers was given: else the burst passes its default (8) and the
-  /// other modes leave the daemon's own (4).
+  /// 0: the daemon's own switchboard.http-workers (1 event-loop thread).
+  int http_workers = 0;
   bool http_workers_given = false;
   bool storm = false;
   /// --storm: how long each token application takes in the agent server.
@@ -239,7 +238,7 @@ std::optional<front_door_actor> start_and_connect(const options& o,
   // The bench's own daemon options first: a --daemon-arg may override them.
   std::vector<std::string> extra;
   d.http = o.transport == "http";
-  if (d.http && (o.http_workers_given || (!o.scale && !o.storm)))
+  if (d.http && o.http_workers_given)
     extra.push_back("--switchboard.http-workers="
                     + std::to_string(o.http_workers));
   if (!o.postgres_url.empty()) {
@@ -414,7 +413,7 @@ void print_burst(const nlohmann::json& j) {
               j["burst"].get<int>());
   if (j["transport"] == "http")
     std::printf("  transport      http (POST /v1/reports), %d connections, "
-                "%d daemon HTTP workers\n",
+                "%d daemon HTTP threads (0: its default)\n",
                 j["http_connections"].get<int>(), j["http_workers"].get<int>());
   else
     std::printf("  transport      caf (all at once from one actor)\n");
@@ -861,9 +860,8 @@ int main(int argc, char** argv) {
   auto* workers_opt = app
                         .add_option("--http-workers", o.http_workers,
                                     "with --transport http: the daemon's "
-                                    "switchboard.http-workers (default 8 for "
-                                    "the burst; the daemon's own, 4, "
-                                    "otherwise)")
+                                    "switchboard.http-workers (default: the "
+                                    "daemon's own, one event-loop thread)")
                         ->check(CLI::Range(1, 256));
   app.add_flag("--storm", o.storm,
                "the slow-application storm instead: every agent, with a "

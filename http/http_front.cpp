@@ -189,12 +189,16 @@ namespace {
 
 // -- reports and reads --------------------------------------------------------
 
+// Reports and observations, the hot path, are asked without a timeout of
+// the front's own: the FRONT DOOR answers every one within its own finite
+// timeouts (or fails, if it goes down), and a timer per request would wake
+// CAF's clock thread once per report.
+
 void post_report(front_impl& f, const exchange_ptr& ex, const route_args&) {
   auto r = report_from_json(ex->req().body);
   if (!r)
     return ex->reply(error_response(r.error()));
-  f.answer<report_result>(ex, f.report_timeout(), report_atom::value,
-                          std::move(*r));
+  f.answer<report_result>(ex, caf::infinite, report_atom::value, std::move(*r));
 }
 
 void post_observation(front_impl& f, const exchange_ptr& ex,
@@ -202,7 +206,7 @@ void post_observation(front_impl& f, const exchange_ptr& ex,
   auto o = observation_from_json(ex->req().body);
   if (!o)
     return ex->reply(error_response(o.error()));
-  f.answer<report_result>(ex, f.report_timeout(), observe_atom::value,
+  f.answer<report_result>(ex, caf::infinite, observe_atom::value,
                           std::move(*o));
 }
 
