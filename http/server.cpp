@@ -128,6 +128,14 @@ const std::string& request::header(const std::string& lowercase_name) const {
   return i == headers.end() ? none : i->second;
 }
 
+/// Whether the event loop still takes work. An answer may come from an
+/// actor after the server stopped: its post is then dropped, never queued
+/// on an event loop that is gone.
+struct post_gate {
+  std::mutex mutex;
+  bool open = true;
+};
+
 /// A connection, whatever its stream; every member function runs on its
 /// strand unless it says otherwise.
 class session_base : public std::enable_shared_from_this<session_base> {
@@ -262,6 +270,7 @@ struct server::impl {
   net::steady_timer retry;
   std::vector<std::thread> threads;
   tcp::endpoint local;
+  std::shared_ptr<post_gate> gate = std::make_shared<post_gate>();
 
   std::mutex live_mutex;
   std::condition_variable live_changed;
@@ -318,8 +327,8 @@ template<class Stream>
 class session final : public session_base {
 public:
   session(server::impl& srv, Stream&& stream)
-      : srv_(srv), stream_(std::move(stream)), heartbeat_(executor()),
-        buffer_(srv.limits.header_limit + 4096) {
+      : srv_(srv), gate_(srv.gate), stream_(std::move(stream)),
+        heartbeat_(executor()), buffer_(srv.limits.header_limit + 4096) {
     // nop
   }
 
@@ -329,7 +338,9 @@ public:
   }
 
   void post(std::function<void()> fn) override {
-    net::post(executor(), std::move(fn));
+    std::lock_guard<std::mutex> guard{gate_->mutex};
+    if (gate_->open)
+      net::post(executor(), std::move(fn));
   }
 
   void reply(uint64_t id, response r) override {
@@ -575,6 +586,7 @@ private:
   }
 
   server::impl& srv_;
+  std::shared_ptr<post_gate> gate_;
   Stream stream_;
   net::steady_timer heartbeat_;
   beast::flat_buffer buffer_;
@@ -918,6 +930,8 @@ void server::stop(std::chrono::milliseconds grace) {
   for (auto& t : x.threads)
     if (t.joinable())
       t.join();
+  std::lock_guard<std::mutex> guard{x.gate->mutex};
+  x.gate->open = false;
 }
 
 } // namespace sb::http
