@@ -31,6 +31,8 @@ struct route {
   std::string method;
   std::string pattern;
   std::function<void(front_impl&, const exchange_ptr&, const route_args&)> run;
+  /// The pattern's segments, split once when the routes are built.
+  std::vector<std::string> parts = {};
 };
 
 /// The bearer tokens' digests; replaced whole on a reload.

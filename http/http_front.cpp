@@ -52,11 +52,11 @@ std::vector<std::string> segments(const std::string& path) {
   return out;
 }
 
-/// Whether a path matches a pattern; its `*` segments (non-empty) go to
-/// args.
-bool matches(const std::string& pattern, const std::vector<std::string>& segs,
+/// Whether a path's segments match a route's; its `*` segments (non-empty)
+/// go to args.
+bool matches(const route& r, const std::vector<std::string>& segs,
              route_args& args) {
-  auto parts = segments(pattern);
+  auto& parts = r.parts;
   if (parts.size() != segs.size())
     return false;
   args.clear();
@@ -143,7 +143,7 @@ std::optional<response> front_impl::precheck(const request& req) const {
   route_args args;
   std::set<std::string> allowed;
   for (auto& r : routes)
-    if (matches(r.pattern, segs, args))
+    if (matches(r, segs, args))
       allowed.insert(r.method);
   if (allowed.empty())
     return error_response(404, "not_found",
@@ -180,7 +180,7 @@ void front_impl::dispatch(const exchange_ptr& ex) {
   auto segs = segments(req.path);
   route_args args;
   for (auto& r : routes)
-    if (method_fits(r, req.method) && matches(r.pattern, segs, args))
+    if (method_fits(r, req.method) && matches(r, segs, args))
       return r.run(*this, ex, args);
   ex->reply(error_response(404, "not_found", "no such endpoint"));
 }
@@ -485,6 +485,8 @@ std::vector<route> all_routes() {
   routes.push_back({"GET", "/readyz", readyz});
   routes.push_back({"GET", "/metrics", metrics});
   add_admin_routes(routes);
+  for (auto& r : routes)
+    r.parts = segments(r.pattern);
   return routes;
 }
 
