@@ -278,13 +278,6 @@ struct server::impl {
   bool stopping = false;
   bool stopped = false;
 
-  std::atomic<uint64_t> accepted{0};
-  std::atomic<uint64_t> refused_full{0};
-  std::atomic<uint64_t> timed_out{0};
-  std::atomic<uint64_t> too_large{0};
-  std::atomic<uint64_t> bad_request{0};
-  std::atomic<uint64_t> slow_stream{0};
-
   void accept();
   void on_accept(beast::error_code ec, tcp::socket socket);
   void refuse(tcp::socket& socket);
@@ -420,11 +413,8 @@ public:
     net::async_write(stream_, net::buffer(out_.front()),
                      [self](beast::error_code ec, size_t n) {
                        self->writing_ = false;
-                       if (ec) {
-                         if (ec == beast::error::timeout)
-                           ++self->srv_.slow_stream;
+                       if (ec)
                          return self->close();
-                       }
                        self->queued -= n;
                        self->out_.pop_front();
                        self->flush();
@@ -629,28 +619,21 @@ void session<Stream>::fail(beast::error_code ec) {
   if (phase_ == phase::done)
     return;
   if (ec == bhttp::error::header_limit || ec == bhttp::error::buffer_overflow) {
-    ++srv_.too_large;
     return answer_now(431, "header_too_large",
                       "the request's header is larger than "
                         + std::to_string(srv_.limits.header_limit) + " bytes",
                       false);
   }
   if (ec == bhttp::error::body_limit) {
-    ++srv_.too_large;
     return answer_now(413, "payload_too_large",
                       "the body is larger than "
                         + std::to_string(srv_.limits.body_limit) + " bytes",
                       false);
   }
-  if (ec == beast::error::timeout) {
-    ++srv_.timed_out;
-    return close();
-  }
   if (ec.category()
         == bhttp::make_error_code(bhttp::error::bad_target).category()
       && ec != bhttp::error::end_of_stream
       && ec != bhttp::error::partial_message && phase_ == phase::reading) {
-    ++srv_.bad_request;
     return answer_now(400, "bad_request",
                       "the request is not valid HTTP/1.1: " + ec.message(),
                       false);
@@ -681,7 +664,6 @@ void session<Stream>::on_header() {
   req_.method = std::string{h.method_string()};
   std::string target{h.target()};
   if (!split_target(target, req_.path, req_.params)) {
-    ++srv_.bad_request;
     return answer_now(400, "bad_request",
                       "the request target is not a valid path", false);
   }
@@ -691,7 +673,6 @@ void session<Stream>::on_header() {
   }
   auto& encoding = req_.header("content-encoding");
   if (!encoding.empty() && lowercase(encoding) != "identity") {
-    ++srv_.bad_request;
     return answer_now(415, "unsupported_media_type",
                       "a compressed body (Content-Encoding) is not accepted",
                       false);
@@ -766,7 +747,6 @@ void server::impl::refuse(tcp::socket& socket) {
                                    busy.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
   beast::error_code ignored;
   socket.close(ignored);
-  ++refused_full;
 }
 
 void server::impl::on_accept(beast::error_code ec, tcp::socket socket) {
@@ -782,7 +762,6 @@ void server::impl::on_accept(beast::error_code ec, tcp::socket socket) {
     });
     return;
   }
-  ++accepted;
   if (open() >= limits.max_connections) {
     refuse(socket);
     return accept();
@@ -876,18 +855,6 @@ std::string server::bound() const {
   auto a = impl_->local.address();
   return (a.is_v6() ? "[" + a.to_string() + "]" : a.to_string()) + ":"
          + std::to_string(impl_->local.port());
-}
-
-server_counts server::counts() const {
-  server_counts c;
-  c.accepted = impl_->accepted;
-  c.open = impl_->open();
-  c.refused_full = impl_->refused_full;
-  c.timed_out = impl_->timed_out;
-  c.too_large = impl_->too_large;
-  c.bad_request = impl_->bad_request;
-  c.slow_stream = impl_->slow_stream;
-  return c;
 }
 
 void server::stop(std::chrono::milliseconds grace) {

@@ -120,18 +120,6 @@ struct server_limits {
 using precheck_fn = std::function<std::optional<response>(const request&)>;
 using handler_fn = std::function<void(exchange_ptr)>;
 
-/// Counts since start, for the metrics.
-struct server_counts {
-  uint64_t accepted = 0;
-  uint64_t open = 0;
-  /// Closed by the server: over a limit, too slow, a bad request.
-  uint64_t refused_full = 0;
-  uint64_t timed_out = 0;
-  uint64_t too_large = 0;
-  uint64_t bad_request = 0;
-  uint64_t slow_stream = 0;
-};
-
 class server {
 public:
   /// Listens on host:port (0 = any free port); TLS if a certificate and
@@ -154,8 +142,6 @@ public:
 
   /// "host:port" as bound.
   std::string bound() const;
-
-  server_counts counts() const;
 
   /// Stops accepting, closes idle connections, ends streams cleanly, waits
   /// up to `grace` for the answers in progress, then closes everything.
