@@ -38,7 +38,7 @@ using front_door_actor = caf::typed_actor<
   /// The headers of a successful response of one agent (provider evidence).
   replies<observe_atom, observation>::with<report_result>,
   /// Registers a subscription, or rotates its token if the name exists.
-  replies<sub_add_atom, std::string, secret>::with<subscription_change>,
+  replies<sub_add_atom, subscription_spec>::with<subscription_change>,
   replies<sub_list_atom>::with<std::vector<subscription_info>>,
   /// Removes a subscription; returns the agents that lost their assignment.
   replies<sub_rm_atom, std::string>::with<std::vector<std::string>>,
@@ -53,6 +53,14 @@ using front_door_actor = caf::typed_actor<
   replies<agent_set_atom, std::string, auto_switch_mode>::with<agent_info>,
   /// Manual reassignment: agent, subscription.
   replies<assign_atom, std::string, std::string>::with<report_result>,
+  /// The same; with `force` also onto an excluded, draining or retired
+  /// subscription.
+  replies<assign_atom, std::string, std::string, bool>::with<report_result>,
+  /// drain | undrain | reset a subscription.
+  replies<sub_state_atom, std::string,
+          subscription_op>::with<subscription_state_change>,
+  /// At most N agents on a subscription (0 = no cap).
+  replies<sub_set_atom, std::string, uint32_t>::with<subscription_state_change>,
   /// Container lifecycle: agent, start | stop | restart.
   replies<lifecycle_atom, std::string, container_op>::with<apply_outcome>,
   replies<settings_atom>::with<settings_map>,
@@ -77,7 +85,10 @@ using store_actor = caf::typed_actor<
   replies<status_atom>::with<store_status>,
   // -- writes
   // ----------------------------------------------------------------
-  replies<sub_add_atom, std::string, secret, millis>::with<subscription_upsert>,
+  /// Checks the pool's provider under the write.
+  replies<sub_add_atom, subscription_spec, millis>::with<subscription_upsert>,
+  /// A subscription's standing (retired, drained, cap, cleared).
+  replies<sub_state_atom, subscription_standing>::with<ok_atom>,
   replies<sub_rm_atom, std::string>::with<std::vector<std::string>>,
   replies<agent_add_atom, agent_spec, millis>::with<stored_agent>,
   replies<agent_rm_atom, std::string>::with<ok_atom>,
@@ -118,14 +129,22 @@ using store_actor = caf::typed_actor<
 /// Selection and the count update happen in one step here.
 using pool_actor = caf::typed_actor<
   replies<status_atom>::with<pool_status>,
-  /// Best alternative for an agent on `from` (0 = none); moves the agent's
-  /// membership to the pick in the same step.
-  replies<select_atom, std::string, int64_t>::with<selection>,
+  /// Best alternative in pool `pool` for an agent on `from` (0 = none):
+  /// agent, from, pool; moves the agent's membership to the pick in the
+  /// same step. Never a subscription of another pool.
+  /// The last argument is the agent's model ("" = unknown): subscriptions
+  /// whose bucket of that model is out are skipped.
+  replies<select_atom, std::string, int64_t, std::string,
+          std::string>::with<selection>,
   /// The same, among candidates whose utilization is at most the ceiling
   /// (a proactive switch: unknown counts as 0.5).
-  replies<select_atom, std::string, int64_t, double>::with<selection>,
-  /// Manual move of an agent from `from` to the named subscription.
-  replies<assign_atom, std::string, int64_t, std::string>::with<selection>,
+  replies<select_atom, std::string, int64_t, std::string, std::string,
+          double>::with<selection>,
+  /// Manual move of an agent of pool `pool` from `from` to the named
+  /// subscription (of that pool): agent, from, name, pool, force (also
+  /// onto one excluded, draining or retired).
+  replies<assign_atom, std::string, int64_t, std::string, std::string,
+          bool>::with<selection>,
   /// Undo a move whose commit failed: agent, moved from, moved to.
   caf::reacts_to<release_atom, std::string, int64_t, int64_t>,
   /// A failure was recorded: subscription name, when, provider reset, and
@@ -143,7 +162,11 @@ using pool_actor = caf::typed_actor<
   /// An agent was removed (from the AGENT as it goes).
   caf::reacts_to<leave_atom, std::string, int64_t>,
   /// Registers or rotates; a rotation reaches every agent on it.
-  replies<sub_add_atom, std::string, secret>::with<subscription_change>,
+  replies<sub_add_atom, subscription_spec>::with<subscription_change>,
+  /// drain (its agents are moved, each by its AGENT), undrain, reset.
+  replies<sub_state_atom, std::string,
+          subscription_op>::with<subscription_state_change>,
+  replies<sub_set_atom, std::string, uint32_t>::with<subscription_state_change>,
   /// Removes; every agent on it is unassigned.
   replies<sub_rm_atom, std::string>::with<std::vector<std::string>>,
   replies<sub_list_atom>::with<std::vector<subscription_info>>,
@@ -175,8 +198,13 @@ using docker_worker_actor
 using agent_actor = caf::typed_actor<
   replies<report_atom, failure_report>::with<report_result>,
   replies<observe_atom, observation>::with<report_result>,
-  /// Manual reassignment to the named subscription.
-  replies<assign_atom, std::string>::with<report_result>,
+  /// Manual reassignment to the named subscription (force: also onto one
+  /// excluded, draining or retired).
+  replies<assign_atom, std::string, bool>::with<report_result>,
+  /// The named subscription went out of selection (drained or retired):
+  /// an agent on it switches away, once (outcome `unchanged` if not on
+  /// it).
+  replies<move_atom, std::string>::with<report_result>,
   replies<get_atom>::with<agent_info>,
   replies<agent_set_atom, auto_switch_mode>::with<agent_info>,
   /// Container lifecycle operation: start, stop or restart.

@@ -71,6 +71,9 @@ SB_ATOM(owner_atom, "owner");
 SB_ATOM(adopt_atom, "adopt");
 SB_ATOM(advertise_atom, "advertise");
 SB_ATOM(shared_atom, "shared");
+SB_ATOM(sub_state_atom, "substate");
+SB_ATOM(sub_set_atom, "subset");
+SB_ATOM(move_atom, "move");
 
 #undef SB_ATOM
 

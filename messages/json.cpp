@@ -58,10 +58,17 @@ nlohmann::json component_json(const store_status& x) {
 }
 
 nlohmann::json component_json(const pool_status& x) {
+  auto pools = nlohmann::json::object();
+  for (auto& [name, c] : x.pools)
+    pools[name] = {{"provider", to_string(c.provider)},
+                   {"subscriptions", c.subscriptions},
+                   {"excluded", c.excluded},
+                   {"agents", c.agents}};
   return {{"subscriptions", x.subscriptions},
           {"excluded", x.excluded},
           {"selections", x.selections},
-          {"exhausted", x.exhausted}};
+          {"exhausted", x.exhausted},
+          {"pools", pools}};
 }
 
 nlohmann::json component_json(const supervisor_status& x) {
@@ -117,6 +124,13 @@ nlohmann::json component_json(const admin_status& x) {
           {"retention_deleted", x.retention_deleted}};
 }
 
+nlohmann::json models_json(const std::map<std::string, millis>& x) {
+  auto result = nlohmann::json::object();
+  for (auto& [model, until] : x)
+    result[model] = format_iso(until);
+  return result;
+}
+
 nlohmann::json number_or_null(const caf::optional<double>& x) {
   return x ? nlohmann::json(*x) : nlohmann::json(nullptr);
 }
@@ -141,7 +155,11 @@ nlohmann::json to_json(const report_result& x) {
     {"event_count", x.event_count},
     {"apply", apply_or_null(x.apply)},
     {"retry_after_ms", x.retry_after_ms},
+    {"retryable", x.retryable},
     {"reset_at", iso_or_null(x.reset_at)},
+    {"earliest_reset", x.result == outcome::no_alternative
+                         ? iso_or_null(x.reset_at)
+                         : nlohmann::json(nullptr)},
   };
 }
 
@@ -149,8 +167,17 @@ nlohmann::json to_json(const subscription_info& x) {
   return {
     {"id", x.id},
     {"name", x.name},
+    {"pool", x.pool},
+    {"provider", to_string(x.provider)},
     {"fingerprint", x.fingerprint},
     {"agent_count", x.agent_count},
+    {"state", to_string(x.state)},
+    {"retired", x.retired == retire_reason::none
+                  ? nlohmann::json(nullptr)
+                  : nlohmann::json(to_string(x.retired))},
+    {"retired_at", iso_or_null(x.retired_at)},
+    {"max_agents", x.max_agents},
+    {"models_excluded", models_json(x.model_excluded)},
     {"excluded_until", iso_or_null(x.excluded_until)},
     {"reset_at", iso_or_null(x.reset_at)},
     {"utilization_5h", number_or_null(x.utilization_5h)},
@@ -168,6 +195,12 @@ nlohmann::json to_json(const subscription_info& x) {
   };
 }
 
+nlohmann::json to_json(const subscription_state_change& x) {
+  auto result = to_json(x.info);
+  result["moving"] = x.moving;
+  return result;
+}
+
 nlohmann::json to_json(const subscription_change& x) {
   auto result = to_json(x.info);
   result["rotated"] = x.rotated;
@@ -182,6 +215,9 @@ nlohmann::json to_json(const agent_info& x) {
                   {"at", iso_or_null(x.last_apply_at)}};
   return {
     {"name", x.name},
+    {"pool", x.pool},
+    {"model",
+     x.model.empty() ? nlohmann::json(nullptr) : nlohmann::json(x.model)},
     {"subscription", opt(x.subscription)},
     {"generation", x.generation},
     {"applied_generation", x.applied_generation},

@@ -17,6 +17,7 @@ namespace sb {
 nlohmann::json to_json(const report_result& x);
 nlohmann::json to_json(const subscription_info& x);
 nlohmann::json to_json(const subscription_change& x);
+nlohmann::json to_json(const subscription_state_change& x);
 nlohmann::json to_json(const agent_info& x);
 nlohmann::json to_json(const status_info& x);
 nlohmann::json to_json(const event_info& x);

@@ -9,7 +9,8 @@ namespace {
 // One name per enumerator, in declaration order: to_string() indexes it and
 // parse_kind() searches it, so the two can never disagree.
 
-constexpr std::array failure_kind_names{"", "rate_limit", "auth", "ignored"};
+constexpr std::array failure_kind_names{"", "rate_limit", "auth", "ignored",
+                                        "concurrency"};
 
 constexpr std::array outcome_names{
   "switched",        "coalesced",      "stale",   "disabled",        "ignored",
@@ -20,6 +21,17 @@ constexpr std::array trigger_names{"auto", "manual", "rotation", "headroom"};
 
 constexpr std::array provider_status_names{"unknown", "allowed",
                                            "allowed_warning", "rejected"};
+
+constexpr std::array provider_kind_names{"anthropic", "codex", "openai",
+                                         "gemini"};
+
+constexpr std::array retire_reason_names{"", "banned", "disabled",
+                                         "not_entitled", "dead_credential"};
+
+constexpr std::array credential_state_names{"active", "cooling", "draining",
+                                            "retired"};
+
+constexpr std::array subscription_op_names{"drain", "undrain", "reset"};
 
 constexpr std::array container_op_names{"apply", "start", "stop", "restart",
                                         "inspect"};
@@ -42,8 +54,8 @@ constexpr std::array engine_state_names{"unknown", "reachable", "unreachable"};
 constexpr std::array watch_kind_names{"report", "observation", "switch",
                                       "apply"};
 
-constexpr std::array notification_kind_names{"switch", "held",
-                                             "pool_exhausted"};
+constexpr std::array notification_kind_names{"switch", "held", "pool_exhausted",
+                                             "retired"};
 
 constexpr std::array notification_priority_names{"normal", "high"};
 
@@ -84,6 +96,10 @@ SB_KIND_NAMES(apply_result, apply_result_names)
 SB_KIND_NAMES(auto_switch_mode, auto_switch_names)
 SB_KIND_NAMES(health, health_names)
 SB_KIND_NAMES(provider_status, provider_status_names)
+SB_KIND_NAMES(provider_kind, provider_kind_names)
+SB_KIND_NAMES(retire_reason, retire_reason_names)
+SB_KIND_NAMES(credential_state, credential_state_names)
+SB_KIND_NAMES(subscription_op, subscription_op_names)
 SB_KIND_NAMES(engine_state, engine_state_names)
 SB_KIND_NAMES(watch_kind, watch_kind_names)
 SB_KIND_NAMES(notification_kind, notification_kind_names)

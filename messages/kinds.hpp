@@ -13,7 +13,15 @@
 namespace sb {
 
 /// What the classifier makes of a failure.
-enum class failure_kind : uint8_t { none = 0, rate_limit, auth, ignored };
+enum class failure_kind : uint8_t {
+  none = 0,
+  rate_limit,
+  auth,
+  ignored,
+  /// "Too many concurrent requests": the credential is not exhausted; the
+  /// agent moves only if they persist past concurrency-grace.
+  concurrency,
+};
 
 /// What happened to a report (or a manual reassignment, a rotation).
 enum class outcome : uint8_t {
@@ -54,6 +62,43 @@ enum class provider_status : uint8_t {
   allowed_warning,
   rejected,
 };
+
+/// Whose credential a subscription is: which provider's signals its
+/// failures and observations are read with. A pool holds one provider.
+enum class provider_kind : uint8_t { anthropic, codex, openai, gemini };
+
+/// Why a provider's answer says a credential will not serve again by time
+/// alone (none = it may; a window ends).
+enum class retire_reason : uint8_t {
+  none,
+  /// The organization may not use this kind of credential (403
+  /// permission_error "OAuth authentication is currently not allowed").
+  banned,
+  /// "This organization has been disabled."
+  disabled,
+  /// The plan does not include the product (usage_not_included), or the
+  /// account has no quota until someone pays (insufficient_quota).
+  not_entitled,
+  /// 401 "Invalid authentication credentials" on its current token: a new
+  /// login is needed.
+  dead_credential,
+};
+
+/// Where a subscription stands for selection (`subscription list`).
+enum class credential_state : uint8_t {
+  /// Selectable.
+  active,
+  /// Excluded until a window ends.
+  cooling,
+  /// `subscription drain`: out of selection until `undrain`.
+  draining,
+  /// A provider said no window will bring it back: out until a new token
+  /// or `subscription reset`.
+  retired,
+};
+
+/// What an operator does to a subscription's standing.
+enum class subscription_op : uint8_t { drain, undrain, reset };
 
 /// An operation on an agent's container.
 enum class container_op : uint8_t { apply, start, stop, restart, inspect };
@@ -110,7 +155,13 @@ enum class engine_state : uint8_t { unknown, reachable, unreachable };
 enum class watch_kind : uint8_t { report, observation, switched, apply };
 
 /// What a notification of the outbox is about ("switch" for `switched`).
-enum class notification_kind : uint8_t { switched, held, pool_exhausted };
+enum class notification_kind : uint8_t {
+  switched,
+  held,
+  pool_exhausted,
+  /// A subscription was retired (banned, disabled, not entitled, dead).
+  retired,
+};
 
 /// How urgent a notification is.
 enum class notification_priority : uint8_t { normal, high };
@@ -127,6 +178,10 @@ const char* to_string(apply_result x);
 const char* to_string(auto_switch_mode x);
 const char* to_string(health x);
 const char* to_string(provider_status x);
+const char* to_string(provider_kind x);
+const char* to_string(retire_reason x);
+const char* to_string(credential_state x);
+const char* to_string(subscription_op x);
 const char* to_string(engine_state x);
 const char* to_string(watch_kind x);
 const char* to_string(notification_kind x);

@@ -16,6 +16,15 @@ namespace sb {
 struct stored_subscription {
   int64_t id = 0;
   std::string name;
+  provider_kind provider = provider_kind::anthropic;
+  std::string pool = default_pool;
+  /// Its standing (subscription_standing): retired, drained, capped, and
+  /// when `subscription reset` last cleared it.
+  retire_reason retired = retire_reason::none;
+  millis retired_at = 0;
+  bool drained = false;
+  uint32_t max_agents = 0;
+  millis cleared_at = 0;
   secret token;
   /// SHA-256 of the token (messages/fingerprint.hpp).
   std::string token_sha256;
@@ -26,7 +35,27 @@ struct stored_subscription {
 template<class Inspector>
 typename Inspector::result_type inspect(Inspector& f, stored_subscription& x) {
   return f(caf::meta::type_name("sb::stored_subscription"), x.id, x.name,
-           x.token, x.token_sha256, x.created_at, x.updated_at);
+           x.provider, x.pool, x.retired, x.retired_at, x.drained, x.max_agents,
+           x.cleared_at, x.token, x.token_sha256, x.created_at, x.updated_at);
+}
+
+/// A subscription's standing as the POOL decides it and the STORE keeps it
+/// (one UPDATE of its row).
+struct subscription_standing {
+  std::string name;
+  retire_reason retired = retire_reason::none;
+  millis retired_at = 0;
+  bool drained = false;
+  uint32_t max_agents = 0;
+  /// `subscription reset`: failures recorded up to here exclude no more.
+  millis cleared_at = 0;
+};
+
+template<class Inspector>
+typename Inspector::result_type inspect(Inspector& f,
+                                        subscription_standing& x) {
+  return f(caf::meta::type_name("sb::subscription_standing"), x.name, x.retired,
+           x.retired_at, x.drained, x.max_agents, x.cleared_at);
 }
 
 /// The answer of an upsert: the row and whether it existed (rotation).
@@ -44,6 +73,7 @@ typename Inspector::result_type inspect(Inspector& f, subscription_upsert& x) {
 struct stored_agent {
   int64_t id = 0;
   std::string name;
+  std::string pool = default_pool;
   /// 0 when the agent has no subscription.
   int64_t subscription_id = 0;
   std::string subscription;
@@ -59,7 +89,7 @@ struct stored_agent {
 
 template<class Inspector>
 typename Inspector::result_type inspect(Inspector& f, stored_agent& x) {
-  return f(caf::meta::type_name("sb::stored_agent"), x.id, x.name,
+  return f(caf::meta::type_name("sb::stored_agent"), x.id, x.name, x.pool,
            x.subscription_id, x.subscription, x.container, x.generation,
            x.applied_generation, x.auto_switch, x.last_apply, x.last_apply_at,
            x.last_switch_at, x.created_at);
@@ -175,6 +205,25 @@ typename Inspector::result_type inspect(Inspector& f, usage_window& x) {
   return f(caf::meta::type_name("sb::usage_window"), x.utilization, x.reset_at);
 }
 
+/// One model's bucket that a response says is out (Anthropic's 7d_oi, a
+/// Codex per-model family, a Gemini per-model quota): a limit of that
+/// model only, not of the credential.
+struct model_limit {
+  /// The bucket's name as the provider gives it ("opus", "gpt-5-codex");
+  /// an agent's model is in it if the model's name contains it.
+  std::string model;
+  /// When it comes back (0 = not said).
+  millis reset_at = 0;
+};
+
+template<class Inspector>
+typename Inspector::result_type inspect(Inspector& f, model_limit& x) {
+  return f(caf::meta::type_name("sb::model_limit"), x.model, x.reset_at);
+}
+
+/// At most this many model buckets are read from one response.
+constexpr size_t max_model_limits = 8;
+
 /// What one provider response says about its subscription's limits, read
 /// from its headers and error text by parse_evidence()
 /// (actors/provider_headers.hpp). Every instant is absolute and bounded.
@@ -193,20 +242,31 @@ struct provider_evidence {
   /// A usage-limit text of the error body ("Claude AI usage limit
   /// reached|<epoch>", "... resets at 4pm"), as an instant (0 = none).
   millis text_reset_at = 0;
+  /// The answer says no window will bring the credential back (a ban, a
+  /// plan without the product); none = it did not.
+  retire_reason verdict = retire_reason::none;
+  /// The answer looks like one that retires the credential when it
+  /// repeats on the same token (an intermittent 403 "Permission denied",
+  /// a 401 "Invalid authentication credentials"): ban-after in a row do.
+  retire_reason suspect = retire_reason::none;
+  /// Model buckets the answer says are out.
+  std::vector<model_limit> models;
 
   /// True if the response said nothing the daemon reads.
   bool empty() const {
     return status == provider_status::unknown && reset_at == 0
            && !five_hour.utilization && five_hour.reset_at == 0
            && !seven_day.utilization && seven_day.reset_at == 0 && retry_at == 0
-           && text_reset_at == 0;
+           && text_reset_at == 0 && verdict == retire_reason::none
+           && suspect == retire_reason::none && models.empty();
   }
 };
 
 template<class Inspector>
 typename Inspector::result_type inspect(Inspector& f, provider_evidence& x) {
   return f(caf::meta::type_name("sb::provider_evidence"), x.at, x.status,
-           x.reset_at, x.five_hour, x.seven_day, x.retry_at, x.text_reset_at);
+           x.reset_at, x.five_hour, x.seven_day, x.retry_at, x.text_reset_at,
+           x.verdict, x.suspect, x.models);
 }
 
 /// The provider evidence the POOL keeps for one subscription, as the STORE

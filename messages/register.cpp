@@ -21,7 +21,7 @@ const char* version() {
 }
 
 const char* protocol_version() {
-  return "switchboard-protocol-8";
+  return "switchboard-protocol-9";
 }
 
 const char* to_string(ec code) {
@@ -108,6 +108,10 @@ void add_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<observation>("sb::observation");
   cfg.add_message_type<report_result>("sb::report_result");
   cfg.add_message_type<subscription_info>("sb::subscription_info");
+  cfg.add_message_type<subscription_spec>("sb::subscription_spec");
+  cfg.add_message_type<subscription_op>("sb::subscription_op");
+  cfg.add_message_type<subscription_state_change>(
+    "sb::subscription_state_change");
   cfg.add_message_type<subscription_change>("sb::subscription_change");
   cfg.add_message_type<agent_spec>("sb::agent_spec");
   cfg.add_message_type<agent_info>("sb::agent_info");

@@ -68,6 +68,24 @@ typename Inspector::result_type inspect(Inspector& f, store_status& x) {
 
 bool operator==(const store_status& x, const store_status& y);
 
+/// One pool's share of the POOL's status.
+struct pool_counts {
+  provider_kind provider = provider_kind::anthropic;
+  uint64_t subscriptions = 0;
+  /// Its subscriptions excluded from selection right now.
+  uint64_t excluded = 0;
+  /// This node's agents that count on one of its subscriptions.
+  uint64_t agents = 0;
+};
+
+template<class Inspector>
+typename Inspector::result_type inspect(Inspector& f, pool_counts& x) {
+  return f(caf::meta::type_name("sb::pool_counts"), x.provider, x.subscriptions,
+           x.excluded, x.agents);
+}
+
+bool operator==(const pool_counts& x, const pool_counts& y);
+
 struct pool_status {
   uint64_t subscriptions = 0;
   /// Subscriptions excluded from selection right now.
@@ -75,12 +93,14 @@ struct pool_status {
   uint64_t selections = 0;
   /// Selections that found no alternative.
   uint64_t exhausted = 0;
+  /// Per pool, by name.
+  std::map<std::string, pool_counts> pools;
 };
 
 template<class Inspector>
 typename Inspector::result_type inspect(Inspector& f, pool_status& x) {
   return f(caf::meta::type_name("sb::pool_status"), x.subscriptions, x.excluded,
-           x.selections, x.exhausted);
+           x.selections, x.exhausted, x.pools);
 }
 
 bool operator==(const pool_status& x, const pool_status& y);

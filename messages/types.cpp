@@ -52,40 +52,45 @@ bool operator==(const http_header& x, const http_header& y) {
 bool operator==(const failure_report& x, const failure_report& y) {
   return std::tie(x.agent, x.status, x.kind, x.error, x.subscription,
                   x.token_sha256, x.generation, x.execution_id, x.source,
-                  x.retry_after_ms, x.reset_at, x.headers, x.arrived_at)
+                  x.retry_after_ms, x.reset_at, x.headers, x.arrived_at,
+                  x.model)
          == std::tie(y.agent, y.status, y.kind, y.error, y.subscription,
                      y.token_sha256, y.generation, y.execution_id, y.source,
-                     y.retry_after_ms, y.reset_at, y.headers, y.arrived_at);
+                     y.retry_after_ms, y.reset_at, y.headers, y.arrived_at,
+                     y.model);
 }
 
 bool operator==(const observation& x, const observation& y) {
   return std::tie(x.agent, x.headers, x.subscription, x.token_sha256,
-                  x.generation, x.source, x.arrived_at)
+                  x.generation, x.source, x.arrived_at, x.model)
          == std::tie(y.agent, y.headers, y.subscription, y.token_sha256,
-                     y.generation, y.source, y.arrived_at);
+                     y.generation, y.source, y.arrived_at, y.model);
 }
 
 bool operator==(const report_result& x, const report_result& y) {
   return std::tie(x.result, x.agent, x.from, x.to, x.generation, x.kind,
                   x.reason, x.event_count, x.apply, x.retry_after_ms,
-                  x.reset_at)
+                  x.reset_at, x.retryable)
          == std::tie(y.result, y.agent, y.from, y.to, y.generation, y.kind,
                      y.reason, y.event_count, y.apply, y.retry_after_ms,
-                     y.reset_at);
+                     y.reset_at, y.retryable);
 }
 
 bool operator==(const subscription_info& x, const subscription_info& y) {
-  return std::tie(x.id, x.name, x.fingerprint, x.agent_count, x.excluded_until,
-                  x.reset_at, x.utilization_5h, x.utilization_7d, x.reset_5h_at,
+  return std::tie(x.id, x.name, x.provider, x.pool, x.fingerprint,
+                  x.agent_count, x.state, x.retired, x.retired_at, x.max_agents,
+                  x.model_excluded, x.excluded_until, x.reset_at,
+                  x.utilization_5h, x.utilization_7d, x.reset_5h_at,
                   x.reset_7d_at, x.status, x.evidence_at, x.failures_2h,
                   x.failures_24h, x.failures_2h_by_kind, x.failures_24h_by_kind,
                   x.created_at, x.updated_at)
-         == std::tie(y.id, y.name, y.fingerprint, y.agent_count,
-                     y.excluded_until, y.reset_at, y.utilization_5h,
-                     y.utilization_7d, y.reset_5h_at, y.reset_7d_at, y.status,
-                     y.evidence_at, y.failures_2h, y.failures_24h,
-                     y.failures_2h_by_kind, y.failures_24h_by_kind,
-                     y.created_at, y.updated_at);
+         == std::tie(y.id, y.name, y.provider, y.pool, y.fingerprint,
+                     y.agent_count, y.state, y.retired, y.retired_at,
+                     y.max_agents, y.model_excluded, y.excluded_until,
+                     y.reset_at, y.utilization_5h, y.utilization_7d,
+                     y.reset_5h_at, y.reset_7d_at, y.status, y.evidence_at,
+                     y.failures_2h, y.failures_24h, y.failures_2h_by_kind,
+                     y.failures_24h_by_kind, y.created_at, y.updated_at);
 }
 
 bool operator==(const subscription_change& x, const subscription_change& y) {
@@ -93,22 +98,32 @@ bool operator==(const subscription_change& x, const subscription_change& y) {
          == std::tie(y.info, y.rotated, y.reloading);
 }
 
+bool operator==(const subscription_spec& x, const subscription_spec& y) {
+  return std::tie(x.name, x.token, x.provider, x.pool, x.max_agents)
+         == std::tie(y.name, y.token, y.provider, y.pool, y.max_agents);
+}
+
+bool operator==(const subscription_state_change& x,
+                const subscription_state_change& y) {
+  return std::tie(x.info, x.moving) == std::tie(y.info, y.moving);
+}
+
 bool operator==(const agent_spec& x, const agent_spec& y) {
-  return std::tie(x.name, x.subscription, x.container)
-         == std::tie(y.name, y.subscription, y.container);
+  return std::tie(x.name, x.subscription, x.container, x.pool)
+         == std::tie(y.name, y.subscription, y.container, y.pool);
 }
 
 bool operator==(const agent_info& x, const agent_info& y) {
-  return std::tie(x.name, x.subscription, x.container, x.generation,
-                  x.applied_generation, x.switching, x.auto_switch,
-                  x.container_state, x.last_apply, x.last_apply_at,
-                  x.last_switch_at, x.epoch_started_at, x.settle_until,
-                  x.retry_at, x.mailbox, x.recent_switches, x.node)
-         == std::tie(y.name, y.subscription, y.container, y.generation,
-                     y.applied_generation, y.switching, y.auto_switch,
-                     y.container_state, y.last_apply, y.last_apply_at,
-                     y.last_switch_at, y.epoch_started_at, y.settle_until,
-                     y.retry_at, y.mailbox, y.recent_switches, y.node);
+  return std::tie(
+           x.name, x.pool, x.model, x.subscription, x.container, x.generation,
+           x.applied_generation, x.switching, x.auto_switch, x.container_state,
+           x.last_apply, x.last_apply_at, x.last_switch_at, x.epoch_started_at,
+           x.settle_until, x.retry_at, x.mailbox, x.recent_switches, x.node)
+         == std::tie(
+           y.name, y.pool, y.model, y.subscription, y.container, y.generation,
+           y.applied_generation, y.switching, y.auto_switch, y.container_state,
+           y.last_apply, y.last_apply_at, y.last_switch_at, y.epoch_started_at,
+           y.settle_until, y.retry_at, y.mailbox, y.recent_switches, y.node);
 }
 
 bool operator==(const query& x, const query& y) {
@@ -161,9 +176,16 @@ bool operator==(const store_status& x, const store_status& y) {
                      y.notifications_pending, y.agents_behind, y.containers);
 }
 
+bool operator==(const pool_counts& x, const pool_counts& y) {
+  return std::tie(x.provider, x.subscriptions, x.excluded, x.agents)
+         == std::tie(y.provider, y.subscriptions, y.excluded, y.agents);
+}
+
 bool operator==(const pool_status& x, const pool_status& y) {
-  return std::tie(x.subscriptions, x.excluded, x.selections, x.exhausted)
-         == std::tie(y.subscriptions, y.excluded, y.selections, y.exhausted);
+  return std::tie(x.subscriptions, x.excluded, x.selections, x.exhausted,
+                  x.pools)
+         == std::tie(y.subscriptions, y.excluded, y.selections, y.exhausted,
+                     y.pools);
 }
 
 bool operator==(const supervisor_status& x, const supervisor_status& y) {

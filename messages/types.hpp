@@ -149,6 +149,9 @@ struct failure_report {
   std::vector<http_header> headers;
   /// When the report entered the daemon (set by the FRONT DOOR).
   millis arrived_at = 0;
+  /// The model the failed request asked for ("" = not said): a limit of
+  /// that model's bucket moves only agents on that model.
+  std::string model;
 };
 
 template<class Inspector>
@@ -156,7 +159,7 @@ typename Inspector::result_type inspect(Inspector& f, failure_report& x) {
   return f(caf::meta::type_name("sb::failure_report"), x.agent, x.status,
            x.kind, x.error, x.subscription, x.token_sha256, x.generation,
            x.execution_id, x.source, x.retry_after_ms, x.reset_at, x.headers,
-           x.arrived_at);
+           x.arrived_at, x.model);
 }
 
 bool operator==(const failure_report& x, const failure_report& y);
@@ -172,13 +175,15 @@ struct observation {
   std::string source;
   /// When the observation entered the daemon (set by the FRONT DOOR).
   millis arrived_at = 0;
+  /// The model the request asked for ("" = not said).
+  std::string model;
 };
 
 template<class Inspector>
 typename Inspector::result_type inspect(Inspector& f, observation& x) {
   return f(caf::meta::type_name("sb::observation"), x.agent, x.headers,
-           x.subscription, x.token_sha256, x.generation, x.source,
-           x.arrived_at);
+           x.subscription, x.token_sha256, x.generation, x.source, x.arrived_at,
+           x.model);
 }
 
 bool operator==(const observation& x, const observation& y);
@@ -200,15 +205,20 @@ struct report_result {
   apply_outcome apply;
   /// Hint for the caller: retry after this many milliseconds.
   int64_t retry_after_ms = 0;
-  /// For no_alternative: the earliest known reset instant in the pool.
+  /// For no_alternative: the earliest known reset instant in the pool
+  /// ("earliest_reset" in JSON; never in the past, 0 = none known).
   millis reset_at = 0;
+  /// Retrying the failed request should work: the agent has a credential
+  /// that should serve now, or the window that stopped it ends within
+  /// retry_after_ms.
+  bool retryable = false;
 };
 
 template<class Inspector>
 typename Inspector::result_type inspect(Inspector& f, report_result& x) {
   return f(caf::meta::type_name("sb::report_result"), x.result, x.agent, x.from,
            x.to, x.generation, x.kind, x.reason, x.event_count, x.apply,
-           x.retry_after_ms, x.reset_at);
+           x.retry_after_ms, x.reset_at, x.retryable);
 }
 
 bool operator==(const report_result& x, const report_result& y);
@@ -219,9 +229,21 @@ bool operator==(const report_result& x, const report_result& y);
 struct subscription_info {
   int64_t id = 0;
   std::string name;
+  /// Whose credential it is, and the pool selection keeps it in.
+  provider_kind provider = provider_kind::anthropic;
+  std::string pool;
   /// The first 12 hex digits of the current token's SHA-256.
   std::string fingerprint;
   uint32_t agent_count = 0;
+  /// Where it stands for selection.
+  credential_state state = credential_state::active;
+  /// For retired: why, and since when.
+  retire_reason retired = retire_reason::none;
+  millis retired_at = 0;
+  /// At most this many agents are put on it by selection (0 = no cap).
+  uint32_t max_agents = 0;
+  /// Model buckets out: model -> until when (a limit of one model).
+  std::map<std::string, millis> model_excluded;
   /// Excluded from selection until this instant (0 = selectable).
   millis excluded_until = 0;
   /// Latest provider reset instant a failure carried (0 = none).
@@ -245,14 +267,56 @@ struct subscription_info {
 template<class Inspector>
 typename Inspector::result_type inspect(Inspector& f, subscription_info& x) {
   return f(caf::meta::type_name("sb::subscription_info"), x.id, x.name,
-           x.fingerprint, x.agent_count, x.excluded_until, x.reset_at,
-           x.utilization_5h, x.utilization_7d, x.reset_5h_at, x.reset_7d_at,
-           x.status, x.evidence_at, x.failures_2h, x.failures_24h,
-           x.failures_2h_by_kind, x.failures_24h_by_kind, x.created_at,
-           x.updated_at);
+           x.provider, x.pool, x.fingerprint, x.agent_count, x.state, x.retired,
+           x.retired_at, x.max_agents, x.model_excluded, x.excluded_until,
+           x.reset_at, x.utilization_5h, x.utilization_7d, x.reset_5h_at,
+           x.reset_7d_at, x.status, x.evidence_at, x.failures_2h,
+           x.failures_24h, x.failures_2h_by_kind, x.failures_24h_by_kind,
+           x.created_at, x.updated_at);
 }
 
 bool operator==(const subscription_info& x, const subscription_info& y);
+
+/// The pool a subscription or an agent is in when none is named.
+constexpr const char* default_pool = "default";
+
+/// `subscription add`: a new subscription, or a new token for one (a
+/// rotation keeps its provider and pool; naming others is an error).
+struct subscription_spec {
+  std::string name;
+  secret token;
+  /// none = anthropic for a new subscription, its own for a rotation.
+  caf::optional<provider_kind> provider;
+  /// "" = default_pool for a new subscription, its own for a rotation.
+  std::string pool;
+  /// none = no cap for a new subscription, unchanged for a rotation.
+  caf::optional<uint32_t> max_agents;
+};
+
+template<class Inspector>
+typename Inspector::result_type inspect(Inspector& f, subscription_spec& x) {
+  return f(caf::meta::type_name("sb::subscription_spec"), x.name, x.token,
+           x.provider, x.pool, x.max_agents);
+}
+
+bool operator==(const subscription_spec& x, const subscription_spec& y);
+
+/// The answer to `subscription drain | undrain | reset | set`: the
+/// subscription afterwards and the agents that are being moved off it.
+struct subscription_state_change {
+  subscription_info info;
+  std::vector<std::string> moving;
+};
+
+template<class Inspector>
+typename Inspector::result_type inspect(Inspector& f,
+                                        subscription_state_change& x) {
+  return f(caf::meta::type_name("sb::subscription_state_change"), x.info,
+           x.moving);
+}
+
+bool operator==(const subscription_state_change& x,
+                const subscription_state_change& y);
 
 /// The answer to `subscription add`.
 struct subscription_change {
@@ -275,18 +339,24 @@ struct agent_spec {
   std::string name;
   std::string subscription;
   std::string container;
+  /// "" = the pool of `subscription`, else default_pool.
+  std::string pool;
 };
 
 template<class Inspector>
 typename Inspector::result_type inspect(Inspector& f, agent_spec& x) {
   return f(caf::meta::type_name("sb::agent_spec"), x.name, x.subscription,
-           x.container);
+           x.container, x.pool);
 }
 
 bool operator==(const agent_spec& x, const agent_spec& y);
 
 struct agent_info {
   std::string name;
+  /// Selection never leaves it.
+  std::string pool;
+  /// The model of its newest report or observation that named one.
+  std::string model;
   caf::optional<std::string> subscription;
   caf::optional<std::string> container;
   uint64_t generation = 0;
@@ -318,11 +388,11 @@ struct agent_info {
 
 template<class Inspector>
 typename Inspector::result_type inspect(Inspector& f, agent_info& x) {
-  return f(caf::meta::type_name("sb::agent_info"), x.name, x.subscription,
-           x.container, x.generation, x.applied_generation, x.switching,
-           x.auto_switch, x.container_state, x.last_apply, x.last_apply_at,
-           x.last_switch_at, x.epoch_started_at, x.settle_until, x.retry_at,
-           x.mailbox, x.recent_switches, x.node);
+  return f(caf::meta::type_name("sb::agent_info"), x.name, x.pool, x.model,
+           x.subscription, x.container, x.generation, x.applied_generation,
+           x.switching, x.auto_switch, x.container_state, x.last_apply,
+           x.last_apply_at, x.last_switch_at, x.epoch_started_at,
+           x.settle_until, x.retry_at, x.mailbox, x.recent_switches, x.node);
 }
 
 bool operator==(const agent_info& x, const agent_info& y);

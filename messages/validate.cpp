@@ -202,6 +202,22 @@ caf::error validate_token(std::string_view token) {
   return caf::none;
 }
 
+caf::error validate_pool(std::string_view pool) {
+  return pool.empty() ? caf::none : validate_name("pool name", pool);
+}
+
+caf::error validate(const subscription_spec& spec) {
+  if (auto err = validate_name("subscription name", spec.name))
+    return err;
+  if (auto err = validate_token(spec.token.value))
+    return err;
+  if (spec.provider && *spec.provider > provider_kind::gemini)
+    return make_error(ec::invalid_argument,
+                      "unknown provider: one of anthropic, codex, openai, "
+                      "gemini");
+  return validate_pool(spec.pool);
+}
+
 caf::error validate_query(const query& q) {
   if (!q.agent.empty())
     if (auto err = validate_name("agent name", q.agent))
@@ -328,8 +344,9 @@ caf::error check_report(failure_report& r, millis now) {
   if (auto err = validate_name("agent name", r.agent))
     return err;
   if (r.kind != failure_kind::none && r.kind != failure_kind::rate_limit
-      && r.kind != failure_kind::auth)
-    return make_error(ec::invalid_argument, "kind must be rate_limit or auth");
+      && r.kind != failure_kind::auth && r.kind != failure_kind::concurrency)
+    return make_error(ec::invalid_argument,
+                      "kind must be rate_limit, auth or concurrency");
   if (r.status == 0 && r.kind == failure_kind::none)
     return make_error(ec::invalid_argument,
                       "a report needs an HTTP status or a kind");
@@ -343,6 +360,8 @@ caf::error check_report(failure_report& r, millis now) {
   if (auto err = validate_short_text("execution id", r.execution_id))
     return err;
   if (auto err = validate_short_text("source", r.source))
+    return err;
+  if (auto err = validate_short_text("model", r.model))
     return err;
   if (r.retry_after_ms < 0 || r.retry_after_ms > 366 * day_ms)
     return make_error(ec::invalid_argument,
@@ -387,6 +406,8 @@ caf::error check_observation(const observation& o) {
   if (!o.subscription.empty())
     if (auto err = validate_name("subscription name", o.subscription))
       return err;
+  if (auto err = validate_short_text("model", o.model))
+    return err;
   return validate_short_text("source", o.source);
 }
 

@@ -80,6 +80,14 @@ caf::error validate_name(std::string_view what, std::string_view name);
 /// Checks a token: not empty, at most max_token_bytes, printable ASCII.
 caf::error validate_token(std::string_view token);
 
+/// Checks a pool name given with a subscription or an agent: "" (not
+/// given) or a name as validate_name() checks it.
+caf::error validate_pool(std::string_view pool);
+
+/// Checks `subscription add`: the name, the token, a known provider and
+/// the pool.
+caf::error validate(const subscription_spec& spec);
+
 /// Checks the filters and the limit (1 to max_query_limit) of a query.
 caf::error validate_query(const query& q);
 

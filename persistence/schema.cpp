@@ -208,6 +208,62 @@ CREATE TABLE nodes (
 ALTER TABLE agents ADD COLUMN owner TEXT COLLATE "C";
 CREATE INDEX agents_by_owner ON agents(owner);
 )sql"},
+  // 6: pools and providers (every subscription and agent so far is
+  // Anthropic's, in the pool "default"), a subscription's standing
+  // (retired with a reason, drained, a cap of agents, when a reset cleared
+  // it) and the failure kind 'concurrency'. SQLite cannot alter a CHECK:
+  // failure_events is rebuilt with its columns, ids kept, and its indexes
+  // made again, as migration 4 did; PostgreSQL alters it.
+  {R"sql(
+ALTER TABLE subscriptions ADD COLUMN provider TEXT NOT NULL
+  DEFAULT 'anthropic'
+  CHECK (provider = 'anthropic' OR provider = 'codex' OR provider = 'openai'
+         OR provider = 'gemini');
+ALTER TABLE subscriptions ADD COLUMN pool TEXT{c} NOT NULL DEFAULT 'default';
+ALTER TABLE subscriptions ADD COLUMN retired TEXT NOT NULL DEFAULT ''
+  CHECK (retired = '' OR retired = 'banned' OR retired = 'disabled'
+         OR retired = 'not_entitled' OR retired = 'dead_credential');
+ALTER TABLE subscriptions ADD COLUMN retired_at TEXT{c};
+ALTER TABLE subscriptions ADD COLUMN drained {int} NOT NULL DEFAULT 0;
+ALTER TABLE subscriptions ADD COLUMN max_agents {int} NOT NULL DEFAULT 0;
+ALTER TABLE subscriptions ADD COLUMN cleared_at TEXT{c};
+ALTER TABLE agents ADD COLUMN pool TEXT{c} NOT NULL DEFAULT 'default';
+CREATE INDEX subscriptions_by_pool ON subscriptions(pool);
+)sql",
+   R"sql(
+CREATE TABLE failure_events_v6 (
+  id INTEGER PRIMARY KEY,
+  agent TEXT NOT NULL,
+  subscription TEXT NOT NULL,
+  kind TEXT NOT NULL
+    CHECK (kind = 'rate_limit' OR kind = 'auth' OR kind = 'ignored'
+           OR kind = 'concurrency'),
+  reason TEXT NOT NULL DEFAULT '',
+  status INTEGER NOT NULL,
+  message TEXT NOT NULL,
+  source TEXT NOT NULL DEFAULT '',
+  execution_id TEXT NOT NULL DEFAULT '',
+  reset_at TEXT,
+  occurred_at TEXT NOT NULL
+);
+INSERT INTO failure_events_v6(id, agent, subscription, kind, reason, status,
+  message, source, execution_id, reset_at, occurred_at)
+SELECT id, agent, subscription, kind, reason, status, message, source,
+  execution_id, reset_at, occurred_at
+FROM failure_events;
+DROP TABLE failure_events;
+ALTER TABLE failure_events_v6 RENAME TO failure_events;
+CREATE INDEX failure_events_by_agent ON failure_events(agent, occurred_at);
+CREATE INDEX failure_events_by_time ON failure_events(occurred_at);
+CREATE INDEX failure_events_by_reset ON failure_events(reset_at)
+  WHERE reset_at IS NOT NULL;
+)sql",
+   R"sql(
+ALTER TABLE failure_events DROP CONSTRAINT failure_events_kind_check;
+ALTER TABLE failure_events ADD CONSTRAINT failure_events_kind_check
+  CHECK (kind = 'rate_limit' OR kind = 'auth' OR kind = 'ignored'
+         OR kind = 'concurrency');
+)sql"},
 };
 
 /// `text` with the words that differ put in for dialect `d`.

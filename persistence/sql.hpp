@@ -26,7 +26,8 @@ namespace sb {
 // clang-format off
 enum class sq : uint8_t {
   savepoint, release, rollback_to,
-  subscription_by_name, update_token, insert_subscription,
+  subscription_by_name, update_token, insert_subscription, provider_of_pool,
+  save_standing, set_max_agents,
   agents_of_subscription, unassign_agents, delete_subscription,
   list_subscriptions, owner_of_token, insert_token_version,
   delete_token_versions, list_token_versions,

@@ -58,7 +58,23 @@ stored_agent read_agent_row(const sql_row& r) {
   a.last_apply_at = r.time(9);
   a.last_switch_at = r.time(10);
   a.created_at = r.time(11);
+  a.pool = r.text(12);
   return a;
+}
+
+provider_kind provider_at(const sql_row& r, int col) {
+  return parse_kind<provider_kind>(r.text(col))
+    .value_or(provider_kind::anthropic);
+}
+
+/// retired, retired_at, drained, max_agents, cleared_at from column `col`.
+void read_standing(const sql_row& r, int col, stored_subscription& s) {
+  s.retired
+    = parse_kind<retire_reason>(r.text(col)).value_or(retire_reason::none);
+  s.retired_at = r.time(col + 1);
+  s.drained = r.integer(col + 2) != 0;
+  s.max_agents = static_cast<uint32_t>(r.integer(col + 3));
+  s.cleared_at = r.time(col + 4);
 }
 
 stored_subscription read_subscription_row(const sql_row& r) {
@@ -69,6 +85,9 @@ stored_subscription read_subscription_row(const sql_row& r) {
   s.token.value = r.text(2);
   s.created_at = r.time(3);
   s.updated_at = r.time(4);
+  s.provider = provider_at(r, 5);
+  s.pool = r.text(6);
+  read_standing(r, 7, s);
   return s;
 }
 
@@ -218,11 +237,43 @@ void sql_store::rollback_to() {
 
 // -- subscriptions
 
+caf::error sql_store::check_pool(subscription_upsert& up,
+                                 const subscription_spec& spec) {
+  auto& row = up.row;
+  if (up.rotated) {
+    // A rotation keeps what the subscription is.
+    if (spec.provider && *spec.provider != row.provider)
+      return make_error(ec::invalid_argument,
+                        "subscription '" + row.name + "' is a "
+                          + to_string(row.provider) + " subscription; remove "
+                          + "it and add it again to change its provider");
+    if (!spec.pool.empty() && spec.pool != row.pool)
+      return make_error(ec::invalid_argument,
+                        "subscription '" + row.name + "' is in pool '"
+                          + row.pool + "'; remove it and add it again to "
+                          + "move it to pool '" + spec.pool + "'");
+    return caf::none;
+  }
+  row.provider = spec.provider.value_or(provider_kind::anthropic);
+  row.pool = spec.pool.empty() ? default_pool : spec.pool;
+  std::optional<provider_kind> held;
+  sql().run(sq::provider_of_pool, {row.pool},
+            [&](const sql_row& r) { held = provider_at(r, 0); });
+  if (held && *held != row.provider)
+    return make_error(ec::invalid_argument,
+                      "pool '" + row.pool + "' holds " + to_string(*held)
+                        + " subscriptions; a " + to_string(row.provider)
+                        + " subscription goes into a pool of its own "
+                          "(--pool NAME)");
+  return caf::none;
+}
+
 caf::expected<subscription_upsert>
-sql_store::put_subscription(const std::string& name, const std::string& token,
-                            millis now) {
+sql_store::upsert_subscription(const subscription_spec& spec, millis now) {
   return guard("put subscription", [&]() -> caf::expected<subscription_upsert> {
     auto& c = sql();
+    auto& name = spec.name;
+    auto& token = spec.token.value;
     auto sha = token_fingerprint(token);
     std::string owner;
     c.run(sq::owner_of_token, {sha},
@@ -236,16 +287,31 @@ sql_store::put_subscription(const std::string& name, const std::string& token,
       result.rotated = true;
       result.row.id = r.integer(0);
       result.row.created_at = r.time(1);
+      result.row.provider = provider_at(r, 2);
+      result.row.pool = r.text(3);
+      read_standing(r, 4, result.row);
     });
+    result.row.name = name;
+    if (auto err = check_pool(result, spec))
+      return err;
     // Only the sealed form reaches the database (and SQLite's WAL).
     auto sealed = cipher_.seal(token);
     auto at = format_iso(now);
     if (result.rotated) {
       c.run(sq::update_token, {sealed, at, result.row.id});
+      // A new token brings it back from retirement.
+      result.row.retired = retire_reason::none;
+      result.row.retired_at = 0;
     } else {
-      result.row.id
-        = first_integer(c, sq::insert_subscription, {name, sealed, at});
+      result.row.id = first_integer(
+        c, sq::insert_subscription,
+        {name, sealed, at, to_string(result.row.provider), result.row.pool});
       result.row.created_at = now;
+    }
+    if (spec.max_agents) {
+      result.row.max_agents = *spec.max_agents;
+      c.run(sq::set_max_agents,
+            {static_cast<int64_t>(*spec.max_agents), result.row.id});
     }
     c.run(sq::insert_token_version, {name, sha, at});
     pool_changed_ = true;
@@ -254,6 +320,24 @@ sql_store::put_subscription(const std::string& name, const std::string& token,
     result.row.token_sha256 = sha;
     result.row.updated_at = now;
     return result;
+  });
+}
+
+caf::error sql_store::save_standing(const subscription_standing& s) {
+  return guard("save subscription standing", [&]() -> caf::error {
+    auto retired_at
+      = s.retired_at == 0 ? std::string{} : format_iso(s.retired_at);
+    auto cleared_at
+      = s.cleared_at == 0 ? std::string{} : format_iso(s.cleared_at);
+    auto n = sql().run(sq::save_standing,
+                       {to_string(s.retired), text_or_null(retired_at),
+                        int64_t{s.drained ? 1 : 0},
+                        static_cast<int64_t>(s.max_agents),
+                        text_or_null(cleared_at), s.name});
+    if (n == 0)
+      return unknown_subscription(s.name);
+    pool_changed_ = true;
+    return caf::none;
   });
 }
 
@@ -310,14 +394,29 @@ caf::expected<stored_agent> sql_store::add_agent(const agent_spec& spec,
       return make_error(ec::duplicate_agent,
                         "agent '" + spec.name + "' exists already");
     int64_t sub_id = 0;
+    std::string pool = spec.pool;
     if (!spec.subscription.empty()) {
-      sub_id = first_integer(c, sq::subscription_by_name, {spec.subscription});
+      std::string sub_pool;
+      c.run(sq::subscription_by_name, {spec.subscription},
+            [&](const sql_row& r) {
+              sub_id = r.integer(0);
+              sub_pool = r.text(3);
+            });
       if (sub_id == 0)
         return unknown_subscription(spec.subscription);
+      if (pool.empty())
+        pool = sub_pool;
+      else if (pool != sub_pool)
+        return make_error(ec::invalid_argument,
+                          "subscription '" + spec.subscription
+                            + "' is in pool '" + sub_pool + "', not in pool '"
+                            + pool + "'");
     }
+    if (pool.empty())
+      pool = default_pool;
     c.run(sq::insert_agent,
           {spec.name, id_or_null(sub_id), text_or_null(spec.container),
-           format_iso(now), node_});
+           format_iso(now), node_, pool});
     pool_changed_ = true;
     return read_agent(spec.name);
   });

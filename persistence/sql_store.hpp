@@ -33,9 +33,9 @@ public:
   caf::error release() override;
   void rollback_to() override;
 
-  caf::expected<subscription_upsert> put_subscription(const std::string& name,
-                                                      const std::string& token,
-                                                      millis now) override;
+  caf::expected<subscription_upsert>
+  upsert_subscription(const subscription_spec& spec, millis now) override;
+  caf::error save_standing(const subscription_standing& s) override;
   caf::expected<std::vector<std::string>>
   remove_subscription(const std::string& name) override;
   caf::expected<std::vector<stored_subscription>> subscriptions() override;
@@ -104,6 +104,11 @@ protected:
   }
 
   caf::expected<stored_agent> read_agent(const std::string& name);
+
+  /// Fills in a new subscription's provider and pool from `spec` and checks
+  /// them: against the pool's provider, or for a rotation against the
+  /// subscription's own.
+  caf::error check_pool(subscription_upsert& up, const subscription_spec& spec);
 
   /// Operation `what`: every row of query `q` (a statement's id or a
   /// one-off text) made a record by `read`.

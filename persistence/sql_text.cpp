@@ -10,8 +10,13 @@
 #define SB_AGENT_SELECT                                                        \
   "SELECT a.id, a.name, a.subscription_id, s.name, a.container, "              \
   "a.generation, a.applied_generation, a.auto_switch, a.last_apply, "          \
-  "a.last_apply_at, a.last_switch_at, a.created_at FROM agents a "             \
+  "a.last_apply_at, a.last_switch_at, a.created_at, a.pool FROM agents a "     \
   "LEFT JOIN subscriptions s ON s.id = a.subscription_id"
+
+// The failures that exclude their subscription: not the ignored ones, not
+// a concurrency cap, not a limit of one model's bucket.
+#define SB_EXCLUDING                                                           \
+  "kind <> 'ignored' AND kind <> 'concurrency' AND reason <> 'model_bucket' "
 
 #define SB_NOTIFICATION_SELECT                                                 \
   "SELECT id, agent, kind, title, message, priority, status, created_at "      \
@@ -37,15 +42,24 @@ const entry texts[] = {
   {"RELEASE SAVEPOINT w", "RELEASE SAVEPOINT w", false},
   {"ROLLBACK TO SAVEPOINT w", "ROLLBACK TO SAVEPOINT w", false},
   // -- subscriptions
-  same("SELECT id, created_at FROM subscriptions WHERE name = $1"),
-  same("UPDATE subscriptions SET token = $1, updated_at = $2 WHERE id = $3"),
-  same("INSERT INTO subscriptions(name, token, created_at, updated_at) "
-       "VALUES ($1, $2, $3, $3) RETURNING id"),
+  same("SELECT id, created_at, provider, pool, retired, retired_at, drained, "
+       "max_agents, cleared_at FROM subscriptions WHERE name = $1"),
+  // A new token brings a retired subscription back.
+  same("UPDATE subscriptions SET token = $1, updated_at = $2, retired = '', "
+       "retired_at = NULL WHERE id = $3"),
+  same("INSERT INTO subscriptions(name, token, created_at, updated_at, "
+       "provider, pool) VALUES ($1, $2, $3, $3, $4, $5) RETURNING id"),
+  // A pool holds one provider: what its subscriptions are.
+  same("SELECT provider FROM subscriptions WHERE pool = $1 LIMIT 1"),
+  same("UPDATE subscriptions SET retired = $1, retired_at = $2, drained = $3, "
+       "max_agents = $4, cleared_at = $5 WHERE name = $6"),
+  same("UPDATE subscriptions SET max_agents = $1 WHERE id = $2"),
   same("SELECT name FROM agents WHERE subscription_id = $1 ORDER BY name"),
   same("UPDATE agents SET subscription_id = NULL WHERE subscription_id = $1"),
   same("DELETE FROM subscriptions WHERE id = $1"),
-  same("SELECT id, name, token, created_at, updated_at FROM subscriptions "
-       "ORDER BY name"),
+  same("SELECT id, name, token, created_at, updated_at, provider, pool, "
+       "retired, retired_at, drained, max_agents, cleared_at "
+       "FROM subscriptions ORDER BY name"),
   same("SELECT subscription FROM token_versions WHERE sha256 = $1"),
   same("INSERT INTO token_versions(subscription, sha256, created_at) "
        "VALUES ($1, $2, $3) ON CONFLICT DO NOTHING"),
@@ -55,9 +69,9 @@ const entry texts[] = {
   // -- agents
   same("SELECT 1 FROM agents WHERE name = $1"),
   {"INSERT INTO agents(name, subscription_id, container, created_at, "
-   "updated_at) VALUES ($1, $2, $3, $4, $4)",
+   "updated_at, pool) VALUES ($1, $2, $3, $4, $4, $6)",
    "INSERT INTO agents(name, subscription_id, container, created_at, "
-   "updated_at, owner) VALUES ($1, $2, $3, $4, $4, NULLIF($5, ''))"},
+   "updated_at, owner, pool) VALUES ($1, $2, $3, $4, $4, NULLIF($5, ''), $6)"},
   same("DELETE FROM agents WHERE name = $1"),
   same(SB_AGENT_SELECT " ORDER BY a.id"),
   same(SB_AGENT_SELECT " WHERE a.name = $1"),
@@ -113,10 +127,10 @@ const entry texts[] = {
   // queries, each on its index.
   same("SELECT subscription, MAX(occurred_at), "
        "MAX(CASE WHEN reset_at IS NULL THEN occurred_at END) "
-       "FROM failure_events WHERE occurred_at > $1 AND kind <> 'ignored' "
+       "FROM failure_events WHERE occurred_at > $1 AND " SB_EXCLUDING
        "GROUP BY subscription"),
   same("SELECT subscription, MAX(reset_at) FROM failure_events "
-       "WHERE reset_at > $1 AND kind <> 'ignored' GROUP BY subscription"),
+       "WHERE reset_at > $1 AND " SB_EXCLUDING "GROUP BY subscription"),
   same("SELECT subscription, kind, COUNT(*) FROM failure_events "
        "WHERE occurred_at > $1 AND kind <> 'ignored' "
        "GROUP BY subscription, kind"),

@@ -128,10 +128,24 @@ public:
 
   // -- subscriptions
 
+  /// Registers a subscription, or rotates its token when the name exists.
+  /// A new one gets the spec's provider and pool (anthropic, default_pool
+  /// when not given); a pool holds one provider, and a rotation that names
+  /// another provider or pool than the subscription's is refused.
   virtual caf::expected<subscription_upsert>
-  put_subscription(const std::string& name, const std::string& token,
-                   millis now)
-    = 0;
+  upsert_subscription(const subscription_spec& spec, millis now) = 0;
+
+  /// upsert_subscription() with the defaults.
+  caf::expected<subscription_upsert> put_subscription(const std::string& name,
+                                                      const std::string& token,
+                                                      millis now) {
+    return upsert_subscription(
+      subscription_spec{name, secret{token}, {}, {}, {}}, now);
+  }
+
+  /// Writes a subscription's standing (retired, drained, cap, cleared);
+  /// an unknown name is an error.
+  virtual caf::error save_standing(const subscription_standing& s) = 0;
 
   /// Deletes the subscription and unassigns its agents; returns their names.
   virtual caf::expected<std::vector<std::string>>

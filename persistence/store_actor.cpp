@@ -348,11 +348,9 @@ store_actor_impl(store_actor::stateful_pointer<store_state> self,
       return result;
     },
     // -- writes -------------------------------------------------------------
-    [=](sub_add_atom, const std::string& name, const secret& token,
-        millis now) {
-      return defer<subscription_upsert>(self, [=](store& db) {
-        return db.put_subscription(name, token.value, now);
-      });
+    [=](sub_add_atom, const subscription_spec& spec, millis now) {
+      return defer<subscription_upsert>(
+        self, [=](store& db) { return db.upsert_subscription(spec, now); });
     },
     [=](sub_rm_atom, const std::string& name) {
       return defer<std::vector<std::string>>(
@@ -365,6 +363,10 @@ store_actor_impl(store_actor::stateful_pointer<store_state> self,
     [=](agent_rm_atom, const std::string& name) {
       return defer<ok_atom>(
         self, as_ok([=](store& db) { return db.remove_agent(name); }));
+    },
+    [=](sub_state_atom, const subscription_standing& s) {
+      return defer<ok_atom>(
+        self, as_ok([=](store& db) { return db.save_standing(s); }));
     },
     [=](agent_set_atom, const std::string& name, auto_switch_mode value,
         millis now) {
