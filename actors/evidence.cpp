@@ -26,6 +26,12 @@ millis failure_reset(const provider_evidence& e) {
   return result;
 }
 
+bool is_model_only(const provider_evidence& e) {
+  return !e.models.empty() && failure_reset(e) == 0
+         && e.verdict == retire_reason::none
+         && e.suspect == retire_reason::none;
+}
+
 subscription_evidence::subscription_evidence(const stored_evidence& s)
     : status_(s.status), status_at_(s.status_at),
       status_reset_(s.status_reset), five_hour_{from_caf(s.utilization_5h),

@@ -37,6 +37,10 @@ constexpr millis status_lifetime = 5 * hour_ms;
 /// throttle, not an exhausted quota: its unified reset does not count.
 millis failure_reset(const provider_evidence& e);
 
+/// True if the evidence is of model buckets only (a limit of one model,
+/// not of the credential): no reset of its own, no verdict.
+bool is_model_only(const provider_evidence& e);
+
 class subscription_evidence {
 public:
   subscription_evidence() = default;

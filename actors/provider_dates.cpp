@@ -7,7 +7,10 @@
 #include "actors/provider_headers.hpp"
 #include "actors/provider_scan.hpp"
 
+#include <date/date.h>
+
 #include <algorithm>
+#include <array>
 
 namespace sb {
 
@@ -153,6 +156,105 @@ std::optional<millis> read_resets(std::string_view text, millis at) {
   return std::nullopt;
 }
 
+/// "Jul 10th, 2026 11:52 AM" (Codex): a month's name, a day (st, nd, rd,
+/// th may follow), the year, a time of day and maybe a zone (UTC if none).
+std::optional<millis> read_month_date(cursor c) {
+  constexpr std::array<std::string_view, 12> months{"jan", "feb", "mar", "apr",
+                                                    "may", "jun", "jul", "aug",
+                                                    "sep", "oct", "nov", "dec"};
+  auto name = c.letters();
+  if (name.size() < 3)
+    return std::nullopt;
+  unsigned month = 0;
+  for (unsigned i = 0; i < months.size(); ++i)
+    if (iequals(name.substr(0, 3), months[i]))
+      month = i + 1;
+  int64_t day = 0, year = 0;
+  c.skip_spaces();
+  if (month == 0 || !c.number(1, 2, day))
+    return std::nullopt;
+  c.letters(); // st, nd, rd, th
+  c.eat(',');
+  c.skip_spaces();
+  if (!c.number(4, 4, year))
+    return std::nullopt;
+  c.eat(',');
+  c.skip_spaces();
+  auto in_day = read_time_of_day(c);
+  auto offset = in_day ? read_zone(c) : std::nullopt;
+  date::year_month_day ymd{date::year{static_cast<int>(year)},
+                           date::month{month},
+                           date::day{static_cast<unsigned>(day)}};
+  if (!offset || !ymd.ok())
+    return std::nullopt;
+  auto midnight = date::sys_days{ymd}.time_since_epoch();
+  return std::chrono::duration_cast<std::chrono::milliseconds>(midnight).count()
+         + *in_day - *offset;
+}
+
+/// "5 days 22 hours 11 minutes" (older Codex CLIs): numbers with unit
+/// words, "and" and commas between them.
+std::optional<millis> read_word_duration(cursor c) {
+  millis total = 0;
+  bool any = false;
+  for (;;) {
+    c.skip_spaces();
+    int64_t n = 0;
+    if (!c.number(1, 6, n))
+      break;
+    c.skip_spaces();
+    auto unit = c.letters();
+    if (unit.empty())
+      return std::nullopt;
+    millis scale = 0;
+    for (auto [word, ms] : {std::pair{"day", day_ms},
+                            {"hour", hour_ms},
+                            {"minute", minute_ms},
+                            {"min", minute_ms},
+                            {"second", millis{1000}},
+                            {"sec", millis{1000}}})
+      if (iequals(unit, word)
+          || (iequals(unit.substr(0, unit.size() - 1), word)
+              && lower(unit.back()) == 's'))
+        scale = ms;
+    if (scale == 0)
+      return std::nullopt;
+    total += n * scale;
+    any = true;
+    c.eat(',');
+    c.skip_spaces();
+    auto t = c;
+    if (t.eat_word("and") && !is_alpha(t.peek()))
+      c = t;
+  }
+  return any ? std::optional<millis>{total} : std::nullopt;
+}
+
+/// "try again at <time or date>" / "try again in <duration>" (Codex).
+std::optional<millis> read_try_again(std::string_view text, millis at) {
+  constexpr std::string_view phrase = "try again";
+  for (auto pos = ifind(text, phrase, 0); pos != std::string_view::npos;
+       pos = ifind(text, phrase, pos + 1)) {
+    cursor c{text, pos + phrase.size()};
+    c.skip_spaces();
+    auto t = c;
+    if (t.eat_word("in") && !is_alpha(t.peek())) {
+      if (auto d = read_word_duration(t))
+        return at + *d;
+      continue;
+    }
+    t = c;
+    if (!t.eat_word("at") || is_alpha(t.peek()))
+      continue;
+    t.skip_spaces();
+    if (auto d = read_month_date(t))
+      return d;
+    if (auto d = read_reset_time(t, at))
+      return d;
+  }
+  return std::nullopt;
+}
+
 } // namespace
 
 std::optional<millis> parse_retry_after(std::string_view value, millis now) {
@@ -171,7 +273,9 @@ std::optional<millis> parse_epoch_seconds(std::string_view value) {
 std::optional<millis> parse_usage_text(std::string_view text, millis at) {
   if (auto t = read_limit_reached(text))
     return t;
-  return read_resets(text, at);
+  if (auto t = read_resets(text, at))
+    return t;
+  return read_try_again(text, at);
 }
 
 std::optional<millis> bound_reset(millis reset, millis at) {

@@ -51,10 +51,13 @@ constexpr double max_utilization = 1.5;
 constexpr millis max_date_age = day_ms;
 
 /// Reads the headers and the error text of one response that reached the
-/// daemon at `arrived_at`. Never fails: what it cannot read stays unset.
+/// daemon at `arrived_at`, with the signals of `provider` (the others are
+/// in actors/provider_signals.hpp). Never fails: what it cannot read stays
+/// unset.
 provider_evidence parse_evidence(const std::vector<http_header>& headers,
-                                 std::string_view error_text,
-                                 millis arrived_at);
+                                 std::string_view error_text, millis arrived_at,
+                                 provider_kind provider
+                                 = provider_kind::anthropic);
 
 // -- the pieces, for tests
 // ------------------------------------------------------
