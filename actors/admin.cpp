@@ -195,6 +195,7 @@ caf::result<agent_info> add_agent(self_ptr self, agent_spec& spec) {
                 row.container.empty() ? "(none)" : row.container);
         agent_info info;
         info.name = row.name;
+        info.pool = row.pool;
         if (!row.subscription.empty())
           info.subscription = row.subscription;
         if (!row.container.empty())

@@ -3,6 +3,7 @@
 #include "actors/evidence.hpp"
 #include "actors/logging.hpp"
 #include "actors/provider_headers.hpp"
+#include "actors/provider_signals.hpp"
 #include "actors/test_hooks.hpp"
 #include "actors/timeouts.hpp"
 #include "messages/error.hpp"
@@ -56,6 +57,8 @@ std::string phrase(failure_kind kind) {
     return "a rate-limit error";
   case failure_kind::auth:
     return "an authentication failure";
+  case failure_kind::concurrency:
+    return "too many concurrent requests";
   default:
     return "a manual reassignment";
   }
@@ -100,6 +103,7 @@ auto agent_state::ask(const Handle& dest, caf::timespan timeout, Ts&&... xs) {
 
 void agent_state::init(const stored_agent& row, agent_deps deps) {
   agent_name_ = row.name;
+  pool_name_ = row.pool;
   container_ = row.container;
   applied_generation_ = row.applied_generation;
   auto_switch_ = row.auto_switch;
@@ -128,6 +132,8 @@ agent_info agent_state::snapshot() const {
   auto& cur = policy_->current();
   agent_info info;
   info.name = agent_name_;
+  info.pool = pool_name_;
+  info.model = model_;
   info.subscription = name_or_null(cur.sub_name);
   info.container = name_or_null(container_);
   info.generation = cur.generation;
@@ -149,8 +155,44 @@ agent_info agent_state::snapshot() const {
 
 // -- counted replies ---------------------------------------------------------
 
+namespace {
+
+/// A window that ends within this is worth waiting for: the caller may
+/// retry after retry_after_ms.
+constexpr millis retry_soon = 5 * minute_ms;
+
+/// What the caller should do next (report_result::retryable): retry now
+/// when the agent has a credential that should serve, later when what
+/// stopped it ends soon, else not at all.
+void advise(report_result& res, millis now) {
+  if (res.reset_at != 0 && res.reset_at <= now)
+    res.reset_at = 0;
+  switch (res.result) {
+  case outcome::switched:
+  case outcome::coalesced:
+  case outcome::stale:
+  case outcome::assigned:
+  case outcome::rotated:
+  case outcome::unchanged:
+  case outcome::below_threshold:
+    res.retryable = true;
+    break;
+  case outcome::no_alternative:
+    res.retry_after_ms = res.reset_at == 0 ? 0 : res.reset_at - now;
+    res.retryable = res.reset_at != 0 && res.retry_after_ms <= retry_soon;
+    break;
+  default:
+    res.retryable = res.retry_after_ms > 0 && res.retry_after_ms <= retry_soon;
+    break;
+  }
+}
+
+} // namespace
+
 void report_promise::deliver(report_result res) {
   count(res.result);
+  if (what_ == reply_for::report && ctx_ != nullptr)
+    advise(res, ctx_->now());
   rp_.deliver(std::move(res));
 }
 
@@ -247,15 +289,20 @@ caf::result<report_result> agent_state::observe(observation& o) {
       .deliver(removed_error(agent_name_));
     return caf::delegated<report_result>{};
   }
-  auto ev = parse_evidence(o.headers, {}, o.arrived_at);
+  if (!o.model.empty())
+    model_ = o.model;
   report_identity id{o.subscription, o.token_sha256,
                      o.generation ? std::optional<uint64_t>{*o.generation}
                                   : std::nullopt};
-  return attribute(
-    id, o.arrived_at, reply_for::observation, *tokens,
-    [this, ev, at = o.arrived_at](attribution about, report_promise rp) {
-      observed(std::move(about), ev, at, std::move(rp));
-    });
+  return attribute(id, o.arrived_at, reply_for::observation, *tokens,
+                   [this, headers = std::move(o.headers),
+                    at = o.arrived_at](attribution about, report_promise rp) {
+                     // Read with the signals of the credential's provider.
+                     auto provider
+                       = ctx_->tokens.get()->provider(about.subscription);
+                     auto ev = parse_evidence(headers, {}, at, provider);
+                     observed(std::move(about), ev, at, std::move(rp));
+                   });
 }
 
 caf::result<report_result> agent_state::attribute(const report_identity& id,
@@ -307,10 +354,25 @@ void agent_state::enqueue(failure_report& r, attribution about,
     return;
   }
   auto cls = classify(r.status, r.error, r.kind);
-  rp.classified(cls.kind);
+  if (!r.model.empty())
+    model_ = r.model;
   queued_report q;
   q.status = r.status;
-  q.evidence = parse_evidence(r.headers, r.error, r.arrived_at);
+  q.evidence = parse_evidence(r.headers, r.error, r.arrived_at,
+                              ctx_->tokens.get()->provider(about.subscription));
+  if (cls.kind == failure_kind::auth
+      && q.evidence.verdict == retire_reason::none)
+    q.evidence.suspect = suspected(r.status, r.error);
+  if (is_model_only(q.evidence) && cls.kind != failure_kind::ignored) {
+    // A limit of one model's bucket: it moves only an agent on that model.
+    bool ours = r.model.empty();
+    for (auto& m : q.evidence.models)
+      ours = ours || model_in_bucket(r.model, m.model);
+    cls.reason = ours ? "model_bucket" : "another_models_limit";
+    if (!ours)
+      cls.kind = failure_kind::ignored;
+  }
+  rp.classified(cls.kind);
   // The latest instant anything says the subscription is back, bounded like
   // the headers' resets (the past is ignored, more than 8 days clamped).
   auto hint = std::max(
@@ -364,9 +426,15 @@ void agent_state::flush() {
         --flushing_;
         auto settings = ctx_->settings.get();
         for (auto& q : *reports) {
-          if (q.facts.kind != failure_kind::ignored)
+          // A concurrency cap excludes nothing; a model's bucket is told
+          // even when the report was not this agent's.
+          auto kind = q.facts.kind;
+          if (kind == failure_kind::rate_limit || kind == failure_kind::auth)
             tell_pool(q.facts.about.subscription, q.facts.arrived_at,
                       q.reset_at, q.evidence);
+          else if (kind == failure_kind::ignored && !q.evidence.models.empty())
+            tell_pool(q.facts.about.subscription, q.facts.arrived_at, 0,
+                      q.evidence);
           decide(q, *settings);
         }
         try_remove();
@@ -526,10 +594,12 @@ void agent_state::answer(const queued_report& q, const decision& d) {
 void agent_state::start_switch(trigger by, failure_kind kind,
                                uint32_t event_count, report_promise rp,
                                std::string target,
-                               std::optional<double> from_utilization) {
+                               std::optional<double> from_utilization,
+                               bool force) {
   auto& cur = policy_->current();
   inflight_switch inf;
   inf.by = by;
+  inf.force = force;
   inf.from_id = cur.sub_id;
   inf.from_name = cur.sub_name;
   inf.kind = kind;
@@ -555,12 +625,12 @@ void agent_state::request_selection(std::string target) {
   switch (inf.by) {
   case trigger::automatic:
     ask(pool_, pool_request_timeout, select_atom::value, agent_name_,
-        cur.sub_id)
+        cur.sub_id, pool_name_, model_)
       .then(on_selected, on_error);
     break;
   case trigger::manual:
     ask(pool_, pool_request_timeout, assign_atom::value, agent_name_,
-        cur.sub_id, std::move(target))
+        cur.sub_id, std::move(target), pool_name_, inf.force)
       .then(on_selected, on_error);
     break;
   case trigger::rotation:
@@ -570,7 +640,7 @@ void agent_state::request_selection(std::string target) {
   case trigger::headroom:
     // Only to a subscription with clearly more headroom.
     ask(pool_, pool_request_timeout, select_atom::value, agent_name_,
-        cur.sub_id, *inf.from_utilization - headroom_margin)
+        cur.sub_id, pool_name_, model_, *inf.from_utilization - headroom_margin)
       .then(on_selected, on_error);
     break;
   }
@@ -907,8 +977,15 @@ void agent_state::finish(report_result res) {
 void agent_state::finish_error(const caf::error& err) {
   auto inf = std::move(*inflight_);
   inflight_.reset();
-  SB_ERROR("agent {}: {} switch failed: {}", agent_name_, to_string(inf.by),
-           render(err));
+  // A request the POOL refused (another pool, a retired target without
+  // --force, an unknown name) is the caller's mistake, not the daemon's.
+  if (is(err, ec::conflict) || is(err, ec::invalid_argument)
+      || is(err, ec::unknown_subscription))
+    SB_INFO("agent {}: {} switch refused: {}", agent_name_, to_string(inf.by),
+            render(err));
+  else
+    SB_ERROR("agent {}: {} switch failed: {}", agent_name_, to_string(inf.by),
+             render(err));
   for (auto& rp : inf.waiters)
     rp.deliver(err);
   run_deferred();
@@ -1065,15 +1142,38 @@ void agent_state::reconcile() {
 
 // -- other requests ----------------------------------------------------------
 
-caf::result<report_result> agent_state::assign(std::string target) {
+caf::result<report_result> agent_state::assign(std::string target, bool force) {
   if (auto err = validate_name("subscription name", target))
     return err;
   auto rp = make_promise(reply_for::command, now());
-  when_idle([this, rp, target]() mutable {
-    if (removed_ || removal_)
+  when_idle([this, rp, target, force]() mutable {
+    if (removed_ || removal_) {
       rp.deliver(removed_error(agent_name_));
-    else
-      start_switch(trigger::manual, failure_kind::none, 0, rp, target);
+      return;
+    }
+    start_switch(trigger::manual, failure_kind::none, 0, rp, target,
+                 std::nullopt, force);
+  });
+  return rp.promise();
+}
+
+caf::result<report_result> agent_state::move_off(std::string sub_name) {
+  if (auto err = validate_name("subscription name", sub_name))
+    return err;
+  auto rp = make_promise(reply_for::command, now());
+  when_idle([this, rp, sub_name]() mutable {
+    if (removed_ || removal_ || policy_->current().sub_name != sub_name) {
+      report_result res;
+      res.agent = agent_name_;
+      res.result = outcome::unchanged;
+      res.generation = policy_->current().generation;
+      res.reason = "not on '" + sub_name + "'";
+      rp.deliver(std::move(res));
+      return;
+    }
+    SB_INFO("agent {}: moving off {} (out of selection)", agent_name_,
+            sub_name);
+    start_switch(trigger::automatic, failure_kind::none, 0, rp);
   });
   return rp.promise();
 }
@@ -1299,8 +1399,11 @@ agent_actor::behavior_type agent(agent_state::pointer self, stored_agent row,
     [&st](report_atom, failure_report& r) { return st.report(r); },
     [&st](observe_atom, observation& o) { return st.observe(o); },
     [&st](flush_atom) { st.flush(); },
-    [&st](assign_atom, std::string& target) {
-      return st.assign(std::move(target));
+    [&st](assign_atom, std::string& target, bool force) {
+      return st.assign(std::move(target), force);
+    },
+    [&st](move_atom, std::string& sub_name) {
+      return st.move_off(std::move(sub_name));
     },
     [&st](rotate_atom, int64_t sub_id) { return st.rotate(sub_id); },
     [&st](unassign_atom, const std::string& name) { st.unassign(name); },

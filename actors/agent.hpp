@@ -126,8 +126,10 @@ public:
   caf::result<report_result> report(failure_report& r);
   caf::result<report_result> observe(observation& o);
   void flush();
-  caf::result<report_result> assign(std::string target);
+  caf::result<report_result> assign(std::string target, bool force);
   caf::result<report_result> rotate(int64_t sub_id);
+  /// Subscription `sub_name` went out of selection: switch away from it.
+  caf::result<report_result> move_off(std::string sub_name);
   void unassign(const std::string& sub_name);
   caf::result<agent_info> info();
   caf::result<agent_info> set_auto_switch(auto_switch_mode mode);
@@ -169,6 +171,8 @@ private:
     uint64_t generation = 0;
     /// Replies waiting for this switch; the first one started it.
     std::vector<report_promise> waiters;
+    /// manual: also onto an excluded, draining or retired subscription.
+    bool force = false;
     /// A report started it: what it said (for the watchers' report line).
     std::optional<report_facts> started_by;
     int32_t status = 0;
@@ -233,7 +237,8 @@ private:
 
   void start_switch(trigger by, failure_kind kind, uint32_t event_count,
                     report_promise rp, std::string target = {},
-                    std::optional<double> from_utilization = {});
+                    std::optional<double> from_utilization = {},
+                    bool force = false);
   /// Asks the POOL for the destination of the switch in flight.
   void request_selection(std::string target);
   void selected(selection sel);
@@ -297,6 +302,8 @@ private:
   // -- what the database says
   // --------------------------------------------------
   std::string agent_name_;
+  /// Its pool: selection never leaves it.
+  std::string pool_name_;
   std::string container_;
   uint64_t applied_generation_ = 0;
   auto_switch_mode auto_switch_ = auto_switch_mode::on;
@@ -319,6 +326,8 @@ private:
   uint32_t flushing_ = 0;
   /// The last failure told to the POOL (to skip repeats within a second).
   std::string told_sub_;
+  /// The model of the newest report or observation that named one.
+  std::string model_;
   millis told_at_ = 0;
   millis told_reset_ = 0;
   /// The last "pool exhausted" alert: when, and the reset it announced.

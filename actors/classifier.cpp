@@ -97,8 +97,13 @@ classification classify(int32_t status, std::string_view raw_text,
   if (contains_any(text, container_markers))
     return {failure_kind::ignored, "container_fault"};
   if (explicit_kind == failure_kind::rate_limit
-      || explicit_kind == failure_kind::auth)
+      || explicit_kind == failure_kind::auth
+      || explicit_kind == failure_kind::concurrency)
     return {explicit_kind, {}};
+  // A cap of concurrent requests is no exhausted quota (CRS PRs
+  // #773/#796/#800: "429 Too many concurrent requests. Limit: 1").
+  if (status == 429 && text.find("concurrent") != std::string::npos)
+    return {failure_kind::concurrency, {}};
   if (status == 429)
     return {failure_kind::rate_limit, {}};
   if (status == 401 || status == 402 || status == 403 || status == 503)

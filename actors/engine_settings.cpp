@@ -39,6 +39,15 @@ const option_table<engine_settings>& setting_table() {
      "An observed utilization this high on an agent's subscription switches "
      "it before the limit, to one at least 0.10 lower (off = never).",
      &s::switch_at_utilization, 10, 100},
+    {"ban-after", "3",
+     "A 403 'Permission denied' or a 401 'Invalid authentication "
+     "credentials' this many times in a row on one token retires the "
+     "subscription.",
+     &s::ban_after, 1, 100},
+    {"concurrency-grace", "60s",
+     "'Too many concurrent requests' moves an agent only once they persist "
+     "this long.",
+     &s::concurrency_grace, 0, hour_ms},
   };
   return table;
 }

@@ -45,6 +45,11 @@ struct engine_settings {
   /// An observation at or above this utilization on an agent's current
   /// subscription switches it before the wall (none = off).
   std::optional<double> switch_at_utilization;
+  /// Suspect failures (provider_evidence::suspect) in a row on one token
+  /// that retire a subscription.
+  uint32_t ban_after;
+  /// Concurrency 429s move an agent only once they persist this long.
+  millis concurrency_grace;
 };
 
 /// Every runtime setting: key, default, sentence, field and accepted values

@@ -423,21 +423,21 @@ caf::result<agent_info> add_agent(self_ptr self, agent_spec& spec) {
   if (!spec.container.empty())
     if (auto err = check_container_name(spec.container))
       return err;
+  if (auto err = validate_pool(spec.pool))
+    return err;
   return ask<agent_info>(self, self->state.deps.admin, component_timeout,
                          agent_add_atom::value, std::move(spec));
 }
 
-caf::result<subscription_change>
-add_subscription(self_ptr self, std::string& name, secret& token) {
+caf::result<subscription_change> add_subscription(self_ptr self,
+                                                  subscription_spec& spec) {
   if (auto err = needs_admin(self, "subscription add"))
     return err;
-  if (auto err = validate_name("subscription name", name))
-    return err;
-  if (auto err = validate_token(token.value))
+  if (auto err = validate(spec))
     return err;
   return ask<subscription_change>(self, self->state.deps.pool,
                                   component_timeout, sub_add_atom::value,
-                                  std::move(name), std::move(token));
+                                  std::move(spec));
 }
 
 caf::result<std::vector<std::string>> remove_subscription(self_ptr self,
@@ -461,16 +461,42 @@ caf::result<std::string> remove_agent(self_ptr self, std::string& name) {
 }
 
 caf::result<report_result> assign(self_ptr self, std::string& name,
-                                  std::string& sub) {
+                                  std::string& sub, bool force) {
   if (auto err = needs_admin(self, "assign"))
     return err;
   if (auto err = validate_name("subscription name", sub))
     return err;
   auto elsewhere = [=] {
-    return forward<report_result>(self, name, assign_atom::value, name, sub);
+    return forward<report_result>(self, name, assign_atom::value, name, sub,
+                                  force);
   };
   return to_agent<report_result>(self, name, elsewhere, assign_atom::value,
-                                 std::move(sub));
+                                 std::move(sub), force);
+}
+
+caf::result<subscription_state_change>
+change_subscription(self_ptr self, std::string& name, subscription_op op) {
+  if (auto err = needs_admin(self, "subscription drain/undrain/reset"))
+    return err;
+  if (auto err = validate_name("subscription name", name))
+    return err;
+  if (op > subscription_op::reset)
+    return make_error(ec::invalid_argument,
+                      "unknown operation: drain, undrain or reset");
+  return ask<subscription_state_change>(
+    self, self->state.deps.pool, component_timeout, sub_state_atom::value,
+    std::move(name), op);
+}
+
+caf::result<subscription_state_change>
+cap_subscription(self_ptr self, std::string& name, uint32_t max_agents) {
+  if (auto err = needs_admin(self, "subscription set"))
+    return err;
+  if (auto err = validate_name("subscription name", name))
+    return err;
+  return ask<subscription_state_change>(self, self->state.deps.pool,
+                                        component_timeout, sub_set_atom::value,
+                                        std::move(name), max_agents);
 }
 
 caf::result<apply_outcome> container_command(self_ptr self, std::string& name,
@@ -530,13 +556,8 @@ caf::result<ok_atom> add_watcher(self_ptr self, watcher_actor& w) {
                       watch_atom::value, std::move(w));
 }
 
-} // namespace
-
-front_door_actor::behavior_type
-front_door(front_door_actor::stateful_pointer<front_door_state> self,
-           front_door_deps deps) {
-  self->state.deps = std::move(deps);
-  auto& d = self->state.deps;
+/// A peer node's front door went down: it is connected afresh next time.
+void forget_peers_on_down(self_ptr self) {
   self->set_down_handler([self](caf::down_msg& dm) {
     auto& peers = self->state.peers;
     for (auto i = peers.begin(); i != peers.end();)
@@ -545,6 +566,23 @@ front_door(front_door_actor::stateful_pointer<front_door_state> self,
       else
         ++i;
   });
+}
+
+caf::result<agent_info> get_agent(self_ptr self, std::string& name) {
+  auto elsewhere = [=] {
+    return forward<agent_info>(self, name, agent_get_atom::value, name);
+  };
+  return to_agent<agent_info>(self, name, elsewhere, get_atom::value);
+}
+
+} // namespace
+
+front_door_actor::behavior_type
+front_door(front_door_actor::stateful_pointer<front_door_state> self,
+           front_door_deps deps) {
+  self->state.deps = std::move(deps);
+  auto& d = self->state.deps;
+  forget_peers_on_down(self);
   return {
     [](ping_atom) { return std::string{protocol_version()}; },
     [=, &d](status_atom) {
@@ -553,8 +591,8 @@ front_door(front_door_actor::stateful_pointer<front_door_state> self,
     },
     [=](report_atom, failure_report& r) { return route_report(self, r); },
     [=](observe_atom, observation& o) { return route_observation(self, o); },
-    [=](sub_add_atom, std::string& name, secret& token) {
-      return add_subscription(self, name, token);
+    [=](sub_add_atom, subscription_spec& spec) {
+      return add_subscription(self, spec);
     },
     [=, &d](sub_list_atom) {
       return ask<std::vector<subscription_info>>(
@@ -568,18 +606,22 @@ front_door(front_door_actor::stateful_pointer<front_door_state> self,
     [=](agent_ls_atom, const std::string& node) {
       return list_node(self, node);
     },
-    [=](agent_get_atom, std::string& name) {
-      auto elsewhere = [=] {
-        return forward<agent_info>(self, name, agent_get_atom::value, name);
-      };
-      return to_agent<agent_info>(self, name, elsewhere, get_atom::value);
-    },
+    [=](agent_get_atom, std::string& name) { return get_agent(self, name); },
     [=](agent_rm_atom, std::string& name) { return remove_agent(self, name); },
     [=](agent_set_atom, std::string& name, auto_switch_mode mode) {
       return set_agent(self, name, mode);
     },
     [=](assign_atom, std::string& name, std::string& sub) {
-      return assign(self, name, sub);
+      return assign(self, name, sub, false);
+    },
+    [=](assign_atom, std::string& name, std::string& sub, bool force) {
+      return assign(self, name, sub, force);
+    },
+    [=](sub_state_atom, std::string& name, subscription_op op) {
+      return change_subscription(self, name, op);
+    },
+    [=](sub_set_atom, std::string& name, uint32_t max_agents) {
+      return cap_subscription(self, name, max_agents);
     },
     [=](lifecycle_atom, std::string& name, container_op op) {
       return container_command(self, name, op);

@@ -13,6 +13,7 @@
 #include <atomic>
 #include <map>
 #include <mutex>
+#include <set>
 #include <sstream>
 
 namespace sb {
@@ -157,10 +158,32 @@ struct metrics::impl {
   Gauge& agents_behind = gauge(registry, "switchboard_agents_behind",
                                "Agents whose container runs an older token "
                                "generation than the one committed");
-  Gauge& subscriptions
-    = gauge(registry, "switchboard_subscriptions", "Subscriptions registered");
-  Gauge& excluded = gauge(registry, "switchboard_subscriptions_excluded",
-                          "Subscriptions excluded from selection now");
+  Family<Gauge>& subscriptions = prometheus::BuildGauge()
+                                   .Name("switchboard_subscriptions")
+                                   .Help("Subscriptions registered, by pool")
+                                   .Register(registry);
+  Family<Gauge>& excluded
+    = prometheus::BuildGauge()
+        .Name("switchboard_subscriptions_excluded")
+        .Help("Subscriptions of a pool excluded from selection now")
+        .Register(registry);
+  /// The pools of the last scrape: a pool gone since loses its series.
+  std::set<std::string> pools_seen;
+
+  void set_pools(const metric_gauges& g) {
+    for (auto& name : pools_seen)
+      if (g.pools.count(name) == 0) {
+        subscriptions.Remove(&subscriptions.Add({{"pool", name}}));
+        excluded.Remove(&excluded.Add({{"pool", name}}));
+      }
+    pools_seen.clear();
+    for (auto& [name, p] : g.pools) {
+      subscriptions.Add({{"pool", name}})
+        .Set(static_cast<double>(p.subscriptions));
+      excluded.Add({{"pool", name}}).Set(static_cast<double>(p.excluded));
+      pools_seen.insert(name);
+    }
+  }
   Gauge& pending = gauge(registry, "switchboard_notifications_pending",
                          "Notifications in the outbox not yet delivered");
   Gauge& containers = gauge(registry, "switchboard_containers",
@@ -290,8 +313,7 @@ std::string metrics::render(const metric_gauges& g) {
   std::lock_guard<std::mutex> guard{impl_->render_mutex};
   impl_->agents.Set(static_cast<double>(g.agents));
   impl_->agents_behind.Set(static_cast<double>(g.agents_behind));
-  impl_->subscriptions.Set(static_cast<double>(g.subscriptions));
-  impl_->excluded.Set(static_cast<double>(g.subscriptions_excluded));
+  impl_->set_pools(g);
   impl_->pending.Set(static_cast<double>(g.notifications_pending));
   impl_->containers.Set(static_cast<double>(g.containers));
   impl_->engine_up.Set(g.docker_engine_up ? 1 : 0);

@@ -16,6 +16,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -29,6 +30,13 @@ struct metric_gauges {
   uint64_t agents_behind = 0;
   uint64_t subscriptions = 0;
   uint64_t subscriptions_excluded = 0;
+  /// Per pool: subscriptions, and those excluded now (by window) or out
+  /// (retired or drained).
+  struct pool_gauges {
+    uint64_t subscriptions = 0;
+    uint64_t excluded = 0;
+  };
+  std::map<std::string, pool_gauges> pools;
   uint64_t notifications_pending = 0;
   /// Agents with a container.
   uint64_t containers = 0;

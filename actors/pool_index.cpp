@@ -16,18 +16,40 @@ pool_index::candidate_key pool_index::key(int64_t id, const entry& e) {
   return candidate_key{rank(e.utilization), e.count, e.order, id};
 }
 
-void pool_index::detach(int64_t id, const entry& e) {
+pool_index::place pool_index::place_of(const entry& e) {
+  if (e.out)
+    return place::none;
   if (e.excluded_until > 0)
+    return place::excluded;
+  if (e.cap > 0 && e.count >= e.cap)
+    return place::none;
+  return place::candidate;
+}
+
+void pool_index::detach(int64_t id, const entry& e) {
+  switch (place_of(e)) {
+  case place::excluded:
     excluded_.erase({e.excluded_until, id});
-  else
+    break;
+  case place::candidate:
     candidates_.erase(key(id, e));
+    break;
+  case place::none:
+    break;
+  }
 }
 
 void pool_index::attach(int64_t id, const entry& e) {
-  if (e.excluded_until > 0)
+  switch (place_of(e)) {
+  case place::excluded:
     excluded_.emplace(e.excluded_until, id);
-  else
+    break;
+  case place::candidate:
     candidates_.insert(key(id, e));
+    break;
+  case place::none:
+    break;
+  }
 }
 
 template<class F>
@@ -43,8 +65,10 @@ void pool_index::update(int64_t id, F f) {
   }
   auto before = key(id, e);
   auto until = e.excluded_until;
+  auto was = place_of(e);
   f(e);
-  if (until == 0 && e.excluded_until == 0) {
+  auto is = place_of(e);
+  if (was == place::candidate && is == place::candidate) {
     // Still a candidate: re-keyed in place (its node reused), or left
     // alone when its place did not change.
     auto after = key(id, e);
@@ -55,11 +79,11 @@ void pool_index::update(int64_t id, F f) {
     candidates_.insert(std::move(node));
     return;
   }
-  if (until == e.excluded_until)
-    return; // still excluded until the same instant
-  if (until > 0)
+  if (was == is && (is == place::none || until == e.excluded_until))
+    return; // still out, or excluded until the same instant
+  if (was == place::excluded)
     excluded_.erase({until, id});
-  else
+  else if (was == place::candidate)
     candidates_.erase(before);
   attach(id, e);
 }
@@ -106,6 +130,14 @@ void pool_index::set_state(int64_t id, millis until,
   });
 }
 
+void pool_index::set_out(int64_t id, bool out) {
+  update(id, [out](entry& e) { e.out = out; });
+}
+
+void pool_index::set_cap(int64_t id, uint32_t cap) {
+  update(id, [cap](entry& e) { e.cap = cap; });
+}
+
 void pool_index::rebuild() {
   uint32_t order = 0;
   for (auto& [name, id] : names_)
@@ -125,16 +157,18 @@ void pool_index::prepare(millis now) {
     excluded_.erase(excluded_.begin());
     auto& e = entries_[id];
     e.excluded_until = 0;
-    candidates_.insert(key(id, e));
+    if (place_of(e) == place::candidate)
+      candidates_.insert(key(id, e));
   }
 }
 
-std::optional<int64_t> pool_index::best(int64_t from, millis now,
-                                        std::optional<double> ceiling) {
+std::optional<int64_t>
+pool_index::best(int64_t from, millis now, std::optional<double> ceiling,
+                 const std::function<bool(int64_t)>& skip) {
   prepare(now);
   for (auto& k : candidates_) {
     ++visits_;
-    if (k.id == from)
+    if (k.id == from || (skip && skip(k.id)))
       continue;
     if (!ceiling)
       return k.id;

@@ -15,6 +15,10 @@
 // subscription is added, so the order is the same as comparing the names
 // and a comparison is never a string comparison.
 //
+// A subscription that is out (retired or drained) is in neither structure;
+// nor is one at its cap of agents (set_cap) once its exclusion, if any, has
+// ended: it comes back when an agent leaves it.
+//
 // Headroom rank: utilization in steps of 0.10 (0.00-0.09, 0.10-0.19, ...,
 // 1.00), so subscriptions of about the same headroom tie and a storm of
 // switches spreads over them by agent count; an unknown utilization ranks
@@ -23,6 +27,7 @@
 #include "messages/time.hpp"
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <set>
 #include <string>
@@ -55,12 +60,21 @@ public:
   /// the subscription changed.
   void set_state(int64_t id, millis until, std::optional<double> utilization);
 
+  /// Out of selection (retired or drained) or back.
+  void set_out(int64_t id, bool out);
+
+  /// At most `cap` agents (0 = no cap): at the cap it is no candidate.
+  void set_cap(int64_t id, uint32_t cap);
+
   /// The best candidate that is not `from` and not excluded at `now`: the
   /// most headroom, then the fewest agents, then the smallest name. With a
   /// `ceiling`, only candidates whose utilization (unknown counts as
   /// unknown_utilization) is at most that.
+  /// `skip` (if given) passes over candidates it returns true for (a model
+  /// bucket that is out).
   std::optional<int64_t> best(int64_t from, millis now,
-                              std::optional<double> ceiling = std::nullopt);
+                              std::optional<double> ceiling = std::nullopt,
+                              const std::function<bool(int64_t)>& skip = {});
 
   /// The candidates that tie with `best` in headroom rank (best included,
   /// `from` and excluded ones not; with a `ceiling`, only those within it):
@@ -95,7 +109,13 @@ private:
     std::optional<double> utilization;
     /// Position of (name, id) among all subscriptions' (name, id).
     uint32_t order = 0;
+    bool out = false;
+    uint32_t cap = 0;
   };
+
+  /// Where an entry belongs: nowhere, excluded_ or candidates_.
+  enum class place : uint8_t { none, excluded, candidate };
+  static place place_of(const entry& e);
 
   /// A candidate's place: rank, count, then name order (unique per entry,
   /// so `id` never decides and only says which subscription it is).

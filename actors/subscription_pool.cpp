@@ -2,6 +2,7 @@
 
 #include "actors/logging.hpp"
 #include "actors/provider_headers.hpp"
+#include "actors/provider_signals.hpp"
 #include "actors/timeouts.hpp"
 #include "messages/error.hpp"
 #include "messages/fingerprint.hpp"
@@ -44,10 +45,22 @@ subscription_info make_info(const pool_entry& e, millis now, millis window) {
   subscription_info info;
   info.id = e.id;
   info.name = e.name;
+  info.provider = e.provider;
+  info.pool = e.pool;
   info.fingerprint = e.token_sha256.substr(0, fingerprint_prefix_digits);
   info.agent_count = static_cast<uint32_t>(e.agents());
   auto until = e.evidence.excluded_until(now, window);
   info.excluded_until = until > now ? until : 0;
+  info.retired = e.retired;
+  info.retired_at = e.retired_at;
+  info.max_agents = e.max_agents;
+  for (auto& [model, out_until] : e.model_out)
+    if (out_until > now)
+      info.model_excluded.emplace(model, out_until);
+  info.state = e.retired != retire_reason::none ? credential_state::retired
+               : e.drained                      ? credential_state::draining
+               : info.excluded_until > 0        ? credential_state::cooling
+                                                : credential_state::active;
   e.evidence.describe(info, now);
   info.created_at = e.created_at;
   info.updated_at = e.updated_at;
@@ -72,7 +85,9 @@ void apply_seeds(pool_state& st, const std::vector<exclusion_seed>& seeds,
       e.evidence.forget_failures();
   for (auto& seed : seeds)
     if (auto e = st.find(seed.subscription))
-      e->evidence.seed(seed);
+      // A reset cleared the failures up to its instant.
+      if (seed.last_failure_at > e->cleared_at)
+        e->evidence.seed(seed);
   auto now = st.ctx->now();
   auto window = st.ctx->settings.get()->exclusion_window;
   for (auto& [id, e] : st.subs)
@@ -112,6 +127,45 @@ pool_entry* pool_state::find(int64_t id) {
   return i == subs.end() ? nullptr : &i->second;
 }
 
+pool_index& pool_state::index_of(int64_t id) {
+  auto e = find(id);
+  return indexes[e ? e->pool : std::string{}];
+}
+
+bool pool_entry::model_excluded(const std::string& model, millis now) const {
+  for (auto& [bucket, until] : model_out)
+    if (until > now && model_in_bucket(model, bucket))
+      return true;
+  return false;
+}
+
+subscription_standing pool_entry::standing() const {
+  return subscription_standing{name,    retired,    retired_at,
+                               drained, max_agents, cleared_at};
+}
+
+void pool_entry::take_standing(const stored_subscription& s) {
+  retired = s.retired;
+  retired_at = s.retired_at;
+  drained = s.drained;
+  max_agents = s.max_agents;
+  cleared_at = s.cleared_at;
+}
+
+void pool_state::place(const pool_entry& e) {
+  auto& index = index_of(e.id);
+  index.set_out(e.id, e.out());
+  index.set_cap(e.id, e.max_agents);
+}
+
+std::optional<provider_kind>
+pool_state::provider_of(const std::string& pool) const {
+  for (auto& [id, e] : subs)
+    if (e.pool == pool)
+      return e.provider;
+  return std::nullopt;
+}
+
 int64_t pool_state::seat_of(const std::string& agent) const {
   auto i = seats.find(agent);
   return i == seats.end() ? 0 : i->second;
@@ -122,7 +176,7 @@ void pool_state::seat(const std::string& agent, int64_t to) {
     if (i->second == to)
       return;
     if (auto e = find(i->second); e && e->members.erase(agent) > 0)
-      index.change_count(i->second, -1);
+      index_of(i->second).change_count(i->second, -1);
     seats.erase(i);
   }
   auto e = find(to);
@@ -130,9 +184,9 @@ void pool_state::seat(const std::string& agent, int64_t to) {
     return;
   // An agent taken over from another node was counted there.
   if (e->remote.erase(agent) > 0)
-    index.change_count(to, -1);
+    index_of(to).change_count(to, -1);
   if (e->members.insert(agent).second)
-    index.change_count(to, 1);
+    index_of(to).change_count(to, 1);
   seats[agent] = to;
 }
 
@@ -147,7 +201,7 @@ void pool_state::seat_remote(int64_t id,
   auto before = static_cast<int64_t>(e->agents());
   e->remote = std::move(names);
   if (auto delta = static_cast<int64_t>(e->agents()) - before; delta != 0)
-    index.change_count(id, delta);
+    index_of(id).change_count(id, delta);
 }
 
 void pool_state::update(pool_entry& e) {
@@ -156,7 +210,8 @@ void pool_state::update(pool_entry& e) {
 
 void pool_state::update(pool_entry& e, millis now, millis window) {
   auto until = e.evidence.excluded_until(now, window);
-  index.set_state(e.id, until > now ? until : 0, e.evidence.utilization(now));
+  index_of(e.id).set_state(e.id, until > now ? until : 0,
+                           e.evidence.utilization(now));
   if (auto next = e.evidence.next_change(now); next != 0)
     changes.emplace(next, e.id);
 }
@@ -185,20 +240,25 @@ void init(self_ptr self, const snapshot& snap) {
     pool_entry e;
     e.id = s.id;
     e.name = s.name;
+    e.provider = s.provider;
+    e.pool = s.pool;
     e.token = s.token;
     e.token_sha256 = s.token_sha256;
     e.created_at = s.created_at;
     e.updated_at = s.updated_at;
+    e.take_standing(s);
     st.by_name.emplace(s.name, s.id);
-    st.index.add(s.id, s.name);
-    st.subs.emplace(s.id, std::move(e));
+    st.indexes[s.pool].add(s.id, s.name);
+    st.place(st.subs.emplace(s.id, std::move(e)).first->second);
   }
   // Every version oldest first, then the current tokens: the last one added
   // per subscription is its current one.
   for (auto& v : snap.token_versions)
     st.tokens.add(v.subscription, v.sha256);
-  for (auto& s : snap.subscriptions)
+  for (auto& s : snap.subscriptions) {
     st.tokens.add(s.name, s.token_sha256);
+    st.tokens.set_provider(s.name, s.provider);
+  }
   st.publish_tokens();
   for (auto& a : snap.agents)
     st.seat(a.name, a.subscription_id);
@@ -223,14 +283,24 @@ void merge_shared(self_ptr self, const snapshot& snap) {
     auto* e = st.find(s.id);
     if (!e) {
       st.by_name[s.name] = s.id;
-      st.index.add(s.id, s.name);
+      st.indexes[s.pool].add(s.id, s.name);
       e = &st.subs[s.id];
       e->id = s.id;
       e->name = s.name;
+      e->provider = s.provider;
+      e->pool = s.pool;
+      st.tokens.set_provider(s.name, s.provider);
+      new_tokens = true;
       e->created_at = s.created_at;
       SB_INFO("subscription {} registered by another node", s.name);
     }
+    // Another node may have retired, drained, capped or reset it.
+    if (s.cleared_at > e->cleared_at)
+      e->evidence = subscription_evidence{};
+    e->take_standing(s);
+    st.place(*e);
     if (e->token_sha256 != s.token_sha256) {
+      e->suspects = 0;
       e->token = s.token;
       e->token_sha256 = s.token_sha256;
       e->updated_at = s.updated_at;
@@ -268,35 +338,70 @@ void merge_shared(self_ptr self, const snapshot& snap) {
 /// among the subscriptions that are not excluded (and, for a proactive
 /// switch, at most at `ceiling`); the agent's count moves in the same step.
 selection select(self_ptr self, const std::string& agent, int64_t from,
+                 const std::string& pool, const std::string& model,
                  std::optional<double> ceiling) {
   auto& st = self->state;
   auto now = st.ctx->now();
   st.refresh(now);
-  auto best = st.index.best(from, now, ceiling);
+  auto& index = st.indexes[pool];
+  std::function<bool(int64_t)> skip;
+  if (!model.empty())
+    skip = [&st, &model, now](int64_t id) {
+      auto e = st.find(id);
+      return e != nullptr && e->model_excluded(model, now);
+    };
+  auto best = index.best(from, now, ceiling, skip);
   if (!best) {
     ++st.exhausted;
     selection none;
-    none.earliest_reset = st.index.earliest_return(from, now);
+    // When any subscription of the pool comes back, the agent's own too.
+    none.earliest_reset = index.earliest_return(0, now);
     return none;
   }
   ++st.selections;
   st.seat(agent, *best);
   auto sel = make_selection(*st.find(*best), now);
   if (st.ctx->shared_pool)
-    for (auto id : st.index.peers(*best, from, now, ceiling)) {
+    for (auto id : index.peers(*best, from, now, ceiling)) {
       auto own = st.find(id)->members.size() - (id == *best ? 1 : 0);
       sel.balance.push_back(seat_count{id, static_cast<uint32_t>(own)});
     }
   return sel;
 }
 
+/// Why `e` is no target of a manual move without --force ("" = it is).
+std::string unfit(const pool_entry& e, millis now, millis window) {
+  if (e.retired != retire_reason::none)
+    return "is retired (" + std::string{to_string(e.retired)} + " since "
+           + format_iso(e.retired_at) + ")";
+  if (e.drained)
+    return "is draining";
+  auto until = e.evidence.excluded_until(now, window);
+  if (until > now)
+    return "is excluded until " + format_iso(until);
+  return {};
+}
+
 caf::result<selection> assign(self_ptr self, const std::string& agent,
-                              const std::string& to) {
+                              const std::string& to, const std::string& pool,
+                              bool force) {
   auto& st = self->state;
   auto e = st.find(to);
   if (e == nullptr)
     return make_error(ec::unknown_subscription,
                       "unknown subscription '" + to + "'");
+  if (e->pool != pool)
+    return make_error(ec::invalid_argument,
+                      "subscription '" + to + "' is in pool '" + e->pool + "' ("
+                        + to_string(e->provider) + "), agent '" + agent
+                        + "' in pool '" + pool
+                        + "': an agent only moves within its pool");
+  auto now = st.ctx->now();
+  if (auto why = unfit(*e, now, st.ctx->settings.get()->exclusion_window);
+      !force && !why.empty())
+    return make_error(ec::conflict, "subscription '" + to + "' " + why
+                                      + "; assign --force puts the agent "
+                                        "there anyway");
   st.seat(agent, e->id);
   return make_selection(*e, st.ctx->now());
 }
@@ -315,15 +420,133 @@ void save_evidence(self_ptr self, const pool_entry& e, F done) {
           });
 }
 
+/// Asks every agent of this node on `e` to switch away from it, each
+/// through its own AGENT (one switch each); returns their names.
+std::vector<std::string> move_agents(self_ptr self, const pool_entry& e) {
+  std::vector<std::string> names(e.members.begin(), e.members.end());
+  std::sort(names.begin(), names.end());
+  auto dir = self->state.ctx->directory.get();
+  for (auto& agent_name : names) {
+    auto agent = dir->find(agent_name);
+    if (!agent)
+      continue;
+    ask(self, agent, rotation_timeout(*self->state.ctx), move_atom::value,
+        e.name)
+      .then(
+        [agent_name](report_result& res) {
+          SB_INFO("agent {}: moved off -> {} ({})", agent_name,
+                  to_string(res.result), res.reason);
+        },
+        [agent_name](caf::error& err) {
+          SB_WARN("agent {}: move failed: {}", agent_name, render(err));
+        });
+  }
+  return names;
+}
+
+/// Stores `e`'s standing; `done` runs once it is stored (or the write
+/// failed, which is logged and answered).
+template<class F>
+void save_standing(self_ptr self, const pool_entry& e, F done) {
+  ask(self, self->state.store, store_request_timeout, sub_state_atom::value,
+      e.standing())
+    .then([done](ok_atom) mutable { done(caf::error{}); },
+          [done, name = e.name](caf::error& err) mutable {
+            SB_WARN("subscription-pool could not store the standing of {}: {}",
+                    name, render(err));
+            done(err);
+          });
+}
+
+/// What the provider's answer said, in a sentence.
+std::string retire_text(retire_reason why) {
+  switch (why) {
+  case retire_reason::banned:
+    return "the provider does not allow this credential for its "
+           "organization (a ban)";
+  case retire_reason::disabled:
+    return "the provider says the organization has been disabled";
+  case retire_reason::not_entitled:
+    return "the plan does not include the product, or the account has no "
+           "quota until it is paid";
+  case retire_reason::dead_credential:
+    return "the credential is no longer accepted; it needs a new login";
+  case retire_reason::none:
+    break;
+  }
+  return "unknown";
+}
+
+/// A provider said no window brings `e` back: out of selection until a new
+/// token or `subscription reset`, its agents moved once, one alert.
+void retire(self_ptr self, pool_entry& e, retire_reason why, millis at) {
+  if (e.retired != retire_reason::none)
+    return;
+  auto& st = self->state;
+  e.retired = why;
+  e.retired_at = at;
+  e.suspects = 0;
+  st.place(e);
+  SB_WARN("subscription {} retired ({}): {}", e.name, to_string(why),
+          retire_text(why));
+  save_standing(self, e, [](const caf::error&) {});
+  notification_info n;
+  n.kind = notification_kind::retired;
+  n.priority = notification_priority::high;
+  n.title = "Subscription '" + e.name + "' retired (" + to_string(why) + ")";
+  n.message = "Subscription '" + e.name + "' of pool '" + e.pool + "' ("
+              + to_string(e.provider)
+              + ") is out of selection: " + retire_text(why)
+              + ". A new token (subscription add) or `switchboard "
+                "subscription reset "
+              + e.name + "` brings it back.";
+  n.created_at = st.ctx->now();
+  ask(self, st.store, store_request_timeout, notify_atom::value, std::move(n))
+    .then([](int64_t) {},
+          [](caf::error& err) {
+            SB_WARN("subscription-pool could not store an alert: {}",
+                    render(err));
+          });
+  move_agents(self, e);
+}
+
+/// Suspect answers in a row on one token retire at ban-after; any other
+/// failure ends the run.
+void count_suspect(self_ptr self, pool_entry& e, const provider_evidence& ev,
+                   millis at) {
+  if (ev.verdict != retire_reason::none) {
+    retire(self, e, ev.verdict, at);
+    return;
+  }
+  if (ev.suspect == retire_reason::none) {
+    e.suspects = 0;
+    return;
+  }
+  if (e.suspected != ev.suspect)
+    e.suspects = 0;
+  e.suspected = ev.suspect;
+  if (++e.suspects >= self->state.ctx->settings.get()->ban_after)
+    retire(self, e, ev.suspect, at);
+}
+
 void record_failure(self_ptr self, const std::string& name, millis at,
                     millis reset_at, const provider_evidence& ev) {
-  auto e = self->state.find(name);
+  auto& st = self->state;
+  auto e = st.find(name);
   if (e == nullptr)
     return;
+  auto window = st.ctx->settings.get()->exclusion_window;
+  for (auto& m : ev.models) {
+    auto& until = e->model_out[m.model];
+    until = std::max(until, m.reset_at > at ? m.reset_at : at + window);
+  }
+  // A limit of one model's bucket only: the credential serves the others.
+  bool model_only = reset_at == 0 && is_model_only(ev);
   bool provider_said = !ev.empty();
-  if (e->evidence.failed(at, reset_at, ev) && provider_said)
+  if (!model_only && e->evidence.failed(at, reset_at, ev) && provider_said)
     save_evidence(self, *e, [] {});
-  self->state.update(*e);
+  count_suspect(self, *e, ev, at);
+  st.update(*e);
 }
 
 headroom standing(const pool_entry& e, millis now) {
@@ -339,6 +562,8 @@ caf::result<headroom> observe(self_ptr self, const std::string& name,
   if (e == nullptr)
     return make_error(ec::unknown_subscription,
                       "unknown subscription '" + name + "'");
+  // A success ends a run of suspect answers.
+  e->suspects = 0;
   auto now = st.ctx->now();
   if (!e->evidence.observed(ev))
     return standing(*e, now);
@@ -379,13 +604,20 @@ subscription_change upserted(self_ptr self, subscription_upsert& up) {
   // registers it too.
   bool known = st.find(up.row.id) != nullptr;
   if (!known)
-    st.index.add(up.row.id, up.row.name);
+    st.indexes[up.row.pool].add(up.row.id, up.row.name);
   auto& e = st.subs[up.row.id];
   e.id = up.row.id;
   e.name = up.row.name;
+  e.provider = up.row.provider;
+  e.pool = up.row.pool;
   e.token = std::move(up.row.token);
   e.token_sha256 = up.row.token_sha256;
+  e.take_standing(up.row);
+  // Suspects count on one token.
+  e.suspects = 0;
+  st.place(e);
   st.tokens.add(e.name, e.token_sha256);
+  st.tokens.set_provider(e.name, e.provider);
   st.publish_tokens();
   e.created_at = up.row.created_at;
   e.updated_at = up.row.updated_at;
@@ -408,10 +640,10 @@ subscription_change upserted(self_ptr self, subscription_upsert& up) {
 }
 
 caf::result<subscription_change>
-add_subscription(self_ptr self, const std::string& name, const secret& token) {
+add_subscription(self_ptr self, const subscription_spec& spec) {
   auto rp = self->make_response_promise<subscription_change>();
-  ask(self, self->state.store, store_request_timeout, sub_add_atom::value, name,
-      token, self->state.ctx->now())
+  ask(self, self->state.store, store_request_timeout, sub_add_atom::value, spec,
+      self->state.ctx->now())
     .then(
       [=](subscription_upsert& up) mutable { rp.deliver(upserted(self, up)); },
       [=](caf::error& err) mutable { rp.deliver(std::move(err)); });
@@ -428,7 +660,7 @@ std::vector<std::string> forget_subscription(pool_state& st,
       st.seats.erase(agent);
       members.push_back(agent);
     }
-    st.index.remove(i->second);
+    st.index_of(i->second).remove(i->second);
     st.subs.erase(i->second);
     st.by_name.erase(i);
   }
@@ -565,28 +797,36 @@ caf::error check_id(int64_t id) {
 }
 
 caf::result<selection> checked_select(self_ptr self, const std::string& agent,
-                                      int64_t from,
+                                      int64_t from, const std::string& pool,
+                                      const std::string& model,
                                       std::optional<double> ceiling) {
   if (auto err = check_speaker(self, agent))
     return err;
   if (auto err = check_id(from))
     return err;
+  if (auto err = validate_name("pool name", pool))
+    return err;
+  if (auto err = validate_short_text("model", model))
+    return err;
   // An AGENT asks for its utilization minus the margin: within -1..1.
   if (ceiling && !(std::isfinite(*ceiling) && std::abs(*ceiling) <= 1.0))
     return make_error(ec::invalid_argument,
                       "a utilization ceiling is a number from -1 to 1");
-  return select(self, agent, from, ceiling);
+  return select(self, agent, from, pool, model, ceiling);
 }
 
 caf::result<selection> checked_assign(self_ptr self, const std::string& agent,
-                                      int64_t from, const std::string& to) {
+                                      int64_t from, const std::string& to,
+                                      const std::string& pool, bool force) {
   if (auto err = check_speaker(self, agent))
     return err;
   if (auto err = check_id(from))
     return err;
   if (auto err = validate_name("subscription name", to))
     return err;
-  return assign(self, agent, to);
+  if (auto err = validate_name("pool name", pool))
+    return err;
+  return assign(self, agent, to, pool, force);
 }
 
 /// Undoes a move whose commit failed, and only that move: the agent must
@@ -672,13 +912,11 @@ caf::result<headroom> checked_observe(self_ptr self, const std::string& name,
   return observe(self, name, ev);
 }
 
-caf::result<subscription_change>
-checked_add(self_ptr self, const std::string& name, const secret& token) {
-  if (auto err = validate_name("subscription name", name))
+caf::result<subscription_change> checked_add(self_ptr self,
+                                             const subscription_spec& spec) {
+  if (auto err = validate(spec))
     return err;
-  if (auto err = validate_token(token.value))
-    return err;
-  return add_subscription(self, name, token);
+  return add_subscription(self, spec);
 }
 
 caf::result<std::vector<std::string>> checked_remove(self_ptr self,
@@ -686,6 +924,119 @@ caf::result<std::vector<std::string>> checked_remove(self_ptr self,
   if (auto err = validate_name("subscription name", name))
     return err;
   return remove_subscription(self, name);
+}
+
+/// drain | undrain | reset, stored before it is answered.
+caf::result<subscription_state_change>
+change_state(self_ptr self, const std::string& name, subscription_op op) {
+  if (auto err = validate_name("subscription name", name))
+    return err;
+  if (op > subscription_op::reset)
+    return make_error(ec::invalid_argument,
+                      "unknown operation: drain, undrain or reset");
+  auto& st = self->state;
+  auto e = st.find(name);
+  if (e == nullptr)
+    return make_error(ec::unknown_subscription,
+                      "unknown subscription '" + name + "'");
+  auto now = st.ctx->now();
+  switch (op) {
+  case subscription_op::drain:
+    e->drained = true;
+    break;
+  case subscription_op::undrain:
+    e->drained = false;
+    break;
+  case subscription_op::reset:
+    // Effective at once: no window, no evidence, no run of suspects.
+    e->retired = retire_reason::none;
+    e->retired_at = 0;
+    e->suspects = 0;
+    e->cleared_at = now;
+    e->evidence = subscription_evidence{};
+    e->model_out.clear();
+    save_evidence(self, *e, [] {});
+    break;
+  }
+  st.place(*e);
+  st.update(*e);
+  SB_INFO("subscription {}: {}", name, to_string(op));
+  auto rp = self->make_response_promise<subscription_state_change>();
+  save_standing(self, *e, [self, rp, name, op](const caf::error& err) mutable {
+    auto& st = self->state;
+    auto e = st.find(name);
+    if (err || e == nullptr) {
+      rp.deliver(err ? err
+                     : make_error(ec::unknown_subscription,
+                                  "unknown subscription '" + name + "'"));
+      return;
+    }
+    subscription_state_change change;
+    if (op == subscription_op::drain)
+      change.moving = move_agents(self, *e);
+    change.info
+      = make_info(*e, st.ctx->now(), st.ctx->settings.get()->exclusion_window);
+    rp.deliver(std::move(change));
+  });
+  return rp;
+}
+
+/// At most `max_agents` agents on a subscription (0 = no cap).
+caf::result<subscription_state_change>
+set_cap(self_ptr self, const std::string& name, uint32_t max_agents) {
+  if (auto err = validate_name("subscription name", name))
+    return err;
+  auto& st = self->state;
+  auto e = st.find(name);
+  if (e == nullptr)
+    return make_error(ec::unknown_subscription,
+                      "unknown subscription '" + name + "'");
+  e->max_agents = max_agents;
+  st.place(*e);
+  auto rp = self->make_response_promise<subscription_state_change>();
+  save_standing(self, *e, [self, rp, name](const caf::error& err) mutable {
+    auto& st = self->state;
+    auto e = st.find(name);
+    if (err || e == nullptr) {
+      rp.deliver(err ? err
+                     : make_error(ec::unknown_subscription,
+                                  "unknown subscription '" + name + "'"));
+      return;
+    }
+    subscription_state_change change;
+    change.info
+      = make_info(*e, st.ctx->now(), st.ctx->settings.get()->exclusion_window);
+    rp.deliver(std::move(change));
+  });
+  return rp;
+}
+
+/// The counts of `status`: all pools, and each.
+pool_status status(pool_state& st) {
+  auto now = st.ctx->now();
+  st.refresh(now);
+  pool_status result;
+  result.subscriptions = st.subs.size();
+  result.selections = st.selections;
+  result.exhausted = st.exhausted;
+  for (auto& [id, e] : st.subs) {
+    auto& counts = result.pools[e.pool];
+    counts.provider = e.provider;
+    ++counts.subscriptions;
+    counts.agents += e.members.size();
+    // Retired and drained ones are out of selection too.
+    if (e.out()) {
+      ++counts.excluded;
+      ++result.excluded;
+    }
+  }
+  for (auto& [name, index] : st.indexes) {
+    auto excluded = index.excluded(now);
+    result.excluded += excluded;
+    if (auto i = result.pools.find(name); i != result.pools.end())
+      i->second.excluded += excluded;
+  }
+  return result;
 }
 
 /// Several nodes: a commit found the pick stale; `seats` are the other
@@ -721,18 +1072,25 @@ subscription_pool(pool_actor::stateful_pointer<pool_state> self,
     [=](status_atom) {
       auto& st = self->state;
       st.refresh(st.ctx->now());
-      return pool_status{st.subs.size(), st.index.excluded(st.ctx->now()),
-                         st.selections, st.exhausted};
+      return status(st);
     },
-    [=](select_atom, const std::string& agent, int64_t from) {
-      return checked_select(self, agent, from, std::nullopt);
+    [=](select_atom, const std::string& agent, int64_t from,
+        const std::string& pool, const std::string& model) {
+      return checked_select(self, agent, from, pool, model, std::nullopt);
     },
-    [=](select_atom, const std::string& agent, int64_t from, double ceiling) {
-      return checked_select(self, agent, from, ceiling);
+    [=](select_atom, const std::string& agent, int64_t from,
+        const std::string& pool, const std::string& model, double ceiling) {
+      return checked_select(self, agent, from, pool, model, ceiling);
     },
     [=](assign_atom, const std::string& agent, int64_t from,
-        const std::string& to) {
-      return checked_assign(self, agent, from, to);
+        const std::string& to, const std::string& pool, bool force) {
+      return checked_assign(self, agent, from, to, pool, force);
+    },
+    [=](sub_state_atom, const std::string& name, subscription_op op) {
+      return change_state(self, name, op);
+    },
+    [=](sub_set_atom, const std::string& name, uint32_t max_agents) {
+      return set_cap(self, name, max_agents);
     },
     [=](release_atom, const std::string& agent, int64_t moved_from,
         int64_t moved_to) { release(self, agent, moved_from, moved_to); },
@@ -753,8 +1111,8 @@ subscription_pool(pool_actor::stateful_pointer<pool_state> self,
     [=](leave_atom, const std::string& agent, int64_t id) {
       leave(self, agent, id);
     },
-    [=](sub_add_atom, const std::string& name, const secret& token) {
-      return checked_add(self, name, token);
+    [=](sub_add_atom, const subscription_spec& spec) {
+      return checked_add(self, spec);
     },
     [=](sub_rm_atom, const std::string& name) {
       return checked_remove(self, name);

@@ -1,7 +1,8 @@
 #pragma once
 
-// The SUBSCRIPTION POOL: owns the set of subscriptions, which agent is on
-// which (counting switches decided but not yet applied), and each
+// The SUBSCRIPTION POOL: owns the set of subscriptions, grouped in pools
+// (each of one provider; selection never leaves an agent's pool), which agent
+// is on which (counting switches decided but not yet applied), and each
 // subscription's exclusion. "Pick the best alternative" and "move the agent's
 // count there" are one step of this one actor, so concurrent switches of
 // different agents spread over the pool instead of piling onto the same
@@ -35,6 +36,7 @@
 #include <caf/typed_event_based_actor.hpp>
 
 #include <map>
+#include <optional>
 #include <set>
 #include <string>
 #include <unordered_map>
@@ -45,6 +47,8 @@ namespace sb {
 struct pool_entry {
   int64_t id = 0;
   std::string name;
+  provider_kind provider = provider_kind::anthropic;
+  std::string pool;
   secret token;
   std::string token_sha256;
   millis created_at = 0;
@@ -57,13 +61,36 @@ struct pool_entry {
 
   size_t agents() const { return members.size() + remote.size(); }
   subscription_evidence evidence;
+  /// Its standing: out of selection while retired or drained; at most
+  /// max_agents agents (0 = no cap); failures up to cleared_at (a reset)
+  /// exclude no more.
+  retire_reason retired = retire_reason::none;
+  millis retired_at = 0;
+  bool drained = false;
+  uint32_t max_agents = 0;
+  millis cleared_at = 0;
+  /// Suspect failures in a row on its current token, and what they
+  /// suspect (provider_evidence::suspect).
+  uint32_t suspects = 0;
+  retire_reason suspected = retire_reason::none;
+  /// Model buckets that are out: bucket -> until when.
+  std::map<std::string, millis> model_out;
+
+  bool out() const { return drained || retired != retire_reason::none; }
+
+  /// True if a bucket that the model `model` is in is out at `now`.
+  bool model_excluded(const std::string& model, millis now) const;
+
+  subscription_standing standing() const;
+  void take_standing(const stored_subscription& s);
 };
 
 struct pool_state {
   std::map<int64_t, pool_entry> subs;
   std::unordered_map<std::string, int64_t> by_name;
-  /// Candidates ordered for selection; kept in step with `subs`.
-  pool_index index;
+  /// Per pool: its candidates ordered for selection; kept in step with
+  /// `subs`.
+  std::map<std::string, pool_index> indexes;
   store_actor store;
   context_ptr ctx;
   /// Every token version of every subscription: this pool's own, published
@@ -77,6 +104,16 @@ struct pool_state {
 
   pool_entry* find(const std::string& name);
   pool_entry* find(int64_t id);
+
+  /// The index of the pool subscription `id` is in (an empty one if the
+  /// subscription is unknown).
+  pool_index& index_of(int64_t id);
+
+  /// Tells the index whether `e` is out (retired, drained) and its cap.
+  void place(const pool_entry& e);
+
+  /// The provider of pool `name`, if it has a subscription.
+  std::optional<provider_kind> provider_of(const std::string& pool) const;
 
   /// The subscription `agent` counts on (0 = none).
   int64_t seat_of(const std::string& agent) const;

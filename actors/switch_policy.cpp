@@ -141,6 +141,8 @@ decision switch_policy::decide(const report_facts& r,
       d.verdict = decision::join;
       return d;
     }
+    if (r.kind == failure_kind::concurrency)
+      return about_concurrency(r, settings);
     return about_current(r, settings, now);
   }
   if (g)
@@ -211,6 +213,30 @@ decision switch_policy::about_current(const report_facts& r,
   decision d;
   d.verdict = decision::switch_now;
   d.event_count = count;
+  return d;
+}
+
+decision switch_policy::about_concurrency(const report_facts& r,
+                                          const engine_settings& settings) {
+  // A gap longer than the grace ends a run: it starts again here.
+  auto grace = settings.concurrency_grace;
+  auto at = r.arrived_at;
+  if (concurrency_last_ == 0 || at - concurrency_last_ > grace)
+    concurrency_since_ = at;
+  concurrency_last_ = std::max(concurrency_last_, at);
+  auto lasted = std::max<millis>(at - concurrency_since_, 0);
+  if (lasted < grace) {
+    auto d = answer(
+      outcome::below_threshold,
+      "too many concurrent requests for " + format_duration(lasted)
+        + "; the agent moves once they persist " + format_duration(grace));
+    d.retry_after_ms = std::min<millis>(grace - lasted, 1000);
+    return d;
+  }
+  if (auto d = over_budget(settings, at))
+    return *d;
+  decision d;
+  d.verdict = decision::switch_now;
   return d;
 }
 
@@ -294,6 +320,8 @@ void switch_policy::committed(const epoch& next, trigger by) {
   if (next.sub_id != current().sub_id) {
     rate_limit_failures_.clear();
     auth_failures_.clear();
+    concurrency_since_ = 0;
+    concurrency_last_ = 0;
   }
   if (by == trigger::automatic || by == trigger::headroom)
     recent_switches_.push_back(next.committed_at);

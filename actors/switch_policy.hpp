@@ -204,6 +204,14 @@ private:
   std::vector<millis> auth_failures_;
   std::vector<millis> recent_switches_;
   millis held_alert_at_ = 0;
+  /// Concurrency failures on the current subscription: since when they
+  /// have persisted, and the last one (a gap longer than the grace ends
+  /// the streak).
+  millis concurrency_since_ = 0;
+  millis concurrency_last_ = 0;
+
+  decision about_concurrency(const report_facts& r,
+                             const engine_settings& settings);
 };
 
 } // namespace sb

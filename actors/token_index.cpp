@@ -14,6 +14,19 @@ void token_index::remove(const std::string& sub) {
   for (auto i = owners_.begin(); i != owners_.end();)
     i = i->second == sub ? owners_.erase(i) : std::next(i);
   current_.erase(sub);
+  providers_.erase(sub);
+}
+
+void token_index::set_provider(const std::string& sub, provider_kind p) {
+  if (p == provider_kind::anthropic)
+    providers_.erase(sub);
+  else
+    providers_[sub] = p;
+}
+
+provider_kind token_index::provider(const std::string& sub) const {
+  auto i = providers_.find(sub);
+  return i == providers_.end() ? provider_kind::anthropic : i->second;
 }
 
 caf::expected<token_index::match>

@@ -8,6 +8,8 @@
 // FRONT DOOR and the AGENTs read the published one to attribute a report to
 // the credential it names, without a message.
 
+#include "messages/kinds.hpp"
+
 #include <caf/expected.hpp>
 
 #include <map>
@@ -39,11 +41,20 @@ public:
   /// The fingerprint of the current token of `sub` ("" if unknown).
   std::string current(const std::string& sub) const;
 
+  /// Whose credential `sub` is: its failures and observations are read
+  /// with that provider's signals.
+  void set_provider(const std::string& sub, provider_kind p);
+
+  /// The provider of `sub` (anthropic if unknown).
+  provider_kind provider(const std::string& sub) const;
+
 private:
   /// fingerprint -> subscription
   std::map<std::string, std::string> owners_;
   /// subscription -> fingerprint of its current token
   std::unordered_map<std::string, std::string> current_;
+  /// subscription -> provider (anthropic is not stored)
+  std::unordered_map<std::string, provider_kind> providers_;
 };
 
 /// The identity a report or an observation names: a named subscription

@@ -133,11 +133,12 @@ void seed(caf::actor_system& sys, const front_door_actor& door, int n) {
   auto call = [&](auto... xs) {
     return client::call<report_result>(sys, door, 60s, xs...);
   };
-  client::call<subscription_change>(sys, door, 60s, sub_add_atom::value,
-                                    std::string{"sub-a"},
-                                    secret{"token-of-sub-a"});
+  client::call<subscription_change>(
+    sys, door, 60s, sub_add_atom::value,
+    subscription_spec{
+      std::string{"sub-a"}, secret{"token-of-sub-a"}, {}, {}, {}});
   client::call<agent_info>(sys, door, 60s, agent_add_atom::value,
-                           agent_spec{"a1", "sub-a", ""});
+                           agent_spec{"a1", "sub-a", "", ""});
   client::call<agent_info>(sys, door, 60s, agent_set_atom::value,
                            std::string{"a1"}, auto_switch_mode::off);
   failure_report r;

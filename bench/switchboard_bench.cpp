@@ -268,12 +268,14 @@ std::optional<front_door_actor> start_and_connect(const options& o,
 void register_fleet(caf::actor_system& sys, const front_door_actor& fd,
                     const options& o) {
   for (int i = 0; i < o.subscriptions; ++i)
-    must<subscription_change>(sys, fd, sub_add_atom::value, sub_name(i),
-                              secret{"bench-token-" + std::to_string(i)});
+    must<subscription_change>(
+      sys, fd, sub_add_atom::value,
+      subscription_spec{
+        sub_name(i), secret{"bench-token-" + std::to_string(i)}, {}, {}, {}});
   for (int i = 0; i < o.agents; ++i)
     must<agent_info>(
       sys, fd, agent_add_atom::value,
-      agent_spec{agent_name(i), sub_name(i % o.subscriptions), ""});
+      agent_spec{agent_name(i), sub_name(i % o.subscriptions), "", ""});
 }
 
 /// The burst: B reports per agent. Each names the subscription the failed
@@ -703,12 +705,14 @@ int storm_mode(const options& o, const std::string& dir) {
     return 2;
   auto fd = *fd_res;
   for (int i = 0; i < o.subscriptions; ++i)
-    must<subscription_change>(sys, fd, sub_add_atom::value, sub_name(i),
-                              secret{"bench-token-" + std::to_string(i)});
+    must<subscription_change>(
+      sys, fd, sub_add_atom::value,
+      subscription_spec{
+        sub_name(i), secret{"bench-token-" + std::to_string(i)}, {}, {}, {}});
   for (int i = 0; i < o.agents; ++i)
     must<agent_info>(
       sys, fd, agent_add_atom::value,
-      agent_spec{agent_name(i), sub_name(0), "storm-" + std::to_string(i)});
+      agent_spec{agent_name(i), sub_name(0), "storm-" + std::to_string(i), ""});
   // Whatever the registration made the daemon ask the engine is over
   // before the storm.
   wait_until_quiet(engine, std::chrono::seconds(2), std::chrono::seconds(120));

@@ -51,6 +51,10 @@ struct options {
   std::string second;
   std::string third;
   std::string token_file;
+  std::string provider;
+  std::string pool;
+  std::string model;
+  int64_t max_agents = -1;
   std::string subscription;
   std::string token_sha256;
   int64_t generation = -1;
@@ -275,12 +279,22 @@ void cmd_status(const options& o) {
   for (auto& c : st.components) {
     std::string details = c.error;
     for (auto& [k, v] : json["components"][c.name].items())
-      if (k != "state" && k != "error")
+      if (k != "state" && k != "error" && k != "pools")
         details += (details.empty() ? "" : " ") + k + "="
                    + (v.is_string() ? v.get<std::string>() : json_text(v));
     rows.push_back({c.name, to_string(c.state), details});
   }
-  print(o, json, text + table(rows));
+  std::string pools;
+  if (st.pool && !st.pool->pools.empty()) {
+    std::vector<std::vector<std::string>> prows{
+      {"POOL", "PROVIDER", "SUBSCRIPTIONS", "EXCLUDED", "AGENTS"}};
+    for (auto& [name, c] : st.pool->pools)
+      prows.push_back({name, to_string(c.provider),
+                       std::to_string(c.subscriptions),
+                       std::to_string(c.excluded), std::to_string(c.agents)});
+    pools = "\n" + table(prows);
+  }
+  print(o, json, text + table(rows) + pools);
 }
 
 void cmd_sub_add(const options& o) {
@@ -289,10 +303,24 @@ void cmd_sub_add(const options& o) {
   // validate_token, not read to its end.
   auto token = trim_token(read_all(o.token_file, "token", max_token_bytes + 1));
   check(validate_token(token));
+  subscription_spec spec{o.name, secret{std::move(token)}, {}, o.pool, {}};
+  if (!o.provider.empty()) {
+    auto p = parse_kind<provider_kind>(o.provider);
+    if (!p)
+      throw failure{"unknown provider '" + o.provider
+                      + "': one of anthropic, codex, openai, gemini",
+                    2, "usage"};
+    spec.provider = *p;
+  }
+  if (o.max_agents >= 0)
+    spec.max_agents = static_cast<uint32_t>(o.max_agents);
+  check(validate(spec));
   session s{o};
-  auto change = s.call<subscription_change>(sub_add_atom::value, o.name,
-                                            secret{std::move(token)});
+  auto change = s.call<subscription_change>(sub_add_atom::value, spec);
   std::string text = (change.rotated ? "rotated " : "registered ") + o.name;
+  if (!change.rotated)
+    text += " (" + std::string{to_string(change.info.provider)} + ", pool "
+            + change.info.pool + ")";
   if (change.rotated)
     text += " (" + std::to_string(change.reloading.size())
             + " agent(s) get the new token)";
@@ -307,20 +335,64 @@ std::string fraction_text(const caf::optional<double>& x) {
   return buf;
 }
 
+/// What `subscription list` says of a subscription's standing.
+std::string state_text(const subscription_info& x) {
+  std::string text = to_string(x.state);
+  if (x.state == credential_state::retired)
+    text += " (" + std::string{to_string(x.retired)} + ")";
+  return text;
+}
+
+/// Its model buckets that are out: "opus until 2026-...".
+std::string models_text(const subscription_info& x) {
+  std::string text;
+  for (auto& [model, until] : x.model_excluded)
+    text += (text.empty() ? "" : ", ") + model + " until " + iso_text(until);
+  return text.empty() ? "-" : text;
+}
+
 void cmd_sub_list(const options& o) {
   session s{o};
   auto subs = s.call<std::vector<subscription_info>>(sub_list_atom::value);
   std::vector<std::vector<std::string>> rows{
-    {"NAME", "FINGERPRINT", "AGENTS", "UTIL_5H/7D", "PROVIDER",
-     "EXCLUDED_UNTIL", "FAILURES_2H", "FAILURES_24H"}};
+    {"NAME", "POOL", "PROVIDER", "STATE", "FINGERPRINT", "AGENTS", "UTIL_5H/7D",
+     "STATUS", "EXCLUDED_UNTIL", "MODELS_OUT", "FAILURES_2H", "FAILURES_24H"}};
   for (auto& x : subs)
     rows.push_back(
-      {x.name, x.fingerprint, std::to_string(x.agent_count),
+      {x.name, x.pool, to_string(x.provider), state_text(x), x.fingerprint,
+       std::to_string(x.agent_count)
+         + (x.max_agents > 0 ? "/" + std::to_string(x.max_agents) : ""),
        fraction_text(x.utilization_5h) + "/" + fraction_text(x.utilization_7d),
        x.status == provider_status::unknown ? "-" : to_string(x.status),
-       iso_text(x.excluded_until), std::to_string(x.failures_2h),
-       std::to_string(x.failures_24h)});
+       iso_text(x.excluded_until), models_text(x),
+       std::to_string(x.failures_2h), std::to_string(x.failures_24h)});
   print(o, to_json(subs), table(rows));
+}
+
+void cmd_sub_state(const options& o, subscription_op op) {
+  check(validate_name("subscription name", o.name));
+  session s{o};
+  auto change
+    = s.call<subscription_state_change>(sub_state_atom::value, o.name, op);
+  std::string text = std::string{to_string(op)} + " " + o.name + ": "
+                     + state_text(change.info);
+  if (!change.moving.empty())
+    text += "; moving " + std::to_string(change.moving.size()) + " agent(s)";
+  print(o, to_json(change), text + "\n");
+}
+
+void cmd_sub_set(const options& o) {
+  check(validate_name("subscription name", o.name));
+  if (o.max_agents < 0)
+    fail("subscription set needs --max-agents N (0 = no cap)", 2);
+  session s{o};
+  auto change = s.call<subscription_state_change>(
+    sub_set_atom::value, o.name, static_cast<uint32_t>(o.max_agents));
+  print(o, to_json(change),
+        o.name + ": at most "
+          + (o.max_agents == 0 ? std::string{"any number of"}
+                               : std::to_string(o.max_agents))
+          + " agent(s)\n");
 }
 
 void cmd_sub_remove(const options& o) {
@@ -339,6 +411,7 @@ void cmd_sub_remove(const options& o) {
 std::string agent_text(const agent_info& a) {
   std::vector<std::vector<std::string>> rows{
     {"name", a.name},
+    {"pool", a.pool},
     {"subscription", opt_text(a.subscription)},
     {"generation", std::to_string(a.generation)},
     {"applied_generation", std::to_string(a.applied_generation)},
@@ -395,6 +468,7 @@ void cmd_agent_add(const options& o) {
   check(validate_name("agent name", o.spec.name));
   if (!o.spec.subscription.empty())
     check(validate_name("subscription name", o.spec.subscription));
+  check(validate_pool(o.spec.pool));
   session s{o};
   auto info = s.call<agent_info>(agent_add_atom::value, o.spec);
   print(o, to_json(info), "added agent " + info.name + "\n");
@@ -409,12 +483,12 @@ void cmd_agent_list(const options& o) {
   bool nodes = std::any_of(agents.begin(), agents.end(),
                            [](auto& a) { return !a.node.empty(); });
   std::vector<std::vector<std::string>> rows{
-    {"NAME", "SUBSCRIPTION", "GENERATION", "APPLIED", "CONTAINER", "STATE",
-     "SWITCHING"}};
+    {"NAME", "POOL", "SUBSCRIPTION", "GENERATION", "APPLIED", "CONTAINER",
+     "STATE", "SWITCHING"}};
   if (nodes)
     rows[0].push_back("NODE");
   for (auto& a : agents) {
-    rows.push_back({a.name, opt_text(a.subscription),
+    rows.push_back({a.name, a.pool, opt_text(a.subscription),
                     std::to_string(a.generation),
                     std::to_string(a.applied_generation), opt_text(a.container),
                     a.container ? to_string(a.container_state) : "-",
@@ -464,7 +538,8 @@ void cmd_assign(const options& o) {
   check(validate_name("agent name", o.name));
   check(validate_name("subscription name", o.second));
   session s{o};
-  auto res = s.call<report_result>(assign_atom::value, o.name, o.second);
+  auto res
+    = s.call<report_result>(assign_atom::value, o.name, o.second, o.force);
   print(o, to_json(res), describe(res) + "\n");
 }
 
@@ -521,6 +596,8 @@ void cmd_observe(const options& o) {
   ob.subscription = o.subscription;
   identity(o, ob.token_sha256, ob.generation);
   ob.source = o.source;
+  ob.model = o.model;
+  check(validate_short_text("--model", ob.model));
   session s{o};
   auto res = s.call<report_result>(observe_atom::value, std::move(ob));
   print(o, to_json(res), describe(res) + "\n");
@@ -541,6 +618,8 @@ void cmd_report(const options& o) {
   r.headers = collect_headers(o);
   r.execution_id = o.execution_id;
   r.source = o.source;
+  r.model = o.model;
+  check(validate_short_text("--model", r.model));
   if (!std::isfinite(o.retry_after_s) || o.retry_after_s < 0
       || o.retry_after_s > 366.0 * 86400)
     fail("--retry-after must be from 0 to 31622400 seconds", 2);
@@ -553,7 +632,8 @@ void cmd_report(const options& o) {
   }
   check(validate_name("agent name", r.agent));
   if (r.status == 0 && r.kind == failure_kind::none)
-    fail("report needs --status CODE (or --kind rate_limit|auth)", 2);
+    fail("report needs --status CODE (or --kind rate_limit|auth|concurrency)",
+         2);
   if (r.status != 0 && (r.status < 100 || r.status > 599))
     fail("--status must be an HTTP status from 100 to 599", 2);
   r.error = sanitize_utf8(r.error, max_error_bytes);
@@ -767,7 +847,35 @@ int run_cli(int argc, char** argv) {
     ->add_option("--token-file", o.token_file,
                  "file holding the token ('-' = standard input)")
     ->required();
+  sub_add->add_option("--provider", o.provider,
+                      "anthropic (default), codex, openai or gemini: whose "
+                      "signals its failures are read with");
+  sub_add->add_option("--pool", o.pool,
+                      "pool to put it in (default: default); a pool holds "
+                      "one provider");
+  sub_add
+    ->add_option("--max-agents", o.max_agents,
+                 "at most this many agents on it (0 = no cap)")
+    ->check(CLI::Range(int64_t{0}, int64_t{1000000}));
   on(sub_add, [&] { cmd_sub_add(o); });
+  for (auto [op, help] :
+       {std::pair{subscription_op::drain,
+                  "move its agents elsewhere and keep it out of selection"},
+        {subscription_op::undrain, "put a drained subscription back"},
+        {subscription_op::reset,
+         "bring a retired subscription back and clear its windows and "
+         "evidence"}}) {
+    auto cmd = subs->add_subcommand(to_string(op), help);
+    cmd->add_option("name", o.name, "subscription name")->required();
+    on(cmd, [&o, op = op] { cmd_sub_state(o, op); });
+  }
+  auto sub_set = subs->add_subcommand("set", "change a subscription's cap");
+  sub_set->add_option("name", o.name, "subscription name")->required();
+  sub_set
+    ->add_option("--max-agents", o.max_agents,
+                 "at most this many agents on it (0 = no cap)")
+    ->check(CLI::Range(int64_t{0}, int64_t{1000000}));
+  on(sub_set, [&] { cmd_sub_set(o); });
   on(subs->add_subcommand("list", "list subscriptions"),
      [&] { cmd_sub_list(o); });
   auto sub_rm = subs->add_subcommand(
@@ -783,6 +891,9 @@ int run_cli(int argc, char** argv) {
                         "subscription to put it on");
   agent_add->add_option("--container", o.spec.container,
                         "Docker container the agent runs in");
+  agent_add->add_option("--pool", o.spec.pool,
+                        "pool its subscriptions come from (default: the "
+                        "pool of --subscription, else default)");
   on(agent_add, [&] { cmd_agent_add(o); });
   on(agents->add_subcommand("list", "list agents"), [&] { cmd_agent_list(o); });
   auto agent_show = agents->add_subcommand("show", "show one agent");
@@ -809,12 +920,16 @@ int run_cli(int argc, char** argv) {
     "assign", "move an agent to a subscription (manual reassignment)");
   assign->add_option("agent", o.name, "agent name")->required();
   assign->add_option("subscription", o.second, "subscription name")->required();
+  assign->add_flag("--force", o.force,
+                   "also onto an excluded, draining or retired subscription");
   on(assign, [&] { cmd_assign(o); });
   auto report = app.add_subcommand("report", "report a failed request");
   report->add_option("agent", o.name, "agent name")->required();
   report->add_option("--status", o.status, "HTTP status of the failure");
-  report->add_option("--kind", o.kind, "rate_limit or auth instead of a status")
-    ->check(CLI::IsMember({"rate_limit", "auth"}));
+  report
+    ->add_option("--kind", o.kind,
+                 "rate_limit, auth or concurrency instead of a status")
+    ->check(CLI::IsMember({"rate_limit", "auth", "concurrency"}));
   report->add_option("--error", o.error_text, "error text");
   report->add_option("--error-file", o.error_file,
                      "read the error text from a file ('-' = stdin)");
@@ -833,6 +948,9 @@ int run_cli(int argc, char** argv) {
   add_identity(report, "failed request");
   report->add_option("--execution-id", o.execution_id, "execution id");
   report->add_option("--source", o.source, "chat, task, ...");
+  report->add_option("--model", o.model,
+                     "the model the request asked for (a limit of that "
+                     "model's bucket moves only agents on it)");
   report->add_option("--retry-after", o.retry_after_s,
                      "provider hint: retry after this many seconds");
   report->add_option("--reset-at", o.reset_at,
@@ -854,6 +972,7 @@ int run_cli(int argc, char** argv) {
   add_headers(observe, "successful");
   add_identity(observe, "request");
   observe->add_option("--source", o.source, "chat, task, ...");
+  observe->add_option("--model", o.model, "the model the request asked for");
   on(observe, [&] { cmd_observe(o); });
   // settings
   auto settings = app.add_subcommand("settings", "runtime settings");

@@ -29,8 +29,7 @@ void add_subscription(front_impl& f, const exchange_ptr& ex,
   if (!body)
     return ex->reply(error_response(body.error()));
   f.answer<subscription_change>(ex, caf::duration{read_wait},
-                                sub_add_atom::value, std::move(body->name),
-                                std::move(body->token));
+                                sub_add_atom::value, std::move(*body));
 }
 
 void remove_subscription(front_impl& f, const exchange_ptr& ex,
@@ -69,11 +68,27 @@ void set_agent(front_impl& f, const exchange_ptr& ex, const route_args& args) {
 }
 
 void assign(front_impl& f, const exchange_ptr& ex, const route_args& args) {
-  auto sub = assign_from_json(ex->req().body);
+  bool force = false;
+  auto sub = assign_from_json(ex->req().body, &force);
   if (!sub)
     return ex->reply(error_response(sub.error()));
   f.answer<report_result>(ex, f.report_timeout(), assign_atom::value, args[0],
-                          std::move(*sub));
+                          std::move(*sub), force);
+}
+
+void change_subscription(front_impl& f, const exchange_ptr& ex,
+                         const route_args& args, subscription_op op) {
+  f.answer<subscription_state_change>(ex, caf::duration{read_wait},
+                                      sub_state_atom::value, args[0], op);
+}
+
+void cap_subscription(front_impl& f, const exchange_ptr& ex,
+                      const route_args& args) {
+  auto n = max_agents_from_json(ex->req().body);
+  if (!n)
+    return ex->reply(error_response(n.error()));
+  f.answer<subscription_state_change>(ex, caf::duration{read_wait},
+                                      sub_set_atom::value, args[0], *n);
 }
 
 void lifecycle(front_impl& f, const exchange_ptr& ex, const route_args& args) {
@@ -138,6 +153,14 @@ void add_admin_routes(std::vector<route>& routes) {
   routes.push_back({"GET", "/v1/ping", ping});
   routes.push_back({"POST", "/v1/subscriptions", add_subscription});
   routes.push_back({"POST", "/v1/subscriptions/*/remove", remove_subscription});
+  for (auto op : {subscription_op::drain, subscription_op::undrain,
+                  subscription_op::reset})
+    routes.push_back(
+      {"POST", std::string{"/v1/subscriptions/*/"} + to_string(op),
+       [op](front_impl& f, const exchange_ptr& ex, const route_args& args) {
+         change_subscription(f, ex, args, op);
+       }});
+  routes.push_back({"POST", "/v1/subscriptions/*/set", cap_subscription});
   routes.push_back({"POST", "/v1/agents", add_agent});
   // Before the container operations: these are not ones.
   routes.push_back({"POST", "/v1/agents/*/remove", remove_agent});

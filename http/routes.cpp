@@ -187,6 +187,10 @@ caf::error read_identity(fields& f, T& x) {
   if (!source)
     return source.error();
   x.source = source->value_or("");
+  auto model = f.text("model");
+  if (!model)
+    return model.error();
+  x.model = model->value_or("");
   return caf::none;
 }
 
@@ -206,8 +210,10 @@ caf::error read_report_extras(fields& f, failure_report& r) {
     return kind.error();
   if (*kind) {
     auto k = parse_kind<failure_kind>(**kind);
-    if (!k || (*k != failure_kind::rate_limit && *k != failure_kind::auth))
-      return bad("'kind' must be rate_limit or auth");
+    if (!k
+        || (*k != failure_kind::rate_limit && *k != failure_kind::auth
+            && *k != failure_kind::concurrency))
+      return bad("'kind' must be rate_limit, auth or concurrency");
     r.kind = *k;
   }
   auto error = f.text("error");
@@ -291,13 +297,13 @@ caf::expected<std::string> setting_text(const json& x) {
 
 } // namespace
 
-caf::expected<subscription_add_body>
+caf::expected<subscription_spec>
 subscription_add_from_json(std::string_view body) {
   auto doc = parse_object(body);
   if (!doc)
     return doc.error();
   fields f{*doc};
-  subscription_add_body result;
+  subscription_spec result;
   if (auto err = read_name(f, "name", "subscription name", result.name))
     return err;
   auto token = f.text("token");
@@ -311,6 +317,22 @@ subscription_add_from_json(std::string_view body) {
   result.token.value = trim_token(**token);
   if (auto err = validate_token(result.token.value))
     return err;
+  auto provider = f.text("provider");
+  if (!provider)
+    return provider.error();
+  if (*provider) {
+    auto p = parse_kind<provider_kind>(**provider);
+    if (!p)
+      return bad("'provider' is one of anthropic, codex, openai, gemini");
+    result.provider = *p;
+  }
+  if (auto err = read_optional_name(f, "pool", "pool name", result.pool))
+    return err;
+  auto cap = f.whole("max_agents", 0, 1000000);
+  if (!cap)
+    return cap.error();
+  if (*cap)
+    result.max_agents = static_cast<uint32_t>(**cap);
   if (auto err = f.unknown())
     return err;
   return result;
@@ -335,6 +357,8 @@ caf::expected<agent_spec> agent_add_from_json(std::string_view body) {
       return err;
     spec.container = std::move(**container);
   }
+  if (auto err = read_optional_name(f, "pool", "pool name", spec.pool))
+    return err;
   if (auto err = f.unknown())
     return err;
   return spec;
@@ -358,7 +382,8 @@ caf::expected<auto_switch_mode> agent_set_from_json(std::string_view body) {
   return *mode;
 }
 
-caf::expected<std::string> assign_from_json(std::string_view body) {
+caf::expected<std::string> assign_from_json(std::string_view body,
+                                            bool* force) {
   auto doc = parse_object(body);
   if (!doc)
     return doc.error();
@@ -367,9 +392,30 @@ caf::expected<std::string> assign_from_json(std::string_view body) {
   if (auto err
       = read_name(f, "subscription", "subscription name", subscription))
     return err;
+  if (auto x = f.take("force")) {
+    if (!x->is_boolean())
+      return bad("'force' must be true or false");
+    if (force != nullptr)
+      *force = x->get<bool>();
+  }
   if (auto err = f.unknown())
     return err;
   return subscription;
+}
+
+caf::expected<uint32_t> max_agents_from_json(std::string_view body) {
+  auto doc = parse_object(body);
+  if (!doc)
+    return doc.error();
+  fields f{*doc};
+  auto n = f.whole("max_agents", 0, 1000000);
+  if (!n)
+    return n.error();
+  if (!*n)
+    return bad("'max_agents' is required (0 = no cap)");
+  if (auto err = f.unknown())
+    return err;
+  return static_cast<uint32_t>(**n);
 }
 
 caf::expected<std::string> setting_value_from_json(std::string_view body) {
@@ -559,6 +605,8 @@ metric_gauges gauges_of(const status_info& st, bool engine_up) {
   if (st.pool) {
     g.subscriptions = st.pool->subscriptions;
     g.subscriptions_excluded = st.pool->excluded;
+    for (auto& [name, p] : st.pool->pools)
+      g.pools[name] = {p.subscriptions, p.excluded};
   }
   if (st.store) {
     g.notifications_pending = st.store->notifications_pending;

@@ -38,18 +38,16 @@ caf::expected<failure_report> report_from_json(std::string_view body);
 /// "subscription", "token_sha256", "generation", "source"}.
 caf::expected<observation> observation_from_json(std::string_view body);
 
-/// POST /v1/subscriptions: {"name", "token"} (registers the subscription, or
-/// rotates its token if the name exists). The token gets the checks of
-/// `subscription add --token-file`: surrounding whitespace is trimmed, then
-/// validate_token(). No error message quotes it.
-struct subscription_add_body {
-  std::string name;
-  secret token;
-};
-caf::expected<subscription_add_body>
+/// POST /v1/subscriptions: {"name", "token", and optionally "provider",
+/// "pool"} (registers the subscription, or rotates its token if the name
+/// exists). The token gets the checks of `subscription add --token-file`:
+/// surrounding whitespace is trimmed, then validate_token(). No error
+/// message quotes it.
+caf::expected<subscription_spec>
 subscription_add_from_json(std::string_view body);
 
-/// POST /v1/agents: {"name", and optionally "subscription", "container"}
+/// POST /v1/agents: {"name", and optionally "subscription", "container",
+/// "pool"}
 /// (`agent add NAME --subscription S --container C`; "" is absent).
 caf::expected<agent_spec> agent_add_from_json(std::string_view body);
 
@@ -57,8 +55,14 @@ caf::expected<agent_spec> agent_add_from_json(std::string_view body);
 /// (`agent set NAME auto-switch on|off`).
 caf::expected<auto_switch_mode> agent_set_from_json(std::string_view body);
 
-/// POST /v1/agents/{name}/assign: {"subscription"}; the subscription's name.
-caf::expected<std::string> assign_from_json(std::string_view body);
+/// POST /v1/agents/{name}/assign: {"subscription"} and optionally
+/// {"force": true} (also onto an excluded, draining or retired one, stored
+/// in `*force` when given); the subscription's name.
+caf::expected<std::string> assign_from_json(std::string_view body,
+                                            bool* force = nullptr);
+
+/// POST /v1/subscriptions/{name}/set: {"max_agents": N} (0 = no cap).
+caf::expected<uint32_t> max_agents_from_json(std::string_view body);
 
 /// PUT /v1/settings/{key}: {"value": string | number | true | false}; the
 /// value as `settings set KEY VALUE` would pass it (6 -> "6", 0.95 ->

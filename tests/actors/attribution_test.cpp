@@ -134,8 +134,10 @@ TEST_F(attribution_test, identities_that_match_nothing_are_errors) {
 }
 
 TEST_F(attribution_test, a_rotated_away_token_still_names_its_subscription) {
-  call<subscription_change>(sub_add_atom::value, std::string{"sub-a"},
-                            secret{"token-of-sub-a-v2"});
+  call<subscription_change>(
+    sub_add_atom::value,
+    subscription_spec{
+      std::string{"sub-a"}, secret{"token-of-sub-a-v2"}, {}, {}, {}});
   advance(5000); // past the rotation's settle window
   auto subs = subscriptions();
   EXPECT_EQ(subs.at(0).fingerprint,

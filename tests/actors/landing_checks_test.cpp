@@ -113,7 +113,7 @@ TEST_F(landing_checks, an_agent_refuses_what_the_front_door_refuses) {
   expect_error(refusal<report_result>(a1(), observe_atom::value, o),
                ec::invalid_argument, "more than a minute ahead");
   expect_error(refusal<report_result>(a1(), assign_atom::value,
-                                      std::string{"sub-\x1B[31m"}),
+                                      std::string{"sub-\x1B[31m"}, false),
                ec::invalid_name, "control character");
   expect_error(refusal<agent_info>(a1(), agent_set_atom::value,
                                    static_cast<auto_switch_mode>(42)),
@@ -154,14 +154,17 @@ TEST_F(landing_checks, the_pool_refuses_what_the_front_door_refuses) {
   local->send(pool, release_atom::value, std::string{"a1"}, ids["sub-b"],
               ids["sub-a"]);
   local->send(pool, join_atom::value, std::string{"a\xFF"}, ids["sub-a"]);
+  const std::string pool_name = default_pool;
   expect_error(refusal<selection>(pool, select_atom::value, std::string{"a1"},
-                                  ids["sub-a"]),
+                                  ids["sub-a"], pool_name, std::string{}),
                ec::forbidden, "itself");
   expect_error(refusal<selection>(pool, select_atom::value,
-                                  std::string{"ghost"}, ids["sub-a"]),
+                                  std::string{"ghost"}, ids["sub-a"], pool_name,
+                                  std::string{}),
                ec::unknown_agent, "ghost");
   expect_error(refusal<selection>(pool, assign_atom::value, std::string{"a1"},
-                                  ids["sub-a"], std::string{"sub-b"}),
+                                  ids["sub-a"], std::string{"sub-b"}, pool_name,
+                                  false),
                ec::forbidden, "itself");
   // Failures and evidence with names, numbers and instants out of range.
   provider_evidence none;
@@ -189,14 +192,16 @@ TEST_F(landing_checks, the_pool_refuses_what_the_front_door_refuses) {
     refusal<headroom>(pool, evidence_atom::value, std::string{"sub-a"}, bad),
     ec::invalid_argument, "status");
   // Subscriptions: names and tokens as the FRONT DOOR checks them.
-  expect_error(refusal<subscription_change>(pool, sub_add_atom::value,
-                                            std::string{"sub\n"},
-                                            secret{"tok"}),
-               ec::invalid_name, "control character");
-  expect_error(refusal<subscription_change>(pool, sub_add_atom::value,
-                                            std::string{"sub-c"},
-                                            secret{"two words"}),
-               ec::invalid_argument, "printable ASCII");
+  expect_error(
+    refusal<subscription_change>(
+      pool, sub_add_atom::value,
+      subscription_spec{std::string{"sub\n"}, secret{"tok"}, {}, {}, {}}),
+    ec::invalid_name, "control character");
+  expect_error(
+    refusal<subscription_change>(
+      pool, sub_add_atom::value,
+      subscription_spec{std::string{"sub-c"}, secret{"two words"}, {}, {}, {}}),
+    ec::invalid_argument, "printable ASCII");
   expect_error(refusal<std::vector<std::string>>(pool, sub_rm_atom::value,
                                                  std::string{"\xFF"}),
                ec::invalid_name, "not valid UTF-8");

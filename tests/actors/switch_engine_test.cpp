@@ -325,7 +325,9 @@ TEST_F(switch_engine, rotation_fans_out_to_every_agent_on_the_subscription) {
     add_agent(a, "sub-a");
   add_agent("a4", "sub-b");
   auto change = call<subscription_change>(
-    sub_add_atom::value, std::string{"sub-a"}, secret{"rotated-token"});
+    sub_add_atom::value,
+    subscription_spec{
+      std::string{"sub-a"}, secret{"rotated-token"}, {}, {}, {}});
   EXPECT_TRUE(change.rotated);
   EXPECT_EQ(change.reloading, (std::vector<std::string>{"a1", "a2", "a3"}));
   ASSERT_TRUE(wait_until([&] { return history().size() == 3; }));

@@ -248,9 +248,10 @@ TEST_F(locked_door, every_answer_comes_from_the_front_door) {
   EXPECT_EQ(
     responder<history_page>(sys, n->fd, history_atom::value, query{"", "", 10}),
     door);
-  EXPECT_EQ(responder<subscription_change>(sys, n->fd, sub_add_atom::value,
-                                           std::string{"sub-c"},
-                                           secret{"token-of-sub-c"}),
+  EXPECT_EQ(responder<subscription_change>(
+              sys, n->fd, sub_add_atom::value,
+              subscription_spec{
+                std::string{"sub-c"}, secret{"token-of-sub-c"}, {}, {}, {}}),
             door);
   EXPECT_EQ(responder<report_result>(sys, n->fd, assign_atom::value,
                                      std::string{"a1"}, std::string{"sub-c"}),

@@ -72,7 +72,7 @@ TEST(http_routes, bad_report_bodies_are_refused_with_a_clear_message) {
          {R"({"agent": "a1", "status": -1})", "'status' must be a whole"},
          {R"({"agent": "a1", "status": 1e30})", "'status' must be a whole"},
          {R"({"agent": "a1", "status": 429, "kind": "slow"})",
-          "'kind' must be rate_limit or auth"},
+          "'kind' must be rate_limit, auth or concurrency"},
          {R"({"agent": "a1", "status": 429, "generation": -2})",
           "'generation' must be a whole"},
          {R"({"agent": "a1", "status": 429, "retry_after": "soon"})",
@@ -167,7 +167,7 @@ status_info healthy_status() {
   st.components
     = {{"admin", health::running, {}}, {"store", health::running, {}}};
   st.store = store_status{};
-  st.pool = pool_status{4, 1, 0, 0};
+  st.pool = pool_status{4, 1, 0, 0, {}};
   return st;
 }
 

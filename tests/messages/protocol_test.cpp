@@ -33,7 +33,9 @@ using echo_actor = caf::typed_actor<
   replies<report_result>::with<report_result>,
   replies<subscription_info>::with<subscription_info>,
   replies<subscription_change>::with<subscription_change>,
+  replies<subscription_state_change>::with<subscription_state_change>,
   replies<agent_spec>::with<agent_spec>, replies<agent_info>::with<agent_info>,
+  replies<subscription_spec>::with<subscription_spec>,
   replies<apply_outcome>::with<apply_outcome>,
   replies<status_info>::with<status_info>, replies<query>::with<query>,
   replies<event_info>::with<event_info>,
@@ -59,6 +61,8 @@ echo_actor::behavior_type echo(echo_actor::pointer) {
     [](subscription_info& x) { return x; },
     [](subscription_change& x) { return x; },
     [](agent_spec& x) { return x; },
+    [](subscription_spec& x) { return x; },
+    [](subscription_state_change& x) { return x; },
     [](agent_info& x) { return x; },
     [](apply_outcome& x) { return x; },
     [](status_info& x) { return x; },
@@ -154,6 +158,7 @@ TEST_F(protocol_test, every_message_type_round_trips) {
   r.headers = {{"retry-after", "30"},
                {"anthropic-ratelimit-unified-status", "rejected"}};
   r.arrived_at = 1'800'000'000'123;
+  r.model = "claude-opus-4-1";
   expect_round_trip(r);
   observation ob;
   ob.agent = "a1";
@@ -163,6 +168,7 @@ TEST_F(protocol_test, every_message_type_round_trips) {
   ob.generation = uint64_t{3};
   ob.source = "task";
   ob.arrived_at = 1'800'000'000'456;
+  ob.model = "gpt-5-codex";
   expect_round_trip(ob);
   expect_round_trip(apply_failed("engine unreachable"));
   report_result rr;
@@ -177,11 +183,19 @@ TEST_F(protocol_test, every_message_type_round_trips) {
   rr.apply = apply_failed("engine unreachable");
   rr.retry_after_ms = 1234;
   rr.reset_at = 1'800'000'360'000;
+  rr.retryable = true;
   expect_round_trip(rr);
   subscription_info si;
   si.id = 42;
   si.name = "sub-b";
+  si.provider = provider_kind::gemini;
+  si.pool = "gemini-pool";
   si.agent_count = 3;
+  si.state = credential_state::retired;
+  si.retired = retire_reason::not_entitled;
+  si.retired_at = 1'800'000'000'777;
+  si.max_agents = 12;
+  si.model_excluded = {{"opus", 1'800'000'900'000}};
   si.excluded_until = 1'800'000'000'000;
   si.reset_at = 1'800'000'100'000;
   si.utilization_5h = 0.97;
@@ -202,9 +216,14 @@ TEST_F(protocol_test, every_message_type_round_trips) {
   sc.rotated = true;
   sc.reloading = {"a1", "a2"};
   expect_round_trip(sc);
-  expect_round_trip(agent_spec{"a1", "sub-a", "ctr-1"});
+  expect_round_trip(subscription_state_change{si, {"a1", "a2"}});
+  expect_round_trip(agent_spec{"a1", "sub-a", "ctr-1", "pool-x"});
+  expect_round_trip(subscription_spec{"sub-c", secret{"tok-c"},
+                                      provider_kind::codex, "codex-pool", 7u});
   agent_info ai;
   ai.name = "a1";
+  ai.pool = "pool-x";
+  ai.model = "gemini-2.5-pro";
   ai.subscription = std::string{"sub-a"};
   ai.container = std::string{"ctr-1"};
   ai.generation = 4;
@@ -234,7 +253,8 @@ TEST_F(protocol_test, every_message_type_round_trips) {
   st.store
     = store_status{"/x.db", 1, 2, 3, 4, 5, 6, 7, false, "locked", 8, 9, 10};
   st.intake = intake_status{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13};
-  st.pool = pool_status{1, 2, 3, 4};
+  st.pool = pool_status{
+    1, 2, 3, 4, {{"codex-pool", pool_counts{provider_kind::codex, 5, 6, 7}}}};
   supervisor_status sup;
   sup.containers = 1;
   sup.by_state = {{lifecycle::running, 1}};
@@ -329,9 +349,7 @@ TEST(protocol_version, a_mismatched_client_is_refused_at_connect_time) {
         [](status_atom) { return status_info{}; },
         [](report_atom, failure_report&) { return report_result{}; },
         [](observe_atom, observation&) { return report_result{}; },
-        [](sub_add_atom, std::string&, secret&) {
-          return subscription_change{};
-        },
+        [](sub_add_atom, subscription_spec&) { return subscription_change{}; },
         [](sub_list_atom) { return std::vector<subscription_info>{}; },
         [](sub_rm_atom, std::string&) { return std::vector<std::string>{}; },
         [](agent_add_atom, agent_spec&) { return agent_info{}; },
@@ -343,6 +361,15 @@ TEST(protocol_version, a_mismatched_client_is_refused_at_connect_time) {
           return agent_info{};
         },
         [](assign_atom, std::string&, std::string&) { return report_result{}; },
+        [](assign_atom, std::string&, std::string&, bool) {
+          return report_result{};
+        },
+        [](sub_state_atom, std::string&, subscription_op) {
+          return subscription_state_change{};
+        },
+        [](sub_set_atom, std::string&, uint32_t) {
+          return subscription_state_change{};
+        },
         [](lifecycle_atom, std::string&, container_op) {
           return apply_outcome{};
         },

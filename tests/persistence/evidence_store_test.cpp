@@ -223,7 +223,7 @@ TEST_F(evidence_store_test, a_headroom_switch_is_history) {
   add_sub("sub-b");
   auto subs = db->subscriptions();
   ASSERT_TRUE(subs);
-  ASSERT_TRUE(db->add_agent(agent_spec{"a1", "sub-a", ""}, t0));
+  ASSERT_TRUE(db->add_agent(agent_spec{"a1", "sub-a", "", ""}, t0));
   switch_record rec;
   rec.agent = "a1";
   rec.from_id = subs->at(0).id;

@@ -74,11 +74,11 @@ TEST_F(postgres_nodes_test, agents_belong_to_the_node_that_added_them) {
   ASSERT_TRUE(a && b);
   ASSERT_TRUE(a->put_subscription("sub-a", "tok-a", t0));
   // Agents from before the nodes: the first node to join owns them.
-  ASSERT_TRUE(a->add_agent(agent_spec{"old", "sub-a", ""}, t0));
+  ASSERT_TRUE(a->add_agent(agent_spec{"old", "sub-a", "", ""}, t0));
   ASSERT_TRUE(a->join("alpha", 60'000));
   ASSERT_TRUE(b->join("beta", 60'000));
   ASSERT_FALSE(b->advertise("10.0.0.2", 7500)); // no error
-  ASSERT_TRUE(b->add_agent(agent_spec{"a1", "sub-a", ""}, t0));
+  ASSERT_TRUE(b->add_agent(agent_spec{"a1", "sub-a", "", ""}, t0));
   auto owner = a->owner_of("a1");
   ASSERT_TRUE(owner) << render(owner.error());
   EXPECT_EQ(owner->node, "beta");
@@ -97,7 +97,7 @@ TEST_F(postgres_nodes_test, status_counts_only_this_nodes_agents) {
   auto sub = a->put_subscription("sub-a", "tok-a", t0);
   ASSERT_TRUE(sub);
   // Before the nodes: a connection of no node counts the agents of none.
-  ASSERT_TRUE(a->add_agent(agent_spec{"old", "sub-a", "ctr-old"}, t0));
+  ASSERT_TRUE(a->add_agent(agent_spec{"old", "sub-a", "ctr-old", ""}, t0));
   auto orphans = a->count_agents();
   ASSERT_TRUE(orphans) << render(orphans.error());
   EXPECT_EQ(orphans->containers, 1u);
@@ -106,7 +106,7 @@ TEST_F(postgres_nodes_test, status_counts_only_this_nodes_agents) {
   // beta: three agents with containers, two of them switched and behind.
   for (auto name : {"b1", "b2", "b3"})
     ASSERT_TRUE(
-      b->add_agent(agent_spec{name, "", "ctr-" + std::string{name}}, t0));
+      b->add_agent(agent_spec{name, "", "ctr-" + std::string{name}, ""}, t0));
   for (auto name : {"b1", "b2"}) {
     auto rec = switch_to(sub->row, 0);
     rec.agent = name;
@@ -135,7 +135,7 @@ TEST_F(postgres_nodes_test, an_expired_owner_is_taken_over_once_and_fenced) {
   ASSERT_TRUE(a->join("alpha", 300));
   ASSERT_TRUE(b->join("beta", 60'000));
   ASSERT_TRUE(c->join("gamma", 60'000));
-  ASSERT_TRUE(a->add_agent(agent_spec{"a1", "sub-a", ""}, t0));
+  ASSERT_TRUE(a->add_agent(agent_spec{"a1", "sub-a", "", ""}, t0));
   // While alpha's lease runs, nothing is taken.
   auto early = b->take_over();
   ASSERT_TRUE(early) << render(early.error());
@@ -242,10 +242,10 @@ TEST_F(postgres_nodes_test, a_switch_onto_a_busier_subscription_is_stale) {
   auto s1 = a->put_subscription("sub-1", "tok-1", t0);
   auto s2 = a->put_subscription("sub-2", "tok-2", t0);
   ASSERT_TRUE(s0 && s1 && s2);
-  ASSERT_TRUE(a->add_agent(agent_spec{"a1", "sub-0", ""}, t0));
+  ASSERT_TRUE(a->add_agent(agent_spec{"a1", "sub-0", "", ""}, t0));
   // beta's two agents sit on sub-1, which alpha's pool thought empty.
-  ASSERT_TRUE(b->add_agent(agent_spec{"b1", "sub-1", ""}, t0));
-  ASSERT_TRUE(b->add_agent(agent_spec{"b2", "sub-1", ""}, t0));
+  ASSERT_TRUE(b->add_agent(agent_spec{"b1", "sub-1", "", ""}, t0));
+  ASSERT_TRUE(b->add_agent(agent_spec{"b2", "sub-1", "", ""}, t0));
   auto rec = switch_to(s1->row, 0);
   rec.balance = {seat_count{s1->row.id, 0}, seat_count{s2->row.id, 0}};
   ASSERT_FALSE(a->begin());

@@ -115,7 +115,7 @@ TEST_F(postgres_store_test, two_stores_on_one_database_see_each_others_writes) {
   ASSERT_TRUE(subs) << render(subs.error());
   ASSERT_EQ(subs->size(), 2u);
   EXPECT_EQ(subs->at(0).token.value, "tok-a");
-  ASSERT_TRUE(b->add_agent(agent_spec{"a1", "sub-a", ""}, t0));
+  ASSERT_TRUE(b->add_agent(agent_spec{"a1", "sub-a", "", ""}, t0));
   EXPECT_EQ(a->agent("a1")->subscription, "sub-a");
   // The generation fences a switch across hosts: one of two wins.
   switch_record rec;

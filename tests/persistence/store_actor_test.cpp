@@ -191,7 +191,7 @@ TEST_F(store_actor_test, status_counts_agents_behind_and_with_a_container) {
   auto add = [&](const std::string& name, const std::string& container) {
     self
       ->request(actor, 10s, agent_add_atom::value,
-                agent_spec{name, "", container}, t0)
+                agent_spec{name, "", container, ""}, t0)
       .receive([](stored_agent&) {},
                [&](caf::error& err) { FAIL() << render(err); });
   };
@@ -244,11 +244,11 @@ TEST_F(store_actor_test, a_bad_write_fails_alone_inside_a_batch) {
   auto warmup = hold_first_commit(g);
   // Three writes queue up behind the held commit; the middle one is invalid.
   auto good1 = self->request(actor, 10s, agent_add_atom::value,
-                             agent_spec{"a1", "", ""}, t0);
+                             agent_spec{"a1", "", "", ""}, t0);
   auto bad = self->request(actor, 10s, agent_add_atom::value,
-                           agent_spec{"a2", "no-such-sub", ""}, t0);
+                           agent_spec{"a2", "no-such-sub", "", ""}, t0);
   auto good2 = self->request(actor, 10s, agent_add_atom::value,
-                             agent_spec{"a3", "", ""}, t0);
+                             agent_spec{"a3", "", "", ""}, t0);
   g.release();
   warmup.receive([](ok_atom) {},
                  [&](caf::error& err) { FAIL() << render(err); });
@@ -284,8 +284,9 @@ TEST_F(store_actor_test,
     return self->request(actor, 10s, evidence_atom::value, x);
   };
   // A killed transaction acknowledges no evidence.
-  auto lost = self->request(actor, 10s, sub_add_atom::value,
-                            std::string{"sub-a"}, secret{"tok-a"}, t0);
+  auto lost = self->request(
+    actor, 10s, sub_add_atom::value,
+    subscription_spec{"sub-a", secret{"tok-a"}, {}, {}, {}}, t0);
   while (!g.entered)
     std::this_thread::yield();
   auto lost_ev = evidence("sub-a");
@@ -301,8 +302,9 @@ TEST_F(store_actor_test,
   // subscription that does not exist (no error, nothing written).
   kill = false;
   auto before = status().commits;
-  auto added = self->request(actor, 10s, sub_add_atom::value,
-                             std::string{"sub-a"}, secret{"tok-a"}, t0);
+  auto added = self->request(
+    actor, 10s, sub_add_atom::value,
+    subscription_spec{"sub-a", secret{"tok-a"}, {}, {}, {}}, t0);
   auto saved = evidence("sub-a");
   auto orphan = evidence("no-such-sub");
   added.receive([](subscription_upsert&) {},

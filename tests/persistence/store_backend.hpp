@@ -78,7 +78,7 @@ protected:
 
   stored_agent add_agent(const std::string& name, const std::string& sub = "",
                          const std::string& container = "") {
-    auto res = db->add_agent(agent_spec{name, sub, container}, t0);
+    auto res = db->add_agent(agent_spec{name, sub, container, ""}, t0);
     EXPECT_TRUE(res) << render(res.error());
     return *res;
   }

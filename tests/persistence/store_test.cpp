@@ -93,10 +93,10 @@ TEST_P(store_test, agents_add_get_list_remove) {
   EXPECT_EQ(a.applied_generation, 0u);
   EXPECT_EQ(a.auto_switch, auto_switch_mode::on);
   add_agent("a2");
-  auto dup = db->add_agent(agent_spec{"a1", "", ""}, t0);
+  auto dup = db->add_agent(agent_spec{"a1", "", "", ""}, t0);
   ASSERT_FALSE(dup);
   EXPECT_TRUE(is(dup.error(), ec::duplicate_agent));
-  auto bad = db->add_agent(agent_spec{"a3", "nope", ""}, t0);
+  auto bad = db->add_agent(agent_spec{"a3", "nope", "", ""}, t0);
   ASSERT_FALSE(bad);
   EXPECT_TRUE(is(bad.error(), ec::unknown_subscription));
   EXPECT_FALSE(db->agent("a3"));

@@ -73,7 +73,7 @@ std::vector<event_info> make_batch(int first, int n) {
 void seed(store& db) {
   auto sub = db.put_subscription("sub-0", "tok-seed", t0);
   ASSERT_TRUE(sub) << render(sub.error());
-  ASSERT_TRUE(db.add_agent(agent_spec{"agent-0", "sub-0", ""}, t0));
+  ASSERT_TRUE(db.add_agent(agent_spec{"agent-0", "sub-0", "", ""}, t0));
   switch_record rec;
   rec.agent = "agent-0";
   rec.from_id = sub->row.id;
