@@ -39,6 +39,9 @@ expect "the credential option" \
   "$(complete_words _switchboard switchboard --au)" --auth-file
 expect "backup's --force" \
   "$(complete_words _switchboard switchboard backup copy.db --f)" --force
+expect "--provider values" \
+  "$(complete_words _switchboard switchboard subscription add s1 --provider "")" \
+  codex
 expect "--kind values" \
   "$(complete_words _switchboard switchboard report a1 --kind "")" rate_limit
 expect "daemon keys from its --help" \
