@@ -410,6 +410,56 @@ TEST(store_file, a_schema_1_database_gets_the_fingerprints_of_its_tokens) {
   EXPECT_EQ(versions->at(0).sha256, token_fingerprint("tok-old"));
 }
 
+TEST(store_file, a_schema_1_database_migrates_to_pools_and_providers) {
+  test::temp_dir dir;
+  auto path = dir.file("v1-pools.db");
+  {
+    SQLite::Database raw(path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
+    ASSERT_FALSE(migrate(raw, {}, 1));
+    raw.exec("INSERT INTO subscriptions(name, token, created_at, updated_at) "
+             "VALUES ('old', 'tok-old', '2026-01-01T00:00:00.000Z', "
+             "'2026-01-02T00:00:00.000Z')");
+    raw.exec("INSERT INTO agents(name, subscription_id, created_at, "
+             "updated_at) VALUES ('a1', 1, '2026-01-01T00:00:00.000Z', "
+             "'2026-01-01T00:00:00.000Z')");
+    raw.exec("INSERT INTO failure_events(agent, subscription, kind, status, "
+             "message, occurred_at) VALUES ('a1', 'old', 'rate_limit', 429, "
+             "'limited', '2026-01-03T00:00:00.000Z')");
+  }
+  auto db = store::open(path);
+  ASSERT_TRUE(db) << render(db.error());
+  auto subs = (*db)->subscriptions();
+  ASSERT_TRUE(subs);
+  ASSERT_EQ(subs->size(), 1u);
+  EXPECT_EQ(subs->at(0).provider, provider_kind::anthropic);
+  EXPECT_EQ(subs->at(0).pool, "default");
+  EXPECT_EQ(subs->at(0).retired, retire_reason::none);
+  EXPECT_EQ(subs->at(0).max_agents, 0u);
+  auto a1 = (*db)->agent("a1");
+  ASSERT_TRUE(a1);
+  EXPECT_EQ(a1->pool, "default");
+  // The rebuilt failure_events kept its rows and takes the new kind.
+  auto events = (*db)->events(query{});
+  ASSERT_TRUE(events);
+  ASSERT_EQ(events->size(), 1u);
+  EXPECT_EQ(events->at(0).message, "limited");
+  auto busy = make_event("a1", "old", t0, failure_kind::concurrency);
+  ASSERT_TRUE((*db)->add_event(busy));
+  // A standing is kept.
+  subscription_standing st;
+  st.name = "old";
+  st.retired = retire_reason::banned;
+  st.retired_at = t0;
+  st.max_agents = 3;
+  ASSERT_FALSE((*db)->save_standing(st));
+  subs = (*db)->subscriptions();
+  EXPECT_EQ(subs->at(0).retired, retire_reason::banned);
+  EXPECT_EQ(subs->at(0).retired_at, t0);
+  EXPECT_EQ(subs->at(0).max_agents, 3u);
+  st.name = "no-such";
+  EXPECT_TRUE((*db)->save_standing(st));
+}
+
 TEST(store_file, refuses_a_newer_schema) {
   test::temp_dir dir;
   auto path = dir.file("future.db");
