@@ -146,3 +146,60 @@ TEST_F(http_admin_test, settings_are_read_and_written) {
   ASSERT_EQ(ping.status, 200) << ping.body;
   EXPECT_EQ(ping.json()["ok"], true);
 }
+
+TEST_F(http_admin_test, pools_states_and_caps_over_http) {
+  auto codex = call("POST", "/v1/subscriptions",
+                    json{{"name", "codex-a"},
+                         {"token", token_a},
+                         {"provider", "codex"},
+                         {"pool", "codex"},
+                         {"max_agents", 2}}
+                      .dump());
+  ASSERT_EQ(codex.status, 200) << codex.body;
+  EXPECT_EQ(codex.json()["provider"], "codex");
+  EXPECT_EQ(codex.json()["pool"], "codex");
+  EXPECT_EQ(codex.json()["max_agents"], 2);
+  // Another provider in that pool, or an unknown one: 400, nothing added.
+  auto mixed = call("POST", "/v1/subscriptions",
+                    json{{"name", "claude-a"},
+                         {"token", token_b},
+                         {"provider", "anthropic"},
+                         {"pool", "codex"}}
+                      .dump());
+  EXPECT_EQ(mixed.status, 400) << mixed.body;
+  EXPECT_EQ(
+    call("POST", "/v1/subscriptions",
+         json{{"name", "x"}, {"token", token_b}, {"provider", "claude"}}.dump())
+      .status,
+    400);
+  EXPECT_EQ(call("GET", "/v1/subscriptions").json().size(), 1u);
+  auto agent = call("POST", "/v1/agents",
+                    json{{"name", "c1"}, {"subscription", "codex-a"}}.dump());
+  ASSERT_EQ(agent.status, 200) << agent.body;
+  EXPECT_EQ(agent.json()["pool"], "codex");
+  auto drained = call("POST", "/v1/subscriptions/codex-a/drain");
+  ASSERT_EQ(drained.status, 200) << drained.body;
+  EXPECT_EQ(drained.json()["state"], "draining");
+  EXPECT_EQ(drained.json()["moving"], json::array({"c1"}));
+  EXPECT_EQ(call("POST", "/v1/subscriptions/codex-a/undrain").json()["state"],
+            "active");
+  EXPECT_EQ(call("POST", "/v1/subscriptions/codex-a/reset").json()["state"],
+            "active");
+  auto capped = call("POST", "/v1/subscriptions/codex-a/set",
+                     json{{"max_agents", 5}}.dump());
+  ASSERT_EQ(capped.status, 200) << capped.body;
+  EXPECT_EQ(capped.json()["max_agents"], 5);
+  EXPECT_EQ(call("POST", "/v1/subscriptions/codex-a/set",
+                 json{{"max_agents", -1}}.dump())
+              .status,
+            400);
+  EXPECT_EQ(call("POST", "/v1/subscriptions/nope/drain").status, 404);
+  // The report credential may not change a subscription's standing.
+  EXPECT_EQ(call("POST", "/v1/subscriptions/codex-a/drain", "", false).status,
+            403);
+  // assign with "force" must be a boolean.
+  EXPECT_EQ(call("POST", "/v1/agents/c1/assign",
+                 json{{"subscription", "codex-a"}, {"force", "yes"}}.dump())
+              .status,
+            400);
+}
