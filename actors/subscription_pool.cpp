@@ -276,9 +276,12 @@ void init(self_ptr self, const snapshot& snap) {
 /// committed); failures recorded anywhere exclude here too (seeds only
 /// extend an exclusion); provider evidence newer than this pool's replaces
 /// it.
+std::vector<std::string> move_agents(self_ptr self, const pool_entry& e);
+
 void merge_shared(self_ptr self, const snapshot& snap) {
   auto& st = self->state;
   bool new_tokens = false;
+  std::vector<int64_t> moved;
   for (auto& s : snap.subscriptions) {
     auto* e = st.find(s.id);
     if (!e) {
@@ -294,11 +297,15 @@ void merge_shared(self_ptr self, const snapshot& snap) {
       e->created_at = s.created_at;
       SB_INFO("subscription {} registered by another node", s.name);
     }
-    // Another node may have retired, drained, capped or reset it.
+    // Another node may have retired, drained, capped or reset it; this
+    // node's agents on it then move too.
     if (s.cleared_at > e->cleared_at)
       e->evidence = subscription_evidence{};
+    bool was_out = e->out();
     e->take_standing(s);
     st.place(*e);
+    if (!was_out && e->out())
+      moved.push_back(e->id);
     if (e->token_sha256 != s.token_sha256) {
       e->suspects = 0;
       e->token = s.token;
@@ -332,6 +339,9 @@ void merge_shared(self_ptr self, const snapshot& snap) {
     if (auto e = st.find(ev.subscription))
       e->evidence.take_newer(ev);
   apply_seeds(st, snap.exclusions, false);
+  for (auto id : moved)
+    if (auto e = st.find(id))
+      move_agents(self, *e);
 }
 
 /// Most headroom, then fewest agents (committed or decided), then name,
@@ -926,6 +936,31 @@ caf::result<std::vector<std::string>> checked_remove(self_ptr self,
   return remove_subscription(self, name);
 }
 
+/// Stores `e`'s standing, then answers with it (a drain: with the agents
+/// being moved off it, each asked only once the drain is stored).
+caf::result<subscription_state_change>
+store_and_answer(self_ptr self, const pool_entry& e, bool drain) {
+  auto rp = self->make_response_promise<subscription_state_change>();
+  save_standing(
+    self, e, [self, rp, name = e.name, drain](const caf::error& err) mutable {
+      auto& st = self->state;
+      auto e = st.find(name);
+      if (err || e == nullptr) {
+        rp.deliver(err ? err
+                       : make_error(ec::unknown_subscription,
+                                    "unknown subscription '" + name + "'"));
+        return;
+      }
+      subscription_state_change change;
+      if (drain)
+        change.moving = move_agents(self, *e);
+      change.info = make_info(*e, st.ctx->now(),
+                              st.ctx->settings.get()->exclusion_window);
+      rp.deliver(std::move(change));
+    });
+  return rp;
+}
+
 /// drain | undrain | reset, stored before it is answered.
 caf::result<subscription_state_change>
 change_state(self_ptr self, const std::string& name, subscription_op op) {
@@ -961,24 +996,7 @@ change_state(self_ptr self, const std::string& name, subscription_op op) {
   st.place(*e);
   st.update(*e);
   SB_INFO("subscription {}: {}", name, to_string(op));
-  auto rp = self->make_response_promise<subscription_state_change>();
-  save_standing(self, *e, [self, rp, name, op](const caf::error& err) mutable {
-    auto& st = self->state;
-    auto e = st.find(name);
-    if (err || e == nullptr) {
-      rp.deliver(err ? err
-                     : make_error(ec::unknown_subscription,
-                                  "unknown subscription '" + name + "'"));
-      return;
-    }
-    subscription_state_change change;
-    if (op == subscription_op::drain)
-      change.moving = move_agents(self, *e);
-    change.info
-      = make_info(*e, st.ctx->now(), st.ctx->settings.get()->exclusion_window);
-    rp.deliver(std::move(change));
-  });
-  return rp;
+  return store_and_answer(self, *e, op == subscription_op::drain);
 }
 
 /// At most `max_agents` agents on a subscription (0 = no cap).
@@ -993,22 +1011,7 @@ set_cap(self_ptr self, const std::string& name, uint32_t max_agents) {
                       "unknown subscription '" + name + "'");
   e->max_agents = max_agents;
   st.place(*e);
-  auto rp = self->make_response_promise<subscription_state_change>();
-  save_standing(self, *e, [self, rp, name](const caf::error& err) mutable {
-    auto& st = self->state;
-    auto e = st.find(name);
-    if (err || e == nullptr) {
-      rp.deliver(err ? err
-                     : make_error(ec::unknown_subscription,
-                                  "unknown subscription '" + name + "'"));
-      return;
-    }
-    subscription_state_change change;
-    change.info
-      = make_info(*e, st.ctx->now(), st.ctx->settings.get()->exclusion_window);
-    rp.deliver(std::move(change));
-  });
-  return rp;
+  return store_and_answer(self, *e, false);
 }
 
 /// The counts of `status`: all pools, and each.

@@ -334,6 +334,40 @@ TEST_F(nodes_test, a_subscription_excluded_on_one_node_is_excluded_on_all) {
   EXPECT_EQ(b->terminate(), std::optional<int>{0});
 }
 
+TEST_F(nodes_test, a_drain_or_a_ban_on_one_node_moves_the_agents_of_all) {
+  ASSERT_TRUE(db.ok());
+  auto a = start("alpha");
+  auto b = start("beta");
+  add_pool(*a, 3);
+  add_agent(*a, "a1", "sub-0");
+  add_agent(*b, "b1", "sub-0");
+  add_agent(*b, "b2", "sub-1");
+  // A drain on alpha: beta's agent on sub-0 moves too, through its AGENT.
+  auto drained = json(*a, {"subscription", "drain", "sub-0"});
+  EXPECT_EQ(drained["state"], "draining") << drained;
+  auto off = [&](const std::string& agent, const std::string& sub) {
+    return [&, agent, sub] {
+      auto s = json(*b, {"agent", "show", agent})["subscription"];
+      return s.is_string() && s != sub;
+    };
+  };
+  ASSERT_TRUE(wait_until(off("b1", "sub-0"), 20s)) << b->log();
+  EXPECT_EQ(subscription(*b, "sub-0")["state"], "draining");
+  json(*a, {"subscription", "undrain", "sub-0"});
+  // A ban seen on beta retires sub-1 on alpha as well.
+  auto banned
+    = json(*b, {"report", "b2", "--status", "403", "--error",
+                "OAuth authentication is currently not allowed for this "
+                "organization."});
+  EXPECT_EQ(banned["outcome"], "switched") << banned;
+  auto retired_on_a
+    = [&] { return subscription(*a, "sub-1")["state"] == "retired"; };
+  ASSERT_TRUE(wait_until(retired_on_a, 20s)) << a->log();
+  EXPECT_EQ(subscription(*a, "sub-1")["retired"], "banned");
+  EXPECT_EQ(a->terminate(), std::optional<int>{0});
+  EXPECT_EQ(b->terminate(), std::optional<int>{0});
+}
+
 TEST_F(nodes_test, nodes_forward_to_each_other_over_tls) {
   ASSERT_TRUE(db.ok());
   // One CA; each node's certificate is its server and its client identity.
