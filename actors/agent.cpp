@@ -360,6 +360,13 @@ void agent_state::enqueue(failure_report& r, attribution about,
   q.status = r.status;
   q.evidence = parse_evidence(r.headers, r.error, r.arrived_at,
                               ctx_->tokens.get()->provider(about.subscription));
+  // An answer no window lifts (a disabled organization answers 400) is a
+  // failure of the credential whatever its status.
+  if (q.evidence.verdict != retire_reason::none
+      && cls.reason == "not_a_switch_failure") {
+    cls.kind = failure_kind::auth;
+    cls.reason.clear();
+  }
   if (cls.kind == failure_kind::auth
       && q.evidence.verdict == retire_reason::none)
     q.evidence.suspect = suspected(r.status, r.error);

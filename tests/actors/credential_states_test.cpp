@@ -125,6 +125,24 @@ TEST_F(credential_states, reset_readmits_at_once) {
   EXPECT_EQ(sub("sub-a").excluded_until, 0);
 }
 
+TEST_F(credential_states, a_disabled_organization_retires_whatever_its_status) {
+  add_subscription("sub-a");
+  add_subscription("sub-b");
+  add_agent("a1", "sub-a");
+  auto r = send_report(report("a1", 400, {},
+                              R"({"type":"error","error":{"type":)"
+                              R"("invalid_request_error","message":"This )"
+                              R"(organization has been disabled."}})"));
+  EXPECT_EQ(r.result, outcome::switched) << r.reason;
+  auto s = sub("sub-a");
+  EXPECT_EQ(s.state, credential_state::retired);
+  EXPECT_EQ(s.retired, retire_reason::disabled);
+  // A plain 400 stays no switch failure.
+  add_agent("a2", "sub-b");
+  EXPECT_EQ(send_report(report("a2", 400, {}, "max_tokens too large")).result,
+            outcome::ignored);
+}
+
 TEST_F(credential_states, a_new_token_brings_a_retired_one_back) {
   add_subscription("sub-a");
   add_subscription("sub-b");
