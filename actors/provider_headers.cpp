@@ -51,6 +51,8 @@ struct reading {
   /// the unified status represents.
   usage_window opus;
   std::string claim;
+  /// x-should-retry: false (the provider says retrying will not help).
+  bool no_retry = false;
 };
 
 void malformed(std::string_view name, std::string_view why,
@@ -168,8 +170,10 @@ constexpr std::array<row, 2> common_rows{{
 /// Anthropic's, in the order their handlers run: the window statuses after
 /// the utilizations, since a rejected window is full whatever its number
 /// says.
-constexpr std::array<row, 12> anthropic_rows{{
+constexpr std::array<row, 13> anthropic_rows{{
   {"anthropic-ratelimit-unified-status", read_status},
+  {"x-should-retry", [](std::string_view, std::string_view value,
+                        reading& r) { r.no_retry = iequals(value, "false"); }},
   {"anthropic-ratelimit-unified-representative-claim",
    [](std::string_view, std::string_view value, reading& r) {
      if (value.size() <= 64)
@@ -472,6 +476,11 @@ provider_evidence parse_evidence(const std::vector<http_header>& headers,
     run(anthropic_rows, headers, r);
     finish_anthropic(r);
     body.verdict = anthropic_verdict(error_text);
+    // A permission_error the provider says not to retry is a ban (CRS#990
+    // cooled such a credential for 30 minutes, forever).
+    if (body.verdict == retire_reason::none && r.no_retry
+        && ifind(error_text, "permission_error", 0) != std::string_view::npos)
+      body.verdict = retire_reason::banned;
     break;
   case provider_kind::codex:
     run(codex_rows, headers, r);

@@ -271,6 +271,17 @@ TEST(anthropic_signals, verdicts_of_ban_and_disable) {
   EXPECT_EQ(anthropic_verdict("This organization has been disabled."),
             retire_reason::disabled);
   EXPECT_EQ(anthropic_verdict("Permission denied"), retire_reason::none);
+  // A permission_error with x-should-retry: false is a ban too.
+  auto no_retry = parse_evidence(
+    {{"x-should-retry", "false"}},
+    R"({"type":"error","error":{"type":"permission_error","message":"no"}})",
+    t0, provider_kind::anthropic);
+  EXPECT_EQ(no_retry.verdict, retire_reason::banned);
+  auto retry = parse_evidence(
+    {{"x-should-retry", "true"}},
+    R"({"type":"error","error":{"type":"permission_error","message":"no"}})",
+    t0, provider_kind::anthropic);
+  EXPECT_EQ(retry.verdict, retire_reason::none);
   // An Anthropic reader is not confused by another provider's body.
   auto ev = parse_evidence({}, R"({"error":{"type":"usage_not_included"}})", t0,
                            provider_kind::anthropic);
