@@ -30,6 +30,7 @@
 #include <filesystem>
 #include <iostream>
 #include <iterator>
+#include <map>
 #include <sstream>
 #include <thread>
 
@@ -412,6 +413,7 @@ std::string agent_text(const agent_info& a) {
   std::vector<std::vector<std::string>> rows{
     {"name", a.name},
     {"pool", a.pool},
+    {"model", a.model.empty() ? std::string{"-"} : a.model},
     {"subscription", opt_text(a.subscription)},
     {"generation", std::to_string(a.generation)},
     {"applied_generation", std::to_string(a.applied_generation)},
@@ -476,19 +478,38 @@ void cmd_agent_add(const options& o) {
     warn_about_container(s, info.name, o.spec.container);
 }
 
+/// The provider of each pool that has a subscription.
+std::map<std::string, std::string> pool_providers(session& s) {
+  std::map<std::string, std::string> result;
+  for (auto& x : s.call<std::vector<subscription_info>>(sub_list_atom::value))
+    result.emplace(x.pool, to_string(x.provider));
+  return result;
+}
+
 void cmd_agent_list(const options& o) {
   session s{o};
   auto agents = s.call<std::vector<agent_info>>(agent_ls_atom::value);
+  auto providers = pool_providers(s);
+  auto provider_of = [&](const std::string& pool) {
+    auto i = providers.find(pool);
+    return i == providers.end() ? std::string{"-"} : i->second;
+  };
   // Several nodes: which node runs each agent.
   bool nodes = std::any_of(agents.begin(), agents.end(),
                            [](auto& a) { return !a.node.empty(); });
   std::vector<std::vector<std::string>> rows{
-    {"NAME", "POOL", "SUBSCRIPTION", "GENERATION", "APPLIED", "CONTAINER",
-     "STATE", "SWITCHING"}};
+    {"NAME", "POOL", "PROVIDER", "SUBSCRIPTION", "GENERATION", "APPLIED",
+     "CONTAINER", "STATE", "SWITCHING"}};
   if (nodes)
     rows[0].push_back("NODE");
-  for (auto& a : agents) {
-    rows.push_back({a.name, a.pool, opt_text(a.subscription),
+  auto json = to_json(agents);
+  for (size_t i = 0; i < agents.size(); ++i) {
+    auto& a = agents[i];
+    // The provider of its pool (null while the pool has no subscription).
+    auto p = provider_of(a.pool);
+    json[i]["provider"]
+      = p == "-" ? nlohmann::json(nullptr) : nlohmann::json(p);
+    rows.push_back({a.name, a.pool, p, opt_text(a.subscription),
                     std::to_string(a.generation),
                     std::to_string(a.applied_generation), opt_text(a.container),
                     a.container ? to_string(a.container_state) : "-",
@@ -496,7 +517,7 @@ void cmd_agent_list(const options& o) {
     if (nodes)
       rows.back().push_back(a.node);
   }
-  print(o, to_json(agents), table(rows));
+  print(o, json, table(rows));
 }
 
 void cmd_agent_show(const options& o) {
