@@ -17,6 +17,7 @@
 
 #include <boost/asio/post.hpp>
 #include <boost/asio/thread_pool.hpp>
+#include <map>
 #include <set>
 
 namespace sb::http {
@@ -231,6 +232,38 @@ void read_query(front_impl& f, const exchange_ptr& ex, Atom atom,
     atom, *q);
 }
 
+/// GET /v1/agents: `agent list --json`, each agent with the provider of its
+/// pool (null while the pool has no subscription).
+void list_agents(front_impl& f, const exchange_ptr& ex, caf::duration wait) {
+  auto door = f.door_of(ex->req());
+  auto* sys = &f.sys;
+  f.ask<std::vector<subscription_info>>(
+    door, wait,
+    [ex, door, wait, sys](caf::expected<std::vector<subscription_info>> subs) {
+      if (!subs)
+        return ex->reply(error_response(subs.error()));
+      std::map<std::string, std::string> providers;
+      for (auto& x : *subs)
+        providers.emplace(x.pool, to_string(x.provider));
+      ask<std::vector<agent_info>>(
+        *sys, door, wait,
+        [ex, providers](caf::expected<std::vector<agent_info>> agents) {
+          if (!agents)
+            return ex->reply(error_response(agents.error()));
+          auto json = to_json(*agents);
+          for (size_t i = 0; i < agents->size(); ++i) {
+            auto p = providers.find((*agents)[i].pool);
+            json[i]["provider"] = p == providers.end()
+                                    ? nlohmann::json(nullptr)
+                                    : nlohmann::json(p->second);
+          }
+          ex->reply(json_response(200, json));
+        },
+        agent_ls_atom::value);
+    },
+    sub_list_atom::value);
+}
+
 void add_reads(std::vector<route>& routes) {
   auto wait = caf::duration{read_wait};
   routes.push_back({"POST", "/v1/reports", post_report});
@@ -241,7 +274,7 @@ void add_reads(std::vector<route>& routes) {
      }});
   routes.push_back(
     {"GET", "/v1/agents", [wait](front_impl& f, const exchange_ptr& ex, auto&) {
-       f.answer<std::vector<agent_info>>(ex, wait, agent_ls_atom::value);
+       list_agents(f, ex, wait);
      }});
   routes.push_back(
     {"GET", "/v1/agents/*",

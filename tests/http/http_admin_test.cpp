@@ -177,6 +177,10 @@ TEST_F(http_admin_test, pools_states_and_caps_over_http) {
                     json{{"name", "c1"}, {"subscription", "codex-a"}}.dump());
   ASSERT_EQ(agent.status, 200) << agent.body;
   EXPECT_EQ(agent.json()["pool"], "codex");
+  auto agents = call("GET", "/v1/agents").json();
+  ASSERT_EQ(agents.size(), 1u);
+  EXPECT_EQ(agents[0]["pool"], "codex");
+  EXPECT_EQ(agents[0]["provider"], "codex");
   auto drained = call("POST", "/v1/subscriptions/codex-a/drain");
   ASSERT_EQ(drained.status, 200) << drained.body;
   EXPECT_EQ(drained.json()["state"], "draining");
