@@ -94,25 +94,35 @@ void apply_seeds(pool_state& st, const std::vector<exclusion_seed>& seeds,
     st.update(e, now, window);
 }
 
-/// Rotation: every agent on the subscription gets the new token through its
-/// own actor; one agent's failure does not stop the others.
-void rotate_agents(self_ptr self, const subscription_change& change) {
+/// Asks each of `names` that is an AGENT of this node (`xs` is the
+/// request), each on its own: one agent's failure stops none of the others,
+/// and only a log line waits for the answers.
+template<class... Ts>
+void ask_agents(self_ptr self, const std::vector<std::string>& names,
+                const char* what, Ts... xs) {
   auto dir = self->state.ctx->directory.get();
-  for (auto& agent_name : change.reloading) {
+  for (auto& agent_name : names) {
     auto agent = dir->find(agent_name);
     if (!agent)
       continue;
-    ask(self, agent, rotation_timeout(*self->state.ctx), rotate_atom::value,
-        change.info.id)
+    ask(self, agent, rotation_timeout(*self->state.ctx), xs...)
       .then(
-        [agent_name](report_result& res) {
-          SB_INFO("agent {}: rotation -> {} ({})", agent_name,
-                  to_string(res.result), to_string(res.apply));
+        [agent_name, what](report_result& res) {
+          SB_INFO("agent {}: {} -> {} ({})", agent_name, what,
+                  to_string(res.result),
+                  res.reason.empty() ? to_string(res.apply) : res.reason);
         },
-        [agent_name](caf::error& err) {
-          SB_WARN("agent {}: rotation failed: {}", agent_name, render(err));
+        [agent_name, what](caf::error& err) {
+          SB_WARN("agent {}: {} failed: {}", agent_name, what, render(err));
         });
   }
+}
+
+/// Rotation: every agent on the subscription gets the new token through its
+/// own actor.
+void rotate_agents(self_ptr self, const subscription_change& change) {
+  ask_agents(self, change.reloading, "rotation", rotate_atom::value,
+             change.info.id);
 }
 
 } // namespace
@@ -156,14 +166,6 @@ void pool_state::place(const pool_entry& e) {
   auto& index = index_of(e.id);
   index.set_out(e.id, e.out());
   index.set_cap(e.id, e.max_agents);
-}
-
-std::optional<provider_kind>
-pool_state::provider_of(const std::string& pool) const {
-  for (auto& [id, e] : subs)
-    if (e.pool == pool)
-      return e.provider;
-  return std::nullopt;
 }
 
 int64_t pool_state::seat_of(const std::string& agent) const {
@@ -435,22 +437,7 @@ void save_evidence(self_ptr self, const pool_entry& e, F done) {
 std::vector<std::string> move_agents(self_ptr self, const pool_entry& e) {
   std::vector<std::string> names(e.members.begin(), e.members.end());
   std::sort(names.begin(), names.end());
-  auto dir = self->state.ctx->directory.get();
-  for (auto& agent_name : names) {
-    auto agent = dir->find(agent_name);
-    if (!agent)
-      continue;
-    ask(self, agent, rotation_timeout(*self->state.ctx), move_atom::value,
-        e.name)
-      .then(
-        [agent_name](report_result& res) {
-          SB_INFO("agent {}: moved off -> {} ({})", agent_name,
-                  to_string(res.result), res.reason);
-        },
-        [agent_name](caf::error& err) {
-          SB_WARN("agent {}: move failed: {}", agent_name, render(err));
-        });
-  }
+  ask_agents(self, names, "move", move_atom::value, e.name);
   return names;
 }
 

@@ -112,9 +112,6 @@ struct pool_state {
   /// Tells the index whether `e` is out (retired, drained) and its cap.
   void place(const pool_entry& e);
 
-  /// The provider of pool `name`, if it has a subscription.
-  std::optional<provider_kind> provider_of(const std::string& pool) const;
-
   /// The subscription `agent` counts on (0 = none).
   int64_t seat_of(const std::string& agent) const;
 
