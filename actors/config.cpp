@@ -183,6 +183,47 @@ option_table<daemon_options> container_rows() {
   };
 }
 
+/// Credentials with a lifecycle: the refresher of oauth credentials.
+option_table<daemon_options> credential_rows() {
+  return {
+    {"anthropic-token-url", "https://console.anthropic.com/v1/oauth/token",
+     "Token endpoint of Claude logins (what Claude Code uses); a "
+     "subscription's --token-url overrides it.",
+     &o::anthropic_token_url, 1},
+    {"anthropic-client-id", "9d1c250a-e61b-44d9-88ed-5944d1962f5e",
+     "OAuth client id sent with a Claude refresh (Claude Code's).",
+     &o::anthropic_client_id, 1},
+    {"codex-token-url", "https://auth.openai.com/oauth/token",
+     "Token endpoint of Codex (ChatGPT) logins (what the Codex CLI uses).",
+     &o::codex_token_url, 1},
+    {"codex-client-id", "app_EMoamEEZ73f0CkXaXp7hrann",
+     "OAuth client id sent with a Codex refresh (the Codex CLI's).",
+     &o::codex_client_id, 1},
+    {"oauth-user-agent", "claude-cli/2.1.0 (external, cli)",
+     "User-Agent of every refresh request.", &o::oauth_user_agent, 1},
+    {"refresh-ahead", "20",
+     "Refresh an access token when this percentage of its lifetime is left "
+     "(at least refresh-ahead-min, at most half of it).",
+     &o::refresh_ahead, 1, 90},
+    {"refresh-ahead-min", "60s",
+     "Refresh at least this long before an access token expires (at most "
+     "half its lifetime).",
+     &o::refresh_ahead_min, 0, week},
+    {"refresh-interval", "1s",
+     "How often the refresher looks for credentials that are due.",
+     &o::refresh_interval, 1, week},
+    {"refresh-timeout", "30s", "Timeout of one call of a token endpoint.",
+     &o::refresh_timeout, 1, week},
+    {"refresh-backoff", "5s",
+     "First wait after a failed refresh (429, 5xx, no answer); doubles, "
+     "with jitter; a longer Retry-After wins.",
+     &o::refresh_backoff, 1, week},
+    {"refresh-backoff-max", "5min",
+     "Longest wait between two attempts of a failing refresh.",
+     &o::refresh_backoff_max, 1, week},
+  };
+}
+
 /// Periodic jobs and notifications.
 option_table<daemon_options> job_rows() {
   return {
@@ -207,7 +248,8 @@ option_table<daemon_options> job_rows() {
 const option_table<daemon_options>& daemon_option_table() {
   static const option_table<daemon_options> table = [] {
     auto all = service_rows();
-    for (auto part : {log_and_intake_rows(), container_rows(), job_rows()})
+    for (auto part : {log_and_intake_rows(), container_rows(),
+                      credential_rows(), job_rows()})
       all.insert(all.end(), part.begin(), part.end());
     return all;
   }();

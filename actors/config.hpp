@@ -73,6 +73,18 @@ struct daemon_options {
   caf::timespan apply_wait;
   caf::timespan retry_initial;
   caf::timespan retry_max;
+  // -- credentials with a lifecycle (actors/refresher.hpp) -------------------
+  std::string anthropic_token_url;
+  std::string anthropic_client_id;
+  std::string codex_token_url;
+  std::string codex_client_id;
+  std::string oauth_user_agent;
+  uint64_t refresh_ahead;
+  caf::timespan refresh_ahead_min;
+  caf::timespan refresh_interval;
+  caf::timespan refresh_timeout;
+  caf::timespan refresh_backoff;
+  caf::timespan refresh_backoff_max;
   // -- periodic jobs ---------------------------------------------------------
   caf::timespan reconcile_interval;
   caf::timespan retention_interval;

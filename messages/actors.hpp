@@ -107,6 +107,14 @@ using store_actor = caf::typed_actor<
   replies<setting_atom, std::string, std::string, millis>::with<ok_atom>,
   /// Retention: delete at most `batch` events older than the cutoff.
   replies<retention_atom, millis, uint32_t>::with<uint64_t>,
+  // -- the refresher's (store.hpp: claim_refresh and what follows)
+  /// Claims an oauth credential for a refresh: name, now, lease.
+  replies<refresh_atom, std::string, millis, millis>::with<refresh_claim>,
+  /// Commits a refresh's grant (and ends the claim): grant, now.
+  replies<refresh_atom, refresh_grant, millis>::with<subscription_upsert>,
+  /// Ends a claim without a grant: name, the fingerprint of a refresh
+  /// token the provider rejected ("" = none).
+  replies<release_atom, std::string, std::string>::with<ok_atom>,
   // -- reads
   // -----------------------------------------------------------------
   replies<events_atom, query>::with<event_page>,
@@ -117,6 +125,8 @@ using store_actor = caf::typed_actor<
   replies<pending_atom, uint32_t>::with<std::vector<notification_info>>,
   /// Exclusion seeds: since, now.
   replies<failure_atom, millis, millis>::with<std::vector<exclusion_seed>>,
+  /// Every oauth credential (nothing secret), by name.
+  replies<refresh_atom>::with<std::vector<stored_credential>>,
   /// The subscription an agent was on at a generation ("" = none).
   replies<generation_atom, std::string, uint64_t>::with<std::string>,
   /// An online copy of the database into a private file (deleted once
@@ -124,6 +134,19 @@ using store_actor = caf::typed_actor<
   replies<backup_atom>::with<backup_info>,
   /// A chunk of that copy: id, offset.
   replies<backup_atom, std::string, uint64_t>::with<backup_chunk>>;
+
+/// The REFRESHER (actors/refresher.hpp): renews every oauth credential
+/// before its access token expires, one refresh of a credential at a time
+/// in the whole fleet.
+using refresher_actor = caf::typed_actor<
+  /// Looks for credentials due (ROOT's timer, refresh-interval).
+  caf::reacts_to<tick_atom>,
+  /// An agent's request failed with "OAuth token has expired": refresh now.
+  caf::reacts_to<refresh_atom, std::string>,
+  /// INTERNAL: a token endpoint's answer for a credential (from a worker).
+  caf::reacts_to<refresh_atom, std::string, refresh_outcome>,
+  /// Every credential's refresh state.
+  replies<status_atom>::with<std::vector<credential_status>>>;
 
 /// The SUBSCRIPTION POOL: subscriptions, who is on which, exclusions.
 /// Selection and the count update happen in one step here.
@@ -172,6 +195,14 @@ using pool_actor = caf::typed_actor<
   replies<sub_list_atom>::with<std::vector<subscription_info>>,
   /// The exclusion window changed: re-read exclusions from the store.
   caf::reacts_to<settings_atom>,
+  /// The REFRESHER renewed a credential: its agents get the new token.
+  caf::reacts_to<refresh_atom, subscription_upsert>,
+  /// The REFRESHER's state of a credential (dead: retired, agents moved).
+  caf::reacts_to<refresh_atom, credential_status>,
+  /// An agent saw "OAuth token has expired" on this subscription: asks the
+  /// REFRESHER (given by the ROOT) to refresh it now.
+  caf::reacts_to<refresh_atom, std::string>,
+  caf::reacts_to<refresh_atom, refresher_actor>,
   /// Several nodes: what the shared database holds now (CLUSTER).
   caf::reacts_to<shared_atom, std::shared_ptr<const snapshot>>,
   /// Several nodes: a commit found the pick stale; the other nodes' agents

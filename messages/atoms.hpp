@@ -74,6 +74,7 @@ SB_ATOM(shared_atom, "shared");
 SB_ATOM(sub_state_atom, "substate");
 SB_ATOM(sub_set_atom, "subset");
 SB_ATOM(move_atom, "move");
+SB_ATOM(refresh_atom, "refresh");
 
 #undef SB_ATOM
 

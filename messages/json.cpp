@@ -192,6 +192,18 @@ nlohmann::json to_json(const subscription_info& x) {
     {"failures_24h_by_kind", by_name(x.failures_24h_by_kind)},
     {"created_at", iso_or_null(x.created_at)},
     {"updated_at", iso_or_null(x.updated_at)},
+    {"kind", to_string(x.kind)},
+    {"expires_at", iso_or_null(x.expires_at)},
+    {"refresh",
+     x.kind == credential_kind::oauth
+       ? nlohmann::json{{"state", to_string(x.refresh)},
+                        {"detail", x.refresh_detail.empty()
+                                     ? nlohmann::json(nullptr)
+                                     : nlohmann::json(x.refresh_detail)},
+                        {"next_attempt_at", iso_or_null(x.next_refresh_at)},
+                        {"refreshed_at", iso_or_null(x.refreshed_at)},
+                        {"refreshes", x.refreshes}}
+       : nlohmann::json(nullptr)},
   };
 }
 

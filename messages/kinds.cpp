@@ -33,6 +33,10 @@ constexpr std::array credential_state_names{"active", "cooling", "draining",
 
 constexpr std::array subscription_op_names{"drain", "undrain", "reset"};
 
+constexpr std::array credential_kind_names{"token", "oauth"};
+
+constexpr std::array refresh_state_names{"", "ok", "backoff", "dead"};
+
 constexpr std::array container_op_names{"apply", "start", "stop", "restart",
                                         "inspect"};
 
@@ -55,7 +59,7 @@ constexpr std::array watch_kind_names{"report", "observation", "switch",
                                       "apply"};
 
 constexpr std::array notification_kind_names{"switch", "held", "pool_exhausted",
-                                             "retired"};
+                                             "retired", "expiring"};
 
 constexpr std::array notification_priority_names{"normal", "high"};
 
@@ -100,6 +104,8 @@ SB_KIND_NAMES(provider_kind, provider_kind_names)
 SB_KIND_NAMES(retire_reason, retire_reason_names)
 SB_KIND_NAMES(credential_state, credential_state_names)
 SB_KIND_NAMES(subscription_op, subscription_op_names)
+SB_KIND_NAMES(credential_kind, credential_kind_names)
+SB_KIND_NAMES(refresh_state, refresh_state_names)
 SB_KIND_NAMES(engine_state, engine_state_names)
 SB_KIND_NAMES(watch_kind, watch_kind_names)
 SB_KIND_NAMES(notification_kind, notification_kind_names)

@@ -97,6 +97,29 @@ enum class credential_state : uint8_t {
   retired,
 };
 
+/// What a subscription's credential is (docs/credentials.md).
+enum class credential_kind : uint8_t {
+  /// One string used until it is replaced: a setup token, an API key. It
+  /// may have a known expiry (warned 30 days ahead, retired when it passes).
+  token,
+  /// A login: a short-lived access token and a single-use refresh token
+  /// that only the daemon holds and spends (actors/refresher.hpp).
+  oauth,
+};
+
+/// Where the refresher stands with an oauth credential.
+enum class refresh_state : uint8_t {
+  /// Not an oauth credential.
+  none,
+  /// The last refresh (or the import) worked; the next one is scheduled.
+  ok,
+  /// The token endpoint failed for a while (429, 5xx, no answer): retried
+  /// later; the access token serves while it lives.
+  backoff,
+  /// The provider rejected the stored refresh token: a new login is needed.
+  dead,
+};
+
 /// What an operator does to a subscription's standing.
 enum class subscription_op : uint8_t { drain, undrain, reset };
 
@@ -161,6 +184,9 @@ enum class notification_kind : uint8_t {
   pool_exhausted,
   /// A subscription was retired (banned, disabled, not entitled, dead).
   retired,
+  /// A credential expires soon (a static token within 30 days) or before
+  /// the refresher could renew it.
+  expiring,
 };
 
 /// How urgent a notification is.
@@ -182,6 +208,8 @@ const char* to_string(provider_kind x);
 const char* to_string(retire_reason x);
 const char* to_string(credential_state x);
 const char* to_string(subscription_op x);
+const char* to_string(credential_kind x);
+const char* to_string(refresh_state x);
 const char* to_string(engine_state x);
 const char* to_string(watch_kind x);
 const char* to_string(notification_kind x);

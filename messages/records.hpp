@@ -30,13 +30,130 @@ struct stored_subscription {
   std::string token_sha256;
   millis created_at = 0;
   millis updated_at = 0;
+  /// The kind of credential, the token's expiry and scopes.
+  token_terms terms;
+  /// oauth: when the refresher last renewed it, how often so far.
+  millis refreshed_at = 0;
+  uint64_t refreshes = 0;
 };
 
 template<class Inspector>
 typename Inspector::result_type inspect(Inspector& f, stored_subscription& x) {
   return f(caf::meta::type_name("sb::stored_subscription"), x.id, x.name,
            x.provider, x.pool, x.retired, x.retired_at, x.drained, x.max_agents,
-           x.cleared_at, x.token, x.token_sha256, x.created_at, x.updated_at);
+           x.cleared_at, x.token, x.token_sha256, x.created_at, x.updated_at,
+           x.terms, x.refreshed_at, x.refreshes);
+}
+
+/// A credential with a lifecycle as the refresher schedules it (an oauth
+/// login, or a token with a known expiry): nothing secret.
+struct stored_credential {
+  std::string name;
+  credential_kind kind = credential_kind::oauth;
+  provider_kind provider = provider_kind::anthropic;
+  std::string pool;
+  /// When the access token expires, and when it was issued (its lifetime
+  /// is the difference).
+  millis expires_at = 0;
+  millis issued_at = 0;
+  millis refreshed_at = 0;
+  uint64_t refreshes = 0;
+  retire_reason retired = retire_reason::none;
+  /// Fingerprint of the stored refresh token (which one a refresh spends).
+  std::string refresh_sha256;
+};
+
+template<class Inspector>
+typename Inspector::result_type inspect(Inspector& f, stored_credential& x) {
+  return f(caf::meta::type_name("sb::stored_credential"), x.name, x.kind,
+           x.provider, x.pool, x.expires_at, x.issued_at, x.refreshed_at,
+           x.refreshes, x.retired, x.refresh_sha256);
+}
+
+/// The refresher's hold on one credential across every node
+/// (store::claim_refresh): while it runs, no other node refreshes it.
+struct refresh_claim {
+  /// false: another node holds it until `held_until`; nothing else is set
+  /// but `cred`.
+  bool claimed = false;
+  millis held_until = 0;
+  /// The credential as stored right now.
+  stored_credential cred;
+  secret refresh_token;
+  /// "" = the provider's configured endpoint.
+  std::string token_url;
+  /// Fingerprint of a refresh token the provider rejected ("" = none).
+  std::string rejected_sha256;
+};
+
+template<class Inspector>
+typename Inspector::result_type inspect(Inspector& f, refresh_claim& x) {
+  return f(caf::meta::type_name("sb::refresh_claim"), x.claimed, x.held_until,
+           x.cred, x.refresh_token, x.token_url, x.rejected_sha256);
+}
+
+/// A token endpoint's answer to a refresh, to commit
+/// (store::complete_refresh).
+struct refresh_grant {
+  std::string name;
+  /// The node whose claim it was ("" = a store without nodes).
+  std::string node;
+  secret access_token;
+  /// Empty: the answer had none and the stored one stays.
+  secret refresh_token;
+  /// Codex: empty keeps the stored one.
+  secret id_token;
+  millis expires_at = 0;
+  /// Empty: the stored scopes stay.
+  std::vector<std::string> scopes;
+};
+
+template<class Inspector>
+typename Inspector::result_type inspect(Inspector& f, refresh_grant& x) {
+  return f(caf::meta::type_name("sb::refresh_grant"), x.name, x.node,
+           x.access_token, x.refresh_token, x.id_token, x.expires_at, x.scopes);
+}
+
+/// What one call of a token endpoint came to (docker_client/oauth_client).
+struct refresh_outcome {
+  enum class verdict : uint8_t {
+    /// A new access token: `grant`.
+    granted,
+    /// 429, 5xx, no answer, an answer that is not a grant: try again later
+    /// (not before `retry_after` when the endpoint said so).
+    transient,
+    /// The provider rejected the refresh token (invalid_grant,
+    /// refresh_token_reused, _expired, _invalidated).
+    rejected,
+  };
+  verdict result = verdict::transient;
+  refresh_grant grant;
+  /// Retry-After in ms (0 = none said).
+  millis retry_after = 0;
+  /// What happened, without a token: "HTTP 429", "invalid_grant", ...
+  std::string detail;
+};
+
+template<class Inspector>
+typename Inspector::result_type inspect(Inspector& f, refresh_outcome& x) {
+  return f(caf::meta::type_name("sb::refresh_outcome"), x.result, x.grant,
+           x.retry_after, x.detail);
+}
+
+/// The refresher's word on one credential, for the POOL (which shows it in
+/// `subscription show` and retires a dead one).
+struct credential_status {
+  std::string name;
+  refresh_state state = refresh_state::ok;
+  /// backoff: what failed; dead: what the provider said.
+  std::string detail;
+  millis next_attempt_at = 0;
+};
+
+template<class Inspector>
+typename Inspector::result_type inspect(Inspector& f, credential_status& x) {
+  return f(caf::meta::type_name("sb::credential_status"), x.name, x.state,
+           x.detail, x.next_attempt_at);
 }
 
 /// A subscription's standing as the POOL decides it and the STORE keeps it
@@ -372,6 +489,7 @@ struct selection {
   std::string name;
   secret token;
   std::string token_sha256;
+  token_terms terms;
   /// With found == false: the earliest instant a candidate comes back.
   millis earliest_reset = 0;
   /// The pick's utilization (none = unknown).
@@ -383,7 +501,8 @@ struct selection {
 template<class Inspector>
 typename Inspector::result_type inspect(Inspector& f, selection& x) {
   return f(caf::meta::type_name("sb::selection"), x.found, x.id, x.name,
-           x.token, x.token_sha256, x.earliest_reset, x.utilization, x.balance);
+           x.token, x.token_sha256, x.terms, x.earliest_reset, x.utilization,
+           x.balance);
 }
 
 /// The POOL's answer to an observation: the subscription's standing with
@@ -408,12 +527,13 @@ struct container_request {
   uint64_t generation = 0;
   /// The token of `generation` (empty when the agent has no subscription).
   secret token;
+  token_terms terms;
 };
 
 template<class Inspector>
 typename Inspector::result_type inspect(Inspector& f, container_request& x) {
   return f(caf::meta::type_name("sb::container_request"), x.agent, x.container,
-           x.op, x.generation, x.token);
+           x.op, x.generation, x.token, x.terms);
 }
 
 /// One operation for a docker worker.
@@ -423,12 +543,13 @@ struct docker_job {
   /// The agent generation the token belongs to (told to the agent server).
   uint64_t generation = 0;
   secret token;
+  token_terms terms;
 };
 
 template<class Inspector>
 typename Inspector::result_type inspect(Inspector& f, docker_job& x) {
   return f(caf::meta::type_name("sb::docker_job"), x.container, x.op,
-           x.generation, x.token);
+           x.generation, x.token, x.terms);
 }
 
 /// What a docker worker reports back: the operation's result, the lifecycle

@@ -21,7 +21,7 @@ const char* version() {
 }
 
 const char* protocol_version() {
-  return "switchboard-protocol-9";
+  return "switchboard-protocol-10";
 }
 
 const char* to_string(ec code) {

@@ -76,12 +76,15 @@ struct pool_counts {
   uint64_t excluded = 0;
   /// This node's agents that count on one of its subscriptions.
   uint64_t agents = 0;
+  /// The soonest expiry of a credential in it that is not retired (0 =
+  /// none known).
+  millis soonest_expiry = 0;
 };
 
 template<class Inspector>
 typename Inspector::result_type inspect(Inspector& f, pool_counts& x) {
   return f(caf::meta::type_name("sb::pool_counts"), x.provider, x.subscriptions,
-           x.excluded, x.agents);
+           x.excluded, x.agents, x.soonest_expiry);
 }
 
 bool operator==(const pool_counts& x, const pool_counts& y);

@@ -77,20 +77,22 @@ bool operator==(const report_result& x, const report_result& y) {
 }
 
 bool operator==(const subscription_info& x, const subscription_info& y) {
-  return std::tie(x.id, x.name, x.provider, x.pool, x.fingerprint,
-                  x.agent_count, x.state, x.retired, x.retired_at, x.max_agents,
-                  x.model_excluded, x.excluded_until, x.reset_at,
-                  x.utilization_5h, x.utilization_7d, x.reset_5h_at,
-                  x.reset_7d_at, x.status, x.evidence_at, x.failures_2h,
-                  x.failures_24h, x.failures_2h_by_kind, x.failures_24h_by_kind,
-                  x.created_at, x.updated_at)
-         == std::tie(y.id, y.name, y.provider, y.pool, y.fingerprint,
-                     y.agent_count, y.state, y.retired, y.retired_at,
-                     y.max_agents, y.model_excluded, y.excluded_until,
-                     y.reset_at, y.utilization_5h, y.utilization_7d,
-                     y.reset_5h_at, y.reset_7d_at, y.status, y.evidence_at,
-                     y.failures_2h, y.failures_24h, y.failures_2h_by_kind,
-                     y.failures_24h_by_kind, y.created_at, y.updated_at);
+  return std::tie(
+           x.id, x.name, x.provider, x.pool, x.fingerprint, x.agent_count,
+           x.state, x.retired, x.retired_at, x.max_agents, x.model_excluded,
+           x.excluded_until, x.reset_at, x.utilization_5h, x.utilization_7d,
+           x.reset_5h_at, x.reset_7d_at, x.status, x.evidence_at, x.failures_2h,
+           x.failures_24h, x.failures_2h_by_kind, x.failures_24h_by_kind,
+           x.created_at, x.updated_at, x.kind, x.expires_at, x.refresh,
+           x.refresh_detail, x.next_refresh_at, x.refreshed_at, x.refreshes)
+         == std::tie(
+           y.id, y.name, y.provider, y.pool, y.fingerprint, y.agent_count,
+           y.state, y.retired, y.retired_at, y.max_agents, y.model_excluded,
+           y.excluded_until, y.reset_at, y.utilization_5h, y.utilization_7d,
+           y.reset_5h_at, y.reset_7d_at, y.status, y.evidence_at, y.failures_2h,
+           y.failures_24h, y.failures_2h_by_kind, y.failures_24h_by_kind,
+           y.created_at, y.updated_at, y.kind, y.expires_at, y.refresh,
+           y.refresh_detail, y.next_refresh_at, y.refreshed_at, y.refreshes);
 }
 
 bool operator==(const subscription_change& x, const subscription_change& y) {
@@ -99,8 +101,15 @@ bool operator==(const subscription_change& x, const subscription_change& y) {
 }
 
 bool operator==(const subscription_spec& x, const subscription_spec& y) {
-  return std::tie(x.name, x.token, x.provider, x.pool, x.max_agents)
-         == std::tie(y.name, y.token, y.provider, y.pool, y.max_agents);
+  return std::tie(x.name, x.token, x.provider, x.pool, x.max_agents, x.terms,
+                  x.refresh_token, x.token_url, x.id_token, x.account_id)
+         == std::tie(y.name, y.token, y.provider, y.pool, y.max_agents, y.terms,
+                     y.refresh_token, y.token_url, y.id_token, y.account_id);
+}
+
+bool operator==(const token_terms& x, const token_terms& y) {
+  return std::tie(x.kind, x.expires_at, x.scopes)
+         == std::tie(y.kind, y.expires_at, y.scopes);
 }
 
 bool operator==(const subscription_state_change& x,
@@ -177,8 +186,10 @@ bool operator==(const store_status& x, const store_status& y) {
 }
 
 bool operator==(const pool_counts& x, const pool_counts& y) {
-  return std::tie(x.provider, x.subscriptions, x.excluded, x.agents)
-         == std::tie(y.provider, y.subscriptions, y.excluded, y.agents);
+  return std::tie(x.provider, x.subscriptions, x.excluded, x.agents,
+                  x.soonest_expiry)
+         == std::tie(y.provider, y.subscriptions, y.excluded, y.agents,
+                     y.soonest_expiry);
 }
 
 bool operator==(const pool_status& x, const pool_status& y) {

@@ -262,6 +262,16 @@ struct subscription_info {
   std::map<failure_kind, uint32_t> failures_24h_by_kind;
   millis created_at = 0;
   millis updated_at = 0;
+  /// token or oauth; when the current token expires (0 = unknown).
+  credential_kind kind = credential_kind::token;
+  millis expires_at = 0;
+  /// oauth: the refresher's state, why (backoff, dead), its next attempt,
+  /// when it last refreshed and how often so far.
+  refresh_state refresh = refresh_state::none;
+  std::string refresh_detail;
+  millis next_refresh_at = 0;
+  millis refreshed_at = 0;
+  uint64_t refreshes = 0;
 };
 
 template<class Inspector>
@@ -272,10 +282,29 @@ typename Inspector::result_type inspect(Inspector& f, subscription_info& x) {
            x.reset_at, x.utilization_5h, x.utilization_7d, x.reset_5h_at,
            x.reset_7d_at, x.status, x.evidence_at, x.failures_2h,
            x.failures_24h, x.failures_2h_by_kind, x.failures_24h_by_kind,
-           x.created_at, x.updated_at);
+           x.created_at, x.updated_at, x.kind, x.expires_at, x.refresh,
+           x.refresh_detail, x.next_refresh_at, x.refreshed_at, x.refreshes);
 }
 
 bool operator==(const subscription_info& x, const subscription_info& y);
+
+/// What an agent's CLI needs beside a token to accept it (the credential
+/// document an agent server writes, docs/containers.md): which kind of
+/// credential it comes from, when it expires and its scopes.
+struct token_terms {
+  credential_kind kind = credential_kind::token;
+  /// 0 = unknown.
+  millis expires_at = 0;
+  std::vector<std::string> scopes;
+};
+
+template<class Inspector>
+typename Inspector::result_type inspect(Inspector& f, token_terms& x) {
+  return f(caf::meta::type_name("sb::token_terms"), x.kind, x.expires_at,
+           x.scopes);
+}
+
+bool operator==(const token_terms& x, const token_terms& y);
 
 /// The pool a subscription or an agent is in when none is named.
 constexpr const char* default_pool = "default";
@@ -291,12 +320,25 @@ struct subscription_spec {
   std::string pool;
   /// none = no cap for a new subscription, unchanged for a rotation.
   caf::optional<uint32_t> max_agents;
+  /// token: `token` is used until it is replaced (`terms.expires_at` = its
+  /// known expiry, 0 = none). oauth: `token` is the access token, it
+  /// expires at `terms.expires_at`, and `refresh_token` renews it.
+  token_terms terms = {};
+  /// oauth only: the single-use refresh token (never leaves the daemon).
+  secret refresh_token = {};
+  /// oauth only: this credential's token endpoint ("" = the provider's,
+  /// switchboard.anthropic-token-url or codex-token-url).
+  std::string token_url = {};
+  /// Codex only: the id token and account id of its auth.json.
+  secret id_token = {};
+  std::string account_id = {};
 };
 
 template<class Inspector>
 typename Inspector::result_type inspect(Inspector& f, subscription_spec& x) {
   return f(caf::meta::type_name("sb::subscription_spec"), x.name, x.token,
-           x.provider, x.pool, x.max_agents);
+           x.provider, x.pool, x.max_agents, x.terms, x.refresh_token,
+           x.token_url, x.id_token, x.account_id);
 }
 
 bool operator==(const subscription_spec& x, const subscription_spec& y);

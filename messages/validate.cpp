@@ -215,7 +215,70 @@ caf::error validate(const subscription_spec& spec) {
     return make_error(ec::invalid_argument,
                       "unknown provider: one of anthropic, codex, openai, "
                       "gemini");
-  return validate_pool(spec.pool);
+  if (auto err = validate_pool(spec.pool))
+    return err;
+  return validate_credential(spec);
+}
+
+caf::error validate_credential(const subscription_spec& spec) {
+  auto bad = [](std::string text) {
+    return make_error(ec::invalid_argument, std::move(text));
+  };
+  auto& t = spec.terms;
+  if (t.kind > credential_kind::oauth)
+    return bad("unknown credential kind: token or oauth");
+  if (t.expires_at < 0 || t.expires_at > millis{253402300799000})
+    return bad("the expiry must be an instant from 1970 to 9999");
+  if (t.scopes.size() > 32)
+    return bad("at most 32 scopes");
+  for (auto& scope : t.scopes)
+    if (scope.empty() || scope.size() > 128
+        || !std::all_of(scope.begin(), scope.end(), [](char ch) {
+             auto c = static_cast<unsigned char>(ch);
+             return c > 0x20 && c < 0x7F && c != '"' && c != '\\';
+           }))
+      return bad("a scope is 1 to 128 printable ASCII characters without "
+                 "spaces or quotes");
+  bool oauth = t.kind == credential_kind::oauth;
+  if (!oauth) {
+    if (!spec.refresh_token.value.empty() || !spec.id_token.value.empty()
+        || !spec.token_url.empty() || !spec.account_id.empty())
+      return bad("a refresh token, id token, account id or token URL "
+                 "belongs to an oauth credential");
+    return caf::none;
+  }
+  if (spec.provider && *spec.provider != provider_kind::anthropic
+      && *spec.provider != provider_kind::codex)
+    return bad("oauth credentials are Claude (anthropic) or Codex logins");
+  if (t.expires_at == 0)
+    return bad("an oauth credential needs the expiry of its access token");
+  if (spec.refresh_token.value.empty())
+    return bad("an oauth credential needs its refresh token");
+  if (auto err = validate_token(spec.refresh_token.value))
+    return bad("the refresh token must be printable ASCII without spaces");
+  if (!spec.id_token.value.empty())
+    if (auto err = validate_token(spec.id_token.value))
+      return bad("the id token must be printable ASCII without spaces");
+  if (spec.refresh_token.value == spec.token.value)
+    return bad("the refresh token is the access token");
+  if (!spec.token_url.empty()) {
+    auto& u = spec.token_url;
+    bool scheme = u.rfind("https://", 0) == 0 || u.rfind("http://", 0) == 0;
+    if (!scheme || u.size() > 2048
+        || !std::all_of(u.begin(), u.end(), [](char ch) {
+             auto c = static_cast<unsigned char>(ch);
+             return c > 0x20 && c < 0x7F;
+           }))
+      return bad("the token URL must be an http:// or https:// URL");
+  }
+  if (spec.account_id.size() > 256
+      || !std::all_of(spec.account_id.begin(), spec.account_id.end(),
+                      [](char ch) {
+                        auto c = static_cast<unsigned char>(ch);
+                        return c > 0x20 && c < 0x7F;
+                      }))
+    return bad("the account id must be printable ASCII without spaces");
+  return caf::none;
 }
 
 caf::error validate_query(const query& q) {

@@ -86,6 +86,10 @@ caf::error validate_pool(std::string_view pool);
 
 /// Checks `subscription add`: the name, the token, a known provider and
 /// the pool.
+/// The credential part of a subscription_spec: a token's expiry and
+/// scopes; an oauth login's refresh token, expiry, endpoint, account.
+caf::error validate_credential(const subscription_spec& spec);
+
 caf::error validate(const subscription_spec& spec);
 
 /// Checks the filters and the limit (1 to max_query_limit) of a query.

@@ -264,6 +264,31 @@ ALTER TABLE failure_events ADD CONSTRAINT failure_events_kind_check
   CHECK (kind = 'rate_limit' OR kind = 'auth' OR kind = 'ignored'
          OR kind = 'concurrency');
 )sql"},
+  // 7: credentials with a lifecycle. A subscription without a row is a
+  // static token of unknown expiry. Instants in ms since the epoch; the
+  // refresh and id tokens sealed like the token; claim_by/claim_until are
+  // the one refresher of the fleet (store::claim_refresh).
+  {R"sql(
+CREATE TABLE credentials (
+  subscription_id {int} PRIMARY KEY
+    REFERENCES subscriptions(id) ON DELETE CASCADE,
+  kind TEXT NOT NULL DEFAULT 'token' CHECK (kind = 'token' OR kind = 'oauth'),
+  expires_at {int},
+  issued_at {int},
+  scopes TEXT NOT NULL DEFAULT '',
+  refresh_token TEXT,
+  refresh_sha256 TEXT NOT NULL DEFAULT '',
+  id_token TEXT,
+  account_id TEXT NOT NULL DEFAULT '',
+  token_url TEXT NOT NULL DEFAULT '',
+  refreshed_at {int},
+  refreshes {int} NOT NULL DEFAULT 0,
+  rejected_sha256 TEXT NOT NULL DEFAULT '',
+  claim_by TEXT NOT NULL DEFAULT '',
+  claim_until {int} NOT NULL DEFAULT 0
+);
+)sql",
+   nullptr, nullptr},
 };
 
 /// `text` with the words that differ put in for dialect `d`.

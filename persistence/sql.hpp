@@ -39,6 +39,8 @@ enum class sq : uint8_t {
   delete_old_events, save_evidence, list_evidence, list_history,
   insert_notification, list_notifications, pending_notifications,
   count_pending_notifications, mark_delivered, list_settings, put_setting,
+  put_credential, delete_credential, list_credentials, claim_credential,
+  credential_by_name, finish_refresh, release_credential,
   count // not a statement
 };
 // clang-format on

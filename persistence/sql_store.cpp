@@ -62,6 +62,28 @@ stored_agent read_agent_row(const sql_row& r) {
   return a;
 }
 
+/// "a b c" -> {a, b, c}: scopes are stored as OAuth writes them.
+std::vector<std::string> split_scopes(const std::string& text) {
+  std::vector<std::string> out;
+  size_t pos = 0;
+  while (pos < text.size()) {
+    auto end = text.find(' ', pos);
+    if (end == std::string::npos)
+      end = text.size();
+    if (end > pos)
+      out.emplace_back(text.substr(pos, end - pos));
+    pos = end + 1;
+  }
+  return out;
+}
+
+std::string join_scopes(const std::vector<std::string>& scopes) {
+  std::string out;
+  for (auto& x : scopes)
+    out += (out.empty() ? "" : " ") + x;
+  return out;
+}
+
 provider_kind provider_at(const sql_row& r, int col) {
   return parse_kind<provider_kind>(r.text(col))
     .value_or(provider_kind::anthropic);
@@ -88,7 +110,33 @@ stored_subscription read_subscription_row(const sql_row& r) {
   s.provider = provider_at(r, 5);
   s.pool = r.text(6);
   read_standing(r, 7, s);
+  // The credentials row, when there is one (LEFT JOIN).
+  if (!r.null(12)) {
+    s.terms.kind = parse_kind<credential_kind>(r.text(12))
+                     .value_or(credential_kind::token);
+    s.terms.expires_at = r.integer(13);
+    s.terms.scopes = split_scopes(r.text(14));
+    s.refreshed_at = r.integer(15);
+    s.refreshes = unsigned_at(r, 16);
+  }
   return s;
+}
+
+stored_credential read_credential_row(const sql_row& r) {
+  stored_credential c;
+  c.name = r.text(0);
+  c.provider = provider_at(r, 1);
+  c.pool = r.text(2);
+  c.expires_at = r.integer(3);
+  c.issued_at = r.integer(4);
+  c.refreshed_at = r.integer(5);
+  c.refreshes = unsigned_at(r, 6);
+  c.retired
+    = parse_kind<retire_reason>(r.text(7)).value_or(retire_reason::none);
+  c.refresh_sha256 = r.text(8);
+  c.kind
+    = parse_kind<credential_kind>(r.text(9)).value_or(credential_kind::token);
+  return c;
 }
 
 event_info read_event_row(const sql_row& r) {
@@ -314,13 +362,138 @@ sql_store::upsert_subscription(const subscription_spec& spec, millis now) {
             {static_cast<int64_t>(*spec.max_agents), result.row.id});
     }
     c.run(sq::insert_token_version, {name, sha, at});
+    put_credential(result, spec, now);
     pool_changed_ = true;
     result.row.name = name;
     result.row.token.value = token;
     result.row.token_sha256 = sha;
+    result.row.terms = spec.terms;
     result.row.updated_at = now;
     return result;
   });
+}
+
+void sql_store::put_credential(const subscription_upsert& up,
+                               const subscription_spec& spec, millis now) {
+  auto& c = sql();
+  auto& t = spec.terms;
+  // A plain token of unknown expiry needs no row (a rotation to one ends
+  // an oauth chain: its refresh token is forgotten).
+  if (t.kind == credential_kind::token && t.expires_at == 0) {
+    c.run(sq::delete_credential, {up.row.id});
+    return;
+  }
+  bool oauth = t.kind == credential_kind::oauth;
+  auto sealed_refresh
+    = oauth ? cipher_.seal(spec.refresh_token.value) : std::string{};
+  auto refresh_sha
+    = oauth ? token_fingerprint(spec.refresh_token.value) : std::string{};
+  auto sealed_id = spec.id_token.value.empty()
+                     ? std::string{}
+                     : cipher_.seal(spec.id_token.value);
+  auto scopes = join_scopes(t.scopes);
+  c.run(sq::put_credential,
+        {up.row.id, to_string(t.kind), t.expires_at, now, scopes,
+         text_or_null(sealed_refresh), refresh_sha, text_or_null(sealed_id),
+         spec.account_id, spec.token_url});
+}
+
+caf::expected<std::vector<stored_credential>> sql_store::credentials() {
+  return list("list credentials", sq::list_credentials, {},
+              read_credential_row);
+}
+
+caf::expected<refresh_claim>
+sql_store::claim_refresh(const std::string& name, millis now, millis lease) {
+  return guard("claim a credential", [&]() -> caf::expected<refresh_claim> {
+    auto& c = sql();
+    refresh_claim out;
+    out.claimed
+      = c.run(sq::claim_credential, {node_, now + lease, name, now}) > 0;
+    bool found = false;
+    std::string sealed;
+    c.run(sq::credential_by_name, {name}, [&](const sql_row& r) {
+      found = true;
+      out.cred = read_credential_row(r);
+      sealed = r.text(10);
+      out.token_url = r.text(11);
+      out.rejected_sha256 = r.text(12);
+      out.held_until = r.integer(14);
+    });
+    if (!found)
+      return unknown_subscription(name);
+    if (!out.claimed)
+      return out;
+    auto refresh = cipher_.open(sealed);
+    if (!refresh)
+      return make_error(ec::store_failure,
+                        "the refresh token of subscription '" + name
+                          + "' does not open with the key file");
+    out.refresh_token.value = std::move(*refresh);
+    return out;
+  });
+}
+
+caf::expected<subscription_upsert>
+sql_store::complete_refresh(const refresh_grant& g, millis now) {
+  using result_t = caf::expected<subscription_upsert>;
+  return guard("store a refreshed credential", [&]() -> result_t {
+    auto& c = sql();
+    subscription_upsert result;
+    bool found = false;
+    c.run(sq::subscription_by_name, {g.name}, [&](const sql_row& r) {
+      found = true;
+      result.row.id = r.integer(0);
+      result.row.created_at = r.time(1);
+      result.row.provider = provider_at(r, 2);
+      result.row.pool = r.text(3);
+      read_standing(r, 4, result.row);
+    });
+    if (!found)
+      return unknown_subscription(g.name);
+    auto& token = g.access_token.value;
+    auto sha = token_fingerprint(token);
+    auto at = format_iso(now);
+    // Not update_token: a refresh does not bring a retired one back.
+    c.run("UPDATE subscriptions SET token = $1, updated_at = $2 WHERE id = $3",
+          {cipher_.seal(token), at, result.row.id});
+    c.run(sq::insert_token_version, {g.name, sha, at});
+    std::optional<std::string> refresh, refresh_sha, id_token, scopes;
+    if (!g.refresh_token.value.empty()) {
+      refresh = cipher_.seal(g.refresh_token.value);
+      refresh_sha = token_fingerprint(g.refresh_token.value);
+    }
+    if (!g.id_token.value.empty())
+      id_token = cipher_.seal(g.id_token.value);
+    if (!g.scopes.empty())
+      scopes = join_scopes(g.scopes);
+    c.run(sq::finish_refresh, {g.expires_at, now, refresh, refresh_sha,
+                               id_token, scopes, result.row.id});
+    c.run(sq::credential_by_name, {g.name}, [&](const sql_row& r) {
+      auto cred = read_credential_row(r);
+      result.row.refreshed_at = cred.refreshed_at;
+      result.row.refreshes = cred.refreshes;
+    });
+    c.run("SELECT scopes FROM credentials WHERE subscription_id = $1",
+          {result.row.id}, [&](const sql_row& r) {
+            result.row.terms.scopes = split_scopes(r.text(0));
+          });
+    pool_changed_ = true;
+    result.rotated = true;
+    result.row.name = g.name;
+    result.row.token.value = token;
+    result.row.token_sha256 = sha;
+    result.row.terms.kind = credential_kind::oauth;
+    result.row.terms.expires_at = g.expires_at;
+    result.row.updated_at = now;
+    return result;
+  });
+}
+
+caf::error sql_store::release_refresh(const std::string& name,
+                                      const std::string& rejected_sha256) {
+  return write("release a credential", sq::release_credential,
+               {name, rejected_sha256}, false);
 }
 
 caf::error sql_store::save_standing(const subscription_standing& s) {
@@ -352,6 +525,7 @@ sql_store::remove_subscription(const std::string& name) {
     auto agents = collect(c, sq::agents_of_subscription, {id},
                           [](const sql_row& r) { return r.text(0); });
     c.run(sq::unassign_agents, {id});
+    c.run(sq::delete_credential, {id});
     c.run(sq::delete_subscription, {id});
     c.run(sq::delete_token_versions, {name});
     pool_changed_ = true;

@@ -41,6 +41,14 @@ public:
   caf::expected<std::vector<stored_subscription>> subscriptions() override;
   caf::expected<std::vector<token_version>> token_versions() override;
 
+  caf::expected<std::vector<stored_credential>> credentials() override;
+  caf::expected<refresh_claim> claim_refresh(const std::string& name,
+                                             millis now, millis lease) override;
+  caf::expected<subscription_upsert>
+  complete_refresh(const refresh_grant& grant, millis now) override;
+  caf::error release_refresh(const std::string& name,
+                             const std::string& rejected_sha256) override;
+
   caf::expected<stored_agent> add_agent(const agent_spec& spec,
                                         millis now) override;
   caf::error remove_agent(const std::string& name) override;
@@ -109,6 +117,10 @@ protected:
   /// them: against the pool's provider, or for a rotation against the
   /// subscription's own.
   caf::error check_pool(subscription_upsert& up, const subscription_spec& spec);
+
+  /// Writes (or drops) the credential row of a subscription just upserted.
+  void put_credential(const subscription_upsert& up,
+                      const subscription_spec& spec, millis now);
 
   /// Operation `what`: every row of query `q` (a statement's id or a
   /// one-off text) made a record by `read`.

@@ -57,9 +57,11 @@ const entry texts[] = {
   same("SELECT name FROM agents WHERE subscription_id = $1 ORDER BY name"),
   same("UPDATE agents SET subscription_id = NULL WHERE subscription_id = $1"),
   same("DELETE FROM subscriptions WHERE id = $1"),
-  same("SELECT id, name, token, created_at, updated_at, provider, pool, "
-       "retired, retired_at, drained, max_agents, cleared_at "
-       "FROM subscriptions ORDER BY name"),
+  same("SELECT s.id, s.name, s.token, s.created_at, s.updated_at, s.provider, "
+       "s.pool, s.retired, s.retired_at, s.drained, s.max_agents, "
+       "s.cleared_at, c.kind, c.expires_at, c.scopes, c.refreshed_at, "
+       "c.refreshes FROM subscriptions s "
+       "LEFT JOIN credentials c ON c.subscription_id = s.id ORDER BY s.name"),
   same("SELECT subscription FROM token_versions WHERE sha256 = $1"),
   same("INSERT INTO token_versions(subscription, sha256, created_at) "
        "VALUES ($1, $2, $3) ON CONFLICT DO NOTHING"),
@@ -181,6 +183,47 @@ const entry texts[] = {
   same("INSERT INTO settings(key, value, updated_at) VALUES ($1, $2, $3) "
        "ON CONFLICT (key) DO UPDATE SET value = excluded.value, "
        "updated_at = excluded.updated_at"),
+  // -- credentials: a new import starts a new chain (claims and rejected
+  // tokens forgotten) and keeps the count of refreshes so far.
+  same("INSERT INTO credentials(subscription_id, kind, expires_at, issued_at, "
+       "scopes, refresh_token, refresh_sha256, id_token, account_id, "
+       "token_url) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) "
+       "ON CONFLICT (subscription_id) DO UPDATE SET kind = excluded.kind, "
+       "expires_at = excluded.expires_at, issued_at = excluded.issued_at, "
+       "scopes = excluded.scopes, refresh_token = excluded.refresh_token, "
+       "refresh_sha256 = excluded.refresh_sha256, "
+       "id_token = excluded.id_token, account_id = excluded.account_id, "
+       "token_url = excluded.token_url, rejected_sha256 = '', "
+       "claim_by = '', claim_until = 0"),
+  same("DELETE FROM credentials WHERE subscription_id = $1"),
+  same("SELECT s.name, s.provider, s.pool, c.expires_at, c.issued_at, "
+       "c.refreshed_at, c.refreshes, s.retired, c.refresh_sha256, c.kind "
+       "FROM credentials c JOIN subscriptions s ON s.id = c.subscription_id "
+       "WHERE c.expires_at IS NOT NULL ORDER BY s.name"),
+  // The claim: one holder at a time across the nodes, until claim_until
+  // (a node that died mid-refresh holds it no longer than its lease).
+  same("UPDATE credentials SET claim_by = $1, claim_until = $2 "
+       "WHERE subscription_id = (SELECT id FROM subscriptions WHERE name = $3) "
+       "AND kind = 'oauth' AND (claim_until < $4 OR claim_by = $1)"),
+  same("SELECT s.name, s.provider, s.pool, c.expires_at, c.issued_at, "
+       "c.refreshed_at, c.refreshes, s.retired, c.refresh_sha256, c.kind, "
+       "c.refresh_token, c.token_url, c.rejected_sha256, c.claim_by, "
+       "c.claim_until, s.id FROM credentials c "
+       "JOIN subscriptions s ON s.id = c.subscription_id WHERE s.name = $1"),
+  // A grant: the new refresh token (or the old one when the answer had
+  // none) is written with the access token, in one transaction.
+  same("UPDATE credentials SET expires_at = $1, issued_at = $2, "
+       "refreshed_at = $2, refreshes = refreshes + 1, "
+       "refresh_token = COALESCE($3, refresh_token), "
+       "refresh_sha256 = COALESCE($4, refresh_sha256), "
+       "id_token = COALESCE($5, id_token), scopes = COALESCE($6, scopes), "
+       "rejected_sha256 = '', claim_by = '', claim_until = 0 "
+       "WHERE subscription_id = $7"),
+  same(
+    "UPDATE credentials SET claim_by = '', claim_until = 0, "
+    "rejected_sha256 = CASE WHEN CAST($2 AS TEXT) = '' "
+    "THEN rejected_sha256 ELSE $2 END "
+    "WHERE subscription_id = (SELECT id FROM subscriptions WHERE name = $1)"),
 };
 
 static_assert(std::size(texts) == static_cast<size_t>(sq::count),

@@ -156,6 +156,30 @@ public:
   /// Every token version (fingerprint) of every subscription, oldest first.
   virtual caf::expected<std::vector<token_version>> token_versions() = 0;
 
+  // -- oauth credentials: the refresher's (actors/refresher.hpp)
+
+  /// Every oauth credential, nothing secret, by name.
+  virtual caf::expected<std::vector<stored_credential>> credentials() = 0;
+
+  /// Claims the oauth credential `name` for a refresh until now + lease:
+  /// refused (claimed false) while another node holds an unexpired claim.
+  /// Either way the answer carries the credential as stored now.
+  virtual caf::expected<refresh_claim> claim_refresh(const std::string& name,
+                                                     millis now, millis lease)
+    = 0;
+
+  /// Commits a refresh in one transaction: the new access token as the
+  /// subscription's token (a rotation), the new refresh token (or the
+  /// stored one when the grant has none), the expiry; ends the claim.
+  virtual caf::expected<subscription_upsert>
+  complete_refresh(const refresh_grant& grant, millis now) = 0;
+
+  /// Ends a claim without a grant; remembers the fingerprint of a refresh
+  /// token the provider rejected ("" = none).
+  virtual caf::error release_refresh(const std::string& name,
+                                     const std::string& rejected_sha256)
+    = 0;
+
   // -- agents
 
   virtual caf::expected<stored_agent> add_agent(const agent_spec& spec,

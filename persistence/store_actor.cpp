@@ -420,6 +420,20 @@ store_actor_impl(store_actor::stateful_pointer<store_state> self,
         return db.delete_events_before(cutoff, batch);
       });
     },
+    // -- the refresher's claims and grants (committed before the answer)
+    [=](refresh_atom, const std::string& name, millis now, millis lease) {
+      return defer<refresh_claim>(
+        self, [=](store& db) { return db.claim_refresh(name, now, lease); });
+    },
+    [=](refresh_atom, const refresh_grant& grant, millis now) {
+      return defer<subscription_upsert>(
+        self, [=](store& db) { return db.complete_refresh(grant, now); });
+    },
+    [=](release_atom, const std::string& name, const std::string& rejected) {
+      return defer<ok_atom>(self, as_ok([=](store& db) {
+                              return db.release_refresh(name, rejected);
+                            }));
+    },
     // -- reads: first commit what is queued, so a read sees every write that
     // was sent before it (and no write is left waiting for a drain) --------
     [=](events_atom, const query& q) {
@@ -450,6 +464,10 @@ store_actor_impl(store_actor::stateful_pointer<store_state> self,
         millis now) -> caf::result<std::vector<exclusion_seed>> {
       flush(self);
       return self->state.db->exclusion_seeds(since, now);
+    },
+    [=](refresh_atom) -> caf::result<std::vector<stored_credential>> {
+      flush(self);
+      return self->state.db->credentials();
     },
     [=](backup_atom) { return start_backup(self); },
     [=](backup_atom, const std::string& id,
