@@ -341,22 +341,13 @@ report_promise agent_state::make_promise(reply_for what, millis arrived_at) {
                         ctx_.get(), what, arrived_at};
 }
 
-void agent_state::enqueue(failure_report& r, attribution about,
-                          report_promise rp) {
-  if (about.subscription.empty()) {
-    report_result res;
-    res.agent = agent_name_;
-    res.result = outcome::no_subscription;
-    res.generation = policy_->current().generation;
-    res.reason = "the agent has no subscription";
-    SB_INFO("agent {}: report {} -> no_subscription", agent_name_, r.status);
-    rp.deliver(std::move(res));
-    return;
-  }
+/// How a report is classified, with its provider's evidence in `q`: a
+/// verdict makes it an auth failure, an expired access token of a login a
+/// refresh (not a switch), a limit of one model's bucket concerns only an
+/// agent on that model.
+classification agent_state::judge(const failure_report& r,
+                                  const attribution& about, queued_report& q) {
   auto cls = classify(r.status, r.error, r.kind);
-  if (!r.model.empty())
-    model_ = r.model;
-  queued_report q;
   q.status = r.status;
   q.evidence = parse_evidence(r.headers, r.error, r.arrived_at,
                               ctx_->tokens.get()->provider(about.subscription));
@@ -370,6 +361,14 @@ void agent_state::enqueue(failure_report& r, attribution about,
   if (cls.kind == failure_kind::auth
       && q.evidence.verdict == retire_reason::none)
     q.evidence.suspect = suspected(r.status, r.error);
+  if (cls.kind == failure_kind::auth && access_token_expired(r.status, r.error)
+      && ctx_->tokens.get()->refreshable(about.subscription)) {
+    // The daemon refreshes it (actors/refresher.hpp); its agents get the new
+    // access token by rotation. Not a reason to leave the subscription.
+    cls.kind = failure_kind::ignored;
+    cls.reason = "access_token_expired";
+    self_->send(pool_, refresh_atom::value, about.subscription);
+  }
   if (is_model_only(q.evidence) && cls.kind != failure_kind::ignored) {
     // A limit of one model's bucket: it moves only an agent on that model.
     bool ours = r.model.empty();
@@ -379,6 +378,25 @@ void agent_state::enqueue(failure_report& r, attribution about,
     if (!ours)
       cls.kind = failure_kind::ignored;
   }
+  return cls;
+}
+
+void agent_state::enqueue(failure_report& r, attribution about,
+                          report_promise rp) {
+  if (about.subscription.empty()) {
+    report_result res;
+    res.agent = agent_name_;
+    res.result = outcome::no_subscription;
+    res.generation = policy_->current().generation;
+    res.reason = "the agent has no subscription";
+    SB_INFO("agent {}: report {} -> no_subscription", agent_name_, r.status);
+    rp.deliver(std::move(res));
+    return;
+  }
+  if (!r.model.empty())
+    model_ = r.model;
+  queued_report q;
+  auto cls = judge(r, about, q);
   rp.classified(cls.kind);
   // The latest instant anything says the subscription is back, bounded like
   // the headers' resets (the past is ignored, more than 8 days clamped).
@@ -920,7 +938,7 @@ void agent_state::committed(const switch_commit& c, const selection& sel,
   // on either way.
   ctx_->clock->send_later(self_, ctx_->opts.apply_wait, apply_wait_atom::value,
                           generation);
-  apply_token(generation, sel.token,
+  apply_token(generation, sel.token, sel.terms,
               [this, generation](const apply_outcome& result) {
                 reply_applied(generation, result);
               });
@@ -1001,13 +1019,14 @@ void agent_state::finish_error(const caf::error& err) {
 // -- token applications ------------------------------------------------------
 
 void agent_state::apply_token(uint64_t generation, secret token,
-                              apply_done done) {
+                              token_terms terms, apply_done done) {
   container_request req;
   req.agent = agent_name_;
   req.container = container_;
   req.op = container_op::apply;
   req.generation = generation;
   req.token = std::move(token);
+  req.terms = std::move(terms);
   applying_ = generation;
   // Measured on the steady clock: a duration, not an instant of the daemon.
   auto started = std::chrono::steady_clock::now();
@@ -1133,7 +1152,7 @@ void agent_state::reconcile() {
       [this, generation = cur.generation](selection& sel) {
         if (policy_->current().generation != generation)
           return; // a newer switch took over
-        apply_token(generation, std::move(sel.token),
+        apply_token(generation, std::move(sel.token), std::move(sel.terms),
                     [](const apply_outcome&) {});
       },
       [this, generation = cur.generation](caf::error& err) {
@@ -1262,10 +1281,10 @@ caf::result<apply_outcome> agent_state::container_command(container_op op) {
   // The token comes from the POOL even for a stop, so every operation reaches
   // the supervisor in the order this agent received it; and after the switch
   // in flight, like everything else for this agent.
-  auto send_op = [this, rp, op](secret token) mutable {
+  auto send_op = [this, rp, op](secret token, token_terms terms) mutable {
     auto generation = policy_->current().generation;
-    container_request req{agent_name_, container_, op, generation,
-                          std::move(token)};
+    container_request req{agent_name_, container_,       op,
+                          generation,  std::move(token), std::move(terms)};
     ask(supervisor_, ctx_->live.get()->container_op_timeout(),
         apply_atom::value, std::move(req))
       .then(
@@ -1282,12 +1301,14 @@ caf::result<apply_outcome> agent_state::container_command(container_op op) {
   when_idle([this, rp, send_op]() mutable {
     auto sub_id = policy_->current().sub_id;
     if (sub_id == 0) {
-      send_op(secret{});
+      send_op(secret{}, token_terms{});
       return;
     }
     ask(pool_, pool_request_timeout, token_atom::value, sub_id)
       .then(
-        [send_op](selection& sel) mutable { send_op(std::move(sel.token)); },
+        [send_op](selection& sel) mutable {
+          send_op(std::move(sel.token), std::move(sel.terms));
+        },
         [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
   });
   return rp;

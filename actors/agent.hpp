@@ -218,6 +218,8 @@ private:
   /// A promise of the current request's reply, counted as `what`.
   report_promise make_promise(reply_for what, millis arrived_at);
   void enqueue(failure_report& r, attribution about, report_promise rp);
+  classification judge(const failure_report& r, const attribution& about,
+                       queued_report& q);
   /// `settings` as loaded for the message that decides.
   void decide(queued_report& q, const engine_settings& settings);
   void answer(const queued_report& q, const decision& d);
@@ -267,7 +269,8 @@ private:
   // ------------------------------------------------------
 
   using apply_done = std::function<void(const apply_outcome&)>;
-  void apply_token(uint64_t generation, secret token, apply_done done);
+  void apply_token(uint64_t generation, secret token, token_terms terms,
+                   apply_done done);
   void record_apply(uint64_t generation, apply_outcome result, apply_done done);
   void schedule_retry(const apply_outcome& result, uint64_t generation);
 

@@ -160,8 +160,8 @@ void dispatch(self_ptr self) {
     st.idle.pop_back();
     move_to(name, e, transitional_state(e.current->op, e.state), false);
     e.current->worker = worker;
-    docker_job job{name, e.current->op, e.current->generation,
-                   e.current->token};
+    docker_job job{name, e.current->op, e.current->generation, e.current->token,
+                   e.current->terms};
     auto timeout = st.ctx->live.get()->worker_op_timeout();
     request_within(self, *st.ctx->clock, worker, timeout, apply_atom::value,
                    std::move(job))
@@ -199,6 +199,7 @@ enqueue(self_ptr self, const container_request& req) {
       if (req.generation >= last.generation) {
         last.generation = req.generation;
         last.token = req.token;
+        last.terms = req.terms;
       }
       last.waiters.push_back(rp);
       return rp;
@@ -208,6 +209,7 @@ enqueue(self_ptr self, const container_request& req) {
   op.op = req.op;
   op.generation = req.generation;
   op.token = req.token;
+  op.terms = req.terms;
   op.waiters.push_back(rp);
   e.queue.push_back(std::move(op));
   schedule(self, req.container);

@@ -58,6 +58,7 @@ struct pending_op {
   container_op op = container_op::apply;
   uint64_t generation = 0;
   secret token;
+  token_terms terms;
   /// The worker running it (invalid while queued).
   docker_worker_actor worker;
   std::vector<caf::typed_response_promise<apply_outcome>> waiters;

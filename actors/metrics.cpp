@@ -167,8 +167,15 @@ struct metrics::impl {
         .Name("switchboard_subscriptions_excluded")
         .Help("Subscriptions of a pool excluded from selection now")
         .Register(registry);
+  Family<Gauge>& expiry
+    = prometheus::BuildGauge()
+        .Name("switchboard_credential_expiry_seconds")
+        .Help("Seconds until the soonest expiry of a credential of a pool "
+              "that is not retired (negative: expired)")
+        .Register(registry);
   /// The pools of the last scrape: a pool gone since loses its series.
   std::set<std::string> pools_seen;
+  std::set<std::string> expiry_seen;
 
   void set_pools(const metric_gauges& g) {
     for (auto& name : pools_seen)
@@ -176,14 +183,32 @@ struct metrics::impl {
         subscriptions.Remove(&subscriptions.Add({{"pool", name}}));
         excluded.Remove(&excluded.Add({{"pool", name}}));
       }
+    for (auto& name : expiry_seen) {
+      auto i = g.pools.find(name);
+      if (i == g.pools.end() || !i->second.expiry_seconds)
+        expiry.Remove(&expiry.Add({{"pool", name}}));
+    }
     pools_seen.clear();
+    expiry_seen.clear();
     for (auto& [name, p] : g.pools) {
       subscriptions.Add({{"pool", name}})
         .Set(static_cast<double>(p.subscriptions));
       excluded.Add({{"pool", name}}).Set(static_cast<double>(p.excluded));
       pools_seen.insert(name);
+      if (p.expiry_seconds) {
+        expiry.Add({{"pool", name}}).Set(*p.expiry_seconds);
+        expiry_seen.insert(name);
+      }
     }
   }
+
+  Family<Counter>& refreshes
+    = prometheus::BuildCounter()
+        .Name("switchboard_credential_refreshes_total")
+        .Help("Refreshes of oauth credentials, by result (ok, backoff, "
+              "recovered, dead)")
+        .Register(registry);
+  std::map<std::string, Counter*, std::less<>> refresh_series;
   Gauge& pending = gauge(registry, "switchboard_notifications_pending",
                          "Notifications in the outbox not yet delivered");
   Gauge& containers = gauge(registry, "switchboard_containers",
@@ -250,6 +275,8 @@ metrics::metrics() : impl_(std::make_unique<impl>()) {
         return prometheus::Labels{{"outcome", outcome_label(o)},
                                   {"kind", kind_label(k)}};
       });
+  for (auto r : {"ok", "backoff", "recovered", "dead"})
+    impl_->refresh_series[r] = &impl_->refreshes.Add({{"result", r}});
   for (auto r : {apply_result::hot_reloaded, apply_result::restarted,
                  apply_result::failed})
     impl_->application_series.at(index_of(r), [r] {
@@ -303,6 +330,13 @@ void metrics::token_applied(apply_result result, double seconds) {
         })
     .Increment();
   impl_->apply_duration.Observe(seconds);
+}
+
+void metrics::credential_refreshed(std::string_view result) {
+  // The four series exist from the start: no lock needed to find one.
+  auto i = impl_->refresh_series.find(result);
+  if (i != impl_->refresh_series.end())
+    i->second->Increment();
 }
 
 void metrics::store_committed(size_t writes) {

@@ -20,6 +20,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 
 namespace sb {
 
@@ -35,6 +36,8 @@ struct metric_gauges {
   struct pool_gauges {
     uint64_t subscriptions = 0;
     uint64_t excluded = 0;
+    /// Seconds until its soonest credential expiry (none = none known).
+    std::optional<double> expiry_seconds;
   };
   std::map<std::string, pool_gauges> pools;
   uint64_t notifications_pending = 0;
@@ -74,6 +77,11 @@ public:
 
   /// A token application ended; `seconds` from the request to the result.
   void token_applied(apply_result result, double seconds);
+
+  /// A refresh of an oauth credential ended: "ok", "backoff" (429, 5xx,
+  /// no answer), "recovered" (rejected, but another node had rotated it),
+  /// "dead" (rejected: a new login is needed).
+  void credential_refreshed(std::string_view result);
 
   /// The STORE committed a batch of this many writes.
   void store_committed(size_t writes);

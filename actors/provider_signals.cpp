@@ -217,6 +217,15 @@ retire_reason suspected(int32_t status, std::string_view text) {
   return retire_reason::none;
 }
 
+bool access_token_expired(int32_t status, std::string_view text) {
+  return status == 401
+         && (contains_word(text, "oauth token has expired")
+             || contains_word(text, "access token has expired")
+             || contains_word(text, "token_expired")
+             || contains_word(text, "provided authentication token is "
+                                    "expired"));
+}
+
 bool model_in_bucket(std::string_view model, std::string_view bucket) {
   return !model.empty() && !bucket.empty()
          && ifind(model, bucket, 0) != std::string_view::npos;

@@ -60,6 +60,11 @@ retire_reason anthropic_verdict(std::string_view text);
 /// credential. A 401 "OAuth token has expired" is refreshable: none.
 retire_reason suspected(int32_t status, std::string_view text);
 
+/// A 401 that says the access token expired (Claude's "OAuth token has
+/// expired", Codex's "Provided authentication token is expired"): an oauth
+/// credential is refreshed, not switched away from.
+bool access_token_expired(int32_t status, std::string_view text);
+
 /// True if a request for `model` counts against the bucket `bucket`: the
 /// model's name contains the bucket's, ignoring ASCII case ("opus" holds
 /// "claude-opus-4-1").

@@ -6,6 +6,7 @@
 #include "actors/front_door.hpp"
 #include "actors/logging.hpp"
 #include "actors/notifier.hpp"
+#include "actors/refresher.hpp"
 #include "actors/subscription_pool.hpp"
 #include "intake/basp_guard.hpp"
 #include "intake/caf_door.hpp"
@@ -279,22 +280,13 @@ daemon::start(caf::actor_system& sys, daemon_options opts,
   d->front_door_ = sys.spawn(sb::front_door, doors);
   doors.access = scope::report;
   d->report_door_ = sys.spawn(sb::front_door, doors);
-  std::vector<std::pair<std::string, caf::actor>> components = {
-    {"store", caf::actor_cast<caf::actor>(d->store_)},
-    {"subscription-pool", caf::actor_cast<caf::actor>(d->pool_)},
-    {"container-supervisor", caf::actor_cast<caf::actor>(d->supervisor_)},
-    {"admin", caf::actor_cast<caf::actor>(d->admin_)},
-    {"front-door", caf::actor_cast<caf::actor>(d->front_door_)},
-    {"front-door (report)", caf::actor_cast<caf::actor>(d->report_door_)},
-  };
   // Always there: a reload may set notify-command later.
   d->notifier_ = sys.spawn<caf::detached>(notifier, d->store_, ctx, outbox);
-  components.emplace_back("notifier",
-                          caf::actor_cast<caf::actor>(d->notifier_));
-  if (d->cluster_)
-    components.emplace_back("cluster",
-                            caf::actor_cast<caf::actor>(d->cluster_));
-  d->root_ = sys.spawn(root, d->admin_, std::move(components), ctx,
+  // The one refresher of this node's logins (the STORE's claims make it one
+  // in the fleet).
+  d->refresher_ = sys.spawn(refresher, d->store_, d->pool_, ctx);
+  caf::anon_send(d->pool_, refresh_atom::value, d->refresher_);
+  d->root_ = sys.spawn(root, d->admin_, d->components(), ctx,
                        std::move(on_fatal), d->notifier_, d->cluster_);
   SB_INFO("loaded {} subscriptions and {} agents", snap->subscriptions.size(),
           snap->agents.size());
@@ -304,6 +296,22 @@ daemon::start(caf::actor_system& sys, daemon_options opts,
   }
   spdlog::default_logger()->flush();
   return d;
+}
+
+std::vector<std::pair<std::string, caf::actor>> daemon::components() const {
+  std::vector<std::pair<std::string, caf::actor>> out = {
+    {"store", caf::actor_cast<caf::actor>(store_)},
+    {"subscription-pool", caf::actor_cast<caf::actor>(pool_)},
+    {"container-supervisor", caf::actor_cast<caf::actor>(supervisor_)},
+    {"admin", caf::actor_cast<caf::actor>(admin_)},
+    {"front-door", caf::actor_cast<caf::actor>(front_door_)},
+    {"front-door (report)", caf::actor_cast<caf::actor>(report_door_)},
+    {"notifier", caf::actor_cast<caf::actor>(notifier_)},
+    {"refresher", caf::actor_cast<caf::actor>(refresher_)},
+  };
+  if (cluster_)
+    out.emplace_back("cluster", caf::actor_cast<caf::actor>(cluster_));
+  return out;
 }
 
 caf::error daemon::publish() {
@@ -429,6 +437,7 @@ void daemon::stop() {
                 2s
                   + std::chrono::duration_cast<std::chrono::milliseconds>(
                     ctx_->live.get()->notify_timeout));
+  stop_and_wait(self, refresher_, 2s);
   stop_and_wait(self, supervisor_, 5s);
   stop_and_wait(self, cluster_, 5s);
   stop_and_wait(self, pool_, 2s);

@@ -99,6 +99,9 @@ private:
   /// Publishes the FRONT DOOR behind the guard; sets port_.
   caf::error publish();
 
+  /// The components the ROOT watches, by name.
+  std::vector<std::pair<std::string, caf::actor>> components() const;
+
   explicit daemon(caf::actor_system& sys);
 
   caf::actor_system& sys_;
@@ -111,6 +114,7 @@ private:
   front_door_actor report_door_;
   root_actor root_;
   notifier_actor notifier_;
+  refresher_actor refresher_;
   cluster_actor cluster_;
   intake::credentials creds_;
   std::unique_ptr<intake::caf_door> caf_door_;

@@ -64,6 +64,15 @@ subscription_info make_info(const pool_entry& e, millis now, millis window) {
   e.evidence.describe(info, now);
   info.created_at = e.created_at;
   info.updated_at = e.updated_at;
+  info.kind = e.terms.kind;
+  info.expires_at = e.terms.expires_at;
+  info.refreshed_at = e.refreshed_at;
+  info.refreshes = e.refreshes;
+  if (e.terms.kind == credential_kind::oauth) {
+    info.refresh = e.refresh.state;
+    info.refresh_detail = e.refresh.detail;
+    info.next_refresh_at = e.refresh.next_attempt_at;
+  }
   return info;
 }
 
@@ -74,6 +83,7 @@ selection make_selection(const pool_entry& e, millis now) {
   sel.name = e.name;
   sel.token = e.token;
   sel.token_sha256 = e.token_sha256;
+  sel.terms = e.terms;
   sel.utilization = to_caf(e.evidence.utilization(now));
   return sel;
 }
@@ -162,6 +172,16 @@ void pool_entry::take_standing(const stored_subscription& s) {
   cleared_at = s.cleared_at;
 }
 
+void pool_entry::take_credential(const stored_subscription& s) {
+  terms = s.terms;
+  refreshed_at = s.refreshed_at;
+  refreshes = s.refreshes;
+  if (terms.kind != credential_kind::oauth)
+    refresh = credential_status{};
+  else if (refresh.name.empty())
+    refresh = credential_status{name, refresh_state::ok, {}, 0};
+}
+
 void pool_state::place(const pool_entry& e) {
   auto& index = index_of(e.id);
   index.set_out(e.id, e.out());
@@ -246,6 +266,7 @@ void init(self_ptr self, const snapshot& snap) {
     e.pool = s.pool;
     e.token = s.token;
     e.token_sha256 = s.token_sha256;
+    e.take_credential(s);
     e.created_at = s.created_at;
     e.updated_at = s.updated_at;
     e.take_standing(s);
@@ -260,6 +281,7 @@ void init(self_ptr self, const snapshot& snap) {
   for (auto& s : snap.subscriptions) {
     st.tokens.add(s.name, s.token_sha256);
     st.tokens.set_provider(s.name, s.provider);
+    st.tokens.set_kind(s.name, s.terms.kind);
   }
   st.publish_tokens();
   for (auto& a : snap.agents)
@@ -284,6 +306,7 @@ void merge_shared(self_ptr self, const snapshot& snap) {
   auto& st = self->state;
   bool new_tokens = false;
   std::vector<int64_t> moved;
+  std::vector<int64_t> rotated;
   for (auto& s : snap.subscriptions) {
     auto* e = st.find(s.id);
     if (!e) {
@@ -308,6 +331,8 @@ void merge_shared(self_ptr self, const snapshot& snap) {
     st.place(*e);
     if (!was_out && e->out())
       moved.push_back(e->id);
+    e->take_credential(s);
+    st.tokens.set_kind(s.name, s.terms.kind);
     if (e->token_sha256 != s.token_sha256) {
       e->suspects = 0;
       e->token = s.token;
@@ -315,6 +340,10 @@ void merge_shared(self_ptr self, const snapshot& snap) {
       e->updated_at = s.updated_at;
       st.tokens.add(s.name, s.token_sha256);
       new_tokens = true;
+      // A rotation or a refresh on another node: this node's agents on it
+      // get the new token too.
+      if (!e->members.empty())
+        rotated.push_back(e->id);
     }
   }
   if (new_tokens)
@@ -344,6 +373,15 @@ void merge_shared(self_ptr self, const snapshot& snap) {
   for (auto id : moved)
     if (auto e = st.find(id))
       move_agents(self, *e);
+  for (auto id : rotated)
+    if (auto e = st.find(id)) {
+      SB_INFO("subscription {} has a new token from another node ({} agents "
+              "of this node get it)",
+              e->name, e->members.size());
+      std::vector<std::string> names(e->members.begin(), e->members.end());
+      std::sort(names.begin(), names.end());
+      ask_agents(self, names, "rotation", rotate_atom::value, e->id);
+    }
 }
 
 /// Most headroom, then fewest agents (committed or decided), then name,
@@ -467,7 +505,8 @@ std::string retire_text(retire_reason why) {
     return "the plan does not include the product, or the account has no "
            "quota until it is paid";
   case retire_reason::dead_credential:
-    return "the credential is no longer accepted; it needs a new login";
+    return "the credential is no longer accepted or has expired: re-login "
+           "needed (a new login or token with subscription add)";
   case retire_reason::none:
     break;
   }
@@ -610,11 +649,13 @@ subscription_change upserted(self_ptr self, subscription_upsert& up) {
   e.token = std::move(up.row.token);
   e.token_sha256 = up.row.token_sha256;
   e.take_standing(up.row);
+  e.take_credential(up.row);
   // Suspects count on one token.
   e.suspects = 0;
   st.place(e);
   st.tokens.add(e.name, e.token_sha256);
   st.tokens.set_provider(e.name, e.provider);
+  st.tokens.set_kind(e.name, e.terms.kind);
   st.publish_tokens();
   e.created_at = up.row.created_at;
   e.updated_at = up.row.updated_at;
@@ -1001,6 +1042,18 @@ set_cap(self_ptr self, const std::string& name, uint32_t max_agents) {
   return store_and_answer(self, *e, false);
 }
 
+/// The REFRESHER's word on a credential: shown by `subscription show`; a
+/// dead one is retired (its agents moved, one alert).
+void refresh_state_changed(self_ptr self, const credential_status& cs) {
+  auto e = self->state.find(cs.name);
+  if (e == nullptr)
+    return;
+  if (e->terms.kind == credential_kind::oauth)
+    e->refresh = cs;
+  if (cs.state == refresh_state::dead)
+    retire(self, *e, retire_reason::dead_credential, self->state.ctx->now());
+}
+
 /// The counts of `status`: all pools, and each.
 pool_status status(pool_state& st) {
   auto now = st.ctx->now();
@@ -1014,6 +1067,10 @@ pool_status status(pool_state& st) {
     counts.provider = e.provider;
     ++counts.subscriptions;
     counts.agents += e.members.size();
+    if (e.terms.expires_at > 0 && e.retired == retire_reason::none
+        && (counts.soonest_expiry == 0
+            || e.terms.expires_at < counts.soonest_expiry))
+      counts.soonest_expiry = e.terms.expires_at;
     // Retired and drained ones are out of selection too.
     if (e.out()) {
       ++counts.excluded;
@@ -1111,6 +1168,23 @@ subscription_pool(pool_actor::stateful_pointer<pool_state> self,
     [=](settings_atom) { reload_exclusions(self); },
     [=](shared_atom, const std::shared_ptr<const snapshot>& snap) {
       merge_shared(self, *snap);
+    },
+    [=](refresh_atom, subscription_upsert& up) {
+      // Known here unless it was removed meanwhile.
+      if (self->state.find(up.row.id) != nullptr)
+        upserted(self, up);
+    },
+    [=](refresh_atom, const credential_status& cs) {
+      refresh_state_changed(self, cs);
+    },
+    [=](refresh_atom, const std::string& name) {
+      auto e = self->state.find(name);
+      if (e != nullptr && e->terms.kind == credential_kind::oauth
+          && self->state.refresher)
+        self->send(self->state.refresher, refresh_atom::value, name);
+    },
+    [=](refresh_atom, const refresher_actor& refresher) {
+      self->state.refresher = refresher;
     },
     [=](shared_atom, const std::vector<int64_t>& subs,
         const std::vector<agent_seat>& seats) {

@@ -51,6 +51,12 @@ struct pool_entry {
   std::string pool;
   secret token;
   std::string token_sha256;
+  /// The kind of credential, its token's expiry and scopes (delivered with
+  /// the token); oauth: the refresher's word, its last refresh, how many.
+  token_terms terms;
+  credential_status refresh;
+  millis refreshed_at = 0;
+  uint64_t refreshes = 0;
   millis created_at = 0;
   millis updated_at = 0;
   /// This node's agents on this subscription, committed or decided.
@@ -83,6 +89,8 @@ struct pool_entry {
 
   subscription_standing standing() const;
   void take_standing(const stored_subscription& s);
+  /// Its credential's kind, expiry, scopes and refreshes as stored.
+  void take_credential(const stored_subscription& s);
 };
 
 struct pool_state {
@@ -92,6 +100,8 @@ struct pool_state {
   /// `subs`.
   std::map<std::string, pool_index> indexes;
   store_actor store;
+  /// Given by the ROOT once spawned; asked to refresh an expired token.
+  refresher_actor refresher;
   context_ptr ctx;
   /// Every token version of every subscription: this pool's own, published
   /// (a copy) after each change for the FRONT DOOR and the AGENTs.

@@ -15,6 +15,18 @@ void token_index::remove(const std::string& sub) {
     i = i->second == sub ? owners_.erase(i) : std::next(i);
   current_.erase(sub);
   providers_.erase(sub);
+  refreshable_.erase(sub);
+}
+
+void token_index::set_kind(const std::string& sub, credential_kind kind) {
+  if (kind == credential_kind::oauth)
+    refreshable_[sub] = true;
+  else
+    refreshable_.erase(sub);
+}
+
+bool token_index::refreshable(const std::string& sub) const {
+  return refreshable_.count(sub) != 0;
 }
 
 void token_index::set_provider(const std::string& sub, provider_kind p) {

@@ -48,6 +48,11 @@ public:
   /// The provider of `sub` (anthropic if unknown).
   provider_kind provider(const std::string& sub) const;
 
+  /// Whether `sub` is an oauth credential the daemon refreshes (an expired
+  /// access token is then refreshed, not switched away from).
+  void set_kind(const std::string& sub, credential_kind kind);
+  bool refreshable(const std::string& sub) const;
+
 private:
   /// fingerprint -> subscription
   std::map<std::string, std::string> owners_;
@@ -55,6 +60,8 @@ private:
   std::unordered_map<std::string, std::string> current_;
   /// subscription -> provider (anthropic is not stored)
   std::unordered_map<std::string, provider_kind> providers_;
+  /// oauth subscriptions
+  std::unordered_map<std::string, bool> refreshable_;
 };
 
 /// The identity a report or an observation names: a named subscription

@@ -19,11 +19,17 @@ std::string base_url(const std::string& host, uint16_t port) {
 reload_result agent_server_client::reload_token(
   const std::string& host, uint16_t port, const std::string& token,
   bool remove_api_key, std::chrono::milliseconds timeout, uint64_t generation,
-  const std::string& secret) {
+  const std::string& secret, const token_terms& terms) {
   auto url = base_url(host, port) + "/api/credentials/reload-token";
   nlohmann::json body = {{"token", token}, {"remove_api_key", remove_api_key}};
   if (generation > 0)
     body["generation"] = generation;
+  // The credential document the agent's CLI needs besides the token.
+  if (terms.expires_at > 0)
+    body["expires_at"] = terms.expires_at;
+  if (!terms.scopes.empty())
+    body["scopes"] = terms.scopes;
+  body["kind"] = to_string(terms.kind);
   std::vector<std::string> headers;
   if (!secret.empty())
     headers.push_back(std::string{secret_header} + ": " + secret);

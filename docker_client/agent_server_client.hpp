@@ -7,6 +7,7 @@
 // token travels in the request body only and is never logged.
 
 #include "docker_client/http.hpp"
+#include "messages/types.hpp"
 
 #include <chrono>
 #include <cstdint>
@@ -55,7 +56,8 @@ public:
                              const std::string& token, bool remove_api_key,
                              std::chrono::milliseconds timeout,
                              uint64_t generation = 0,
-                             const std::string& secret = {});
+                             const std::string& secret = {},
+                             const token_terms& terms = {});
 
   /// True if GET /health answers 2xx within `timeout`.
   bool healthy(const std::string& host, uint16_t port,

@@ -84,8 +84,8 @@ op_outcome recreate(docker_api& engine, agent_server_client& agents,
   if (auto err = engine.remove(temp, true); err && !is(err, ec::not_found))
     return failed("cannot clear " + temp + ": " + render(err), state_of(old),
                   old.id);
-  auto id = engine.create(
-    temp, recreate_config(old, req.token, cfg.token_env, req.generation));
+  auto id = engine.create(temp, recreate_config(old, req.token, cfg.token_env,
+                                                req.generation, req.terms));
   if (!id)
     return failed("cannot create the new container: " + render(id.error()),
                   state_of(old), old.id);
@@ -123,7 +123,7 @@ op_outcome do_apply(docker_api& engine, agent_server_client& agents,
   if (!secret)
     return failed(render(secret.error()), lifecycle::running, info.id);
   auto rr = agents.reload_token(host, port, req.token, true, cfg.reload_timeout,
-                                req.generation, *secret);
+                                req.generation, *secret, req.terms);
   switch (rr.outcome) {
   case reload_result::reloaded: {
     auto out = settle(engine, info.id, apply_result::hot_reloaded);
@@ -186,7 +186,7 @@ std::pair<std::string, uint16_t> agent_endpoint(const container_info& info,
 nlohmann::json recreate_config(const container_info& info,
                                const std::string& token,
                                const std::string& token_env,
-                               uint64_t generation) {
+                               uint64_t generation, const token_terms& terms) {
   nlohmann::json cfg = nlohmann::json::object();
   if (auto c = info.raw.find("Config"); c != info.raw.end() && c->is_object())
     for (auto key : {"User", "Tty", "OpenStdin", "StdinOnce", "AttachStdin",
@@ -199,7 +199,8 @@ nlohmann::json recreate_config(const container_info& info,
   auto drop = [&](const std::string& e) {
     for (auto& name :
          {token_env, std::string{"ANTHROPIC_API_KEY"},
-          std::string{"ANTHROPIC_AUTH_TOKEN"}, std::string{generation_env}})
+          std::string{"ANTHROPIC_AUTH_TOKEN"}, std::string{generation_env},
+          std::string{expires_env}, std::string{scopes_env}})
       if (e.rfind(name + "=", 0) == 0 || e == name)
         return true;
     return false;
@@ -212,6 +213,15 @@ nlohmann::json recreate_config(const container_info& info,
   if (generation > 0)
     env.push_back(std::string{generation_env} + "="
                   + std::to_string(generation));
+  if (!token.empty() && terms.expires_at > 0)
+    env.push_back(std::string{expires_env} + "="
+                  + std::to_string(terms.expires_at));
+  if (!token.empty() && !terms.scopes.empty()) {
+    std::string scopes;
+    for (auto& x : terms.scopes)
+      scopes += (scopes.empty() ? "" : " ") + x;
+    env.push_back(std::string{scopes_env} + "=" + scopes);
+  }
   cfg["Env"] = env;
   if (auto hc = info.raw.find("HostConfig"); hc != info.raw.end())
     cfg["HostConfig"] = *hc;

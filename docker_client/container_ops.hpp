@@ -49,11 +49,18 @@ struct op_request {
   std::string token;
   /// The agent generation of the token (0 = unknown).
   uint64_t generation = 0;
+  /// Its kind, expiry and scopes (the agent server's credential document).
+  token_terms terms = {};
 };
 
 /// The container variable that tells the agent server the generation of the
 /// token it was created with.
 constexpr const char* generation_env = "SWITCHBOARD_GENERATION";
+
+/// The variables that tell it the token's expiry (ms since the epoch) and
+/// scopes (separated by spaces), when they are known.
+constexpr const char* expires_env = "SWITCHBOARD_TOKEN_EXPIRES_AT";
+constexpr const char* scopes_env = "SWITCHBOARD_TOKEN_SCOPES";
 
 struct op_outcome {
   apply_outcome result;
@@ -78,7 +85,8 @@ op_outcome run_container_op(docker_api& engine, agent_server_client& agents,
 nlohmann::json recreate_config(const container_info& info,
                                const std::string& token,
                                const std::string& token_env,
-                               uint64_t generation = 0);
+                               uint64_t generation = 0,
+                               const token_terms& terms = {});
 
 /// Where the agent server of a container listens: its
 /// `switchboard.agent-port` label (else the default) on 127.0.0.1 for host

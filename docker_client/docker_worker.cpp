@@ -16,7 +16,7 @@ docker_worker(docker_worker_actor::stateful_pointer<docker_worker_state> self,
     [=](apply_atom, const docker_job& job) {
       auto& st = self->state;
       docker::op_request req{job.container, job.op, job.token.value,
-                             job.generation};
+                             job.generation, job.terms};
       auto progress = [&](lifecycle state) {
         self->send(st.supervisor, progress_atom::value, job.container, state);
       };
