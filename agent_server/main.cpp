@@ -14,7 +14,10 @@
 //
 //   POST /api/credentials/reload-token
 //        body {"token": "<oauth token>", "remove_api_key": true|false,
-//              "generation": N (optional)}
+//              "generation": N (optional),
+//              "expires_at": ms since the epoch (optional, 0 = unknown),
+//              "scopes": ["user:inference", ...] (optional),
+//              "kind": "token" | "oauth" (optional)}
 //        200 {"status":"success","reloaded":true}
 //        400 {"error":"..."}  body not JSON / not an object, "token" missing,
 //                             not a string or empty, "remove_api_key" present
@@ -31,6 +34,16 @@
 //        this is; it is kept beside the token (file <token-file>.generation)
 //        and named in every /api/task answer. --reload-delay-ms N answers
 //        (and switches) only after N ms: a slow agent server, for tests.
+//        "expires_at" and "scopes" are kept beside the token (file
+//        <token-file>.terms) and, with --claude-credentials FILE, written with
+//        the token into FILE as Claude Code's credential document:
+//          {"claudeAiOauth": {"accessToken": "<token>",
+//                             "expiresAt": <ms>, "scopes": [...]}}
+//        exactly these three fields (never a refresh token: Switchboard alone
+//        refreshes), atomically with mode 0600, so a running `claude` reads
+//        the new token on its next request. A token without an expiry (a
+//        setup token) gets one year from now; without scopes,
+//        ["user:inference"]. The document is also written at startup.
 //        With --no-reload the endpoint does not exist (404): this is how an
 //        older image without hot reload looks, and Switchboard then falls back
 //        to recreating the container with the new token in its environment.
@@ -69,7 +82,9 @@
 //   holds the most recent reload, which must survive a container restart,
 //   while the environment holds the token the container was created with.
 //   The generation comes from the same place: <token-file>.generation, else
-//   the variable SWITCHBOARD_GENERATION.
+//   the variable SWITCHBOARD_GENERATION; the expiry and scopes from
+//   <token-file>.terms, else SWITCHBOARD_TOKEN_EXPIRES_AT (ms) and
+//   SWITCHBOARD_TOKEN_SCOPES (separated by spaces).
 //
 // SECRECY
 //   The token is never returned, never logged and never part of an error
@@ -95,6 +110,8 @@
 //                          (default /var/lib/agent-server/oauth-token)
 //   --exhausted-file PATH  tokens that answer 429 on /api/task, one per line
 //                          (default /data/exhausted-tokens)
+//   --claude-credentials PATH  write Claude Code's .credentials.json there
+//                          (startup and every reload; see the reload)
 //   --no-reload            do not offer the reload endpoint (404)
 //   --reload-delay-ms N    take N ms to answer (and apply) a reload
 
@@ -113,6 +130,7 @@
 #include <sys/types.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <chrono>
@@ -126,6 +144,7 @@
 #include <sstream>
 #include <string>
 #include <thread>
+#include <vector>
 
 namespace {
 
@@ -283,13 +302,50 @@ void write_file_atomically(const std::string& path,
 
 // -- state --------------------------------------------------------------------
 
+/// What a token comes with: its expiry (ms, 0 = unknown) and scopes.
+struct token_terms {
+  int64_t expires_at = 0;
+  std::vector<std::string> scopes;
+};
+
+/// A setup token's lifetime when nobody said when it expires.
+constexpr int64_t static_token_lifetime_ms = int64_t{365} * 24 * 3600 * 1000;
+
+/// Claude Code's .credentials.json for `token`: exactly accessToken, a
+/// future expiresAt and non-empty scopes (anything missing reads as "Not
+/// logged in").
+std::string claude_document(const std::string& token, const token_terms& t) {
+  auto expires = t.expires_at;
+  if (expires <= 0)
+    expires = std::chrono::duration_cast<std::chrono::milliseconds>(
+                std::chrono::system_clock::now().time_since_epoch())
+                .count()
+              + static_token_lifetime_ms;
+  auto scopes
+    = t.scopes.empty() ? std::vector<std::string>{"user:inference"} : t.scopes;
+  json doc
+    = {{"claudeAiOauth",
+        {{"accessToken", token}, {"expiresAt", expires}, {"scopes", scopes}}}};
+  return doc.dump();
+}
+
 /// The current token and the reload counter. Also guards every access to the
 /// process environment (getenv/unsetenv are not thread-safe against each
 /// other, and requests are served by a thread pool).
 class credentials {
 public:
-  credentials(std::string token, std::string generation)
-      : token_(std::move(token)), generation_(std::move(generation)) {}
+  credentials(std::string token, std::string generation, token_terms terms,
+              std::string document)
+      : token_(std::move(token)), generation_(std::move(generation)),
+        terms_(std::move(terms)), document_(std::move(document)) {
+    if (!document_.empty() && !token_.empty())
+      write_file_atomically(document_, claude_document(token_, terms_));
+  }
+
+  token_terms terms() const {
+    std::lock_guard<std::mutex> guard{mtx_};
+    return terms_;
+  }
 
   /// The current token; empty means "no token".
   std::string token() const {
@@ -311,12 +367,21 @@ public:
   /// Stores `token` in `file`, then makes it current. Reloads are serialized:
   /// the file and the in-memory token always agree on the last one.
   void reload(const std::string& file, const std::string& token,
-              const std::string& generation, bool remove_api_key) {
+              const std::string& generation, const token_terms& terms,
+              bool remove_api_key) {
     std::lock_guard<std::mutex> guard{mtx_};
+    // The credential document first: a crash in between leaves the old
+    // token file, which startup writes into the document again.
+    if (!document_.empty())
+      write_file_atomically(document_, claude_document(token, terms));
     write_file_atomically(file, token);
     write_file_atomically(file + ".generation", generation);
+    write_file_atomically(
+      file + ".terms",
+      json{{"expires_at", terms.expires_at}, {"scopes", terms.scopes}}.dump());
     token_ = token;
     generation_ = generation;
+    terms_ = terms;
     ++reloads_;
     if (remove_api_key) {
       ::unsetenv("ANTHROPIC_API_KEY");
@@ -338,6 +403,9 @@ private:
   mutable std::mutex mtx_;
   std::string token_;
   std::string generation_;
+  token_terms terms_;
+  /// Claude Code's credential file ("" = none).
+  std::string document_;
   int reloads_ = 0;
 };
 
@@ -371,7 +439,36 @@ struct options {
   std::string exhausted_file = "/data/exhausted-tokens";
   bool no_reload = false;
   int reload_delay_ms = 0;
+  /// Where to write Claude Code's .credentials.json ("" = nowhere).
+  std::string claude_credentials;
 };
+
+/// The optional "expires_at" and "scopes" of a reload; an error text if
+/// they are malformed.
+std::string read_terms(const json& body, token_terms& out) {
+  auto exp = body.find("expires_at");
+  if (exp != body.end() && !exp->is_null()) {
+    if (!exp->is_number_unsigned())
+      return "expires_at must be a non-negative integer (ms)";
+    out.expires_at = static_cast<int64_t>(
+      std::min<uint64_t>(exp->get<uint64_t>(), 253402300799000));
+  }
+  auto scopes = body.find("scopes");
+  if (scopes != body.end() && !scopes->is_null()) {
+    if (!scopes->is_array() || scopes->size() > 32)
+      return "scopes must be an array of at most 32 strings";
+    for (auto& x : *scopes) {
+      if (!x.is_string() || x.get<std::string>().empty()
+          || x.get<std::string>().size() > 128)
+        return "each scope must be a string of 1 to 128 characters";
+      out.scopes.push_back(x.get<std::string>());
+    }
+  }
+  auto kind = body.find("kind");
+  if (kind != body.end() && !kind->is_null() && !kind->is_string())
+    return "kind must be a string";
+  return {};
+}
 
 /// Requests being served (see the pre-routing handler and the logger).
 std::atomic<int> in_flight{0};
@@ -384,55 +481,58 @@ void install_routes(httplib::Server& svr, const options& opts,
   });
 
   if (!opts.no_reload) {
-    svr.Post(
-      "/api/credentials/reload-token",
-      [&opts, &creds](const httplib::Request& req, httplib::Response& res) {
-        if (!opts.secret.empty()
-            && !same_secret(req.get_header_value("X-Switchboard-Secret"),
-                            opts.secret))
-          return reply_error(res, 401,
-                             "a reload needs the shared secret in "
-                             "X-Switchboard-Secret");
-        auto body = json::parse(req.body, nullptr, false);
-        if (body.is_discarded() || !body.is_object())
-          return reply_error(res, 400, "body must be a JSON object");
-        auto tok = body.find("token");
-        if (tok == body.end())
-          return reply_error(res, 400, "missing field: token");
-        if (!tok->is_string())
-          return reply_error(res, 400, "token must be a string");
-        auto token = tok->get<std::string>();
-        if (token.empty())
-          return reply_error(res, 400, "token must not be empty");
-        bool remove_api_key = false;
-        auto rak = body.find("remove_api_key");
-        if (rak != body.end() && !rak->is_null()) {
-          if (!rak->is_boolean())
-            return reply_error(res, 400, "remove_api_key must be a boolean");
-          remove_api_key = rak->get<bool>();
-        }
-        std::string generation;
-        auto gen = body.find("generation");
-        if (gen != body.end() && !gen->is_null()) {
-          if (!gen->is_number_unsigned())
-            return reply_error(res, 400,
-                               "generation must be a non-negative integer");
-          generation = std::to_string(gen->get<uint64_t>());
-        }
-        if (opts.reload_delay_ms > 0)
-          std::this_thread::sleep_for(
-            std::chrono::milliseconds(opts.reload_delay_ms));
-        try {
-          creds.reload(opts.token_file, token, generation, remove_api_key);
-        } catch (const std::exception& e) {
-          // The message names the failing step, never the token.
-          log_line(std::string("reload failed: ") + e.what());
-          return reply_error(res, 500,
-                             std::string("cannot store token: ") + e.what());
-        }
-        log_line("token reloaded (sha256 " + sha256_hex(token) + ")");
-        reply(res, 200, json{{"status", "success"}, {"reloaded", true}});
-      });
+    svr.Post("/api/credentials/reload-token", [&opts, &creds](
+                                                const httplib::Request& req,
+                                                httplib::Response& res) {
+      if (!opts.secret.empty()
+          && !same_secret(req.get_header_value("X-Switchboard-Secret"),
+                          opts.secret))
+        return reply_error(res, 401,
+                           "a reload needs the shared secret in "
+                           "X-Switchboard-Secret");
+      auto body = json::parse(req.body, nullptr, false);
+      if (body.is_discarded() || !body.is_object())
+        return reply_error(res, 400, "body must be a JSON object");
+      auto tok = body.find("token");
+      if (tok == body.end())
+        return reply_error(res, 400, "missing field: token");
+      if (!tok->is_string())
+        return reply_error(res, 400, "token must be a string");
+      auto token = tok->get<std::string>();
+      if (token.empty())
+        return reply_error(res, 400, "token must not be empty");
+      bool remove_api_key = false;
+      auto rak = body.find("remove_api_key");
+      if (rak != body.end() && !rak->is_null()) {
+        if (!rak->is_boolean())
+          return reply_error(res, 400, "remove_api_key must be a boolean");
+        remove_api_key = rak->get<bool>();
+      }
+      std::string generation;
+      auto gen = body.find("generation");
+      if (gen != body.end() && !gen->is_null()) {
+        if (!gen->is_number_unsigned())
+          return reply_error(res, 400,
+                             "generation must be a non-negative integer");
+        generation = std::to_string(gen->get<uint64_t>());
+      }
+      token_terms terms;
+      if (auto bad = read_terms(body, terms); !bad.empty())
+        return reply_error(res, 400, bad);
+      if (opts.reload_delay_ms > 0)
+        std::this_thread::sleep_for(
+          std::chrono::milliseconds(opts.reload_delay_ms));
+      try {
+        creds.reload(opts.token_file, token, generation, terms, remove_api_key);
+      } catch (const std::exception& e) {
+        // The message names the failing step, never the token.
+        log_line(std::string("reload failed: ") + e.what());
+        return reply_error(res, 500,
+                           std::string("cannot store token: ") + e.what());
+      }
+      log_line("token reloaded (sha256 " + sha256_hex(token) + ")");
+      reply(res, 200, json{{"status", "success"}, {"reloaded", true}});
+    });
   }
 
   svr.Get("/api/credentials/status", [&creds](const httplib::Request&,
@@ -445,6 +545,10 @@ void install_routes(httplib::Server& svr, const options& opts,
       = generation.empty() ? json(nullptr) : json(std::stoull(generation));
     body["reloads"] = creds.reloads();
     body["api_key_present"] = creds.api_key_present();
+    auto terms = creds.terms();
+    body["expires_at"]
+      = terms.expires_at > 0 ? json(terms.expires_at) : json(nullptr);
+    body["scopes"] = terms.scopes;
     reply(res, 200, body);
   });
 
@@ -525,6 +629,28 @@ std::string startup_generation(const options& opts, bool from_file) {
   return digits ? text : std::string{};
 }
 
+/// The expiry and scopes of the startup token: beside the token file if the
+/// token came from there, else from the environment.
+token_terms startup_terms(const options& opts, bool from_file) {
+  token_terms t;
+  if (from_file) {
+    if (auto content = read_file(opts.token_file + ".terms")) {
+      auto doc = json::parse(*content, nullptr, false);
+      if (doc.is_object())
+        read_terms(doc, t);
+    }
+    return t;
+  }
+  if (const char* value = std::getenv("SWITCHBOARD_TOKEN_EXPIRES_AT"))
+    t.expires_at = std::strtoll(value, nullptr, 10);
+  if (const char* value = std::getenv("SWITCHBOARD_TOKEN_SCOPES")) {
+    std::istringstream words{value};
+    for (std::string w; words >> w;)
+      t.scopes.push_back(w);
+  }
+  return t;
+}
+
 /// The startup token: the token file if it exists and is non-empty, else the
 /// environment variable `env_name`. Sets `source` to where it came from.
 std::string startup_token(const options& opts, std::string& source) {
@@ -574,6 +700,9 @@ int main(int argc, char** argv) {
     .add_option("--exhausted-file", opts.exhausted_file,
                 "Tokens that answer 429 on /api/task, one per line")
     ->capture_default_str();
+  app.add_option("--claude-credentials", opts.claude_credentials,
+                 "Write Claude Code's .credentials.json here (mode 0600) at "
+                 "startup and on every reload");
   app.add_flag("--no-reload", opts.no_reload,
                "Do not offer POST /api/credentials/reload-token (404)");
   app.add_option("--secret-file", opts.secret_file,
@@ -617,8 +746,16 @@ int main(int argc, char** argv) {
 
   std::string source;
   auto token = startup_token(opts, source);
-  credentials creds{token,
-                    startup_generation(opts, source.rfind("file", 0) == 0)};
+  bool from_file = source.rfind("file", 0) == 0;
+  std::optional<credentials> made;
+  try {
+    made.emplace(token, startup_generation(opts, from_file),
+                 startup_terms(opts, from_file), opts.claude_credentials);
+  } catch (const std::exception& e) {
+    log_line(std::string("cannot write the credential document: ") + e.what());
+    return 1;
+  }
+  auto& creds = *made;
   log_line("startup token: " + source);
 
   httplib::Server svr;
