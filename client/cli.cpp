@@ -5,6 +5,7 @@
 #include "client/connect.hpp"
 #include "client/format.hpp"
 #include "client/suggest.hpp"
+#include "messages/credential_file.hpp"
 #include "messages/error.hpp"
 #include "messages/fingerprint.hpp"
 #include "messages/register.hpp"
@@ -52,6 +53,9 @@ struct options {
   std::string second;
   std::string third;
   std::string token_file;
+  std::string oauth_file;
+  std::string expires_at;
+  std::string token_url;
   std::string provider;
   std::string pool;
   std::string model;
@@ -298,13 +302,55 @@ void cmd_status(const options& o) {
   print(o, json, text + table(rows) + pools);
 }
 
-void cmd_sub_add(const options& o) {
-  check(validate_name("subscription name", o.name));
+/// --expires-at: an ISO instant ("2027-06-01T00:00:00Z") or a day
+/// ("2027-06-01", its start in UTC).
+millis expiry_of(const std::string& text) {
+  auto at = parse_iso_instant(text);
+  if (!at && text.size() == 10)
+    at = parse_iso_instant(text + "T00:00:00Z");
+  if (!at || *at <= 0)
+    throw failure{"--expires-at '" + text
+                    + "' is not an instant such as 2027-06-01 or "
+                      "2027-06-01T12:00:00Z",
+                  2, "usage"};
+  return *at;
+}
+
+/// The credential of `subscription add`: a token file (with its expiry
+/// when known) or a login file.
+void read_credential(const options& o, subscription_spec& spec) {
+  if (o.token_file.empty() == o.oauth_file.empty())
+    throw failure{"subscription add needs --token-file FILE or --oauth-file "
+                  "FILE (one of them)",
+                  2, "usage"};
+  if (!o.oauth_file.empty()) {
+    if (!o.expires_at.empty())
+      throw failure{"--expires-at is for a token; a login file says when its "
+                    "access token expires",
+                    2, "usage"};
+    // A login document is small; 64 KiB bounds what is read.
+    check(
+      read_login_document(read_all(o.oauth_file, "login", 64 * 1024), spec));
+    spec.token_url = o.token_url;
+    return;
+  }
+  if (!o.token_url.empty())
+    throw failure{"--token-url is for an oauth login (--oauth-file)", 2,
+                  "usage"};
   // One byte more than a token may have: a longer file is refused by
   // validate_token, not read to its end.
-  auto token = trim_token(read_all(o.token_file, "token", max_token_bytes + 1));
-  check(validate_token(token));
-  subscription_spec spec{o.name, secret{std::move(token)}, {}, o.pool, {}};
+  spec.token.value
+    = trim_token(read_all(o.token_file, "token", max_token_bytes + 1));
+  check(validate_token(spec.token.value));
+  if (!o.expires_at.empty())
+    spec.terms.expires_at = expiry_of(o.expires_at);
+  else if (auto exp = jwt_expiry(spec.token.value))
+    spec.terms.expires_at = *exp;
+}
+
+void cmd_sub_add(const options& o) {
+  check(validate_name("subscription name", o.name));
+  subscription_spec spec{o.name, secret{}, {}, o.pool, {}};
   if (!o.provider.empty()) {
     auto p = parse_kind<provider_kind>(o.provider);
     if (!p)
@@ -313,6 +359,7 @@ void cmd_sub_add(const options& o) {
                     2, "usage"};
     spec.provider = *p;
   }
+  read_credential(o, spec);
   if (o.max_agents >= 0)
     spec.max_agents = static_cast<uint32_t>(o.max_agents);
   check(validate(spec));
@@ -321,7 +368,9 @@ void cmd_sub_add(const options& o) {
   std::string text = (change.rotated ? "rotated " : "registered ") + o.name;
   if (!change.rotated)
     text += " (" + std::string{to_string(change.info.provider)} + ", pool "
-            + change.info.pool + ")";
+            + change.info.pool + ", " + to_string(change.info.kind) + ")";
+  if (change.info.expires_at > 0)
+    text += "; expires " + iso_text(change.info.expires_at);
   if (change.rotated)
     text += " (" + std::to_string(change.reloading.size())
             + " agent(s) get the new token)";
@@ -352,15 +401,64 @@ std::string models_text(const subscription_info& x) {
   return text.empty() ? "-" : text;
 }
 
+/// "token", "oauth", "oauth (backoff)", "oauth (dead)".
+std::string kind_text(const subscription_info& x) {
+  std::string text = to_string(x.kind);
+  if (x.kind == credential_kind::oauth && x.refresh != refresh_state::ok
+      && x.refresh != refresh_state::none)
+    text += " (" + std::string{to_string(x.refresh)} + ")";
+  return text;
+}
+
+void cmd_sub_show(const options& o) {
+  check(validate_name("subscription name", o.name));
+  session s{o};
+  auto subs = s.call<std::vector<subscription_info>>(sub_list_atom::value);
+  auto i
+    = std::find_if(subs.begin(), subs.end(), [&](const subscription_info& x) {
+        return x.name == o.name;
+      });
+  if (i == subs.end())
+    throw failure{"unknown subscription '" + o.name + "'", 1,
+                  "unknown_subscription"};
+  auto& x = *i;
+  std::vector<std::vector<std::string>> rows{
+    {"name", x.name},
+    {"pool", x.pool},
+    {"provider", to_string(x.provider)},
+    {"state", state_text(x)},
+    {"kind", to_string(x.kind)},
+    {"fingerprint", x.fingerprint},
+    {"expires_at", iso_text(x.expires_at)},
+    {"agents",
+     std::to_string(x.agent_count)
+       + (x.max_agents > 0 ? "/" + std::to_string(x.max_agents) : "")}};
+  if (x.kind == credential_kind::oauth) {
+    rows.push_back({"refresh", to_string(x.refresh)});
+    if (!x.refresh_detail.empty())
+      rows.push_back({"refresh_detail", x.refresh_detail});
+    rows.push_back({"next_refresh_at", iso_text(x.next_refresh_at)});
+    rows.push_back({"refreshed_at", iso_text(x.refreshed_at)});
+    rows.push_back({"refreshes", std::to_string(x.refreshes)});
+  }
+  rows.push_back({"excluded_until", iso_text(x.excluded_until)});
+  rows.push_back({"models_out", models_text(x)});
+  rows.push_back({"failures_2h", std::to_string(x.failures_2h)});
+  rows.push_back({"failures_24h", std::to_string(x.failures_24h)});
+  print(o, to_json(x), table(rows));
+}
+
 void cmd_sub_list(const options& o) {
   session s{o};
   auto subs = s.call<std::vector<subscription_info>>(sub_list_atom::value);
   std::vector<std::vector<std::string>> rows{
-    {"NAME", "POOL", "PROVIDER", "STATE", "FINGERPRINT", "AGENTS", "UTIL_5H/7D",
-     "STATUS", "EXCLUDED_UNTIL", "MODELS_OUT", "FAILURES_2H", "FAILURES_24H"}};
+    {"NAME", "POOL", "PROVIDER", "STATE", "KIND", "EXPIRES", "FINGERPRINT",
+     "AGENTS", "UTIL_5H/7D", "STATUS", "EXCLUDED_UNTIL", "MODELS_OUT",
+     "FAILURES_2H", "FAILURES_24H"}};
   for (auto& x : subs)
     rows.push_back(
-      {x.name, x.pool, to_string(x.provider), state_text(x), x.fingerprint,
+      {x.name, x.pool, to_string(x.provider), state_text(x), kind_text(x),
+       iso_text(x.expires_at), x.fingerprint,
        std::to_string(x.agent_count)
          + (x.max_agents > 0 ? "/" + std::to_string(x.max_agents) : ""),
        fraction_text(x.utilization_5h) + "/" + fraction_text(x.utilization_7d),
@@ -864,10 +962,20 @@ int run_cli(int argc, char** argv) {
   auto sub_add = subs->add_subcommand(
     "add", "register a subscription (an existing name rotates its token)");
   sub_add->add_option("name", o.name, "subscription name")->required();
-  sub_add
-    ->add_option("--token-file", o.token_file,
-                 "file holding the token ('-' = standard input)")
-    ->required();
+  sub_add->add_option("--token-file", o.token_file,
+                      "file holding a static token: setup token or API key "
+                      "('-' = standard input)");
+  sub_add->add_option("--oauth-file", o.oauth_file,
+                      "a login: Claude Code's .credentials.json or Codex's "
+                      "auth.json ('-' = standard input); the daemon refreshes "
+                      "it");
+  sub_add->add_option("--expires-at", o.expires_at,
+                      "when the static token expires (2027-06-01 or an ISO "
+                      "instant): warned 30 days ahead, retired when it "
+                      "passes");
+  sub_add->add_option("--token-url", o.token_url,
+                      "this login's token endpoint (default: the provider's, "
+                      "anthropic-token-url or codex-token-url)");
   sub_add->add_option("--provider", o.provider,
                       "anthropic (default), codex, openai or gemini: whose "
                       "signals its failures are read with");
@@ -897,6 +1005,10 @@ int run_cli(int argc, char** argv) {
                  "at most this many agents on it (0 = no cap)")
     ->check(CLI::Range(int64_t{0}, int64_t{1000000}));
   on(sub_set, [&] { cmd_sub_set(o); });
+  auto sub_show = subs->add_subcommand(
+    "show", "one subscription: its credential, refresh state and counts");
+  sub_show->add_option("name", o.name, "subscription name")->required();
+  on(sub_show, [&] { cmd_sub_show(o); });
   on(subs->add_subcommand("list", "list subscriptions"),
      [&] { cmd_sub_list(o); });
   auto sub_rm = subs->add_subcommand(

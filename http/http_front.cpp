@@ -264,6 +264,24 @@ void list_agents(front_impl& f, const exchange_ptr& ex, caf::duration wait) {
     sub_list_atom::value);
 }
 
+/// GET /v1/subscriptions/{name}: `subscription show --json`.
+void show_subscription(front_impl& f, const exchange_ptr& ex,
+                       caf::duration wait, std::string name) {
+  f.ask<std::vector<subscription_info>>(
+    f.door_of(ex->req()), wait,
+    [ex, name](caf::expected<std::vector<subscription_info>> subs) {
+      if (!subs)
+        return ex->reply(error_response(subs.error()));
+      for (auto& x : *subs)
+        if (x.name == name)
+          return ex->reply(json_response(200, to_json(x)));
+      ex->reply(error_response(
+        make_error(ec::unknown_subscription,
+                   "unknown subscription '" + sanitize_text(name, 64) + "'")));
+    },
+    sub_list_atom::value);
+}
+
 void add_reads(std::vector<route>& routes) {
   auto wait = caf::duration{read_wait};
   routes.push_back({"POST", "/v1/reports", post_report});
@@ -286,6 +304,11 @@ void add_reads(std::vector<route>& routes) {
                       f.answer<std::vector<subscription_info>>(
                         ex, wait, sub_list_atom::value);
                     }});
+  routes.push_back(
+    {"GET", "/v1/subscriptions/*",
+     [wait](front_impl& f, const exchange_ptr& ex, const route_args& args) {
+       show_subscription(f, ex, wait, args[0]);
+     }});
   routes.push_back(
     {"GET", "/v1/events", [](front_impl& f, const exchange_ptr& ex, auto&) {
        read_query<event_info>(f, ex, events_atom::value, true);

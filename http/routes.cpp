@@ -2,6 +2,7 @@
 
 #include "http/routes.hpp"
 
+#include "messages/credential_file.hpp"
 #include "messages/error.hpp"
 #include "messages/kinds.hpp"
 #include "messages/time.hpp"
@@ -297,6 +298,51 @@ caf::expected<std::string> setting_text(const json& x) {
 
 } // namespace
 
+/// A subscription's credential: "token" (with "expires_at" when known) or
+/// "oauth_document" (a login file's content: Claude Code's
+/// .credentials.json or Codex's auth.json) with an optional "token_url".
+caf::error read_subscription_credential(fields& f, subscription_spec& out) {
+  auto token = f.text("token");
+  if (!token)
+    return token.error();
+  auto expires = f.text("expires_at");
+  if (!expires)
+    return expires.error();
+  auto url = f.text("token_url");
+  if (!url)
+    return url.error();
+  auto doc = f.take("oauth_document");
+  if (static_cast<bool>(*token) == (doc != nullptr))
+    return bad("one of 'token' or 'oauth_document' is required");
+  if (doc != nullptr) {
+    if (*expires)
+      return bad("'expires_at' is for a token; a login says when its access "
+                 "token expires");
+    if (auto err = read_login_document(doc->dump(), out))
+      return err;
+    out.token_url = url->value_or(std::string{});
+    return caf::none;
+  }
+  if (*url)
+    return bad("'token_url' is for an oauth login ('oauth_document')");
+  // The checks of `subscription add --token-file`: surrounding whitespace
+  // (a file's trailing newline) goes, then validate_token. Neither error
+  // quotes the token.
+  out.token.value = trim_token(**token);
+  if (auto err = validate_token(out.token.value))
+    return err;
+  if (*expires) {
+    auto at = parse_iso_instant(**expires);
+    if (!at || *at <= 0)
+      return bad("'expires_at' must be an ISO instant such as "
+                 "2027-06-01T00:00:00Z");
+    out.terms.expires_at = *at;
+  } else if (auto exp = jwt_expiry(out.token.value)) {
+    out.terms.expires_at = *exp;
+  }
+  return caf::none;
+}
+
 caf::expected<subscription_spec>
 subscription_add_from_json(std::string_view body) {
   auto doc = parse_object(body);
@@ -305,17 +351,6 @@ subscription_add_from_json(std::string_view body) {
   fields f{*doc};
   subscription_spec result;
   if (auto err = read_name(f, "name", "subscription name", result.name))
-    return err;
-  auto token = f.text("token");
-  if (!token)
-    return token.error();
-  if (!*token)
-    return bad("'token' is required");
-  // The checks of `subscription add --token-file`: surrounding whitespace
-  // (a file's trailing newline) goes, then validate_token. Neither error
-  // quotes the token.
-  result.token.value = trim_token(**token);
-  if (auto err = validate_token(result.token.value))
     return err;
   auto provider = f.text("provider");
   if (!provider)
@@ -326,6 +361,8 @@ subscription_add_from_json(std::string_view body) {
       return bad("'provider' is one of anthropic, codex, openai, gemini");
     result.provider = *p;
   }
+  if (auto err = read_subscription_credential(f, result))
+    return err;
   if (auto err = read_optional_name(f, "pool", "pool name", result.pool))
     return err;
   auto cap = f.whole("max_agents", 0, 1000000);
@@ -605,8 +642,15 @@ metric_gauges gauges_of(const status_info& st, bool engine_up) {
   if (st.pool) {
     g.subscriptions = st.pool->subscriptions;
     g.subscriptions_excluded = st.pool->excluded;
-    for (auto& [name, p] : st.pool->pools)
-      g.pools[name] = {p.subscriptions, p.excluded};
+    auto now = wall_clock_ms();
+    for (auto& [name, p] : st.pool->pools) {
+      auto& out = g.pools[name];
+      out.subscriptions = p.subscriptions;
+      out.excluded = p.excluded;
+      if (p.soonest_expiry > 0)
+        out.expiry_seconds
+          = static_cast<double>(p.soonest_expiry - now) / 1000.0;
+    }
   }
   if (st.store) {
     g.notifications_pending = st.store->notifications_pending;

@@ -42,6 +42,11 @@ expect "backup's --force" \
 expect "--provider values" \
   "$(complete_words _switchboard switchboard subscription add s1 --provider "")" \
   codex
+expect "subscription show" \
+  "$(complete_words _switchboard switchboard subscription "")" show
+expect "--oauth-file" \
+  "$(complete_words _switchboard switchboard subscription add s1 --oa)" \
+  --oauth-file
 expect "--kind values" \
   "$(complete_words _switchboard switchboard report a1 --kind "")" rate_limit
 expect "daemon keys from its --help" \
