@@ -194,7 +194,7 @@ protected:
 };
 
 container_request op(const std::string& container, container_op what) {
-  return container_request{"a1", container, what, 0, secret{}};
+  return container_request{"a1", container, what, 0, secret{}, token_terms{}};
 }
 
 } // namespace

@@ -5,6 +5,7 @@
 // repaired by the reconciler when it starts again.
 
 #include "fixtures/docker_env.hpp"
+#include "fixtures/oauth_endpoint.hpp"
 #include "fixtures/process.hpp"
 #include "fixtures/temp_dir.hpp"
 #include "fixtures/wait.hpp"
@@ -12,9 +13,12 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <fstream>
 #include <map>
+#include <sstream>
 #include <thread>
 
 using namespace sb;
@@ -26,11 +30,13 @@ namespace {
 
 class container_e2e : public ::testing::Test {
 protected:
-  void start(std::vector<std::string> env_vars = {}) {
+  void start(std::vector<std::string> env_vars = {},
+             std::vector<std::string> extra = {}) {
     std::vector<std::string> args{
       "--switchboard.port=0", "--switchboard.db-path=" + dir.file("state.db"),
       "--switchboard.docker-socket=" + docker_socket(),
       "--switchboard.retry-initial=200ms", "--switchboard.stop-timeout=2s"};
+    args.insert(args.end(), extra.begin(), extra.end());
     daemon
       = std::make_unique<daemon_process>(daemon_binary(), args, 20s, env_vars);
     ASSERT_NE(daemon->port(), 0) << daemon->log();
@@ -213,4 +219,78 @@ TEST_F(container_e2e, adding_an_agent_warns_about_a_missing_container) {
   EXPECT_NE(res.err.find("does not exist"), std::string::npos) << res.err;
   EXPECT_EQ(ok({"status"})["components"]["container-supervisor"]["engine"],
             "reachable");
+}
+
+namespace {
+
+json read_json_file(const std::string& path) {
+  std::ifstream in{path};
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return json::parse(ss.str(), nullptr, false);
+}
+
+} // namespace
+
+TEST_F(container_e2e,
+       a_container_gets_claude_credentials_never_a_refresh_token) {
+  // The agent server writes Claude Code's .credentials.json into /data
+  // (the container's side of c.data_dir).
+  auto c = env.start_agent(
+    unique("creds"), "sk-ant-oat01-setup-token", true,
+    {"--claude-credentials", "/data/claude/.credentials.json"});
+  auto file = c.data_dir + "/claude/.credentials.json";
+  // A setup token at startup: a year ahead, scope user:inference.
+  auto doc = read_json_file(file);
+  ASSERT_TRUE(doc.is_object()) << file;
+  auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+               .count();
+  EXPECT_EQ(doc["claudeAiOauth"]["accessToken"], "sk-ant-oat01-setup-token");
+  EXPECT_GT(doc["claudeAiOauth"]["expiresAt"].get<int64_t>(),
+            now + int64_t{300} * 24 * 3600 * 1000);
+  EXPECT_EQ(doc["claudeAiOauth"]["scopes"], json::array({"user:inference"}));
+  // An oauth login on the agent: each refresh reaches the file.
+  oauth_endpoint endpoint;
+  endpoint.set_lifetime(4s);
+  auto login = endpoint.issue_family();
+  start({},
+        {"--switchboard.anthropic-token-url=" + endpoint.url(),
+         "--switchboard.refresh-ahead=50", "--switchboard.refresh-ahead-min=0s",
+         "--switchboard.refresh-interval=100ms"});
+  ok({"subscription", "add", "team", "--oauth-file", "-"},
+     json{{"claudeAiOauth",
+           {{"accessToken", login.access_token},
+            {"refreshToken", login.refresh_token},
+            {"expiresAt", login.expires_at_ms},
+            {"scopes", {"user:inference", "user:profile"}}}}}
+       .dump());
+  ok({"agent", "add", "a1", "--subscription", "team", "--container", c.name});
+  ASSERT_TRUE(wait_until(
+    [&] {
+      auto tokens = endpoint.issued_access_tokens();
+      auto d = read_json_file(file);
+      return endpoint.refreshes_ok() >= 2 && d.is_object()
+             && d["claudeAiOauth"]["accessToken"] == tokens.back();
+    },
+    60s))
+    << daemon->log();
+  doc = read_json_file(file);
+  auto& oauth = doc["claudeAiOauth"];
+  // Exactly the three fields Claude Code needs, never a refresh token.
+  EXPECT_EQ(doc.size(), 1u) << doc.dump();
+  EXPECT_EQ(oauth.size(), 3u) << doc.dump();
+  auto access = oauth["accessToken"].get<std::string>();
+  EXPECT_EQ(oauth["expiresAt"].get<int64_t>(), *endpoint.expires_at_of(access));
+  EXPECT_EQ(oauth["scopes"], json::array({"user:inference", "user:profile"}));
+  struct stat st {};
+  ASSERT_EQ(::stat(file.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  // No refresh token in the file the agent's CLI reads.
+  std::ifstream in{file};
+  std::stringstream text;
+  text << in.rdbuf();
+  for (auto& t : endpoint.issued_refresh_tokens())
+    EXPECT_EQ(text.str().find(t), std::string::npos);
+  EXPECT_EQ(endpoint.reused(), 0);
 }

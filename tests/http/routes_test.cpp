@@ -315,12 +315,47 @@ TEST(http_routes, subscription_add_takes_a_name_and_a_token) {
   EXPECT_EQ(big->token.value.size(), max_token_bytes);
 }
 
+TEST(http_routes, a_subscription_add_body_may_carry_a_login) {
+  auto spec = subscription_add_from_json(
+    R"({"name": "team-max", "token_url": "https://auth.example/token",)"
+    R"( "oauth_document": {"claudeAiOauth": {"accessToken": "acc",)"
+    R"( "refreshToken": "ref", "expiresAt": 1767225600000,)"
+    R"( "scopes": ["user:inference"]}}})");
+  ASSERT_TRUE(spec) << message_of(spec.error());
+  EXPECT_EQ(spec->terms.kind, credential_kind::oauth);
+  EXPECT_EQ(spec->token.value, "acc");
+  EXPECT_EQ(spec->refresh_token.value, "ref");
+  EXPECT_EQ(spec->terms.expires_at, 1767225600000);
+  EXPECT_EQ(spec->token_url, "https://auth.example/token");
+  spec = subscription_add_from_json(
+    R"({"name": "setup", "token": "tok", "expires_at": "2027-06-01T00:00:00Z"})");
+  ASSERT_TRUE(spec) << message_of(spec.error());
+  EXPECT_EQ(spec->terms.kind, credential_kind::token);
+  EXPECT_EQ(spec->terms.expires_at, 1811808000000);
+}
+
 TEST(http_routes, bad_subscription_add_bodies_are_refused) {
   auto parse = [](std::string_view b) { return subscription_add_from_json(b); };
   expect_refused(parse, R"({"token": "abc"})", "'name' is required");
-  expect_refused(parse, R"({"name": "team-a"})", "'token' is required");
+  expect_refused(parse, R"({"name": "team-a"})",
+                 "one of 'token' or 'oauth_document' is required");
   expect_refused(parse, R"({"name": "team-a", "token": null})",
-                 "'token' is required");
+                 "one of 'token' or 'oauth_document' is required");
+  expect_refused(parse,
+                 R"({"name": "team-a", "token": "abc", "oauth_document": {}})",
+                 "one of 'token' or 'oauth_document' is required");
+  expect_refused(parse, R"({"name": "team-a", "oauth_document": []})",
+                 "not a JSON object");
+  expect_refused(parse,
+                 R"({"name": "team-a", "oauth_document": {"claudeAiOauth":)"
+                 R"( {"accessToken": "SECRET"}}})",
+                 "no refreshToken");
+  expect_refused(parse,
+                 R"({"name": "team-a", "token": "abc", "token_url": "x"})",
+                 "'token_url' is for an oauth login");
+  expect_refused(parse,
+                 R"({"name": "team-a", "token": "abc", "expires_at": "soon"})",
+                 "'expires_at' must be an ISO instant");
   expect_refused(parse, R"({"name": 7, "token": "abc"})",
                  "'name' must be a string");
   expect_refused(parse, R"({"name": "team-a", "token": 12345})",

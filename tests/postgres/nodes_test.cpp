@@ -6,6 +6,7 @@
 // acknowledged event is lost.
 
 #include "fixtures/http_client.hpp"
+#include "fixtures/oauth_endpoint.hpp"
 #include "fixtures/postgres_env.hpp"
 #include "fixtures/process.hpp"
 #include "fixtures/temp_dir.hpp"
@@ -442,4 +443,60 @@ TEST_F(nodes_test, readiness_and_metrics_answer_for_the_node_asked) {
   EXPECT_NE(list.err.find("beta"), std::string::npos) << list.err;
   ASSERT_EQ(::kill(b->pid(), SIGCONT), 0);
   EXPECT_EQ(json(*a, {"agent", "list"}).size(), 2u);
+}
+
+// One login, two nodes, three agents (on both): each node's refresher looks
+// every 100 ms, yet the token endpoint sees one refresh per access token,
+// inside its lifetime, and never a spent refresh token; every agent of both
+// nodes follows.
+TEST_F(nodes_test, two_nodes_refresh_a_login_once_per_lifetime) {
+  oauth_endpoint endpoint;
+  endpoint.set_lifetime(3s);
+  auto login = endpoint.issue_family();
+  std::vector<std::string> refresher{
+    "--switchboard.anthropic-token-url=" + endpoint.url(),
+    "--switchboard.refresh-ahead=50", "--switchboard.refresh-ahead-min=0s",
+    "--switchboard.refresh-interval=100ms", "--switchboard.refresh-timeout=2s"};
+  auto a = start("alpha", refresher);
+  auto b = start("beta", refresher);
+  auto added = cli(*a, {"subscription", "add", "team", "--oauth-file", "-"},
+                   nlohmann::json{{"claudeAiOauth",
+                                   {{"accessToken", login.access_token},
+                                    {"refreshToken", login.refresh_token},
+                                    {"expiresAt", login.expires_at_ms},
+                                    {"scopes", {"user:inference"}}}}}
+                     .dump());
+  ASSERT_EQ(added.rc, 0) << added.err;
+  add_agent(*a, "a1", "team");
+  add_agent(*b, "b1", "team");
+  add_agent(*b, "b2", "team");
+  ASSERT_TRUE(wait_until([&] { return endpoint.refreshes_ok() >= 8; }, 90s))
+    << a->log() << b->log();
+  EXPECT_EQ(endpoint.reused(), 0);
+  auto reqs = endpoint.requests();
+  auto access = endpoint.issued_access_tokens();
+  auto refresh = endpoint.issued_refresh_tokens();
+  size_t i = 0;
+  for (auto& r : reqs) {
+    EXPECT_EQ(r.status, 200) << "request " << i;
+    if (r.status != 200 || i >= refresh.size())
+      continue;
+    EXPECT_EQ(r.refresh_token, refresh[i]);
+    EXPECT_LT(r.at_ms, *endpoint.expires_at_of(access[i]));
+    ++i;
+  }
+  // Both nodes refreshed (the claims moved between them), or one did all:
+  // either way each node's agents got the new tokens.
+  ASSERT_TRUE(wait_until(
+    [&] {
+      for (auto* d : {a.get(), b.get()})
+        for (auto& ag : json(*d, {"agent", "list"}))
+          if (ag["generation"].get<int>() < 4)
+            return false;
+      return true;
+    },
+    30s));
+  for (auto* d : {a.get(), b.get()})
+    for (auto& t : refresh)
+      EXPECT_EQ(d->log().find(t), std::string::npos);
 }
