@@ -62,7 +62,17 @@ millis claim_lease(const daemon_options& o) {
 
 void tell_pool(self_ptr self, refresher_entry& e) {
   e.status.name = e.cred.name;
+  e.told = e.status;
   self->send(self->state.pool, refresh_atom::value, e.status);
+}
+
+/// The POOL shows the next attempt too: told when it moved.
+void tell_pool_if_changed(self_ptr self, refresher_entry& e) {
+  auto& t = e.told;
+  if (t.name != e.cred.name || t.state != e.status.state
+      || t.detail != e.status.detail
+      || t.next_attempt_at != e.status.next_attempt_at)
+    tell_pool(self, e);
 }
 
 void alert(self_ptr self, const refresher_entry& e, std::string title,
@@ -133,9 +143,11 @@ void take_list(self_ptr self, std::vector<stored_credential>& list) {
       e.next_attempt = 0;
       e.status.state = refresh_state::ok;
       e.status.detail.clear();
-      tell_pool(self, e);
+      e.lapse_told = false;
     }
     schedule(self, e);
+    if (e.cred.kind == credential_kind::oauth)
+      tell_pool_if_changed(self, e);
   }
   st.creds = std::move(next);
 }
@@ -199,6 +211,12 @@ void tick(self_ptr self) {
           if (e.cred.kind == credential_kind::token) {
             watch_static(self, e, now);
             continue;
+          }
+          if (e.status.state == refresh_state::backoff && !e.lapse_told
+              && now >= e.cred.expires_at) {
+            // The POOL takes it out of selection (its agents move).
+            e.lapse_told = true;
+            tell_pool(self, e);
           }
           if (now >= e.status.next_attempt_at
               || (e.urgent && now >= e.next_attempt))
@@ -341,6 +359,7 @@ void commit_grant(self_ptr self, const std::string& name) {
           e.jitter = uniform(self);
           e.status.state = refresh_state::ok;
           e.status.detail.clear();
+          e.lapse_told = false;
           schedule(self, e);
           tell_pool(self, e);
         }

@@ -71,6 +71,10 @@ struct refresher_entry {
   std::optional<refresh_grant> unsaved;
   /// Its commit is on the way to the STORE.
   bool committing = false;
+  /// The status the POOL was told last (it shows it), and whether it was
+  /// told that the access token lapsed during a backoff.
+  credential_status told;
+  bool lapse_told = false;
 };
 
 struct refresher_state {

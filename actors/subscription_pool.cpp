@@ -173,6 +173,9 @@ void pool_entry::take_standing(const stored_subscription& s) {
 }
 
 void pool_entry::take_credential(const stored_subscription& s) {
+  // A new token (a refresh, a new login) is usable again.
+  if (terms.expires_at != s.terms.expires_at || token_sha256 != s.token_sha256)
+    lapsed = false;
   terms = s.terms;
   refreshed_at = s.refreshed_at;
   refreshes = s.refreshes;
@@ -281,7 +284,7 @@ void init(self_ptr self, const snapshot& snap) {
   for (auto& s : snap.subscriptions) {
     st.tokens.add(s.name, s.token_sha256);
     st.tokens.set_provider(s.name, s.provider);
-    st.tokens.set_kind(s.name, s.terms.kind);
+    st.tokens.set_refreshable(s.name, s.terms.kind == credential_kind::oauth);
   }
   st.publish_tokens();
   for (auto& a : snap.agents)
@@ -326,13 +329,13 @@ void merge_shared(self_ptr self, const snapshot& snap) {
     // node's agents on it then move too.
     if (s.cleared_at > e->cleared_at)
       e->evidence = subscription_evidence{};
+    e->take_credential(s);
+    st.tokens.set_refreshable(s.name, e->refreshable());
     bool was_out = e->out();
     e->take_standing(s);
     st.place(*e);
     if (!was_out && e->out())
       moved.push_back(e->id);
-    e->take_credential(s);
-    st.tokens.set_kind(s.name, s.terms.kind);
     if (e->token_sha256 != s.token_sha256) {
       e->suspects = 0;
       e->token = s.token;
@@ -655,7 +658,7 @@ subscription_change upserted(self_ptr self, subscription_upsert& up) {
   st.place(e);
   st.tokens.add(e.name, e.token_sha256);
   st.tokens.set_provider(e.name, e.provider);
-  st.tokens.set_kind(e.name, e.terms.kind);
+  st.tokens.set_refreshable(e.name, e.refreshable());
   st.publish_tokens();
   e.created_at = up.row.created_at;
   e.updated_at = up.row.updated_at;
@@ -1045,11 +1048,31 @@ set_cap(self_ptr self, const std::string& name, uint32_t max_agents) {
 /// The REFRESHER's word on a credential: shown by `subscription show`; a
 /// dead one is retired (its agents moved, one alert).
 void refresh_state_changed(self_ptr self, const credential_status& cs) {
-  auto e = self->state.find(cs.name);
+  auto& st = self->state;
+  auto e = st.find(cs.name);
   if (e == nullptr)
     return;
-  if (e->terms.kind == credential_kind::oauth)
+  auto now = st.ctx->now();
+  bool lapsed = e->terms.kind == credential_kind::oauth
+                && cs.state == refresh_state::backoff && e->terms.expires_at > 0
+                && e->terms.expires_at <= now;
+  if (e->terms.kind == credential_kind::oauth) {
     e->refresh = cs;
+    if (lapsed)
+      e->refresh.detail += "; the access token expired: out of selection";
+  }
+  if (lapsed != e->lapsed) {
+    e->lapsed = lapsed;
+    st.place(*e);
+    st.tokens.set_refreshable(e->name, e->refreshable());
+    st.publish_tokens();
+    if (lapsed) {
+      SB_WARN("subscription {}: its access token expired and its refresh "
+              "fails ({}); out of selection, its agents move",
+              e->name, cs.detail);
+      move_agents(self, *e);
+    }
+  }
   if (cs.state == refresh_state::dead)
     retire(self, *e, retire_reason::dead_credential, self->state.ctx->now());
 }

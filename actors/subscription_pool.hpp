@@ -82,7 +82,18 @@ struct pool_entry {
   /// Model buckets that are out: bucket -> until when.
   std::map<std::string, millis> model_out;
 
-  bool out() const { return drained || retired != retire_reason::none; }
+  /// An oauth login whose access token expired while its refresh keeps
+  /// failing: out of selection until a refresh or a new login.
+  bool lapsed = false;
+
+  bool out() const {
+    return drained || lapsed || retired != retire_reason::none;
+  }
+
+  /// A 401 "OAuth token has expired" on it asks for a refresh.
+  bool refreshable() const {
+    return terms.kind == credential_kind::oauth && !lapsed;
+  }
 
   /// True if a bucket that the model `model` is in is out at `now`.
   bool model_excluded(const std::string& model, millis now) const;

@@ -18,8 +18,8 @@ void token_index::remove(const std::string& sub) {
   refreshable_.erase(sub);
 }
 
-void token_index::set_kind(const std::string& sub, credential_kind kind) {
-  if (kind == credential_kind::oauth)
+void token_index::set_refreshable(const std::string& sub, bool yes) {
+  if (yes)
     refreshable_[sub] = true;
   else
     refreshable_.erase(sub);

@@ -48,9 +48,10 @@ public:
   /// The provider of `sub` (anthropic if unknown).
   provider_kind provider(const std::string& sub) const;
 
-  /// Whether `sub` is an oauth credential the daemon refreshes (an expired
-  /// access token is then refreshed, not switched away from).
-  void set_kind(const std::string& sub, credential_kind kind);
+  /// Whether `sub` is an oauth credential the daemon can refresh now: a
+  /// 401 "OAuth token has expired" on it asks for a refresh instead of a
+  /// switch. Not while its access token has lapsed and its refresh fails.
+  void set_refreshable(const std::string& sub, bool yes);
   bool refreshable(const std::string& sub) const;
 
 private:
