@@ -203,6 +203,9 @@ TEST_F(credentials, a_storm_of_429_and_500_backs_off_and_kills_nothing) {
   start_daemon();
   ok_kept({"subscription", "add", "team", "--oauth-file", "-"},
           claude_login(login));
+  ok_kept({"subscription", "add", "spare", "--token-file", "-"},
+          "sk-ant-oat01-spare-token");
+  ok_kept({"agent", "add", "a1", "--subscription", "team"});
   // The first attempt comes at half of the lifetime; then it backs off.
   ASSERT_TRUE(endpoint.wait_for_requests(1, 20s));
   auto first = now_ms();
@@ -222,6 +225,15 @@ TEST_F(credentials, a_storm_of_429_and_500_backs_off_and_kills_nothing) {
   EXPECT_LE(storm, 7u) << "a refresh storm";
   EXPECT_GE(storm, 2u);
   EXPECT_EQ(endpoint.refreshes_ok(), 0);
+  // Its access token lapsed meanwhile: out of selection, its agent moved.
+  ASSERT_TRUE(wait_until(
+    [&] {
+      return ok_kept({"agent", "show", "a1"})["subscription"] == "spare";
+    },
+    10s));
+  EXPECT_NE(show("team")["refresh"]["detail"].get<std::string>().find(
+              "out of selection"),
+            std::string::npos);
   endpoint.heal();
   ASSERT_TRUE(wait_until([&] { return endpoint.refreshes_ok() >= 1; }, 20s))
     << daemon->log();
