@@ -102,6 +102,9 @@ struct options {
   int burst = 8;
   bool json = false;
   bool scale = false;
+  /// Every subscription an oauth login (expiring in 8 h: none is refreshed
+  /// during the run), so the refresher has them all to look at.
+  bool logins = false;
   /// --scale: seconds of idle CPU measured after the reads (0 = none).
   int idle_s = 0;
   int samples = 200;
@@ -264,14 +267,27 @@ std::optional<front_door_actor> start_and_connect(const options& o,
   return *fd;
 }
 
+/// Subscription i: a token, or with --logins an oauth login whose access
+/// token has 8 hours left (its endpoint is never called during a run).
+subscription_spec bench_subscription(const options& o, int i) {
+  subscription_spec spec{
+    sub_name(i), secret{"bench-token-" + std::to_string(i)}, {}, {}, {}};
+  if (o.logins) {
+    spec.terms.kind = credential_kind::oauth;
+    spec.terms.expires_at = wall_clock_ms() + 8 * hour_ms;
+    spec.terms.scopes = {"user:inference", "user:profile"};
+    spec.refresh_token.value = "bench-refresh-" + std::to_string(i);
+    spec.token_url = "http://127.0.0.1:9/token";
+  }
+  return spec;
+}
+
 /// Registers S subscriptions and A agents (agent i on subscription i mod S).
 void register_fleet(caf::actor_system& sys, const front_door_actor& fd,
                     const options& o) {
   for (int i = 0; i < o.subscriptions; ++i)
-    must<subscription_change>(
-      sys, fd, sub_add_atom::value,
-      subscription_spec{
-        sub_name(i), secret{"bench-token-" + std::to_string(i)}, {}, {}, {}});
+    must<subscription_change>(sys, fd, sub_add_atom::value,
+                              bench_subscription(o, i));
   for (int i = 0; i < o.agents; ++i)
     must<agent_info>(
       sys, fd, agent_add_atom::value,
@@ -491,7 +507,8 @@ int burst_mode(const options& o, const std::string& dir) {
 
 /// Fills a fresh database with S subscriptions and A agents in one
 /// transaction, through the daemon's own schema.
-void populate(const std::string& path, int agents, int subscriptions) {
+void populate(const std::string& path, int agents, int subscriptions,
+              bool logins) {
   {
     auto st = store::open(path);
     if (!st) {
@@ -513,6 +530,21 @@ void populate(const std::string& path, int agents, int subscriptions) {
     sub.exec();
     sub.reset();
   }
+  // Logins: a credentials row each (the refresh token is never spent: it
+  // is due in hours).
+  SQLite::Statement cred{
+    db, "INSERT INTO credentials(subscription_id, kind, expires_at, "
+        "issued_at, scopes, refresh_token, refresh_sha256) "
+        "VALUES (?, 'oauth', ?, ?, 'user:inference', 'unused', ?)"};
+  for (int i = 0; logins && i < subscriptions; ++i) {
+    auto at = wall_clock_ms();
+    cred.bind(1, i + 1);
+    cred.bind(2, static_cast<int64_t>(at + 8 * hour_ms));
+    cred.bind(3, static_cast<int64_t>(at));
+    cred.bind(4, "sha-" + std::to_string(i));
+    cred.exec();
+    cred.reset();
+  }
   SQLite::Statement ag{db, "INSERT INTO agents(name, subscription_id, "
                            "created_at, updated_at) VALUES (?, ?, ?, ?)"};
   for (int i = 0; i < agents; ++i) {
@@ -527,7 +559,7 @@ void populate(const std::string& path, int agents, int subscriptions) {
 }
 
 int scale_mode(const options& o, const std::string& dir) {
-  populate(dir + "/bench.db", o.agents, o.subscriptions);
+  populate(dir + "/bench.db", o.agents, o.subscriptions, o.logins);
   daemon_child d;
   bench_config cfg;
   caf::actor_system sys{cfg};
@@ -832,6 +864,8 @@ int main(int argc, char** argv) {
   app.add_flag("--json", o.json, "print one JSON line");
   app.add_flag("--scale", o.scale,
                "boot time, memory and read latency at fleet size instead");
+  app.add_flag("--logins", o.logins,
+               "register every subscription as an oauth login (8 h left)");
   app
     .add_option("--idle", o.idle_s,
                 "with --scale: then measure the daemon's CPU at rest over "
