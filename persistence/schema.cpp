@@ -289,6 +289,28 @@ CREATE TABLE credentials (
 );
 )sql",
    nullptr, nullptr},
+  // 8: notification sinks. The URL, the signing secret and the chat id are
+  // sealed like tokens; events is a comma-separated list ('' = all).
+  {R"sql(
+CREATE TABLE sinks (
+  id {id},
+  name TEXT{c} NOT NULL UNIQUE,
+  kind TEXT NOT NULL
+    CHECK (kind = 'webhook' OR kind = 'slack' OR kind = 'discord'
+           OR kind = 'telegram'),
+  url TEXT NOT NULL,
+  host TEXT NOT NULL,
+  signing_secret TEXT,
+  chat_id TEXT,
+  events TEXT NOT NULL DEFAULT '',
+  min_severity TEXT NOT NULL DEFAULT 'info'
+    CHECK (min_severity = 'info' OR min_severity = 'warning'
+           OR min_severity = 'critical'),
+  digest {int} NOT NULL DEFAULT 1,
+  created_at {int} NOT NULL
+);
+)sql",
+   nullptr, nullptr},
 };
 
 /// `text` with the words that differ put in for dialect `d`.

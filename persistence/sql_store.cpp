@@ -496,6 +496,117 @@ caf::error sql_store::release_refresh(const std::string& name,
                {name, rejected_sha256}, false);
 }
 
+namespace {
+
+std::string join_commas(const std::vector<std::string>& xs) {
+  std::string out;
+  for (auto& x : xs)
+    out += (out.empty() ? "" : ",") + x;
+  return out;
+}
+
+std::vector<std::string> split_commas(const std::string& text) {
+  std::vector<std::string> out;
+  size_t pos = 0;
+  while (pos < text.size()) {
+    auto end = text.find(',', pos);
+    if (end == std::string::npos)
+      end = text.size();
+    if (end > pos)
+      out.emplace_back(text.substr(pos, end - pos));
+    pos = end + 1;
+  }
+  return out;
+}
+
+sink_kind sink_kind_of(const std::string& text) {
+  for (auto k : {sink_kind::webhook, sink_kind::slack, sink_kind::discord,
+                 sink_kind::telegram})
+    if (text == to_string(k))
+      return k;
+  return sink_kind::webhook;
+}
+
+} // namespace
+
+caf::expected<sink_info> sql_store::put_sink(const sink_spec& spec,
+                                             millis now) {
+  return guard("put sink", [&]() -> caf::expected<sink_info> {
+    auto& c = sql();
+    auto seal_or_null = [this](const secret& x) {
+      return x.value.empty()
+               ? std::optional<std::string>{}
+               : std::optional<std::string>{cipher_.seal(x.value)};
+    };
+    auto url = cipher_.seal(spec.url.value);
+    auto host = url_host(spec.url.value);
+    auto signing = seal_or_null(spec.signing_secret);
+    auto chat = seal_or_null(spec.chat_id);
+    auto events = join_commas(spec.events);
+    sink_info info;
+    // Upserted, then read back: SQLite's RETURNING stand-in
+    // (last_insert_rowid) does not see the id of a row that was updated.
+    c.run(sq::put_sink,
+          {spec.name, to_string(spec.kind), url, host, signing, chat, events,
+           spec.min_severity, int64_t{spec.digest ? 1 : 0}, now});
+    info.id = first_integer(c, sq::sink_id, {spec.name});
+    info.name = spec.name;
+    info.kind = spec.kind;
+    info.host = host;
+    info.signed_ = !spec.signing_secret.value.empty();
+    info.events = spec.events;
+    info.min_severity = spec.min_severity;
+    info.digest = spec.digest;
+    info.created_at = now;
+    return info;
+  });
+}
+
+caf::error sql_store::remove_sink(const std::string& name) {
+  return guard("remove sink", [&]() -> caf::error {
+    if (sql().run(sq::delete_sink, {name}) == 0)
+      return make_error(ec::not_found, "unknown sink '" + name + "'");
+    return caf::none;
+  });
+}
+
+caf::expected<std::vector<stored_sink>> sql_store::sinks() {
+  using result_t = caf::expected<std::vector<stored_sink>>;
+  return guard("list sinks", [&]() -> result_t {
+    std::vector<stored_sink> out;
+    bool opened = true;
+    sql().run(sq::list_sinks, {}, [&](const sql_row& r) {
+      stored_sink s;
+      s.info.id = r.integer(0);
+      s.info.name = r.text(1);
+      s.info.kind = sink_kind_of(r.text(2));
+      s.info.host = r.text(3);
+      s.info.signed_ = !r.null(4);
+      s.info.events = split_commas(r.text(5));
+      s.info.min_severity = r.text(6);
+      s.info.digest = r.integer(7) != 0;
+      s.info.created_at = r.integer(8);
+      auto open = [&](int col, secret& out) {
+        if (r.null(col))
+          return;
+        auto text = cipher_.open(r.text(col));
+        opened = opened && static_cast<bool>(text);
+        if (text)
+          out.value = std::move(*text);
+      };
+      open(9, s.url);
+      open(4, s.signing_secret);
+      open(10, s.chat_id);
+      out.push_back(std::move(s));
+    });
+    if (!opened)
+      return make_error(ec::store_failure,
+                        "a sink's URL or secret does not open with the key "
+                        "file");
+    return out;
+  });
+}
+
 caf::error sql_store::save_standing(const subscription_standing& s) {
   return guard("save subscription standing", [&]() -> caf::error {
     auto retired_at

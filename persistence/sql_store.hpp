@@ -49,6 +49,10 @@ public:
   caf::error release_refresh(const std::string& name,
                              const std::string& rejected_sha256) override;
 
+  caf::expected<sink_info> put_sink(const sink_spec& spec, millis now) override;
+  caf::error remove_sink(const std::string& name) override;
+  caf::expected<std::vector<stored_sink>> sinks() override;
+
   caf::expected<stored_agent> add_agent(const agent_spec& spec,
                                         millis now) override;
   caf::error remove_agent(const std::string& name) override;

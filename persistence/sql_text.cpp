@@ -224,6 +224,19 @@ const entry texts[] = {
     "rejected_sha256 = CASE WHEN CAST($2 AS TEXT) = '' "
     "THEN rejected_sha256 ELSE $2 END "
     "WHERE subscription_id = (SELECT id FROM subscriptions WHERE name = $1)"),
+  // -- notification sinks
+  same("INSERT INTO sinks(name, kind, url, host, signing_secret, chat_id, "
+       "events, min_severity, digest, created_at) "
+       "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) "
+       "ON CONFLICT (name) DO UPDATE SET kind = excluded.kind, "
+       "url = excluded.url, host = excluded.host, "
+       "signing_secret = excluded.signing_secret, chat_id = excluded.chat_id, "
+       "events = excluded.events, min_severity = excluded.min_severity, "
+       "digest = excluded.digest"),
+  same("DELETE FROM sinks WHERE name = $1"),
+  same("SELECT id FROM sinks WHERE name = $1"),
+  same("SELECT id, name, kind, host, signing_secret, events, min_severity, "
+       "digest, created_at, url, chat_id FROM sinks ORDER BY name"),
 };
 
 static_assert(std::size(texts) == static_cast<size_t>(sq::count),

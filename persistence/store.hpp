@@ -9,6 +9,7 @@
 // exception of a backend is caught there and becomes an ec::store_failure.
 
 #include "messages/records.hpp"
+#include "messages/sinks.hpp"
 #include "messages/status.hpp"
 #include "messages/types.hpp"
 
@@ -179,6 +180,18 @@ public:
   virtual caf::error release_refresh(const std::string& name,
                                      const std::string& rejected_sha256)
     = 0;
+
+  // -- notification sinks (R3 6/7)
+
+  /// Adds a sink, or replaces the settings of the one of that name.
+  virtual caf::expected<sink_info> put_sink(const sink_spec& spec, millis now)
+    = 0;
+
+  /// Removes a sink; an unknown name is ec::not_found.
+  virtual caf::error remove_sink(const std::string& name) = 0;
+
+  /// Every sink by name, its secrets opened (the delivery worker's).
+  virtual caf::expected<std::vector<stored_sink>> sinks() = 0;
 
   // -- agents
 

@@ -1,0 +1,83 @@
+#pragma once
+
+// A notification sink (R3 6/7): where notifications are delivered, which
+// events and from which severity. Its URL, secret and chat id are secrets:
+// read from files by the CLI, sealed in the database, never printed (a
+// sink_info shows only whether each is set).
+
+#include "messages/types.hpp"
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace sb {
+
+/// webhook: signed JSON; slack, discord: their incoming webhooks;
+/// telegram: the bot API's sendMessage.
+enum class sink_kind : uint8_t { webhook, slack, discord, telegram };
+
+const char* to_string(sink_kind x);
+
+/// `notify add`: a new sink, or new settings for the one of that name.
+struct sink_spec {
+  std::string name;
+  sink_kind kind = sink_kind::webhook;
+  secret url;
+  /// webhook: the HMAC key of its signature ("" = unsigned).
+  secret signing_secret;
+  /// telegram: the chat to send to.
+  secret chat_id;
+  /// The event types it takes (empty = all).
+  std::vector<std::string> events;
+  /// info, warning or critical: the lowest severity it takes.
+  std::string min_severity = "info";
+  /// Many events of one type in a short time become one digest message.
+  bool digest = true;
+};
+
+template<class Inspector>
+typename Inspector::result_type inspect(Inspector& f, sink_spec& x) {
+  return f(caf::meta::type_name("sb::sink_spec"), x.name, x.kind, x.url,
+           x.signing_secret, x.chat_id, x.events, x.min_severity, x.digest);
+}
+
+/// A sink as `notify list` shows it: nothing secret.
+struct sink_info {
+  int64_t id = 0;
+  std::string name;
+  sink_kind kind = sink_kind::webhook;
+  /// The URL's scheme and host only ("https://hooks.slack.com").
+  std::string host;
+  bool signed_ = false;
+  std::vector<std::string> events;
+  std::string min_severity;
+  bool digest = true;
+  millis created_at = 0;
+};
+
+template<class Inspector>
+typename Inspector::result_type inspect(Inspector& f, sink_info& x) {
+  return f(caf::meta::type_name("sb::sink_info"), x.id, x.name, x.kind, x.host,
+           x.signed_, x.events, x.min_severity, x.digest, x.created_at);
+}
+
+/// A sink with its secrets opened, for the delivery worker only.
+struct stored_sink {
+  sink_info info;
+  secret url;
+  secret signing_secret;
+  secret chat_id;
+};
+
+/// Checks a sink_spec: a name, an http(s) URL, a chat id for telegram, known
+/// event types and severity. The message never quotes a secret.
+caf::error validate(const sink_spec& spec);
+
+/// "https://hooks.slack.com/services/T/B/X" -> "https://hooks.slack.com".
+std::string url_host(const std::string& url);
+
+/// Every event type a sink may subscribe to.
+const std::vector<std::string>& event_types();
+
+} // namespace sb

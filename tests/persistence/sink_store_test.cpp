@@ -1,0 +1,124 @@
+// Notification sinks in the store, on every backend: kept with their
+// secrets sealed, replaced by name, removed.
+
+#include "persistence/store_backend.hpp"
+
+#include <fstream>
+#include <sstream>
+
+using namespace sb;
+using namespace sb::test;
+
+namespace {
+
+class sink_store : public store_backend {
+protected:
+  sink_spec webhook() {
+    sink_spec spec;
+    spec.name = "ops";
+    spec.kind = sink_kind::webhook;
+    spec.url.value = "https://hooks.example.com/in/SECRET-PATH-123";
+    spec.signing_secret.value = "whsec-SECRET-456";
+    spec.events = {"switched", "pool_exhausted"};
+    spec.min_severity = "warning";
+    spec.digest = false;
+    return spec;
+  }
+};
+
+} // namespace
+
+TEST_P(sink_store, a_sink_is_kept_with_its_secrets_sealed) {
+  auto put = db->put_sink(webhook(), t0);
+  ASSERT_TRUE(put) << render(put.error());
+  EXPECT_EQ(put->host, "https://hooks.example.com");
+  EXPECT_TRUE(put->signed_);
+  auto all = db->sinks();
+  ASSERT_TRUE(all) << render(all.error());
+  ASSERT_EQ(all->size(), 1u);
+  auto& s = all->front();
+  EXPECT_EQ(s.info.name, "ops");
+  EXPECT_EQ(s.info.kind, sink_kind::webhook);
+  EXPECT_EQ(s.info.events,
+            (std::vector<std::string>{"switched", "pool_exhausted"}));
+  EXPECT_EQ(s.info.min_severity, "warning");
+  EXPECT_FALSE(s.info.digest);
+  EXPECT_EQ(s.url.value, "https://hooks.example.com/in/SECRET-PATH-123");
+  EXPECT_EQ(s.signing_secret.value, "whsec-SECRET-456");
+  EXPECT_TRUE(s.chat_id.value.empty());
+  if (GetParam() == backend::file) {
+    std::ifstream db_in{dir.file("state.db"), std::ios::binary};
+    std::ifstream wal_in{dir.file("state.db") + "-wal", std::ios::binary};
+    std::stringstream bytes;
+    bytes << db_in.rdbuf() << wal_in.rdbuf();
+    EXPECT_EQ(bytes.str().find("SECRET-PATH"), std::string::npos);
+    EXPECT_EQ(bytes.str().find("whsec-SECRET"), std::string::npos);
+  }
+}
+
+TEST_P(sink_store, a_sink_is_replaced_by_name_and_removed) {
+  ASSERT_TRUE(db->put_sink(webhook(), t0));
+  sink_spec tg;
+  tg.name = "ops";
+  tg.kind = sink_kind::telegram;
+  tg.url.value = "https://api.telegram.org/botTOKEN/sendMessage";
+  tg.chat_id.value = "-100123";
+  ASSERT_TRUE(db->put_sink(tg, t0 + 1));
+  auto all = db->sinks();
+  ASSERT_TRUE(all);
+  ASSERT_EQ(all->size(), 1u);
+  EXPECT_EQ(all->front().info.kind, sink_kind::telegram);
+  EXPECT_FALSE(all->front().info.signed_);
+  EXPECT_EQ(all->front().chat_id.value, "-100123");
+  EXPECT_TRUE(all->front().info.events.empty());
+  EXPECT_FALSE(db->remove_sink("ops"));
+  auto err = db->remove_sink("ops");
+  EXPECT_TRUE(is(err, ec::not_found)) << render(err);
+  all = db->sinks();
+  ASSERT_TRUE(all);
+  EXPECT_TRUE(all->empty());
+}
+
+TEST(sink_spec_check, bad_specs_are_refused_without_quoting_secrets) {
+  sink_spec ok;
+  ok.name = "ops";
+  ok.url.value = "https://hooks.example.com/x";
+  EXPECT_FALSE(validate(ok));
+  auto refused = [](sink_spec s, const char* says) {
+    auto err = validate(s);
+    ASSERT_TRUE(err) << says;
+    auto msg = render(err);
+    EXPECT_NE(msg.find(says), std::string::npos) << msg;
+    EXPECT_EQ(msg.find("SECRET"), std::string::npos) << msg;
+  };
+  auto s = ok;
+  s.url.value = "ftp://SECRET@host/x";
+  refused(s, "http:// or https://");
+  s = ok;
+  s.url.value = "https://";
+  refused(s, "http:// or https://");
+  s = ok;
+  s.kind = sink_kind::telegram;
+  refused(s, "chat id");
+  s = ok;
+  s.chat_id.value = "SECRET";
+  refused(s, "belongs to a telegram sink");
+  s = ok;
+  s.kind = sink_kind::slack;
+  s.signing_secret.value = "SECRET";
+  refused(s, "belongs to a webhook sink");
+  s = ok;
+  s.events = {"switched", "bogus"};
+  refused(s, "unknown event type 'bogus'");
+  s = ok;
+  s.min_severity = "loud";
+  refused(s, "info, warning or critical");
+  EXPECT_EQ(url_host("https://u:SECRET@hooks.example.com:8443/a?b"),
+            "https://hooks.example.com:8443");
+}
+
+INSTANTIATE_TEST_SUITE_P(file_and_memory, sink_store,
+                         ::testing::Values(backend::memory, backend::file),
+                         backend_name);
+INSTANTIATE_TEST_SUITE_P(postgres, sink_store,
+                         ::testing::Values(backend::postgres), backend_name);
