@@ -21,6 +21,20 @@ const char* to_string(sink_kind x) {
   return "unknown";
 }
 
+const char* to_string(delivery_state x) {
+  switch (x) {
+  case delivery_state::pending:
+    return "pending";
+  case delivery_state::delivered:
+    return "delivered";
+  case delivery_state::failed:
+    return "failed";
+  case delivery_state::skipped:
+    return "skipped";
+  }
+  return "unknown";
+}
+
 const std::vector<std::string>& event_types() {
   static const std::vector<std::string> types{"switched",
                                               "pool_exhausted",

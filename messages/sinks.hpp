@@ -68,6 +68,42 @@ struct stored_sink {
   secret url;
   secret signing_secret;
   secret chat_id;
+  /// It takes the notifications with a larger id (those after it came).
+  int64_t since_id = 0;
+};
+
+/// A notification a sink has to deliver, and how often it tried so far.
+struct delivery_due {
+  notification_info note;
+  uint32_t attempts = 0;
+};
+
+/// Where one notification stands at one sink.
+enum class delivery_state : uint8_t { pending, delivered, failed, skipped };
+
+const char* to_string(delivery_state x);
+
+struct delivery_record {
+  int64_t sink_id = 0;
+  int64_t notification_id = 0;
+  delivery_state state = delivery_state::pending;
+  uint32_t attempts = 0;
+  /// pending: not before this instant.
+  millis next_at = 0;
+  /// The receiver's last answer (0 = none), and what went wrong, in words
+  /// (never a URL with its secret path, never a body).
+  int32_t last_status = 0;
+  std::string last_error;
+};
+
+/// A delivery that gave up (`notifications --failed`).
+struct delivery_failure {
+  std::string sink;
+  int64_t notification_id = 0;
+  uint32_t attempts = 0;
+  int32_t last_status = 0;
+  std::string last_error;
+  millis at = 0;
 };
 
 /// Checks a sink_spec: a name, an http(s) URL, a chat id for telegram, known

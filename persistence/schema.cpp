@@ -307,8 +307,25 @@ CREATE TABLE sinks (
     CHECK (min_severity = 'info' OR min_severity = 'warning'
            OR min_severity = 'critical'),
   digest {int} NOT NULL DEFAULT 1,
-  created_at {int} NOT NULL
+  created_at {int} NOT NULL,
+  since_id {int} NOT NULL DEFAULT 0
 );
+CREATE TABLE sink_deliveries (
+  sink_id {int} NOT NULL REFERENCES sinks(id) ON DELETE CASCADE,
+  notification_id {int} NOT NULL REFERENCES notifications(id)
+    ON DELETE CASCADE,
+  state TEXT NOT NULL
+    CHECK (state = 'pending' OR state = 'delivered' OR state = 'failed'
+           OR state = 'skipped'),
+  attempts {int} NOT NULL DEFAULT 0,
+  next_at {int} NOT NULL DEFAULT 0,
+  last_status {int} NOT NULL DEFAULT 0,
+  last_error TEXT NOT NULL DEFAULT '',
+  updated_at {int} NOT NULL,
+  PRIMARY KEY (sink_id, notification_id)
+);
+CREATE INDEX sink_deliveries_failed ON sink_deliveries(notification_id)
+  WHERE state = 'failed';
 )sql",
    nullptr, nullptr},
 };

@@ -41,7 +41,8 @@ enum class sq : uint8_t {
   count_pending_notifications, mark_delivered, list_settings, put_setting,
   put_credential, delete_credential, list_credentials, claim_credential,
   credential_by_name, finish_refresh, release_credential,
-  put_sink, delete_sink, sink_id, list_sinks,
+  put_sink, delete_sink, sink_id, list_sinks, due_deliveries,
+  record_delivery, delete_deliveries, failed_deliveries,
   count // not a statement
 };
 // clang-format on

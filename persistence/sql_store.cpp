@@ -564,10 +564,49 @@ caf::expected<sink_info> sql_store::put_sink(const sink_spec& spec,
 
 caf::error sql_store::remove_sink(const std::string& name) {
   return guard("remove sink", [&]() -> caf::error {
+    // SQLite keeps no foreign keys: the deliveries go first, by hand.
+    sql().run(sq::delete_deliveries, {name});
     if (sql().run(sq::delete_sink, {name}) == 0)
       return make_error(ec::not_found, "unknown sink '" + name + "'");
     return caf::none;
   });
+}
+
+caf::expected<std::vector<delivery_due>>
+sql_store::due_deliveries(const stored_sink& sink, millis now, uint32_t limit) {
+  return list("list due deliveries", sq::due_deliveries,
+              {sink.info.id, sink.since_id, now,
+               static_cast<int64_t>(std::max<uint32_t>(limit, 1))},
+              [](const sql_row& r) {
+                delivery_due d;
+                d.note = read_notification_row(r);
+                d.attempts = static_cast<uint32_t>(r.integer(8));
+                return d;
+              });
+}
+
+caf::error sql_store::record_delivery(const delivery_record& rec, millis now) {
+  return write("record a delivery", sq::record_delivery,
+               {rec.sink_id, rec.notification_id, to_string(rec.state),
+                static_cast<int64_t>(rec.attempts), rec.next_at,
+                static_cast<int64_t>(rec.last_status), rec.last_error, now},
+               false);
+}
+
+caf::expected<std::vector<delivery_failure>>
+sql_store::failed_deliveries(uint32_t limit) {
+  return list("list failed deliveries", sq::failed_deliveries,
+              {static_cast<int64_t>(std::max<uint32_t>(limit, 1))},
+              [](const sql_row& r) {
+                delivery_failure f;
+                f.sink = r.text(0);
+                f.notification_id = r.integer(1);
+                f.attempts = static_cast<uint32_t>(r.integer(2));
+                f.last_status = static_cast<int32_t>(r.integer(3));
+                f.last_error = r.text(4);
+                f.at = r.integer(5);
+                return f;
+              });
 }
 
 caf::expected<std::vector<stored_sink>> sql_store::sinks() {
@@ -597,6 +636,7 @@ caf::expected<std::vector<stored_sink>> sql_store::sinks() {
       open(9, s.url);
       open(4, s.signing_secret);
       open(10, s.chat_id);
+      s.since_id = r.integer(11);
       out.push_back(std::move(s));
     });
     if (!opened)

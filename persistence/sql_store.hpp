@@ -52,6 +52,11 @@ public:
   caf::expected<sink_info> put_sink(const sink_spec& spec, millis now) override;
   caf::error remove_sink(const std::string& name) override;
   caf::expected<std::vector<stored_sink>> sinks() override;
+  caf::expected<std::vector<delivery_due>>
+  due_deliveries(const stored_sink& sink, millis now, uint32_t limit) override;
+  caf::error record_delivery(const delivery_record& rec, millis now) override;
+  caf::expected<std::vector<delivery_failure>>
+  failed_deliveries(uint32_t limit) override;
 
   caf::expected<stored_agent> add_agent(const agent_spec& spec,
                                         millis now) override;

@@ -225,9 +225,11 @@ const entry texts[] = {
     "THEN rejected_sha256 ELSE $2 END "
     "WHERE subscription_id = (SELECT id FROM subscriptions WHERE name = $1)"),
   // -- notification sinks
+  // A new sink takes the notifications that come after it.
   same("INSERT INTO sinks(name, kind, url, host, signing_secret, chat_id, "
-       "events, min_severity, digest, created_at) "
-       "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) "
+       "events, min_severity, digest, created_at, since_id) "
+       "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, "
+       "(SELECT COALESCE(MAX(id), 0) FROM notifications)) "
        "ON CONFLICT (name) DO UPDATE SET kind = excluded.kind, "
        "url = excluded.url, host = excluded.host, "
        "signing_secret = excluded.signing_secret, chat_id = excluded.chat_id, "
@@ -236,7 +238,27 @@ const entry texts[] = {
   same("DELETE FROM sinks WHERE name = $1"),
   same("SELECT id FROM sinks WHERE name = $1"),
   same("SELECT id, name, kind, host, signing_secret, events, min_severity, "
-       "digest, created_at, url, chat_id FROM sinks ORDER BY name"),
+       "digest, created_at, url, chat_id, since_id FROM sinks ORDER BY name"),
+  // What a sink has to deliver: the notifications since it was added that
+  // it has not tried, and those whose retry is due.
+  same("SELECT n.id, n.agent, n.kind, n.title, n.message, n.priority, "
+       "n.status, n.created_at, COALESCE(d.attempts, 0) FROM notifications n "
+       "LEFT JOIN sink_deliveries d ON d.notification_id = n.id "
+       "AND d.sink_id = $1 WHERE n.id > $2 AND (d.state IS NULL "
+       "OR (d.state = 'pending' AND d.next_at <= $3)) ORDER BY n.id LIMIT $4"),
+  same("INSERT INTO sink_deliveries(sink_id, notification_id, state, "
+       "attempts, next_at, last_status, last_error, updated_at) "
+       "VALUES ($1, $2, $3, $4, $5, $6, $7, $8) "
+       "ON CONFLICT (sink_id, notification_id) DO UPDATE SET "
+       "state = excluded.state, attempts = excluded.attempts, "
+       "next_at = excluded.next_at, last_status = excluded.last_status, "
+       "last_error = excluded.last_error, updated_at = excluded.updated_at"),
+  same("DELETE FROM sink_deliveries WHERE sink_id = "
+       "(SELECT id FROM sinks WHERE name = $1)"),
+  same("SELECT s.name, d.notification_id, d.attempts, d.last_status, "
+       "d.last_error, d.updated_at FROM sink_deliveries d "
+       "JOIN sinks s ON s.id = d.sink_id WHERE d.state = 'failed' "
+       "ORDER BY d.notification_id DESC LIMIT $1"),
 };
 
 static_assert(std::size(texts) == static_cast<size_t>(sq::count),

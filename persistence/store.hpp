@@ -193,6 +193,19 @@ public:
   /// Every sink by name, its secrets opened (the delivery worker's).
   virtual caf::expected<std::vector<stored_sink>> sinks() = 0;
 
+  /// At most `limit` notifications `sink` has to deliver at `now`, oldest
+  /// first: those after it came that it did not try, and due retries.
+  virtual caf::expected<std::vector<delivery_due>>
+  due_deliveries(const stored_sink& sink, millis now, uint32_t limit) = 0;
+
+  /// Where one notification stands at one sink (replaces what was there).
+  virtual caf::error record_delivery(const delivery_record& rec, millis now)
+    = 0;
+
+  /// The deliveries that gave up, newest first.
+  virtual caf::expected<std::vector<delivery_failure>>
+  failed_deliveries(uint32_t limit) = 0;
+
   // -- agents
 
   virtual caf::expected<stored_agent> add_agent(const agent_spec& spec,

@@ -79,6 +79,71 @@ TEST_P(sink_store, a_sink_is_replaced_by_name_and_removed) {
   EXPECT_TRUE(all->empty());
 }
 
+TEST_P(sink_store, a_sink_delivers_what_came_after_it_and_retries_when_due) {
+  notification_info n;
+  n.agent = "a1";
+  n.kind = notification_kind::switched;
+  n.title = "before the sink";
+  n.message = "m";
+  n.created_at = t0;
+  ASSERT_TRUE(db->add_notification(n));
+  ASSERT_TRUE(db->put_sink(webhook(), t0));
+  n.title = "first";
+  auto first = db->add_notification(n);
+  n.title = "second";
+  auto second = db->add_notification(n);
+  ASSERT_TRUE(first && second);
+  auto sink = db->sinks()->front();
+  auto due = db->due_deliveries(sink, t0, 100);
+  ASSERT_TRUE(due) << render(due.error());
+  ASSERT_EQ(due->size(), 2u);
+  EXPECT_EQ(due->at(0).note.title, "first");
+  EXPECT_EQ(due->at(0).attempts, 0u);
+  // The first failed once (retry in 2 s), the second was delivered.
+  delivery_record rec;
+  rec.sink_id = sink.info.id;
+  rec.notification_id = *first;
+  rec.state = delivery_state::pending;
+  rec.attempts = 1;
+  rec.next_at = t0 + 2000;
+  rec.last_status = 503;
+  rec.last_error = "HTTP 503";
+  ASSERT_FALSE(db->record_delivery(rec, t0));
+  auto done = rec;
+  done.notification_id = *second;
+  done.state = delivery_state::delivered;
+  done.next_at = 0;
+  done.last_status = 200;
+  done.last_error.clear();
+  ASSERT_FALSE(db->record_delivery(done, t0));
+  due = db->due_deliveries(sink, t0 + 1000, 100);
+  ASSERT_TRUE(due);
+  EXPECT_TRUE(due->empty());
+  due = db->due_deliveries(sink, t0 + 2000, 100);
+  ASSERT_TRUE(due);
+  ASSERT_EQ(due->size(), 1u);
+  EXPECT_EQ(due->front().attempts, 1u);
+  // It gives up: listed as failed, never due again.
+  rec.state = delivery_state::failed;
+  rec.attempts = 10;
+  ASSERT_FALSE(db->record_delivery(rec, t0 + 3000));
+  due = db->due_deliveries(sink, t0 + 9000, 100);
+  ASSERT_TRUE(due);
+  EXPECT_TRUE(due->empty());
+  auto failed = db->failed_deliveries(10);
+  ASSERT_TRUE(failed);
+  ASSERT_EQ(failed->size(), 1u);
+  EXPECT_EQ(failed->front().sink, "ops");
+  EXPECT_EQ(failed->front().notification_id, *first);
+  EXPECT_EQ(failed->front().attempts, 10u);
+  EXPECT_EQ(failed->front().last_error, "HTTP 503");
+  // A removed sink takes its deliveries along.
+  ASSERT_FALSE(db->remove_sink("ops"));
+  failed = db->failed_deliveries(10);
+  ASSERT_TRUE(failed);
+  EXPECT_TRUE(failed->empty());
+}
+
 TEST(sink_spec_check, bad_specs_are_refused_without_quoting_secrets) {
   sink_spec ok;
   ok.name = "ops";
