@@ -6,6 +6,7 @@
 
 #include "messages/atoms.hpp"
 #include "messages/records.hpp"
+#include "messages/sinks.hpp"
 #include "messages/status.hpp"
 #include "messages/types.hpp"
 
@@ -127,6 +128,18 @@ using store_actor = caf::typed_actor<
   replies<failure_atom, millis, millis>::with<std::vector<exclusion_seed>>,
   /// Every oauth credential (nothing secret), by name.
   replies<refresh_atom>::with<std::vector<stored_credential>>,
+  // -- notification sinks (store.hpp: put_sink and what follows)
+  replies<sink_add_atom, sink_spec, millis>::with<sink_info>,
+  replies<sink_rm_atom, std::string>::with<ok_atom>,
+  /// Every sink, its secrets opened (the DELIVERER's).
+  replies<sink_list_atom>::with<std::vector<stored_sink>>,
+  /// What a sink has due: sink, now, at most N.
+  replies<delivery_atom, stored_sink, millis,
+          uint32_t>::with<std::vector<delivery_due>>,
+  /// Where a notification stands at a sink: record, now.
+  replies<delivery_atom, delivery_record, millis>::with<ok_atom>,
+  /// The deliveries that gave up, newest first, at most N.
+  replies<delivery_atom, uint32_t>::with<std::vector<delivery_failure>>,
   /// The subscription an agent was on at a generation ("" = none).
   replies<generation_atom, std::string, uint64_t>::with<std::string>,
   /// An online copy of the database into a private file (deleted once
@@ -147,6 +160,16 @@ using refresher_actor = caf::typed_actor<
   caf::reacts_to<refresh_atom, std::string, refresh_outcome>,
   /// Every credential's refresh state.
   replies<status_atom>::with<std::vector<credential_status>>>;
+
+/// The DELIVERER (actors/deliverer.hpp): the outbox to the notification
+/// sinks, one worker per sink at a time.
+using deliverer_actor = caf::typed_actor<
+  /// Looks for due deliveries (its own timer, notify-interval).
+  caf::reacts_to<tick_atom>,
+  /// INTERNAL: a worker's result for one notification at one sink.
+  caf::reacts_to<delivery_atom, delivery_record>,
+  /// INTERNAL: the worker of this sink id is done with its batch.
+  caf::reacts_to<delivery_atom, int64_t>>;
 
 /// The SUBSCRIPTION POOL: subscriptions, who is on which, exclusions.
 /// Selection and the count update happen in one step here.

@@ -75,6 +75,10 @@ SB_ATOM(sub_state_atom, "substate");
 SB_ATOM(sub_set_atom, "subset");
 SB_ATOM(move_atom, "move");
 SB_ATOM(refresh_atom, "refresh");
+SB_ATOM(sink_add_atom, "sink_add");
+SB_ATOM(sink_rm_atom, "sink_rm");
+SB_ATOM(sink_list_atom, "sink_list");
+SB_ATOM(delivery_atom, "delivery");
 
 #undef SB_ATOM
 

@@ -72,11 +72,22 @@ struct stored_sink {
   int64_t since_id = 0;
 };
 
+template<class Inspector>
+typename Inspector::result_type inspect(Inspector& f, stored_sink& x) {
+  return f(caf::meta::type_name("sb::stored_sink"), x.info, x.url,
+           x.signing_secret, x.chat_id, x.since_id);
+}
+
 /// A notification a sink has to deliver, and how often it tried so far.
 struct delivery_due {
   notification_info note;
   uint32_t attempts = 0;
 };
+
+template<class Inspector>
+typename Inspector::result_type inspect(Inspector& f, delivery_due& x) {
+  return f(caf::meta::type_name("sb::delivery_due"), x.note, x.attempts);
+}
 
 /// Where one notification stands at one sink.
 enum class delivery_state : uint8_t { pending, delivered, failed, skipped };
@@ -96,6 +107,13 @@ struct delivery_record {
   std::string last_error;
 };
 
+template<class Inspector>
+typename Inspector::result_type inspect(Inspector& f, delivery_record& x) {
+  return f(caf::meta::type_name("sb::delivery_record"), x.sink_id,
+           x.notification_id, x.state, x.attempts, x.next_at, x.last_status,
+           x.last_error);
+}
+
 /// A delivery that gave up (`notifications --failed`).
 struct delivery_failure {
   std::string sink;
@@ -105,6 +123,12 @@ struct delivery_failure {
   std::string last_error;
   millis at = 0;
 };
+
+template<class Inspector>
+typename Inspector::result_type inspect(Inspector& f, delivery_failure& x) {
+  return f(caf::meta::type_name("sb::delivery_failure"), x.sink,
+           x.notification_id, x.attempts, x.last_status, x.last_error, x.at);
+}
 
 /// Checks a sink_spec: a name, an http(s) URL, a chat id for telegram, known
 /// event types and severity. The message never quotes a secret.

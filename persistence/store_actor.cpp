@@ -429,6 +429,18 @@ store_actor_impl(store_actor::stateful_pointer<store_state> self,
       return defer<subscription_upsert>(
         self, [=](store& db) { return db.complete_refresh(grant, now); });
     },
+    [=](sink_add_atom, const sink_spec& spec, millis now) {
+      return defer<sink_info>(
+        self, [=](store& db) { return db.put_sink(spec, now); });
+    },
+    [=](sink_rm_atom, const std::string& name) {
+      return defer<ok_atom>(
+        self, as_ok([=](store& db) { return db.remove_sink(name); }));
+    },
+    [=](delivery_atom, const delivery_record& rec, millis now) {
+      return defer<ok_atom>(
+        self, as_ok([=](store& db) { return db.record_delivery(rec, now); }));
+    },
     [=](release_atom, const std::string& name, const std::string& rejected) {
       return defer<ok_atom>(self, as_ok([=](store& db) {
                               return db.release_refresh(name, rejected);
@@ -464,6 +476,20 @@ store_actor_impl(store_actor::stateful_pointer<store_state> self,
         millis now) -> caf::result<std::vector<exclusion_seed>> {
       flush(self);
       return self->state.db->exclusion_seeds(since, now);
+    },
+    [=](sink_list_atom) -> caf::result<std::vector<stored_sink>> {
+      flush(self);
+      return self->state.db->sinks();
+    },
+    [=](delivery_atom, const stored_sink& sink, millis now,
+        uint32_t limit) -> caf::result<std::vector<delivery_due>> {
+      flush(self);
+      return self->state.db->due_deliveries(sink, now, limit);
+    },
+    [=](delivery_atom,
+        uint32_t limit) -> caf::result<std::vector<delivery_failure>> {
+      flush(self);
+      return self->state.db->failed_deliveries(limit);
     },
     [=](refresh_atom) -> caf::result<std::vector<stored_credential>> {
       flush(self);
