@@ -3,6 +3,7 @@
 #include "actors/admin.hpp"
 #include "actors/cluster.hpp"
 #include "actors/container_supervisor.hpp"
+#include "actors/deliverer.hpp"
 #include "actors/front_door.hpp"
 #include "actors/logging.hpp"
 #include "actors/notifier.hpp"
@@ -286,6 +287,8 @@ daemon::start(caf::actor_system& sys, daemon_options opts,
   // in the fleet).
   d->refresher_ = sys.spawn(refresher, d->store_, d->pool_, ctx);
   caf::anon_send(d->pool_, refresh_atom::value, d->refresher_);
+  // The sinks' deliveries (the outbox to webhooks, Slack, ...).
+  d->deliverer_ = sys.spawn(deliverer, d->store_, ctx);
   d->root_ = sys.spawn(root, d->admin_, d->components(), ctx,
                        std::move(on_fatal), d->notifier_, d->cluster_);
   SB_INFO("loaded {} subscriptions and {} agents", snap->subscriptions.size(),
@@ -308,6 +311,7 @@ std::vector<std::pair<std::string, caf::actor>> daemon::components() const {
     {"front-door (report)", caf::actor_cast<caf::actor>(report_door_)},
     {"notifier", caf::actor_cast<caf::actor>(notifier_)},
     {"refresher", caf::actor_cast<caf::actor>(refresher_)},
+    {"deliverer", caf::actor_cast<caf::actor>(deliverer_)},
   };
   if (cluster_)
     out.emplace_back("cluster", caf::actor_cast<caf::actor>(cluster_));
@@ -438,6 +442,7 @@ void daemon::stop() {
                   + std::chrono::duration_cast<std::chrono::milliseconds>(
                     ctx_->live.get()->notify_timeout));
   stop_and_wait(self, refresher_, 2s);
+  stop_and_wait(self, deliverer_, 2s);
   stop_and_wait(self, supervisor_, 5s);
   stop_and_wait(self, cluster_, 5s);
   stop_and_wait(self, pool_, 2s);

@@ -115,6 +115,7 @@ private:
   root_actor root_;
   notifier_actor notifier_;
   refresher_actor refresher_;
+  deliverer_actor deliverer_;
   cluster_actor cluster_;
   intake::credentials creds_;
   std::unique_ptr<intake::caf_door> caf_door_;
