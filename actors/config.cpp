@@ -240,6 +240,32 @@ option_table<daemon_options> job_rows() {
     {"notify-timeout", "10s",
      "How long one run of notify-command may take before it is killed.",
      &o::notify_timeout, 1, week},
+    {"notify-max-attempts", "10",
+     "Attempts of one notification at one sink before it is marked failed.",
+     &o::notify_max_attempts, 1, 1000},
+    {"digest-threshold", "10",
+     "More events of one type than this within digest-interval reach a "
+     "sink as one digest message (sinks added with --no-digest excepted).",
+     &o::digest_threshold, 1, 100000},
+    {"digest-interval", "60s",
+     "The window of digest-threshold; a digest waits at most this long.",
+     &o::digest_interval, 1, week},
+    {"digest-wait", "5s",
+     "A sink that digests holds an event until no other of its type came "
+     "for this long (at most digest-interval), to see whether a storm "
+     "follows.",
+     &o::digest_wait, 0, week},
+    {"behind-after", "5min",
+     "An agent_behind event when a committed token is not applied to the "
+     "agent's container for this long.",
+     &o::behind_after, 1, week},
+    {"utilization-warning", "80",
+     "A utilization_high event (warning) when a subscription's window "
+     "reaches this percentage; once per window until its reset.",
+     &o::utilization_warning, 1, 100},
+    {"utilization-critical", "90",
+     "A utilization_high event (critical) at this percentage.",
+     &o::utilization_critical, 1, 100},
   };
 }
 

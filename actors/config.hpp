@@ -92,6 +92,15 @@ struct daemon_options {
   std::string notify_command;
   caf::timespan notify_interval;
   caf::timespan notify_timeout;
+  uint64_t notify_max_attempts;
+  uint64_t digest_threshold;
+  caf::timespan digest_interval;
+  caf::timespan digest_wait;
+  // -- typed events
+  // ------------------------------------------------------------
+  caf::timespan behind_after;
+  uint64_t utilization_warning;
+  uint64_t utilization_critical;
   /// Initial runtime settings from the [settings] section (text values).
   settings_map settings;
 };

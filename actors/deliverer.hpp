@@ -1,6 +1,6 @@
 #pragma once
 
-// The DELIVERER (R3 6/7, WIP): takes the outbox to the notification sinks.
+// The DELIVERER (R3 6/7): takes the outbox to the notification sinks.
 // Every notify-interval it reads the sinks; for each sink without a worker
 // in flight it asks the STORE what that sink has due (at most a batch) and
 // hands the batch to a detached worker of that sink, which delivers one
@@ -9,7 +9,10 @@
 // next attempt (backoff from 1 s doubling to 5 min, jitter, a longer
 // Retry-After wins); failed after notify-max-attempts or a final answer;
 // skipped when the sink does not take that event type or severity. One slow
-// or dead sink holds only its own worker. At least once: a result is stored
+// or dead sink holds only its own worker. A digesting sink gets a storm of
+// one event type as one message (plan_deliveries). What a worker takes is
+// leased to this node in the store, so with several nodes one delivers
+// each notification. At least once: a result is stored
 // only after the receiver answered, so a crash between attempts delivers
 // again after the restart (receivers deduplicate by event id).
 
@@ -23,6 +26,7 @@
 #include <map>
 #include <random>
 #include <string>
+#include <vector>
 
 namespace sb {
 
@@ -36,6 +40,33 @@ delivery_record next_record(int64_t sink_id, int64_t notification_id,
 
 /// Whether `sink` takes `e` (its event types and lowest severity).
 bool takes(const sink_info& sink, const notify::event& e);
+
+/// When many events of one type become one message (digest-threshold,
+/// digest-interval, digest-wait).
+struct digest_rule {
+  size_t threshold = 10;
+  millis interval = 60000;
+  millis wait = 5000;
+};
+
+/// What a digesting sink does with a batch at `now`.
+struct delivery_plan {
+  /// Each delivered on its own, in order.
+  std::vector<delivery_due> single;
+  /// Each group delivered as one digest message.
+  std::vector<std::vector<delivery_due>> digests;
+  /// Not yet: a storm may still be coming (released, taken again later).
+  std::vector<delivery_due> held;
+};
+
+/// Groups a digesting sink's batch by event type. A type whose newest new
+/// event is younger than `wait` and whose oldest is younger than
+/// `interval` is held (a storm gathers); otherwise its events are cut into
+/// runs of at most `interval`, and a run of more than `threshold` events
+/// is one digest, a shorter one goes out event by event. Retries (an
+/// attempt made already) are never held.
+delivery_plan plan_deliveries(std::vector<delivery_due> batch,
+                              const digest_rule& rule, millis now);
 
 struct deliverer_state {
   static inline const char* name = "deliverer";

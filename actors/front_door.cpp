@@ -575,6 +575,47 @@ caf::result<agent_info> get_agent(self_ptr self, std::string& name) {
   return to_agent<agent_info>(self, name, elsewhere, get_atom::value);
 }
 
+caf::result<sink_info> add_sink(self_ptr self, sink_spec& spec) {
+  if (auto err = needs_admin(self, "notify add"))
+    return err;
+  if (auto err = validate(spec))
+    return err;
+  auto& d = self->state.deps;
+  return ask<sink_info>(self, d.store, store_timeout, sink_add_atom::value,
+                        std::move(spec), d.ctx->now());
+}
+
+caf::result<ok_atom> remove_sink(self_ptr self, std::string& name) {
+  if (auto err = needs_admin(self, "notify remove"))
+    return err;
+  if (auto err = validate_name("sink name", name))
+    return err;
+  return ask<ok_atom>(self, self->state.deps.store, store_timeout,
+                      sink_rm_atom::value, std::move(name));
+}
+
+caf::result<delivery_record> test_sink(self_ptr self, std::string& name) {
+  if (auto err = needs_admin(self, "notify test"))
+    return err;
+  if (auto err = validate_name("sink name", name))
+    return err;
+  if (!self->state.deps.deliverer)
+    return make_error(ec::unavailable, "this daemon delivers no notifications");
+  return ask<delivery_record>(self, self->state.deps.deliverer,
+                              std::chrono::seconds(30), sink_test_atom::value,
+                              std::move(name));
+}
+
+caf::result<std::vector<delivery_failure>> failed_deliveries(self_ptr self,
+                                                             uint32_t limit) {
+  if (limit == 0 || limit > max_query_limit)
+    return make_error(ec::invalid_argument,
+                      "the limit must be from 1 to "
+                        + std::to_string(max_query_limit));
+  return ask<std::vector<delivery_failure>>(
+    self, self->state.deps.store, store_timeout, delivery_atom::value, limit);
+}
+
 } // namespace
 
 front_door_actor::behavior_type
@@ -643,6 +684,16 @@ front_door(front_door_actor::stateful_pointer<front_door_state> self,
       return read_store<notification_page>(self, q, notes_atom::value);
     },
     [=](watch_atom, watcher_actor& w) { return add_watcher(self, w); },
+    [=](sink_add_atom, sink_spec& spec) { return add_sink(self, spec); },
+    [=](sink_rm_atom, std::string& name) { return remove_sink(self, name); },
+    [=, &d](sink_show_atom) {
+      return ask<std::vector<sink_status>>(self, d.store, store_timeout,
+                                           sink_show_atom::value);
+    },
+    [=](sink_test_atom, std::string& name) { return test_sink(self, name); },
+    [=](delivery_atom, uint32_t limit) {
+      return failed_deliveries(self, limit);
+    },
     [=](backup_atom) { return start_backup(self); },
     [=](backup_atom, std::string& id, uint64_t offset) {
       return read_backup(self, id, offset);

@@ -14,6 +14,7 @@
 //                               STORE never replies to a remote client)
 //   the directory, settings, -> the ADMIN
 //   watchers and status
+//   notification sinks       -> the STORE (a test event: the DELIVERER)
 // With several nodes on a shared store, a request for an agent this node
 // does not own is forwarded to the owner's FRONT DOOR over CAF (the CLUSTER
 // says which node owns it and where it listens) and the answer relayed: a
@@ -49,6 +50,8 @@ struct front_door_deps {
   /// How this node reaches another node's front door (its credential and
   /// TLS settings; host and port are the peer's).
   client::endpoint peer = {};
+  /// Sends a sink's test event (invalid: `notify test` is refused).
+  deliverer_actor deliverer = {};
 };
 
 struct front_door_state {

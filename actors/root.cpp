@@ -275,7 +275,10 @@ daemon::start(caf::actor_system& sys, daemon_options opts,
       = sys.spawn<caf::detached>(cluster, std::move(cluster_db), d->admin_,
                                  d->pool_, ctx, node, std::move(deposed));
   }
+  // The sinks' deliveries (the outbox to webhooks, Slack, ...).
+  d->deliverer_ = sys.spawn(deliverer, d->store_, ctx);
   front_door_deps doors{d->admin_, d->pool_, d->store_, ctx, d->cluster_, node};
+  doors.deliverer = d->deliverer_;
   doors.peer = peer_endpoint(ctx->opts, d->creds_);
   doors.access = scope::admin;
   d->front_door_ = sys.spawn(sb::front_door, doors);
@@ -287,8 +290,6 @@ daemon::start(caf::actor_system& sys, daemon_options opts,
   // in the fleet).
   d->refresher_ = sys.spawn(refresher, d->store_, d->pool_, ctx);
   caf::anon_send(d->pool_, refresh_atom::value, d->refresher_);
-  // The sinks' deliveries (the outbox to webhooks, Slack, ...).
-  d->deliverer_ = sys.spawn(deliverer, d->store_, ctx);
   d->root_ = sys.spawn(root, d->admin_, d->components(), ctx,
                        std::move(on_fatal), d->notifier_, d->cluster_);
   SB_INFO("loaded {} subscriptions and {} agents", snap->subscriptions.size(),

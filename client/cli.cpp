@@ -79,6 +79,14 @@ struct options {
   std::string subscription_filter;
   uint32_t limit = 50;
   bool force = false;
+  // notify add
+  std::string url_file;
+  std::string secret_file;
+  std::string chat_id_file;
+  std::vector<std::string> events;
+  std::string min_severity = "info";
+  bool no_digest = false;
+  bool failed_only = false;
 };
 
 /// A failure to report: message, exit status and, for --json, a code
@@ -87,6 +95,8 @@ struct failure {
   std::string message;
   int code = 1;
   std::string name;
+  /// The answer was printed already (with --json: only it is printed).
+  bool printed = false;
 };
 
 /// Exit status 2: bad input from the caller (an option, an argument, a
@@ -112,6 +122,8 @@ std::string code_of(const caf::error& err) {
 /// stdout ({"error": {"code", "message"}}).
 int report_failure(bool json, const failure& f) {
   std::fflush(stdout);
+  if (json && f.printed)
+    return f.code;
   if (json) {
     std::cout << json_text(
       {{"error", {{"code", f.name}, {"message", f.message}}}})
@@ -853,6 +865,116 @@ void cmd_notifications(const options& o) {
   print(o, to_json(xs), table(rows));
 }
 
+void cmd_failed_deliveries(const options& o) {
+  if (o.limit == 0 || o.limit > max_query_limit)
+    fail("--limit must be from 1 to " + std::to_string(max_query_limit), 2);
+  session s{o};
+  auto xs
+    = s.call<std::vector<delivery_failure>>(delivery_atom::value, o.limit);
+  std::vector<std::vector<std::string>> rows{
+    {"NOTIFICATION", "SINK", "ATTEMPTS", "LAST_STATUS", "AT", "ERROR"}};
+  for (auto& x : xs)
+    rows.push_back({std::to_string(x.notification_id), x.sink,
+                    std::to_string(x.attempts),
+                    x.last_status == 0 ? "-" : std::to_string(x.last_status),
+                    iso_text(x.at), x.last_error});
+  nlohmann::json j = nlohmann::json::array();
+  for (auto& x : xs)
+    j.push_back(to_json(x));
+  print(o, j, table(rows));
+}
+
+/// A secret of `notify add` from its file: trimmed like a token file, at
+/// most `limit` bytes, never echoed.
+std::string read_secret(const std::string& path, const char* what,
+                        size_t limit) {
+  auto text = trim_token(read_all(path, what, limit + 1));
+  if (text.size() > limit)
+    fail(std::string{"the "} + what + " file '" + path + "' is longer than "
+           + std::to_string(limit) + " bytes",
+         2);
+  if (text.empty())
+    fail(std::string{"the "} + what + " file '" + path + "' is empty", 2);
+  return text;
+}
+
+void cmd_notify_add(const options& o) {
+  check(validate_name("sink name", o.name));
+  sink_spec spec;
+  spec.name = o.name;
+  auto kind = parse_sink_kind(o.kind);
+  if (!kind)
+    fail("--kind must be webhook, slack, discord or telegram", 2);
+  spec.kind = *kind;
+  spec.url.value = read_secret(o.url_file, "URL", 2048);
+  if (!o.secret_file.empty())
+    spec.signing_secret.value = read_secret(o.secret_file, "secret", 4096);
+  if (!o.chat_id_file.empty())
+    spec.chat_id.value = read_secret(o.chat_id_file, "chat id", 256);
+  for (auto& list : o.events) {
+    std::stringstream in{list};
+    std::string e;
+    while (std::getline(in, e, ','))
+      if (!e.empty())
+        spec.events.push_back(e);
+  }
+  spec.min_severity = o.min_severity;
+  spec.digest = !o.no_digest;
+  check(validate(spec));
+  session s{o};
+  auto info = s.call<sink_info>(sink_add_atom::value, spec);
+  print(o, to_json(info),
+        "sink " + info.name + " (" + to_string(info.kind) + ", " + info.host
+          + (info.signed_ ? ", signed" : "") + ") takes "
+          + (info.events.empty() ? std::string{"every event"}
+                                 : join(info.events, ","))
+          + " from " + info.min_severity + (info.digest ? "" : ", no digest")
+          + "\n");
+}
+
+void cmd_notify_remove(const options& o) {
+  check(validate_name("sink name", o.name));
+  session s{o};
+  s.call<ok_atom>(sink_rm_atom::value, o.name);
+  print(o, {{"removed", o.name}}, "removed sink " + o.name + "\n");
+}
+
+void cmd_notify_list(const options& o) {
+  session s{o};
+  auto xs = s.call<std::vector<sink_status>>(sink_show_atom::value);
+  std::vector<std::vector<std::string>> rows{
+    {"NAME", "KIND", "HOST", "EVENTS", "FROM", "DELIVERED", "PENDING", "FAILED",
+     "LAST_DELIVERED", "LAST_ERROR"}};
+  for (auto& x : xs)
+    rows.push_back(
+      {x.info.name, to_string(x.info.kind), x.info.host,
+       x.info.events.empty() ? "all" : join(x.info.events, ","),
+       x.info.min_severity, std::to_string(x.delivered),
+       std::to_string(x.pending), std::to_string(x.failed),
+       x.last_delivered_at == 0 ? "-" : iso_text(x.last_delivered_at),
+       x.last_error.empty() ? "-" : x.last_error.substr(0, 60)});
+  nlohmann::json j = nlohmann::json::array();
+  for (auto& x : xs)
+    j.push_back(to_json(x));
+  print(o, j, xs.empty() ? "no sinks (switchboard notify add)\n" : table(rows));
+}
+
+void cmd_notify_test(const options& o) {
+  check(validate_name("sink name", o.name));
+  session s{o};
+  auto r = s.call<delivery_record>(sink_test_atom::value, o.name);
+  bool ok = r.state == delivery_state::delivered;
+  print(o, sink_test_json(o.name, r),
+        "test event to " + o.name + ": "
+          + (r.last_status == 0 ? std::string{"no answer"}
+                                : "HTTP " + std::to_string(r.last_status))
+          + (ok ? " (delivered)" : " (not delivered: " + r.last_error + ")")
+          + "\n");
+  if (!ok)
+    throw failure{"the sink did not take the test event", 1, "undelivered",
+                  true};
+}
+
 void cmd_backup(const options& o) {
   if (o.name.empty())
     fail("the backup needs a file name", 2);
@@ -912,6 +1034,47 @@ void cmd_watch(const options& o) {
   self->receive([](caf::down_msg&) {});
   anon_send_exit(watcher, caf::exit_reason::user_shutdown);
   fail("the daemon went away");
+}
+
+/// `notify add|remove|list|test`.
+template<class On>
+void add_notify_commands(CLI::App& app, options& o, On& on) {
+  auto notify = app.add_subcommand("notify", "notification sinks");
+  notify->require_subcommand(1);
+  auto add = notify->add_subcommand(
+    "add", "add a sink (or change the one of that name)");
+  add->add_option("name", o.name, "sink name")->required();
+  add->add_option("--kind", o.kind, "webhook, slack, discord or telegram")
+    ->required();
+  add
+    ->add_option("--url-file", o.url_file,
+                 "file holding the URL to post to ('-' = standard input); "
+                 "never given on the command line")
+    ->required();
+  add->add_option("--secret-file", o.secret_file,
+                  "webhook: file holding the HMAC-SHA256 signing secret");
+  add->add_option("--chat-id-file", o.chat_id_file,
+                  "telegram: file holding the chat id");
+  add
+    ->add_option("--events", o.events,
+                 "the event types it takes, comma-separated (default all): "
+                   + join(event_types(), ","))
+    ->delimiter(',');
+  add->add_option("--min-severity", o.min_severity,
+                  "the lowest severity it takes: info (default), warning, "
+                  "critical");
+  add->add_flag("--no-digest", o.no_digest,
+                "every event on its own, even in a storm");
+  on(add, [&] { cmd_notify_add(o); });
+  auto rm = notify->add_subcommand("remove", "remove a sink");
+  rm->add_option("name", o.name, "sink name")->required();
+  on(rm, [&] { cmd_notify_remove(o); });
+  on(notify->add_subcommand("list", "sinks and how their deliveries went"),
+     [&] { cmd_notify_list(o); });
+  auto test = notify->add_subcommand(
+    "test", "send a sink a test event and show the receiver's answer");
+  test->add_option("name", o.name, "sink name")->required();
+  on(test, [&] { cmd_notify_test(o); });
 }
 
 } // namespace
@@ -1133,7 +1296,15 @@ int run_cli(int argc, char** argv) {
   auto notes = app.add_subcommand("notifications", "notification outbox");
   notes->add_option("--agent", o.agent_filter, "only this agent");
   notes->add_option("--limit", o.limit, "at most this many (default 50)");
-  on(notes, [&] { cmd_notifications(o); });
+  notes->add_flag("--failed", o.failed_only,
+                  "the deliveries to sinks that gave up, newest first");
+  on(notes, [&] {
+    if (o.failed_only)
+      cmd_failed_deliveries(o);
+    else
+      cmd_notifications(o);
+  });
+  add_notify_commands(app, o, on);
   on(app.add_subcommand("watch", "live stream of decisions"),
      [&] { cmd_watch(o); });
   auto backup = app.add_subcommand(

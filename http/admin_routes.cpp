@@ -145,6 +145,61 @@ void put_setting(front_impl& f, const exchange_ptr& ex,
     setting_atom::value, key, *value);
 }
 
+void add_sink(front_impl& f, const exchange_ptr& ex, const route_args&) {
+  auto spec = sink_add_from_json(ex->req().body);
+  if (!spec)
+    return ex->reply(error_response(spec.error()));
+  f.answer<sink_info>(ex, caf::duration{read_wait}, sink_add_atom::value,
+                      std::move(*spec));
+}
+
+void remove_sink(front_impl& f, const exchange_ptr& ex,
+                 const route_args& args) {
+  auto name = args[0];
+  f.answer_with<ok_atom>(
+    ex, caf::duration{read_wait},
+    [name](ok_atom) {
+      return json{{"removed", name}};
+    },
+    sink_rm_atom::value, name);
+}
+
+void test_sink(front_impl& f, const exchange_ptr& ex, const route_args& args) {
+  auto name = args[0];
+  f.answer_with<delivery_record>(
+    ex, caf::duration{std::chrono::seconds(40)},
+    [name](delivery_record& r) { return sink_test_json(name, r); },
+    sink_test_atom::value, name);
+}
+
+void list_sinks(front_impl& f, const exchange_ptr& ex, const route_args&) {
+  f.answer_with<std::vector<sink_status>>(
+    ex, caf::duration{read_wait},
+    [](std::vector<sink_status>& xs) {
+      auto j = json::array();
+      for (auto& x : xs)
+        j.push_back(to_json(x));
+      return j;
+    },
+    sink_show_atom::value);
+}
+
+void failed_deliveries(front_impl& f, const exchange_ptr& ex,
+                       const route_args&) {
+  auto q = query_from_params(ex->req().params, false);
+  if (!q)
+    return ex->reply(error_response(q.error()));
+  f.answer_with<std::vector<delivery_failure>>(
+    ex, caf::duration{read_wait},
+    [](std::vector<delivery_failure>& xs) {
+      auto j = json::array();
+      for (auto& x : xs)
+        j.push_back(to_json(x));
+      return j;
+    },
+    delivery_atom::value, q->limit);
+}
+
 } // namespace
 
 void add_admin_routes(std::vector<route>& routes) {
@@ -170,6 +225,11 @@ void add_admin_routes(std::vector<route>& routes) {
   routes.push_back({"GET", "/v1/settings", get_settings});
   routes.push_back({"GET", "/v1/settings/*", get_setting});
   routes.push_back({"PUT", "/v1/settings/*", put_setting});
+  routes.push_back({"GET", "/v1/sinks", list_sinks});
+  routes.push_back({"POST", "/v1/sinks", add_sink});
+  routes.push_back({"POST", "/v1/sinks/*/remove", remove_sink});
+  routes.push_back({"POST", "/v1/sinks/*/test", test_sink});
+  routes.push_back({"GET", "/v1/notifications/failed", failed_deliveries});
 }
 
 } // namespace sb::http

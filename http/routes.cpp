@@ -375,6 +375,57 @@ subscription_add_from_json(std::string_view body) {
   return result;
 }
 
+caf::expected<sink_spec> sink_add_from_json(std::string_view body) {
+  auto doc = parse_object(body);
+  if (!doc)
+    return doc.error();
+  fields f{*doc};
+  sink_spec spec;
+  if (auto err = read_name(f, "name", "sink name", spec.name))
+    return err;
+  auto kind = f.text("kind");
+  if (!kind)
+    return kind.error();
+  auto k = *kind ? parse_sink_kind(**kind) : std::nullopt;
+  if (!k)
+    return bad("'kind' is one of webhook, slack, discord, telegram");
+  spec.kind = *k;
+  // The secrets: trimmed like the CLI's files, never quoted back.
+  for (auto [name, out] : {std::pair{"url", &spec.url.value},
+                           std::pair{"secret", &spec.signing_secret.value},
+                           std::pair{"chat_id", &spec.chat_id.value}}) {
+    auto x = f.text(name);
+    if (!x)
+      return x.error();
+    if (*x)
+      *out = trim_token(**x);
+  }
+  if (auto* events = f.take("events")) {
+    if (!events->is_array())
+      return bad("'events' must be an array of event types");
+    for (auto& e : *events) {
+      if (!e.is_string())
+        return bad("'events' must be an array of event types");
+      spec.events.push_back(e.get<std::string>());
+    }
+  }
+  auto lowest = f.text("min_severity");
+  if (!lowest)
+    return lowest.error();
+  if (*lowest)
+    spec.min_severity = **lowest;
+  if (auto* digest = f.take("digest")) {
+    if (!digest->is_boolean())
+      return bad("'digest' must be true or false");
+    spec.digest = digest->get<bool>();
+  }
+  if (auto err = f.unknown())
+    return err;
+  if (auto err = validate(spec))
+    return err;
+  return spec;
+}
+
 caf::expected<agent_spec> agent_add_from_json(std::string_view body) {
   auto doc = parse_object(body);
   if (!doc)

@@ -8,6 +8,7 @@
 
 #include "actors/metrics.hpp"
 #include "messages/kinds.hpp"
+#include "messages/sinks.hpp"
 #include "messages/status.hpp"
 #include "messages/types.hpp"
 
@@ -45,6 +46,12 @@ caf::expected<observation> observation_from_json(std::string_view body);
 /// message quotes it.
 caf::expected<subscription_spec>
 subscription_add_from_json(std::string_view body);
+
+/// POST /v1/sinks: {"name", "kind", "url", and optionally "secret"
+/// (webhook), "chat_id" (telegram), "events" (an array of event types),
+/// "min_severity", "digest"} (`notify add`). Checked like the CLI's; no
+/// error message quotes the URL, the secret or the chat id.
+caf::expected<sink_spec> sink_add_from_json(std::string_view body);
 
 /// POST /v1/agents: {"name", and optionally "subscription", "container",
 /// "pool"}

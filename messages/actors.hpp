@@ -73,6 +73,14 @@ using front_door_actor = caf::typed_actor<
   /// Subscribes a watcher to the live stream of decisions. The watcher must
   /// live on the requesting client's node.
   replies<watch_atom, watcher_actor>::with<ok_atom>,
+  /// Notification sinks: add (or change) one, remove one, list them with
+  /// how their deliveries went, send one a test event.
+  replies<sink_add_atom, sink_spec>::with<sink_info>,
+  replies<sink_rm_atom, std::string>::with<ok_atom>,
+  replies<sink_show_atom>::with<std::vector<sink_status>>,
+  replies<sink_test_atom, std::string>::with<delivery_record>,
+  /// The deliveries that gave up, newest first, at most N.
+  replies<delivery_atom, uint32_t>::with<std::vector<delivery_failure>>,
   /// An online copy of the database into a private file of the daemon's;
   /// the client reads it with the next request and writes its file itself.
   replies<backup_atom>::with<backup_info>,
@@ -133,9 +141,13 @@ using store_actor = caf::typed_actor<
   replies<sink_rm_atom, std::string>::with<ok_atom>,
   /// Every sink, its secrets opened (the DELIVERER's).
   replies<sink_list_atom>::with<std::vector<stored_sink>>,
-  /// What a sink has due: sink, now, at most N.
-  replies<delivery_atom, stored_sink, millis,
-          uint32_t>::with<std::vector<delivery_due>>,
+  /// Every sink and how its deliveries went (nothing secret).
+  replies<sink_show_atom>::with<std::vector<sink_status>>,
+  /// Takes what a sink has due: sink, now, at most N, lease. The taken
+  /// ones are this node's until now + lease (or their result): another
+  /// node does not deliver them meanwhile.
+  replies<delivery_atom, stored_sink, millis, uint32_t,
+          millis>::with<std::vector<delivery_due>>,
   /// Where a notification stands at a sink: record, now.
   replies<delivery_atom, delivery_record, millis>::with<ok_atom>,
   /// The deliveries that gave up, newest first, at most N.
@@ -169,12 +181,17 @@ using deliverer_actor = caf::typed_actor<
   /// INTERNAL: a worker's result for one notification at one sink.
   caf::reacts_to<delivery_atom, delivery_record>,
   /// INTERNAL: the worker of this sink id is done with its batch.
-  caf::reacts_to<delivery_atom, int64_t>>;
+  caf::reacts_to<delivery_atom, int64_t>,
+  /// Sends the named sink a test event now; its result (not stored).
+  replies<sink_test_atom, std::string>::with<delivery_record>>;
 
 /// The SUBSCRIPTION POOL: subscriptions, who is on which, exclusions.
 /// Selection and the count update happen in one step here.
 using pool_actor = caf::typed_actor<
   replies<status_atom>::with<pool_status>,
+  /// INTERNAL (its own timer): whether an exhausted pool has a subscription
+  /// again (a pool_recovered event).
+  caf::reacts_to<tick_atom, std::string>,
   /// Best alternative in pool `pool` for an agent on `from` (0 = none):
   /// agent, from, pool; moves the agent's membership to the pick in the
   /// same step. Never a subscription of another pool.

@@ -79,6 +79,8 @@ SB_ATOM(sink_add_atom, "sink_add");
 SB_ATOM(sink_rm_atom, "sink_rm");
 SB_ATOM(sink_list_atom, "sink_list");
 SB_ATOM(delivery_atom, "delivery");
+SB_ATOM(sink_show_atom, "sink_show");
+SB_ATOM(sink_test_atom, "sink_test");
 
 #undef SB_ATOM
 

@@ -27,6 +27,12 @@ nlohmann::json opt(const caf::optional<std::string>& x) {
   return nullptr;
 }
 
+nlohmann::json text_or_null(const std::string& x) {
+  if (x.empty())
+    return nullptr;
+  return x;
+}
+
 nlohmann::json kind_or_null(failure_kind x) {
   if (x == failure_kind::none)
     return nullptr;
@@ -324,6 +330,56 @@ nlohmann::json to_json(const notification_info& x) {
     {"priority", to_string(x.priority)},
     {"status", to_string(x.status)},
     {"created_at", iso_or_null(x.created_at)},
+    {"subscription", text_or_null(x.subscription)},
+    {"pool", text_or_null(x.pool)},
+    {"from", text_or_null(x.from)},
+    {"to", text_or_null(x.to)},
+    {"reason", text_or_null(x.reason)},
+    {"reset_at", iso_or_null(x.reset_at)},
+  };
+}
+
+nlohmann::json to_json(const sink_info& x) {
+  return {
+    {"name", x.name},     {"kind", to_string(x.kind)},
+    {"host", x.host},     {"signed", x.signed_},
+    {"events", x.events}, {"min_severity", x.min_severity},
+    {"digest", x.digest}, {"created_at", iso_or_null(x.created_at)},
+  };
+}
+
+nlohmann::json to_json(const sink_status& x) {
+  auto j = to_json(x.info);
+  j["delivered"] = x.delivered;
+  j["failed"] = x.failed;
+  j["pending"] = x.pending;
+  j["last_delivered_at"] = iso_or_null(x.last_delivered_at);
+  j["last_status"] = x.last_status == 0 ? nlohmann::json(nullptr)
+                                        : nlohmann::json(x.last_status);
+  j["last_error"] = text_or_null(x.last_error);
+  return j;
+}
+
+nlohmann::json to_json(const delivery_failure& x) {
+  return {
+    {"sink", x.sink},
+    {"notification_id", x.notification_id},
+    {"attempts", x.attempts},
+    {"last_status", x.last_status == 0 ? nlohmann::json(nullptr)
+                                       : nlohmann::json(x.last_status)},
+    {"last_error", text_or_null(x.last_error)},
+    {"at", iso_or_null(x.at)},
+  };
+}
+
+nlohmann::json sink_test_json(const std::string& sink,
+                              const delivery_record& x) {
+  return {
+    {"sink", sink},
+    {"delivered", x.state == delivery_state::delivered},
+    {"status", x.last_status == 0 ? nlohmann::json(nullptr)
+                                  : nlohmann::json(x.last_status)},
+    {"error", text_or_null(x.last_error)},
   };
 }
 

@@ -4,6 +4,7 @@
 // the CLI's --json and the HTTP front (http/), so both doors answer the same
 // document. Tokens are never part of any of these types.
 
+#include "messages/sinks.hpp"
 #include "messages/status.hpp"
 #include "messages/types.hpp"
 
@@ -24,6 +25,13 @@ nlohmann::json to_json(const event_info& x);
 nlohmann::json to_json(const history_info& x);
 nlohmann::json to_json(const notification_info& x);
 nlohmann::json to_json(const watch_event& x);
+/// Sinks: never a URL's path, a secret or a chat id.
+nlohmann::json to_json(const sink_info& x);
+nlohmann::json to_json(const sink_status& x);
+nlohmann::json to_json(const delivery_failure& x);
+/// `notify test`: {"sink", "delivered", "status", "error"}.
+nlohmann::json sink_test_json(const std::string& sink,
+                              const delivery_record& x);
 
 // The answers that are not one message type: each built here once, so the
 // CLI's --json and the HTTP route print the same document.

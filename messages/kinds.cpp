@@ -58,8 +58,10 @@ constexpr std::array engine_state_names{"unknown", "reachable", "unreachable"};
 constexpr std::array watch_kind_names{"report", "observation", "switch",
                                       "apply"};
 
-constexpr std::array notification_kind_names{"switch", "held", "pool_exhausted",
-                                             "retired", "expiring"};
+constexpr std::array notification_kind_names{
+  "switch",       "held",           "pool_exhausted",  "retired",
+  "expiring",     "pool_recovered", "refresh_failing", "utilization_high",
+  "agent_behind", "node_down"};
 
 constexpr std::array notification_priority_names{"normal", "high"};
 

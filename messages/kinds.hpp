@@ -187,6 +187,17 @@ enum class notification_kind : uint8_t {
   /// A credential expires soon (a static token within 30 days) or before
   /// the refresher could renew it.
   expiring,
+  /// A pool that had no selectable subscription has one again.
+  pool_recovered,
+  /// The refresh of an oauth login fails (backing off) while its access
+  /// token still lives.
+  refresh_failing,
+  /// A subscription's utilization of one window reached a threshold.
+  utilization_high,
+  /// A committed token not applied to an agent's container for behind-after.
+  agent_behind,
+  /// Another node's lease ran out and its agents were taken over.
+  node_down,
 };
 
 /// How urgent a notification is.

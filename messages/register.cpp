@@ -21,7 +21,7 @@ const char* version() {
 }
 
 const char* protocol_version() {
-  return "switchboard-protocol-10";
+  return "switchboard-protocol-11";
 }
 
 const char* to_string(ec code) {
@@ -129,6 +129,16 @@ void add_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<std::map<std::string, uint32_t>>("sb::count_map");
   cfg.add_message_type<std::vector<std::string>>("sb::string_list");
   cfg.add_message_type<watcher_actor>("sb::watcher_actor");
+  cfg.add_message_type<sink_kind>("sb::sink_kind");
+  cfg.add_message_type<sink_spec>("sb::sink_spec");
+  cfg.add_message_type<sink_info>("sb::sink_info");
+  cfg.add_message_type<sink_status>("sb::sink_status");
+  cfg.add_message_type<std::vector<sink_status>>("sb::sink_status_list");
+  cfg.add_message_type<delivery_state>("sb::delivery_state");
+  cfg.add_message_type<delivery_record>("sb::delivery_record");
+  cfg.add_message_type<delivery_failure>("sb::delivery_failure");
+  cfg.add_message_type<std::vector<delivery_failure>>(
+    "sb::delivery_failure_list");
   cfg.add_error_category(error_category, render_sb);
   cfg.set("middleman.app-identifiers",
           std::vector<std::string>{protocol_version()});

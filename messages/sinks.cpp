@@ -61,6 +61,14 @@ std::string url_host(const std::string& url) {
   return host;
 }
 
+std::optional<sink_kind> parse_sink_kind(std::string_view text) {
+  for (auto k : {sink_kind::webhook, sink_kind::slack, sink_kind::discord,
+                 sink_kind::telegram})
+    if (text == to_string(k))
+      return k;
+  return std::nullopt;
+}
+
 caf::error validate(const sink_spec& spec) {
   auto bad = [](std::string text) {
     return make_error(ec::invalid_argument, std::move(text));

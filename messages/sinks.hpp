@@ -8,7 +8,9 @@
 #include "messages/types.hpp"
 
 #include <cstdint>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace sb {
@@ -18,6 +20,9 @@ namespace sb {
 enum class sink_kind : uint8_t { webhook, slack, discord, telegram };
 
 const char* to_string(sink_kind x);
+
+/// "webhook" -> sink_kind::webhook; nothing for any other text.
+std::optional<sink_kind> parse_sink_kind(std::string_view text);
 
 /// `notify add`: a new sink, or new settings for the one of that name.
 struct sink_spec {
@@ -60,6 +65,28 @@ template<class Inspector>
 typename Inspector::result_type inspect(Inspector& f, sink_info& x) {
   return f(caf::meta::type_name("sb::sink_info"), x.id, x.name, x.kind, x.host,
            x.signed_, x.events, x.min_severity, x.digest, x.created_at);
+}
+
+/// A sink and how its deliveries went (`notify list`).
+struct sink_status {
+  sink_info info;
+  uint64_t delivered = 0;
+  /// Gave up (notify-max-attempts, or a final answer).
+  uint64_t failed = 0;
+  /// Still to deliver, retries included.
+  uint64_t pending = 0;
+  /// The last delivery that reached the receiver (0 = none yet).
+  millis last_delivered_at = 0;
+  /// The newest attempt's answer (0 = none) and error ("" = none).
+  int32_t last_status = 0;
+  std::string last_error;
+};
+
+template<class Inspector>
+typename Inspector::result_type inspect(Inspector& f, sink_status& x) {
+  return f(caf::meta::type_name("sb::sink_status"), x.info, x.delivered,
+           x.failed, x.pending, x.last_delivered_at, x.last_status,
+           x.last_error);
 }
 
 /// A sink with its secrets opened, for the delivery worker only.

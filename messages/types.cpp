@@ -164,9 +164,11 @@ bool operator==(const history_info& x, const history_info& y) {
 
 bool operator==(const notification_info& x, const notification_info& y) {
   return std::tie(x.id, x.agent, x.kind, x.title, x.message, x.priority,
-                  x.status, x.created_at)
+                  x.status, x.created_at, x.subscription, x.pool, x.from, x.to,
+                  x.reason, x.reset_at)
          == std::tie(y.id, y.agent, y.kind, y.title, y.message, y.priority,
-                     y.status, y.created_at);
+                     y.status, y.created_at, y.subscription, y.pool, y.from,
+                     y.to, y.reason, y.reset_at);
 }
 
 bool operator==(const component_health& x, const component_health& y) {

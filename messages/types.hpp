@@ -541,12 +541,23 @@ struct notification_info {
   notification_priority priority = notification_priority::normal;
   notification_status status = notification_status::pending;
   millis created_at = 0;
+  /// What it is about, as fields a machine reads ("" / 0 = not known or
+  /// not part of it): the subscription concerned, its pool, a switch's
+  /// from and to, the cause (a failure kind, a retirement reason, a
+  /// window), and the earliest reset of an exhausted pool.
+  std::string subscription = {};
+  std::string pool = {};
+  std::string from = {};
+  std::string to = {};
+  std::string reason = {};
+  millis reset_at = 0;
 };
 
 template<class Inspector>
 typename Inspector::result_type inspect(Inspector& f, notification_info& x) {
   return f(caf::meta::type_name("sb::notification_info"), x.id, x.agent, x.kind,
-           x.title, x.message, x.priority, x.status, x.created_at);
+           x.title, x.message, x.priority, x.status, x.created_at,
+           x.subscription, x.pool, x.from, x.to, x.reason, x.reset_at);
 }
 
 bool operator==(const notification_info& x, const notification_info& y);

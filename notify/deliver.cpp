@@ -52,33 +52,59 @@ event event_of(const notification_info& n) {
   e.id = n.id;
   e.at = n.created_at;
   e.agent = n.agent;
+  e.subscription = n.subscription;
+  e.pool = n.pool;
+  e.from = n.from;
+  e.to = n.to;
+  e.reason = n.reason;
+  e.reset_at = n.reset_at;
   e.title = n.title;
   e.text = n.message;
+  bool high = n.priority == notification_priority::high;
   switch (n.kind) {
   case notification_kind::switched:
     e.type = "switched";
+    e.level = severity::info;
     break;
   case notification_kind::held:
     e.type = "switched";
     e.reason = "held";
+    e.level = severity::warning;
     break;
   case notification_kind::pool_exhausted:
     e.type = "pool_exhausted";
+    e.level = severity::critical;
+    break;
+  case notification_kind::pool_recovered:
+    e.type = "pool_recovered";
+    e.level = severity::info;
     break;
   case notification_kind::retired:
     e.type = "credential_retired";
+    e.level = severity::critical;
     break;
   case notification_kind::expiring:
     e.type = "credential_expiring";
+    e.level = severity::warning;
+    break;
+  case notification_kind::refresh_failing:
+    e.type = "credential_refresh_failing";
+    e.level = severity::warning;
+    break;
+  case notification_kind::utilization_high:
+    // The critical threshold's is high priority.
+    e.type = "utilization_high";
+    e.level = high ? severity::critical : severity::warning;
+    break;
+  case notification_kind::agent_behind:
+    e.type = "agent_behind";
+    e.level = severity::warning;
+    break;
+  case notification_kind::node_down:
+    e.type = "node_down";
+    e.level = severity::critical;
     break;
   }
-  // The outbox's priority today: high is a warning, a retirement or an
-  // exhausted pool is critical.
-  e.level = n.priority == notification_priority::high ? severity::warning
-                                                      : severity::info;
-  if (n.kind == notification_kind::pool_exhausted
-      || n.kind == notification_kind::retired)
-    e.level = severity::critical;
   return e;
 }
 

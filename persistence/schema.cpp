@@ -290,8 +290,16 @@ CREATE TABLE credentials (
 )sql",
    nullptr, nullptr},
   // 8: notification sinks. The URL, the signing secret and the chat id are
-  // sealed like tokens; events is a comma-separated list ('' = all).
+  // sealed like tokens; events is a comma-separated list ('' = all). A
+  // delivery taken by a node is its until lease_until. Notifications carry
+  // what they are about as fields.
   {R"sql(
+ALTER TABLE notifications ADD COLUMN subscription TEXT NOT NULL DEFAULT '';
+ALTER TABLE notifications ADD COLUMN pool TEXT NOT NULL DEFAULT '';
+ALTER TABLE notifications ADD COLUMN from_subscription TEXT NOT NULL DEFAULT '';
+ALTER TABLE notifications ADD COLUMN to_subscription TEXT NOT NULL DEFAULT '';
+ALTER TABLE notifications ADD COLUMN reason TEXT NOT NULL DEFAULT '';
+ALTER TABLE notifications ADD COLUMN reset_at {int} NOT NULL DEFAULT 0;
 CREATE TABLE sinks (
   id {id},
   name TEXT{c} NOT NULL UNIQUE,
@@ -322,6 +330,8 @@ CREATE TABLE sink_deliveries (
   last_status {int} NOT NULL DEFAULT 0,
   last_error TEXT NOT NULL DEFAULT '',
   updated_at {int} NOT NULL,
+  lease_by TEXT NOT NULL DEFAULT '',
+  lease_until {int} NOT NULL DEFAULT 0,
   PRIMARY KEY (sink_id, notification_id)
 );
 CREATE INDEX sink_deliveries_failed ON sink_deliveries(notification_id)

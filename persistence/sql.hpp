@@ -42,7 +42,8 @@ enum class sq : uint8_t {
   put_credential, delete_credential, list_credentials, claim_credential,
   credential_by_name, finish_refresh, release_credential,
   put_sink, delete_sink, sink_id, list_sinks, due_deliveries,
-  record_delivery, delete_deliveries, failed_deliveries,
+  take_delivery, record_delivery, delete_deliveries, failed_deliveries,
+  sink_counts, sink_last_attempt,
   count // not a statement
 };
 // clang-format on

@@ -201,6 +201,12 @@ notification_info read_notification_row(const sql_row& r) {
   n.status = parse_kind<notification_status>(r.text(6)).value_or(
     notification_status::pending);
   n.created_at = r.time(7);
+  n.subscription = r.text(8);
+  n.pool = r.text(9);
+  n.from = r.text(10);
+  n.to = r.text(11);
+  n.reason = r.text(12);
+  n.reset_at = r.integer(13);
   return n;
 }
 
@@ -573,16 +579,29 @@ caf::error sql_store::remove_sink(const std::string& name) {
 }
 
 caf::expected<std::vector<delivery_due>>
-sql_store::due_deliveries(const stored_sink& sink, millis now, uint32_t limit) {
-  return list("list due deliveries", sq::due_deliveries,
-              {sink.info.id, sink.since_id, now,
-               static_cast<int64_t>(std::max<uint32_t>(limit, 1))},
-              [](const sql_row& r) {
-                delivery_due d;
-                d.note = read_notification_row(r);
-                d.attempts = static_cast<uint32_t>(r.integer(8));
-                return d;
-              });
+sql_store::take_deliveries(const stored_sink& sink, millis now, uint32_t limit,
+                           millis lease) {
+  using result_t = caf::expected<std::vector<delivery_due>>;
+  return guard("take due deliveries", [&]() -> result_t {
+    auto& c = sql();
+    std::vector<delivery_due> due;
+    c.run(sq::due_deliveries,
+          {sink.info.id, sink.since_id, now,
+           static_cast<int64_t>(std::max<uint32_t>(limit, 1)), node_},
+          [&](const sql_row& r) {
+            delivery_due d;
+            d.note = read_notification_row(r);
+            d.attempts = static_cast<uint32_t>(r.integer(14));
+            due.emplace_back(std::move(d));
+          });
+    std::vector<delivery_due> taken;
+    for (auto& d : due)
+      if (c.run(sq::take_delivery,
+                {sink.info.id, d.note.id, now, now + lease, node_})
+          > 0)
+        taken.emplace_back(std::move(d));
+    return taken;
+  });
 }
 
 caf::error sql_store::record_delivery(const delivery_record& rec, millis now) {
@@ -607,6 +626,38 @@ sql_store::failed_deliveries(uint32_t limit) {
                 f.at = r.integer(5);
                 return f;
               });
+}
+
+caf::expected<std::vector<sink_status>> sql_store::sink_statuses() {
+  using result_t = caf::expected<std::vector<sink_status>>;
+  return guard("list sink deliveries", [&]() -> result_t {
+    auto all = sinks();
+    if (!all)
+      return all.error();
+    auto& c = sql();
+    std::map<int64_t, sink_status> by_id;
+    for (auto& s : *all)
+      by_id[s.info.id].info = s.info;
+    c.run(sq::sink_counts, {}, [&](const sql_row& r) {
+      auto i = by_id.find(r.integer(0));
+      if (i == by_id.end())
+        return;
+      i->second.delivered = static_cast<uint64_t>(r.integer(1));
+      i->second.failed = static_cast<uint64_t>(r.integer(2));
+      i->second.pending = static_cast<uint64_t>(r.integer(3));
+      i->second.last_delivered_at = r.integer(4);
+    });
+    std::vector<sink_status> out;
+    for (auto& s : *all) {
+      auto& x = by_id[s.info.id];
+      c.run(sq::sink_last_attempt, {s.info.id}, [&](const sql_row& r) {
+        x.last_status = static_cast<int32_t>(r.integer(0));
+        x.last_error = r.text(1);
+      });
+      out.push_back(std::move(x));
+    }
+    return out;
+  });
 }
 
 caf::expected<std::vector<stored_sink>> sql_store::sinks() {
@@ -820,9 +871,12 @@ sql_store::commit_switch(const switch_record& rec) {
        to_string(rec.by), to_string(rec.kind), signed_of(rec.event_count),
        generation, at});
     if (rec.notify)
-      result.notification_id
-        = first_integer(c, sq::insert_switch_notification,
-                        {rec.agent, generation, rec.title, rec.message, at});
+      result.notification_id = first_integer(
+        c, sq::insert_switch_notification,
+        {rec.agent, generation, rec.title, rec.message, at, rec.to_name,
+         rec.from_name,
+         rec.kind == failure_kind::none ? std::string{to_string(rec.by)}
+                                        : std::string{to_string(rec.kind)}});
     return result;
   });
 }
@@ -962,7 +1016,9 @@ caf::expected<int64_t> sql_store::add_notification(const notification_info& n) {
   return guard("add notification", [&]() -> caf::expected<int64_t> {
     return first_integer(sql(), sq::insert_notification,
                          {n.agent, to_string(n.kind), n.title, n.message,
-                          to_string(n.priority), format_iso(n.created_at)});
+                          to_string(n.priority), format_iso(n.created_at),
+                          n.subscription, n.pool, n.from, n.to, n.reason,
+                          n.reset_at});
   });
 }
 

@@ -52,8 +52,10 @@ public:
   caf::expected<sink_info> put_sink(const sink_spec& spec, millis now) override;
   caf::error remove_sink(const std::string& name) override;
   caf::expected<std::vector<stored_sink>> sinks() override;
+  caf::expected<std::vector<sink_status>> sink_statuses() override;
   caf::expected<std::vector<delivery_due>>
-  due_deliveries(const stored_sink& sink, millis now, uint32_t limit) override;
+  take_deliveries(const stored_sink& sink, millis now, uint32_t limit,
+                  millis lease) override;
   caf::error record_delivery(const delivery_record& rec, millis now) override;
   caf::expected<std::vector<delivery_failure>>
   failed_deliveries(uint32_t limit) override;

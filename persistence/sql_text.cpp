@@ -19,7 +19,8 @@
   "kind <> 'ignored' AND kind <> 'concurrency' AND reason <> 'model_bucket' "
 
 #define SB_NOTIFICATION_SELECT                                                 \
-  "SELECT id, agent, kind, title, message, priority, status, created_at "      \
+  "SELECT id, agent, kind, title, message, priority, status, created_at, "     \
+  "subscription, pool, from_subscription, to_subscription, reason, reset_at "  \
   "FROM notifications "
 
 namespace sb {
@@ -95,8 +96,10 @@ const entry texts[] = {
        "trigger, failure_kind, event_count, generation, at) "
        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id"),
   same("INSERT INTO notifications(agent, kind, generation, title, message, "
-       "priority, created_at) VALUES ($1, 'switch', $2, $3, $4, 'high', $5) "
-       "RETURNING id"),
+       "priority, created_at, subscription, pool, from_subscription, "
+       "to_subscription, reason) VALUES ($1, 'switch', $2, $3, $4, 'high', $5, "
+       "$6, COALESCE((SELECT pool FROM subscriptions WHERE name = $6), ''), "
+       "$7, $6, $8) RETURNING id"),
   same("UPDATE agents SET last_apply = $1, last_apply_at = $2, "
        "applied_generation = CASE WHEN $3 <> 0 AND applied_generation < $4 "
        "THEN $4 ELSE applied_generation END WHERE name = $5"),
@@ -171,7 +174,9 @@ const entry texts[] = {
        "AND (CAST($2 AS TEXT) = '' OR from_subscription = $2 "
        "OR to_subscription = $2) AND id < $3 ORDER BY id DESC LIMIT $4"),
   same("INSERT INTO notifications(agent, kind, title, message, priority, "
-       "created_at) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id"),
+       "created_at, subscription, pool, from_subscription, to_subscription, "
+       "reason, reset_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, "
+       "$11, $12) RETURNING id"),
   same(SB_NOTIFICATION_SELECT "WHERE (CAST($1 AS TEXT) = '' OR agent = $1) "
                               "AND id < $2 ORDER BY id DESC LIMIT $3"),
   same(SB_NOTIFICATION_SELECT "WHERE status = 'pending' ORDER BY id LIMIT $1"),
@@ -240,25 +245,56 @@ const entry texts[] = {
   same("SELECT id, name, kind, host, signing_secret, events, min_severity, "
        "digest, created_at, url, chat_id, since_id FROM sinks ORDER BY name"),
   // What a sink has to deliver: the notifications since it was added that
-  // it has not tried, and those whose retry is due.
+  // it has not tried, and those whose retry is due and that no other node
+  // has taken ($5: this node).
   same("SELECT n.id, n.agent, n.kind, n.title, n.message, n.priority, "
-       "n.status, n.created_at, COALESCE(d.attempts, 0) FROM notifications n "
-       "LEFT JOIN sink_deliveries d ON d.notification_id = n.id "
-       "AND d.sink_id = $1 WHERE n.id > $2 AND (d.state IS NULL "
-       "OR (d.state = 'pending' AND d.next_at <= $3)) ORDER BY n.id LIMIT $4"),
+       "n.status, n.created_at, n.subscription, n.pool, n.from_subscription, "
+       "n.to_subscription, n.reason, n.reset_at, COALESCE(d.attempts, 0) "
+       "FROM notifications n LEFT JOIN sink_deliveries d "
+       "ON d.notification_id = n.id AND d.sink_id = $1 WHERE n.id > $2 "
+       "AND (d.state IS NULL OR (d.state = 'pending' AND d.next_at <= $3 "
+       "AND (d.lease_until <= $3 OR d.lease_by = $5))) "
+       "ORDER BY n.id LIMIT $4"),
+  // Takes one of them until $4 for node $5: no row if another node took it
+  // meanwhile (PostgreSQL re-checks the condition on the locked row).
+  same("INSERT INTO sink_deliveries(sink_id, notification_id, state, "
+       "attempts, next_at, updated_at, lease_by, lease_until) "
+       "VALUES ($1, $2, 'pending', 0, 0, $3, $5, $4) "
+       "ON CONFLICT (sink_id, notification_id) DO UPDATE SET "
+       "lease_by = excluded.lease_by, lease_until = excluded.lease_until "
+       "WHERE sink_deliveries.state = 'pending' "
+       "AND sink_deliveries.next_at <= $3 "
+       "AND (sink_deliveries.lease_until <= $3 "
+       "OR sink_deliveries.lease_by = $5)"),
   same("INSERT INTO sink_deliveries(sink_id, notification_id, state, "
        "attempts, next_at, last_status, last_error, updated_at) "
        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8) "
        "ON CONFLICT (sink_id, notification_id) DO UPDATE SET "
        "state = excluded.state, attempts = excluded.attempts, "
        "next_at = excluded.next_at, last_status = excluded.last_status, "
-       "last_error = excluded.last_error, updated_at = excluded.updated_at"),
+       "last_error = excluded.last_error, updated_at = excluded.updated_at, "
+       "lease_by = '', lease_until = 0"),
   same("DELETE FROM sink_deliveries WHERE sink_id = "
        "(SELECT id FROM sinks WHERE name = $1)"),
   same("SELECT s.name, d.notification_id, d.attempts, d.last_status, "
        "d.last_error, d.updated_at FROM sink_deliveries d "
        "JOIN sinks s ON s.id = d.sink_id WHERE d.state = 'failed' "
        "ORDER BY d.notification_id DESC LIMIT $1"),
+  // How a sink's deliveries went: counts, the last delivered, and the
+  // newest attempt with an answer or an error.
+  same("SELECT s.id, "
+       "(SELECT COUNT(*) FROM sink_deliveries d WHERE d.sink_id = s.id "
+       "AND d.state = 'delivered'), "
+       "(SELECT COUNT(*) FROM sink_deliveries d WHERE d.sink_id = s.id "
+       "AND d.state = 'failed'), "
+       "(SELECT COUNT(*) FROM notifications n WHERE n.id > s.since_id "
+       "AND NOT EXISTS (SELECT 1 FROM sink_deliveries d WHERE d.sink_id = s.id "
+       "AND d.notification_id = n.id AND d.state <> 'pending')), "
+       "(SELECT COALESCE(MAX(d.updated_at), 0) FROM sink_deliveries d "
+       "WHERE d.sink_id = s.id AND d.state = 'delivered') FROM sinks s"),
+  same("SELECT last_status, last_error FROM sink_deliveries "
+       "WHERE sink_id = $1 AND attempts > 0 "
+       "ORDER BY updated_at DESC, notification_id DESC LIMIT 1"),
 };
 
 static_assert(std::size(texts) == static_cast<size_t>(sq::count),

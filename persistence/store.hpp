@@ -193,10 +193,19 @@ public:
   /// Every sink by name, its secrets opened (the delivery worker's).
   virtual caf::expected<std::vector<stored_sink>> sinks() = 0;
 
-  /// At most `limit` notifications `sink` has to deliver at `now`, oldest
-  /// first: those after it came that it did not try, and due retries.
+  /// Every sink and how its deliveries went (nothing secret).
+  virtual caf::expected<std::vector<sink_status>> sink_statuses() = 0;
+
+  /// Takes at most `limit` notifications `sink` has to deliver at `now`,
+  /// oldest first: those after it came that it did not try, and due
+  /// retries, that no other node holds. Each taken one is this node's
+  /// until `now + lease` or until its record_delivery: a node that dies
+  /// with it leaves it to another after the lease (this node, restarted,
+  /// takes it again at once).
   virtual caf::expected<std::vector<delivery_due>>
-  due_deliveries(const stored_sink& sink, millis now, uint32_t limit) = 0;
+  take_deliveries(const stored_sink& sink, millis now, uint32_t limit,
+                  millis lease)
+    = 0;
 
   /// Where one notification stands at one sink (replaces what was there).
   virtual caf::error record_delivery(const delivery_record& rec, millis now)

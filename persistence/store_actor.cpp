@@ -437,6 +437,12 @@ store_actor_impl(store_actor::stateful_pointer<store_state> self,
       return defer<ok_atom>(
         self, as_ok([=](store& db) { return db.remove_sink(name); }));
     },
+    [=](delivery_atom, const stored_sink& sink, millis now, uint32_t limit,
+        millis lease) {
+      return defer<std::vector<delivery_due>>(self, [=](store& db) {
+        return db.take_deliveries(sink, now, limit, lease);
+      });
+    },
     [=](delivery_atom, const delivery_record& rec, millis now) {
       return defer<ok_atom>(
         self, as_ok([=](store& db) { return db.record_delivery(rec, now); }));
@@ -481,10 +487,9 @@ store_actor_impl(store_actor::stateful_pointer<store_state> self,
       flush(self);
       return self->state.db->sinks();
     },
-    [=](delivery_atom, const stored_sink& sink, millis now,
-        uint32_t limit) -> caf::result<std::vector<delivery_due>> {
+    [=](sink_show_atom) -> caf::result<std::vector<sink_status>> {
       flush(self);
-      return self->state.db->due_deliveries(sink, now, limit);
+      return self->state.db->sink_statuses();
     },
     [=](delivery_atom,
         uint32_t limit) -> caf::result<std::vector<delivery_failure>> {

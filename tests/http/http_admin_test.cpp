@@ -5,6 +5,7 @@
 
 #include "fixtures/daemon_fixture.hpp"
 #include "fixtures/http_client.hpp"
+#include "fixtures/http_receiver.hpp"
 
 #include <gtest/gtest.h>
 
@@ -206,4 +207,58 @@ TEST_F(http_admin_test, pools_states_and_caps_over_http) {
                  json{{"subscription", "codex-a"}, {"force", "yes"}}.dump())
               .status,
             400);
+}
+
+TEST_F(http_admin_test, sinks_are_added_listed_tested_and_removed) {
+  sb::test::http_receiver receiver;
+  auto url = receiver.url("/hooks/T0SECRETPATH");
+  auto body = json{{"name", "ops"},
+                   {"kind", "webhook"},
+                   {"url", url},
+                   {"secret", "whsec-SECRET"},
+                   {"events", {"switched", "node_down"}},
+                   {"min_severity", "warning"},
+                   {"digest", false}};
+  // The report credential may not add one.
+  auto refused = call("POST", "/v1/sinks", body.dump(), false);
+  EXPECT_EQ(refused.status, 403) << refused.body;
+  auto added = call("POST", "/v1/sinks", body.dump());
+  ASSERT_EQ(added.status, 200) << added.body;
+  EXPECT_EQ(added.json()["signed"], true);
+  EXPECT_FALSE(mentions(added, "SECRET"));
+  auto list = call("GET", "/v1/sinks", {}, false);
+  ASSERT_EQ(list.status, 200) << list.body;
+  ASSERT_EQ(list.json().size(), 1u);
+  EXPECT_EQ(list.json()[0]["events"], (json{"switched", "node_down"}));
+  EXPECT_EQ(list.json()[0]["pending"], 0);
+  EXPECT_FALSE(mentions(list, "SECRET"));
+  auto tested = call("POST", "/v1/sinks/ops/test");
+  ASSERT_EQ(tested.status, 200) << tested.body;
+  EXPECT_EQ(tested.json()["delivered"], true);
+  EXPECT_EQ(tested.json()["status"], 200);
+  // Bad bodies: 400, nothing quoted, nothing added.
+  for (auto bad :
+       {json{{"name", "x"}, {"kind", "pager"}, {"url", url}},
+        json{{"name", "x"},
+             {"kind", "slack"},
+             {"url", url},
+             {"secret", "whsec-SECRET"}},
+        json{{"name", "x"},
+             {"kind", "slack"},
+             {"url", url},
+             {"events", "switched"}},
+        json{
+          {"name", "x"}, {"kind", "slack"}, {"url", url}, {"colour", "red"}}}) {
+    auto r = call("POST", "/v1/sinks", bad.dump());
+    EXPECT_EQ(r.status, 400) << r.body;
+    EXPECT_FALSE(mentions(r, "SECRET")) << r.body;
+  }
+  EXPECT_EQ(call("GET", "/v1/sinks").json().size(), 1u);
+  EXPECT_EQ(call("GET", "/v1/notifications/failed").json(), json::array());
+  EXPECT_EQ(call("GET", "/v1/notifications/failed?limit=0").status, 400);
+  auto removed = call("POST", "/v1/sinks/ops/remove");
+  ASSERT_EQ(removed.status, 200) << removed.body;
+  EXPECT_EQ(removed.json(), (json{{"removed", "ops"}}));
+  EXPECT_EQ(call("POST", "/v1/sinks/ops/remove").status, 404);
+  EXPECT_EQ(call("POST", "/v1/sinks/ops/test").status, 404);
 }

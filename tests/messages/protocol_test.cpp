@@ -24,6 +24,41 @@
 using namespace sb;
 using namespace std::chrono_literals;
 
+namespace sb {
+
+// Field by field, for the round trips below (the daemon never compares
+// these).
+bool operator==(const sink_info& x, const sink_info& y) {
+  return std::tie(x.id, x.name, x.kind, x.host, x.signed_, x.events,
+                  x.min_severity, x.digest, x.created_at)
+         == std::tie(y.id, y.name, y.kind, y.host, y.signed_, y.events,
+                     y.min_severity, y.digest, y.created_at);
+}
+
+bool operator==(const sink_status& x, const sink_status& y) {
+  return x.info == y.info
+         && std::tie(x.delivered, x.failed, x.pending, x.last_delivered_at,
+                     x.last_status, x.last_error)
+              == std::tie(y.delivered, y.failed, y.pending, y.last_delivered_at,
+                          y.last_status, y.last_error);
+}
+
+bool operator==(const delivery_record& x, const delivery_record& y) {
+  return std::tie(x.sink_id, x.notification_id, x.state, x.attempts, x.next_at,
+                  x.last_status, x.last_error)
+         == std::tie(y.sink_id, y.notification_id, y.state, y.attempts,
+                     y.next_at, y.last_status, y.last_error);
+}
+
+bool operator==(const delivery_failure& x, const delivery_failure& y) {
+  return std::tie(x.sink, x.notification_id, x.attempts, x.last_status,
+                  x.last_error, x.at)
+         == std::tie(y.sink, y.notification_id, y.attempts, y.last_status,
+                     y.last_error, y.at);
+}
+
+} // namespace sb
+
 namespace {
 
 /// Echoes every wire type back; `ping` with a name answers an sb error.
@@ -50,6 +85,10 @@ using echo_actor = caf::typed_actor<
   replies<notification_page>::with<notification_page>,
   replies<backup_info>::with<backup_info>,
   replies<backup_chunk>::with<backup_chunk>,
+  replies<sink_spec>::with<sink_spec>, replies<sink_info>::with<sink_info>,
+  replies<std::vector<sink_status>>::with<std::vector<sink_status>>,
+  replies<delivery_record>::with<delivery_record>,
+  replies<std::vector<delivery_failure>>::with<std::vector<delivery_failure>>,
   replies<ping_atom, std::string>::with<std::string>>;
 
 echo_actor::behavior_type echo(echo_actor::pointer) {
@@ -79,6 +118,11 @@ echo_actor::behavior_type echo(echo_actor::pointer) {
     [](notification_page& x) { return x; },
     [](backup_info& x) { return x; },
     [](backup_chunk& x) { return x; },
+    [](sink_spec& x) { return x; },
+    [](sink_info& x) { return x; },
+    [](std::vector<sink_status>& x) { return x; },
+    [](delivery_record& x) { return x; },
+    [](std::vector<delivery_failure>& x) { return x; },
     [](ping_atom, std::string& name) -> caf::result<std::string> {
       return make_error(ec::unknown_agent, "unknown agent '" + name + "'");
     },
@@ -320,6 +364,25 @@ TEST_F(protocol_test, every_message_type_round_trips) {
   we.line = "report a1 429 on sub-a -> switched";
   expect_round_trip(we);
   expect_round_trip(std::vector<std::string>{"a", "b", ""});
+  sink_info sink_x{3,
+                   "ops",
+                   sink_kind::slack,
+                   "https://hooks.slack.com",
+                   false,
+                   {"switched"},
+                   "warning",
+                   true,
+                   1'800'000'000'000};
+  expect_round_trip(sink_x);
+  sink_status ss;
+  ss.info = sink_x;
+  ss.delivered = 4;
+  ss.last_error = "hooks.slack.com answered HTTP 500";
+  expect_round_trip(std::vector<sink_status>{ss});
+  expect_round_trip(delivery_record{3, 9, delivery_state::failed, 10, 0, 404,
+                                    "answered HTTP 404"});
+  expect_round_trip(std::vector<delivery_failure>{
+    {"ops", 9, 10, 404, "answered HTTP 404", 1'800'000'000'000}});
 }
 
 TEST_F(protocol_test, errors_keep_their_code_and_text) {
@@ -379,6 +442,11 @@ TEST(protocol_version, a_mismatched_client_is_refused_at_connect_time) {
         [](history_atom, query&) { return history_page{}; },
         [](notes_atom, query&) { return notification_page{}; },
         [](watch_atom, watcher_actor&) { return ok_atom::value; },
+        [](sink_add_atom, sink_spec&) { return sink_info{}; },
+        [](sink_rm_atom, std::string&) { return ok_atom::value; },
+        [](sink_show_atom) { return std::vector<sink_status>{}; },
+        [](sink_test_atom, std::string&) { return delivery_record{}; },
+        [](delivery_atom, uint32_t) { return std::vector<delivery_failure>{}; },
         [](backup_atom) { return backup_info{}; },
         [](backup_atom, std::string&, uint64_t) { return backup_chunk{}; },
       };

@@ -94,7 +94,7 @@ TEST_P(sink_store, a_sink_delivers_what_came_after_it_and_retries_when_due) {
   auto second = db->add_notification(n);
   ASSERT_TRUE(first && second);
   auto sink = db->sinks()->front();
-  auto due = db->due_deliveries(sink, t0, 100);
+  auto due = db->take_deliveries(sink, t0, 100, 60000);
   ASSERT_TRUE(due) << render(due.error());
   ASSERT_EQ(due->size(), 2u);
   EXPECT_EQ(due->at(0).note.title, "first");
@@ -116,10 +116,10 @@ TEST_P(sink_store, a_sink_delivers_what_came_after_it_and_retries_when_due) {
   done.last_status = 200;
   done.last_error.clear();
   ASSERT_FALSE(db->record_delivery(done, t0));
-  due = db->due_deliveries(sink, t0 + 1000, 100);
+  due = db->take_deliveries(sink, t0 + 1000, 100, 60000);
   ASSERT_TRUE(due);
   EXPECT_TRUE(due->empty());
-  due = db->due_deliveries(sink, t0 + 2000, 100);
+  due = db->take_deliveries(sink, t0 + 2000, 100, 60000);
   ASSERT_TRUE(due);
   ASSERT_EQ(due->size(), 1u);
   EXPECT_EQ(due->front().attempts, 1u);
@@ -127,7 +127,7 @@ TEST_P(sink_store, a_sink_delivers_what_came_after_it_and_retries_when_due) {
   rec.state = delivery_state::failed;
   rec.attempts = 10;
   ASSERT_FALSE(db->record_delivery(rec, t0 + 3000));
-  due = db->due_deliveries(sink, t0 + 9000, 100);
+  due = db->take_deliveries(sink, t0 + 9000, 100, 60000);
   ASSERT_TRUE(due);
   EXPECT_TRUE(due->empty());
   auto failed = db->failed_deliveries(10);
@@ -142,6 +142,61 @@ TEST_P(sink_store, a_sink_delivers_what_came_after_it_and_retries_when_due) {
   failed = db->failed_deliveries(10);
   ASSERT_TRUE(failed);
   EXPECT_TRUE(failed->empty());
+}
+
+TEST_P(sink_store, a_taken_delivery_is_held_by_its_node_until_its_lease) {
+  notification_info n;
+  n.agent = "a1";
+  n.kind = notification_kind::pool_exhausted;
+  n.title = "t";
+  n.message = "m";
+  n.created_at = t0;
+  n.pool = "claude";
+  n.reset_at = t0 + 3600000;
+  ASSERT_TRUE(db->put_sink(webhook(), t0));
+  auto id = db->add_notification(n);
+  ASSERT_TRUE(id);
+  auto sink = db->sinks()->front();
+  auto taken = db->take_deliveries(sink, t0, 10, 60000);
+  ASSERT_TRUE(taken) << render(taken.error());
+  ASSERT_EQ(taken->size(), 1u);
+  // The fields a machine reads come back as they went in.
+  EXPECT_EQ(taken->front().note.pool, "claude");
+  EXPECT_EQ(taken->front().note.reset_at, t0 + 3600000);
+  // The same node (a restart of it) takes it again at once.
+  taken = db->take_deliveries(sink, t0 + 1, 10, 60000);
+  ASSERT_TRUE(taken);
+  EXPECT_EQ(taken->size(), 1u);
+  // Another node (one store shared by several: PostgreSQL) does not, until
+  // the lease ran out.
+  if (GetParam() == backend::postgres) {
+    db->set_node("other", 1);
+    taken = db->take_deliveries(sink, t0 + 2, 10, 60000);
+    ASSERT_TRUE(taken);
+    EXPECT_TRUE(taken->empty());
+  }
+  taken = db->take_deliveries(sink, t0 + 60001, 10, 60000);
+  ASSERT_TRUE(taken);
+  EXPECT_EQ(taken->size(), 1u);
+  auto st = db->sink_statuses();
+  ASSERT_TRUE(st) << render(st.error());
+  ASSERT_EQ(st->size(), 1u);
+  EXPECT_EQ(st->front().pending, 1u);
+  EXPECT_EQ(st->front().delivered, 0u);
+  delivery_record rec;
+  rec.sink_id = sink.info.id;
+  rec.notification_id = *id;
+  rec.state = delivery_state::delivered;
+  rec.attempts = 1;
+  rec.last_status = 204;
+  ASSERT_FALSE(db->record_delivery(rec, t0 + 60002));
+  st = db->sink_statuses();
+  ASSERT_TRUE(st);
+  EXPECT_EQ(st->front().pending, 0u);
+  EXPECT_EQ(st->front().delivered, 1u);
+  EXPECT_EQ(st->front().last_delivered_at, t0 + 60002);
+  EXPECT_EQ(st->front().last_status, 204);
+  EXPECT_EQ(st->front().info.name, "ops");
 }
 
 TEST(sink_spec_check, bad_specs_are_refused_without_quoting_secrets) {
