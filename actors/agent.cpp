@@ -569,6 +569,9 @@ void agent_state::decide(queued_report& q, const engine_settings& settings) {
   }
   if (d.alert) {
     auto& sub = policy_->current().sub_name;
+    notification_info facts;
+    facts.subscription = sub;
+    facts.reason = "switch_budget";
     store_alert(notification_kind::held,
                 "Agent '" + agent_name_ + "' held on '" + sub + "'",
                 "Agent '" + agent_name_ + "' switched "
@@ -576,7 +579,8 @@ void agent_state::decide(queued_report& q, const engine_settings& settings) {
                     policy_->recent_switches(now(), settings.budget_window))
                   + " times within the budget window; it stays on '" + sub
                   + "' until " + format_iso(d.held_until)
-                  + " instead of flapping.");
+                  + " instead of flapping.",
+                std::move(facts));
     SB_WARN("agent {}: switch budget used up; held until {}", agent_name_,
             format_iso(d.held_until));
   }
@@ -714,6 +718,11 @@ void agent_state::no_alternative(const selection& sel) {
   if (first || announced_passed || hour_passed) {
     exhausted_alert_at_ = t;
     exhausted_alert_reset_ = sel.earliest_reset;
+    notification_info facts;
+    facts.subscription = from;
+    facts.from = from;
+    facts.reason = to_string(inflight_->kind);
+    facts.reset_at = sel.earliest_reset;
     store_alert(
       notification_kind::pool_exhausted,
       "No alternative subscription for '" + agent_name_ + "'",
@@ -724,7 +733,8 @@ void agent_state::no_alternative(const selection& sel) {
              : "; the earliest comes back at " + reset_text + " (in "
                  + format_duration(std::max<millis>(
                    (sel.earliest_reset - t) / minute_ms * minute_ms, minute_ms))
-                 + ")."));
+                 + ")."),
+      std::move(facts));
   }
   finish(std::move(res));
 }
@@ -1103,8 +1113,34 @@ void agent_state::record_apply(uint64_t generation, apply_outcome result,
           });
 }
 
+void agent_state::check_behind(const apply_outcome& result) {
+  auto cur = policy_->current();
+  auto waited = now() - cur.committed_at;
+  auto limit = std::chrono::duration_cast<std::chrono::milliseconds>(
+                 ctx_->opts.behind_after)
+                 .count();
+  if (applied_generation_ >= cur.generation || cur.sub_id == 0
+      || behind_told_ == cur.generation || cur.committed_at == 0
+      || waited < limit)
+    return;
+  behind_told_ = cur.generation;
+  notification_info facts;
+  facts.subscription = cur.sub_name;
+  facts.reason = to_string(result.result);
+  store_alert(
+    notification_kind::agent_behind, "Agent '" + agent_name_ + "' is behind",
+    "The token of generation " + std::to_string(cur.generation)
+      + " (subscription '" + cur.sub_name + "') was committed at "
+      + format_iso(cur.committed_at)
+      + " and is not applied to the agent's container yet ("
+      + (result.detail.empty() ? to_string(result.result) : result.detail)
+      + "); it is tried again.",
+    std::move(facts));
+}
+
 void agent_state::schedule_retry(const apply_outcome& result,
                                  uint64_t generation) {
+  check_behind(result);
   // A failed application is retried with exponential backoff (a fresh
   // failure doubles the wait, up to retry-max). not_running and a vanished
   // container are no failures to retry quickly: while the container stays
@@ -1401,9 +1437,9 @@ watch_event agent_state::report_event(const report_facts& facts, int32_t status,
 }
 
 void agent_state::store_alert(notification_kind kind, std::string title,
-                              std::string message) {
-  notification_info n;
+                              std::string message, notification_info n) {
   n.agent = agent_name_;
+  n.pool = pool_name_;
   n.kind = kind;
   n.priority = notification_priority::high;
   n.title = std::move(title);

@@ -273,6 +273,8 @@ private:
                    apply_done done);
   void record_apply(uint64_t generation, apply_outcome result, apply_done done);
   void schedule_retry(const apply_outcome& result, uint64_t generation);
+  /// An agent_behind event once its committed token waits behind-after.
+  void check_behind(const apply_outcome& result);
 
   // -- helpers
   // -----------------------------------------------------------------
@@ -293,8 +295,11 @@ private:
   /// The watch event of an answered report or observation.
   watch_event report_event(const report_facts& facts, int32_t status,
                            const report_result& res) const;
+  /// Stores an alert of this agent in the outbox; `facts` gives its
+  /// fields (subscription, from, reason, reset_at; the pool is the
+  /// agent's).
   void store_alert(notification_kind kind, std::string title,
-                   std::string message);
+                   std::string message, notification_info facts = {});
   report_result result_of(const inflight_switch& inf) const;
   /// Answers every queued report with `err` (removal).
   void drop_pending(const caf::error& err);
@@ -343,6 +348,8 @@ private:
   millis retry_at_ = 0;
   /// A reconcile timer is pending.
   bool reconcile_timer_ = false;
+  /// The generation an agent_behind event was raised for (once each).
+  uint64_t behind_told_ = 0;
   bool removed_ = false;
   /// A removal was asked for: new reports are refused, and the agent is
   /// deleted once its switch and event writes in flight are done.

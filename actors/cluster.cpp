@@ -145,6 +145,25 @@ void adopt(self_ptr self, const std::vector<std::string>& names) {
   self->send(st.admin, adopt_atom::value, std::move(rows));
 }
 
+/// One node_down event per node whose agents this node took over.
+void tell_node_down(cluster_state& st, const std::vector<std::string>& down,
+                    size_t agents) {
+  for (auto& name : down) {
+    notification_info n;
+    n.kind = notification_kind::node_down;
+    n.priority = notification_priority::high;
+    n.reason = "lease_expired";
+    n.title = "Node '" + name + "' is down";
+    n.message = "The lease of node '" + name + "' ran out; node '" + st.node
+                + "' took over " + std::to_string(agents)
+                + " agent(s) of nodes that stopped renewing.";
+    n.created_at = st.ctx->now();
+    if (auto id = st.db->add_notification(n); !id)
+      SB_WARN("cannot store the node_down event of {}: {}", name,
+              render(id.error()));
+  }
+}
+
 void renew(self_ptr self) {
   auto& st = self->state;
   if (st.deposed)
@@ -166,12 +185,22 @@ void renew(self_ptr self) {
       st.on_deposed();
     return;
   }
+  // The nodes whose lease ran out with agents: node_down if this node is
+  // the one that takes them over.
+  std::vector<std::string> down;
+  if (auto nodes = st.db->nodes())
+    for (auto& n : *nodes)
+      if (!n.live && n.agents > 0 && n.name != st.node)
+        down.push_back(n.name);
   auto taken = st.db->take_over();
-  if (!taken)
+  if (!taken) {
     SB_WARN("cannot take over the agents of expired nodes: {}",
             render(taken.error()));
-  else
+  } else {
+    if (!taken->empty())
+      tell_node_down(st, down, taken->size());
     adopt(self, *taken);
+  }
   publish_view(st);
 }
 

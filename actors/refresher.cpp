@@ -76,10 +76,14 @@ void tell_pool_if_changed(self_ptr self, refresher_entry& e) {
 }
 
 void alert(self_ptr self, const refresher_entry& e, std::string title,
-           std::string message) {
+           std::string message,
+           notification_kind kind = notification_kind::expiring) {
   notification_info n;
-  n.kind = notification_kind::expiring;
+  n.kind = kind;
   n.priority = notification_priority::high;
+  n.subscription = e.cred.name;
+  n.pool = e.cred.pool;
+  n.reason = e.status.detail;
   n.title = std::move(title);
   n.message = std::move(message);
   n.created_at = self->state.ctx->now();
@@ -401,6 +405,16 @@ void failed(self_ptr self, refresher_entry& e, const refresh_outcome& out) {
           e.cred.name, out.detail, e.failures, format_iso(e.next_attempt));
   release(self, e.cred.name, {});
   tell_pool(self, e);
+  // One blip is ordinary; the second failure in a row is news, once per
+  // streak (the first working refresh ends it).
+  if (e.failures == 2)
+    alert(self, e, "Refresh of credential '" + e.cred.name + "' is failing",
+          "The token endpoint of subscription '" + e.cred.name + "' (pool '"
+            + e.cred.pool + "') failed twice in a row (" + out.detail
+            + "); the next attempt is at " + format_iso(e.next_attempt)
+            + ". The access token still works until "
+            + format_iso(e.cred.expires_at) + ".",
+          notification_kind::refresh_failing);
   warn_if_late(self, e);
 }
 

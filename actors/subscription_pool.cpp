@@ -387,6 +387,105 @@ void merge_shared(self_ptr self, const snapshot& snap) {
     }
 }
 
+/// Stores an event of the POOL's in the outbox (logged if it cannot).
+void store_event(self_ptr self, notification_info n) {
+  n.created_at = self->state.ctx->now();
+  ask(self, self->state.store, store_request_timeout, notify_atom::value,
+      std::move(n))
+    .then([](int64_t) {},
+          [](caf::error& err) {
+            SB_WARN("subscription-pool could not store an event: {}",
+                    render(err));
+          });
+}
+
+/// When to look again whether pool `pool` has a candidate: at its earliest
+/// return, at least a second and at most a minute from `now`.
+void look_again(self_ptr self, const std::string& pool, millis now) {
+  auto back = self->state.indexes[pool].earliest_return(0, now);
+  auto wait
+    = std::clamp<millis>(back > now ? back - now : minute_ms, 1000, minute_ms);
+  self->state.ctx->clock->send_later(self, std::chrono::milliseconds(wait),
+                                     tick_atom::value, pool);
+}
+
+void watch_exhausted(self_ptr self, const std::string& pool, millis now) {
+  if (self->state.exhausted_pools.emplace(pool, now).second)
+    look_again(self, pool, now);
+}
+
+/// The timer of an exhausted pool: a candidate again is one
+/// pool_recovered event for the episode.
+void check_recovered(self_ptr self, const std::string& pool) {
+  auto& st = self->state;
+  auto i = st.exhausted_pools.find(pool);
+  if (i == st.exhausted_pools.end())
+    return;
+  auto now = st.ctx->now();
+  st.refresh(now);
+  if (!st.indexes[pool].best(0, now, std::nullopt, {})) {
+    look_again(self, pool, now);
+    return;
+  }
+  auto since = i->second;
+  st.exhausted_pools.erase(i);
+  SB_INFO("pool {} has a subscription to select again", pool);
+  notification_info n;
+  n.kind = notification_kind::pool_recovered;
+  n.pool = pool;
+  n.title = "Pool '" + pool + "' recovered";
+  n.message = "Pool '" + pool
+              + "' has a subscription to switch to again (it had none since "
+              + format_iso(since) + ").";
+  store_event(self, std::move(n));
+}
+
+/// utilization_high: once per subscription, window and threshold until
+/// the window's reset.
+void check_utilization(self_ptr self, const pool_entry& e) {
+  auto& st = self->state;
+  auto ev = e.evidence.stored(e.name);
+  auto& o = st.ctx->opts;
+  struct window {
+    const char* name;
+    caf::optional<double> used;
+    millis reset;
+  };
+  for (auto w : {window{"5h", ev.utilization_5h, ev.reset_5h},
+                 window{"7d", ev.utilization_7d, ev.reset_7d}}) {
+    if (!w.used)
+      continue;
+    auto percent = *w.used * 100.0;
+    bool critical = percent >= static_cast<double>(o.utilization_critical);
+    if (!critical && percent < static_cast<double>(o.utilization_warning))
+      continue;
+    auto key = e.name + "/" + w.name + (critical ? "/critical" : "/warning");
+    auto told = st.utilization_told.find(key);
+    if (told != st.utilization_told.end() && told->second == w.reset)
+      continue;
+    st.utilization_told[key] = w.reset;
+    if (critical) // the warning of this window is past too
+      st.utilization_told[e.name + "/" + w.name + "/warning"] = w.reset;
+    notification_info n;
+    n.kind = notification_kind::utilization_high;
+    n.priority
+      = critical ? notification_priority::high : notification_priority::normal;
+    n.subscription = e.name;
+    n.pool = e.pool;
+    n.reason = w.name;
+    n.reset_at = w.reset;
+    auto shown = std::to_string(static_cast<int>(percent));
+    n.title = "Subscription '" + e.name + "' at " + shown + "% of its " + w.name
+              + " window";
+    n.message = "Subscription '" + e.name + "' of pool '" + e.pool
+                + "' has used " + shown + "% of its " + w.name + " window"
+                + (w.reset > 0 ? " (it resets at " + format_iso(w.reset) + ")"
+                               : std::string{})
+                + ".";
+    store_event(self, std::move(n));
+  }
+}
+
 /// Most headroom, then fewest agents (committed or decided), then name,
 /// among the subscriptions that are not excluded (and, for a proactive
 /// switch, at most at `ceiling`); the agent's count moves in the same step.
@@ -406,6 +505,7 @@ selection select(self_ptr self, const std::string& agent, int64_t from,
   auto best = index.best(from, now, ceiling, skip);
   if (!best) {
     ++st.exhausted;
+    watch_exhausted(self, pool, now);
     selection none;
     // When any subscription of the pool comes back, the agent's own too.
     none.earliest_reset = index.earliest_return(0, now);
@@ -532,6 +632,9 @@ void retire(self_ptr self, pool_entry& e, retire_reason why, millis at) {
   notification_info n;
   n.kind = notification_kind::retired;
   n.priority = notification_priority::high;
+  n.subscription = e.name;
+  n.pool = e.pool;
+  n.reason = to_string(why);
   n.title = "Subscription '" + e.name + "' retired (" + to_string(why) + ")";
   n.message = "Subscription '" + e.name + "' of pool '" + e.pool + "' ("
               + to_string(e.provider)
@@ -607,6 +710,7 @@ caf::result<headroom> observe(self_ptr self, const std::string& name,
   if (!e->evidence.observed(ev))
     return standing(*e, now);
   st.update(*e);
+  check_utilization(self, *e);
   auto rp = self->make_response_promise<headroom>();
   save_evidence(self, *e, [self, rp, name]() mutable {
     auto e = self->state.find(name);
@@ -1129,6 +1233,14 @@ void seat_others(self_ptr self, const std::vector<int64_t>& subs,
     st.seat_remote(id, std::move(by_sub[id]));
 }
 
+/// An agent saw its login's access token expired: the REFRESHER renews it.
+void ask_refresh(self_ptr self, const std::string& name) {
+  auto e = self->state.find(name);
+  if (e != nullptr && e->terms.kind == credential_kind::oauth
+      && self->state.refresher)
+    self->send(self->state.refresher, refresh_atom::value, name);
+}
+
 } // namespace
 
 pool_actor::behavior_type
@@ -1139,6 +1251,7 @@ subscription_pool(pool_actor::stateful_pointer<pool_state> self,
   self->state.ctx = std::move(ctx);
   init(self, *snap);
   return {
+    [=](tick_atom, const std::string& pool) { check_recovered(self, pool); },
     [=](status_atom) {
       auto& st = self->state;
       st.refresh(st.ctx->now());
@@ -1200,12 +1313,7 @@ subscription_pool(pool_actor::stateful_pointer<pool_state> self,
     [=](refresh_atom, const credential_status& cs) {
       refresh_state_changed(self, cs);
     },
-    [=](refresh_atom, const std::string& name) {
-      auto e = self->state.find(name);
-      if (e != nullptr && e->terms.kind == credential_kind::oauth
-          && self->state.refresher)
-        self->send(self->state.refresher, refresh_atom::value, name);
-    },
+    [=](refresh_atom, const std::string& name) { ask_refresh(self, name); },
     [=](refresh_atom, const refresher_actor& refresher) {
       self->state.refresher = refresher;
     },

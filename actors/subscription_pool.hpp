@@ -119,6 +119,12 @@ struct pool_state {
   token_index tokens;
   uint64_t selections = 0;
   uint64_t exhausted = 0;
+  /// Pools a selection found without any candidate, and since when: a
+  /// timer looks until one has a subscription again (pool_recovered).
+  std::map<std::string, millis> exhausted_pools;
+  /// utilization_high events raised: "subscription/window/level" -> the
+  /// window's reset they were raised for (again only for a new window).
+  std::map<std::string, millis> utilization_told;
 
   /// The subscription each of this node's agents counts on (one at most).
   std::unordered_map<std::string, int64_t> seats;

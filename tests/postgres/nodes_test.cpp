@@ -228,8 +228,15 @@ TEST_F(nodes_test, the_owner_killed_mid_burst_is_taken_over) {
   // No acknowledged event lost, no duplicate notification.
   EXPECT_GE(json(*b, {"events", "--limit", "100"}).size(),
             static_cast<size_t>(acknowledged) + 1);
-  EXPECT_TRUE(
-    wait_until([&] { return json(*b, {"notifications"}).size() == 2u; }, 10s));
+  // Two switches, and beta's node_down of alpha.
+  auto of_kind = [&](const char* kind) {
+    size_t n = 0;
+    for (auto& x : json(*b, {"notifications"}))
+      n += x["kind"] == kind ? 1 : 0;
+    return n;
+  };
+  EXPECT_TRUE(wait_until([&] { return of_kind("switch") == 2u; }, 10s));
+  EXPECT_EQ(of_kind("node_down"), 1u);
   EXPECT_EQ(b->terminate(), std::optional<int>{0});
 }
 
