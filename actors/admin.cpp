@@ -105,6 +105,19 @@ void ask_status(self_ptr self, fan_in<status_info>& fi, const char* name,
     status_atom::value);
 }
 
+/// The per-subscription gauges of the scrape that asks for this status
+/// (actors/metrics.hpp): the POOL's list, handed to the metrics. Nothing
+/// in the status itself; a POOL that does not answer is listed already.
+void gather_subscription_gauges(self_ptr self, fan_in<status_info>& fi) {
+  auto& st = self->state;
+  fi.ask<std::vector<subscription_info>>(
+    self, st.pool, st.status_timeout,
+    [stats = st.ctx->stats](status_info&, std::vector<subscription_info>& xs) {
+      stats->subscriptions_listed(xs);
+    },
+    [](status_info&, const caf::error&) {}, sub_list_atom::value);
+}
+
 caf::result<status_info> status(self_ptr self) {
   auto& st = self->state;
   status_info info;
@@ -150,6 +163,7 @@ caf::result<status_info> status(self_ptr self) {
   ask_status(self, fi, "subscription-pool", st.pool, &status_info::pool);
   ask_status(self, fi, "container-supervisor", st.supervisor,
              &status_info::supervisor);
+  gather_subscription_gauges(self, fi);
   return rp;
 }
 

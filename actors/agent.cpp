@@ -91,6 +91,16 @@ caf::error removed_error(const std::string& name) {
   return make_error(ec::unknown_agent, "agent '" + name + "' was removed");
 }
 
+/// The fields of an agent's log lines about a switch or a token
+/// application: top-level members of a json log line.
+log_fields agent_fields(const std::string& agent,
+                        const std::string& subscription, uint64_t generation) {
+  auto fields = log_kv("agent", agent, "generation", generation);
+  if (!subscription.empty())
+    fields.emplace_back("subscription", subscription);
+  return fields;
+}
+
 } // namespace
 
 template<class Handle, class... Ts>
@@ -924,9 +934,10 @@ void agent_state::committed(const switch_commit& c, const selection& sel,
     epoch{c.generation, sel.id, sel.name, sel.token_sha256, at, 0}, inf.by);
   if (inf.by != trigger::rotation)
     last_switch_at_ = at;
-  SB_INFO("agent {}: {} {} -> {} committed (generation {}, {} events)",
-          agent_name_, to_string(inf.by), name_or_none(inf.from_name), sel.name,
-          c.generation, inf.event_count);
+  SB_INFO_WITH(agent_fields(agent_name_, sel.name, c.generation),
+               "agent {}: {} {} -> {} committed (generation {}, {} events)",
+               agent_name_, to_string(inf.by), name_or_none(inf.from_name),
+               sel.name, c.generation, inf.event_count);
   if (watched()) {
     watch_event ev;
     ev.kind = watch_kind::switched;
@@ -1084,14 +1095,17 @@ void agent_state::record_apply(uint64_t generation, apply_outcome result,
   // retry when one is scheduled), or what happened instead.
   bool retry = generation == policy_->current().generation
                && result.result == apply_result::failed;
+  auto* ep = policy_->find(generation);
+  auto fields
+    = agent_fields(agent_name_, ep ? ep->sub_name : std::string{}, generation);
   if (rec.applied)
-    SB_INFO("agent {}: token of generation {} applied ({})", agent_name_,
-            generation, to_string(result.result));
+    SB_INFO_WITH(fields, "agent {}: token of generation {} applied ({})",
+                 agent_name_, generation, to_string(result.result));
   else if (!retry)
-    SB_WARN("agent {}: token of generation {} not applied: {}", agent_name_,
-            generation,
-            result.result == apply_result::failed ? result.detail
-                                                  : to_string(result));
+    SB_WARN_WITH(fields, "agent {}: token of generation {} not applied: {}",
+                 agent_name_, generation,
+                 result.result == apply_result::failed ? result.detail
+                                                       : to_string(result));
   if (generation == policy_->current().generation)
     schedule_retry(result, generation);
   if (watched()) {
@@ -1162,9 +1176,12 @@ void agent_state::schedule_retry(const apply_outcome& result,
                    : std::min(retry_delay_ * 2, o.retry_max);
   auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(retry_delay_);
   retry_at_ = now() + ms.count();
-  SB_WARN("agent {}: token of generation {} not applied: {}; retrying in {} "
-          "ms",
-          agent_name_, generation, result.detail, ms.count());
+  auto* ep = policy_->find(generation);
+  SB_WARN_WITH(
+    agent_fields(agent_name_, ep ? ep->sub_name : std::string{}, generation),
+    "agent {}: token of generation {} not applied: {}; retrying in "
+    "{} ms",
+    agent_name_, generation, result.detail, ms.count());
   ctx_->clock->send_later(self_, retry_delay_, reconcile_atom::value);
 }
 

@@ -48,6 +48,37 @@ bool valid_log_level(const std::string& level) {
 
 namespace {
 
+/// The fields of the line this thread is logging (log_fields_scope).
+thread_local const log_fields* current_fields = nullptr;
+
+/// The json line's fields beside at, level and message (which they never
+/// replace).
+void add_fields(nlohmann::json& line) {
+  if (current_fields == nullptr)
+    return;
+  for (auto& f : *current_fields) {
+    if (f.key == nullptr || line.contains(f.key))
+      continue;
+    if (f.is_number)
+      line[f.key] = f.number;
+    else
+      line[f.key] = sanitize_utf8(f.text, f.text.size());
+  }
+}
+
+} // namespace
+
+log_fields_scope::log_fields_scope(log_fields fields)
+    : fields_(std::move(fields)), previous_(current_fields) {
+  current_fields = &fields_;
+}
+
+log_fields_scope::~log_fields_scope() {
+  current_fields = previous_;
+}
+
+namespace {
+
 /// One log line, written by Switchboard rather than by spdlog's pattern: a
 /// message (an agent's name, a provider's error text) may carry control
 /// characters, ANSI escapes or bidi overrides; they never reach a terminal
@@ -69,12 +100,14 @@ public:
     auto level = spdlog::level::to_string_view(msg.level);
     std::string line;
     switch (shape_) {
-    case shape::json:
-      line = nlohmann::json{{"at", format_iso(ms)},
-                            {"level", std::string{level.data(), level.size()}},
-                            {"message", sanitize_utf8(text, text.size())}}
-               .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    case shape::json: {
+      nlohmann::json j{{"at", format_iso(ms)},
+                       {"level", std::string{level.data(), level.size()}},
+                       {"message", sanitize_utf8(text, text.size())}};
+      add_fields(j);
+      line = j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
       break;
+    }
     case shape::text:
       line = format_iso(ms) + " " + std::string{level.data(), level.size()}
              + " " + escape_for_terminal(text);

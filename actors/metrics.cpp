@@ -2,19 +2,29 @@
 
 #include "actors/metrics.hpp"
 
+#include "messages/register.hpp"
+
+#include <dirent.h>
 #include <prometheus/counter.h>
 #include <prometheus/family.h>
 #include <prometheus/gauge.h>
 #include <prometheus/histogram.h>
 #include <prometheus/registry.h>
 #include <prometheus/text_serializer.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include <array>
 #include <atomic>
+#include <cstdlib>
+#include <fstream>
+#include <limits>
 #include <map>
 #include <mutex>
 #include <set>
 #include <sstream>
+#include <utility>
+#include <vector>
 
 namespace sb {
 
@@ -94,6 +104,91 @@ Gauge& gauge(prometheus::Registry& r, const std::string& name,
              const std::string& help) {
   return prometheus::BuildGauge().Name(name).Help(help).Register(r).Add({});
 }
+
+Family<Gauge>& gauge_family(prometheus::Registry& r, const std::string& name,
+                            const std::string& help) {
+  return prometheus::BuildGauge().Name(name).Help(help).Register(r);
+}
+
+/// This process as /proc/self and getrlimit show it now (0 for what could
+/// not be read).
+struct process_sample {
+  double cpu_seconds = 0;
+  double resident_bytes = 0;
+  double virtual_bytes = 0;
+  double open_fds = 0;
+  double max_fds = 0;
+  double start_time_seconds = 0;
+};
+
+/// Seconds since the epoch at boot (/proc/stat's btime).
+double boot_time_seconds() {
+  std::ifstream in{"/proc/stat"};
+  std::string key;
+  double value = 0;
+  while (in >> key) {
+    if (key == "btime" && in >> value)
+      return value;
+    in.ignore(std::numeric_limits<std::streamsize>::max(), '\n');
+  }
+  return 0;
+}
+
+/// Fields 3 and on of /proc/self/stat (after the name, which may hold
+/// spaces and parentheses): field n is at n - 3.
+std::vector<std::string> self_stat_fields() {
+  std::ifstream in{"/proc/self/stat"};
+  std::string line;
+  std::getline(in, line);
+  auto close = line.rfind(')');
+  if (close == std::string::npos)
+    return {};
+  std::istringstream rest{line.substr(close + 1)};
+  std::vector<std::string> out;
+  for (std::string x; rest >> x;)
+    out.push_back(std::move(x));
+  return out;
+}
+
+double open_descriptors() {
+  auto* dir = ::opendir("/proc/self/fd");
+  if (dir == nullptr)
+    return 0;
+  double n = 0;
+  while (auto* e = ::readdir(dir))
+    if (e->d_name[0] != '.')
+      ++n;
+  ::closedir(dir);
+  return n - 1; // the directory's own descriptor
+}
+
+process_sample sample_process() {
+  process_sample x;
+  auto f = self_stat_fields();
+  auto field = [&f](size_t n) {
+    return n >= 3 && n - 3 < f.size() ? std::strtod(f[n - 3].c_str(), nullptr)
+                                      : 0.0;
+  };
+  auto hz = static_cast<double>(::sysconf(_SC_CLK_TCK));
+  auto page = static_cast<double>(::sysconf(_SC_PAGESIZE));
+  x.cpu_seconds = (field(14) + field(15)) / hz; // utime + stime
+  x.virtual_bytes = field(23);
+  x.resident_bytes = field(24) * page;
+  static const double boot = boot_time_seconds();
+  x.start_time_seconds = boot + field(22) / hz;
+  x.open_fds = open_descriptors();
+  rlimit lim{};
+  if (::getrlimit(RLIMIT_NOFILE, &lim) == 0)
+    x.max_fds = lim.rlim_cur == RLIM_INFINITY
+                  ? static_cast<double>(std::numeric_limits<int64_t>::max())
+                  : static_cast<double>(lim.rlim_cur);
+  return x;
+}
+
+/// Every state a subscription's credential can be in.
+constexpr credential_state credential_states[]
+  = {credential_state::active, credential_state::cooling,
+     credential_state::draining, credential_state::retired};
 
 } // namespace
 
@@ -236,6 +331,94 @@ struct metrics::impl {
   /// One scrape at a time sets the gauges and serializes.
   std::mutex render_mutex;
 
+  Family<Gauge>& build_info
+    = gauge_family(registry, "switchboard_build_info",
+                   "Always 1; the version of this switchboardd in its label");
+
+  Counter& process_cpu
+    = prometheus::BuildCounter()
+        .Name("process_cpu_seconds_total")
+        .Help("Total user and system CPU time spent in seconds")
+        .Register(registry)
+        .Add({});
+  double process_cpu_seen = 0;
+  Gauge& process_resident = gauge(registry, "process_resident_memory_bytes",
+                                  "Resident memory size in bytes");
+  Gauge& process_virtual = gauge(registry, "process_virtual_memory_bytes",
+                                 "Virtual memory size in bytes");
+  Gauge& process_fds
+    = gauge(registry, "process_open_fds", "Number of open file descriptors");
+  Gauge& process_max_fds = gauge(registry, "process_max_fds",
+                                 "Maximum number of open file descriptors");
+  Gauge& process_start
+    = gauge(registry, "process_start_time_seconds",
+            "Start time of the process since unix epoch in seconds");
+
+  void sample(const process_sample& x) {
+    if (x.cpu_seconds > process_cpu_seen) {
+      process_cpu.Increment(x.cpu_seconds - process_cpu_seen);
+      process_cpu_seen = x.cpu_seconds;
+    }
+    process_resident.Set(x.resident_bytes);
+    process_virtual.Set(x.virtual_bytes);
+    process_fds.Set(x.open_fds);
+    process_max_fds.Set(x.max_fds);
+    process_start.Set(x.start_time_seconds);
+  }
+
+  Family<Gauge>& sub_utilization = gauge_family(
+    registry, "switchboard_subscription_utilization",
+    "Utilization of a subscription's rate-limit window (0 to 1) as the "
+    "provider last reported it, by window (5h, 7d); absent when unknown");
+  Family<Gauge>& sub_state = gauge_family(
+    registry, "switchboard_subscription_state",
+    "1 for the state a subscription is in (active, cooling, draining, "
+    "retired), 0 for the others");
+  Family<Gauge>& sub_agents
+    = gauge_family(registry, "switchboard_subscription_agents",
+                   "Agents assigned to a subscription");
+  /// The series of the last list: a subscription gone loses them.
+  std::set<std::pair<Family<Gauge>*, Gauge*>> sub_series;
+  std::mutex sub_mutex;
+
+  void list(const std::vector<subscription_info>& xs) {
+    std::lock_guard<std::mutex> guard{sub_mutex};
+    std::set<std::pair<Family<Gauge>*, Gauge*>> now;
+    auto set = [&now](Family<Gauge>& f, const prometheus::Labels& labels,
+                      double value) {
+      auto& g = f.Add(labels);
+      g.Set(value);
+      now.emplace(&f, &g);
+    };
+    for (auto& x : xs) {
+      prometheus::Labels labels{{"pool", x.pool}, {"subscription", x.name}};
+      set(sub_agents, labels, static_cast<double>(x.agent_count));
+      for (auto st : credential_states) {
+        auto l = labels;
+        l.emplace("state", to_string(st));
+        set(sub_state, l, x.state == st ? 1 : 0);
+      }
+      for (auto& [window, u] : {std::pair{"5h", x.utilization_5h},
+                                std::pair{"7d", x.utilization_7d}})
+        if (u) {
+          auto l = labels;
+          l.emplace("window", window);
+          set(sub_utilization, l, *u);
+        }
+    }
+    for (auto& [family, series] : sub_series)
+      if (now.count({family, series}) == 0)
+        family->Remove(series);
+    sub_series = std::move(now);
+  }
+
+  Family<Counter>& deliveries
+    = prometheus::BuildCounter()
+        .Name("switchboard_notifications_delivered_total")
+        .Help("Deliveries of notifications to sinks, by sink and result "
+              "(delivered, retry, failed)")
+        .Register(registry);
+
   void count_intake(const intake_status& x) {
     std::pair<const char*, uint64_t> reasons[]
       = {{"credential", x.refused_auth},
@@ -282,6 +465,7 @@ metrics::metrics() : impl_(std::make_unique<impl>()) {
     impl_->application_series.at(index_of(r), [r] {
       return prometheus::Labels{{"result", to_string(r)}};
     });
+  impl_->build_info.Add({{"version", version()}}).Set(1);
 }
 
 metrics::~metrics() = default;
@@ -343,8 +527,20 @@ void metrics::store_committed(size_t writes) {
   impl_->batch_size.Observe(static_cast<double>(writes));
 }
 
+void metrics::notification_delivered(const std::string& sink,
+                                     std::string_view result) {
+  // Add finds the series (under the family's lock): deliveries are few.
+  impl_->deliveries.Add({{"sink", sink}, {"result", std::string{result}}})
+    .Increment();
+}
+
+void metrics::subscriptions_listed(const std::vector<subscription_info>& xs) {
+  impl_->list(xs);
+}
+
 std::string metrics::render(const metric_gauges& g) {
   std::lock_guard<std::mutex> guard{impl_->render_mutex};
+  impl_->sample(sample_process());
   impl_->agents.Set(static_cast<double>(g.agents));
   impl_->agents_behind.Set(static_cast<double>(g.agents_behind));
   impl_->set_pools(g);

@@ -7,12 +7,18 @@
 // batch): each is a lock-free atomic add on a series created once, so the
 // hot path pays nanoseconds. Gauges that describe the whole daemon (agents,
 // agents behind, excluded subscriptions, pending notifications, the Docker
-// engine) are gathered by the ADMIN at scrape time and passed to render().
+// engine) are gathered by the ADMIN at scrape time and passed to render();
+// so are the per-subscription gauges (utilization per window, state,
+// agents), which the ADMIN's status fan-out hands over with
+// subscriptions_listed(). render() adds switchboard_build_info and the
+// standard process metrics (CPU, memory, descriptors, start time) read from
+// /proc/self at that moment.
 //
 // This header stays free of prometheus-cpp: actors include it.
 
 #include "messages/kinds.hpp"
 #include "messages/status.hpp"
+#include "messages/types.hpp"
 
 #include <cstddef>
 #include <cstdint>
@@ -21,6 +27,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace sb {
 
@@ -85,6 +92,15 @@ public:
 
   /// The STORE committed a batch of this many writes.
   void store_committed(size_t writes);
+
+  /// A notification's delivery to sink `sink` ended: `result` is delivered,
+  /// retry or failed.
+  void notification_delivered(const std::string& sink, std::string_view result);
+
+  /// The subscriptions as the POOL lists them now (the ADMIN, in the status
+  /// fan-out every scrape asks for): the next render() shows their gauges;
+  /// a subscription no longer listed loses its series.
+  void subscriptions_listed(const std::vector<subscription_info>& xs);
 
   /// The text exposition (format 0.0.4) of every metric, with the gauges.
   std::string render(const metric_gauges& gauges);

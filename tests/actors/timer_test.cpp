@@ -104,7 +104,7 @@ protected:
 
 } // namespace
 
-TEST_F(notifier_test, a_failed_delivery_is_retried_at_the_next_tick) {
+TEST_F(notifier_test, a_failed_delivery_is_retried_after_the_backoff) {
   add_subscription("sub-a");
   add_subscription("sub-b");
   add_agent("a1", "sub-a");
@@ -114,7 +114,9 @@ TEST_F(notifier_test, a_failed_delivery_is_retried_at_the_next_tick) {
   advance(1000);
   ASSERT_TRUE(wait_until([&] { return runs() == 1; }));
   EXPECT_EQ(notifications().at(0).status, notification_status::pending);
-  advance(1000);
+  // The next tick (1 s on) comes when the backoff after the first failure
+  // (0.75 s to 1.25 s from the attempt) is over.
+  advance(1250);
   ASSERT_TRUE(wait_until([&] {
     return notifications().at(0).status == notification_status::delivered;
   }));

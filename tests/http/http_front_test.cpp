@@ -146,6 +146,11 @@ TEST_F(http_front_test, an_observation_goes_through_the_same_door) {
   EXPECT_EQ(r.json()["outcome"], "observed");
   EXPECT_EQ(subscriptions().at(0).utilization_5h, caf::optional<double>{0.42});
   EXPECT_EQ(metric(R"(switchboard_observations_total{outcome="observed"})"), 1);
+  // The scrape shows the utilization the POOL knows now.
+  EXPECT_EQ(
+    metric(
+      R"(switchboard_subscription_utilization{pool="default",subscription="sub-a",window="5h"})"),
+    0.42);
 }
 
 TEST_F(http_front_test, bad_requests_get_json_errors_and_change_nothing) {
@@ -206,19 +211,41 @@ TEST_F(http_front_test, health_readiness_and_metrics) {
   ASSERT_EQ(metrics.status, 200);
   EXPECT_EQ(
     metrics.headers["content-type"].rfind("text/plain; version=0.0.4", 0), 0u);
-  for (auto name :
-       {"switchboard_reports_total", "switchboard_switches_total",
-        "switchboard_token_applications_total",
-        "switchboard_report_duration_seconds",
-        "switchboard_apply_duration_seconds", "switchboard_agents",
-        "switchboard_agents_behind", "switchboard_subscriptions_excluded",
-        "switchboard_notifications_pending",
-        "switchboard_store_commit_batch_size", "switchboard_docker_engine_up"})
+  for (auto name : {"switchboard_reports_total",
+                    "switchboard_switches_total",
+                    "switchboard_token_applications_total",
+                    "switchboard_report_duration_seconds",
+                    "switchboard_apply_duration_seconds",
+                    "switchboard_agents",
+                    "switchboard_agents_behind",
+                    "switchboard_subscriptions_excluded",
+                    "switchboard_notifications_pending",
+                    "switchboard_store_commit_batch_size",
+                    "switchboard_docker_engine_up",
+                    "switchboard_build_info",
+                    "switchboard_subscription_state",
+                    "switchboard_subscription_agents",
+                    "process_cpu_seconds_total",
+                    "process_resident_memory_bytes",
+                    "process_virtual_memory_bytes",
+                    "process_open_fds",
+                    "process_max_fds",
+                    "process_start_time_seconds"})
     EXPECT_NE(metrics.body.find(std::string{"# TYPE "} + name + " "),
               std::string::npos)
       << name;
   EXPECT_EQ(metric("switchboard_agents"), 1);
   EXPECT_GT(metric("switchboard_store_commit_batch_size_count"), 0);
+  EXPECT_EQ(
+    metric(
+      R"(switchboard_subscription_agents{pool="default",subscription="sub-a"})"),
+    1);
+  EXPECT_EQ(
+    metric(
+      R"(switchboard_subscription_state{pool="default",state="active",subscription="sub-a"})"),
+    1);
+  EXPECT_GT(metric("process_open_fds"), 0);
+  EXPECT_GT(metric("process_resident_memory_bytes"), 1e6);
 }
 
 TEST_F(http_front_test, an_outside_writer_holding_the_lock_is_not_ready) {
