@@ -182,6 +182,9 @@ void tick(self_ptr self) {
     .then(
       [self](std::vector<stored_sink>& sinks) {
         self->state.listing = false;
+        self->state.names.clear();
+        for (auto& s : sinks)
+          self->state.names.emplace(s.info.id, s.info.name);
         for (auto& s : sinks)
           if (self->state.busy.count(s.info.id) == 0)
             look(self, s);
@@ -196,15 +199,24 @@ void tick(self_ptr self) {
 void record_result(self_ptr self, const delivery_record& rec) {
   if (rec.attempts == 0 && rec.state == delivery_state::pending)
     return;
-  if (rec.state == delivery_state::failed)
+  auto i = self->state.names.find(rec.sink_id);
+  auto sink
+    = i == self->state.names.end() ? std::to_string(rec.sink_id) : i->second;
+  const char* result = "delivered";
+  if (rec.state == delivery_state::failed) {
+    result = "failed";
     SB_WARN("notification {} gave up on sink {} after {} attempts ({})",
-            rec.notification_id, rec.sink_id, rec.attempts, rec.last_error);
-  else if (rec.state == delivery_state::pending)
+            rec.notification_id, sink, rec.attempts, rec.last_error);
+  } else if (rec.state == delivery_state::pending) {
+    result = "retry";
     SB_INFO("notification {} not delivered to sink {} (attempt {}: {}); "
             "again at {}",
-            rec.notification_id, rec.sink_id, rec.attempts, rec.last_error,
+            rec.notification_id, sink, rec.attempts, rec.last_error,
             format_iso(rec.next_at));
-  (void)self;
+  } else if (rec.state == delivery_state::skipped) {
+    return;
+  }
+  self->state.ctx->stats->notification_delivered(sink, result);
 }
 
 /// One test event to `sink` at `now`, blocking; its result.

@@ -74,6 +74,8 @@ struct deliverer_state {
   context_ptr ctx;
   /// Sinks with a worker in flight.
   std::map<int64_t, bool> busy;
+  /// Each sink's name, from the last listing (metrics and logs).
+  std::map<int64_t, std::string> names;
   bool listing = false;
   std::mt19937_64 rng{std::random_device{}()};
 };

@@ -244,6 +244,15 @@ TEST_F(credentials, a_storm_of_429_and_500_backs_off_and_kills_nothing) {
   EXPECT_TRUE(sub["retired"].is_null());
   EXPECT_TRUE(holds_a_live_token(sub));
   EXPECT_EQ(endpoint.reused(), 0);
+  // One credential_refresh_failing event for the streak (the second
+  // failure in a row), naming the subscription.
+  size_t failing = 0;
+  for (auto& n : ok_kept({"notifications", "--limit", "100"}))
+    if (n["kind"] == "refresh_failing") {
+      ++failing;
+      EXPECT_EQ(n["subscription"], "team") << n.dump();
+    }
+  EXPECT_EQ(failing, 1u);
 }
 
 TEST_F(credentials,
