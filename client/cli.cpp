@@ -9,6 +9,7 @@
 #include "messages/error.hpp"
 #include "messages/fingerprint.hpp"
 #include "messages/register.hpp"
+#include "messages/text_list.hpp"
 #include "messages/validate.hpp"
 
 #include <caf/actor_system.hpp>
@@ -911,13 +912,9 @@ void cmd_notify_add(const options& o) {
     spec.signing_secret.value = read_secret(o.secret_file, "secret", 4096);
   if (!o.chat_id_file.empty())
     spec.chat_id.value = read_secret(o.chat_id_file, "chat id", 256);
-  for (auto& list : o.events) {
-    std::stringstream in{list};
-    std::string e;
-    while (std::getline(in, e, ','))
-      if (!e.empty())
-        spec.events.push_back(e);
-  }
+  for (auto& list : o.events)
+    for (auto& e : split_list(list, ','))
+      spec.events.push_back(e);
   spec.min_severity = o.min_severity;
   spec.digest = !o.no_digest;
   check(validate(spec));
@@ -927,7 +924,7 @@ void cmd_notify_add(const options& o) {
         "sink " + info.name + " (" + to_string(info.kind) + ", " + info.host
           + (info.signed_ ? ", signed" : "") + ") takes "
           + (info.events.empty() ? std::string{"every event"}
-                                 : join(info.events, ","))
+                                 : join_list(info.events, ","))
           + " from " + info.min_severity + (info.digest ? "" : ", no digest")
           + "\n");
 }
@@ -948,7 +945,7 @@ void cmd_notify_list(const options& o) {
   for (auto& x : xs)
     rows.push_back(
       {x.info.name, to_string(x.info.kind), x.info.host,
-       x.info.events.empty() ? "all" : join(x.info.events, ","),
+       x.info.events.empty() ? "all" : join_list(x.info.events, ","),
        x.info.min_severity, std::to_string(x.delivered),
        std::to_string(x.pending), std::to_string(x.failed),
        x.last_delivered_at == 0 ? "-" : iso_text(x.last_delivered_at),
@@ -1058,7 +1055,7 @@ void add_notify_commands(CLI::App& app, options& o, On& on) {
   add
     ->add_option("--events", o.events,
                  "the event types it takes, comma-separated (default all): "
-                   + join(event_types(), ","))
+                   + join_list(event_types(), ","))
     ->delimiter(',');
   add->add_option("--min-severity", o.min_severity,
                   "the lowest severity it takes: info (default), warning, "

@@ -15,9 +15,6 @@ namespace sb::client {
 /// escaped for a terminal (escape_for_terminal()).
 std::string table(const std::vector<std::vector<std::string>>& rows);
 
-/// "a,b,c" from {"a", "b", "c"} and ",".
-std::string join(const std::vector<std::string>& xs, const std::string& sep);
-
 /// One line for a report or reassignment result.
 std::string describe(const report_result& x);
 

@@ -3,6 +3,7 @@
 #include "docker_client/http.hpp"
 #include "messages/credential_file.hpp"
 #include "messages/error.hpp"
+#include "messages/text_list.hpp"
 #include "messages/validate.hpp"
 
 #include <curl/curl.h>
@@ -27,21 +28,6 @@ std::string token_field(const json& doc, const char* key) {
     return {};
   auto text = i->get<std::string>();
   return validate_token(text) ? std::string{} : text;
-}
-
-std::vector<std::string> split_words(const std::string& text) {
-  std::vector<std::string> out;
-  std::string word;
-  for (auto ch : text + ' ') {
-    if (ch == ' ') {
-      if (!word.empty())
-        out.push_back(std::move(word));
-      word.clear();
-    } else {
-      word += ch;
-    }
-  }
-  return out;
 }
 
 /// The error code of an OAuth answer: {"error": "invalid_grant"} (RFC 6749,
@@ -115,7 +101,7 @@ refresh_outcome granted(const json& doc, millis now) {
     g.expires_at = now + default_lifetime;
   auto scope = doc.find("scope");
   if (scope != doc.end() && scope->is_string())
-    g.scopes = split_words(scope->get<std::string>());
+    g.scopes = split_list(scope->get<std::string>(), ' ');
   return out;
 }
 

@@ -5,6 +5,7 @@
 
 #include "messages/error.hpp"
 #include "messages/fingerprint.hpp"
+#include "messages/text_list.hpp"
 #include "messages/validate.hpp"
 
 #include <algorithm>
@@ -62,28 +63,6 @@ stored_agent read_agent_row(const sql_row& r) {
   return a;
 }
 
-/// "a b c" -> {a, b, c}: scopes are stored as OAuth writes them.
-std::vector<std::string> split_scopes(const std::string& text) {
-  std::vector<std::string> out;
-  size_t pos = 0;
-  while (pos < text.size()) {
-    auto end = text.find(' ', pos);
-    if (end == std::string::npos)
-      end = text.size();
-    if (end > pos)
-      out.emplace_back(text.substr(pos, end - pos));
-    pos = end + 1;
-  }
-  return out;
-}
-
-std::string join_scopes(const std::vector<std::string>& scopes) {
-  std::string out;
-  for (auto& x : scopes)
-    out += (out.empty() ? "" : " ") + x;
-  return out;
-}
-
 provider_kind provider_at(const sql_row& r, int col) {
   return parse_kind<provider_kind>(r.text(col))
     .value_or(provider_kind::anthropic);
@@ -115,7 +94,7 @@ stored_subscription read_subscription_row(const sql_row& r) {
     s.terms.kind = parse_kind<credential_kind>(r.text(12))
                      .value_or(credential_kind::token);
     s.terms.expires_at = r.integer(13);
-    s.terms.scopes = split_scopes(r.text(14));
+    s.terms.scopes = split_list(r.text(14), ' ');
     s.refreshed_at = r.integer(15);
     s.refreshes = unsigned_at(r, 16);
   }
@@ -397,7 +376,7 @@ void sql_store::put_credential(const subscription_upsert& up,
   auto sealed_id = spec.id_token.value.empty()
                      ? std::string{}
                      : cipher_.seal(spec.id_token.value);
-  auto scopes = join_scopes(t.scopes);
+  auto scopes = join_list(t.scopes, " ");
   c.run(sq::put_credential,
         {up.row.id, to_string(t.kind), t.expires_at, now, scopes,
          text_or_null(sealed_refresh), refresh_sha, text_or_null(sealed_id),
@@ -472,7 +451,7 @@ sql_store::complete_refresh(const refresh_grant& g, millis now) {
     if (!g.id_token.value.empty())
       id_token = cipher_.seal(g.id_token.value);
     if (!g.scopes.empty())
-      scopes = join_scopes(g.scopes);
+      scopes = join_list(g.scopes, " ");
     c.run(sq::finish_refresh, {g.expires_at, now, refresh, refresh_sha,
                                id_token, scopes, result.row.id});
     c.run(sq::credential_by_name, {g.name}, [&](const sql_row& r) {
@@ -482,7 +461,7 @@ sql_store::complete_refresh(const refresh_grant& g, millis now) {
     });
     c.run("SELECT scopes FROM credentials WHERE subscription_id = $1",
           {result.row.id}, [&](const sql_row& r) {
-            result.row.terms.scopes = split_scopes(r.text(0));
+            result.row.terms.scopes = split_list(r.text(0), ' ');
           });
     pool_changed_ = true;
     result.rotated = true;
@@ -503,27 +482,6 @@ caf::error sql_store::release_refresh(const std::string& name,
 }
 
 namespace {
-
-std::string join_commas(const std::vector<std::string>& xs) {
-  std::string out;
-  for (auto& x : xs)
-    out += (out.empty() ? "" : ",") + x;
-  return out;
-}
-
-std::vector<std::string> split_commas(const std::string& text) {
-  std::vector<std::string> out;
-  size_t pos = 0;
-  while (pos < text.size()) {
-    auto end = text.find(',', pos);
-    if (end == std::string::npos)
-      end = text.size();
-    if (end > pos)
-      out.emplace_back(text.substr(pos, end - pos));
-    pos = end + 1;
-  }
-  return out;
-}
 
 sink_kind sink_kind_of(const std::string& text) {
   for (auto k : {sink_kind::webhook, sink_kind::slack, sink_kind::discord,
@@ -548,7 +506,7 @@ caf::expected<sink_info> sql_store::put_sink(const sink_spec& spec,
     auto host = url_host(spec.url.value);
     auto signing = seal_or_null(spec.signing_secret);
     auto chat = seal_or_null(spec.chat_id);
-    auto events = join_commas(spec.events);
+    auto events = join_list(spec.events, ",");
     sink_info info;
     // Upserted, then read back: SQLite's RETURNING stand-in
     // (last_insert_rowid) does not see the id of a row that was updated.
@@ -672,7 +630,7 @@ caf::expected<std::vector<stored_sink>> sql_store::sinks() {
       s.info.kind = sink_kind_of(r.text(2));
       s.info.host = r.text(3);
       s.info.signed_ = !r.null(4);
-      s.info.events = split_commas(r.text(5));
+      s.info.events = split_list(r.text(5), ',');
       s.info.min_severity = r.text(6);
       s.info.digest = r.integer(7) != 0;
       s.info.created_at = r.integer(8);
