@@ -4,6 +4,7 @@
 #include "actors/timeouts.hpp"
 #include "docker_client/http.hpp"
 #include "docker_client/oauth_client.hpp"
+#include "messages/backoff.hpp"
 #include "messages/error.hpp"
 #include "messages/time.hpp"
 
@@ -28,12 +29,7 @@ millis refresh_due(millis expires_at, millis issued_at, uint64_t ahead_percent,
 
 millis refresh_backoff(uint32_t failures, millis base, millis cap,
                        millis retry_after, double jitter) {
-  auto wait = static_cast<double>(std::max<millis>(base, 1));
-  for (uint32_t i = 1; i < failures && wait < static_cast<double>(cap); ++i)
-    wait *= 2;
-  wait = std::min(wait, static_cast<double>(cap));
-  wait *= 0.8 + 0.4 * std::clamp(jitter, 0.0, 1.0);
-  return std::max(static_cast<millis>(wait), retry_after);
+  return backoff_wait(failures, base, cap, 0.2, jitter, retry_after);
 }
 
 namespace {

@@ -1,5 +1,7 @@
 #include "notify/sink_format.hpp"
 
+#include "messages/backoff.hpp"
+
 #include <nlohmann/json.hpp>
 
 #include <sodium.h>
@@ -265,12 +267,7 @@ judge_delivery(long status, const std::map<std::string, std::string>& headers,
 
 millis delivery_backoff(uint32_t attempt, millis base, millis cap,
                         millis retry_after, double jitter) {
-  auto wait = static_cast<double>(std::max<millis>(base, 1));
-  for (uint32_t i = 1; i < attempt && wait < static_cast<double>(cap); ++i)
-    wait *= 2;
-  wait = std::min(wait, static_cast<double>(cap));
-  wait *= 0.75 + 0.5 * std::clamp(jitter, 0.0, 1.0);
-  return std::max(static_cast<millis>(wait), retry_after);
+  return backoff_wait(attempt, base, cap, 0.25, jitter, retry_after);
 }
 
 } // namespace sb::notify
