@@ -165,9 +165,15 @@ TEST(notifier, the_sweep_spares_other_commands_and_other_children) {
                      "", 5s);
   }};
   ASSERT_TRUE(test::wait_until([&] { return read_pids(pa).size() == 1; }, 5s));
+  // B ends only once its detached child runs `sleep` (its exec done): a
+  // process caught inside execve has no readable environment, so no
+  // marker, and is left alone while A runs (then swept when A ends).
   auto xb = run_command(
-    with_path("setsid sleep 300 >/dev/null 2>&1 & echo $! > P; exit 0", pb), "",
-    10s);
+    with_path("setsid sleep 300 >/dev/null 2>&1 & p=$!; "
+              "until [ \"$(cat /proc/$p/comm 2>/dev/null)\" = sleep ]; do :; "
+              "done; echo $p > P; exit 0",
+              pb),
+    "", 10s);
   EXPECT_EQ(xb.failure, "");
   EXPECT_EQ(xb.left_behind, 1u);
   EXPECT_TRUE(test::wait_until([&] { return all_gone(read_pids(pb)); }, 10s));
