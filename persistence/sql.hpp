@@ -26,7 +26,8 @@ namespace sb {
 // clang-format off
 enum class sq : uint8_t {
   savepoint, release, rollback_to,
-  subscription_by_name, update_token, insert_subscription, provider_of_pool,
+  subscription_by_name, update_token, refresh_token_only, insert_subscription,
+  provider_of_pool,
   save_standing, set_max_agents,
   agents_of_subscription, unassign_agents, delete_subscription,
   list_subscriptions, owner_of_token, insert_token_version,
@@ -94,8 +95,11 @@ inline sql_value id_or_null(int64_t id) {
   return id == 0 ? sql_value{} : sql_value{id};
 }
 
-/// ISO text, or NULL for 0.
-inline std::optional<std::string> iso_or_null(millis t) {
+/// ISO text, or NULL for 0. (Not named iso_or_null: messages/json.hpp has
+/// sb::iso_or_null(millis) returning JSON, and two functions of one
+/// signature in one namespace are one symbol to the linker: a Debug build
+/// called the JSON one here.)
+inline std::optional<std::string> iso_text_or_null(millis t) {
   return t == 0 ? std::nullopt : std::optional{format_iso(t)};
 }
 

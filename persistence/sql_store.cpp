@@ -440,8 +440,7 @@ sql_store::complete_refresh(const refresh_grant& g, millis now) {
     auto sha = token_fingerprint(token);
     auto at = format_iso(now);
     // Not update_token: a refresh does not bring a retired one back.
-    c.run("UPDATE subscriptions SET token = $1, updated_at = $2 WHERE id = $3",
-          {cipher_.seal(token), at, result.row.id});
+    c.run(sq::refresh_token_only, {cipher_.seal(token), at, result.row.id});
     c.run(sq::insert_token_version, {g.name, sha, at});
     std::optional<std::string> refresh, refresh_sha, id_token, scopes;
     if (!g.refresh_token.value.empty()) {
@@ -458,11 +457,8 @@ sql_store::complete_refresh(const refresh_grant& g, millis now) {
       auto cred = read_credential_row(r);
       result.row.refreshed_at = cred.refreshed_at;
       result.row.refreshes = cred.refreshes;
+      result.row.terms.scopes = split_list(r.text(16), ' ');
     });
-    c.run("SELECT scopes FROM credentials WHERE subscription_id = $1",
-          {result.row.id}, [&](const sql_row& r) {
-            result.row.terms.scopes = split_list(r.text(0), ' ');
-          });
     pool_changed_ = true;
     result.rotated = true;
     result.row.name = g.name;
@@ -889,7 +885,7 @@ caf::expected<int64_t> sql_store::add_event(const event_info& ev) {
       = first_integer(sql(), sq::insert_event,
                       {ev.agent, ev.subscription, to_string(ev.kind), ev.reason,
                        ev.status, ev.message, ev.source, ev.execution_id,
-                       iso_or_null(ev.reset_at), format_iso(ev.at)});
+                       iso_text_or_null(ev.reset_at), format_iso(ev.at)});
     pool_changed_ = true;
     return id;
   });
@@ -947,14 +943,15 @@ caf::expected<uint64_t> sql_store::delete_events_before(millis cutoff,
 
 caf::error sql_store::save_evidence(const stored_evidence& ev) {
   // No row when the subscription is gone: nothing to keep.
-  return write("save provider evidence", sq::save_evidence,
-               {ev.subscription, to_string(ev.status),
-                iso_or_null(ev.status_at), iso_or_null(ev.status_reset),
-                ev.utilization_5h, iso_or_null(ev.utilization_5h_at),
-                iso_or_null(ev.reset_5h), ev.utilization_7d,
-                iso_or_null(ev.utilization_7d_at), iso_or_null(ev.reset_7d),
-                iso_or_null(ev.evidence_at), iso_or_null(ev.readmitted_at)},
-               true);
+  return write(
+    "save provider evidence", sq::save_evidence,
+    {ev.subscription, to_string(ev.status), iso_text_or_null(ev.status_at),
+     iso_text_or_null(ev.status_reset), ev.utilization_5h,
+     iso_text_or_null(ev.utilization_5h_at), iso_text_or_null(ev.reset_5h),
+     ev.utilization_7d, iso_text_or_null(ev.utilization_7d_at),
+     iso_text_or_null(ev.reset_7d), iso_text_or_null(ev.evidence_at),
+     iso_text_or_null(ev.readmitted_at)},
+    true);
 }
 
 caf::expected<std::vector<stored_evidence>> sql_store::evidence() {

@@ -48,6 +48,8 @@ const entry texts[] = {
   // A new token brings a retired subscription back.
   same("UPDATE subscriptions SET token = $1, updated_at = $2, retired = '', "
        "retired_at = NULL WHERE id = $3"),
+  // A refreshed access token does not bring a retired subscription back.
+  same("UPDATE subscriptions SET token = $1, updated_at = $2 WHERE id = $3"),
   same("INSERT INTO subscriptions(name, token, created_at, updated_at, "
        "provider, pool) VALUES ($1, $2, $3, $3, $4, $5) RETURNING id"),
   // A pool holds one provider: what its subscriptions are.
@@ -213,7 +215,7 @@ const entry texts[] = {
   same("SELECT s.name, s.provider, s.pool, c.expires_at, c.issued_at, "
        "c.refreshed_at, c.refreshes, s.retired, c.refresh_sha256, c.kind, "
        "c.refresh_token, c.token_url, c.rejected_sha256, c.claim_by, "
-       "c.claim_until, s.id FROM credentials c "
+       "c.claim_until, s.id, c.scopes FROM credentials c "
        "JOIN subscriptions s ON s.id = c.subscription_id WHERE s.name = $1"),
   // A grant: the new refresh token (or the old one when the answer had
   // none) is written with the access token, in one transaction.
