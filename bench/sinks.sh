@@ -66,7 +66,7 @@ start_daemon() {
     --switchboard.db-path="$dir/state.db" \
     --switchboard.admin-token-file="$dir/auth/admin.token" \
     --switchboard.report-token-file="$dir/auth/report.token" \
-    --switchboard.log-level=warning 2> "$dir/daemon.log" &
+    --switchboard.log-level=warn 2> "$dir/daemon.log" &
   daemon=$!
   pids+=("$daemon")
   for _ in $(seq 1 200); do
