@@ -373,6 +373,8 @@ public:
     res->set(bhttp::field::content_type, head.content_type);
     for (auto& [name, value] : head.headers)
       res->set(name, value);
+    for (auto& [name, value] : srv_.limits.headers)
+      res->set(name, value);
     res->chunked(true);
     res->keep_alive(false);
     auto sr
@@ -541,6 +543,8 @@ private:
 
   template<class Body>
   void write_response(std::shared_ptr<bhttp::response<Body>> res) {
+    for (auto& [name, value] : srv_.limits.headers)
+      res->set(name, value);
     phase_ = phase::writing;
     lowest().expires_after(srv_.limits.write_timeout);
     auto self = shared();

@@ -93,7 +93,8 @@ public:
 
 using exchange_ptr = std::shared_ptr<exchange>;
 
-/// Limits and timeouts; the defaults are the HTTP front's.
+/// Limits, timeouts and the fields every answer carries; the defaults are
+/// the HTTP front's.
 struct server_limits {
   /// Open connections at once; beyond, a new one is answered 503 and
   /// closed.
@@ -112,6 +113,9 @@ struct server_limits {
   std::chrono::milliseconds heartbeat_interval = std::chrono::seconds(15);
   /// Event loop threads.
   size_t threads = 1;
+  /// Header fields added to every answer, streams and errors included
+  /// (the front's security headers).
+  std::vector<std::pair<std::string, std::string>> headers = {};
 };
 
 /// What happens to a request before its body is read: an answer now (an

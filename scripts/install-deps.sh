@@ -35,6 +35,7 @@ if [[ "${1:-}" == "--test" ]]; then
     dpkg-dev file         # cpack -G DEB: dpkg-shlibdeps (scripts/check-install.sh)
     postgresql-15         # a private cluster for the PostgreSQL store's tests
     openssl               # the TLS tests make their CA and certificates with it
+    chromium chromium-driver python3-selenium  # the dashboard in a real browser
   )
 fi
 
