@@ -65,6 +65,9 @@
 
   const pad = (n) => String(n).padStart(2, '0');
 
+  /// The daemon's names for things in words: "rate_limit" -> "rate limit".
+  const words = (name) => String(name).replace(/_/g, ' ');
+
   function utcText(d) {
     return d.getUTCFullYear() + '-' + pad(d.getUTCMonth() + 1) + '-' + pad(d.getUTCDate()) +
       ' ' + pad(d.getUTCHours()) + ':' + pad(d.getUTCMinutes()) + ':' + pad(d.getUTCSeconds()) + ' UTC';
@@ -320,17 +323,17 @@
     const item = { at, kind: ev.kind, agent: ev.agent, key: '', text: '' };
     if (ev.kind === 'report' || ev.kind === 'observation') {
       item.key = [ev.kind, ev.agent, ev.outcome, ev.status].join('|');
-      item.text = ev.agent + ': ' + (ev.status ? 'HTTP ' + ev.status + ', ' : '') + (ev.outcome || ev.kind);
+      item.text = ev.agent + ': ' + (ev.status ? 'HTTP ' + ev.status + ', ' : '') + words(ev.outcome || ev.kind);
       item.tag = ev.kind === 'report' ? 'report' : 'observed';
       if (ev.kind === 'report') timelineSoon();
     } else if (ev.kind === 'switch') {
       item.text = ev.agent + ': ' + (ev.from || 'none') + ' \u2192 ' + (ev.to || 'none') +
-        ' (' + (ev.outcome || 'switch') + ', generation ' + ev.generation + ')';
+        ' (' + words(ev.outcome || 'switch') + ', generation ' + ev.generation + ')';
       item.tag = 'switch';
       timelineSoon();
     } else {
       item.key = ['apply', ev.agent, ev.apply].join('|');
-      item.text = ev.agent + ': generation ' + ev.generation + ' ' + (ev.apply || 'applied');
+      item.text = ev.agent + ': generation ' + ev.generation + ', ' + words(ev.apply || 'applied');
       item.tag = 'apply';
     }
     feed(item);
@@ -454,8 +457,8 @@
   const isBehind = (a) => a.applied_generation < a.generation;
 
   function stateBadge(s) {
-    const words = s.state === 'retired' ? 'retired: ' + (s.retired || 'unknown reason').replace(/_/g, ' ') : s.state;
-    return el('span', { class: 'state s-' + s.state }, words);
+    const text = s.state === 'retired' ? 'retired: ' + words(s.retired || 'unknown reason') : s.state;
+    return el('span', { class: 'state s-' + s.state }, text);
   }
 
   function utilBar(label, value, reset) {
@@ -519,7 +522,7 @@
   }
 
   function switchWhy(h) {
-    return h.trigger.replace(/_/g, ' ') + (h.failure_kind ? ', ' + h.failure_kind.replace(/_/g, ' ') : '') +
+    return words(h.trigger) + (h.failure_kind ? ', ' + words(h.failure_kind) : '') +
       (h.event_count > 1 ? ', ' + h.event_count + ' reports' : '');
   }
 
@@ -651,9 +654,9 @@
       if (state.selected !== name) return;
       $('detail-history').tBodies[0].replaceChildren(...(history.length ? history.map((h) => el('tr', {},
         el('td', {}, when(h.at)), el('td', { text: h.from || 'none' }), el('td', { text: h.to || 'none' }),
-        el('td', { text: switchWhy(h) }), el('td', { text: h.apply.replace(/_/g, ' ') }))) : [emptyRow(5, 'No switch yet.')]));
+        el('td', { text: switchWhy(h) }), el('td', { text: words(h.apply) }))) : [emptyRow(5, 'No switch yet.')]));
       $('detail-events').tBodies[0].replaceChildren(...(events.length ? events.map((e) => el('tr', {},
-        el('td', {}, when(e.at)), el('td', { text: e.kind.replace(/_/g, ' ') }), el('td', { text: e.status || '' }),
+        el('td', {}, when(e.at)), el('td', { text: words(e.kind) }), el('td', { text: e.status || '' }),
         el('td', { text: e.subscription || '' }), el('td', { text: e.message || e.reason || '' }))) : [emptyRow(5, 'No failure reported.')]));
     } catch (e) {
       toast('Could not read the agent\'s history: ' + e.message, true);
@@ -671,7 +674,7 @@
     $('detail-facts').replaceChildren(el('p', {},
       'Pool ', el('strong', { text: a.pool }), ', subscription ', el('strong', { text: a.subscription || 'none' }),
       ', generation ' + a.generation + ' (applied ' + a.applied_generation + ')',
-      a.last_apply ? ', last application: ' + a.last_apply.result : '', '.'));
+      a.last_apply ? ', last application: ' + words(a.last_apply.result) : '', '.'));
     const choices = state.subs.filter((s) => s.pool === a.pool).map((s) => [s.name, s.state]);
     if (changed('assign', [a.name, choices])) {
       const select = $('assign-to');
@@ -727,8 +730,15 @@
     const name = state.selected;
     const to = $('assign-to').value;
     if (!name || !to) return;
-    act('Assign agent ' + name + ' to subscription ' + to + '? Its container gets the new token.',
-      'POST', '/v1/agents/' + encodeURIComponent(name) + '/assign', { subscription: to }, 'Agent ' + name + ' was assigned to ' + to + '.');
+    // Onto a subscription out of selection only on purpose: the question
+    // says so, and the request forces it (`assign --force`).
+    const target = state.subs.find((s) => s.name === to);
+    const out = target && target.state !== 'active';
+    act('Assign agent ' + name + ' to subscription ' + to + '?' +
+      (out ? ' It is ' + target.state + ': the agent goes there anyway.' : '') +
+      ' Its container gets the new token.',
+      'POST', '/v1/agents/' + encodeURIComponent(name) + '/assign', out ? { subscription: to, force: true } : { subscription: to },
+      'Agent ' + name + ' was assigned to ' + to + '.');
   }
 
   function toggleAutoSwitch() {

@@ -260,6 +260,12 @@ class DashboardTest(unittest.TestCase):
         self.browser.save_screenshot(path)
         return path
 
+    def full_screenshot(self, name, width):
+        """The whole page at this width (docs/images/ takes one of these)."""
+        self.viewport(width, 800, mobile=width < 700)
+        height = self.browser.execute_script('return document.documentElement.scrollHeight')
+        return self.screenshot(name, width, min(height, 4000))
+
     # -- the tests --------------------------------------------------------
 
     def test_without_the_credential_the_page_asks_and_v1_stays_closed(self):
@@ -376,8 +382,20 @@ class DashboardTest(unittest.TestCase):
         wait_until(lambda: 'a1' in self.text('detail-history') and '429' in self.text('detail-events'),
                    5, "bot-1's history and events")
         # The chart counts them.
-        wait_until(lambda: 'a1' in self.text('chart') and re.search(r'a1\s+[1-9]\d* failures, 1 switches',
-                                                                    self.text('chart')), 35, 'the chart')
+        wait_until(lambda: re.search(r'a1\s+6 failures, 1 switches away', self.text('chart')), 35,
+                   'the chart: the six reports and the one switch away from a1')
+        wait_until(lambda: '6\nfailures in the last hour' in self.text('summary'), 5, 'the summary')
+        self.full_screenshot('activity-1280-full.png', 1280)
+        # Back onto the cooling a1 by hand: the question says it is
+        # cooling, and the assignment is forced.
+        wait_until(lambda: 'a1 (cooling)' in self.texts('#assign-to option'), 5, 'a1 as a choice')
+        Select(self.browser.find_element(By.ID, 'assign-to')).select_by_value('a1')
+        self.click('#assign-form button[type=submit]')
+        wait_until(lambda: self.shown('confirm'), 5, 'the confirmation')
+        self.assertIn('It is cooling: the agent goes there anyway', self.text('confirm'))
+        self.click('#confirm-yes')
+        wait_until(lambda: self.d.ok('GET', '/v1/agents/bot-1')['subscription'] == 'a1', 10,
+                   'the forced assignment')
         self.assertEqual(self.errors(), [])
 
     def test_an_exhausted_pool_shows_the_banner(self):
@@ -482,9 +500,7 @@ class DashboardTest(unittest.TestCase):
             wide = self.browser.execute_script(
                 'return document.documentElement.scrollWidth - window.innerWidth')
             self.assertLessEqual(wide, 1, 'horizontal scroll at %d px' % width)
-            # The whole page, for the docs.
-            full = self.browser.execute_script('return document.documentElement.scrollHeight')
-            self.screenshot(name.replace('.png', '-full.png'), width, min(full + 120, 4000))
+            self.full_screenshot(name.replace('.png', '-full.png'), width)
         self.assertEqual(self.errors(), [])
 
     def test_every_answer_carries_the_security_headers(self):
