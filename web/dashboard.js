@@ -26,6 +26,10 @@
     live: false,
     running: false,
     watchAbort: null,
+    watchLoop: 0,
+    asked: 0,
+    answered: 0,
+    detailTimer: null,
     timers: [],
     soonTimer: null,
     timelineTimer: null,
@@ -224,10 +228,14 @@
 
   async function refresh() {
     if (!state.running) return;
+    const asked = ++state.asked;
     try {
       const [status, subs, agents, notes] = await Promise.all([
         get('/v1/status'), get('/v1/subscriptions'), get('/v1/agents'),
         get('/v1/notifications?limit=20')]);
+      // An answer older than one already drawn is dropped.
+      if (asked < state.answered) return;
+      state.answered = asked;
       state.status = status;
       state.subs = subs;
       state.agents = agents;
@@ -276,8 +284,11 @@
   /// GET /v1/watch read as a stream (EventSource cannot send the
   /// credential in a header, and a credential in the URL would be logged).
   async function watch() {
+    // One loop at a time: a sign-out and sign-in while this one sleeps
+    // starts another, and this one then ends.
+    const mine = ++state.watchLoop;
     let wait = 1000;
-    while (state.running) {
+    while (state.running && mine === state.watchLoop) {
       const abort = new AbortController();
       state.watchAbort = abort;
       try {
@@ -338,6 +349,16 @@
     }
     feed(item);
     soon();
+    if (ev.agent === state.selected) detailSoon();
+  }
+
+  /// The open agent's history again, after a decision about it.
+  function detailSoon() {
+    if (state.detailTimer) return;
+    state.detailTimer = setTimeout(() => {
+      state.detailTimer = null;
+      if (state.selected) loadDetail(state.selected);
+    }, 1000);
   }
 
   /// Adds a line to the feed; a line like the newest one (same agent, same
@@ -505,10 +526,17 @@
         s.expires_at ? el('span', {}, ' \u00b7 expires ', when(s.expires_at)) : null),
       utilBar('5h', s.utilization_5h, s.reset_5h_at),
       utilBar('7d', s.utilization_7d, s.reset_7d_at),
-      el('div', { class: 'meta' }, el('span', { class: 'muted', text: 'agents: ' }), agents.length ? agents.join(', ') : 'none'),
+      el('div', { class: 'meta' }, el('span', { class: 'muted', text: 'agents: ' }), namesText(agents, 8)),
       el('div', { class: 'card-foot' },
         el('span', { class: 'muted', text: 'failures: ' + s.failures_2h + ' in 2 h, ' + s.failures_24h + ' in 24 h' }),
         el('button', { type: 'button', 'data-focus': 'reset:' + s.name, 'aria-label': 'reset subscription ' + s.name, onclick: () => resetSubscription(s.name) }, 'Reset')));
+  }
+
+  /// "a, b, c and 5 more" (at most `shown` names).
+  function namesText(names, shown) {
+    if (names.length === 0) return 'none';
+    if (names.length <= shown) return names.join(', ');
+    return names.slice(0, shown).join(', ') + ' and ' + (names.length - shown) + ' more';
   }
 
   /// The newest switch of each agent (from /v1/history).
@@ -640,7 +668,7 @@
 
   // -- one agent -------------------------------------------------------------
 
-  async function select(name) {
+  function select(name) {
     state.selected = name;
     $('detail').hidden = false;
     $('detail-h').textContent = 'Agent ' + name;
@@ -648,6 +676,10 @@
     renderDetailFacts();
     $('detail-h').scrollIntoView({ block: 'nearest' });
     $('detail-close').focus();
+    loadDetail(name);
+  }
+
+  async function loadDetail(name) {
     const q = '?agent=' + encodeURIComponent(name) + '&limit=20';
     try {
       const [history, events] = await Promise.all([get('/v1/history' + q), get('/v1/events' + q)]);
@@ -714,7 +746,7 @@
       toast(done);
       refresh();
       timelineSoon();
-      if (state.selected) select(state.selected);
+      if (state.selected) loadDetail(state.selected);
     } catch (e) {
       toast(e.status === 403 ? 'Not done: this needs the admin credential (' + e.message + ')' : 'Not done: ' + e.message, true);
     }
