@@ -36,6 +36,7 @@ if [[ "${1:-}" == "--test" ]]; then
     postgresql-15         # a private cluster for the PostgreSQL store's tests
     openssl               # the TLS tests make their CA and certificates with it
     chromium chromium-driver python3-selenium  # the dashboard in a real browser
+    fonts-liberation      # text in its screenshots (chromium recommends it)
   )
 fi
 

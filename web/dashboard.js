@@ -242,7 +242,10 @@
       takeNotes(notes);
       renderAll();
     } catch (e) {
-      if (e.status !== 401) banners([{ level: 'bad', text: 'The daemon did not answer: ' + e.message }]);
+      if (e.status === 401) return;
+      banners([{ level: 'bad', text: e.code === 'unreachable'
+        ? 'The daemon does not answer: the page tries again every 5 s.'
+        : 'The daemon did not answer: ' + e.message }]);
     }
   }
 

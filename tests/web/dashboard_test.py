@@ -52,27 +52,43 @@ class Daemon:
     """A real switchboardd in a temporary folder, with its HTTP front."""
 
     def __init__(self, bin_dir):
+        self.bin_dir = bin_dir
         self.dir = tempfile.TemporaryDirectory(prefix='sb-web-')
-        root = self.dir.name
-        self.log_path = os.path.join(root, 'daemon.log')
+        self.log_path = os.path.join(self.dir.name, 'daemon.log')
         self.log = open(self.log_path, 'wb')
+        self.port = 0
+        self.start()
+        with open(os.path.join(self.dir.name, 'auth', 'admin.token')) as f:
+            self.admin = f.read().strip()
+        with open(os.path.join(self.dir.name, 'auth', 'report.token')) as f:
+            self.report = f.read().strip()
+
+    def start(self):
+        """Starts the daemon on its database; the HTTP front on the port it
+        had before (any free one the first time)."""
+        root = self.dir.name
+        seen = len(self.read_log())
         self.proc = subprocess.Popen(
-            [os.path.join(bin_dir, 'switchboardd'),
-             '--switchboard.port=0', '--switchboard.http-port=0',
+            [os.path.join(self.bin_dir, 'switchboardd'),
+             '--switchboard.port=0', '--switchboard.http-port=%d' % self.port,
              '--switchboard.db-path=' + os.path.join(root, 'db', 'switchboard.db'),
              '--switchboard.admin-token-file=' + os.path.join(root, 'auth', 'admin.token'),
              '--switchboard.report-token-file=' + os.path.join(root, 'auth', 'report.token'),
              '--switchboard.docker-socket=' + os.path.join(root, 'no-engine.sock'),
              '--switchboard.log-level=debug'],
             stdin=subprocess.DEVNULL, stdout=self.log, stderr=self.log)
-        found = wait_until(lambda: re.search(rb'http: listening on \S+:(\d+)', self.read_log()),
+        found = wait_until(lambda: re.search(rb'http: listening on \S+:(\d+)', self.read_log()[seen:]),
                            30, 'the HTTP front to listen')
         self.port = int(found.group(1))
         self.url = 'http://127.0.0.1:%d' % self.port
-        with open(os.path.join(root, 'auth', 'admin.token')) as f:
-            self.admin = f.read().strip()
-        with open(os.path.join(root, 'auth', 'report.token')) as f:
-            self.report = f.read().strip()
+
+    def halt(self):
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
 
     def read_log(self):
         with open(self.log_path, 'rb') as f:
@@ -104,12 +120,7 @@ class Daemon:
         return doc
 
     def stop(self):
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+        self.halt()
         self.log.close()
         self.dir.cleanup()
 
@@ -489,6 +500,26 @@ class DashboardTest(unittest.TestCase):
         wait_until(lambda: self.shown('detail'), 5, 'the detail')
         self.assertEqual(self.browser.switch_to.active_element.get_attribute('id'), 'detail-close')
         self.assertEqual(self.errors(), [])
+
+    def test_a_restarted_daemon_is_followed_without_signing_in_again(self):
+        self.sign_in()
+        wait_until(lambda: self.row('bot-1'), 10, 'bot-1')
+        self.d.halt()
+        wait_until(lambda: self.text('live') == 'offline', 10, 'the stream to be seen gone')
+        wait_until(lambda: any('does not answer' in b for b in self.banners()), 10, 'the banner')
+        self.d.start()
+        wait_until(lambda: self.text('live') == 'live', 40, 'the stream again')
+        wait_until(lambda: not any('does not answer:' in b and 'daemon' in b for b in self.banners()), 10,
+                   'the banner gone')
+        self.assertTrue(self.shown('dash'))
+        # A decision after the restart reaches the page.
+        generation = self.d.ok('GET', '/v1/agents/mover')['generation']
+        self.d.ok('POST', '/v1/reports', {'agent': 'mover', 'status': 401, 'kind': 'auth',
+                                          'subscription': 'a1', 'generation': generation})
+        wait_until(lambda: any('mover: HTTP 401' in x for x in self.feed()), 5, 'the report')
+        # Only the refused connections while it was down may be in the console.
+        self.assertEqual(self.errors(allowed=['ERR_CONNECTION_REFUSED', 'ERR_EMPTY_RESPONSE',
+                                              'ERR_CONNECTION_RESET', 'ERR_INCOMPLETE_CHUNKED']), [])
 
     def test_both_widths_read_and_are_saved(self):
         self.sign_in()
