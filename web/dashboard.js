@@ -23,7 +23,6 @@
     notesSeen: new Set(),
     notesPrimed: false,
     selected: null,
-    live: false,
     running: false,
     watchAbort: null,
     watchLoop: 0,
@@ -34,6 +33,7 @@
     soonTimer: null,
     timelineTimer: null,
     shown: {},
+    toastTimer: null,
   };
 
   // -- DOM helpers -----------------------------------------------------------
@@ -279,7 +279,6 @@
   // -- the live stream -------------------------------------------------------
 
   function setLive(on) {
-    state.live = on;
     $('live').textContent = on ? 'live' : 'offline';
     $('live').classList.toggle('on', on);
   }
@@ -615,10 +614,15 @@
     const key = document.activeElement && document.activeElement.dataset
       ? document.activeElement.dataset.focus : undefined;
     draw();
-    if (key) {
-      const again = [...document.querySelectorAll('[data-focus]')].find((e) => e.dataset.focus === key);
-      if (again) again.focus();
-    }
+    focusOn(key);
+  }
+
+  /// Focuses the element whose data-focus is `key`, if there is one
+  /// (compared as text: a name is never part of a selector).
+  function focusOn(key) {
+    if (!key) return;
+    const target = [...document.querySelectorAll('[data-focus]')].find((e) => e.dataset.focus === key);
+    if (target) target.focus();
   }
 
   // -- the chart -------------------------------------------------------------
@@ -805,8 +809,7 @@
       state.selected = null;
       $('detail').hidden = true;
       renderAgents();
-      const back = [...document.querySelectorAll('[data-focus]')].find((e) => e.dataset.focus === 'agent:' + was);
-      if (back) back.focus();
+      focusOn('agent:' + was);
     });
     $('assign-form').addEventListener('submit', assignSelected);
     $('auto-toggle').addEventListener('click', toggleAutoSwitch);
